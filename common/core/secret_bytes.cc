@@ -1,0 +1,102 @@
+#include "common/core/secret_bytes.h"
+
+#include <openssl/crypto.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "common/log/logger.h"
+
+namespace skr {
+namespace {
+
+std::atomic<std::size_t> g_live{0};
+std::atomic<std::size_t> g_locked{0};
+std::atomic<std::size_t> g_lock_failures{0};
+std::atomic<bool> g_warned{false};
+
+std::size_t pageSize() {
+  static const std::size_t kPage = [] {
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? static_cast<std::size_t>(p) : std::size_t{4096};
+  }();
+  return kPage;
+}
+
+std::size_t roundToPages(std::size_t bytes) {
+  const std::size_t page = pageSize();
+  return (bytes + page - 1) / page * page;
+}
+
+}  // namespace
+
+namespace internal {
+
+void* allocateSecretMemory(std::size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  const std::size_t len = roundToPages(bytes);
+  void* p = std::aligned_alloc(pageSize(), len);
+  if (p == nullptr) throw std::bad_alloc();
+  // Keep secrets out of core dumps even if dumps get re-enabled, and out of swap where allowed.
+  (void)madvise(p, len, MADV_DONTDUMP);
+  if (mlock(p, len) == 0) {
+    ++g_locked;
+  } else {
+    ++g_lock_failures;
+    if (!g_warned.exchange(true)) {
+      log::warning("secret_memory_not_locked",
+                   {{"reason", "mlock failed (RLIMIT_MEMLOCK too low or not permitted); secrets "
+                               "may be swapped"},
+                    {"bytes", static_cast<int64_t>(len)}});
+    }
+  }
+  ++g_live;
+  return p;
+}
+
+void releaseSecretMemory(void* p, std::size_t bytes) noexcept {
+  if (p == nullptr) return;
+  if (bytes == 0) bytes = 1;
+  const std::size_t len = roundToPages(bytes);
+  OPENSSL_cleanse(p, len);
+  (void)munlock(p, len);
+  (void)madvise(p, len, MADV_DODUMP);
+  std::free(p);
+  --g_live;
+}
+
+}  // namespace internal
+
+SecretMemoryStats secretMemoryStats() {
+  return SecretMemoryStats{g_live.load(), g_locked.load(), g_lock_failures.load()};
+}
+
+SecretBytes::SecretBytes(std::size_t size) : data_(size, 0) {}
+
+SecretBytes SecretBytes::copyOf(ByteView bytes) {
+  SecretBytes out;
+  out.data_.assign(bytes.begin(), bytes.end());
+  return out;
+}
+
+SecretBytes SecretBytes::clone() const {
+  SecretBytes out;
+  out.data_.assign(data_.begin(), data_.end());
+  return out;
+}
+
+void SecretBytes::clear() {
+  OPENSSL_cleanse(data_.data(), data_.size());
+  data_.clear();
+}
+
+bool operator==(const SecretBytes& a, const SecretBytes& b) {
+  if (a.data_.size() != b.data_.size()) return false;
+  if (a.data_.empty()) return true;
+  return CRYPTO_memcmp(a.data_.data(), b.data_.data(), a.data_.size()) == 0;
+}
+
+}  // namespace skr

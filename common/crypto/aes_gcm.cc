@@ -1,0 +1,1 @@
+#include "common/crypto/aes_gcm.h"

@@ -1,0 +1,1 @@
+#include "common/crypto/digest.h"

@@ -1,0 +1,1 @@
+#include "common/crypto/x509.h"

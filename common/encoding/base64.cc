@@ -1,0 +1,1 @@
+#include "common/encoding/base64.h"

@@ -1,0 +1,104 @@
+#include "common/log/logger.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+#include "common/json/json_string.h"
+
+namespace skr::log {
+namespace {
+
+std::mutex& sinkMutex() {
+  static std::mutex m;
+  return m;
+}
+
+void stderrSink(Level /*level*/, std::string_view line) {
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+Sink& currentSink() {
+  static Sink sink = stderrSink;
+  return sink;
+}
+
+std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
+
+std::string timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
+  const std::time_t t = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  return buf;
+}
+
+}  // namespace
+
+std::string_view levelName(Level level) {
+  switch (level) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarning: return "warning";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+Sink setSink(Sink sink) {
+  std::lock_guard lock(sinkMutex());
+  Sink previous = std::move(currentSink());
+  currentSink() = sink ? std::move(sink) : Sink(stderrSink);
+  return previous;
+}
+
+void setMinLevel(Level level) { g_min_level = static_cast<int>(level); }
+Level minLevel() { return static_cast<Level>(g_min_level.load()); }
+
+void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < g_min_level.load()) return;
+  std::string line = "{\"ts\":";
+  json::appendQuoted(line, timestamp());
+  line += ",\"level\":";
+  json::appendQuoted(line, levelName(level));
+  line += ",\"event\":";
+  json::appendQuoted(line, event);
+  for (const Field& f : fields) {
+    line.push_back(',');
+    json::appendQuoted(line, f.key);
+    line.push_back(':');
+    if (const auto* s = std::get_if<std::string>(&f.value)) {
+      json::appendQuoted(line, *s);
+    } else if (const auto* i = std::get_if<int64_t>(&f.value)) {
+      line += std::to_string(*i);
+    } else if (const auto* b = std::get_if<bool>(&f.value)) {
+      line += *b ? "true" : "false";
+    } else {
+      const double d = std::get<double>(f.value);
+      if (std::isfinite(d)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", d);
+        line += buf;
+      } else {
+        line += "null";
+      }
+    }
+  }
+  line.push_back('}');
+  std::lock_guard lock(sinkMutex());
+  currentSink()(level, line);
+}
+
+}  // namespace skr::log

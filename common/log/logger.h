@@ -1,0 +1,57 @@
+// Structured logging: one JSON object per line (DESIGN.md §10).
+// Callers pass an event name and typed fields; nothing here formats secrets, and callers must not
+// pass them (tokens are described, never logged: see the redaction helpers of the http module).
+// Thread-safe: lines are written whole under a mutex.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace skr::log {
+
+enum class Level { kDebug = 0, kInfo, kWarning, kError };
+
+std::string_view levelName(Level level);
+
+struct Field {
+  Field(std::string_view k, std::string_view v) : key(k), value(std::string(v)) {}
+  Field(std::string_view k, const char* v) : key(k), value(std::string(v)) {}
+  Field(std::string_view k, const std::string& v) : key(k), value(v) {}
+  Field(std::string_view k, int64_t v) : key(k), value(v) {}
+  Field(std::string_view k, int v) : key(k), value(static_cast<int64_t>(v)) {}
+  Field(std::string_view k, bool v) : key(k), value(v) {}
+  Field(std::string_view k, double v) : key(k), value(v) {}
+
+  std::string_view key;
+  std::variant<std::string, int64_t, bool, double> value;
+};
+
+// Where finished lines go (without the trailing newline). Default: stderr.
+using Sink = std::function<void(Level, std::string_view line)>;
+
+// Replaces the sink; returns the previous one. For main() and tests.
+Sink setSink(Sink sink);
+void setMinLevel(Level level);
+Level minLevel();
+
+// Formats {"ts":"<RFC 3339 UTC>","level":"...","event":"...",<fields>} and hands it to the sink.
+void write(Level level, std::string_view event, std::initializer_list<Field> fields = {});
+
+inline void debug(std::string_view e, std::initializer_list<Field> f = {}) {
+  write(Level::kDebug, e, f);
+}
+inline void info(std::string_view e, std::initializer_list<Field> f = {}) {
+  write(Level::kInfo, e, f);
+}
+inline void warning(std::string_view e, std::initializer_list<Field> f = {}) {
+  write(Level::kWarning, e, f);
+}
+inline void error(std::string_view e, std::initializer_list<Field> f = {}) {
+  write(Level::kError, e, f);
+}
+
+}  // namespace skr::log
