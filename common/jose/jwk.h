@@ -44,8 +44,8 @@ class Jwk {
   const std::optional<std::string>& alg() const { return alg_; }
   void setAlg(std::optional<std::string> alg) { alg_ = std::move(alg); }
 
-  // The public key (RSA, EC); FailedPrecondition for oct.
-  StatusOr<crypto::PublicKey> publicKey() const;
+  // The public key (RSA, EC); FailedPrecondition for oct. Owned by this Jwk.
+  StatusOr<const crypto::PublicKey*> publicKey() const;
   // The private key (RSA, EC with private part); FailedPrecondition otherwise.
   StatusOr<const crypto::PrivateKey*> privateKey() const;
   // The symmetric key (oct); FailedPrecondition otherwise.
