@@ -1,0 +1,240 @@
+#include "common/crypto/aes_key_wrap.h"
+
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <string>
+#include <string_view>
+
+namespace skr::crypto {
+namespace {
+
+// Test-local hex helpers: vectors are written as in their sources (spaces allowed).
+Bytes hex(std::string_view text) {
+  std::string digits;
+  for (char c : text) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) digits.push_back(c);
+  }
+  REQUIRE(digits.size() % 2 == 0);
+  Bytes out;
+  for (std::size_t i = 0; i < digits.size(); i += 2) {
+    out.push_back(static_cast<uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+std::string toHex(ByteView bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) out += {kDigits[b >> 4], kDigits[b & 15]};
+  return out;
+}
+
+SecretBytes secretHex(std::string_view text) { return SecretBytes::copyOf(hex(text)); }
+
+constexpr std::string_view kKek128 = "000102030405060708090A0B0C0D0E0F";
+constexpr std::string_view kKek192 = "000102030405060708090A0B0C0D0E0F1011121314151617";
+constexpr std::string_view kKek256 =
+    "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F";
+
+struct WrapVector {
+  const char* section;
+  std::string_view kek;
+  std::string_view key;
+  std::string_view wrapped;
+};
+
+// RFC 3394 §4.1 - §4.6.
+const WrapVector kRfc3394Vectors[] = {
+    {"4.1 128 bits of key data, 128-bit KEK", kKek128, "00112233445566778899AABBCCDDEEFF",
+     "1FA68B0A8112B447 AEF34BD8FB5A7B82 9D3E862371D2CFE5"},
+    {"4.2 128 bits of key data, 192-bit KEK", kKek192, "00112233445566778899AABBCCDDEEFF",
+     "96778B25AE6CA435 F92B5B97C050AED2 468AB8A17AD84E5D"},
+    {"4.3 128 bits of key data, 256-bit KEK", kKek256, "00112233445566778899AABBCCDDEEFF",
+     "64E8C3F9CE0F5BA2 63E9777905818A2A 93C8191E7D6E8AE7"},
+    {"4.4 192 bits of key data, 192-bit KEK", kKek192,
+     "00112233445566778899AABBCCDDEEFF0001020304050607",
+     "031D33264E15D332 68F24EC260743EDC E1C6C7DDEE725A93 6BA814915C6762D2"},
+    {"4.5 192 bits of key data, 256-bit KEK", kKek256,
+     "00112233445566778899AABBCCDDEEFF0001020304050607",
+     "A8F9BC1612C68B3F F6E6F4FBE30E71E4 769C8B80A32CB895 8CD5D17D6B254DA1"},
+    {"4.6 256 bits of key data, 256-bit KEK", kKek256,
+     "00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F",
+     "28C9F404C4B810F4 CBCCB35CFB87F826 3F5786E2D80ED326 CBC7F0E71A99F43B FB988B9B7A02DD21"},
+};
+
+// RFC 5649 §6: both examples use this 192-bit KEK.
+constexpr std::string_view kRfc5649Kek = "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8";
+
+const WrapVector kRfc5649Vectors[] = {
+    {"6 20-octet key", kRfc5649Kek, "c37b7e6492584340bed12207808941155068f738",
+     "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"},
+    {"6 7-octet key", kRfc5649Kek, "466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"},
+};
+
+TEST_CASE("AES-KW wraps and unwraps every RFC 3394 §4 vector") {
+  for (const WrapVector& v : kRfc3394Vectors) {
+    SECTION(v.section) {
+      const SecretBytes kek = secretHex(v.kek);
+      auto wrapped = aesKeyWrap(kek, secretHex(v.key));
+      REQUIRE(wrapped.ok());
+      CHECK(toHex(*wrapped) == toHex(hex(v.wrapped)));
+
+      auto unwrapped = aesKeyUnwrap(kek, hex(v.wrapped));
+      REQUIRE(unwrapped.ok());
+      CHECK(*unwrapped == secretHex(v.key));
+    }
+  }
+}
+
+TEST_CASE("AES-KWP wraps and unwraps both RFC 5649 §6 vectors") {
+  for (const WrapVector& v : kRfc5649Vectors) {
+    SECTION(v.section) {
+      const SecretBytes kek = secretHex(v.kek);
+      auto wrapped = aesKeyWrapPad(kek, secretHex(v.key));
+      REQUIRE(wrapped.ok());
+      CHECK(toHex(*wrapped) == toHex(hex(v.wrapped)));
+
+      auto unwrapped = aesKeyUnwrapPad(kek, hex(v.wrapped));
+      REQUIRE(unwrapped.ok());
+      CHECK(*unwrapped == secretHex(v.key));
+      CHECK(unwrapped->size() == hex(v.key).size());
+    }
+  }
+}
+
+TEST_CASE("AES-KW unwrap with the wrong KEK fails with DataLoss") {
+  const WrapVector& v = kRfc3394Vectors[5];
+  Bytes wrong_kek = hex(v.kek);
+  wrong_kek[0] ^= 0x01;
+  auto result = aesKeyUnwrap(SecretBytes::copyOf(wrong_kek), hex(v.wrapped));
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.status().code() == StatusCode::kDataLoss);
+  CHECK(result.status().message() ==
+        "AES key unwrap: integrity check failed (wrong key or corrupted input)");
+}
+
+TEST_CASE("AES-KWP unwrap with the wrong KEK fails with DataLoss") {
+  for (const WrapVector& v : kRfc5649Vectors) {
+    Bytes wrong_kek = hex(v.kek);
+    wrong_kek[23] ^= 0x80;
+    auto result = aesKeyUnwrapPad(SecretBytes::copyOf(wrong_kek), hex(v.wrapped));
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.status().code() == StatusCode::kDataLoss);
+  }
+}
+
+TEST_CASE("AES-KW unwrap fails with DataLoss for any single flipped ciphertext bit") {
+  const WrapVector& v = kRfc3394Vectors[3];  // 32-byte ciphertext
+  const SecretBytes kek = secretHex(v.kek);
+  const Bytes wrapped = hex(v.wrapped);
+  for (std::size_t bit = 0; bit < wrapped.size() * 8; ++bit) {
+    Bytes corrupted = wrapped;
+    corrupted[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    auto result = aesKeyUnwrap(kek, corrupted);
+    INFO("flipped bit " << bit);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.status().code() == StatusCode::kDataLoss);
+  }
+}
+
+TEST_CASE("AES-KWP unwrap fails with DataLoss for any single flipped ciphertext bit") {
+  for (const WrapVector& v : kRfc5649Vectors) {
+    const SecretBytes kek = secretHex(v.kek);
+    const Bytes wrapped = hex(v.wrapped);
+    for (std::size_t bit = 0; bit < wrapped.size() * 8; ++bit) {
+      Bytes corrupted = wrapped;
+      corrupted[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      auto result = aesKeyUnwrapPad(kek, corrupted);
+      INFO(v.section << ", flipped bit " << bit);
+      REQUIRE_FALSE(result.ok());
+      CHECK(result.status().code() == StatusCode::kDataLoss);
+    }
+  }
+}
+
+TEST_CASE("AES key wrap rejects KEKs that are not 16, 24 or 32 bytes") {
+  const SecretBytes key = secretHex("00112233445566778899AABBCCDDEEFF");
+  for (std::size_t size : {0, 8, 15, 17, 20, 31, 33, 64}) {
+    const SecretBytes kek(size);
+    INFO("KEK size " << size);
+    auto wrapped = aesKeyWrap(kek, key);
+    REQUIRE_FALSE(wrapped.ok());
+    CHECK(wrapped.status().code() == StatusCode::kInvalidArgument);
+    CHECK(wrapped.status().message() == "AES-KW wrap: KEK is " + std::to_string(size) +
+                                            " bytes, expected 16, 24 or 32");
+    CHECK(aesKeyWrapPad(kek, key).status().code() == StatusCode::kInvalidArgument);
+    CHECK(aesKeyUnwrap(kek, Bytes(24)).status().code() == StatusCode::kInvalidArgument);
+    CHECK(aesKeyUnwrapPad(kek, Bytes(16)).status().code() == StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("AES-KW wrap rejects keys that are not a multiple of 8 or shorter than 16 bytes") {
+  const SecretBytes kek = secretHex(kKek256);
+  for (std::size_t size : {0, 8, 15, 17, 23}) {
+    auto wrapped = aesKeyWrap(kek, SecretBytes(size));
+    INFO("key size " << size);
+    REQUIRE_FALSE(wrapped.ok());
+    CHECK(wrapped.status().code() == StatusCode::kInvalidArgument);
+    CHECK(wrapped.status().message() == "AES-KW wrap: key is " + std::to_string(size) +
+                                            " bytes, expected a multiple of 8 and >= 16");
+  }
+}
+
+TEST_CASE("AES-KWP wrap rejects an empty key") {
+  auto wrapped = aesKeyWrapPad(secretHex(kKek256), SecretBytes());
+  REQUIRE_FALSE(wrapped.ok());
+  CHECK(wrapped.status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("AES key unwrap rejects ciphertext lengths that cannot be wrapped keys") {
+  const SecretBytes kek = secretHex(kKek256);
+  SECTION("RFC 3394") {
+    for (std::size_t size : {0, 8, 16, 20, 25, 31}) {
+      auto result = aesKeyUnwrap(kek, Bytes(size));
+      INFO("ciphertext size " << size);
+      REQUIRE_FALSE(result.ok());
+      CHECK(result.status().code() == StatusCode::kInvalidArgument);
+      CHECK(result.status().message() == "AES-KW unwrap: ciphertext is " + std::to_string(size) +
+                                             " bytes, expected a multiple of 8 and >= 24");
+    }
+  }
+  SECTION("RFC 5649") {
+    for (std::size_t size : {0, 8, 15, 20, 23}) {
+      auto result = aesKeyUnwrapPad(kek, Bytes(size));
+      INFO("ciphertext size " << size);
+      REQUIRE_FALSE(result.ok());
+      CHECK(result.status().code() == StatusCode::kInvalidArgument);
+      CHECK(result.status().message() == "AES-KWP unwrap: ciphertext is " + std::to_string(size) +
+                                             " bytes, expected a multiple of 8 and >= 16");
+    }
+  }
+}
+
+TEST_CASE("AES-KWP round-trips every key length from 1 to 40 bytes under each KEK size") {
+  for (std::string_view kek_hex : {kKek128, kKek192, kKek256}) {
+    const SecretBytes kek = secretHex(kek_hex);
+    for (std::size_t n = 1; n <= 40; ++n) {
+      Bytes key_bytes(n);
+      for (std::size_t i = 0; i < n; ++i) key_bytes[i] = static_cast<uint8_t>(i * 7 + n);
+      auto wrapped = aesKeyWrapPad(kek, SecretBytes::copyOf(key_bytes));
+      REQUIRE(wrapped.ok());
+      CHECK(wrapped->size() == (n + 7) / 8 * 8 + 8);
+      auto unwrapped = aesKeyUnwrapPad(kek, *wrapped);
+      REQUIRE(unwrapped.ok());
+      CHECK(*unwrapped == SecretBytes::copyOf(key_bytes));
+    }
+  }
+}
+
+TEST_CASE("KW and KWP outputs are not interchangeable") {
+  // A KW ciphertext fails the KWP integrity check (different IV / AIV) and vice versa.
+  const WrapVector& v = kRfc3394Vectors[5];
+  const SecretBytes kek = secretHex(v.kek);
+  CHECK(aesKeyUnwrapPad(kek, hex(v.wrapped)).status().code() == StatusCode::kDataLoss);
+  auto kwp = aesKeyWrapPad(kek, secretHex(v.key));
+  REQUIRE(kwp.ok());
+  CHECK(aesKeyUnwrap(kek, *kwp).status().code() == StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace skr::crypto
