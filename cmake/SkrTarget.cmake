@@ -4,7 +4,7 @@
 function(skr_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
                                            -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
-                                           -Wnull-dereference -Wdouble-promotion -Wformat=2
+                                           -Wdouble-promotion -Wformat=2
                                            -Wimplicit-fallthrough)
   if(SKR_WERROR)
     target_compile_options(${target} PRIVATE -Werror)

@@ -1,0 +1,11 @@
+#include "ctl/commands.h"
+
+namespace skr::ctl {
+
+std::vector<Command> allCommands() {
+  std::vector<Command> all;
+  for (auto& c : reportCommands()) all.push_back(std::move(c));
+  return all;
+}
+
+}  // namespace skr::ctl

@@ -1,0 +1,12 @@
+// The command groups of skrctl; cli.cc's allCommands() concatenates them.
+#pragma once
+
+#include <vector>
+
+#include "ctl/cli.h"
+
+namespace skr::ctl {
+
+std::vector<Command> reportCommands();
+
+}  // namespace skr::ctl
