@@ -5,6 +5,7 @@ namespace skr::ctl {
 std::vector<Command> allCommands() {
   std::vector<Command> all;
   for (auto& c : reportCommands()) all.push_back(std::move(c));
+  for (auto& c : hostdataCommands()) all.push_back(std::move(c));
   return all;
 }
 

@@ -8,5 +8,6 @@
 namespace skr::ctl {
 
 std::vector<Command> reportCommands();
+std::vector<Command> hostdataCommands();
 
 }  // namespace skr::ctl

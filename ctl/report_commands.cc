@@ -1,9 +1,13 @@
 // skrctl report show / verify / get.
 #include <sstream>
 
+#include "common/core/rfc3339.h"
+#include "common/crypto/x509.h"
+#include "common/encoding/hex.h"
 #include "common/json/json.h"
 #include "common/snp/report.h"
 #include "common/snp/report_json.h"
+#include "common/snp/verifier.h"
 #include "ctl/cli.h"
 #include "ctl/commands.h"
 
@@ -31,6 +35,82 @@ int reportShow(const ParsedArgs& args, Io& io) {
   return kExitOk;
 }
 
+StatusOr<std::vector<crypto::Certificate>> readPemBundle(const std::string& path) {
+  SKR_ASSIGN_OR_RETURN(std::string pem, readFile(path, 1 << 20));
+  StatusOr<std::vector<crypto::Certificate>> certs = crypto::Certificate::parsePemBundle(pem);
+  if (!certs.ok()) return certs.status().withContext(path);
+  return certs;
+}
+
+int reportVerify(const ParsedArgs& args, Io& io) {
+  if (!args.positionals().empty()) {
+    io.err << "skrctl report verify: unexpected argument '" << args.positionals()[0] << "'\n";
+    return kExitUsage;
+  }
+  const bool json_out = args.has("json");
+  // Inputs: unreadable or malformed files are usage errors (exit 2).
+  StatusOr<std::string> report_bytes = readFile(*args.value("report"), 64 * 1024);
+  if (!report_bytes.ok()) return fail(io, kExitUsage, report_bytes.status());
+  const std::string cert_path = *args.value("cert");
+  StatusOr<std::string> cert_bytes = readFile(cert_path, 1 << 20);
+  if (!cert_bytes.ok()) return fail(io, kExitUsage, cert_bytes.status());
+  StatusOr<crypto::Certificate> vek = crypto::Certificate::fromPemOrDer(asBytes(*cert_bytes));
+  if (!vek.ok()) return fail(io, kExitUsage, vek.status().withContext(cert_path));
+  StatusOr<std::vector<crypto::Certificate>> chain = readPemBundle(*args.value("chain"));
+  if (!chain.ok()) return fail(io, kExitUsage, chain.status());
+  snp::VerifyOptions options;
+  if (auto trust = args.value("trust-ark")) {
+    StatusOr<std::vector<crypto::Certificate>> arks = readPemBundle(*trust);
+    if (!arks.ok()) return fail(io, kExitUsage, arks.status());
+    options.extra_trusted_arks = std::move(arks).value();
+  }
+  if (auto at = args.value("at")) {
+    StatusOr<SystemTime> t = parseRfc3339(*at);
+    if (!t.ok()) return fail(io, kExitUsage, t.status().withContext("--at"));
+    options.at = *t;
+  }
+
+  // Verification: the first failed check, one line, exit 9.
+  StatusOr<snp::VerificationResult> result =
+      snp::verifyReport(asBytes(*report_bytes), *vek, *chain, options);
+  if (!result.ok()) {
+    if (json_out) {
+      json::ObjectPtr o = new Poco::JSON::Object();
+      o->set("verified", false);
+      o->set("error", result.status().message());
+      io.out << json::serializeCanonical(o).value() << "\n";
+    }
+    return fail(io, kExitIntegrity, result.status());
+  }
+  if (json_out) {
+    json::ObjectPtr o = new Poco::JSON::Object();
+    o->set("verified", true);
+    Poco::JSON::Array::Ptr passed = new Poco::JSON::Array();
+    for (const auto& c : result->passed_checks) passed->add(c);
+    o->set("passed_checks", passed);
+    Poco::JSON::Array::Ptr skipped = new Poco::JSON::Array();
+    for (const auto& c : result->skipped_checks) skipped->add(c);
+    o->set("skipped_checks", skipped);
+    o->set("generation", std::string(snp::generationName(result->generation)));
+    o->set("ark_pinned", result->ark_pinned);
+    o->set("ark_subject", result->ark_subject);
+    o->set("ark_sha256", result->ark_sha256_hex);
+    o->set("debug", result->debug);
+    o->set("reported_tcb", snp::hex64(result->reported_tcb.raw));
+    io.out << json::serializeCanonical(o).value() << "\n";
+  } else {
+    io.out << "verified: " << (result->ark_pinned ? "AMD " : "explicitly trusted ")
+           << snp::generationName(result->generation) << " root " << result->ark_subject
+           << "\nchecks passed: ";
+    for (std::size_t i = 0; i < result->passed_checks.size(); ++i) {
+      io.out << (i ? ", " : "") << result->passed_checks[i];
+    }
+    io.out << "\n";
+    for (const auto& s : result->skipped_checks) io.out << "skipped: " << s << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> reportCommands() {
@@ -45,6 +125,25 @@ std::vector<Command> reportCommands() {
       "Exit codes: 0 ok, 2 unreadable or malformed file.",
       {{"json", false, "", "print JSON instead of text"}},
       reportShow});
+  commands.push_back(Command{
+      "report verify",
+      "report verify --report FILE --cert VCEK_OR_VLEK --chain ASK_ARK_PEM [--trust-ark PEM] "
+      "[--at RFC3339] [--json]",
+      "Verify an SEV-SNP report locally, as MAA does, against AMD's pinned roots.",
+      "Checks, in order: the ARK is a pinned AMD root (Milan, Genoa, Turin; by SHA-256) or one\n"
+      "given with --trust-ark; ASK/ASVK <- ARK and VCEK/VLEK <- ASK/ASVK (RSASSA-PSS SHA-384),\n"
+      "each valid at --at (default now); the report signature (ECDSA P-384 SHA-384); report\n"
+      "fields; the signing key kind; hwID == CHIP_ID; the key's TCB == REPORTED_TCB.\n"
+      "--cert accepts PEM or DER; --chain is the PEM bundle ASK then ARK (THIM's\n"
+      "certificateChain or KDS cert_chain).\n"
+      "Exit codes: 0 verified, 9 a check failed (one line names it), 2 usage or unreadable input.",
+      {{"report", true, "FILE", "raw 1184-byte report", true},
+       {"cert", true, "FILE", "VCEK or VLEK certificate, PEM or DER", true},
+       {"chain", true, "FILE", "PEM bundle: ASK (or ASVK) then ARK", true},
+       {"trust-ark", true, "PEM", "also trust this root (e.g. the emulated chip's ARK)"},
+       {"at", true, "RFC3339", "verification time, e.g. 2026-01-02T03:04:05Z"},
+       {"json", false, "", "print the result as JSON"}},
+      reportVerify});
   return commands;
 }
 

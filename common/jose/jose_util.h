@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/core/rfc3339.h"
+
 namespace skr::jose::internal {
 
 // A bounded, printable rendering of an untrusted string for error messages: at most `max` bytes,
@@ -12,6 +14,8 @@ namespace skr::jose::internal {
 std::string printable(std::string_view untrusted, std::size_t max = 48);
 
 // RFC 3339 UTC with second precision: "2026-01-02T03:04:05Z".
-std::string formatTime(std::chrono::system_clock::time_point t);
+inline std::string formatTime(std::chrono::system_clock::time_point t) {
+  return formatRfc3339(t);
+}
 
 }  // namespace skr::jose::internal
