@@ -22,14 +22,20 @@ namespace skr::crypto {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
+// An immutable parsed certificate. Parsing also checks that the validity times decode and that
+// PublicKey supports the key (RSA, EC P-256/P-384/P-521), so the accessors below cannot fail.
+// Copies share the underlying X509 (reference-counted); const methods are thread-safe.
 class Certificate {
  public:
+  // The whole input must be one certificate (trailing bytes: InvalidArgument); at most 64 KiB.
   static StatusOr<Certificate> fromDer(ByteView der);
   // Exactly one "CERTIFICATE" PEM block.
   static StatusOr<Certificate> fromPem(std::string_view pem);
   // PEM or DER, detected from the content.
   static StatusOr<Certificate> fromPemOrDer(ByteView data);
-  // All "CERTIFICATE" blocks in order; at least one, at most `max_certs`.
+  // All "CERTIFICATE" blocks in order; at least one, at most `max_certs` (ResourceExhausted when
+  // there are more). Text between blocks is skipped as openssl does; a block of another type, with
+  // PEM headers, or truncated is InvalidArgument.
   static StatusOr<std::vector<Certificate>> parsePemBundle(std::string_view pem,
                                                            std::size_t max_certs = 16);
 
@@ -46,6 +52,8 @@ class Certificate {
   std::string issuerCommonName() const;
   std::string subjectOneLine() const;     // RFC 2253 form, for messages
   std::string serialHex() const;          // lower case, "0" for zero
+  // Times past the range of TimePoint (year 2262 on libstdc++, e.g. RFC 5280's 99991231235959Z)
+  // clamp to TimePoint::max().
   TimePoint notBefore() const;
   TimePoint notAfter() const;
   std::string signatureAlgorithmOid() const;  // dotted form, e.g. "1.2.840.113549.1.1.10"
@@ -54,10 +62,13 @@ class Certificate {
   PublicKey publicKey() const;
 
   // Content octets of the extension's extnValue (the DER of the inner value), or nullopt when the
-  // certificate has no such extension. `oid` in dotted form. InvalidArgument for a malformed OID.
+  // certificate has no such extension. `oid` in dotted form. InvalidArgument for a malformed OID
+  // and for a certificate that carries the extension twice.
   StatusOr<std::optional<Bytes>> extensionValue(std::string_view oid) const;
 
-  // Whether `issuer`'s key signed this certificate (any algorithm OpenSSL knows, incl. RSA-PSS).
+  // Whether `issuer`'s key signed this certificate (any algorithm OpenSSL knows, incl. RSA-PSS):
+  // OK, or DataLoss naming both certificates. Checks the signature only: no names, times or CA
+  // constraints.
   Status verifySignedBy(const Certificate& issuer) const;
 
   X509* x509() const { return x509_.get(); }
@@ -80,7 +91,9 @@ struct ChainVerifyOptions {
 // Verifies leaf <- intermediates <- one of `roots` (trust anchors) with OpenSSL's X509_verify_cert
 // (signatures incl. RSA-PSS, validity at `at`, CA constraints; strict mode off). The error names
 // the failing certificate's subject and OpenSSL's reason: DataLoss for signature/untrusted,
-// FailedPrecondition for time validity ("certificate has expired" / "not yet valid").
+// FailedPrecondition for time validity ("certificate has expired" / "not yet valid"). As in OpenSSL,
+// a certificate is valid from notBefore (inclusive) to notAfter (exclusive). Accepts AMD's
+// VCEK <- ASK <- ARK chain (RSASSA-PSS; VCEK serial 0, no AKI).
 Status verifyChain(const Certificate& leaf, std::span<const Certificate> intermediates,
                    std::span<const Certificate> roots, const ChainVerifyOptions& options);
 
