@@ -1,0 +1,325 @@
+#include "common/snp/verifier.h"
+
+#include <algorithm>
+#include <ctime>
+#include <utility>
+
+#include "common/crypto/digest.h"
+#include "common/crypto/signature.h"
+#include "common/encoding/hex.h"
+#include "common/snp/amd_roots.h"
+#include "common/snp/report_json.h"
+
+namespace skr::snp {
+namespace {
+
+Status checkFailed(StatusCode code, std::string_view check, const std::string& message) {
+  return Status(code, std::string(check) + ": " + message);
+}
+
+std::string formatUtc(crypto::TimePoint t) {
+  if (t == crypto::TimePoint::max()) return "9999-12-31T23:59:59Z";
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  if (gmtime_r(&tt, &tm) == nullptr) return std::to_string(static_cast<long long>(tt));
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// A certificate's name for messages: its CN, else the whole subject.
+std::string nameOf(const crypto::Certificate& c) {
+  std::string cn = c.subjectCommonName();
+  return cn.empty() ? c.subjectOneLine() : cn;
+}
+
+Status checkValidity(std::string_view check, const crypto::Certificate& c, crypto::TimePoint at) {
+  if (at < c.notBefore() || at > c.notAfter()) {
+    return checkFailed(StatusCode::kFailedPrecondition, check,
+                       nameOf(c) + " not valid at " + formatUtc(at) + " (valid " +
+                           formatUtc(c.notBefore()) + " .. " + formatUtc(c.notAfter()) + ")");
+  }
+  return Status::ok();
+}
+
+Status checkSignedBy(std::string_view check, const crypto::Certificate& subject,
+                     const crypto::Certificate& issuer) {
+  Status s = subject.verifySignedBy(issuer);
+  if (s.isOk()) return s;
+  return checkFailed(StatusCode::kDataLoss, check,
+                     nameOf(subject) + " is not signed by " + nameOf(issuer) + " (" + s.message() +
+                         ")");
+}
+
+bool isVlekCertificate(const crypto::Certificate& vek) {
+  return vek.subjectCommonName() == "SEV-VLEK" || vek.issuerCommonName().starts_with("SEV-VLEK");
+}
+
+std::string sha256Hex(const crypto::Certificate& c) {
+  return encoding::hexEncode(c.sha256Fingerprint());
+}
+
+// The trusted root: the presented one if pinned or explicitly trusted, else (omitted) the pinned
+// ARK of `generation` or an explicitly trusted ARK that signed `intermediate`.
+struct TrustedArk {
+  crypto::Certificate certificate;
+  bool pinned;
+};
+
+StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain,
+                               Generation generation, const VcekExtensions& ext,
+                               const VerifyOptions& options) {
+  constexpr std::string_view kCheck = "ark";
+  if (chain.size() == 2) {
+    const crypto::Certificate& presented = chain[1];
+    const Bytes sha = presented.sha256Fingerprint();
+    if (const PinnedAmdCertificate* pinned = findPinnedAmdCertificate(sha)) {
+      if (pinned->role != AmdKeyRole::kArk) {
+        return checkFailed(StatusCode::kPermissionDenied, kCheck,
+                           "presented ARK is AMD's " + std::string(amdKeyRoleName(pinned->role)) +
+                               " " + nameOf(presented) + ", not a root");
+      }
+      if (pinned->generation != generation) {
+        return checkFailed(StatusCode::kDataLoss, kCheck,
+                           "presented ARK is the pinned " + nameOf(presented) + " of " +
+                               std::string(generationName(pinned->generation)) +
+                               " but the key's productName '" + ext.product_name + "' is " +
+                               std::string(generationName(generation)));
+      }
+      return TrustedArk{pinned->certificate, true};
+    }
+    for (const crypto::Certificate& extra : options.extra_trusted_arks) {
+      if (extra.der() == presented.der()) return TrustedArk{presented, false};
+    }
+    return checkFailed(
+        StatusCode::kPermissionDenied, kCheck,
+        "presented ARK " + nameOf(presented) + " is not a pinned AMD root (sha256 " +
+            encoding::hexEncode(sha) + ") and " +
+            (options.extra_trusted_arks.empty()
+                 ? std::string("no --trust-ark was given")
+                 : "matches none of the " + std::to_string(options.extra_trusted_arks.size()) +
+                       " explicitly trusted ARKs"));
+  }
+  StatusOr<crypto::Certificate> pinned = pinnedAmdCertificate(generation, AmdKeyRole::kArk);
+  if (!pinned.ok()) return checkFailed(StatusCode::kPermissionDenied, kCheck,
+                                       pinned.status().message());
+  if (!chain.empty() && !chain[0].verifySignedBy(*pinned).isOk()) {
+    for (const crypto::Certificate& extra : options.extra_trusted_arks) {
+      if (chain[0].verifySignedBy(extra).isOk()) return TrustedArk{extra, false};
+    }
+  }
+  return TrustedArk{std::move(pinned).value(), true};
+}
+
+StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& vek,
+                                    const std::vector<crypto::Certificate>& chain,
+                                    const VerifyOptions& options) {
+  VerificationResult result;
+  const crypto::TimePoint at = options.at.value_or(std::chrono::system_clock::now());
+  const bool vlek = isVlekCertificate(vek);
+  const std::string key_check = vlek ? "vlek" : "vcek";
+  const std::string intermediate_check = vlek ? "asvk" : "ask";
+  const std::string key_name = vlek ? "VLEK" : "VCEK";
+
+  if (bytes.size() != kReportSize) {
+    return checkFailed(StatusCode::kInvalidArgument, "report",
+                       "SNP report is " + std::to_string(bytes.size()) + " bytes, expected " +
+                           std::to_string(kReportSize));
+  }
+  result.passed_checks.emplace_back("report");
+
+  if (chain.size() > 2) {
+    return checkFailed(StatusCode::kInvalidArgument, "ark",
+                       "chain has " + std::to_string(chain.size()) +
+                           " certificates, expected [ASK or ASVK, ARK], [ASK or ASVK] or none");
+  }
+
+  const std::string extensions_check = key_check + "-extensions";
+  StatusOr<VcekExtensions> ext = parseVcekExtensions(vek);
+  if (!ext.ok()) {
+    return checkFailed(StatusCode::kInvalidArgument, extensions_check, ext.status().message());
+  }
+  result.key_extensions = *ext;
+  result.generation = ext->generation;
+  result.passed_checks.push_back(extensions_check);
+
+  // ark
+  SKR_ASSIGN_OR_RETURN(TrustedArk ark, selectArk(chain, ext->generation, *ext, options));
+  {
+    Status self = ark.certificate.verifySignedBy(ark.certificate);
+    if (!self.isOk()) {
+      return checkFailed(StatusCode::kDataLoss, "ark",
+                         nameOf(ark.certificate) + " is not self-signed (" + self.message() + ")");
+    }
+    SKR_RETURN_IF_ERROR(checkValidity("ark", ark.certificate, at));
+  }
+  result.ark_pinned = ark.pinned;
+  result.ark_subject = ark.certificate.subjectOneLine();
+  result.ark_sha256_hex = sha256Hex(ark.certificate);
+  result.passed_checks.emplace_back("ark");
+
+  // ask / asvk
+  crypto::Certificate intermediate = ark.certificate;  // replaced below
+  if (!chain.empty()) {
+    intermediate = chain[0];
+  } else {
+    StatusOr<crypto::Certificate> pinned =
+        pinnedAmdCertificate(ext->generation, vlek ? AmdKeyRole::kAsvk : AmdKeyRole::kAsk);
+    if (!pinned.ok()) {
+      return checkFailed(StatusCode::kPermissionDenied, intermediate_check,
+                         pinned.status().message());
+    }
+    intermediate = std::move(pinned).value();
+  }
+  SKR_RETURN_IF_ERROR(checkSignedBy(intermediate_check, intermediate, ark.certificate));
+  SKR_RETURN_IF_ERROR(checkValidity(intermediate_check, intermediate, at));
+  result.passed_checks.push_back(intermediate_check);
+
+  // vcek / vlek
+  SKR_RETURN_IF_ERROR(checkSignedBy(key_check, vek, intermediate));
+  SKR_RETURN_IF_ERROR(checkValidity(key_check, vek, at));
+  result.passed_checks.push_back(key_check);
+
+  // report-signature: before any field is interpreted.
+  {
+    constexpr std::string_view kCheck = "report-signature";
+    const crypto::PublicKey key = vek.publicKey();
+    StatusOr<crypto::Curve> curve = key.curve();
+    if (!curve.ok() || *curve != crypto::Curve::kP384) {
+      return checkFailed(StatusCode::kDataLoss, kCheck,
+                         "the " + key_name + " key is not EC P-384 (the report signature is " +
+                             "ECDSA P-384 with SHA-384)");
+    }
+    StatusOr<Bytes> der = crypto::ecdsaDerFromSnp(
+        bytes.subspan(kSignatureOffset, kSignatureComponentSize),
+        bytes.subspan(kSignatureOffset + kSignatureComponentSize, kSignatureComponentSize));
+    if (!der.ok()) {
+      return checkFailed(StatusCode::kDataLoss, kCheck,
+                         "malformed signature: " + der.status().message());
+    }
+    Status s = crypto::verify(key, crypto::SignatureScheme::kEcdsaSha384,
+                              bytes.first(kSignedRegionSize), *der);
+    if (!s.isOk()) {
+      return checkFailed(StatusCode::kDataLoss, kCheck,
+                         "does not verify with the " + key_name + " (" + nameOf(vek) +
+                             ", sha256 " + sha256Hex(vek) + "): " + s.message());
+    }
+    result.passed_checks.emplace_back(kCheck);
+  }
+
+  // report-fields
+  StatusOr<SnpReport> parsed = SnpReport::parse(bytes);
+  if (!parsed.ok()) {
+    return checkFailed(StatusCode::kInvalidArgument, "report-fields", parsed.status().message());
+  }
+  const SnpReport& report = *parsed;
+  {
+    constexpr std::string_view kCheck = "report-fields";
+    if (report.signature_algo != 1) {
+      return checkFailed(StatusCode::kInvalidArgument, kCheck,
+                         "SIGNATURE_ALGO is " + std::to_string(report.signature_algo) +
+                             ", expected 1 (ECDSA P-384 with SHA-384)");
+    }
+    if (!report.policy.reservedBit17()) {
+      return checkFailed(StatusCode::kInvalidArgument, kCheck,
+                         "POLICY " + hex64(report.policy.raw) +
+                             " has reserved bit 17 clear, expected set");
+    }
+    if (report.vmpl > 3) {
+      return checkFailed(StatusCode::kInvalidArgument, kCheck,
+                         "VMPL is " + std::to_string(report.vmpl) +
+                             (report.vmpl == 0xffffffffu ? " (a host-requested report)" : "") +
+                             ", expected 0..3");
+    }
+    // Not signed, so a relay could change them without breaking the signature; MBZ (spec §6).
+    for (std::size_t i = kSignatureOffset + 2 * kSignatureComponentSize; i < bytes.size(); ++i) {
+      if (bytes[i] != 0) {
+        return checkFailed(StatusCode::kInvalidArgument, kCheck,
+                           "reserved signature byte at offset " + std::to_string(i) + " is " +
+                               std::to_string(bytes[i]) + ", expected 0 (bytes 816..1183 MBZ)");
+      }
+    }
+    const Generation cpuid_generation = report.generation();
+    if (cpuid_generation != Generation::kUnknown && cpuid_generation != ext->generation) {
+      return checkFailed(StatusCode::kInvalidArgument, kCheck,
+                         "report CPUID says " + std::string(generationName(cpuid_generation)) +
+                             " but the " + key_name + "'s productName '" + ext->product_name +
+                             "' is " + std::string(generationName(ext->generation)));
+    }
+    result.debug = report.policy.debug();
+    if (options.reject_debug && result.debug) {
+      return checkFailed(StatusCode::kPermissionDenied, kCheck,
+                         "POLICY.DEBUG is set and debug guests are refused");
+    }
+    result.passed_checks.emplace_back(kCheck);
+  }
+
+  // signing-key
+  result.signing_key = report.signingKey();
+  {
+    constexpr std::string_view kCheck = "signing-key";
+    const SigningKey key = report.signingKey();
+    if (key != SigningKey::kVcek && key != SigningKey::kVlek) {
+      return checkFailed(StatusCode::kDataLoss, kCheck,
+                         "report SIGNING_KEY is " + std::to_string(static_cast<int>(key)) +
+                             ", expected 0 (VCEK) or 1 (VLEK)");
+    }
+    const bool report_vlek = key == SigningKey::kVlek;
+    if (report_vlek != vlek) {
+      return checkFailed(StatusCode::kDataLoss, kCheck,
+                         std::string("report says ") + (report_vlek ? "VLEK" : "VCEK") +
+                             " but the certificate is a " + key_name + " (" + nameOf(vek) +
+                             " issued by " + vek.issuerCommonName() + ")");
+    }
+    result.passed_checks.emplace_back(kCheck);
+  }
+
+  // chip-id
+  {
+    constexpr std::string_view kCheck = "chip-id";
+    if (!ext->hwid) {
+      result.skipped_checks.push_back(std::string(kCheck) + ": the " + key_name +
+                                      " has no hwID extension");
+    } else if (!options.require_hwid_match) {
+      result.skipped_checks.push_back(std::string(kCheck) + ": not required by the options");
+    } else {
+      const Bytes& hwid = *ext->hwid;
+      const ByteView chip_id = ByteView(report.chip_id).first(hwid.size());
+      if (!std::equal(hwid.begin(), hwid.end(), chip_id.begin(), chip_id.end())) {
+        return checkFailed(StatusCode::kDataLoss, kCheck,
+                           key_name + " hwID " + encoding::hexEncode(hwid) +
+                               " != report CHIP_ID " + encoding::hexEncode(chip_id) +
+                               (report.maskChipKey() ? " (MASK_CHIP_KEY is set)" : ""));
+      }
+      result.passed_checks.emplace_back(kCheck);
+    }
+  }
+
+  // tcb
+  result.reported_tcb = TcbVersion::decode(report.reported_tcb, ext->generation);
+  if (!(ext->tcb == result.reported_tcb)) {
+    return checkFailed(StatusCode::kDataLoss, "tcb",
+                       key_name + " TCB " + describeTcb(ext->tcb) + " (" + hex64(ext->tcb.raw) +
+                           ") != REPORTED_TCB " + describeTcb(result.reported_tcb) + " (" +
+                           hex64(result.reported_tcb.raw) + ")");
+  }
+  result.passed_checks.emplace_back("tcb");
+  return result;
+}
+
+}  // namespace
+
+StatusOr<VerificationResult> verifyReport(ByteView report_bytes, const crypto::Certificate& vek,
+                                          const std::vector<crypto::Certificate>& chain,
+                                          const VerifyOptions& options) {
+  return verify(report_bytes, vek, chain, options);
+}
+
+StatusOr<VerificationResult> verifyReport(const SnpReport& report, const crypto::Certificate& vek,
+                                          const std::vector<crypto::Certificate>& chain,
+                                          const VerifyOptions& options) {
+  const Bytes bytes = report.serialize();
+  return verify(bytes, vek, chain, options);
+}
+
+}  // namespace skr::snp
