@@ -1,0 +1,103 @@
+// Collateral for verifying an SEV-SNP report (spec/azure-wire.md §5): the VCEK/VLEK and its chain,
+// plus, in Azure Container Instances, the UVM endorsement and the CCE policy. Sources, in order:
+//   1. the UVM security-context directory (files host-amd-cert-base64, security-policy-base64,
+//      reference-info-base64; §5.1),
+//   2. THIM via IMDS (GET .../metadata/THIM/amd/certification, header Metadata: true; §5.2),
+//   3. AMD KDS (VCEK by chip ID and REPORTED_TCB, then cert_chain; §5.3).
+// The key's TCB extensions (and THIM's tcbm) must equal the report's REPORTED_TCB; on a mismatch
+// the VCEK is fetched once more from KDS for the reported TCB, then the fetch fails with both
+// values. Nothing here establishes trust: verify with verifier.h.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/core/bytes.h"
+#include "common/core/status.h"
+#include "common/crypto/x509.h"
+#include "common/http/http_transport.h"
+#include "common/snp/report.h"
+
+namespace skr::snp {
+
+inline constexpr std::string_view kDefaultThimUrl =
+    "http://169.254.169.254/metadata/THIM/amd/certification";
+inline constexpr std::string_view kDefaultKdsBaseUrl = "https://kdsintf.amd.com";
+inline constexpr std::string_view kSecurityContextDirEnv = "UVM_SECURITY_CONTEXT_DIR";
+
+struct Collateral {
+  crypto::Certificate vek;                 // VCEK or VLEK
+  std::vector<crypto::Certificate> chain;  // ASK or ASVK, then ARK; may be empty (pinned ones)
+  std::string tcbm;                        // 16 hex digits of the TCB the key is for
+  std::optional<Bytes> uvm_endorsement;    // reference-info-base64, decoded (COSE_Sign1)
+  std::optional<std::string> security_policy_base64;  // security-policy-base64, trimmed
+  // Where the key came from: "security-context:<dir>", "thim:<url>" or "kds:<url>".
+  std::string source;
+};
+
+struct CollateralOptions {
+  bool use_security_context = true;
+  // The security-context directory; when unset, the first (by name) directory
+  // "security-context-*" directly under `root_dir`.
+  std::optional<std::filesystem::path> security_context_dir;
+  std::filesystem::path root_dir = "/";
+  bool use_thim = true;
+  std::string thim_url = std::string(kDefaultThimUrl);
+  bool use_kds = true;
+  std::string kds_base_url = std::string(kDefaultKdsBaseUrl);  // no trailing slash needed
+  // KDS product for reports that carry no CPUID (version 2); default Milan. v3+ reports say.
+  std::optional<Generation> kds_product;
+  std::chrono::milliseconds http_timeout{30'000};
+};
+
+// $UVM_SECURITY_CONTEXT_DIR when set and non-empty (for main.cc to put into CollateralOptions).
+std::optional<std::filesystem::path> securityContextDirFromEnvironment();
+
+// Fetches and caches collateral. The cache (in memory, for the provider's lifetime) is keyed by
+// (CHIP_ID, REPORTED_TCB): a second fetch for the same pair makes no HTTP request and reads no
+// file. Thread-safe; the transport must outlive nothing (shared ownership).
+class CollateralProvider {
+ public:
+  // InvalidArgument for a null transport or URLs that are not http(s)://.
+  static StatusOr<std::unique_ptr<CollateralProvider>> create(
+      std::shared_ptr<http::HttpTransport> transport, CollateralOptions options);
+
+  // Collateral for `report`. Errors: Unavailable (HTTP non-200, with URL and status; transport
+  // failures as the transport reports them), InvalidArgument (malformed files or responses, with
+  // the path or URL), FailedPrecondition (TCB mismatch after the refetch, no source enabled).
+  StatusOr<Collateral> fetch(const SnpReport& report);
+
+ private:
+  CollateralProvider(std::shared_ptr<http::HttpTransport> transport, CollateralOptions options)
+      : transport_(std::move(transport)), options_(std::move(options)) {}
+
+  struct SecurityContext;
+  StatusOr<std::optional<SecurityContext>> readSecurityContext() const;
+  StatusOr<Collateral> fetchFromThim() const;
+  StatusOr<Collateral> fetchFromKds(const SnpReport& report, Generation generation,
+                                    bool vlek) const;
+  StatusOr<std::vector<crypto::Certificate>> fetchKdsChain(Generation generation, bool vlek) const;
+  StatusOr<std::string> httpGet(std::string_view what, const std::string& url, bool metadata,
+                                std::size_t max_bytes) const;
+  Generation kdsGeneration(const SnpReport& report) const;
+
+  std::shared_ptr<http::HttpTransport> transport_;
+  CollateralOptions options_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Collateral> cache_;
+};
+
+// KDS URLs (spec §5.3), for tests and messages. `base` without trailing slash.
+// VCEK: {base}/vcek/v1/{Milan|Genoa}/{128 hex}?blSPL=&teeSPL=&snpSPL=&ucodeSPL=
+//       {base}/vcek/v1/Turin/{16 hex}?fmcSPL=&blSPL=&teeSPL=&snpSPL=&ucodeSPL=
+std::string kdsVcekUrl(std::string_view base, Generation generation, const SnpReport& report);
+// {base}/vcek/v1/{product}/cert_chain, or /vlek/v1/{product}/cert_chain.
+std::string kdsChainUrl(std::string_view base, Generation generation, bool vlek);
+
+}  // namespace skr::snp
