@@ -1,10 +1,12 @@
 // skrctl report show / verify / get.
+#include <fstream>
 #include <sstream>
 
 #include "common/core/rfc3339.h"
 #include "common/crypto/x509.h"
 #include "common/encoding/hex.h"
 #include "common/json/json.h"
+#include "common/snp/platform.h"
 #include "common/snp/report.h"
 #include "common/snp/report_json.h"
 #include "common/snp/verifier.h"
@@ -111,6 +113,78 @@ int reportVerify(const ParsedArgs& args, Io& io) {
   return kExitOk;
 }
 
+// Exit code for a platform failure: no device / ioctl errors are "platform" (3).
+int platformExit(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument: return kExitUsage;
+    case StatusCode::kDataLoss: return kExitIntegrity;
+    default: return kExitPlatform;
+  }
+}
+
+int reportGet(const ParsedArgs& args, Io& io) {
+  if (!args.positionals().empty()) {
+    io.err << "skrctl report get: unexpected argument '" << args.positionals()[0] << "'\n";
+    return kExitUsage;
+  }
+  StatusOr<snp::PlatformKind> kind = snp::parsePlatformKind(args.value("platform").value_or("auto"));
+  if (!kind.ok()) return fail(io, kExitUsage, kind.status().withContext("--platform"));
+  snp::PlatformOptions options;
+  if (auto dir = args.value("chip-dir")) options.emulated_chip_dir = *dir;
+  if (*kind == snp::PlatformKind::kEmulated && options.emulated_chip_dir.empty()) {
+    io.err << "skrctl report get: --platform emulated needs --chip-dir DIR\n";
+    return kExitUsage;
+  }
+  std::array<uint8_t, 64> report_data{};
+  if (auto hex = args.value("report-data")) {
+    StatusOr<Bytes> bytes = encoding::hexDecode(*hex, 64);
+    if (!bytes.ok() || bytes->size() > 64) {
+      io.err << "skrctl report get: --report-data must be at most 64 bytes of hex\n";
+      return kExitUsage;
+    }
+    std::copy(bytes->begin(), bytes->end(), report_data.begin());
+  }
+  uint32_t vmpl = 0;
+  if (auto v = args.value("vmpl")) {
+    if (*v != "0" && *v != "1" && *v != "2" && *v != "3") {
+      io.err << "skrctl report get: --vmpl must be 0, 1, 2 or 3\n";
+      return kExitUsage;
+    }
+    vmpl = static_cast<uint32_t>(std::stoul(*v));
+  }
+  const std::optional<std::string> out_path = args.value("out");
+  if (!out_path && !args.has("json")) {
+    io.err << "skrctl report get: give --out FILE for the raw report, or --json\n";
+    return kExitUsage;
+  }
+
+  StatusOr<std::unique_ptr<snp::SnpDevice>> device = snp::openPlatform(*kind, options);
+  if (!device.ok()) return fail(io, platformExit(device.status()), device.status());
+  StatusOr<Bytes> raw = (*device)->getReport(report_data, vmpl);
+  if (!raw.ok()) return fail(io, platformExit(raw.status()), raw.status());
+  StatusOr<snp::SnpReport> report = snp::SnpReport::parse(*raw);
+  if (!report.ok()) return fail(io, kExitPlatform, report.status());
+
+  if (out_path) {
+    std::ofstream out(*out_path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(raw->data()),  // NOLINT
+              static_cast<std::streamsize>(raw->size()));
+    out.close();
+    if (!out) {
+      return fail(io, kExitOutput, internalError("cannot write '" + *out_path + "'"));
+    }
+  }
+  if (args.has("json")) {
+    json::ObjectPtr o = snp::reportToJson(*report);
+    o->set("platform", std::string((*device)->name()));
+    io.out << json::serializeCanonical(o).value() << "\n";
+  } else {
+    io.out << "report from " << (*device)->name() << " written to " << *out_path << " ("
+           << raw->size() << " bytes)\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> reportCommands() {
@@ -144,6 +218,23 @@ std::vector<Command> reportCommands() {
        {"at", true, "RFC3339", "verification time, e.g. 2026-01-02T03:04:05Z"},
        {"json", false, "", "print the result as JSON"}},
       reportVerify});
+  commands.push_back(Command{
+      "report get",
+      "report get [--platform P] [--chip-dir DIR] [--report-data HEX] [--vmpl N] "
+      "(--out FILE | --json)",
+      "Request a fresh SEV-SNP report from this machine's platform (or the emulated chip).",
+      "--platform is auto (default; probes /dev/sev-guest, configfs-tsm, /dev/sev in that order\n"
+      "and never falls back to a fake report), sev-guest, sev-legacy, tsm or emulated (needs\n"
+      "--chip-dir, the emulator's chip directory). --report-data is up to 64 bytes of hex,\n"
+      "zero-padded. Exit codes: 0 ok, 2 usage, 3 platform (no device, ioctl/firmware error),\n"
+      "10 output.",
+      {{"platform", true, "P", "auto | sev-guest | sev-legacy | tsm | emulated"},
+       {"chip-dir", true, "DIR", "emulated chip directory (platform emulated)"},
+       {"report-data", true, "HEX", "REPORT_DATA, up to 64 bytes as hex"},
+       {"vmpl", true, "N", "VMPL to request (0-3, default 0)"},
+       {"out", true, "FILE", "write the raw 1184-byte report here"},
+       {"json", false, "", "print the report's fields as JSON"}},
+      reportGet});
   return commands;
 }
 
