@@ -36,8 +36,8 @@ StatusOr<std::optional<std::string>> readOptionalFile(const std::filesystem::pat
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) return notFoundError(path.string() + ": " + ec.message());
   if (size > max_bytes) {
-    return resourceExhaustedError(path.string() + " is " + std::to_string(size) +
-                                  " bytes, limit " + std::to_string(max_bytes));
+    return resourceExhaustedError(path.string() + " is " + std::to_string(size) + " bytes, limit " +
+                                  std::to_string(max_bytes));
   }
   std::ifstream in(path, std::ios::binary);
   std::string text(static_cast<std::size_t>(size), '\0');
@@ -79,10 +79,9 @@ Status reconcileTcb(const Collateral& c, const SnpReport& report) {
   const TcbVersion reported = TcbVersion::decode(report.reported_tcb, ext->generation);
   const std::string key_name = isVlek(c.vek) ? "VLEK" : "VCEK";
   if (!(ext->tcb == reported)) {
-    return failedPreconditionError(key_name + " TCB " + describeTcb(ext->tcb) + " (" +
-                                   hex64(ext->tcb.raw) + ") from " + c.source +
-                                   " != REPORTED_TCB " + describeTcb(reported) + " (" +
-                                   hex64(reported.raw) + ")");
+    return failedPreconditionError(
+        key_name + " TCB " + describeTcb(ext->tcb) + " (" + hex64(ext->tcb.raw) + ") from " +
+        c.source + " != REPORTED_TCB " + describeTcb(reported) + " (" + hex64(reported.raw) + ")");
   }
   if (!c.tcbm.empty()) {
     StatusOr<Bytes> tcbm = encoding::hexDecode(c.tcbm, 8);
@@ -91,9 +90,8 @@ Status reconcileTcb(const Collateral& c, const SnpReport& report) {
       for (uint8_t b : *tcbm) value = (value << 8) | b;
     }
     if (!tcbm.ok() || tcbm->size() != 8 || value != report.reported_tcb) {
-      return failedPreconditionError("tcbm " + c.tcbm + " from " + c.source +
-                                     " != REPORTED_TCB " + describeTcb(reported) + " (" +
-                                     hex64(reported.raw) + ")");
+      return failedPreconditionError("tcbm " + c.tcbm + " from " + c.source + " != REPORTED_TCB " +
+                                     describeTcb(reported) + " (" + hex64(reported.raw) + ")");
     }
   }
   return Status::ok();
@@ -226,11 +224,11 @@ StatusOr<Collateral> CollateralProvider::fetchFromThim() const {
   StatusOr<ThimCertification> thim = parseThimJson(body);
   if (!thim.ok()) return thim.status().withContext("THIM GET " + options_.thim_url);
   return Collateral{std::move(thim->vcek), std::move(thim->chain), std::move(thim->tcbm),
-                    std::nullopt, std::nullopt, "thim:" + options_.thim_url};
+                    std::nullopt,          std::nullopt,           "thim:" + options_.thim_url};
 }
 
 StatusOr<std::vector<crypto::Certificate>> CollateralProvider::fetchKdsChain(Generation generation,
-                                                                            bool vlek) const {
+                                                                             bool vlek) const {
   const std::string url = kdsChainUrl(options_.kds_base_url, generation, vlek);
   SKR_ASSIGN_OR_RETURN(std::string body,
                        httpGet("KDS", url, /*metadata=*/false, kMaxCertificateResponseBytes));
@@ -262,8 +260,12 @@ StatusOr<Collateral> CollateralProvider::fetchFromKds(const SnpReport& report,
   if (!vcek.ok()) return vcek.status().withContext("KDS GET " + url);
   SKR_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> chain,
                        fetchKdsChain(generation, /*vlek=*/false));
-  return Collateral{std::move(vcek).value(), std::move(chain), tcbmHex(report.reported_tcb),
-                    std::nullopt, std::nullopt, "kds:" + url};
+  return Collateral{std::move(vcek).value(),
+                    std::move(chain),
+                    tcbmHex(report.reported_tcb),
+                    std::nullopt,
+                    std::nullopt,
+                    "kds:" + url};
 }
 
 Generation CollateralProvider::kdsGeneration(const SnpReport& report) const {
@@ -273,8 +275,7 @@ Generation CollateralProvider::kdsGeneration(const SnpReport& report) const {
 }
 
 StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
-  const std::string key =
-      encoding::hexEncode(report.chip_id) + "/" + tcbmHex(report.reported_tcb);
+  const std::string key = encoding::hexEncode(report.chip_id) + "/" + tcbmHex(report.reported_tcb);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = cache_.find(key);
@@ -292,8 +293,8 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
   std::vector<Status> failures;
   if (context && context->host_amd_cert) {
     ThimCertification& cert = *context->host_amd_cert;
-    candidate = Collateral{cert.vcek, cert.chain, cert.tcbm, std::nullopt, std::nullopt,
-                           "security-context:" + context->dir.string()};
+    candidate = Collateral{cert.vcek,    cert.chain,   cert.tcbm,
+                           std::nullopt, std::nullopt, "security-context:" + context->dir.string()};
   }
   if (!candidate && options_.use_thim) {
     StatusOr<Collateral> thim = fetchFromThim();
@@ -336,8 +337,8 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
     StatusOr<Collateral> refetched = fetchFromKds(report, generation, isVlek(candidate->vek));
     if (!refetched.ok()) {
       return Status(refetched.status().code(),
-                    "collateral: " + reconciled.message() + "; refetch for REPORTED_TCB: " +
-                        refetched.status().message());
+                    "collateral: " + reconciled.message() +
+                        "; refetch for REPORTED_TCB: " + refetched.status().message());
     }
     Status again = reconcileTcb(*refetched, report);
     if (!again.isOk()) {

@@ -16,7 +16,9 @@
 namespace skr::snp {
 namespace {
 
-bool isAsciiWhitespace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool isAsciiWhitespace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 struct FoundPolicy {
   std::string where;  // JSON path, e.g. resources[0].properties.confidentialComputeProperties
@@ -136,8 +138,8 @@ StatusOr<HostData> hostDataFromArmTemplate(std::string_view template_json) {
   for (const FoundPolicy& f : found) {
     if (f.value != found.front().value) {
       return invalidArgumentError("ARM template has " + std::to_string(found.size()) +
-                                  " different ccePolicy values (" + found.front().where +
-                                  " and " + f.where + "); pass the policy of one container group");
+                                  " different ccePolicy values (" + found.front().where + " and " +
+                                  f.where + "); pass the policy of one container group");
     }
   }
   StatusOr<HostData> out = hostDataFromPolicyBase64(found.front().value);

@@ -34,8 +34,8 @@ StatusOr<uint64_t> parseTcbm(const std::string& tcbm) {
       return invalidArgumentError("THIM member 'tcbm': character at offset " + std::to_string(i) +
                                   " is not a hex digit");
     }
-    const uint64_t nibble = c <= '9' ? static_cast<uint64_t>(c - '0')
-                                     : static_cast<uint64_t>((c | 0x20) - 'a' + 10);
+    const uint64_t nibble =
+        c <= '9' ? static_cast<uint64_t>(c - '0') : static_cast<uint64_t>((c | 0x20) - 'a' + 10);
     value = (value << 4) | nibble;
   }
   return value;
@@ -62,8 +62,8 @@ StatusOr<uint32_t> parseCacheControl(const std::string& text) {
 
 StatusOr<ThimCertification> parseThimJson(std::string_view text) {
   if (text.size() > kMaxThimJsonBytes) {
-    return resourceExhaustedError("THIM JSON is " + std::to_string(text.size()) +
-                                  " bytes, limit " + std::to_string(kMaxThimJsonBytes));
+    return resourceExhaustedError("THIM JSON is " + std::to_string(text.size()) + " bytes, limit " +
+                                  std::to_string(kMaxThimJsonBytes));
   }
   json::ParseLimits limits;
   limits.max_bytes = kMaxThimJsonBytes;
@@ -83,8 +83,8 @@ StatusOr<ThimCertification> parseThimJson(std::string_view text) {
   SKR_ASSIGN_OR_RETURN(uint64_t tcbm_value, parseTcbm(*tcbm));
 
   std::vector<crypto::Certificate> chain;
-  StatusOr<std::optional<std::string>> chain_pem = json::getOptionalString(object,
-                                                                           "certificateChain");
+  StatusOr<std::optional<std::string>> chain_pem =
+      json::getOptionalString(object, "certificateChain");
   if (!chain_pem.ok()) return chain_pem.status().withContext("THIM JSON");
   if (*chain_pem && !trimAsciiWhitespace(**chain_pem).empty()) {
     StatusOr<std::vector<crypto::Certificate>> certs =
@@ -94,8 +94,7 @@ StatusOr<ThimCertification> parseThimJson(std::string_view text) {
   }
 
   std::optional<uint32_t> cache_control;
-  StatusOr<std::optional<std::string>> cache_text = json::getOptionalString(object,
-                                                                            "cacheControl");
+  StatusOr<std::optional<std::string>> cache_text = json::getOptionalString(object, "cacheControl");
   if (!cache_text.ok()) return cache_text.status().withContext("THIM JSON");
   if (*cache_text) {
     SKR_ASSIGN_OR_RETURN(cache_control, parseCacheControl(**cache_text));

@@ -21,10 +21,10 @@ inline constexpr std::size_t kMaxThimJsonBytes = 64 * 1024;
 inline constexpr std::size_t kMaxThimChainCertificates = 4;
 
 struct ThimCertification {
-  crypto::Certificate vcek;                 // vcekCert (a VCEK or VLEK)
-  std::vector<crypto::Certificate> chain;   // certificateChain in order (ASK, ARK); may be empty
-  std::string tcbm;                         // 16 hex digits as sent
-  uint64_t tcbm_value = 0;                  // == REPORTED_TCB as a little-endian u64 (spec §5.1)
+  crypto::Certificate vcek;                // vcekCert (a VCEK or VLEK)
+  std::vector<crypto::Certificate> chain;  // certificateChain in order (ASK, ARK); may be empty
+  std::string tcbm;                        // 16 hex digits as sent
+  uint64_t tcbm_value = 0;                 // == REPORTED_TCB as a little-endian u64 (spec §5.1)
   std::optional<uint32_t> cache_control_seconds;  // cacheControl, when present
 };
 

@@ -88,8 +88,7 @@ StatusOr<DerElement> readSingleElement(const KnownOid& known, ByteView der) {
   }
   if (der.size() - header != length) {
     return invalidArgumentError(where(known) + ": DER length says " + std::to_string(length) +
-                                " content bytes, value has " +
-                                std::to_string(der.size() - header));
+                                " content bytes, value has " + std::to_string(der.size() - header));
   }
   return DerElement{tag, der.subspan(header)};
 }
@@ -97,7 +96,8 @@ StatusOr<DerElement> readSingleElement(const KnownOid& known, ByteView der) {
 StatusOr<uint32_t> readSmallInteger(const KnownOid& known, ByteView der, uint32_t max_value) {
   SKR_ASSIGN_OR_RETURN(DerElement element, readSingleElement(known, der));
   if (element.tag != kTagInteger) {
-    return invalidArgumentError(where(known) + ": tag 0x" + encoding::hexEncode(ByteView(&der[0], 1)) +
+    return invalidArgumentError(where(known) + ": tag 0x" +
+                                encoding::hexEncode(ByteView(&der[0], 1)) +
                                 ", expected INTEGER (0x02)");
   }
   ByteView content = element.content;
@@ -123,7 +123,8 @@ StatusOr<uint32_t> readSmallInteger(const KnownOid& known, ByteView der, uint32_
 StatusOr<std::string> readProductName(const KnownOid& known, ByteView der) {
   SKR_ASSIGN_OR_RETURN(DerElement element, readSingleElement(known, der));
   if (element.tag != kTagIa5String) {
-    return invalidArgumentError(where(known) + ": tag 0x" + encoding::hexEncode(ByteView(&der[0], 1)) +
+    return invalidArgumentError(where(known) + ": tag 0x" +
+                                encoding::hexEncode(ByteView(&der[0], 1)) +
                                 ", expected IA5String (0x16)");
   }
   if (element.content.empty() || element.content.size() > kMaxProductNameLength) {
@@ -141,7 +142,9 @@ StatusOr<std::string> readProductName(const KnownOid& known, ByteView der) {
   return toString(element.content);
 }
 
-bool isHwidSize(std::size_t size) { return size == kHwidSize || size == kTurinHwidSize; }
+bool isHwidSize(std::size_t size) {
+  return size == kHwidSize || size == kTurinHwidSize;
+}
 
 StatusOr<Bytes> readHwid(const KnownOid& known, ByteView der) {
   // AMD puts the chip ID itself into extnValue (tests/data/README.md); accept the OCTET STRING
@@ -238,8 +241,8 @@ StatusOr<VcekExtensions> parseAll(const crypto::Certificate& certificate) {
   SKR_ASSIGN_OR_RETURN(out.tee_spl, requiredSpl(certificate, kOidTeeSpl));
   SKR_ASSIGN_OR_RETURN(out.snp_spl, requiredSpl(certificate, kOidSnpSpl));
   SKR_ASSIGN_OR_RETURN(out.ucode_spl, requiredSpl(certificate, kOidUcodeSpl));
-  const std::array<std::pair<std::string_view, uint8_t*>, 4> reserved{{
-      {kOidSpl4, &out.spl4}, {kOidSpl5, &out.spl5}, {kOidSpl6, &out.spl6}, {kOidSpl7, &out.spl7}}};
+  const std::array<std::pair<std::string_view, uint8_t*>, 4> reserved{
+      {{kOidSpl4, &out.spl4}, {kOidSpl5, &out.spl5}, {kOidSpl6, &out.spl6}, {kOidSpl7, &out.spl7}}};
   for (const auto& [oid, field] : reserved) {
     SKR_ASSIGN_OR_RETURN(std::optional<uint8_t> value, optionalSpl(certificate, oid));
     *field = value.value_or(0);
@@ -250,8 +253,8 @@ StatusOr<VcekExtensions> parseAll(const crypto::Certificate& certificate) {
                                 ") is missing on a " + out.product_name + " certificate");
   }
 
-  out.tcb = TcbVersion::compose(out.generation, out.bl_spl, out.tee_spl, out.snp_spl,
-                                out.ucode_spl, out.fmc_spl.value_or(0));
+  out.tcb = TcbVersion::compose(out.generation, out.bl_spl, out.tee_spl, out.snp_spl, out.ucode_spl,
+                                out.fmc_spl.value_or(0));
   if (out.generation != Generation::kTurin) {
     // Legacy layout (spec §6.2): spl_4..spl_7 are bytes 2..5 of the TCB_VERSION.
     out.tcb.raw |= (uint64_t{out.spl4} << 16) | (uint64_t{out.spl5} << 24) |

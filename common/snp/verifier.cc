@@ -46,9 +46,9 @@ Status checkSignedBy(std::string_view check, const crypto::Certificate& subject,
                      const crypto::Certificate& issuer) {
   Status s = subject.verifySignedBy(issuer);
   if (s.isOk()) return s;
-  return checkFailed(StatusCode::kDataLoss, check,
-                     nameOf(subject) + " is not signed by " + nameOf(issuer) + " (" + s.message() +
-                         ")");
+  return checkFailed(
+      StatusCode::kDataLoss, check,
+      nameOf(subject) + " is not signed by " + nameOf(issuer) + " (" + s.message() + ")");
 }
 
 bool isVlekCertificate(const crypto::Certificate& vek) {
@@ -66,9 +66,8 @@ struct TrustedArk {
   bool pinned;
 };
 
-StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain,
-                               Generation generation, const VcekExtensions& ext,
-                               const VerifyOptions& options) {
+StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain, Generation generation,
+                               const VcekExtensions& ext, const VerifyOptions& options) {
   constexpr std::string_view kCheck = "ark";
   if (chain.size() == 2) {
     const crypto::Certificate& presented = chain[1];
@@ -101,8 +100,8 @@ StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain,
                        " explicitly trusted ARKs"));
   }
   StatusOr<crypto::Certificate> pinned = pinnedAmdCertificate(generation, AmdKeyRole::kArk);
-  if (!pinned.ok()) return checkFailed(StatusCode::kPermissionDenied, kCheck,
-                                       pinned.status().message());
+  if (!pinned.ok())
+    return checkFailed(StatusCode::kPermissionDenied, kCheck, pinned.status().message());
   if (!chain.empty() && !chain[0].verifySignedBy(*pinned).isOk()) {
     for (const crypto::Certificate& extra : options.extra_trusted_arks) {
       if (chain[0].verifySignedBy(extra).isOk()) return TrustedArk{extra, false};
@@ -159,18 +158,15 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   result.passed_checks.emplace_back("ark");
 
   // ask / asvk
-  crypto::Certificate intermediate = ark.certificate;  // replaced below
-  if (!chain.empty()) {
-    intermediate = chain[0];
-  } else {
-    StatusOr<crypto::Certificate> pinned =
-        pinnedAmdCertificate(ext->generation, vlek ? AmdKeyRole::kAsvk : AmdKeyRole::kAsk);
-    if (!pinned.ok()) {
-      return checkFailed(StatusCode::kPermissionDenied, intermediate_check,
-                         pinned.status().message());
-    }
-    intermediate = std::move(pinned).value();
+  StatusOr<crypto::Certificate> presented_or_pinned =
+      chain.empty()
+          ? pinnedAmdCertificate(ext->generation, vlek ? AmdKeyRole::kAsvk : AmdKeyRole::kAsk)
+          : StatusOr<crypto::Certificate>(chain[0]);
+  if (!presented_or_pinned.ok()) {
+    return checkFailed(StatusCode::kPermissionDenied, intermediate_check,
+                       presented_or_pinned.status().message());
   }
+  const crypto::Certificate& intermediate = *presented_or_pinned;
   SKR_RETURN_IF_ERROR(checkSignedBy(intermediate_check, intermediate, ark.certificate));
   SKR_RETURN_IF_ERROR(checkValidity(intermediate_check, intermediate, at));
   result.passed_checks.push_back(intermediate_check);
@@ -201,8 +197,8 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
                               bytes.first(kSignedRegionSize), *der);
     if (!s.isOk()) {
       return checkFailed(StatusCode::kDataLoss, kCheck,
-                         "does not verify with the " + key_name + " (" + nameOf(vek) +
-                             ", sha256 " + sha256Hex(vek) + "): " + s.message());
+                         "does not verify with the " + key_name + " (" + nameOf(vek) + ", sha256 " +
+                             sha256Hex(vek) + "): " + s.message());
     }
     result.passed_checks.emplace_back(kCheck);
   }
@@ -221,9 +217,9 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
                              ", expected 1 (ECDSA P-384 with SHA-384)");
     }
     if (!report.policy.reservedBit17()) {
-      return checkFailed(StatusCode::kInvalidArgument, kCheck,
-                         "POLICY " + hex64(report.policy.raw) +
-                             " has reserved bit 17 clear, expected set");
+      return checkFailed(
+          StatusCode::kInvalidArgument, kCheck,
+          "POLICY " + hex64(report.policy.raw) + " has reserved bit 17 clear, expected set");
     }
     if (report.vmpl > 3) {
       return checkFailed(StatusCode::kInvalidArgument, kCheck,
@@ -287,8 +283,8 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
       const ByteView chip_id = ByteView(report.chip_id).first(hwid.size());
       if (!std::equal(hwid.begin(), hwid.end(), chip_id.begin(), chip_id.end())) {
         return checkFailed(StatusCode::kDataLoss, kCheck,
-                           key_name + " hwID " + encoding::hexEncode(hwid) +
-                               " != report CHIP_ID " + encoding::hexEncode(chip_id) +
+                           key_name + " hwID " + encoding::hexEncode(hwid) + " != report CHIP_ID " +
+                               encoding::hexEncode(chip_id) +
                                (report.maskChipKey() ? " (MASK_CHIP_KEY is set)" : ""));
       }
       result.passed_checks.emplace_back(kCheck);

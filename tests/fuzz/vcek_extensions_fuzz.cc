@@ -40,9 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto ext = skr::snp::parseVcekExtensions(*cert);
   if (!ext.ok()) return 0;
   if (ext->generation == skr::snp::Generation::kUnknown) std::abort();
-  const auto composed = skr::snp::TcbVersion::compose(ext->generation, ext->bl_spl, ext->tee_spl,
-                                                       ext->snp_spl, ext->ucode_spl,
-                                                       ext->fmc_spl.value_or(0));
+  const auto composed =
+      skr::snp::TcbVersion::compose(ext->generation, ext->bl_spl, ext->tee_spl, ext->snp_spl,
+                                    ext->ucode_spl, ext->fmc_spl.value_or(0));
   if (composed.bootloader != ext->tcb.bootloader || composed.microcode != ext->tcb.microcode ||
       composed.snp != ext->tcb.snp || composed.tee != ext->tcb.tee) {
     std::abort();

@@ -52,8 +52,7 @@ TEST_CASE("pinned certificates are found by generation and role", "[snp][amd_roo
   CHECK(unknown.status().code() == StatusCode::kNotFound);
 }
 
-TEST_CASE("each pinned intermediate is signed by its generation's pinned ARK",
-          "[snp][amd_roots]") {
+TEST_CASE("each pinned intermediate is signed by its generation's pinned ARK", "[snp][amd_roots]") {
   for (Generation g : {Generation::kMilan, Generation::kGenoa, Generation::kTurin}) {
     INFO(generationName(g));
     auto ark = pinnedAmdCertificate(g, AmdKeyRole::kArk);

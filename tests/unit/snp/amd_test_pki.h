@@ -7,8 +7,8 @@
 
 #include <openssl/x509.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <ctime>
 #include <fstream>
@@ -66,10 +66,10 @@ inline std::vector<RawExtension> amdVcekExtensions(const std::string& product, u
                                                    uint8_t tee, uint8_t snp, uint8_t ucode,
                                                    std::optional<Bytes> hwid) {
   std::vector<RawExtension> out = {
-      {"1.3.6.1.4.1.3704.1.1", derInteger(0)},   {"1.3.6.1.4.1.3704.1.2", derIa5(product)},
-      {"1.3.6.1.4.1.3704.1.3.1", derInteger(bl)}, {"1.3.6.1.4.1.3704.1.3.2", derInteger(tee)},
-      {"1.3.6.1.4.1.3704.1.3.4", derInteger(0)},  {"1.3.6.1.4.1.3704.1.3.5", derInteger(0)},
-      {"1.3.6.1.4.1.3704.1.3.6", derInteger(0)},  {"1.3.6.1.4.1.3704.1.3.7", derInteger(0)},
+      {"1.3.6.1.4.1.3704.1.1", derInteger(0)},     {"1.3.6.1.4.1.3704.1.2", derIa5(product)},
+      {"1.3.6.1.4.1.3704.1.3.1", derInteger(bl)},  {"1.3.6.1.4.1.3704.1.3.2", derInteger(tee)},
+      {"1.3.6.1.4.1.3704.1.3.4", derInteger(0)},   {"1.3.6.1.4.1.3704.1.3.5", derInteger(0)},
+      {"1.3.6.1.4.1.3704.1.3.6", derInteger(0)},   {"1.3.6.1.4.1.3704.1.3.7", derInteger(0)},
       {"1.3.6.1.4.1.3704.1.3.3", derInteger(snp)}, {"1.3.6.1.4.1.3704.1.3.8", derInteger(ucode)},
   };
   if (hwid) out.push_back({"1.3.6.1.4.1.3704.1.4", *hwid});
@@ -81,8 +81,12 @@ struct MintedCertificate {
   crypto::PrivateKey key;
 };
 
-inline crypto::TimePoint mintNotBefore() { return utcTime(2020, 1, 1); }
-inline crypto::TimePoint mintNotAfter() { return utcTime(2040, 1, 1); }
+inline crypto::TimePoint mintNotBefore() {
+  return utcTime(2020, 1, 1);
+}
+inline crypto::TimePoint mintNotAfter() {
+  return utcTime(2040, 1, 1);
+}
 
 // A certificate for a fresh EC P-384 key, signed by `issuer_key` (self-signed when null), with
 // subject CN `cn`, issuer CN `issuer_cn` and the given extensions. Serial 0 and no AKI, as AMD.
@@ -100,13 +104,14 @@ inline MintedCertificate mintCertificate(const std::string& cn, const std::strin
   auto name = [](const std::string& common_name) {
     SslPtr<X509_NAME> n(X509_NAME_new());
     REQUIRE(n);
-    REQUIRE(X509_NAME_add_entry_by_txt(n.get(), "O", MBSTRING_ASC,
-                                       reinterpret_cast<const unsigned char*>("skr test"),  // NOLINT
-                                       -1, -1, 0) == 1);
-    REQUIRE(X509_NAME_add_entry_by_txt(
-                n.get(), "CN", MBSTRING_ASC,
-                reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,  // NOLINT
-                0) == 1);
+    REQUIRE(
+        X509_NAME_add_entry_by_txt(n.get(), "O", MBSTRING_ASC,
+                                   reinterpret_cast<const unsigned char*>("skr test"),  // NOLINT
+                                   -1, -1, 0) == 1);
+    REQUIRE(X509_NAME_add_entry_by_txt(n.get(), "CN", MBSTRING_ASC,
+                                       reinterpret_cast<const unsigned char*>(common_name.c_str()),
+                                       -1, -1,  // NOLINT
+                                       0) == 1);
     return n;
   };
   SslPtr<X509_NAME> subject = name(cn);
@@ -153,9 +158,8 @@ inline MintedChain mintMilanChain(uint8_t bl, uint8_t tee, uint8_t snp, uint8_t 
                                   const Bytes& hwid) {
   MintedCertificate ark = mintCertificate("ARK-Milan", "ARK-Milan", nullptr, {});
   MintedCertificate ask = mintCertificate("SEV-Milan", "ARK-Milan", &ark.key, {});
-  MintedCertificate vcek = mintCertificate("SEV-VCEK", "SEV-Milan", &ask.key,
-                                           amdVcekExtensions("Milan-B0", bl, tee, snp, ucode,
-                                                             hwid));
+  MintedCertificate vcek = mintCertificate(
+      "SEV-VCEK", "SEV-Milan", &ask.key, amdVcekExtensions("Milan-B0", bl, tee, snp, ucode, hwid));
   return MintedChain{std::move(ark), std::move(ask), std::move(vcek)};
 }
 

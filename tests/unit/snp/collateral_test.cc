@@ -32,8 +32,8 @@ class TempDir {
  public:
   TempDir() {
     std::random_device rd;
-    path_ = fs::temp_directory_path() / ("skr-collateral-" + std::to_string(rd()) + "-" +
-                                         std::to_string(rd()));
+    path_ = fs::temp_directory_path() /
+            ("skr-collateral-" + std::to_string(rd()) + "-" + std::to_string(rd()));
     fs::create_directories(path_);
   }
   ~TempDir() {
@@ -60,7 +60,9 @@ SnpReport aciReport() {
   return *r;
 }
 
-std::string aciThimJson() { return toString(readTestData("snp/aci-milan-v2/thim.json")); }
+std::string aciThimJson() {
+  return toString(readTestData("snp/aci-milan-v2/thim.json"));
+}
 
 Bytes aciVcekDer() {
   StatusOr<crypto::Certificate> c =
@@ -69,15 +71,21 @@ Bytes aciVcekDer() {
   return c->der();
 }
 
+// A PEM as a JSON string body (newlines escaped).
+std::string jsonEscaped(const std::string& pem) {
+  std::string escaped;
+  for (char ch : pem) escaped += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+  return escaped;
+}
+
 // THIM JSON whose VCEK is the go-sev-guest one (TCB bl=2 tee=0 snp=5 ucode=68), i.e. stale for
 // the aci report.
 std::string staleThimJson(const std::string& tcbm) {
   StatusOr<crypto::Certificate> c =
       crypto::Certificate::fromDer(readTestData("snp/gosevguest-milan-v2/vcek.der"));
   REQUIRE(c.ok());
-  std::string escaped;
-  for (char ch : c->toPem()) escaped += ch == '\n' ? std::string("\\n") : std::string(1, ch);
-  return "{\"vcekCert\":\"" + escaped + "\",\"tcbm\":\"" + tcbm + "\",\"cacheControl\":\"86400\"}";
+  return "{\"vcekCert\":\"" + jsonEscaped(c->toPem()) + "\",\"tcbm\":\"" + tcbm +
+         "\",\"cacheControl\":\"86400\"}";
 }
 
 // Options that look nowhere on the real machine: root dir = an empty temp dir.
@@ -149,7 +157,8 @@ TEST_CASE("a malformed host-amd-cert-base64 is InvalidArgument naming the file",
   fs::create_directories(dir);
   writeFile(dir / "host-amd-cert-base64", "@@@");
   auto transport = std::make_shared<FakeHttpTransport>();
-  StatusOr<Collateral> c = makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
+  StatusOr<Collateral> c =
+      makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().code() == StatusCode::kInvalidArgument);
   CHECK_THAT(c.status().message(),
@@ -161,7 +170,8 @@ TEST_CASE("without a security context the collateral comes from THIM with Metada
   TempDir root;
   auto transport = std::make_shared<FakeHttpTransport>();
   transport->setResponse(kThimUrl, 200, aciThimJson());
-  StatusOr<Collateral> c = makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
+  StatusOr<Collateral> c =
+      makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   INFO(c.status().toString());
   REQUIRE(c.ok());
   CHECK(c->source == std::string("thim:") + kThimUrl);
@@ -200,7 +210,8 @@ TEST_CASE("when THIM fails, KDS is asked for the VCEK then cert_chain at the exa
   transport->setResponse(kAciVcekUrl, 200, toString(aciVcekDer()));
   transport->setResponse(kMilanChainUrl, 200,
                          toString(readTestData("snp/aci-milan-v2/ask_ark.pem")));
-  StatusOr<Collateral> c = makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
+  StatusOr<Collateral> c =
+      makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   INFO(c.status().toString());
   REQUIRE(c.ok());
   CHECK(transport->requestedUrls() ==
@@ -240,8 +251,7 @@ TEST_CASE("a non-200 from the only source is Unavailable with the URL and status
   StatusOr<Collateral> c = makeProvider(transport, o)->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().code() == StatusCode::kUnavailable);
-  CHECK(c.status().message() ==
-        "collateral: KDS GET " + kAciVcekUrl + ": HTTP 503, expected 200");
+  CHECK(c.status().message() == "collateral: KDS GET " + kAciVcekUrl + ": HTTP 503, expected 200");
   CHECK(transport->requestCount() == 1);  // no retries here
 }
 
@@ -249,13 +259,13 @@ TEST_CASE("when every source fails, the error lists each one", "[snp][collateral
   TempDir root;
   auto transport = std::make_shared<FakeHttpTransport>();
   transport->setResponse(kThimUrl, 500, "");
-  StatusOr<Collateral> c = makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
+  StatusOr<Collateral> c =
+      makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().code() == StatusCode::kUnavailable);
-  CHECK(c.status().message() ==
-        std::string("collateral: no source answered; THIM GET ") + kThimUrl +
-            ": HTTP 500, expected 200; KDS GET " + kAciVcekUrl +
-            ": fake transport: no route to " + kAciVcekUrl);
+  CHECK(c.status().message() == std::string("collateral: no source answered; THIM GET ") +
+                                    kThimUrl + ": HTTP 500, expected 200; KDS GET " + kAciVcekUrl +
+                                    ": fake transport: no route to " + kAciVcekUrl);
 }
 
 TEST_CASE("a stale VCEK from THIM is refetched once from KDS for REPORTED_TCB",
@@ -266,7 +276,8 @@ TEST_CASE("a stale VCEK from THIM is refetched once from KDS for REPORTED_TCB",
   transport->setResponse(kAciVcekUrl, 200, toString(aciVcekDer()));
   transport->setResponse(kMilanChainUrl, 200,
                          toString(readTestData("snp/aci-milan-v2/ask_ark.pem")));
-  StatusOr<Collateral> c = makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
+  StatusOr<Collateral> c =
+      makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   INFO(c.status().toString());
   REQUIRE(c.ok());
   CHECK(c->source == "kds:" + kAciVcekUrl);
@@ -285,7 +296,8 @@ TEST_CASE("a TCB mismatch that persists after one refetch fails with both values
                          toString(readTestData("snp/gosevguest-milan-v2/vcek.der")));
   transport->setResponse(kMilanChainUrl, 200,
                          toString(readTestData("snp/aci-milan-v2/ask_ark.pem")));
-  StatusOr<Collateral> c = makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
+  StatusOr<Collateral> c =
+      makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().code() == StatusCode::kFailedPrecondition);
   CHECK(c.status().message() ==
@@ -294,8 +306,7 @@ TEST_CASE("a TCB mismatch that persists after one refetch fails with both values
             kThimUrl +
             " != REPORTED_TCB bl=3 tee=0 snp=8 ucode=115 (0x7308000000000003); after "
             "refetching: VCEK TCB bl=2 tee=0 snp=5 ucode=68 (0x4405000000000002) from kds:" +
-            kAciVcekUrl +
-            " != REPORTED_TCB bl=3 tee=0 snp=8 ucode=115 (0x7308000000000003)");
+            kAciVcekUrl + " != REPORTED_TCB bl=3 tee=0 snp=8 ucode=115 (0x7308000000000003)");
   // Exactly one refetch.
   CHECK(transport->requestedUrls() ==
         std::vector<std::string>{kThimUrl, kAciVcekUrl, kMilanChainUrl});
@@ -357,6 +368,47 @@ TEST_CASE("KDS cannot serve a report whose CHIP_ID is masked", "[snp][collateral
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().code() == StatusCode::kFailedPrecondition);
   CHECK_THAT(c.status().message(), Catch::Contains("CHIP_ID is zero"));
+  CHECK(transport->requestCount() == 0);
+}
+
+TEST_CASE("a VLEK from THIM without a chain gets the VLEK cert_chain from KDS",
+          "[snp][collateral]") {
+  TempDir root;
+  SnpReport report = aciReport();
+  report.signer_info = 1 << 2;  // SIGNING_KEY = VLEK
+  auto vlek = skr::testing::mintCertificate(
+      "SEV-VLEK", "SEV-VLEK-Milan", nullptr,
+      skr::testing::amdVcekExtensions("Milan-B0", 3, 0, 8, 115, std::nullopt));
+  auto transport = std::make_shared<FakeHttpTransport>();
+  transport->setResponse(kThimUrl, 200,
+                         "{\"vcekCert\":\"" + jsonEscaped(vlek.certificate.toPem()) +
+                             "\",\"tcbm\":\"7308000000000003\"}");
+  const std::string vlek_chain_url = "https://kdsintf.amd.com/vlek/v1/Milan/cert_chain";
+  transport->setResponse(
+      vlek_chain_url, 200,
+      toString(readTestData("amd/milan_asvk.pem")) + toString(readTestData("amd/milan_ark.pem")));
+  StatusOr<Collateral> c = makeProvider(transport, hermeticOptions(root.path()))->fetch(report);
+  INFO(c.status().toString());
+  REQUIRE(c.ok());
+  CHECK(transport->requestedUrls() == std::vector<std::string>{kThimUrl, vlek_chain_url});
+  CHECK(c->vek.der() == vlek.certificate.der());
+  REQUIRE(c->chain.size() == 2);
+  CHECK(c->chain[0].subjectCommonName() == "SEV-VLEK-Milan");
+  CHECK(c->chain[1].subjectCommonName() == "ARK-Milan");
+}
+
+TEST_CASE("KDS is not asked for a VLEK", "[snp][collateral]") {
+  TempDir root;
+  SnpReport report = aciReport();
+  report.signer_info = 1 << 2;  // SIGNING_KEY = VLEK
+  auto transport = std::make_shared<FakeHttpTransport>();
+  CollateralOptions o = hermeticOptions(root.path());
+  o.use_thim = false;
+  StatusOr<Collateral> c = makeProvider(transport, o)->fetch(report);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(c.status().message(),
+             Catch::StartsWith("collateral: KDS: the report is signed with a VLEK"));
   CHECK(transport->requestCount() == 0);
 }
 

@@ -15,15 +15,17 @@ namespace {
 constexpr const char* kAciHostData =
     "cadd74f71ebb8fbf9782baab649612520f3c416bc5ce9ac768808ddc8d9b031c";
 
-std::string hexOf(const HostData& h) { return encoding::hexEncode(ByteView(h)); }
+std::string hexOf(const HostData& h) {
+  return encoding::hexEncode(ByteView(h));
+}
 
 std::string fixturePolicy() {
   return toString(skr::testing::readTestData("snp/aci-milan-v2/security_policy.base64"));
 }
 
 TEST_CASE("hostdata of the ACI policy file equals the report's HOST_DATA", "[snp][hostdata]") {
-  StatusOr<HostData> from_file = hostDataFromPolicyFile(
-      std::string(SKR_TEST_DATA_DIR) + "/snp/aci-milan-v2/security_policy.base64");
+  StatusOr<HostData> from_file = hostDataFromPolicyFile(std::string(SKR_TEST_DATA_DIR) +
+                                                        "/snp/aci-milan-v2/security_policy.base64");
   INFO(from_file.status().toString());
   REQUIRE(from_file.ok());
   CHECK(hexOf(*from_file) == kAciHostData);
@@ -115,8 +117,7 @@ TEST_CASE("an ARM template with two different ccePolicy values is refused; equal
   StatusOr<HostData> same =
       hostDataFromArmTemplate("{\"resources\":[" + group(a) + "," + group(a) + "]}");
   REQUIRE(same.ok());
-  CHECK(hexOf(*same) ==
-        encoding::hexEncode(crypto::sha256(asBytes("package policy\n"))));
+  CHECK(hexOf(*same) == encoding::hexEncode(crypto::sha256(asBytes("package policy\n"))));
 }
 
 }  // namespace

@@ -14,8 +14,8 @@ std::string fixtureThimJson() {
 }
 
 std::string thimJson(const std::string& tcbm, const std::string& extra = "") {
-  StatusOr<crypto::Certificate> vcek =
-      crypto::Certificate::fromPem(toString(skr::testing::readTestData("snp/aci-milan-v2/vcek.pem")));
+  StatusOr<crypto::Certificate> vcek = crypto::Certificate::fromPem(
+      toString(skr::testing::readTestData("snp/aci-milan-v2/vcek.pem")));
   REQUIRE(vcek.ok());
   std::string pem = vcek->toPem();
   std::string escaped;

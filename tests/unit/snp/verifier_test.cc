@@ -11,8 +11,8 @@
 namespace skr::snp {
 namespace {
 
-using skr::testing::MintedChain;
 using skr::testing::mintCertificate;
+using skr::testing::MintedChain;
 using skr::testing::mintMilanChain;
 using skr::testing::readTestData;
 using skr::testing::signReport;
@@ -20,7 +20,9 @@ using skr::testing::utcTime;
 
 // Inside every certificate's validity: the VCEKs run 2022-11-29..2029-11-29 (aci) and
 // 2022-09-24..2029-09-24 (go-sev-guest); ARK/ASK-Milan 2020-10-22..2045-10-22.
-crypto::TimePoint pinnedTime() { return utcTime(2025, 6, 1); }
+crypto::TimePoint pinnedTime() {
+  return utcTime(2025, 6, 1);
+}
 
 VerifyOptions atPinnedTime() {
   VerifyOptions o;
@@ -46,8 +48,12 @@ Fixture loadFixture(const std::string& dir, const std::string& vcek_file) {
   return Fixture{dir, readTestData("snp/" + dir + "/report.bin"), *vcek, *chain};
 }
 
-Fixture aci() { return loadFixture("aci-milan-v2", "vcek.pem"); }
-Fixture gosevguest() { return loadFixture("gosevguest-milan-v2", "vcek.der"); }
+Fixture aci() {
+  return loadFixture("aci-milan-v2", "vcek.pem");
+}
+Fixture gosevguest() {
+  return loadFixture("gosevguest-milan-v2", "vcek.der");
+}
 
 crypto::Certificate pinned(Generation g, AmdKeyRole role) {
   StatusOr<crypto::Certificate> c = pinnedAmdCertificate(g, role);
@@ -56,8 +62,8 @@ crypto::Certificate pinned(Generation g, AmdKeyRole role) {
 }
 
 const std::vector<std::string> kAllChecks = {
-    "report", "vcek-extensions", "ark",     "ask", "vcek", "report-signature",
-    "report-fields", "signing-key", "chip-id", "tcb"};
+    "report",           "vcek-extensions", "ark",         "ask",     "vcek",
+    "report-signature", "report-fields",   "signing-key", "chip-id", "tcb"};
 
 // The aci report re-signed by a minted (non-AMD) chain whose VCEK carries the report's chip ID
 // and TCB unless told otherwise.
@@ -150,11 +156,11 @@ TEST_CASE("one flipped byte anywhere in the signed region fails report-signature
   // id_key_digest, author_key_digest, report_id, report_id_ma, reported_tcb, cpuid fields,
   // reserved 0x18B, chip_id, committed_tcb, current/committed versions and their reserved bytes,
   // launch_tcb, mitigation vectors, reserved 0x208, the last signed byte.
-  const std::size_t offsets[] = {
-      0x000, 0x004, 0x008, 0x00A, 0x010, 0x01F, 0x020, 0x030, 0x034, 0x038, 0x040, 0x048,
-      0x04C, 0x050, 0x08F, 0x090, 0x0C0, 0x0DF, 0x0E0, 0x110, 0x140, 0x160, 0x180, 0x187,
-      0x188, 0x189, 0x18A, 0x18B, 0x19F, 0x1A0, 0x1DF, 0x1E0, 0x1E8, 0x1EB, 0x1EC, 0x1EF,
-      0x1F0, 0x1F8, 0x200, 0x208, 0x250, 0x29F};
+  const std::size_t offsets[] = {0x000, 0x004, 0x008, 0x00A, 0x010, 0x01F, 0x020, 0x030, 0x034,
+                                 0x038, 0x040, 0x048, 0x04C, 0x050, 0x08F, 0x090, 0x0C0, 0x0DF,
+                                 0x0E0, 0x110, 0x140, 0x160, 0x180, 0x187, 0x188, 0x189, 0x18A,
+                                 0x18B, 0x19F, 0x1A0, 0x1DF, 0x1E0, 0x1E8, 0x1EB, 0x1EC, 0x1EF,
+                                 0x1F0, 0x1F8, 0x200, 0x208, 0x250, 0x29F};
   static_assert(std::size(offsets) >= 20);
   for (const Fixture& f : {aci(), gosevguest()}) {
     for (std::size_t offset : offsets) {
@@ -171,8 +177,8 @@ TEST_CASE("one flipped byte anywhere in the signed region fails report-signature
 
 TEST_CASE("a flipped byte in the signature's r or s fails report-signature", "[snp][verifier]") {
   Fixture f = aci();
-  for (std::size_t offset : {std::size_t{0x2A0}, std::size_t{0x2CF}, std::size_t{0x2E8},
-                             std::size_t{0x317}}) {
+  for (std::size_t offset :
+       {std::size_t{0x2A0}, std::size_t{0x2CF}, std::size_t{0x2E8}, std::size_t{0x317}}) {
     INFO("offset 0x" << std::hex << offset);
     Bytes tampered = f.report;
     tampered[offset] ^= 0x01;
@@ -197,8 +203,8 @@ TEST_CASE("a truncated or extended report is rejected by the report check", "[sn
   requireFailure(verifyReport(truncated, f.vcek, f.chain, atPinnedTime()),
                  StatusCode::kInvalidArgument, "report: SNP report is 1183 bytes, expected 1184");
   Bytes half(f.report.begin(), f.report.begin() + 0x2A0);
-  requireFailure(verifyReport(half, f.vcek, f.chain, atPinnedTime()),
-                 StatusCode::kInvalidArgument, "report: SNP report is 672 bytes, expected 1184");
+  requireFailure(verifyReport(half, f.vcek, f.chain, atPinnedTime()), StatusCode::kInvalidArgument,
+                 "report: SNP report is 672 bytes, expected 1184");
   requireFailure(verifyReport(Bytes{}, f.vcek, f.chain, atPinnedTime()),
                  StatusCode::kInvalidArgument, "report: SNP report is 0 bytes, expected 1184");
   Bytes longer = f.report;
@@ -224,12 +230,11 @@ TEST_CASE("an ARK of another generation fails the ark check", "[snp][verifier]")
       StatusCode::kDataLoss,
       "ark: presented ARK is the pinned ARK-Genoa of Genoa but the key's productName "
       "'Milan-B0' is Milan");
-  requireFailure(
-      verifyReport(f.report, f.vcek,
-                   {pinned(Generation::kTurin, AmdKeyRole::kAsk),
-                    pinned(Generation::kTurin, AmdKeyRole::kArk)},
-                   atPinnedTime()),
-      StatusCode::kDataLoss, "ark: presented ARK is the pinned ARK-Turin of Turin");
+  requireFailure(verifyReport(f.report, f.vcek,
+                              {pinned(Generation::kTurin, AmdKeyRole::kAsk),
+                               pinned(Generation::kTurin, AmdKeyRole::kArk)},
+                              atPinnedTime()),
+                 StatusCode::kDataLoss, "ark: presented ARK is the pinned ARK-Turin of Turin");
 }
 
 TEST_CASE("an AMD intermediate presented as the ARK is refused", "[snp][verifier]") {
@@ -243,17 +248,17 @@ TEST_CASE("an intermediate of the right ARK but the wrong role fails the vcek ch
           "[snp][verifier]") {
   Fixture f = aci();
   requireFailure(
-      verifyReport(f.report, f.vcek,
-                   {pinned(Generation::kMilan, AmdKeyRole::kAsvk), f.chain[1]}, atPinnedTime()),
+      verifyReport(f.report, f.vcek, {pinned(Generation::kMilan, AmdKeyRole::kAsvk), f.chain[1]},
+                   atPinnedTime()),
       StatusCode::kDataLoss, "vcek: SEV-VCEK is not signed by SEV-VLEK-Milan");
 }
 
 TEST_CASE("an intermediate not signed by the ARK fails the ask check", "[snp][verifier]") {
   Fixture f = aci();
   Emulated e = emulated();
-  requireFailure(verifyReport(f.report, f.vcek, {e.chain.ask.certificate, f.chain[1]},
-                              atPinnedTime()),
-                 StatusCode::kDataLoss, "ask: SEV-Milan is not signed by ARK-Milan");
+  requireFailure(
+      verifyReport(f.report, f.vcek, {e.chain.ask.certificate, f.chain[1]}, atPinnedTime()),
+      StatusCode::kDataLoss, "ask: SEV-Milan is not signed by ARK-Milan");
 }
 
 TEST_CASE("verification outside a certificate's validity fails with FailedPrecondition",
@@ -279,8 +284,7 @@ TEST_CASE("a report signed under an untrusted ARK fails unless that ARK is given
           "[snp][verifier]") {
   Emulated e = emulated();
   const std::string sha = encoding::hexEncode(e.chain.ark.certificate.sha256Fingerprint());
-  requireFailure(verifyReport(e.report, e.chain.vcek.certificate, chainOf(e.chain),
-                              atPinnedTime()),
+  requireFailure(verifyReport(e.report, e.chain.vcek.certificate, chainOf(e.chain), atPinnedTime()),
                  StatusCode::kPermissionDenied,
                  "ark: presented ARK ARK-Milan is not a pinned AMD root (sha256 " + sha +
                      ") and no --trust-ark was given");
@@ -303,9 +307,9 @@ TEST_CASE("a report signed under an untrusted ARK fails unless that ARK is given
   CHECK_FALSE(omitted->ark_pinned);
 
   // Without the trust, an omitted ARK means AMD's, which did not sign this intermediate.
-  requireFailure(verifyReport(e.report, e.chain.vcek.certificate, {e.chain.ask.certificate},
-                              atPinnedTime()),
-                 StatusCode::kDataLoss, "ask: SEV-Milan is not signed by ARK-Milan");
+  requireFailure(
+      verifyReport(e.report, e.chain.vcek.certificate, {e.chain.ask.certificate}, atPinnedTime()),
+      StatusCode::kDataLoss, "ask: SEV-Milan is not signed by ARK-Milan");
 
   VerifyOptions other = atPinnedTime();
   other.extra_trusted_arks = {emulated().chain.ark.certificate};
@@ -362,11 +366,14 @@ TEST_CASE("report fields MAA rejects fail report-fields even when signed", "[snp
     std::string message;
   };
   const Case cases[] = {
-      {0x30, {0xff, 0xff, 0xff, 0xff},
+      {0x30,
+       {0xff, 0xff, 0xff, 0xff},
        "report-fields: VMPL is 4294967295 (a host-requested report), expected 0..3"},
-      {0x34, {0x02, 0x00, 0x00, 0x00},
+      {0x34,
+       {0x02, 0x00, 0x00, 0x00},
        "report-fields: SIGNATURE_ALGO is 2, expected 1 (ECDSA P-384 with SHA-384)"},
-      {0x0A, {0x01},  // policy 0x3001F -> 0x1001F: bit 17 cleared
+      {0x0A,
+       {0x01},  // policy 0x3001F -> 0x1001F: bit 17 cleared
        "report-fields: POLICY 0x000000000001001f has reserved bit 17 clear, expected set"},
       {0x00, {0x04}, "report-fields: SNP report version 4 is not supported"},
   };
@@ -388,9 +395,9 @@ TEST_CASE("a VLEK without hwID verifies under an explicitly trusted ASVK chain",
   report[0x48] = static_cast<uint8_t>(1 << 2);  // SIGNING_KEY = VLEK
   auto ark = mintCertificate("ARK-Milan", "ARK-Milan", nullptr, {});
   auto asvk = mintCertificate("SEV-VLEK-Milan", "ARK-Milan", &ark.key, {});
-  auto vlek = mintCertificate("SEV-VLEK", "SEV-VLEK-Milan", &asvk.key,
-                              skr::testing::amdVcekExtensions("Milan-B0", 3, 0, 8, 115,
-                                                              std::nullopt));
+  auto vlek =
+      mintCertificate("SEV-VLEK", "SEV-VLEK-Milan", &asvk.key,
+                      skr::testing::amdVcekExtensions("Milan-B0", 3, 0, 8, 115, std::nullopt));
   signReport(report, vlek.key);
   VerifyOptions o = atPinnedTime();
   o.extra_trusted_arks = {ark.certificate};
@@ -401,8 +408,7 @@ TEST_CASE("a VLEK without hwID verifies under an explicitly trusted ASVK chain",
   CHECK(r->passed_checks == std::vector<std::string>{"report", "vlek-extensions", "ark", "asvk",
                                                      "vlek", "report-signature", "report-fields",
                                                      "signing-key", "tcb"});
-  CHECK(r->skipped_checks ==
-        std::vector<std::string>{"chip-id: the VLEK has no hwID extension"});
+  CHECK(r->skipped_checks == std::vector<std::string>{"chip-id: the VLEK has no hwID extension"});
   CHECK(r->signing_key == SigningKey::kVlek);
 }
 
