@@ -409,8 +409,8 @@ constexpr Embedded kEmbedded[] = {
 };
 
 [[noreturn]] void dieOnBadEmbeddedCertificate(const Embedded& e, const std::string& why) {
-  std::fprintf(stderr, "skr: embedded AMD certificate %.*s is broken: %s\n",
-               static_cast<int>(e.file_name.size()), e.file_name.data(), why.c_str());
+  (void)std::fprintf(stderr, "skr: embedded AMD certificate %.*s is broken: %s\n",
+                     static_cast<int>(e.file_name.size()), e.file_name.data(), why.c_str());
   std::abort();
 }
 

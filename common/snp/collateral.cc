@@ -15,17 +15,18 @@
 namespace skr::snp {
 namespace {
 
-constexpr std::size_t kMaxHostAmdCertFileBytes = 128 * 1024;
-constexpr std::size_t kMaxPolicyFileBytes = 4 * 1024 * 1024;
-constexpr std::size_t kMaxReferenceInfoFileBytes = 1024 * 1024;
-constexpr std::size_t kMaxCertificateResponseBytes = 64 * 1024;
+constexpr std::size_t kMaxHostAmdCertFileBytes = std::size_t{128} * 1024;
+constexpr std::size_t kMaxPolicyFileBytes = std::size_t{4} * 1024 * 1024;
+constexpr std::size_t kMaxReferenceInfoFileBytes = std::size_t{1024} * 1024;
+constexpr std::size_t kMaxCertificateResponseBytes = std::size_t{64} * 1024;
 constexpr std::string_view kSecurityContextPrefix = "security-context-";
 
+constexpr std::string_view kAsciiWhitespace = " \t\r\n";
+
 std::string_view trimAsciiWhitespace(std::string_view s) {
-  const char* kWhitespace = " \t\r\n";
-  const std::size_t begin = s.find_first_not_of(kWhitespace);
+  const std::size_t begin = s.find_first_not_of(kAsciiWhitespace);
   if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(kWhitespace) - begin + 1);
+  return s.substr(begin, s.find_last_not_of(kAsciiWhitespace) - begin + 1);
 }
 
 // The file's content, nullopt when it does not exist; errors name the path.

@@ -36,7 +36,7 @@ Status collectPolicies(const Poco::Dynamic::Var& value, const std::string& path,
                                 std::to_string(kMaxTemplateDepth) + " at " + path);
   }
   if (value.type() == typeid(json::ObjectPtr)) {
-    const json::ObjectPtr object = value.extract<json::ObjectPtr>();
+    const json::ObjectPtr& object = value.extract<json::ObjectPtr>();
     if (object.isNull()) return Status::ok();
     for (const auto& [key, member] : *object) {
       const std::string member_path = path.empty() ? key : path + "." + key;
@@ -51,7 +51,7 @@ Status collectPolicies(const Poco::Dynamic::Var& value, const std::string& path,
       SKR_RETURN_IF_ERROR(collectPolicies(member, member_path, depth + 1, out));
     }
   } else if (value.type() == typeid(json::ArrayPtr)) {
-    const json::ArrayPtr array = value.extract<json::ArrayPtr>();
+    const json::ArrayPtr& array = value.extract<json::ArrayPtr>();
     if (array.isNull()) return Status::ok();
     for (std::size_t i = 0; i < array->size(); ++i) {
       SKR_RETURN_IF_ERROR(collectPolicies(array->get(static_cast<unsigned int>(i)),

@@ -15,8 +15,8 @@ namespace skr::snp {
 
 using HostData = std::array<uint8_t, 32>;
 
-inline constexpr std::size_t kMaxPolicyBase64Bytes = 4 * 1024 * 1024;
-inline constexpr std::size_t kMaxArmTemplateBytes = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxPolicyBase64Bytes = std::size_t{4} * 1024 * 1024;
+inline constexpr std::size_t kMaxArmTemplateBytes = std::size_t{16} * 1024 * 1024;
 
 // SHA-256 of the decoded policy. ASCII whitespace anywhere (trailing newline, line wrapping) is
 // ignored; either base64 alphabet, padding optional. InvalidArgument for empty or non-base64 text,

@@ -14,11 +14,12 @@ bool isHexDigit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+constexpr std::string_view kAsciiWhitespace = " \t\r\n";
+
 std::string_view trimAsciiWhitespace(std::string_view s) {
-  const char* kWhitespace = " \t\r\n";
-  const std::size_t begin = s.find_first_not_of(kWhitespace);
+  const std::size_t begin = s.find_first_not_of(kAsciiWhitespace);
   if (begin == std::string_view::npos) return {};
-  const std::size_t end = s.find_last_not_of(kWhitespace);
+  const std::size_t end = s.find_last_not_of(kAsciiWhitespace);
   return s.substr(begin, end - begin + 1);
 }
 

@@ -17,7 +17,7 @@
 
 namespace skr::snp {
 
-inline constexpr std::size_t kMaxThimJsonBytes = 64 * 1024;
+inline constexpr std::size_t kMaxThimJsonBytes = std::size_t{64} * 1024;
 inline constexpr std::size_t kMaxThimChainCertificates = 4;
 
 struct ThimCertification {

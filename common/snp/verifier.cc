@@ -23,7 +23,9 @@ std::string formatUtc(crypto::TimePoint t) {
   std::tm tm{};
   if (gmtime_r(&tt, &tm) == nullptr) return std::to_string(static_cast<long long>(tt));
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    return std::to_string(static_cast<long long>(tt));
+  }
   return buf;
 }
 
