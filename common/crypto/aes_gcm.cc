@@ -38,7 +38,8 @@ StatusOr<SslPtr<EVP_CIPHER_CTX>> newGcmContext(const SecretBytes& key, ByteView 
     return invalidArgumentError(std::string(op) + ": IV is " + std::to_string(iv.size()) +
                                 " bytes, expected " + std::to_string(kGcmIvSize));
   }
-  if (text_size > static_cast<std::size_t>(INT_MAX) || aad_size > static_cast<std::size_t>(INT_MAX)) {
+  if (text_size > static_cast<std::size_t>(INT_MAX) ||
+      aad_size > static_cast<std::size_t>(INT_MAX)) {
     return invalidArgumentError(std::string(op) + ": input larger than 2 GiB");
   }
   const std::string name = "AES-" + std::to_string(key.size() * 8) + "-GCM";
@@ -88,9 +89,9 @@ StatusOr<GcmSealed> aesGcmEncryptWithIv(const SecretBytes& key, ByteView iv, Byt
   if (EVP_EncryptFinal_ex(ctx.get(), final_block, &final_len) != 1 || final_len != 0) {
     return opensslInternal("AES-GCM encrypt final");
   }
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
-                                                           sealed.tag.data(), kGcmTagSize),
-                         OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, sealed.tag.data(), kGcmTagSize),
+      OSSL_PARAM_construct_end()};
   if (EVP_CIPHER_CTX_get_params(ctx.get(), params) != 1) {
     return opensslInternal("AES-GCM encrypt: reading the tag");
   }

@@ -16,7 +16,9 @@ constexpr std::size_t kMaxKeyBytes = 1 << 20;
 
 enum class Mode { kKw, kKwp };
 
-const char* modeName(Mode mode) { return mode == Mode::kKw ? "AES-KW" : "AES-KWP"; }
+const char* modeName(Mode mode) {
+  return mode == Mode::kKw ? "AES-KW" : "AES-KWP";
+}
 
 std::string takeOpenSslReason() {
   char reason[256] = "no OpenSSL error";
@@ -36,8 +38,8 @@ StatusOr<SslPtr<EVP_CIPHER>> fetchWrapCipher(Mode mode, std::size_t kek_size, co
     return invalidArgumentError(std::string(modeName(mode)) + " " + op + ": KEK is " +
                                 std::to_string(kek_size) + " bytes, expected 16, 24 or 32");
   }
-  const std::string name = "AES-" + std::to_string(kek_size * 8) +
-                           (mode == Mode::kKw ? "-WRAP" : "-WRAP-PAD");
+  const std::string name =
+      "AES-" + std::to_string(kek_size * 8) + (mode == Mode::kKw ? "-WRAP" : "-WRAP-PAD");
   SslPtr<EVP_CIPHER> cipher(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
   if (!cipher) return opensslInternal("EVP_CIPHER_fetch(" + name + ")");
   return cipher;
@@ -80,13 +82,12 @@ StatusOr<Bytes> wrap(Mode mode, const SecretBytes& kek, const SecretBytes& key) 
   // KW: n + 8. KWP: n padded to a multiple of 8, plus the 8-byte AIV block (RFC 5649 §4.1).
   const std::size_t expected = (n + 7) / 8 * 8 + 8;
   Bytes out(expected);
-  SKR_ASSIGN_OR_RETURN(std::size_t written,
-                       runWrapCipher(mode, kek, true, key.view(grantSecretAccess()), out.data(),
-                                     "wrap"));
+  SKR_ASSIGN_OR_RETURN(
+      std::size_t written,
+      runWrapCipher(mode, kek, true, key.view(grantSecretAccess()), out.data(), "wrap"));
   if (written != expected) {
     return internalError(std::string(modeName(mode)) + " wrap: produced " +
-                         std::to_string(written) + " bytes, expected " +
-                         std::to_string(expected));
+                         std::to_string(written) + " bytes, expected " + std::to_string(expected));
   }
   return out;
 }
@@ -96,9 +97,9 @@ StatusOr<SecretBytes> unwrap(Mode mode, const SecretBytes& kek, ByteView wrapped
   // KW: a wrapped key of >= 16 bytes is >= 24. KWP: >= 16 (one block plus the AIV).
   const std::size_t min_size = mode == Mode::kKw ? 24 : 16;
   if (n % 8 != 0 || n < min_size || n > kMaxKeyBytes + 16) {
-    return invalidArgumentError(std::string(modeName(mode)) + " unwrap: ciphertext is " +
-                                std::to_string(n) + " bytes, expected a multiple of 8 and >= " +
-                                std::to_string(min_size));
+    return invalidArgumentError(
+        std::string(modeName(mode)) + " unwrap: ciphertext is " + std::to_string(n) +
+        " bytes, expected a multiple of 8 and >= " + std::to_string(min_size));
   }
   // Unwrap straight into secret storage, then trim to the real length (KWP removes padding).
   SecretBytes key(n - 8);

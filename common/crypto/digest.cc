@@ -35,28 +35,20 @@ const unsigned char* nonNull(ByteView bytes) {
 
 std::size_t digestSize(HashAlg alg) {
   switch (alg) {
-    case HashAlg::kSha1:
-      return 20;
-    case HashAlg::kSha256:
-      return 32;
-    case HashAlg::kSha384:
-      return 48;
-    case HashAlg::kSha512:
-      return 64;
+    case HashAlg::kSha1: return 20;
+    case HashAlg::kSha256: return 32;
+    case HashAlg::kSha384: return 48;
+    case HashAlg::kSha512: return 64;
   }
   std::abort();  // Unreachable: every enumerator is handled.
 }
 
 const char* hashName(HashAlg alg) {
   switch (alg) {
-    case HashAlg::kSha1:
-      return "SHA-1";
-    case HashAlg::kSha256:
-      return "SHA-256";
-    case HashAlg::kSha384:
-      return "SHA-384";
-    case HashAlg::kSha512:
-      return "SHA-512";
+    case HashAlg::kSha1: return "SHA-1";
+    case HashAlg::kSha256: return "SHA-256";
+    case HashAlg::kSha384: return "SHA-384";
+    case HashAlg::kSha512: return "SHA-512";
   }
   std::abort();  // Unreachable: every enumerator is handled.
 }
@@ -80,8 +72,7 @@ Bytes hmac(HashAlg alg, const SecretBytes& key, ByteView data) {
 
   // OSSL_PARAM takes a non-const pointer but does not write through it for a setter.
   const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(hashName(alg)),
-                                       0),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(hashName(alg)), 0),
       OSSL_PARAM_construct_end()};
   const ByteView key_bytes = key.view(grantSecretAccess());
   if (EVP_MAC_init(ctx.get(), nonNull(key_bytes), key_bytes.size(), params) != 1) {
@@ -116,8 +107,8 @@ StatusOr<SecretBytes> hkdf(HashAlg alg, const SecretBytes& ikm, ByteView salt, B
   const ByteView ikm_bytes = ikm.view(grantSecretAccess());
   OSSL_PARAM params[5];
   std::size_t n = 0;
-  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                                 const_cast<char*>(hashName(alg)), 0);
+  params[n++] =
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(hashName(alg)), 0);
   params[n++] = OSSL_PARAM_construct_octet_string(
       OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(nonNull(ikm_bytes)), ikm_bytes.size());
   if (!salt.empty()) {
@@ -131,8 +122,7 @@ StatusOr<SecretBytes> hkdf(HashAlg alg, const SecretBytes& ikm, ByteView salt, B
   params[n] = OSSL_PARAM_construct_end();
 
   SecretBytes okm(length);
-  if (EVP_KDF_derive(ctx.get(), okm.mutableView(grantSecretAccess()).data(), length, params) !=
-      1) {
+  if (EVP_KDF_derive(ctx.get(), okm.mutableView(grantSecretAccess()).data(), length, params) != 1) {
     char reason[256] = "no OpenSSL error";
     const unsigned long err = ERR_peek_last_error();
     if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));

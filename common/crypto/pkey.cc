@@ -204,9 +204,9 @@ StatusOr<KeyType> classifyPrivate(EVP_PKEY* pkey) {
   } else if (EVP_PKEY_is_a(pkey, "EC")) {
     SKR_ASSIGN_OR_RETURN(Curve curve, curveOf(pkey));
     if (EVP_PKEY_check(ctx.get()) != 1) {
-      return expectedFailure(invalidArgumentError(
-          std::string("EC private key for ") + curveName(curve) +
-          ": d is out of range or does not match the public point (x, y)"));
+      return expectedFailure(
+          invalidArgumentError(std::string("EC private key for ") + curveName(curve) +
+                               ": d is out of range or does not match the public point (x, y)"));
     }
     type = KeyType::kEc;
   } else {
@@ -216,8 +216,8 @@ StatusOr<KeyType> classifyPrivate(EVP_PKEY* pkey) {
   return type;
 }
 
-StatusOr<SslPtr<EVP_PKEY>> keyFromParams(const char* type, int selection,
-                                         OSSL_PARAM_BLD* builder, const std::string& what) {
+StatusOr<SslPtr<EVP_PKEY>> keyFromParams(const char* type, int selection, OSSL_PARAM_BLD* builder,
+                                         const std::string& what) {
   SslPtr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(builder));
   if (!params) return opensslInternal(what + ": OSSL_PARAM_BLD_to_param");
   SslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
@@ -272,11 +272,15 @@ ByteView bioContents(BIO* bio) {
 }
 
 // Never prompts for a passphrase: encrypted PEM private keys are rejected.
-int refusePassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
+int refusePassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) {
+  return -1;
+}
 
 }  // namespace
 
-const char* curveName(Curve curve) { return curveInfo(curve).jose_name; }
+const char* curveName(Curve curve) {
+  return curveInfo(curve).jose_name;
+}
 
 StatusOr<Curve> curveFromName(std::string_view jose_name) {
   for (const CurveInfo& info : kCurves) {
@@ -286,7 +290,9 @@ StatusOr<Curve> curveFromName(std::string_view jose_name) {
                               "'; expected P-256, P-384 or P-521");
 }
 
-std::size_t curveFieldSize(Curve curve) { return curveInfo(curve).field_size; }
+std::size_t curveFieldSize(Curve curve) {
+  return curveInfo(curve).field_size;
+}
 
 // ---------------------------------------------------------------------------------------------
 // PublicKey
@@ -299,7 +305,8 @@ StatusOr<PublicKey> PublicKey::fromSpkiDer(ByteView der) {
   const unsigned char* p = der.data();
   SslPtr<EVP_PKEY> pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
   if (!pkey) {
-    return expectedFailure(invalidArgumentError("SubjectPublicKeyInfo: not a valid DER public key"));
+    return expectedFailure(
+        invalidArgumentError("SubjectPublicKeyInfo: not a valid DER public key"));
   }
   const auto consumed = static_cast<std::size_t>(p - der.data());
   if (consumed != der.size()) {
@@ -329,8 +336,8 @@ StatusOr<PublicKey> PublicKey::fromRsaComponents(ByteView n, ByteView e) {
       OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
     return opensslInternal("RSA public key: OSSL_PARAM_BLD_push_BN");
   }
-  SKR_ASSIGN_OR_RETURN(SslPtr<EVP_PKEY> pkey, keyFromParams("RSA", EVP_PKEY_PUBLIC_KEY,
-                                                            builder.get(), "RSA public key"));
+  SKR_ASSIGN_OR_RETURN(SslPtr<EVP_PKEY> pkey,
+                       keyFromParams("RSA", EVP_PKEY_PUBLIC_KEY, builder.get(), "RSA public key"));
   return fromEvp(std::move(pkey));
 }
 
@@ -360,9 +367,13 @@ StatusOr<PublicKey> PublicKey::fromEvp(SslPtr<EVP_PKEY> pkey) {
   return PublicKey(std::move(pkey), type);
 }
 
-int PublicKey::bits() const { return EVP_PKEY_get_bits(pkey_.get()); }
+int PublicKey::bits() const {
+  return EVP_PKEY_get_bits(pkey_.get());
+}
 
-StatusOr<Curve> PublicKey::curve() const { return curveOf(pkey_.get()); }
+StatusOr<Curve> PublicKey::curve() const {
+  return curveOf(pkey_.get());
+}
 
 StatusOr<RsaPublicComponents> PublicKey::rsaComponents() const {
   if (type_ != KeyType::kRsa) return invalidArgumentError("not an RSA key: no n, e components");
@@ -384,7 +395,9 @@ StatusOr<EcPublicPoint> PublicKey::ecPoint() const {
   return point;
 }
 
-Bytes PublicKey::toSpkiDer() const { return spkiDer(pkey_.get()); }
+Bytes PublicKey::toSpkiDer() const {
+  return spkiDer(pkey_.get());
+}
 
 std::string PublicKey::toPem() const {
   SslPtr<BIO> bio(BIO_new(BIO_s_mem()));
@@ -408,8 +421,7 @@ StatusOr<PrivateKey> PrivateKey::generateRsa(int bits) {
                                 " is not supported; expected 2048, 3072 or 4096");
   }
   // e = 65537 (OpenSSL's default).
-  SslPtr<EVP_PKEY> pkey(
-      EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(bits)));
+  SslPtr<EVP_PKEY> pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(bits)));
   if (!pkey) return opensslInternal("RSA-" + std::to_string(bits) + " key generation");
   return PrivateKey(std::move(pkey), KeyType::kRsa);
 }
@@ -475,22 +487,18 @@ StatusOr<PrivateKey> PrivateKey::fromRsaComponents(const RsaPublicComponents& pu
     const char* name;
     const BIGNUM* value;
   } components[] = {
-      {OSSL_PKEY_PARAM_RSA_N, n.get()},
-      {OSSL_PKEY_PARAM_RSA_E, e.get()},
-      {OSSL_PKEY_PARAM_RSA_D, d.get()},
-      {OSSL_PKEY_PARAM_RSA_FACTOR1, p.get()},
-      {OSSL_PKEY_PARAM_RSA_FACTOR2, q.get()},
-      {OSSL_PKEY_PARAM_RSA_EXPONENT1, dp.get()},
-      {OSSL_PKEY_PARAM_RSA_EXPONENT2, dq.get()},
-      {OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qi.get()},
+      {OSSL_PKEY_PARAM_RSA_N, n.get()},          {OSSL_PKEY_PARAM_RSA_E, e.get()},
+      {OSSL_PKEY_PARAM_RSA_D, d.get()},          {OSSL_PKEY_PARAM_RSA_FACTOR1, p.get()},
+      {OSSL_PKEY_PARAM_RSA_FACTOR2, q.get()},    {OSSL_PKEY_PARAM_RSA_EXPONENT1, dp.get()},
+      {OSSL_PKEY_PARAM_RSA_EXPONENT2, dq.get()}, {OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qi.get()},
   };
   for (const auto& component : components) {
     if (OSSL_PARAM_BLD_push_BN(builder.get(), component.name, component.value) != 1) {
       return opensslInternal("RSA private key: OSSL_PARAM_BLD_push_BN");
     }
   }
-  SKR_ASSIGN_OR_RETURN(SslPtr<EVP_PKEY> pkey, keyFromParams("RSA", EVP_PKEY_KEYPAIR,
-                                                            builder.get(), "RSA private key"));
+  SKR_ASSIGN_OR_RETURN(SslPtr<EVP_PKEY> pkey,
+                       keyFromParams("RSA", EVP_PKEY_KEYPAIR, builder.get(), "RSA private key"));
   SKR_ASSIGN_OR_RETURN(KeyType type, classifyPrivate(pkey.get()));
   return PrivateKey(std::move(pkey), type);
 }
@@ -524,9 +532,13 @@ StatusOr<PrivateKey> PrivateKey::fromEcPrivate(Curve curve, const SecretBytes& d
   return PrivateKey(std::move(pkey).value(), type);
 }
 
-int PrivateKey::bits() const { return EVP_PKEY_get_bits(pkey_.get()); }
+int PrivateKey::bits() const {
+  return EVP_PKEY_get_bits(pkey_.get());
+}
 
-StatusOr<Curve> PrivateKey::curve() const { return curveOf(pkey_.get()); }
+StatusOr<Curve> PrivateKey::curve() const {
+  return curveOf(pkey_.get());
+}
 
 PublicKey PrivateKey::publicKey() const {
   // Re-parsing the SPKI yields an EVP_PKEY that holds no private material at all.
@@ -569,12 +581,9 @@ StatusOr<RsaPrivateComponents> PrivateKey::rsaPrivateComponents() const {
     const char* name;
     SecretBytes* target;
   } components[] = {
-      {OSSL_PKEY_PARAM_RSA_D, &out.d},
-      {OSSL_PKEY_PARAM_RSA_FACTOR1, &out.p},
-      {OSSL_PKEY_PARAM_RSA_FACTOR2, &out.q},
-      {OSSL_PKEY_PARAM_RSA_EXPONENT1, &out.dp},
-      {OSSL_PKEY_PARAM_RSA_EXPONENT2, &out.dq},
-      {OSSL_PKEY_PARAM_RSA_COEFFICIENT1, &out.qi},
+      {OSSL_PKEY_PARAM_RSA_D, &out.d},          {OSSL_PKEY_PARAM_RSA_FACTOR1, &out.p},
+      {OSSL_PKEY_PARAM_RSA_FACTOR2, &out.q},    {OSSL_PKEY_PARAM_RSA_EXPONENT1, &out.dp},
+      {OSSL_PKEY_PARAM_RSA_EXPONENT2, &out.dq}, {OSSL_PKEY_PARAM_RSA_COEFFICIENT1, &out.qi},
   };
   for (const auto& component : components) {
     SKR_ASSIGN_OR_RETURN(SslPtr<BIGNUM> bn, getBn(pkey_.get(), component.name));
@@ -588,8 +597,8 @@ StatusOr<SecretBytes> PrivateKey::ecPrivateScalar() const {
   SKR_ASSIGN_OR_RETURN(SslPtr<BIGNUM> d, getBn(pkey_.get(), OSSL_PKEY_PARAM_PRIV_KEY));
   const std::size_t field = curveFieldSize(curve);
   SecretBytes out(field);
-  if (BN_bn2binpad(d.get(), out.mutableView(grantSecretAccess()).data(),
-                   static_cast<int>(field)) < 0) {
+  if (BN_bn2binpad(d.get(), out.mutableView(grantSecretAccess()).data(), static_cast<int>(field)) <
+      0) {
     return internalError("EC private scalar larger than the curve order");
   }
   return out;

@@ -20,8 +20,9 @@ void fillRandom(std::span<uint8_t> out) {
       char reason[256] = "no OpenSSL error";
       const unsigned long err = ERR_peek_last_error();
       if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-      std::fprintf(stderr, "skr: fatal: RAND_bytes failed (%s); refusing to continue without "
-                           "randomness\n",
+      std::fprintf(stderr,
+                   "skr: fatal: RAND_bytes failed (%s); refusing to continue without "
+                   "randomness\n",
                    reason);
       std::abort();
     }

@@ -27,7 +27,8 @@ Status opensslInternal(const std::string& what) {
 // RSA-OAEP needs an rsaEncryption key: RSA-PSS keys are restricted to signing.
 Status checkKeyAndHash(EVP_PKEY* pkey, KeyType type, HashAlg hash, const char* op) {
   if (type != KeyType::kRsa || !EVP_PKEY_is_a(pkey, "RSA")) {
-    return invalidArgumentError(std::string("RSA-OAEP ") + op + ": key is not an RSA encryption key");
+    return invalidArgumentError(std::string("RSA-OAEP ") + op +
+                                ": key is not an RSA encryption key");
   }
   if (hash == HashAlg::kSha512) {
     return invalidArgumentError(std::string("RSA-OAEP ") + op +
@@ -45,8 +46,8 @@ Status configureOaep(EVP_PKEY_CTX* ctx, HashAlg hash, bool encrypt) {
       OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, md, 0),
       OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, md, 0),
       OSSL_PARAM_construct_end()};
-  const int ok = encrypt ? EVP_PKEY_encrypt_init_ex(ctx, params)
-                         : EVP_PKEY_decrypt_init_ex(ctx, params);
+  const int ok =
+      encrypt ? EVP_PKEY_encrypt_init_ex(ctx, params) : EVP_PKEY_decrypt_init_ex(ctx, params);
   if (ok != 1) return opensslInternal(std::string("RSA-OAEP-") + hashName(hash) + " init");
   return Status::ok();
 }
@@ -58,9 +59,9 @@ StatusOr<Bytes> rsaOaepEncrypt(const PublicKey& key, HashAlg hash, ByteView plai
   const auto k = static_cast<std::size_t>(EVP_PKEY_get_size(key.evp()));
   const std::size_t max_plaintext = k - 2 * digestSize(hash) - 2;  // RFC 8017 §7.1.1 step 1.b
   if (plaintext.size() > max_plaintext) {
-    return invalidArgumentError("RSA-OAEP-" + std::string(hashName(hash)) + " encrypt: plaintext is " +
-                                std::to_string(plaintext.size()) + " bytes, at most " +
-                                std::to_string(max_plaintext) + " fit a " +
+    return invalidArgumentError("RSA-OAEP-" + std::string(hashName(hash)) +
+                                " encrypt: plaintext is " + std::to_string(plaintext.size()) +
+                                " bytes, at most " + std::to_string(max_plaintext) + " fit a " +
                                 std::to_string(key.bits()) + "-bit key");
   }
   SslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr));

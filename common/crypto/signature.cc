@@ -43,7 +43,9 @@ std::string schemeName(SignatureScheme scheme) {
   return (isPss(scheme) ? "RSA-PSS-" : "RSA-PKCS1-") + hash;
 }
 
-const char* keyTypeName(KeyType type) { return type == KeyType::kRsa ? "RSA" : "EC"; }
+const char* keyTypeName(KeyType type) {
+  return type == KeyType::kRsa ? "RSA" : "EC";
+}
 
 Status checkKeyFitsScheme(EVP_PKEY* pkey, KeyType type, SignatureScheme scheme) {
   const KeyType needed = schemeKeyType(scheme);
@@ -60,8 +62,7 @@ Status checkKeyFitsScheme(EVP_PKEY* pkey, KeyType type, SignatureScheme scheme) 
 
 // A digest-sign/verify context. PSS: salt length = hash length, MGF1 with the same hash (JOSE
 // PS256/384/512, RFC 7518 §3.5; AMD's VCEK chain uses SHA-384 with a 48-byte salt).
-StatusOr<SslPtr<EVP_MD_CTX>> newDigestContext(EVP_PKEY* pkey, SignatureScheme scheme,
-                                              bool sign) {
+StatusOr<SslPtr<EVP_MD_CTX>> newDigestContext(EVP_PKEY* pkey, SignatureScheme scheme, bool sign) {
   SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   if (!ctx) return opensslInternal("EVP_MD_CTX_new");
   char* md = const_cast<char*>(hashName(schemeHash(scheme)));  // setters do not write through it
@@ -73,10 +74,9 @@ StatusOr<SslPtr<EVP_MD_CTX>> newDigestContext(EVP_PKEY* pkey, SignatureScheme sc
       OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, md, 0),
       OSSL_PARAM_construct_end()};
   const OSSL_PARAM* params = isPss(scheme) ? pss_params : nullptr;
-  const int ok = sign ? EVP_DigestSignInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey,
-                                              params)
-                      : EVP_DigestVerifyInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey,
-                                                params);
+  const int ok =
+      sign ? EVP_DigestSignInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey, params)
+           : EVP_DigestVerifyInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey, params);
   if (ok != 1) {
     return opensslInternal(schemeName(scheme) + (sign ? " sign init" : " verify init"));
   }
@@ -128,16 +128,13 @@ HashAlg schemeHash(SignatureScheme scheme) {
   switch (scheme) {
     case SignatureScheme::kRsaPkcs1Sha256:
     case SignatureScheme::kRsaPssSha256:
-    case SignatureScheme::kEcdsaSha256:
-      return HashAlg::kSha256;
+    case SignatureScheme::kEcdsaSha256: return HashAlg::kSha256;
     case SignatureScheme::kRsaPkcs1Sha384:
     case SignatureScheme::kRsaPssSha384:
-    case SignatureScheme::kEcdsaSha384:
-      return HashAlg::kSha384;
+    case SignatureScheme::kEcdsaSha384: return HashAlg::kSha384;
     case SignatureScheme::kRsaPkcs1Sha512:
     case SignatureScheme::kRsaPssSha512:
-    case SignatureScheme::kEcdsaSha512:
-      return HashAlg::kSha512;
+    case SignatureScheme::kEcdsaSha512: return HashAlg::kSha512;
   }
   std::abort();  // Unreachable: every enumerator is handled.
 }
@@ -146,15 +143,13 @@ KeyType schemeKeyType(SignatureScheme scheme) {
   switch (scheme) {
     case SignatureScheme::kEcdsaSha256:
     case SignatureScheme::kEcdsaSha384:
-    case SignatureScheme::kEcdsaSha512:
-      return KeyType::kEc;
+    case SignatureScheme::kEcdsaSha512: return KeyType::kEc;
     case SignatureScheme::kRsaPkcs1Sha256:
     case SignatureScheme::kRsaPkcs1Sha384:
     case SignatureScheme::kRsaPkcs1Sha512:
     case SignatureScheme::kRsaPssSha256:
     case SignatureScheme::kRsaPssSha384:
-    case SignatureScheme::kRsaPssSha512:
-      return KeyType::kRsa;
+    case SignatureScheme::kRsaPssSha512: return KeyType::kRsa;
   }
   std::abort();  // Unreachable: every enumerator is handled.
 }
@@ -211,8 +206,7 @@ StatusOr<Bytes> ecdsaJoseFromDer(Curve curve, ByteView der_signature) {
   const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());
   const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
   const std::size_t field = curveFieldSize(curve);
-  if (BN_is_negative(r) || BN_is_negative(s) ||
-      static_cast<std::size_t>(BN_num_bytes(r)) > field ||
+  if (BN_is_negative(r) || BN_is_negative(s) || static_cast<std::size_t>(BN_num_bytes(r)) > field ||
       static_cast<std::size_t>(BN_num_bytes(s)) > field) {
     return invalidArgumentError(std::string("ECDSA signature: r or s does not fit ") +
                                 curveName(curve) + "'s " + std::to_string(field) + " bytes");

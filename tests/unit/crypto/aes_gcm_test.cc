@@ -29,7 +29,9 @@ std::string toHex(ByteView bytes) {
   return out;
 }
 
-SecretBytes secretHex(std::string_view text) { return SecretBytes::copyOf(hex(text)); }
+SecretBytes secretHex(std::string_view text) {
+  return SecretBytes::copyOf(hex(text));
+}
 
 // McGrew & Viega, "The Galois/Counter Mode of Operation (GCM)", Appendix B, Test Case 16
 // (AES-256, 96-bit IV, 60-byte plaintext, 20-byte AAD).
@@ -164,8 +166,7 @@ TEST_CASE("AES-GCM rejects bad key, IV and tag sizes with InvalidArgument") {
 
   CHECK(aesGcmDecrypt(SecretBytes(0), iv, {}, tag, {}).status().code() ==
         StatusCode::kInvalidArgument);
-  CHECK(aesGcmDecrypt(key, Bytes(8), {}, tag, {}).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(aesGcmDecrypt(key, Bytes(8), {}, tag, {}).status().code() == StatusCode::kInvalidArgument);
   auto short_tag = aesGcmDecrypt(key, iv, {}, Bytes(12), {});
   REQUIRE_FALSE(short_tag.ok());
   CHECK(short_tag.status().code() == StatusCode::kInvalidArgument);

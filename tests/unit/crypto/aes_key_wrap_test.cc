@@ -29,7 +29,9 @@ std::string toHex(ByteView bytes) {
   return out;
 }
 
-SecretBytes secretHex(std::string_view text) { return SecretBytes::copyOf(hex(text)); }
+SecretBytes secretHex(std::string_view text) {
+  return SecretBytes::copyOf(hex(text));
+}
 
 constexpr std::string_view kKek128 = "000102030405060708090A0B0C0D0E0F";
 constexpr std::string_view kKek192 = "000102030405060708090A0B0C0D0E0F1011121314151617";
@@ -160,8 +162,8 @@ TEST_CASE("AES key wrap rejects KEKs that are not 16, 24 or 32 bytes") {
     auto wrapped = aesKeyWrap(kek, key);
     REQUIRE_FALSE(wrapped.ok());
     CHECK(wrapped.status().code() == StatusCode::kInvalidArgument);
-    CHECK(wrapped.status().message() == "AES-KW wrap: KEK is " + std::to_string(size) +
-                                            " bytes, expected 16, 24 or 32");
+    CHECK(wrapped.status().message() ==
+          "AES-KW wrap: KEK is " + std::to_string(size) + " bytes, expected 16, 24 or 32");
     CHECK(aesKeyWrapPad(kek, key).status().code() == StatusCode::kInvalidArgument);
     CHECK(aesKeyUnwrap(kek, Bytes(24)).status().code() == StatusCode::kInvalidArgument);
     CHECK(aesKeyUnwrapPad(kek, Bytes(16)).status().code() == StatusCode::kInvalidArgument);

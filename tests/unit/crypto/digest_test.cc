@@ -29,9 +29,13 @@ std::string toHex(ByteView bytes) {
   return out;
 }
 
-SecretBytes secretHex(std::string_view text) { return SecretBytes::copyOf(hex(text)); }
+SecretBytes secretHex(std::string_view text) {
+  return SecretBytes::copyOf(hex(text));
+}
 
-Bytes repeat(uint8_t byte, std::size_t n) { return Bytes(n, byte); }
+Bytes repeat(uint8_t byte, std::size_t n) {
+  return Bytes(n, byte);
+}
 
 TEST_CASE("digest sizes and names match the algorithms") {
   CHECK(digestSize(HashAlg::kSha1) == 20);
@@ -113,8 +117,8 @@ TEST_CASE("HKDF matches RFC 5869 A.2 (SHA-256, 80-byte inputs, 82-byte output)")
 }
 
 TEST_CASE("HKDF matches RFC 5869 A.3 (SHA-256, empty salt and info)") {
-  auto okm = hkdf(HashAlg::kSha256, secretHex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"), {},
-                  {}, 42);
+  auto okm =
+      hkdf(HashAlg::kSha256, secretHex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"), {}, {}, 42);
   REQUIRE(okm.ok());
   CHECK(*okm == secretHex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
                           "9d201395faa4b61a96c8"));

@@ -33,7 +33,9 @@ std::string toHex(ByteView bytes) {
   return out;
 }
 
-SecretBytes secretHex(std::string_view text) { return SecretBytes::copyOf(hex(text)); }
+SecretBytes secretHex(std::string_view text) {
+  return SecretBytes::copyOf(hex(text));
+}
 
 // Key generation is slow: one key per size/curve for the whole binary.
 const PrivateKey& rsa2048() {
@@ -46,12 +48,9 @@ const PrivateKey& ecKey(Curve curve) {
   static const PrivateKey p384 = PrivateKey::generateEc(Curve::kP384).value();
   static const PrivateKey p521 = PrivateKey::generateEc(Curve::kP521).value();
   switch (curve) {
-    case Curve::kP256:
-      return p256;
-    case Curve::kP384:
-      return p384;
-    case Curve::kP521:
-      return p521;
+    case Curve::kP256: return p256;
+    case Curve::kP384: return p384;
+    case Curve::kP521: return p521;
   }
   FAIL("unknown curve");
   return p256;
@@ -66,7 +65,9 @@ constexpr std::string_view kRfc6979Uy =
     "7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299";
 
 // Expected failures must leave nothing on OpenSSL's error queue for later, unrelated calls.
-void checkErrorQueueEmpty() { CHECK(ERR_peek_error() == 0); }
+void checkErrorQueueEmpty() {
+  CHECK(ERR_peek_error() == 0);
+}
 
 void checkInvalidArgument(const Status& status) {
   CHECK(status.code() == StatusCode::kInvalidArgument);
@@ -274,7 +275,9 @@ TEST_CASE("corrupted or truncated DER is rejected with InvalidArgument") {
     checkInvalidArgument(key.status());
     CHECK(key.status().message().find("1 trailing bytes") != std::string::npos);
   }
-  SECTION("empty SPKI") { checkInvalidArgument(PublicKey::fromSpkiDer({}).status()); }
+  SECTION("empty SPKI") {
+    checkInvalidArgument(PublicKey::fromSpkiDer({}).status());
+  }
   SECTION("PKCS#8 truncated, retagged or with trailing bytes") {
     const SecretBytes secret_der = rsa2048().toPkcs8Der();
     const ByteView der_view = secret_der.view(grantSecretAccess());

@@ -143,8 +143,7 @@ TEST_CASE("RSA-OAEP uses MGF1 with the OAEP hash") {
   CHECK(*ok == SecretBytes::copyOf(asBytes("wrapped")));
 
   const Bytes mixed = opensslOaepEncrypt("SHA256", "SHA1", asBytes("wrapped"));
-  CHECK(rsaOaepDecrypt(rsaKey(), HashAlg::kSha256, mixed).status().code() ==
-        StatusCode::kDataLoss);
+  CHECK(rsaOaepDecrypt(rsaKey(), HashAlg::kSha256, mixed).status().code() == StatusCode::kDataLoss);
 }
 
 TEST_CASE("RSA-OAEP rejects SHA-512 and non-RSA keys with InvalidArgument") {

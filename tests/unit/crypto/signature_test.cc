@@ -227,8 +227,8 @@ TEST_CASE("malformed signatures are InvalidArgument") {
   }
   SECTION("an RSA signature of the wrong length") {
     const Bytes rs = signOk(rsaKey(), SignatureScheme::kRsaPkcs1Sha256, message());
-    const Status status = verify(rsaKey().publicKey(), SignatureScheme::kRsaPkcs1Sha256,
-                                 message(), ByteView(rs).first(255));
+    const Status status = verify(rsaKey().publicKey(), SignatureScheme::kRsaPkcs1Sha256, message(),
+                                 ByteView(rs).first(255));
     CHECK(status.code() == StatusCode::kInvalidArgument);
     CHECK(status.message() ==
           "RSA-PKCS1-SHA-256 signature is 255 bytes, expected 256 (the modulus size)");
@@ -249,8 +249,8 @@ TEST_CASE("RSA-PSS uses a salt as long as the digest and MGF1 with the same hash
     REQUIRE(EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, mgf1, nullptr) == 1);
     Bytes signature(256);
     std::size_t len = signature.size();
-    REQUIRE(EVP_DigestSign(ctx.get(), signature.data(), &len, message().data(),
-                           message().size()) == 1);
+    REQUIRE(EVP_DigestSign(ctx.get(), signature.data(), &len, message().data(), message().size()) ==
+            1);
     return signature;
   };
   CHECK(verify(pub, SignatureScheme::kRsaPssSha256, message(), opensslPss(32, "SHA256")).isOk());
@@ -312,8 +312,8 @@ TEST_CASE("the RFC 6979 A.2.5 P-256/SHA-256 signatures verify through ecdsaDerFr
   SECTION("message \"test\": s starts with 0x01 and needs no sign byte") {
     auto der = ecdsaDerFromJose(Curve::kP256, concat(hex(kTestR), hex(kTestS)));
     REQUIRE(der.ok());
-    CHECK(toHex(*der) == toHex(concat(concat(hex("3045 022100"), hex(kTestR)),
-                                      concat(hex("0220"), hex(kTestS)))));
+    CHECK(toHex(*der) ==
+          toHex(concat(concat(hex("3045 022100"), hex(kTestR)), concat(hex("0220"), hex(kTestS)))));
     CHECK(verify(key, SignatureScheme::kEcdsaSha256, asBytes("test"), *der).isOk());
     CHECK(verify(key, SignatureScheme::kEcdsaSha256, asBytes("sample"), *der).code() ==
           StatusCode::kDataLoss);
@@ -372,10 +372,8 @@ TEST_CASE("JOSE <-> DER conversion rejects wrong lengths and oversized integers"
   CHECK(short_jose.status().code() == StatusCode::kInvalidArgument);
   CHECK(short_jose.status().message() ==
         "JOSE ECDSA signature for P-256 is 63 bytes, expected 64 (r || s)");
-  CHECK(ecdsaDerFromJose(Curve::kP384, Bytes(64)).status().code() ==
-        StatusCode::kInvalidArgument);
-  CHECK(ecdsaDerFromJose(Curve::kP521, Bytes(128)).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(ecdsaDerFromJose(Curve::kP384, Bytes(64)).status().code() == StatusCode::kInvalidArgument);
+  CHECK(ecdsaDerFromJose(Curve::kP521, Bytes(128)).status().code() == StatusCode::kInvalidArgument);
   CHECK(ecdsaDerFromJose(Curve::kP521, Bytes(132)).ok());
 
   // A P-384 signature's integers do not fit P-256's 32 bytes (unless both happen to be short).
@@ -419,7 +417,9 @@ TEST_CASE("ecdsaDerFromSnp encodes little-endian components with known bytes") {
   s[1] = 0x01;
   auto der = ecdsaDerFromSnp(r, s);
   REQUIRE(der.ok());
-  CHECK(toHex(*der) == "30070201010202" "0102");
+  CHECK(toHex(*der) ==
+        "30070201010202"
+        "0102");
 }
 
 TEST_CASE("ecdsaDerFromSnp rejects components that are not 72 bytes") {
