@@ -1,0 +1,73 @@
+#include "emulator/fault_injector.h"
+
+#include <catch2/catch.hpp>
+
+namespace skr::emulator {
+namespace {
+
+FaultRule parse(const std::string& text) {
+  StatusOr<json::ObjectPtr> o = json::parseObject(text);
+  REQUIRE(o.ok());
+  StatusOr<FaultRule> rule = FaultRule::fromJson(*o);
+  INFO(rule.status().toString());
+  REQUIRE(rule.ok());
+  return *rule;
+}
+
+TEST_CASE("a fault rule fires for exactly `count` matching requests, then disappears") {
+  FaultInjector faults;
+  REQUIRE(faults.add(parse(R"({"listener":"vault","path":"/keys/","count":2,"action":"status","status":503,"retry_after":3})")).ok());
+  CHECK(!faults.take("mhsm", "GET", "/keys/a"));
+  CHECK(!faults.take("vault", "GET", "/other"));
+  auto first = faults.take("vault", "GET", "/keys/a");
+  REQUIRE(first);
+  CHECK(first->kind == FaultKind::kStatus);
+  CHECK(first->status == 503);
+  CHECK(first->retry_after_seconds == 3);
+  CHECK(faults.take("vault", "POST", "/keys/b/create"));
+  CHECK(!faults.take("vault", "GET", "/keys/a"));
+  CHECK(faults.list().empty());
+}
+
+TEST_CASE("fault rules match by method and whole-path regex, first rule first") {
+  FaultInjector faults;
+  REQUIRE(faults.add(parse(R"({"method":"POST","path_regex":"^/keys/[^/]+/release$","action":"wrong_key"})")).ok());
+  REQUIRE(faults.add(parse(R"({"action":"delay","delay_ms":10,"count":5})")).ok());
+  auto r = faults.take("vault", "POST", "/keys/k/release");
+  REQUIRE(r);
+  CHECK(r->kind == FaultKind::kWrongKey);
+  auto other = faults.take("vault", "GET", "/keys/k/release");
+  REQUIRE(other);
+  CHECK(other->kind == FaultKind::kDelay);
+  CHECK(other->delay_ms == 10);
+  CHECK(!faults.take("admin", "GET", "/_emulator/health"));
+  faults.clear();
+  CHECK(!faults.take("vault", "POST", "/keys/k/release"));
+}
+
+TEST_CASE("fault rules reject unknown actions, out-of-range values and bad regexes") {
+  for (const char* text : {R"({"action":"explode"})", R"({"action":"delay"})",
+                           R"({"action":"status","status":99})", R"({"action":"close","count":0})",
+                           R"({"action":"close","listener":"admin"})",
+                           R"({"action":"delay","delay_ms":999999})", R"({"path":"keys","action":"close"})"}) {
+    INFO(text);
+    StatusOr<json::ObjectPtr> o = json::parseObject(text);
+    REQUIRE(o.ok());
+    CHECK(FaultRule::fromJson(*o).status().code() == StatusCode::kInvalidArgument);
+  }
+  FaultInjector faults;
+  FaultRule bad;
+  bad.path_regex = "(";
+  CHECK(faults.add(bad).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("corruptBody changes bytes but keeps the length") {
+  std::string body = R"({"value":"abcdefghijklmnopqrstuvwxyz0123456789"})";
+  const std::string original = body;
+  corruptBody(body);
+  CHECK(body.size() == original.size());
+  CHECK(body != original);
+}
+
+}  // namespace
+}  // namespace skr::emulator
