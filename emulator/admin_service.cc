@@ -3,10 +3,10 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
-#include <regex>
 
 #include "common/encoding/hex.h"
 #include "common/log/logger.h"
+#include "emulator/pattern.h"
 
 namespace skr::emulator {
 namespace {
@@ -109,8 +109,8 @@ Response serviceAccountToken(EmulatorContext& context, const Request& request) {
   StatusOr<std::string> sa = json::getString(*body, "service_account");
   if (!ns.ok()) return adminError(ns.status());
   if (!sa.ok()) return adminError(sa.status());
-  static const std::regex name_re("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$");
-  if (!std::regex_match(*ns, name_re) || !std::regex_match(*sa, name_re)) {
+  static const Pattern name_re = Pattern::literal("[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?");
+  if (!name_re.matches(*ns) || !name_re.matches(*sa)) {
     return adminError(invalidArgumentError("namespace and service_account must be DNS-1123 names"));
   }
   StatusOr<std::optional<std::string>> aud = json::getOptionalString(*body, "audience");

@@ -94,13 +94,11 @@ json::ObjectPtr FaultRule::toJson() const {
 }
 
 StatusOr<int64_t> FaultInjector::add(FaultRule rule) {
-  std::optional<std::regex> regex;
+  std::optional<Pattern> regex;
   if (rule.path_regex) {
-    try {
-      regex.emplace(*rule.path_regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return invalidArgumentError("fault member 'path_regex': " + std::string(e.what()));
-    }
+    StatusOr<Pattern> compiled = Pattern::compile(*rule.path_regex);
+    if (!compiled.ok()) return compiled.status().withContext("fault member 'path_regex'");
+    regex = std::move(compiled).value();
   }
   std::lock_guard lock(mutex_);
   if (rules_.size() >= kMaxFaultRules) {
@@ -123,7 +121,7 @@ std::optional<FaultAction> FaultInjector::take(const std::string& listener,
     if (r.listener && *r.listener != listener) continue;
     if (r.method && *r.method != method) continue;
     if (r.path_prefix && path.compare(0, r.path_prefix->size(), *r.path_prefix) != 0) continue;
-    if (it->regex && !std::regex_match(path, *it->regex)) continue;
+    if (it->regex && !it->regex->matches(path)) continue;
     FaultAction action{r.id, r.kind, r.status, r.retry_after_seconds, r.delay_ms, r.body};
     if (--it->rule.remaining <= 0) rules_.erase(it);
     return action;

@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "common/core/status.h"
 #include "common/json/json.h"
+#include "emulator/pattern.h"
 
 namespace skr::emulator {
 
@@ -73,7 +73,7 @@ class FaultInjector {
  private:
   struct Live {
     FaultRule rule;
-    std::optional<std::regex> regex;
+    std::optional<Pattern> regex;
   };
   mutable std::mutex mutex_;
   std::vector<Live> rules_;

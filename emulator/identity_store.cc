@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <regex>
 
 #include "common/crypto/random.h"
+#include "emulator/pattern.h"
 #include "emulator/state_files.h"
 
 namespace skr::emulator {
@@ -38,13 +38,13 @@ const std::vector<std::string>& knownRoles() {
 }
 
 bool isGuid(const std::string& s) {
-  static const std::regex re("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
-  return std::regex_match(s, re);
+  static const Pattern re = Pattern::literal("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+  return re.matches(s);
 }
 
 bool isSimpleName(const std::string& s, std::size_t max) {
-  static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]*$");
-  return !s.empty() && s.size() <= max && std::regex_match(s, re);
+  static const Pattern re = Pattern::literal("[A-Za-z0-9][A-Za-z0-9._-]*");
+  return !s.empty() && s.size() <= max && re.matches(s);
 }
 
 StatusOr<IdentityKind> kindFromName(const std::string& name) {
@@ -449,8 +449,8 @@ StatusOr<RoleAssignment> IdentityStore::addRoleAssignment(RoleAssignment r) {
     return invalidArgumentError("role assignment: role '" + r.role + "' does not apply to '" +
                                 r.vault + "'");
   }
-  static const std::regex scope_re("^/$|^/keys$|^/keys/[0-9A-Za-z-]{1,127}$");
-  if (!std::regex_match(r.scope, scope_re)) {
+  static const Pattern scope_re = Pattern::literal("/|/keys|/keys/[0-9A-Za-z-]{1,127}");
+  if (!scope_re.matches(r.scope)) {
     return invalidArgumentError("role assignment member 'scope': '" + r.scope +
                                 "' is not '/', '/keys' or '/keys/NAME'");
   }

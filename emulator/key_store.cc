@@ -4,12 +4,12 @@
 #include <Poco/JSON/Object.h>
 
 #include <algorithm>
-#include <regex>
 
 #include "common/crypto/random.h"
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
 #include "common/log/logger.h"
+#include "emulator/pattern.h"
 #include "emulator/state_files.h"
 
 namespace skr::emulator {
@@ -34,13 +34,13 @@ StatusOr<KeyFamily> familyFromName(const std::string& s) {
 }
 
 bool validName(const std::string& s) {
-  static const std::regex re("^[0-9A-Za-z-]{1,127}$");
-  return std::regex_match(s, re);
+  static const Pattern re = Pattern::literal("[0-9A-Za-z-]{1,127}");
+  return re.matches(s);
 }
 
 bool validVersion(const std::string& s) {
-  static const std::regex re("^[0-9a-f]{32}$");
-  return std::regex_match(s, re);
+  static const Pattern re = Pattern::literal("[0-9a-f]{32}");
+  return re.matches(s);
 }
 
 }  // namespace

@@ -4,12 +4,12 @@
 #include <Poco/JSON/Object.h>
 
 #include <algorithm>
-#include <regex>
 #include <set>
 
 #include "common/encoding/base64.h"
 #include "common/jose/jwk.h"
 #include "common/log/logger.h"
+#include "emulator/pattern.h"
 
 namespace skr::emulator {
 namespace {
@@ -474,8 +474,8 @@ Response updateKey(EmulatorContext& context, const Request& request) {
 }  // namespace
 
 bool isValidKeyName(const std::string& name) {
-  static const std::regex re("^[0-9A-Za-z-]{1,127}$");
-  return std::regex_match(name, re);
+  static const Pattern re = Pattern::literal("[0-9A-Za-z-]{1,127}");
+  return re.matches(name);
 }
 
 std::optional<Response> checkApiVersion(const Request& request) {
@@ -483,8 +483,8 @@ std::optional<Response> checkApiVersion(const Request& request) {
     return badParameter("The 'api-version' query parameter is required (7.3 to 7.6).");
   }
   const std::string v = request.queryParam("api-version");
-  static const std::regex re(R"(^7\.[3-6](-preview(\.[0-9]+)?)?$)");
-  if (!std::regex_match(v, re)) {
+  static const Pattern re = Pattern::literal(R"(7\.[3-6](-preview(\.[0-9]+)?)?)");
+  if (!re.matches(v)) {
     return badParameter("The specified version (" + v +
                         ") is not recognized. Consider using the latest supported version (7.6).");
   }

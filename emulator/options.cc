@@ -3,7 +3,8 @@
 #include <Poco/Net/IPAddress.h>
 
 #include <charconv>
-#include <regex>
+
+#include "emulator/pattern.h"
 
 namespace skr::emulator {
 namespace {
@@ -92,13 +93,13 @@ StatusOr<EmulatorOptions> parseOptions(const std::vector<std::string>& args) {
       SKR_ASSIGN_OR_RETURN(o.state_dir, value());
     } else if (a == "--listen") {
       SKR_ASSIGN_OR_RETURN(std::string v, value());
-      std::smatch m;
-      static const std::regex re(R"(^(\[[^\]]+\]|[^:\[\]]+):([0-9]+)$)");
-      if (!std::regex_match(v, m, re)) {
+      const std::size_t colon = v.rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) {
         return invalidArgumentError("--listen: '" + v + "' is not HOST:PORT");
       }
-      std::string host = m[1].str();
-      if (host.front() == '[') host = host.substr(1, host.size() - 2);
+      std::string host = v.substr(0, colon);
+      const std::string port_text = v.substr(colon + 1);
+      if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
       if (host == "localhost") host = "127.0.0.1";
       Poco::Net::IPAddress ip;
       if (!Poco::Net::IPAddress::tryParse(host, ip) || !ip.isLoopback()) {
@@ -107,12 +108,12 @@ StatusOr<EmulatorOptions> parseOptions(const std::vector<std::string>& args) {
                                     "beyond this host");
       }
       o.listen_host = host;
-      SKR_ASSIGN_OR_RETURN(int64_t port, parseInt("--listen", m[2].str(), 0, 65000));
+      SKR_ASSIGN_OR_RETURN(int64_t port, parseInt("--listen", port_text, 0, 65000));
       o.base_port = static_cast<uint16_t>(port);
     } else if (a == "--vault" || a == "--mhsm") {
       SKR_ASSIGN_OR_RETURN(std::string v, value());
-      static const std::regex re("^[A-Za-z0-9-]{3,24}$");
-      if (!std::regex_match(v, re)) {
+      static const Pattern re = Pattern::literal("[A-Za-z0-9-]{3,24}");
+      if (!re.matches(v)) {
         return invalidArgumentError(a + ": '" + v + "' must be 3..24 of [A-Za-z0-9-]");
       }
       (a == "--vault" ? o.vault_name : o.mhsm_name) = v;

@@ -137,6 +137,32 @@ TEST_CASE("THIM certification JSON carries the emulated chip's VCEK, chaining to
   CHECK(emu->stop() == 0);
 }
 
+TEST_CASE("admin chip settings change the TCB THIM reports and the policy debug bit",
+          "[emulator]") {
+  auto emu = EmulatorProcess::start();
+  json::ObjectPtr before = emu->admin("GET", "/_emulator/chip");
+  CHECK(!before->getValue<bool>("debug"));
+  json::ObjectPtr after = emu->admin(
+      "PUT", "/_emulator/chip",
+      R"({"bootloader":4,"tee":1,"snp":9,"microcode":200,"debug":true,"host_data":")" +
+          std::string(64, 'a') + "\"}");
+  CHECK(after->getValue<bool>("debug"));
+  HttpResult r = emu->get(emu->url("imds") + "/metadata/THIM/amd/certification",
+                          {{"Metadata", "true"}});
+  REQUIRE(r.status == 200);
+  StatusOr<snp::ThimCertification> thim = snp::parseThimJson(r.body);
+  REQUIRE(thim.ok());
+  // TCB_VERSION (Milan): bootloader byte 0, tee byte 1, snp byte 6, microcode byte 7.
+  CHECK(thim->tcbm_value == 0xC809000000000104ull);
+  CHECK(thim->vcek.verifySignedBy(thim->chain[0]).isOk());
+  HttpCall bad;
+  bad.method = "PUT";
+  bad.url = emu->url("admin") + "/_emulator/chip";
+  bad.body = R"({"bootloader":300})";
+  CHECK(emu->call(bad).status == 400);
+  CHECK(emu->stop() == 0);
+}
+
 // Entra ID workload identity: an app with a federated credential for a service account.
 struct WorkloadApp {
   std::string client_id;

@@ -4,7 +4,6 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <regex>
 
 #include "common/crypto/x509.h"
 #include "tests/integration/emulator_process.h"
@@ -45,16 +44,20 @@ TEST_CASE("endpoints.env names every listener as a loopback URL and the CA and c
           "[emulator]") {
   auto emu = EmulatorProcess::start();
   const auto& env = emu->env();
-  const std::regex https(R"(^https://127\.0\.0\.1:[0-9]{2,5}$)");
-  const std::regex http(R"(^http://127\.0\.0\.1:[0-9]{2,5}$)");
+  auto loopbackUrl = [](const std::string& url, const std::string& scheme) {
+    const std::string prefix = scheme + "://127.0.0.1:";
+    const std::string port = url.substr(std::min(url.size(), prefix.size()));
+    return url.rfind(prefix, 0) == 0 && !port.empty() && port.size() <= 5 &&
+           port.find_first_not_of("0123456789") == std::string::npos;
+  };
   for (const char* k : {"SKR_EMULATOR_ENTRA_URL", "SKR_EMULATOR_VAULT_URL", "SKR_EMULATOR_MHSM_URL",
                         "SKR_EMULATOR_MAA_URL", "SKR_EMULATOR_MAA2_URL"}) {
     INFO(k);
     REQUIRE(env.count(k) == 1);
-    CHECK(std::regex_match(env.at(k), https));
+    CHECK(loopbackUrl(env.at(k), "https"));
   }
-  CHECK(std::regex_match(env.at("SKR_EMULATOR_IMDS_URL"), http));
-  CHECK(std::regex_match(env.at("SKR_EMULATOR_ADMIN_URL"), http));
+  CHECK(loopbackUrl(env.at("SKR_EMULATOR_IMDS_URL"), "http"));
+  CHECK(loopbackUrl(env.at("SKR_EMULATOR_ADMIN_URL"), "http"));
   CHECK(env.at("SKR_EMULATOR_CA_FILE") == emu->stateDir() + "/ca.pem");
   CHECK(env.at("SKR_EMULATOR_CHIP_DIR") == emu->stateDir() + "/chip");
   CHECK(std::filesystem::exists(emu->stateDir() + "/chip/vcek.pem"));
