@@ -56,9 +56,8 @@ TEST_CASE("fault rules reject unknown actions, out-of-range values and bad regex
     CHECK(FaultRule::fromJson(*o).status().code() == StatusCode::kInvalidArgument);
   }
   FaultInjector faults;
-  FaultRule bad;
-  bad.path_regex = "(";
-  CHECK(faults.add(bad).status().code() == StatusCode::kInvalidArgument);
+  CHECK(faults.add(parse(R"({"action":"close","path_regex":"("})")).status().code() ==
+        StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("corruptBody changes bytes but keeps the length") {
