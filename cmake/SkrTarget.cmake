@@ -33,3 +33,10 @@ function(skr_library name)
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
   endif()
 endfunction()
+
+# Poco's Crypto, JWT and NetSSL headers use OpenSSL APIs that OPENSSL_NO_DEPRECATED hides: only the
+# source files that include them (TLS adapters, cross-check tests) are compiled without that guard.
+function(skr_poco_openssl_sources)
+  set_source_files_properties(${ARGN} PROPERTIES
+    COMPILE_OPTIONS "-UOPENSSL_NO_DEPRECATED;-UOPENSSL_API_COMPAT")
+endfunction()

@@ -136,7 +136,10 @@ StatusOr<Jws> Jws::parse(std::string_view compact, const JwsLimits& limits) {
   jws.header_ = std::move(header).value();
 
   StatusOr<std::string> alg_name = json::getString(jws.header_, "alg");
-  if (!alg_name.ok()) return alg_name.status().withContext("JWS header");
+  if (!alg_name.ok()) {
+    // A header without a usable "alg" is a malformed JWS (RFC 7515 §4.1.1), whatever the lookup says.
+    return invalidArgumentError("JWS header: " + alg_name.status().message());
+  }
   SKR_ASSIGN_OR_RETURN(jws.alg_, jwsAlgorithmFromName(*alg_name));
   // RFC 7515 §4.1.11: extensions listed in "crit" must be understood; skr understands none.
   if (jws.header_->has("crit")) {

@@ -295,10 +295,12 @@ TEST_CASE("x5c certificates are decoded from standard base64 DER, leaf first") {
 TEST_CASE("tokens signed by Poco::JWT verify with skr, and skr's verify with Poco::JWT") {
   const std::string rsa_pem = toString(rsa2048().toPkcs8Pem().view(grantSecretAccess()));
   std::istringstream rsa_priv(rsa_pem);
-  Poco::Crypto::RSAKey poco_rsa(nullptr, &rsa_priv, "");
+  const Poco::SharedPtr<Poco::Crypto::RSAKey> poco_rsa(
+      new Poco::Crypto::RSAKey(nullptr, &rsa_priv, ""));
   const std::string ec_pem = toString(ecKey(Curve::kP256).toPkcs8Pem().view(grantSecretAccess()));
   std::istringstream ec_priv(ec_pem);
-  Poco::Crypto::ECKey poco_ec(nullptr, &ec_priv, "");
+  const Poco::SharedPtr<Poco::Crypto::ECKey> poco_ec(
+      new Poco::Crypto::ECKey(nullptr, &ec_priv, ""));
 
   Poco::JWT::Token token;
   token.setIssuer("https://maa.example.test");
