@@ -79,7 +79,11 @@ StatusOr<std::unique_ptr<Emulator>> Emulator::create(EmulatorOptions options) {
 
   StatusOr<EmulatorCa> ca = EmulatorCa::openOrCreate(dir);
   if (!ca.ok()) return ca.status().withContext("state " + dir);
-  StatusOr<SigningKeys> signing = SigningKeys::openOrCreate(dir);
+  std::vector<std::string> maa_names;
+  for (const std::string& name : listenerNames(options.maa_instances)) {
+    if (name.rfind("maa", 0) == 0) maa_names.push_back(name);
+  }
+  StatusOr<SigningKeys> signing = SigningKeys::openOrCreate(dir, maa_names);
   if (!signing.ok()) return signing.status().withContext("state " + dir);
   StatusOr<std::unique_ptr<IdentityStore>> identities =
       IdentityStore::open(dir, options.token_lifetime_seconds);

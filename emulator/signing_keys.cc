@@ -38,13 +38,24 @@ StatusOr<SigningKey> loadOrCreateSigningKey(const std::string& path) {
   return SigningKey{std::move(*key), kid};
 }
 
-StatusOr<SigningKeys> SigningKeys::openOrCreate(const std::string& state_dir) {
+const SigningKey* SigningKeys::maa(const std::string& listener) const {
+  auto it = maa_.find(listener);
+  return it == maa_.end() ? nullptr : &it->second;
+}
+
+StatusOr<SigningKeys> SigningKeys::openOrCreate(const std::string& state_dir,
+                                                const std::vector<std::string>& maa_listeners) {
   const std::string dir = state_dir + "/signing";
   SKR_RETURN_IF_ERROR(ensureDirectory(dir));
   SKR_ASSIGN_OR_RETURN(SigningKey entra, loadOrCreateSigningKey(dir + "/entra_key.pem"));
   SKR_ASSIGN_OR_RETURN(SigningKey k8s, loadOrCreateSigningKey(dir + "/k8s_issuer_key.pem"));
   SKR_ASSIGN_OR_RETURN(SigningKey wrong, loadOrCreateSigningKey(dir + "/wrong_key.pem"));
-  return SigningKeys(std::move(entra), std::move(k8s), std::move(wrong));
+  std::map<std::string, SigningKey> maa;
+  for (const std::string& listener : maa_listeners) {
+    SKR_ASSIGN_OR_RETURN(SigningKey key, loadOrCreateSigningKey(dir + "/" + listener + "_key.pem"));
+    maa.emplace(listener, std::move(key));
+  }
+  return SigningKeys(std::move(entra), std::move(k8s), std::move(wrong), std::move(maa));
 }
 
 }  // namespace skr::emulator
