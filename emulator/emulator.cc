@@ -22,7 +22,8 @@ constexpr const char* kWarning =
 
 std::string envName(const std::string& listener) {
   std::string out;
-  for (char c : listener) out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (char c : listener)
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   return out;
 }
 
@@ -121,7 +122,9 @@ StatusOr<std::unique_ptr<Emulator>> Emulator::create(EmulatorOptions options) {
   return emulator;
 }
 
-Emulator::~Emulator() { stop(); }
+Emulator::~Emulator() {
+  stop();
+}
 
 std::string Emulator::endpointsEnv() const {
   const EmulatorContext& c = *context_;

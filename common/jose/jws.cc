@@ -50,8 +50,7 @@ Curve esCurve(JwsAlgorithm alg) {
 }
 
 bool isEs(JwsAlgorithm alg) {
-  return alg == JwsAlgorithm::kES256 || alg == JwsAlgorithm::kES384 ||
-         alg == JwsAlgorithm::kES512;
+  return alg == JwsAlgorithm::kES256 || alg == JwsAlgorithm::kES384 || alg == JwsAlgorithm::kES512;
 }
 
 // Checks that `type`/`curve`/`bits` of a key fit `alg`.
@@ -72,8 +71,8 @@ Status checkKeyFits(JwsAlgorithm alg, KeyType type, StatusOr<Curve> curve, int b
     return invalidArgumentError("JWS algorithm " + name + " needs an RSA key, got an EC key");
   }
   if (bits < kMinRsaBits) {
-    return invalidArgumentError("JWS algorithm " + name + ": RSA key of " +
-                                std::to_string(bits) + " bits is below the 2048-bit minimum");
+    return invalidArgumentError("JWS algorithm " + name + ": RSA key of " + std::to_string(bits) +
+                                " bits is below the 2048-bit minimum");
   }
   return Status::ok();
 }
@@ -86,15 +85,18 @@ StatusOr<Bytes> decodePart(std::string_view part, std::string_view what, std::si
 
 }  // namespace
 
-std::string_view jwsAlgorithmName(JwsAlgorithm alg) { return info(alg).name; }
+std::string_view jwsAlgorithmName(JwsAlgorithm alg) {
+  return info(alg).name;
+}
 
 StatusOr<JwsAlgorithm> jwsAlgorithmFromName(std::string_view name) {
   for (const auto& a : kAlgorithms) {
     if (a.name == name) return a.alg;
   }
   if (name == "none") {
-    return invalidArgumentError("JWS algorithm 'none' is rejected: unsigned tokens are never "
-                                "accepted");
+    return invalidArgumentError(
+        "JWS algorithm 'none' is rejected: unsigned tokens are never "
+        "accepted");
   }
   if (name.starts_with("HS")) {
     return invalidArgumentError("JWS algorithm '" + internal::printable(name) +
@@ -103,12 +105,14 @@ StatusOr<JwsAlgorithm> jwsAlgorithmFromName(std::string_view name) {
   return invalidArgumentError("unknown JWS algorithm '" + internal::printable(name) + "'");
 }
 
-crypto::SignatureScheme jwsSignatureScheme(JwsAlgorithm alg) { return info(alg).scheme; }
+crypto::SignatureScheme jwsSignatureScheme(JwsAlgorithm alg) {
+  return info(alg).scheme;
+}
 
 StatusOr<Jws> Jws::parse(std::string_view compact, const JwsLimits& limits) {
   if (compact.size() > limits.max_compact_bytes) {
-    return resourceExhaustedError("JWS is " + std::to_string(compact.size()) +
-                                  " bytes, limit " + std::to_string(limits.max_compact_bytes));
+    return resourceExhaustedError("JWS is " + std::to_string(compact.size()) + " bytes, limit " +
+                                  std::to_string(limits.max_compact_bytes));
   }
   const std::size_t dot1 = compact.find('.');
   const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : compact.find('.', dot1 + 1);
@@ -137,7 +141,8 @@ StatusOr<Jws> Jws::parse(std::string_view compact, const JwsLimits& limits) {
 
   StatusOr<std::string> alg_name = json::getString(jws.header_, "alg");
   if (!alg_name.ok()) {
-    // A header without a usable "alg" is a malformed JWS (RFC 7515 §4.1.1), whatever the lookup says.
+    // A header without a usable "alg" is a malformed JWS (RFC 7515 §4.1.1), whatever the lookup
+    // says.
     return invalidArgumentError("JWS header: " + alg_name.status().message());
   }
   SKR_ASSIGN_OR_RETURN(jws.alg_, jwsAlgorithmFromName(*alg_name));
@@ -146,8 +151,7 @@ StatusOr<Jws> Jws::parse(std::string_view compact, const JwsLimits& limits) {
     return invalidArgumentError("JWS header has 'crit' extensions, none of which are supported");
   }
 
-  SKR_ASSIGN_OR_RETURN(jws.payload_,
-                       decodePart(payload_part, "payload", limits.max_compact_bytes));
+  SKR_ASSIGN_OR_RETURN(jws.payload_, decodePart(payload_part, "payload", limits.max_compact_bytes));
   SKR_ASSIGN_OR_RETURN(jws.signature_, decodePart(signature_part, "signature", 1024));
   jws.signing_input_ = std::string(compact.substr(0, dot2));
   return jws;

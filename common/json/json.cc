@@ -224,7 +224,7 @@ class TreeBuilder final : public Poco::JSON::Handler {
   struct Frame {
     ObjectPtr object;  // exactly one of object / array is set
     ArrayPtr array;
-    std::string key;   // the member name the next value is stored under
+    std::string key;  // the member name the next value is stored under
   };
 
   Frame& top() { return stack_.back(); }
@@ -278,12 +278,11 @@ std::string_view describe(const Var& v) {
   const std::type_info& type = v.type();
   if (type == typeid(std::string)) return "a string";
   if (type == typeid(bool)) return "a boolean";
-  if (type == typeid(ObjectPtr) || type == typeid(Object) ||
-      type == typeid(Poco::DynamicStruct) || type == typeid(Poco::OrderedDynamicStruct)) {
+  if (type == typeid(ObjectPtr) || type == typeid(Object) || type == typeid(Poco::DynamicStruct) ||
+      type == typeid(Poco::OrderedDynamicStruct)) {
     return "an object";
   }
-  if (type == typeid(ArrayPtr) || type == typeid(Array) ||
-      type == typeid(std::vector<Var>)) {
+  if (type == typeid(ArrayPtr) || type == typeid(Array) || type == typeid(std::vector<Var>)) {
     return "an array";
   }
   if (v.isNumeric()) return "a number";
@@ -295,8 +294,8 @@ std::string memberPrefix(std::string_view key) {
 }
 
 Status typeMismatch(std::string_view key, std::string_view expected, const Var& actual) {
-  return invalidArgumentError(memberPrefix(key) + ": expected " + std::string(expected) +
-                              ", got " + std::string(describe(actual)));
+  return invalidArgumentError(memberPrefix(key) + ": expected " + std::string(expected) + ", got " +
+                              std::string(describe(actual)));
 }
 
 // The member `key` of `object`, or nullopt when it is absent.
@@ -360,14 +359,18 @@ StatusOr<int64_t> asInt(const Var& v, std::string_view key) {
     return static_cast<int64_t>(unsigned_value);
   }
   if (holds<double>(v) || holds<float>(v)) {
-    const double d = holds<double>(v) ? v.extract<double>() : static_cast<double>(v.extract<float>());
+    const double d =
+        holds<double>(v) ? v.extract<double>() : static_cast<double>(v.extract<float>());
     if (!std::isfinite(d) || std::trunc(d) != d) {
       return invalidArgumentError(memberPrefix(key) + ": expected an integer, got a fraction");
     }
-    // [-2^63, 2^63): both bounds are exact doubles.
-    if (d < -9223372036854775808.0 || d >= 9223372036854775808.0) {
+    // Integer literals within 64 bits arrive as Int64/UInt64; a double here came from an exponent
+    // or fraction form ("1e3", "5.0") or from an integer literal beyond 64 bits that the parser
+    // rounded. Only |d| < 2^53 is certain to be the value that was written (2^53 + 1 rounds to
+    // 2^53).
+    if (std::fabs(d) >= 9007199254740992.0) {
       return invalidArgumentError(memberPrefix(key) +
-                                  ": number does not fit a 64-bit signed integer");
+                                  ": number is not an exactly representable 64-bit integer");
     }
     return static_cast<int64_t>(d);
   }
@@ -475,8 +478,8 @@ class CanonicalWriter {
     if (asUnsigned(v, unsigned_value)) return writeInteger(unsigned_value);
     if (holds<double>(v)) return writeDouble(v.extract<double>());
     if (holds<float>(v)) return writeFloat(v.extract<float>());
-    return invalidArgumentError(std::string("JSON serialize: a value of type ") +
-                                v.type().name() + " is not JSON");
+    return invalidArgumentError(std::string("JSON serialize: a value of type ") + v.type().name() +
+                                " is not JSON");
   }
 
  private:
@@ -631,8 +634,7 @@ StatusOr<ArrayPtr> getArray(const ObjectPtr& object, std::string_view key) {
   return getRequired<ArrayPtr>(object, key, asArray);
 }
 
-StatusOr<std::vector<std::string>> getStringArray(const ObjectPtr& object,
-                                                  std::string_view key) {
+StatusOr<std::vector<std::string>> getStringArray(const ObjectPtr& object, std::string_view key) {
   return getRequired<std::vector<std::string>>(
       object, key, [](const Var& v, std::string_view name) -> StatusOr<std::vector<std::string>> {
         SKR_ASSIGN_OR_RETURN(ArrayPtr array, asArray(v, name));
@@ -669,7 +671,9 @@ StatusOr<std::optional<ObjectPtr>> getOptionalObject(const ObjectPtr& object,
   return getOptional<ObjectPtr>(object, key, asObject);
 }
 
-StatusOr<std::string> serializeCanonical(const Var& value) { return serializeGuarded(value); }
+StatusOr<std::string> serializeCanonical(const Var& value) {
+  return serializeGuarded(value);
+}
 
 StatusOr<std::string> serializeCanonical(const ObjectPtr& object) {
   if (object.isNull()) return invalidArgumentError("JSON serialize: null object pointer");

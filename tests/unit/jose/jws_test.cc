@@ -9,8 +9,8 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
-#include <tuple>
 #include <string>
+#include <tuple>
 
 #include "common/encoding/base64.h"
 #include "common/jose/jwk.h"
@@ -142,9 +142,9 @@ TEST_CASE("sign then verify round-trips for all nine algorithms") {
     const PrivateKey* key;
   };
   const Case cases[] = {
-      {JwsAlgorithm::kRS256, &rsa2048()}, {JwsAlgorithm::kRS384, &rsa2048()},
-      {JwsAlgorithm::kRS512, &rsa2048()}, {JwsAlgorithm::kPS256, &rsa2048()},
-      {JwsAlgorithm::kPS384, &rsa2048()}, {JwsAlgorithm::kPS512, &rsa2048()},
+      {JwsAlgorithm::kRS256, &rsa2048()},           {JwsAlgorithm::kRS384, &rsa2048()},
+      {JwsAlgorithm::kRS512, &rsa2048()},           {JwsAlgorithm::kPS256, &rsa2048()},
+      {JwsAlgorithm::kPS384, &rsa2048()},           {JwsAlgorithm::kPS512, &rsa2048()},
       {JwsAlgorithm::kES256, &ecKey(Curve::kP256)}, {JwsAlgorithm::kES384, &ecKey(Curve::kP384)},
       {JwsAlgorithm::kES512, &ecKey(Curve::kP521)},
   };
@@ -163,7 +163,8 @@ TEST_CASE("sign then verify round-trips for all nine algorithms") {
     CHECK(toString(jws->payload()) == payload);
     CHECK(jws->verify(c.key->publicKey()).isOk());
     // The header is canonical JSON: sorted keys, no whitespace.
-    StatusOr<Bytes> header_bytes = encoding::base64UrlDecode(compact->substr(0, compact->find('.')));
+    StatusOr<Bytes> header_bytes =
+        encoding::base64UrlDecode(compact->substr(0, compact->find('.')));
     REQUIRE(header_bytes.ok());
     CHECK(toString(*header_bytes) ==
           R"({"alg":")" + std::string(jwsAlgorithmName(c.alg)) + R"(","kid":"key-1","typ":"JWT"})");
@@ -195,8 +196,8 @@ TEST_CASE("'none', HMAC and unknown algorithms are rejected at parse time") {
     CHECK((jws.status().code() == StatusCode::kInvalidArgument ||
            jws.status().code() == StatusCode::kNotFound));
   }
-  StatusOr<Jws> none = Jws::parse(encoding::base64UrlEncode(asBytes(R"({"alg":"none"})")) +
-                                  ".e30.c2ln");
+  StatusOr<Jws> none =
+      Jws::parse(encoding::base64UrlEncode(asBytes(R"({"alg":"none"})")) + ".e30.c2ln");
   CHECK(none.status().message().find("'none'") != std::string::npos);
 }
 
@@ -209,11 +210,11 @@ TEST_CASE("malformed compact serializations give InvalidArgument") {
       "a.b.c.d",
       good + ".",
       "." + good.substr(good.find('.')),
-      good.substr(0, good.rfind('.') + 1),                    // empty signature
-      "eyJhbGciOiJSUzI1NiJ9=.e30.c2ln",                       // padding
-      "eyJhbGciOiJSUzI1NiJ9.e3+0.c2ln",                       // std alphabet
-      "bm90IGpzb24.e30.c2ln",                                 // header is not JSON
-      "WzFd.e30.c2ln",                                        // header is an array
+      good.substr(0, good.rfind('.') + 1),  // empty signature
+      "eyJhbGciOiJSUzI1NiJ9=.e30.c2ln",     // padding
+      "eyJhbGciOiJSUzI1NiJ9.e3+0.c2ln",     // std alphabet
+      "bm90IGpzb24.e30.c2ln",               // header is not JSON
+      "WzFd.e30.c2ln",                      // header is an array
   };
   for (const auto& c : cases) {
     INFO(c.substr(0, 60));
@@ -228,15 +229,16 @@ TEST_CASE("oversized JWS and 'crit' headers are rejected") {
   limits.max_compact_bytes = 100;
   CHECK(Jws::parse(testing::kRfc7515A2Jws, limits).status().code() ==
         StatusCode::kResourceExhausted);
-  const std::string crit = encoding::base64UrlEncode(asBytes(R"({"alg":"RS256","crit":["b64"],"b64":false})"));
+  const std::string crit =
+      encoding::base64UrlEncode(asBytes(R"({"alg":"RS256","crit":["b64"],"b64":false})"));
   StatusOr<Jws> jws = Jws::parse(crit + ".e30.c2ln");
   REQUIRE_FALSE(jws.ok());
   CHECK(jws.status().message().find("crit") != std::string::npos);
 }
 
 TEST_CASE("an ES256 signature of the wrong length is DataLoss, not a crash") {
-  const std::string compact = std::string("eyJhbGciOiJFUzI1NiJ9.e30.") +
-                              encoding::base64UrlEncode(Bytes(63, 1));
+  const std::string compact =
+      std::string("eyJhbGciOiJFUzI1NiJ9.e30.") + encoding::base64UrlEncode(Bytes(63, 1));
   StatusOr<Jws> jws = Jws::parse(compact);
   REQUIRE(jws.ok());
   Status s = jws->verify(ecKey(Curve::kP256).publicKey());
@@ -325,8 +327,8 @@ TEST_CASE("tokens signed by Poco::JWT verify with skr, and skr's verify with Poc
   rsa_signer.addAlgorithm(Poco::JWT::Signer::ALGO_RS256);
   CHECK(rsa_signer.tryVerify(*ours, verified));
   CHECK(verified.getIssuer() == "https://maa.example.test");
-  StatusOr<std::string> ours_es = signJws(ecKey(Curve::kP256), JwsAlgorithm::kES256,
-                                          asBytes(payload));
+  StatusOr<std::string> ours_es =
+      signJws(ecKey(Curve::kP256), JwsAlgorithm::kES256, asBytes(payload));
   REQUIRE(ours_es.ok());
   ec_signer.addAlgorithm(Poco::JWT::Signer::ALGO_ES256);
   CHECK(ec_signer.tryVerify(*ours_es, verified));

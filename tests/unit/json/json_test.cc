@@ -60,7 +60,8 @@ const char* const kTypedDocument = R"({
   "s": "text", "i": 42, "neg": -7, "t": true, "f": false, "o": {"x": 1}, "a": [1, "two"],
   "sa": ["a", "b", ""], "empty": [], "n": null, "frac": 1.5, "whole": 2.0, "exp": 1e3,
   "max": 9223372036854775807, "min": -9223372036854775808, "umax": 18446744073709551615,
-  "over": 9223372036854775808, "huge": 1e19
+  "over": 9223372036854775808, "huge": 1e19,
+  "big_exp": 9007199254740993e0
 })";
 
 // ---- typed getters ----
@@ -91,12 +92,22 @@ TEST_CASE("getInt rejects fractions and numbers outside int64 with InvalidArgume
   const auto frac = getInt(doc, "frac");
   CHECK(frac.status().code() == StatusCode::kInvalidArgument);
   CHECK(frac.status().message() == "member 'frac': expected an integer, got a fraction");
-  for (const char* key : {"umax", "over", "huge"}) {
+  for (const char* key : {"umax", "over"}) {
     CAPTURE(key);
     const auto result = getInt(doc, key);
     CHECK(result.status().code() == StatusCode::kInvalidArgument);
     CHECK(result.status().message() ==
           "member '" + std::string(key) + "': number does not fit a 64-bit signed integer");
+  }
+  // Integer literals beyond 64 bits are refused by the parser itself; exponent forms arrive as
+  // doubles, and only those a double holds exactly (|x| < 2^53) are integers for getInt.
+  for (const char* key : {"huge", "big_exp"}) {
+    CAPTURE(key);
+    const auto result = getInt(doc, key);
+    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK(result.status().message() ==
+          "member '" + std::string(key) +
+              "': number is not an exactly representable 64-bit integer");
   }
 }
 
@@ -119,8 +130,7 @@ TEST_CASE("typed getters name the member and both types on a mismatch") {
       {getArray(doc, "o").status(), "member 'o': expected an array, got an object"},
       {getArray(doc, "s").status(), "member 's': expected an array, got a string"},
       {getStringArray(doc, "s").status(), "member 's': expected an array, got a string"},
-      {getStringArray(doc, "a").status(),
-       "member 'a': element 0: expected a string, got a number"},
+      {getStringArray(doc, "a").status(), "member 'a': element 0: expected a string, got a number"},
   };
   for (const auto& c : cases) {
     CHECK(c.status.code() == StatusCode::kInvalidArgument);
@@ -131,9 +141,9 @@ TEST_CASE("typed getters name the member and both types on a mismatch") {
 TEST_CASE("typed getters report a missing member as NotFound") {
   const ObjectPtr doc = parseOk(R"({"kid":"k1"})");
   const std::vector<Status> statuses = {
-      getString(doc, "kty").status(),      getInt(doc, "kty").status(),
-      getBool(doc, "kty").status(),        getObject(doc, "kty").status(),
-      getArray(doc, "kty").status(),       getStringArray(doc, "kty").status(),
+      getString(doc, "kty").status(), getInt(doc, "kty").status(),
+      getBool(doc, "kty").status(),   getObject(doc, "kty").status(),
+      getArray(doc, "kty").status(),  getStringArray(doc, "kty").status(),
   };
   for (const auto& status : statuses) {
     CHECK(status.code() == StatusCode::kNotFound);
@@ -297,17 +307,17 @@ TEST_CASE("parse rejects invalid UTF-8 in strings and names the offset") {
     std::size_t offset;
   };
   const std::vector<Case> cases = {
-      {"[\"\xc0\xaf\"]", 2},              // overlong '/'
-      {"[\"\xe0\x80\xaf\"]", 2},          // overlong, 3 bytes
-      {"[\"\xf0\x80\x80\xaf\"]", 2},      // overlong, 4 bytes
-      {"[\"ab\xed\xa0\x80\"]", 4},        // UTF-8-encoded surrogate U+D800
-      {"[\"\xed\xbf\xbf\"]", 2},          // surrogate U+DFFF
-      {"[\"\xf4\x90\x80\x80\"]", 2},      // above U+10FFFF
-      {"[\"\xff\"]", 2},                  // never valid
+      {"[\"\xc0\xaf\"]", 2},          // overlong '/'
+      {"[\"\xe0\x80\xaf\"]", 2},      // overlong, 3 bytes
+      {"[\"\xf0\x80\x80\xaf\"]", 2},  // overlong, 4 bytes
+      {"[\"ab\xed\xa0\x80\"]", 4},    // UTF-8-encoded surrogate U+D800
+      {"[\"\xed\xbf\xbf\"]", 2},      // surrogate U+DFFF
+      {"[\"\xf4\x90\x80\x80\"]", 2},  // above U+10FFFF
+      {"[\"\xff\"]", 2},              // never valid
       {"[\"\xfe\"]", 2},
-      {"[\"\x80\"]", 2},                  // lone continuation byte
-      {"[\"\xe2\x82\"]", 2},              // truncated sequence
-      {"{\"k\xc3\":1}", 3},               // in a member name
+      {"[\"\x80\"]", 2},      // lone continuation byte
+      {"[\"\xe2\x82\"]", 2},  // truncated sequence
+      {"{\"k\xc3\":1}", 3},   // in a member name
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);
@@ -319,8 +329,8 @@ TEST_CASE("parse rejects invalid UTF-8 in strings and names the offset") {
 }
 
 TEST_CASE("parse rejects escapes that decode to unpaired surrogates") {
-  for (const char* text : {R"(["\ud800"])", R"(["\udc00"])", R"(["\ud800\u0041"])",
-                           R"(["\ude00\ud83d"])"}) {
+  for (const char* text :
+       {R"(["\ud800"])", R"(["\udc00"])", R"(["\ud800\u0041"])", R"(["\ude00\ud83d"])"}) {
     CAPTURE(text);
     CHECK(parseError(text).code() == StatusCode::kInvalidArgument);
   }
@@ -335,9 +345,9 @@ TEST_CASE("parse rejects unescaped control characters in strings") {
 }
 
 TEST_CASE("parse rejects trailing garbage after the value") {
-  const std::vector<std::string> texts = {"{} x",   "{}{}",         "[1]]",  "1 2",
-                                          "true false", "\"a\" \"b\"", "{\"a\":1}}", "[] ,",
-                                          "null/",  std::string("{}\0", 3)};
+  const std::vector<std::string> texts = {
+      "{} x",        "{}{}",       "[1]]", "1 2",   "true false",
+      "\"a\" \"b\"", "{\"a\":1}}", "[] ,", "null/", std::string("{}\0", 3)};
   for (const auto& text : texts) {
     CAPTURE(text);
     CHECK(parseError(text).code() == StatusCode::kInvalidArgument);
@@ -346,10 +356,11 @@ TEST_CASE("parse rejects trailing garbage after the value") {
 }
 
 TEST_CASE("parse rejects syntax that is not RFC 8259 JSON") {
-  for (const char* text :
-       {"[1,]", "{\"a\":1,}", "{'a':1}", "{a:1}", "[01]", "[1.]", "[.5]", "[+1]", "[-]",
-        "[NaN]", "[Infinity]", "/*c*/[1]", "[1]//c", "[\"\\x\"]", "\xef\xbb\xbf{}", "[",
-        "]", "{\"a\" 1}", "{\"a\":}", "tru", "[1e]", "{,}", "[1 2]"}) {
+  for (const char* text : {"[1,]",       "{\"a\":1,}", "{'a':1}",   "{a:1}",     "[01]",
+                           "[1.]",       "[.5]",       "[+1]",      "[-]",       "[NaN]",
+                           "[Infinity]", "/*c*/[1]",   "[1]//c",    "[\"\\x\"]", "\xef\xbb\xbf{}",
+                           "[",          "]",          "{\"a\" 1}", "{\"a\":}",  "tru",
+                           "[1e]",       "{,}",        "[1 2]"}) {
     CAPTURE(text);
     CHECK(parseError(text).code() == StatusCode::kInvalidArgument);
   }
@@ -373,9 +384,9 @@ TEST_CASE("duplicate member errors name the size, not the member") {
 }
 
 TEST_CASE("parse rejects numbers outside the int64/uint64/double range") {
-  for (const char* text : {"[18446744073709551616]", "[-9223372036854775809]",
-                           "[123456789012345678901234567890]", "[1e400]", "[-1e400]",
-                           "[1.7976931348623159e308]"}) {
+  for (const char* text :
+       {"[18446744073709551616]", "[-9223372036854775809]", "[123456789012345678901234567890]",
+        "[1e400]", "[-1e400]", "[1.7976931348623159e308]"}) {
     CAPTURE(text);
     CHECK(parseError(text).code() == StatusCode::kInvalidArgument);
   }
@@ -403,8 +414,10 @@ TEST_CASE("parse error messages do not echo the document") {
 // ---- canonical serialization ----
 
 TEST_CASE("serializeCanonical sorts members at every level and drops whitespace") {
-  CHECK(canonical(R"( { "b" : 1, "a" : 2, "c" : { "z" : 1, "y" : [ 3, { "k" : true, "j" : null } ] } } )") ==
-        R"({"a":2,"b":1,"c":{"y":[3,{"j":null,"k":true}],"z":1}})");
+  CHECK(
+      canonical(
+          R"( { "b" : 1, "a" : 2, "c" : { "z" : 1, "y" : [ 3, { "k" : true, "j" : null } ] } } )") ==
+      R"({"a":2,"b":1,"c":{"y":[3,{"j":null,"k":true}],"z":1}})");
   CHECK(canonical("{}") == "{}");
   CHECK(canonical("[]") == "[]");
   CHECK(canonical("[[],{},[{}]]") == "[[],{},[{}]]");
@@ -474,9 +487,9 @@ TEST_CASE("serializeCanonical writes integral doubles beyond uint64 with an expo
 }
 
 TEST_CASE("serializeCanonical rejects NaN and infinities") {
-  for (double d : {std::numeric_limits<double>::quiet_NaN(),
-                   std::numeric_limits<double>::infinity(),
-                   -std::numeric_limits<double>::infinity()}) {
+  for (double d :
+       {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+        -std::numeric_limits<double>::infinity()}) {
     ObjectPtr object = new Poco::JSON::Object();
     object->set("x", d);
     const auto result = serializeCanonical(object);
@@ -529,8 +542,9 @@ TEST_CASE("canonical output re-parses to the same canonical output") {
   const std::string doc =
       R"({"z":[1,2.5,"x",{"b":null,"a":[true,false]}],"a":"\u00e9\"","m":-9223372036854775808})";
   const std::string once = canonical(doc);
-  CHECK(once == "{\"a\":\"\xc3\xa9\\\"\",\"m\":-9223372036854775808,"
-                "\"z\":[1,2.5,\"x\",{\"a\":[true,false],\"b\":null}]}");
+  CHECK(once ==
+        "{\"a\":\"\xc3\xa9\\\"\",\"m\":-9223372036854775808,"
+        "\"z\":[1,2.5,\"x\",{\"a\":[true,false],\"b\":null}]}");
   CHECK(canonical(once) == once);
 }
 
@@ -543,8 +557,8 @@ TEST_CASE("serializeCanonical produces the RFC 7638 section 3.1 thumbprint input
       "FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI"
       "4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
   // The JWK as the RFC shows it (members in its order, plus the optional "alg" and "kid").
-  const ObjectPtr jwk = parseOk(R"({"kty":"RSA","n":")" + n +
-                                R"(","e":"AQAB","alg":"RS256","kid":"2011-04-29"})");
+  const ObjectPtr jwk =
+      parseOk(R"({"kty":"RSA","n":")" + n + R"(","e":"AQAB","alg":"RS256","kid":"2011-04-29"})");
   ObjectPtr required = new Poco::JSON::Object();
   for (const char* member : {"kty", "n", "e"}) {
     required->set(member, getString(jwk, member).value());
