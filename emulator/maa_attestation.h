@@ -22,7 +22,8 @@ namespace skr::emulator {
 
 // Token lifetime of real MAA (exp - iat in the spec's example token).
 inline constexpr int64_t kMaaTokenLifetimeSeconds = 8 * 60 * 60;
-// Decoded size bounds.
+// Size bounds: the whole request body (larger ones get 413), then each decoded member.
+inline constexpr std::size_t kMaxMaaRequestBytes = 512 * 1024;
 inline constexpr std::size_t kMaxMaaDataBytes = 256 * 1024;  // runtimeData / initTimeData
 inline constexpr std::size_t kMaxMaaReportJsonBytes = 512 * 1024;
 inline constexpr std::size_t kMaxMaaNonceBytes = 1024;

@@ -85,6 +85,12 @@ Response attest(EmulatorContext& context, const Request& request) {
     return maaError(500, "InternalServerError", "no signing key for " + request.listener);
   }
 
+  if (request.body.size() > kMaxMaaRequestBytes) {
+    return maaError(413, "RequestEntityTooLarge",
+                    "The request body is " + std::to_string(request.body.size()) +
+                        " bytes; the emulated MAA accepts at most " +
+                        std::to_string(kMaxMaaRequestBytes));
+  }
   StatusOr<AttestSevSnpVmRequest> parsed = AttestSevSnpVmRequest::parse(request.body);
   if (!parsed.ok()) {
     log::info("emulator.maa.rejected",
