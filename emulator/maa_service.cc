@@ -120,6 +120,7 @@ Response attest(EmulatorContext& context, const Request& request) {
 
   MaaTokenTimes times;
   times.issued_at = context.now();
+  times.lifetime_seconds = context.maaTokenLifetimeSeconds();
   json::ObjectPtr claims =
       maaTokenClaims(*parsed, *evidence, context.url(request.listener), times, randomHex(32));
   StatusOr<std::string> payload = json::serializeCanonical(claims);

@@ -239,6 +239,21 @@ TEST_CASE("a token from maa2 carries maa2's issuer and key, which maa's /certs d
   StatusOr<crypto::Certificate> maa_cert = crypto::Certificate::fromDer(*der);
   REQUIRE(maa_cert.ok());
   CHECK(jws->verify(maa_cert->publicKey()).code() == StatusCode::kDataLoss);
+
+  // The admin setting for the MAA token lifetime: negative values mint expired tokens.
+  json::ObjectPtr settings =
+      emu->admin("PUT", "/_emulator/settings", R"({"maa_token_lifetime_seconds":-600})");
+  CHECK(settings->getValue<int64_t>("maa_token_lifetime_seconds") == -600);
+  HttpResult expired =
+      attest(*emu, attestBody(chipReport(*emu, runtime), thimChain(*emu), runtime), "maa2");
+  REQUIRE(expired.status == 200);
+  json::ObjectPtr e = verifiedClaims(*emu, "maa2", expired.json()->getValue<std::string>("token"));
+  CHECK(e->getValue<int64_t>("exp") == e->getValue<int64_t>("iat") - 600);
+  HttpCall bad;
+  bad.method = "PUT";
+  bad.url = emu->url("admin") + "/_emulator/settings";
+  bad.body = R"({"maa_token_lifetime_seconds":99999999})";
+  CHECK(emu->call(bad).status == 400);
 }
 
 TEST_CASE("MAA rejects bad evidence and bad requests with a CloudError naming the failed check",
