@@ -4,6 +4,8 @@
 #include "emulator/maa_attestation.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -401,6 +403,40 @@ TEST_CASE("malformed requests are rejected with the member that is wrong", "[emu
               encoding::base64UrlEncode(asBytes(R"({"Uvm":"x"})")) + "\"}"));
   reject(R"({"report":")" + bad_uvm + R"(","runtimeData":{"data":"e30","dataType":"JSON"}})",
          "Endorsements");
+}
+
+}  // namespace
+}  // namespace skr::emulator
+
+namespace skr::emulator {
+namespace {
+
+// Keeps the fuzz seeds meaningful: they reach the success paths of both parsers.
+TEST_CASE("the maa_request fuzz seeds parse", "[emulator][maa]") {
+  auto read = [](const std::string& name) {
+    std::ifstream in(std::string(SKR_FUZZ_DIR) + "/corpus/maa_request/" + name, std::ios::binary);
+    REQUIRE(in.good());
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  StatusOr<AttestSevSnpVmRequest> aci =
+      AttestSevSnpVmRequest::parse(read("attest_request_aci.json"));
+  INFO(aci.status().toString());
+  REQUIRE(aci.ok());
+  CHECK(aci->vcek_cert_chain.size() == 3);
+  CHECK(aci->uvm_endorsements.size() == 1);
+  CHECK(aci->nonce == std::optional<std::string>("12345"));
+  CHECK(aci->init_time_data.has_value());
+  StatusOr<AttestSevSnpVmRequest> padded =
+      AttestSevSnpVmRequest::parse(read("attest_request_padded_binary.json"));
+  INFO(padded.status().toString());
+  REQUIRE(padded.ok());
+  CHECK(padded->runtime_data.type == MaaData::Type::kBinary);
+  StatusOr<UvmEndorsement> uvm =
+      UvmEndorsement::parse(asBytes(read("uvm_endorsement_cose_sign1.bin")));
+  INFO(uvm.status().toString());
+  REQUIRE(uvm.ok());
+  CHECK(uvm->verifySignature().code() == StatusCode::kFailedPrecondition);  // no x5chain
+  CHECK(UvmEndorsement::parse(aci->uvm_endorsements.front()).ok());
 }
 
 }  // namespace
