@@ -433,6 +433,20 @@ TEST_CASE(
     INFO(body.substr(0, 60));
     expectError(vault.send("POST", "/keys/kek/release", body), 400, "BadParameter", message);
   }
+  // Policies the release could not evaluate are refused when they are set.
+  const std::string bad_policy =
+      R"({"version":"1.0.0","anyOf":[{"authority":"https://maa.example","allOf":[{"claim":"x","between":1}]}]})";
+  expectError(
+      officer.send(
+          "POST", "/keys/bad-policy/create",
+          R"({"kty":"RSA-HSM","attributes":{"exportable":true},"release_policy":{"data":")" +
+              encoding::base64UrlEncode(asBytes(bad_policy)) + "\"}}"),
+      400, "BadParameter", "release_policy.data is not a valid release policy");
+  expectError(officer.send("PATCH", "/keys/kek",
+                           R"({"release_policy":{"data":")" +
+                               encoding::base64UrlEncode(asBytes(R"({"anyOf":[]})")) + "\"}}"),
+              400, "BadParameter", "release_policy.data is not a valid release policy");
+
   // A valid token whose runtime data holds no RSA encryption key.
   json::ObjectPtr no_keys = maaClaims(*emu);
   json::ObjectPtr runtime = new Poco::JSON::Object;
