@@ -148,6 +148,8 @@ Response settings(EmulatorContext& context) {
   json::ObjectPtr o = new Poco::JSON::Object;
   o->set("token_lifetime_seconds",
          static_cast<Poco::Int64>(context.identities().tokenLifetimeSeconds()));
+  o->set("maa_token_lifetime_seconds",
+         static_cast<Poco::Int64>(context.maaTokenLifetimeSeconds()));
   o->set("tenant_id", context.tenantId());
   return jsonResponse(200, o);
 }
@@ -159,6 +161,13 @@ Response putSettings(EmulatorContext& context, const Request& request) {
   if (!life.ok()) return adminError(life.status());
   if (*life) {
     Status set = context.identities().setTokenLifetimeSeconds(**life);
+    if (!set.isOk()) return adminError(set);
+  }
+  StatusOr<std::optional<int64_t>> maa_life =
+      json::getOptionalInt(*body, "maa_token_lifetime_seconds");
+  if (!maa_life.ok()) return adminError(maa_life.status());
+  if (*maa_life) {
+    Status set = context.setMaaTokenLifetimeSeconds(**maa_life);
     if (!set.isOk()) return adminError(set);
   }
   return settings(context);

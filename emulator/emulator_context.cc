@@ -112,6 +112,15 @@ bool EmulatorContext::checkRole(const Principal& principal, const std::string& v
   return identities_->hasRole(principal.object_id, rolesFor(vault, action), vault, key_name);
 }
 
+Status EmulatorContext::setMaaTokenLifetimeSeconds(int64_t seconds) {
+  if (seconds < -86400 || seconds > 7 * 86400) {
+    return invalidArgumentError("maa_token_lifetime_seconds " + std::to_string(seconds) +
+                                " is not in -86400..604800");
+  }
+  maa_token_lifetime_seconds_.store(seconds);
+  return Status::ok();
+}
+
 StatusOr<snp::EmulatedChip> EmulatorContext::openChip() const {
   return snp::EmulatedChip::openOrCreate(chip_dir_);
 }

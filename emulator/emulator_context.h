@@ -7,6 +7,7 @@
 // vault handler, including the release operation, makes the same checks.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -89,6 +90,12 @@ class EmulatorContext {
   bool checkRole(const Principal& principal, const std::string& vault, KeyAction action,
                  const std::string& key_name) const;
 
+  // Lifetime (exp - iat) of MAA tokens: 8 h like MAA by default; negative values issue tokens
+  // that are already expired (admin settings; in memory, a restart resets it).
+  int64_t maaTokenLifetimeSeconds() const { return maa_token_lifetime_seconds_.load(); }
+  // InvalidArgument outside -86400..604800 (the range of the access-token lifetime).
+  Status setMaaTokenLifetimeSeconds(int64_t seconds);
+
   // Opens the emulated chip (created at start). Serialised with admin updates by chipMutex().
   StatusOr<snp::EmulatedChip> openChip() const;
   std::mutex& chipMutex() const { return chip_mutex_; }
@@ -105,6 +112,7 @@ class EmulatorContext {
   std::map<std::string, std::string> urls_;
   std::function<int64_t()> clock_;
   mutable std::mutex chip_mutex_;
+  std::atomic<int64_t> maa_token_lifetime_seconds_{8 * 60 * 60};
 };
 
 // The 401 answer of Key Vault / Managed HSM: {"error":{"code":"Unauthorized","message":..}} with

@@ -44,6 +44,11 @@ Usage: skr-emulator --state DIR [--listen 127.0.0.1:PORT] [options]
 
 Listeners (one port each): imds (HTTP), entra (HTTPS), vault (HTTPS), mhsm (HTTPS),
 maa, maa2, ... (HTTPS), admin (HTTP). HTTPS uses the emulator's CA, written to DIR/ca.pem.
+MAA (each maa* listener has its own RS256 key; iss = the listener URL):
+  POST /attest/SevSnpVm?api-version=2020-10-01|2022-08-01   {"report","runtimeData",
+       "initTimeData"?,"nonce"?} -> {"token"}; the report is verified against AMD's pinned
+       roots or the emulated chip's ARK; REPORT_DATA = SHA-256(runtimeData) || 32 zero bytes
+  GET  /certs (JWKS, x5c only)   GET /.well-known/openid-configuration
 Once every listener is up: DIR/ca.pem, then DIR/endpoints.env (shell-sourceable):
   SKR_EMULATOR_IMDS_URL SKR_EMULATOR_ENTRA_URL SKR_EMULATOR_VAULT_URL SKR_EMULATOR_MHSM_URL
   SKR_EMULATOR_MAA_URL SKR_EMULATOR_MAA2_URL.. SKR_EMULATOR_ADMIN_URL SKR_EMULATOR_CA_FILE
@@ -64,7 +69,8 @@ Admin API (plain HTTP, JSON, on the admin listener):
   DELETE /_emulator/role-assignments/{id}
   POST   /_emulator/service-account-token {"namespace","service_account","audience"?,
                                          "lifetime_seconds"?,"wrong_key"?}
-  GET    /_emulator/settings             PUT {"token_lifetime_seconds": N}
+  GET    /_emulator/settings             PUT {"token_lifetime_seconds"?: N,
+                                         "maa_token_lifetime_seconds"?: N (default 28800)}
   GET    /_emulator/chip                 PUT {"bootloader"?,"tee"?,"snp"?,"microcode"?,
                                          "debug"?,"policy"?,"host_data"?,"measurement"?}
   GET    /_emulator/faults               POST {"listener"?,"method"?,"path"?|"path_regex"?,
