@@ -1,8 +1,9 @@
 // Secure key release on the emulated Key Vault / Managed HSM over plain HTTPS: the response JWS
 // verifies against its x5c chain to DIR/ca.pem, key_hsm unwraps with the transfer key to the
 // released key, and every denial (policy, token, RBAC, lookup, body) has AKV's error shape.
-// MAA tokens are minted here with the MAA instances' persisted signing keys (DIR/signing/), the
-// same keys the emulated MAA signs with.
+// Most MAA tokens are minted here with the MAA instances' persisted signing keys (DIR/signing/),
+// the same keys the emulated MAA signs with, so each claim can be varied; the last test gets its
+// tokens from the emulated MAA (POST /attest/SevSnpVm with a report of the emulated chip).
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
@@ -18,6 +19,7 @@
 #include "common/encoding/base64.h"
 #include "common/jose/jwk.h"
 #include "common/jose/jws.h"
+#include "common/snp/emulated_chip.h"
 #include "tests/integration/emulator_process.h"
 
 namespace skr::testing {
@@ -502,6 +504,84 @@ TEST_CASE(
                               releaseBody(token)),
                     "CKM_RSA_AES_KEY_WRAP");
   CHECK(old.plaintext == first.plaintext);
+  CHECK(emu->stop() == 0);
+}
+
+// The runtime data of §0 step 2: a JWKS holding the transfer key (kid "transfer", encrypt).
+std::string runtimeJwks() {
+  jose::Jwk jwk = jose::Jwk::fromPublicKey(transferKey().publicKey());
+  jwk.setKid("transfer");
+  jwk.setKeyOps({"encrypt"});
+  Poco::JSON::Array::Ptr keys = new Poco::JSON::Array;
+  keys->add(jwk.publicJson().value());
+  json::ObjectPtr jwks = new Poco::JSON::Object;
+  jwks->set("keys", keys);
+  return json::serializeCanonical(jwks).value();
+}
+
+// A token from MAA instance `maa` for a report of the emulated chip binding `runtime` (§0 steps
+// 3-6): REPORT_DATA = SHA-256(runtime) || zeros, VCEK chain from IMDS THIM.
+std::string attestedToken(const EmulatorProcess& emu, const std::string& runtime,
+                          const std::string& maa = "maa") {
+  StatusOr<snp::EmulatedChip> chip =
+      snp::EmulatedChip::openOrCreate(emu.env().at("SKR_EMULATOR_CHIP_DIR"));
+  REQUIRE(chip.ok());
+  std::array<uint8_t, 64> report_data{};
+  const Bytes hash = crypto::sha256(asBytes(runtime));
+  std::copy(hash.begin(), hash.end(), report_data.begin());
+  StatusOr<Bytes> report = chip->signReport(report_data, 0);
+  REQUIRE(report.ok());
+  HttpResult thim =
+      emu.get(emu.url("imds") + "/metadata/THIM/amd/certification", {{"Metadata", "true"}});
+  REQUIRE(thim.status == 200);
+  const std::string chain = thim.json()->getValue<std::string>("vcekCert") +
+                            thim.json()->getValue<std::string>("certificateChain");
+  const std::string inner = R"({"SnpReport":")" + encoding::base64UrlEncode(*report) +
+                            R"(","VcekCertChain":")" + encoding::base64UrlEncode(asBytes(chain)) +
+                            "\"}";
+  HttpResult r =
+      emu.post(emu.url(maa) + "/attest/SevSnpVm?api-version=2022-08-01",
+               R"({"report":")" + encoding::base64UrlEncode(asBytes(inner)) +
+                   R"(","runtimeData":{"data":")" + encoding::base64UrlEncode(asBytes(runtime)) +
+                   R"(","dataType":"JSON"},"nonce":"e2e"})");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  return r.json()->getValue<std::string>("token");
+}
+
+TEST_CASE(
+    "end to end: a token from the emulated MAA for an emulated-chip report releases the key; "
+    "other hostdata, maa2 and a UVM-compliance policy are refused",
+    "[emulator][release][maa]") {
+  auto emu = EmulatorProcess::start();
+  emu->admin("PUT", "/_emulator/chip", R"({"host_data":")" + kHostData + R"(","debug":false})");
+  Vault officer{*emu, "mhsm", tokenWithRole(*emu, "Managed HSM Crypto Officer", "mhsm")};
+  Vault mhsm{*emu, "mhsm", tokenWithRole(*emu, "Managed HSM Crypto Service Release User", "mhsm")};
+  // The ACI policy without the compliance-status condition: the emulated MAA says
+  // azure-compliant-uvm only for a UVM endorsement, which this report does not carry.
+  const std::string kid =
+      officer.createExportable("kek", R"("kty":"RSA-HSM")", policyWire(emu->url("maa"), false));
+  officer.createExportable("uvm-only", R"("kty":"RSA-HSM")", policyWire(emu->url("maa"), true));
+  const std::string runtime = runtimeJwks();
+  const std::string token = attestedToken(*emu, runtime);
+
+  Released r = verifyRelease(
+      *emu, mhsm.send("POST", "/keys/kek/release", releaseBody(token, "RSA_AES_KEY_WRAP_256")),
+      "RSA_AES_KEY_WRAP_256");
+  CHECK(r.payload->getObject("request")->getValue<std::string>("kid") == kid);
+  StatusOr<crypto::PrivateKey> released = crypto::PrivateKey::fromPkcs8Der(r.plaintext);
+  REQUIRE(released.ok());
+  CHECK(released->publicKey().rsaComponents()->n == b64u(releasedJwk(r), "n"));
+
+  expectError(mhsm.send("POST", "/keys/uvm-only/release", releaseBody(token)), 403, "Forbidden",
+              "x-ms-compliance-status", "AccessDenied");
+  expectError(
+      mhsm.send("POST", "/keys/kek/release", releaseBody(attestedToken(*emu, runtime, "maa2"))),
+      403, "Forbidden", "'maa2', which this vault does not trust", "AccessDenied");
+  // The platform's HOST_DATA changes (another CCE policy): the new token no longer matches.
+  emu->admin("PUT", "/_emulator/chip", R"({"host_data":")" + kOtherHostData + "\"}");
+  expectError(mhsm.send("POST", "/keys/kek/release", releaseBody(attestedToken(*emu, runtime))),
+              403, "Forbidden", "x-ms-sevsnpvm-hostdata", "AccessDenied");
   CHECK(emu->stop() == 0);
 }
 
