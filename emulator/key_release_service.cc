@@ -4,14 +4,13 @@
 #include <Poco/JSON/Object.h>
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
 
 #include "common/azure/release_policy.h"
-#include "common/crypto/digest.h"
 #include "common/encoding/base64.h"
-#include "common/jose/jwk.h"
 #include "common/jose/jws.h"
 #include "common/log/logger.h"
 #include "emulator/key_release.h"

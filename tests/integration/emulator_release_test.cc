@@ -7,6 +7,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
 
@@ -476,7 +477,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "after rotate, a versionless release returns the new version; the old one stays "
+    "after rotate, a versionless release returns the new version and the old one stays "
     "releasable by version",
     "[emulator][release]") {
   auto emu = EmulatorProcess::start();
@@ -550,7 +551,7 @@ std::string attestedToken(const EmulatorProcess& emu, const std::string& runtime
 }
 
 TEST_CASE(
-    "end to end: a token from the emulated MAA for an emulated-chip report releases the key; "
+    "end to end: a token from the emulated MAA for an emulated-chip report releases the key, while "
     "other hostdata, maa2 and a UVM-compliance policy are refused",
     "[emulator][release][maa]") {
   auto emu = EmulatorProcess::start();
