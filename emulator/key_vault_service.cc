@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/azure/release_policy.h"
 #include "common/encoding/base64.h"
 #include "common/jose/jwk.h"
 #include "common/log/logger.h"
@@ -59,13 +60,12 @@ StatusOr<KeyReleasePolicy> parseReleasePolicy(const json::ObjectPtr& o) {
     return invalidArgumentError("release_policy.data is not base64url: " +
                                 decoded.status().message());
   }
-  StatusOr<json::ObjectPtr> policy = json::parseObject(toString(*decoded));
+  // The full grammar (spec §3.1), so a policy the release operation could not evaluate is
+  // refused when it is set, as AKV does, not when a release is attempted.
+  StatusOr<azure::ReleasePolicy> policy = azure::ReleasePolicy::parse(toString(*decoded));
   if (!policy.ok()) {
-    return invalidArgumentError("release_policy.data is not a JSON policy: " +
+    return invalidArgumentError("release_policy.data is not a valid release policy: " +
                                 policy.status().message());
-  }
-  if (!(*policy)->has("anyOf")) {
-    return invalidArgumentError("release_policy.data: the policy has no 'anyOf'");
   }
   p.data = std::move(decoded).value();
   return p;

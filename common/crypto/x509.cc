@@ -22,6 +22,13 @@
 namespace skr::crypto {
 namespace {
 
+// Whether `host` is an IPv4 or IPv6 address literal (a2i_IPADDRESS accepts exactly those).
+bool isIpLiteral(const std::string& host) {
+  SslPtr<ASN1_OCTET_STRING> ip(a2i_IPADDRESS(host.c_str()));
+  ERR_clear_error();
+  return ip != nullptr;
+}
+
 // Certificates seen by skr are a few KiB (AMD VCEK ~1.4 KiB, ARK/ASK ~1.6 KiB); the limits only keep
 // hostile input from driving large allocations.
 constexpr std::size_t kMaxCertificateDerBytes = 64 * 1024;
@@ -432,9 +439,15 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
   }
   // OpenSSL's depth counts intermediates only: neither the leaf nor the trust anchor.
   X509_VERIFY_PARAM_set_depth(param, std::max(0, options.max_depth - 2));
-  if (options.hostname &&
-      X509_VERIFY_PARAM_set1_host(param, options.hostname->data(), options.hostname->size()) !=
-          1) {
+  // An IP literal host matches iPAddress SANs only (RFC 2818 §3.1); set1_host would compare it
+  // with dNSName entries and never match a certificate for https://127.0.0.1.
+  if (options.hostname && isIpLiteral(*options.hostname)) {
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, options.hostname->c_str()) != 1) {
+      return invalidArgumentError("verifyChain: IP address '" + *options.hostname +
+                                  "' is not usable: " + takeOpensslErrors());
+    }
+  } else if (options.hostname && X509_VERIFY_PARAM_set1_host(param, options.hostname->data(),
+                                                             options.hostname->size()) != 1) {
     return invalidArgumentError("verifyChain: hostname '" + *options.hostname +
                                 "' is not usable: " + takeOpensslErrors());
   }
@@ -470,7 +483,8 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
                formatTime(at) + ")";
     return failedPreconditionError(std::move(message));
   }
-  if (error == X509_V_ERR_HOSTNAME_MISMATCH && options.hostname) {
+  if ((error == X509_V_ERR_HOSTNAME_MISMATCH || error == X509_V_ERR_IP_ADDRESS_MISMATCH) &&
+      options.hostname) {
     message += " (expected '" + *options.hostname + "')";
   }
   return dataLossError(std::move(message));

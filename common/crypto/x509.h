@@ -82,7 +82,8 @@ class Certificate {
 struct ChainVerifyOptions {
   // Verification time; nullopt = now.
   std::optional<TimePoint> at;
-  // When set, the leaf must be valid for this DNS name (SAN, or CN when there are no SANs).
+  // When set, the leaf must be valid for this DNS name (SAN, or CN when there are no SANs); an
+  // IPv4/IPv6 literal ("127.0.0.1", "::1") must be one of the leaf's iPAddress SANs.
   std::optional<std::string> hostname;
   // Maximum chain length including leaf and root.
   int max_depth = 8;

@@ -140,6 +140,41 @@ TEST_CASE("a leaf chains to its issuer with SAN, EKU, SKI and AKI", "[certbuilde
   CHECK_FALSE(verifyChain(leaf, {}, roots, options).isOk());
 }
 
+TEST_CASE("verifyChain matches an IP literal host against iPAddress SANs only", "[certbuilder]") {
+  Certificate root = take(rootBuilder().sign(rsaKey(), CertificateSignatureAlg::kRsaPkcs1Sha256));
+  // GeneralNames { dNSName "localhost", iPAddress 127.0.0.1, iPAddress ::1 } (RFC 5280 §4.2.1.6).
+  Bytes san{0x30, 0x23, 0x82, 0x09, 'l', 'o', 'c', 'a', 'l',  'h', 'o',
+            's',  't',  0x87, 0x04, 127, 0,   0,   1,   0x87, 0x10};
+  for (int i = 0; i < 15; ++i) san.push_back(0);
+  san.push_back(1);
+  CertificateBuilder b;
+  b.subject(dn("127.0.0.2"))
+      .issuer(root)
+      .serialNumber(uint64_t{0x2002})
+      .validity(day(2025, 1, 1), day(2026, 1, 1))
+      .publicKey(ecKey256().publicKey())
+      .basicConstraints(false)
+      .keyUsage(kKeyUsageDigitalSignature)
+      .addExtension("2.5.29.17", san);
+  Certificate leaf = take(b.sign(rsaKey(), CertificateSignatureAlg::kRsaPkcs1Sha256));
+  const Certificate roots[] = {root};
+  ChainVerifyOptions options;
+  options.at = day(2025, 6, 1);
+  for (const char* host : {"127.0.0.1", "::1", "localhost"}) {
+    INFO(host);
+    options.hostname = host;
+    CHECK(verifyChain(leaf, {}, roots, options).isOk());
+  }
+  // The CN (127.0.0.2) does not count, nor does another address.
+  for (const char* host : {"127.0.0.2", "::2", "10.0.0.1"}) {
+    INFO(host);
+    options.hostname = host;
+    Status s = verifyChain(leaf, {}, roots, options);
+    CHECK(s.code() == StatusCode::kDataLoss);
+    CHECK_THAT(s.message(), Catch::Contains("expected '" + std::string(host) + "'"));
+  }
+}
+
 TEST_CASE("serial 0, no AKI and raw extensions reproduce an AMD VCEK's shape", "[certbuilder]") {
   CertificateBuilder b;
   b.subject(dn("SEV-VCEK"))
