@@ -312,7 +312,7 @@ TEST_CASE("MAA rejects bad evidence and bad requests with a CloudError naming th
 }
 
 TEST_CASE(
-    "a UVM endorsement over the chip's measurement yields azure-compliant-uvm; one over "
+    "a UVM endorsement over the chip's measurement yields azure-compliant-uvm, one over "
     "another measurement is rejected",
     "[emulator][maa]") {
   auto emu = EmulatorProcess::start();

@@ -107,7 +107,7 @@ TEST_CASE("HTTPS listeners verify against ca.pem (with hostname check) and fail 
   CHECK(emu->stop() == 0);
 }
 
-TEST_CASE("the request log lists requests without queries or tokens; reset clears it",
+TEST_CASE("the request log lists requests without queries or tokens, and reset clears it",
           "[emulator]") {
   auto emu = EmulatorProcess::start();
   const std::string token = imdsToken(*emu, "https://vault.azure.net");

@@ -458,7 +458,7 @@ TEST_CASE("dot paths reach into nested objects and nowhere else", "[azure][polic
               "claim 'n' is null (at anyOf[0].allOf[0])");
 }
 
-TEST_CASE("exists holds for present non-null claims; exists false requires absence",
+TEST_CASE("exists holds for present non-null claims and exists false requires absence",
           "[azure][policy]") {
   const json::ObjectPtr claims = claimsOf(R"({"present":"", "obj":{"k":1}, "nul":null})");
   const std::string exists = oneAuthority(R"({"claim":"present","exists":true})");

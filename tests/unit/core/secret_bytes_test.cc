@@ -57,7 +57,7 @@ TEST_CASE("equality compares length and every byte") {
   CHECK_FALSE(SecretBytes(1) == SecretBytes());
 }
 
-TEST_CASE("append and resize grow the secret; clear empties it") {
+TEST_CASE("append and resize grow the secret, clear empties it") {
   SecretBytes s;
   for (int i = 0; i < 100; ++i) s.append(asBytes("0123456789"));  // forces reallocations
   CHECK(s.size() == 1000);

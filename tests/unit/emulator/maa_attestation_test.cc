@@ -307,7 +307,7 @@ TEST_CASE("each evidence check rejects with a message naming it", "[emulator][ma
 }
 
 TEST_CASE(
-    "a UVM endorsement over the report's measurement earns azure-compliant-uvm; a wrong "
+    "a UVM endorsement over the report's measurement earns azure-compliant-uvm, a wrong "
     "measurement or signature is rejected",
     "[emulator][maa]") {
   Resigned s = resigned();

@@ -96,7 +96,7 @@ TEST_CASE("an ARM template without ccePolicy is NotFound", "[snp][hostdata]") {
         "ARM template has no resources[*].properties.confidentialComputeProperties.ccePolicy");
 }
 
-TEST_CASE("an ARM template with two different ccePolicy values is refused; equal ones agree",
+TEST_CASE("an ARM template with two different ccePolicy values is refused, equal ones agree",
           "[snp][hostdata]") {
   auto group = [](const std::string& policy) {
     return R"({"type":"Microsoft.ContainerInstance/containerGroups","properties":{)"
