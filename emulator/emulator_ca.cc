@@ -1,5 +1,7 @@
 #include "emulator/emulator_ca.h"
 
+#include <arpa/inet.h>
+
 #include "common/crypto/random.h"
 #include "common/log/logger.h"
 #include "emulator/state_files.h"
@@ -38,6 +40,40 @@ Bytes loopbackSubjectAltName() {
       0x87, 0x04, 127, 0, 0, 1,                                    // [7] iPAddress 127.0.0.1
   };
   return Bytes(std::begin(kDer), std::end(kDer));
+}
+
+// DER TLV with a definite length (short or long form, X.690 §8.1.3).
+void appendTlv(Bytes& out, uint8_t tag, ByteView value) {
+  out.push_back(tag);
+  if (value.size() < 0x80) {
+    out.push_back(static_cast<uint8_t>(value.size()));
+  } else {
+    Bytes len;
+    for (std::size_t n = value.size(); n > 0; n >>= 8) len.insert(len.begin(), n & 0xff);
+    out.push_back(static_cast<uint8_t>(0x80 | len.size()));
+    out.insert(out.end(), len.begin(), len.end());
+  }
+  out.insert(out.end(), value.begin(), value.end());
+}
+
+// GeneralNames with dNSName [2] and iPAddress [7] entries (RFC 5280 §4.2.1.6).
+StatusOr<Bytes> subjectAltName(const std::vector<std::string>& dns_names,
+                               const std::vector<std::string>& ip_addresses) {
+  Bytes names;
+  for (const std::string& dns : dns_names) appendTlv(names, 0x82, asBytes(dns));
+  for (const std::string& ip : ip_addresses) {
+    uint8_t addr[16];
+    if (::inet_pton(AF_INET, ip.c_str(), addr) == 1) {
+      appendTlv(names, 0x87, ByteView(addr, 4));
+    } else if (::inet_pton(AF_INET6, ip.c_str(), addr) == 1) {
+      appendTlv(names, 0x87, ByteView(addr, 16));
+    } else {
+      return invalidArgumentError("certificate: '" + ip + "' is not an IP address");
+    }
+  }
+  Bytes out;
+  appendTlv(out, 0x30, names);
+  return out;
 }
 
 StatusOr<std::pair<Certificate, PrivateKey>> loadPair(const std::string& cert_path,
@@ -135,7 +171,12 @@ StatusOr<crypto::Certificate> EmulatorCa::issue(const std::string& common_name,
       .subjectKeyIdentifier()
       .authorityKeyIdentifier();
   if (!options.extended_key_usage.empty()) b.extendedKeyUsage(options.extended_key_usage);
-  if (!options.dns_names.empty()) b.dnsNames(options.dns_names);
+  if (!options.ip_addresses.empty()) {
+    SKR_ASSIGN_OR_RETURN(Bytes san, subjectAltName(options.dns_names, options.ip_addresses));
+    b.addExtension(kOidSubjectAltName, san);
+  } else if (!options.dns_names.empty()) {
+    b.dnsNames(options.dns_names);
+  }
   return b.sign(ca_key_, crypto::CertificateSignatureAlg::kEcdsaSha256);
 }
 

@@ -21,6 +21,9 @@ inline constexpr const char* kEmulatedOrganization = "skr-emulator (emulated, no
 
 struct IssueOptions {
   std::vector<std::string> dns_names;
+  // subjectAltName iPAddress entries, textual IPv4 / IPv6 ("127.0.0.1", "::1"). With any, the SAN
+  // extension holds the dns_names and these (clients match an IP host only against iPAddress).
+  std::vector<std::string> ip_addresses;
   std::vector<std::string> extended_key_usage;  // e.g. crypto::kEkuServerAuth
   uint32_t key_usage = crypto::kKeyUsageDigitalSignature;
   std::chrono::hours validity{24 * 365};
