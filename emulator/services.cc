@@ -8,6 +8,7 @@
 #include "emulator/imds_service.h"
 #include "emulator/key_release_service.h"
 #include "emulator/key_vault_service.h"
+#include "emulator/maa_service.h"
 #include "emulator/service.h"
 
 namespace skr::emulator {
@@ -19,7 +20,7 @@ std::vector<std::unique_ptr<Service>> makeServices() {
   services.push_back(std::make_unique<KeyVaultService>());
   // ---- plug-in point: MAA (/attest/SevSnpVm, /certs, /.well-known/openid-configuration on the
   // "maa*" listeners) and key release (POST /keys/{name}[/{version}]/release on "vault"/"mhsm"):
-  // services.push_back(std::make_unique<MaaService>());
+  services.push_back(std::make_unique<MaaService>());
   services.push_back(std::make_unique<KeyReleaseService>());
   services.push_back(std::make_unique<AdminService>());
   return services;
