@@ -324,8 +324,12 @@ async function main() {
   const certKey = certs.keys.find((k) => k.kid === jwtHeader.kid);
   check(certKey, 'MAA /certs: has the token\'s kid', () => `kid ${jwtHeader.kid} not in ${short(certs.keys.map((k) => k.kid))}`);
   const maaCert = new crypto.X509Certificate(Buffer.from(certKey.x5c[0], 'base64'));
-  check(maaCert.checkIssued(maaCert) && maaCert.verify(maaCert.publicKey),
-        'MAA /certs: x5c[0] is a self-issued certificate', () => maaCert.subject);
+  // Self-issued (issuer name = subject name) and self-signed. Not checkIssued(): OpenSSL's
+  // X509_check_issued also wants keyCertSign, which a CA:FALSE signing certificate need not have.
+  check(maaCert.issuer === maaCert.subject && maaCert.verify(maaCert.publicKey) &&
+        maaCert.subject.split('\n').includes(`CN=${maa}`),
+  'MAA /certs: x5c[0] is self-issued and self-signed, CN = the MAA URL',
+  () => `subject ${JSON.stringify(maaCert.subject)}, issuer ${JSON.stringify(maaCert.issuer)}`);
   const resolveMaaKey = async (header) => {
     const k = certs.keys.find((j) => j.kid === header.kid);
     if (!k) throw new Error(`no key with kid ${header.kid}`);
@@ -369,6 +373,12 @@ async function main() {
   check(typeof claims['x-ms-sevsnpvm-smt-allowed'] === 'boolean' &&
         typeof claims['x-ms-sevsnpvm-migration-allowed'] === 'boolean',
   'MAA claims smt-allowed / migration-allowed are booleans');
+  check(isB64UrlNoPad(claims['x-ms-policy-hash']) && claims['x-ms-policy-hash'].length > 0,
+        'MAA claim x-ms-policy-hash is base64url', () => short(claims['x-ms-policy-hash']));
+  // No UVM endorsement was sent, so the token must not claim Azure compliance (spec §9).
+  equal(claims['x-ms-compliance-status'], undefined,
+    'MAA claim x-ms-compliance-status absent without a UVM endorsement');
+  equal(claims['x-ms-emulated'], true, 'MAA claim x-ms-emulated (docs/emulator.md)');
   const tcb = report.subarray(0x180, 0x188);
   check(claims['x-ms-sevsnpvm-bootloader-svn'] === tcb[0] && claims['x-ms-sevsnpvm-tee-svn'] === tcb[1]
         && claims['x-ms-sevsnpvm-snpfw-svn'] === tcb[6] && claims['x-ms-sevsnpvm-microcode-svn'] === tcb[7],
