@@ -491,6 +491,43 @@ async function main() {
     check(crypto.privateDecrypt({ key: released, oaepHash: 'sha256' }, enc1).equals(probe),
           `release ${enc}: released private key decrypts for the vault's public key`);
   }
+
+  // Negative controls: with the emulator's "wrong_key" fault the MAA token and the release JWS are
+  // signed by a key nobody trusts; the same jose verification must then reject them, so the checks
+  // above are not vacuous.
+  const addFault = (listener, p) => adminJson(`admin: wrong_key fault on ${listener}`, 'POST',
+    '/_emulator/faults', { listener, method: 'POST', path: p, count: 1, action: 'wrong_key' });
+  await addFault('maa', '/attest/SevSnpVm');
+  const badAttest = await expectJson('MAA (wrong_key fault): POST /attest/SevSnpVm', await request(
+    'POST', `${maa}/attest/SevSnpVm?api-version=2022-08-01`, {
+      body: { report: b64url(Buffer.from(JSON.stringify(maaReport), 'utf8')),
+        runtimeData: { data: b64url(runtimeData), dataType: 'JSON' } },
+    }));
+  let maaRejected;
+  try {
+    await jose.jwtVerify(badAttest.token, resolveMaaKey, { issuer: maa, algorithms: ['RS256'] });
+  } catch (e) {
+    maaRejected = e.code ?? e.message;  // bad signature, or a kid /certs does not have
+  }
+  check(maaRejected === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' || /^no key with kid/.test(maaRejected ?? ''),
+        `negative: jose rejects an MAA token signed with the wrong key (${maaRejected})`,
+        'it verified');
+  await addFault('vault', `/keys/${keyName}/release`);
+  const badRel = await expectJson('release (wrong_key fault)', await request('POST',
+    `${vault}/keys/${keyName}/release?api-version=7.4`, {
+      headers: { Authorization: `Bearer ${releaseToken}` },
+      body: { target: token, enc: 'RSA_AES_KEY_WRAP_256' },
+    }));
+  const badKey = await jose.importX509(derToPem(jose.decodeProtectedHeader(badRel.value).x5c[0]), 'RS256');
+  let jwsRejected;
+  try {
+    await jose.compactVerify(badRel.value, badKey, { algorithms: ['RS256'] });
+  } catch (e) {
+    jwsRejected = e.code ?? e.message;
+  }
+  equal(jwsRejected, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    'negative: jose rejects a release JWS not signed by its x5c[0]');
+
   console.log(`verify-emulator: all ${checks} checks passed`);
 }
 
