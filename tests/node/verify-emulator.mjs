@@ -407,6 +407,7 @@ async function main() {
     const hdr = jose.decodeProtectedHeader(jws);
     check(hdr.alg === 'RS256' && Array.isArray(hdr.x5c) && hdr.x5c.length > 0 && hdr.x5c.every(isStdB64),
           `release ${enc}: JWS header alg RS256, x5c of standard base64 DER`, () => short(hdr));
+    check(typeof hdr.kid === 'string' && hdr.kid.length > 0, `release ${enc}: JWS header kid`);
     const leafDer = Buffer.from(hdr.x5c[0], 'base64');
     equal(hdr['x5t#S256'], b64url(sha256(leafDer)), `release ${enc}: x5t#S256 = SHA-256 of x5c[0]`);
     const leafKey = await step(`release ${enc}: jose importX509(x5c[0])`,
@@ -435,9 +436,14 @@ async function main() {
 
     const payload = JSON.parse(Buffer.from(rawPayload).toString('utf8'));
     equal(payload.request?.enc, enc, `release ${enc}: payload request.enc`);
+    equal(payload.request?.['api-version'], '7.4', `release ${enc}: payload request.api-version echoed`);
     check(typeof payload.request?.kid === 'string' &&
-          payload.request.kid.startsWith(`${vault}/keys/${keyName}/`),
-    `release ${enc}: payload request.kid names the key`, () => short(payload.request));
+          new RegExp(`^${vault.replace(/[.]/g, '\\.')}/keys/${keyName}/[0-9a-f]{32}$`).test(payload.request.kid),
+    `release ${enc}: payload request.kid = {vault}/keys/{name}/{32-hex version}`, () => short(payload.request));
+    if (payload.request.nonce !== releaseNonce) {
+      console.log(`note release ${enc}: request.nonce not echoed (${short(payload.request.nonce)}; ` +
+                  'the spec only infers the echo)');
+    }
     const key = payload.response?.key?.key;
     check(key && key.kty === 'RSA-HSM' && typeof key.key_hsm === 'string' && isB64UrlNoPad(key.key_hsm),
           `release ${enc}: payload response.key.key = {kty RSA-HSM, key_hsm base64url}`,
@@ -446,6 +452,8 @@ async function main() {
     check(payload.response.key.attributes?.exportable === true,
           `release ${enc}: payload response.key.attributes.exportable`);
     const rp = payload.response.key.release_policy;
+    equal(rp?.contentType, 'application/json; charset=utf-8',
+      `release ${enc}: payload release_policy.contentType`);
     check(rp && isB64UrlNoPad(rp.data) &&
           canonical(JSON.parse(Buffer.from(rp.data, 'base64url').toString('utf8'))) === canonical(policy),
     `release ${enc}: payload response.key.release_policy.data is our policy (base64url)`,
