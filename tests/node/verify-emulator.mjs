@@ -129,7 +129,9 @@ function request(method, url, { headers = {}, body } = {}) {
     h['Content-Type'] = h['Content-Type'] ?? 'application/json';
     h['Content-Length'] = data.length;
   }
-  return new Promise((resolve, reject) => {
+  const where = `${method} ${u.origin}${u.pathname}`;  // no query: it may name identities
+  return new Promise((resolve, rejectRaw) => {
+    const reject = (e) => rejectRaw(new CheckFailure(`${where}: ${e.code ?? e.message}`));
     const req = lib.request(u, {
       method, headers: h, timeout: 30000,
       ...(u.protocol === 'https:' ? { ca: caPem, agent: false } : { agent: false }),
@@ -144,7 +146,7 @@ function request(method, url, { headers = {}, body } = {}) {
       });
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${u.pathname}: timed out`)));
+    req.on('timeout', () => req.destroy(new Error('no response within 30 s')));
     req.on('error', reject);
     if (data) req.write(data);
     req.end();
