@@ -141,6 +141,129 @@ std::string verifyFailureText(const Target& target) {
   return text;
 }
 
+// Gives BodyFraming the session's buffered raw reads (HTTPSession::read is protected). The body
+// is framed here rather than by Poco's streams because Poco 1.11's chunked stream treats EOF inside
+// a chunk as a clean end, which would hide truncation.
+class RawBodyReader {
+ public:
+  virtual ~RawBodyReader() = default;
+  virtual int readRaw(char* buffer, std::streamsize length) = 0;
+};
+
+template <class Session>
+class FramedSession final : public Session, public RawBodyReader {
+ public:
+  using Session::Session;
+  int readRaw(char* buffer, std::streamsize length) override { return this->read(buffer, length); }
+};
+
+// Reads a response body under the attempt deadline and the size cap. Throws what Poco throws
+// (timeouts, resets); returns Unavailable for truncation / bad framing, ResourceExhausted for size.
+struct BodyFraming {
+  RawBodyReader& raw;
+  Poco::Net::StreamSocket& socket;
+  const Target& target;
+  Clock::time_point deadline;
+  std::size_t max_bytes;
+
+  // Bytes read (0 = the peer closed), or DeadlineExceeded.
+  StatusOr<std::size_t> readSome(char* buffer, std::size_t length) {
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0)
+      return deadlineExceededError(target.where + ": timed out reading the body");
+    socket.setReceiveTimeout(toTimespan(left));
+    const int n = raw.readRaw(buffer, static_cast<std::streamsize>(length));
+    return static_cast<std::size_t>(std::max(n, 0));
+  }
+
+  Status tooLarge() const {
+    return resourceExhaustedError(target.where + ": response body exceeds " +
+                                  std::to_string(max_bytes) + " bytes");
+  }
+
+  Status truncated(std::size_t got, const std::string& expected) const {
+    return unavailableError(target.where + ": response truncated: expected " + expected +
+                            ", received " + std::to_string(got) + " bytes");
+  }
+
+  Status readExactly(std::size_t length, std::string& body) {
+    std::array<char, 16 * 1024> buffer{};
+    const std::size_t start = body.size();
+    while (body.size() - start < length) {
+      const std::size_t want = std::min(buffer.size(), length - (body.size() - start));
+      SKR_ASSIGN_OR_RETURN(const std::size_t n, readSome(buffer.data(), want));
+      if (n == 0) {
+        return truncated(body.size() - start, "Content-Length " + std::to_string(length));
+      }
+      body.append(buffer.data(), n);
+    }
+    return Status::ok();
+  }
+
+  Status readToEnd(std::string& body) {
+    std::array<char, 16 * 1024> buffer{};
+    while (true) {
+      SKR_ASSIGN_OR_RETURN(const std::size_t n, readSome(buffer.data(), buffer.size()));
+      if (n == 0) return Status::ok();
+      if (body.size() + n > max_bytes) return tooLarge();
+      body.append(buffer.data(), n);
+    }
+  }
+
+  // One CRLF- (or LF-) terminated line without its terminator; bounded.
+  Status readLine(std::string& line, std::size_t got) {
+    line.clear();
+    char c = 0;
+    while (true) {
+      SKR_ASSIGN_OR_RETURN(const std::size_t n, readSome(&c, 1));
+      if (n == 0) return truncated(got, "more chunked framing");
+      if (c == '\n') break;
+      if (line.size() >= 4096) {
+        return unavailableError(target.where + ": malformed chunked body: line too long");
+      }
+      line.push_back(c);
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return Status::ok();
+  }
+
+  // RFC 9112 §7.1: chunk-size [; ext] CRLF data CRLF ... 0 CRLF trailers CRLF.
+  Status readChunked(std::string& body) {
+    std::string line;
+    while (true) {
+      SKR_RETURN_IF_ERROR(readLine(line, body.size()));
+      const std::string size_text = line.substr(0, line.find(';'));
+      std::size_t size = 0;
+      std::size_t digits = 0;
+      for (char c : size_text) {
+        if (c == ' ' || c == '\t') continue;
+        const int v = std::isxdigit(static_cast<unsigned char>(c)) == 0 ? -1
+                      : c <= '9'                                        ? c - '0'
+                                 : (std::tolower(c) - 'a' + 10);
+        if (v < 0 || ++digits > 15) {
+          return unavailableError(target.where + ": malformed chunked body: bad chunk size");
+        }
+        size = size * 16 + static_cast<std::size_t>(v);
+      }
+      if (digits == 0) {
+        return unavailableError(target.where + ": malformed chunked body: bad chunk size");
+      }
+      if (size == 0) break;
+      if (body.size() + size > max_bytes) return tooLarge();
+      SKR_RETURN_IF_ERROR(readExactly(size, body));
+      SKR_RETURN_IF_ERROR(readLine(line, body.size()));
+      if (!line.empty()) {
+        return unavailableError(target.where + ": malformed chunked body: no CRLF after a chunk");
+      }
+    }
+    for (int trailers = 0;; ++trailers) {
+      SKR_RETURN_IF_ERROR(readLine(line, body.size()));
+      if (line.empty()) return Status::ok();
+      if (trailers > 64) return unavailableError(target.where + ": too many chunked trailers");
+    }
+  }
+};
+
 Status mapException(const Poco::Exception& e, const Target& target, milliseconds timeout) {
   if (dynamic_cast<const Poco::TimeoutException*>(&e) != nullptr) {
     return deadlineExceededError(target.where + ": timed out (attempt budget " +
@@ -221,9 +344,11 @@ struct PocoHttpTransport::Impl {
         std::lock_guard<std::mutex> lock(mutex);
         contexts.emplace(target.pool_key, context);
       }
-      session = std::make_unique<Poco::Net::HTTPSClientSession>(target.host, target.port, context);
+      session = std::make_unique<FramedSession<Poco::Net::HTTPSClientSession>>(
+          target.host, target.port, context);
     } else {
-      session = std::make_unique<Poco::Net::HTTPClientSession>(target.host, target.port);
+      session =
+          std::make_unique<FramedSession<Poco::Net::HTTPClientSession>>(target.host, target.port);
     }
     Poco::Net::HTTPClientSession::ProxyConfig config;  // empty host: direct
     if (proxy_endpoint->has_value()) {
@@ -232,6 +357,9 @@ struct PocoHttpTransport::Impl {
       config.port = p.port;
       config.username = p.username;
       config.password = p.password;
+      // Poco 1.11 otherwise sends "Proxy-Authorization: Basic Og==" (empty credentials).
+      config.authMethod = p.username.empty() ? Poco::Net::HTTPClientSession::PROXY_AUTH_NONE
+                                             : Poco::Net::HTTPClientSession::PROXY_AUTH_HTTP_BASIC;
     }
     session->setProxyConfig(config);
     session->setKeepAlive(true);
@@ -294,46 +422,37 @@ struct PocoHttpTransport::Impl {
       if (left.count() <= 0) return deadlineExceededError(target.where + ": timed out sending");
       session.socket().setReceiveTimeout(toTimespan(left));
       Poco::Net::HTTPResponse poco_response;
-      std::istream& in = session.receiveResponse(poco_response);
+      // The body is framed by BodyFraming on the raw session, not by the returned stream.
+      static_cast<void>(session.receiveResponse(poco_response));
       headers_received = true;
-      in.exceptions(std::ios::badbit);
 
       HttpResponse response;
       response.status = static_cast<int>(poco_response.getStatus());
       for (const auto& [name, value] : poco_response) response.headers.push_back({name, value});
       const bool has_length = poco_response.hasContentLength();
       const int64_t length = has_length ? poco_response.getContentLength64() : -1;
+      if (has_length && length < 0) {
+        return unavailableError(target.where + ": malformed Content-Length");
+      }
       if (has_length && length > static_cast<int64_t>(request.max_response_bytes)) {
         return resourceExhaustedError(target.where + ": response Content-Length is " +
                                       std::to_string(length) + " bytes, limit " +
                                       std::to_string(request.max_response_bytes));
       }
-      std::array<char, 16 * 1024> buffer{};
-      while (true) {
-        left = remaining();
-        if (left.count() <= 0) {
-          return deadlineExceededError(target.where + ": timed out reading the body after " +
-                                       std::to_string(response.body.size()) + " bytes");
-        }
-        session.socket().setReceiveTimeout(toTimespan(left));
-        in.read(buffer.data(), buffer.size());
-        const auto n = static_cast<std::size_t>(in.gcount());
-        if (response.body.size() + n > request.max_response_bytes) {
-          return resourceExhaustedError(target.where + ": response body exceeds " +
-                                        std::to_string(request.max_response_bytes) + " bytes");
-        }
-        response.body.append(buffer.data(), n);
-        if (!in) break;
-      }
       const bool no_body = request.method == "HEAD" || response.status == 204 ||
                            response.status == 304 || response.status < 200;
-      if (has_length && !no_body && static_cast<int64_t>(response.body.size()) != length) {
-        return unavailableError(target.where + ": response truncated: Content-Length " +
-                                std::to_string(length) + ", received " +
-                                std::to_string(response.body.size()) + " bytes");
+      const bool chunked = poco_response.getChunkedTransferEncoding();
+      if (!no_body) {
+        auto* raw = dynamic_cast<RawBodyReader*>(&session);
+        if (raw == nullptr) return internalError(target.where + ": session cannot read raw");
+        BodyFraming framing{*raw, session.socket(), target, deadline, request.max_response_bytes};
+        const Status read =
+            chunked      ? framing.readChunked(response.body)
+            : has_length ? framing.readExactly(static_cast<std::size_t>(length), response.body)
+                         : framing.readToEnd(response.body);
+        SKR_RETURN_IF_ERROR(read);
       }
-      reusable = poco_response.getKeepAlive() &&
-                 (has_length || no_body || poco_response.getChunkedTransferEncoding());
+      reusable = poco_response.getKeepAlive() && (has_length || no_body || chunked);
       return response;
     } catch (const Poco::Exception& e) {
       if (headers_received && dynamic_cast<const Poco::Net::MessageException*>(&e) != nullptr) {
