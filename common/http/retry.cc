@@ -135,6 +135,7 @@ StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequ
   std::optional<StatusOr<HttpResponse>> last;
   std::string stop_reason;
   int attempt = 0;
+  HttpRequest this_attempt = request;  // one copy: only the timeout changes between attempts
   while (true) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock.steadyNow());
     if (left.count() <= 0) {
@@ -142,7 +143,6 @@ StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequ
       break;
     }
     ++attempt;
-    HttpRequest this_attempt = request;
     this_attempt.timeout = std::min(request.timeout, left);
     last.emplace(transport.send(this_attempt));
     const bool retryable =
