@@ -393,6 +393,27 @@ TEST_CASE("transport reuses one keep-alive connection per host", "[http]") {
   CHECK(seen[0].find("User-Agent: skr/") != std::string::npos);
 }
 
+TEST_CASE("transport is safe to share between threads and pools their connections", "[http]") {
+  LocalServer server(keepAliveHandler);
+  auto transport = makeTransport();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      HttpRequest r;
+      r.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/t";
+      for (int i = 0; i < 10; ++i) {
+        StatusOr<HttpResponse> result = transport->send(r);
+        if (result.ok() && result->body == "hello") ++ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(ok == 40);
+  CHECK(server.accepted() <= 4);  // at most one connection per concurrent caller
+  CHECK(server.seen().size() == 40);
+}
+
 TEST_CASE("transport reconnects when the server closed an idle keep-alive connection", "[http]") {
   // Answers one request per connection, then closes without saying so.
   LocalServer server([](int fd, LocalServer& s) {
