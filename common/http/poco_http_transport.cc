@@ -12,6 +12,7 @@
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -455,6 +456,7 @@ struct PocoHttpTransport::Impl {
       reusable = poco_response.getKeepAlive() && (has_length || no_body || chunked);
       return response;
     } catch (const Poco::Exception& e) {
+      ERR_clear_error();  // leave no TLS errors queued for the next OpenSSL user of this thread
       if (headers_received && dynamic_cast<const Poco::Net::MessageException*>(&e) != nullptr) {
         return unavailableError(target.where +
                                 ": response body truncated or malformed: " + e.displayText());
