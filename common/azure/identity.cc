@@ -560,8 +560,7 @@ StatusOr<AccessToken> TokenFileProvider::token(const std::string& resource) {
   return token;
 }
 
-LiteralTokenProvider::LiteralTokenProvider(SecretBytes token, Clock& clock)
-    : token_(std::move(token)), clock_(clock) {}
+LiteralTokenProvider::LiteralTokenProvider(SecretBytes token) : token_(std::move(token)) {}
 
 std::string LiteralTokenProvider::describe() const {
   return "configured access token";
@@ -569,7 +568,6 @@ std::string LiteralTokenProvider::describe() const {
 
 StatusOr<AccessToken> LiteralTokenProvider::token(const std::string& resource) {
   SKR_RETURN_IF_ERROR(validateResource(resource));
-  std::lock_guard<std::mutex> lock(mutex_);
   const ByteView bytes = token_.view(grantSecretAccess());
   return staticToken(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
                      resource, system_clock::time_point::max(), describe());

@@ -137,14 +137,12 @@ class TokenFileProvider : public TokenProvider {
 // token without `exp` never expires.
 class LiteralTokenProvider : public TokenProvider {
  public:
-  LiteralTokenProvider(SecretBytes token, Clock& clock);
+  explicit LiteralTokenProvider(SecretBytes token);
   StatusOr<AccessToken> token(const std::string& resource) override;
   std::string describe() const override;
 
  private:
-  SecretBytes token_;
-  Clock& clock_;
-  mutable std::mutex mutex_;
+  const SecretBytes token_;  // never modified: concurrent reads are safe
 };
 
 // ---- Cache ----

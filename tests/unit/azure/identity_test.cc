@@ -484,11 +484,9 @@ TEST_CASE("cached token file is re-read once the cached token nears expiry") {
 }
 
 TEST_CASE("literal token without exp never expires") {
-  FakeClock clock;
   const std::string raw = "literal";
   LiteralTokenProvider provider(
-      SecretBytes::copyOf(ByteView(reinterpret_cast<const uint8_t*>(raw.data()), raw.size())),
-      clock);
+      SecretBytes::copyOf(ByteView(reinterpret_cast<const uint8_t*>(raw.data()), raw.size())));
   StatusOr<AccessToken> t = provider.token(kVaultResource);
   REQUIRE(t.ok());
   CHECK(text(t->token) == "literal");
