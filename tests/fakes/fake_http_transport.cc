@@ -19,25 +19,49 @@ void FakeHttpTransport::setError(const std::string& url, Status status) {
   canned_[url] = Canned{std::move(status), {}};
 }
 
+void FakeHttpTransport::queueResponse(const std::string& url, int status, std::string body,
+                                      std::vector<http::Header> headers) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  http::HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  response.headers = std::move(headers);
+  queued_[url].push_back(Canned{Status::ok(), std::move(response)});
+}
+
+void FakeHttpTransport::queueError(const std::string& url, Status status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  queued_[url].push_back(Canned{std::move(status), {}});
+}
+
 void FakeHttpTransport::clearResponses() {
   std::lock_guard<std::mutex> lock(mutex_);
   canned_.clear();
+  queued_.clear();
 }
 
 StatusOr<http::HttpResponse> FakeHttpTransport::send(const http::HttpRequest& request) {
   std::lock_guard<std::mutex> lock(mutex_);
   requests_.push_back(request);
-  auto it = canned_.find(request.url);
-  if (it == canned_.end()) {
-    return unavailableError("fake transport: no route to " + request.url);
+  Canned answer;
+  auto queued = queued_.find(request.url);
+  if (queued != queued_.end() && !queued->second.empty()) {
+    answer = std::move(queued->second.front());
+    queued->second.pop_front();
+  } else {
+    auto it = canned_.find(request.url);
+    if (it == canned_.end()) {
+      return unavailableError("fake transport: no route to " + request.url);
+    }
+    answer = it->second;
   }
-  if (!it->second.error.isOk()) return it->second.error;
-  if (it->second.response.body.size() > request.max_response_bytes) {
+  if (!answer.error.isOk()) return answer.error;
+  if (answer.response.body.size() > request.max_response_bytes) {
     return resourceExhaustedError("fake transport: response from " + request.url + " is " +
-                                  std::to_string(it->second.response.body.size()) +
-                                  " bytes, limit " + std::to_string(request.max_response_bytes));
+                                  std::to_string(answer.response.body.size()) + " bytes, limit " +
+                                  std::to_string(request.max_response_bytes));
   }
-  return it->second.response;
+  return answer.response;
 }
 
 std::vector<http::HttpRequest> FakeHttpTransport::requests() const {

@@ -3,6 +3,7 @@
 // canned answer fails like an unreachable host (Unavailable). Thread-safe.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,6 +20,11 @@ class FakeHttpTransport : public http::HttpTransport {
                    std::vector<http::Header> headers = {});
   // Every later request for `url` fails with `status` (a transport failure).
   void setError(const std::string& url, Status status);
+  // One-shot answers for `url`, used in FIFO order before the setResponse/setError answer (for
+  // sequences such as 500, 500, 200).
+  void queueResponse(const std::string& url, int status, std::string body,
+                     std::vector<http::Header> headers = {});
+  void queueError(const std::string& url, Status status);
   void clearResponses();
 
   StatusOr<http::HttpResponse> send(const http::HttpRequest& request) override;
@@ -35,6 +41,7 @@ class FakeHttpTransport : public http::HttpTransport {
   };
   mutable std::mutex mutex_;
   std::map<std::string, Canned> canned_;
+  std::map<std::string, std::deque<Canned>> queued_;
   std::vector<http::HttpRequest> requests_;
 };
 
