@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "common/log/logger.h"
 #include "common/seal/file_checks.h"
 #include "common/snp/device_file.h"
+#include "common/snp/report.h"
 
 namespace skr::seal {
 namespace {
@@ -46,11 +48,23 @@ class SnpDerivedProvider final : public SealingKeyProvider {
     p->set("guest_svn", static_cast<int64_t>(options_.guest_svn));
     p->set("tcb_version", static_cast<int64_t>(0));
     p->set("kdf", "HKDF-SHA-256");
+    p->set("kdf_salt", "HOST_DATA");
     p->set("kdf_info", hkdfLabel(kind_));
     return p;
   }
 
   StatusOr<SecretBytes> sealingKey() const override {
+    const std::string ctx = "sealing key (" + std::string(sealProviderName(kind_)) + " via " +
+                            std::string(device_->name()) + ")";
+    // HOST_DATA (the CCE policy hash on ACI) has no guest_field_select bit, and on ACI every
+    // container group runs the same UVM image (same measurement): mixing HOST_DATA from a fresh
+    // firmware report into the HKDF salt binds the key to this group's policy as well.
+    const std::array<uint8_t, 64> zero_report_data{};
+    StatusOr<Bytes> report_bytes = device_->getReport(zero_report_data, options_.vmpl);
+    if (!report_bytes.ok()) return report_bytes.status().withContext(ctx + ": HOST_DATA");
+    StatusOr<snp::SnpReport> report = snp::SnpReport::parse(*report_bytes);
+    if (!report.ok()) return report.status().withContext(ctx + ": HOST_DATA");
+
     snp::DerivedKeyRequest request;
     request.root_key_select = snp::RootKey::kVcek;
     request.guest_field_select = kSnpDerivedFieldSelect;
@@ -58,17 +72,14 @@ class SnpDerivedProvider final : public SealingKeyProvider {
     request.guest_svn = options_.guest_svn;
     request.tcb_version = 0;
     StatusOr<SecretBytes> raw = device_->getDerivedKey(request);
-    if (!raw.ok()) {
-      return raw.status().withContext(std::string("sealing key (") +
-                                      std::string(sealProviderName(kind_)) + " via " +
-                                      std::string(device_->name()) + ")");
-    }
+    if (!raw.ok()) return raw.status().withContext(ctx);
     if (raw->size() != kSealingKeySize) {
-      return internalError("sealing key (" + std::string(sealProviderName(kind_)) +
-                           "): derived key is " + std::to_string(raw->size()) +
+      return internalError(ctx + ": derived key is " + std::to_string(raw->size()) +
                            " bytes, expected 32");
     }
-    return expand(*raw, hkdfLabel(kind_));
+    const std::string label = hkdfLabel(kind_);
+    return crypto::hkdf(crypto::HashAlg::kSha256, *raw, report->host_data, asBytes(label),
+                        kSealingKeySize);
   }
 
  private:

@@ -51,7 +51,9 @@ class SealingKeyProvider {
 };
 
 // snp-derived: parameters of the MSG_KEY_REQ (spec/azure-wire.md §7.1). Field select is fixed to
-// GUEST_POLICY | MEASUREMENT | GUEST_SVN (bits 0, 3, 4) with the VCEK as root key.
+// GUEST_POLICY | MEASUREMENT | GUEST_SVN (bits 0, 3, 4) with the VCEK as root key; the sealing key
+// is HKDF-SHA-256(ikm = derived key, salt = HOST_DATA of a fresh report, info = label), so it is
+// also bound to the CCE policy, which the firmware key alone is not.
 struct SnpDerivedOptions {
   uint32_t vmpl = 0;       // >= the guest's VMPL
   uint32_t guest_svn = 0;  // mixed into the key; must be <= the launch GUEST_SVN
