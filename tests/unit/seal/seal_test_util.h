@@ -10,6 +10,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "common/core/rfc3339.h"
 #include "common/crypto/pkey.h"
@@ -30,9 +32,29 @@ T take(StatusOr<T> s) {
   return std::move(s).value();
 }
 
+// Temp dirs are removed when the test binary exits (forked children leave with _exit and do not).
+class TempDirs {
+ public:
+  static TempDirs& instance() {
+    static TempDirs dirs;
+    return dirs;
+  }
+  void add(std::string dir) { dirs_.push_back(std::move(dir)); }
+  ~TempDirs() {
+    for (const std::string& d : dirs_) {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+
 inline std::string makeTempDir() {
   std::string templ = (fs::temp_directory_path() / "skr-seal-test-XXXXXX").string();
   REQUIRE(::mkdtemp(templ.data()) != nullptr);
+  TempDirs::instance().add(templ);
   return templ;
 }
 
