@@ -131,7 +131,7 @@ class NamedDevice final : public snp::SnpDevice {
 };
 
 TEST_CASE(
-    "emulated provider refuses a non-emulated device; snp-derived on hardware is not stamped") {
+    "emulated provider refuses a non-emulated device and snp-derived on hardware is not stamped") {
   auto device = std::make_shared<const NamedDevice>();
   StatusOr<std::unique_ptr<SealingKeyProvider>> p = makeEmulatedProvider(device);
   REQUIRE_FALSE(p.ok());
