@@ -34,7 +34,7 @@ constexpr std::size_t kMaxKidLength = 1024;
 constexpr std::size_t kMaxIssuerLength = 1024;
 constexpr std::size_t kMaxKeyOps = 16;
 constexpr std::size_t kMaxKeyOpLength = 32;
-constexpr std::size_t kMaxMaaTokenBytes = 64 * 1024;
+constexpr std::size_t kMaxMaaTokenBytes = std::size_t{64} * 1024;
 
 const std::set<std::string, std::less<>> kTopMembers = {
     "format",      "kind", "key_name", "vault",    "kid",      "kty",      "key_ops", "public_jwk",

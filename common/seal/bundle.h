@@ -27,7 +27,7 @@ namespace skr::seal {
 
 inline constexpr std::string_view kBundleFormat = "skr-sealed-key/1";
 // Bundles are small (an RSA-4096 private JWK is ~3.3 KiB); anything larger is not ours.
-inline constexpr std::size_t kMaxBundleBytes = 256 * 1024;
+inline constexpr std::size_t kMaxBundleBytes = std::size_t{256} * 1024;
 inline constexpr std::size_t kMaxKeyNameLength = 127;  // AKV: 1..127 of [0-9a-zA-Z-]
 
 enum class BundleKind { kKey, kPending };

@@ -1,12 +1,11 @@
 #include "common/seal/file_checks.h"
 
-#include <cstdio>
-
 namespace skr::seal {
 
 std::string octalMode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  std::string text(4, '0');
+  unsigned bits = static_cast<unsigned>(mode & 07777);
+  for (std::size_t i = 4; i-- > 0; bits >>= 3) text[i] = static_cast<char>('0' + (bits & 7));
   return text;
 }
 

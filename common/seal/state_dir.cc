@@ -176,7 +176,10 @@ void removeStaleTmp(int dirfd, const std::string& path) {
   for (const std::string& name : *names) {
     if (!isTmpName(name)) continue;
     if (::unlinkat(dirfd, name.c_str(), 0) == 0) {
-      log::info("state_dir.stale_tmp_removed", {{"path", path + "/" + name}});
+      std::string removed = path;
+      removed += '/';
+      removed += name;
+      log::info("state_dir.stale_tmp_removed", {{"path", removed}});
     }
   }
 }
@@ -289,7 +292,7 @@ Status StateDir::atomicWrite(std::string_view key, const std::string& name,
   }
   bool renamed = false;
   // Any failure from here on removes the tmp file (unless it already became the target).
-  auto fail = [&](Status status) {
+  auto fail = [&](const Status& status) {
     fd.reset();
     if (!renamed) ::unlinkat(dir.fd(), tmp.c_str(), 0);
     return status.withContext("write " + target);
