@@ -76,6 +76,8 @@ StatusOr<SystemTime> parseRfc3339(std::string_view text) {
       minute > 59 || second > 60) {
     return bad("field out of range");
   }
+  // system_clock counts int64 nanoseconds: years outside 1678..2261 would overflow (UB).
+  if (year < 1678 || year > 2261) return bad("year outside 1678..2261");
   const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   if (month == 2 && day == 29 && !leap) return bad("field out of range");
   std::tm tm{};

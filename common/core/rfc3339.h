@@ -15,7 +15,8 @@ using SystemTime = std::chrono::system_clock::time_point;
 std::string formatRfc3339(SystemTime t);
 
 // Accepts "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" ('t'/'z' and a space separator too); fractional
-// seconds are truncated. InvalidArgument naming the text otherwise (range-checked fields).
+// seconds are truncated. InvalidArgument naming the text otherwise (range-checked fields; years
+// 1678..2261, what system_clock's int64 nanoseconds can hold).
 StatusOr<SystemTime> parseRfc3339(std::string_view text);
 
 }  // namespace skr

@@ -27,7 +27,10 @@ TEST_CASE("RFC 3339 parsing rejects malformed and out-of-range times with the te
   for (const char* text : {"", "2027-01-15", "2027-01-15T08:00:00", "2027-13-01T00:00:00Z",
                            "2027-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2027-01-15T24:00:00Z",
                            "2027-01-15T08:00:00Zjunk", "2027-01-15T08:00:00+1:00",
-                           "2027-01-15T08:00:00.Z", "27-01-15T08:00:00Z"}) {
+                           "2027-01-15T08:00:00.Z", "27-01-15T08:00:00Z",
+                           // beyond system_clock's int64 nanoseconds (was signed overflow)
+                           "3026-11-28T10:00:00Z", "2262-04-12T00:00:00Z", "9999-12-31T23:59:59Z",
+                           "1677-01-01T00:00:00Z", "0000-01-01T00:00:00Z"}) {
     INFO(text);
     StatusOr<SystemTime> t = parseRfc3339(text);
     REQUIRE_FALSE(t.ok());
