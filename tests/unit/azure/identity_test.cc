@@ -313,7 +313,7 @@ TEST_CASE("IMDS provider reports the IMDS error after its retries") {
   CHECK(f.transport->requestCount() == 5);
 }
 
-TEST_CASE("IMDS provider: 400 invalid_resource is final; transport failure is Unavailable") {
+TEST_CASE("IMDS provider: 400 invalid_resource is final, transport failure is Unavailable") {
   ImdsFixture f;
   f.transport->setResponse(kVaultTokenUrl, 400,
                            R"({"error":"invalid_resource","error_description":"AADSTS500011: x"})");
