@@ -116,8 +116,8 @@ int reportVerify(const ParsedArgs& args, Io& io) {
 // Exit code for a platform failure: no device / ioctl errors are "platform" (3).
 int platformExit(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kInvalidArgument: return kExitUsage;
-    case StatusCode::kDataLoss: return kExitIntegrity;
+    case StatusCode::InvalidArgument: return kExitUsage;
+    case StatusCode::DataLoss: return kExitIntegrity;
     default: return kExitPlatform;
   }
 }
@@ -131,7 +131,7 @@ int reportGet(const ParsedArgs& args, Io& io) {
   if (!kind.ok()) return fail(io, kExitUsage, kind.status().withContext("--platform"));
   snp::PlatformOptions options;
   if (auto dir = args.value("chip-dir")) options.emulated_chip_dir = *dir;
-  if (*kind == snp::PlatformKind::kEmulated && options.emulated_chip_dir.empty()) {
+  if (*kind == snp::PlatformKind::Emulated && options.emulated_chip_dir.empty()) {
     io.err << "skrctl report get: --platform emulated needs --chip-dir DIR\n";
     return kExitUsage;
   }

@@ -16,7 +16,7 @@ StatusOr<std::string> signClaims(const SigningKey& key, const json::ObjectPtr& c
   json::ObjectPtr header = new Poco::JSON::Object;
   header->set("typ", "JWT");
   header->set("kid", key.kid);
-  return jose::signJws(key.key, jose::JwsAlgorithm::kRS256, asBytes(payload), header);
+  return jose::signJws(key.key, jose::JwsAlgorithm::RS256, asBytes(payload), header);
 }
 
 }  // namespace
@@ -54,7 +54,7 @@ StatusOr<Principal> verifyAccessToken(std::string_view token, const crypto::Publ
     return unauthenticatedError("AKV10000: Request is missing a Bearer or PoP token (malformed "
                                 "token: " + jws.status().message() + ")");
   }
-  if (jws->algorithm() != jose::JwsAlgorithm::kRS256 || !jws->verify(key).isOk()) {
+  if (jws->algorithm() != jose::JwsAlgorithm::RS256 || !jws->verify(key).isOk()) {
     return unauthenticatedError("AKV10031: Invalid token signature (not signed by the emulated "
                                 "Entra ID)");
   }

@@ -14,9 +14,9 @@ namespace {
 Response adminError(const Status& status) {
   int http = 400;
   switch (status.code()) {
-    case StatusCode::kNotFound: http = 404; break;
-    case StatusCode::kResourceExhausted: http = 429; break;
-    case StatusCode::kInvalidArgument: http = 400; break;
+    case StatusCode::NotFound: http = 404; break;
+    case StatusCode::ResourceExhausted: http = 429; break;
+    case StatusCode::InvalidArgument: http = 400; break;
     default: http = 500; break;
   }
   return cloudError(http, std::string(statusCodeName(status.code())), status.message());

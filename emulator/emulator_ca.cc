@@ -111,7 +111,7 @@ StatusOr<EmulatorCa> EmulatorCa::openOrCreate(const std::string& state_dir) {
     if (!loaded.ok()) return loaded.status().withContext("emulator CA");
     ca = std::move(loaded).value();
   } else {
-    SKR_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generateEc(crypto::Curve::kP256));
+    SKR_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generateEc(crypto::Curve::P256));
     CertificateBuilder b;
     b.subject(emulatedName(kEmulatorCaName))
         .serialNumber(randomSerial())
@@ -120,7 +120,7 @@ StatusOr<EmulatorCa> EmulatorCa::openOrCreate(const std::string& state_dir) {
         .basicConstraints(true, 1)
         .keyUsage(crypto::kKeyUsageKeyCertSign | crypto::kKeyUsageCrlSign)
         .subjectKeyIdentifier();
-    SKR_ASSIGN_OR_RETURN(Certificate cert, b.sign(key, crypto::CertificateSignatureAlg::kEcdsaSha256));
+    SKR_ASSIGN_OR_RETURN(Certificate cert, b.sign(key, crypto::CertificateSignatureAlg::EcdsaSha256));
     SKR_RETURN_IF_ERROR(savePair(cert, key, ca_cert_path, ca_key_path));
     log::warning("emulator.ca.created", {{"subject", std::string(kEmulatorCaName)}, {"dir", dir}});
     ca = std::make_pair(std::move(cert), std::move(key));
@@ -136,7 +136,7 @@ StatusOr<EmulatorCa> EmulatorCa::openOrCreate(const std::string& state_dir) {
                   !server->first.verifySignedBy(result.ca_cert_).isOk();
   }
   if (need_server) {
-    SKR_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generateEc(crypto::Curve::kP256));
+    SKR_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generateEc(crypto::Curve::P256));
     CertificateBuilder b;
     b.subject(emulatedName("localhost"))
         .issuer(result.ca_cert_)
@@ -150,7 +150,7 @@ StatusOr<EmulatorCa> EmulatorCa::openOrCreate(const std::string& state_dir) {
         .authorityKeyIdentifier()
         .addExtension(kOidSubjectAltName, loopbackSubjectAltName());
     SKR_ASSIGN_OR_RETURN(Certificate cert,
-                         b.sign(result.ca_key_, crypto::CertificateSignatureAlg::kEcdsaSha256));
+                         b.sign(result.ca_key_, crypto::CertificateSignatureAlg::EcdsaSha256));
     SKR_RETURN_IF_ERROR(savePair(cert, key, server_cert_path, server_key_path));
   }
   return result;
@@ -177,7 +177,7 @@ StatusOr<crypto::Certificate> EmulatorCa::issue(const std::string& common_name,
   } else if (!options.dns_names.empty()) {
     b.dnsNames(options.dns_names);
   }
-  return b.sign(ca_key_, crypto::CertificateSignatureAlg::kEcdsaSha256);
+  return b.sign(ca_key_, crypto::CertificateSignatureAlg::EcdsaSha256);
 }
 
 }  // namespace skr::emulator

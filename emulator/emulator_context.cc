@@ -7,22 +7,22 @@ namespace skr::emulator {
 std::vector<std::string> rolesFor(const std::string& vault, KeyAction action) {
   if (vault == "mhsm") {
     switch (action) {
-      case KeyAction::kRead:
+      case KeyAction::Read:
         return {"Managed HSM Crypto Officer", "Managed HSM Crypto User",
                 "Managed HSM Crypto Auditor"};
-      case KeyAction::kWrite:
+      case KeyAction::Write:
         return {"Managed HSM Crypto Officer"};
-      case KeyAction::kRelease:
+      case KeyAction::Release:
         return {"Managed HSM Crypto Service Release User"};
     }
   }
   switch (action) {
-    case KeyAction::kRead:
+    case KeyAction::Read:
       return {"Key Vault Administrator", "Key Vault Crypto Officer", "Key Vault Crypto User",
               "Key Vault Reader", "Key Vault Crypto Service Encryption User"};
-    case KeyAction::kWrite:
+    case KeyAction::Write:
       return {"Key Vault Administrator", "Key Vault Crypto Officer"};
-    case KeyAction::kRelease:
+    case KeyAction::Release:
       return {"Key Vault Administrator", "Key Vault Crypto Officer",
               "Key Vault Crypto Service Release User"};
   }
@@ -33,9 +33,9 @@ std::string dataActionName(const std::string& vault, KeyAction action) {
   const std::string prefix = vault == "mhsm" ? "Microsoft.KeyVault/managedHsm/keys/"
                                              : "Microsoft.KeyVault/vaults/keys/";
   switch (action) {
-    case KeyAction::kRead: return prefix + "read";
-    case KeyAction::kWrite: return prefix + "write";
-    case KeyAction::kRelease: return prefix + "release/action";
+    case KeyAction::Read: return prefix + "read";
+    case KeyAction::Write: return prefix + "write";
+    case KeyAction::Release: return prefix + "release/action";
   }
   return prefix;
 }

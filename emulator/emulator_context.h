@@ -35,7 +35,7 @@ inline constexpr const char* kManagedHsmResource = "https://managedhsm.azure.net
 inline constexpr const char* kTokenExchangeAudience = "api://AzureADTokenExchange";
 
 // What a caller wants to do with a key; maps to the RBAC roles that allow it.
-enum class KeyAction { kRead, kWrite, kRelease };
+enum class KeyAction { Read, Write, Release };
 // Roles granting `action` on listener `vault` ("vault" or "mhsm").
 std::vector<std::string> rolesFor(const std::string& vault, KeyAction action);
 // Azure data action name, for 403 messages: "Microsoft.KeyVault/vaults/keys/read", ...

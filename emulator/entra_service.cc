@@ -141,7 +141,7 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
                     "or 'client_secret'.");
   }
   std::optional<Identity> identity = context.identities().findByClientId(client_id);
-  if (!identity || identity->kind == IdentityKind::kSystemAssigned) {
+  if (!identity || identity->kind == IdentityKind::SystemAssigned) {
     return aadError(context, 400, "unauthorized_client", 700016,
                     "Application with identifier '" + client_id +
                         "' was not found in the directory '" + context.tenantId() + "'.");

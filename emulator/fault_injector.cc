@@ -8,19 +8,19 @@ namespace skr::emulator {
 
 std::string_view faultKindName(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kStatus: return "status";
-    case FaultKind::kDelay: return "delay";
-    case FaultKind::kClose: return "close";
-    case FaultKind::kTruncate: return "truncate";
-    case FaultKind::kCorrupt: return "corrupt";
-    case FaultKind::kWrongKey: return "wrong_key";
+    case FaultKind::Status: return "status";
+    case FaultKind::Delay: return "delay";
+    case FaultKind::Close: return "close";
+    case FaultKind::Truncate: return "truncate";
+    case FaultKind::Corrupt: return "corrupt";
+    case FaultKind::WrongKey: return "wrong_key";
   }
   return "status";
 }
 
 StatusOr<FaultKind> faultKindFromName(std::string_view name) {
-  for (FaultKind k : {FaultKind::kStatus, FaultKind::kDelay, FaultKind::kClose,
-                      FaultKind::kTruncate, FaultKind::kCorrupt, FaultKind::kWrongKey}) {
+  for (FaultKind k : {FaultKind::Status, FaultKind::Delay, FaultKind::Close,
+                      FaultKind::Truncate, FaultKind::Corrupt, FaultKind::WrongKey}) {
     if (faultKindName(k) == name) return k;
   }
   return invalidArgumentError("fault member 'action': unknown action '" + std::string(name) +
@@ -66,7 +66,7 @@ StatusOr<FaultRule> FaultRule::fromJson(const json::ObjectPtr& object) {
     return invalidArgumentError("fault member 'delay_ms': not in 0.." +
                                 std::to_string(kMaxFaultDelayMs));
   }
-  if (rule.kind == FaultKind::kDelay && !delay) {
+  if (rule.kind == FaultKind::Delay && !delay) {
     return invalidArgumentError("fault member 'delay_ms': required for action 'delay'");
   }
   if (delay) rule.delay_ms = static_cast<int>(*delay);
@@ -87,9 +87,9 @@ json::ObjectPtr FaultRule::toJson() const {
   if (path_regex) o->set("path_regex", *path_regex);
   o->set("count", remaining);
   o->set("action", std::string(faultKindName(kind)));
-  if (kind == FaultKind::kStatus) o->set("status", status);
+  if (kind == FaultKind::Status) o->set("status", status);
   if (retry_after_seconds) o->set("retry_after", *retry_after_seconds);
-  if (kind == FaultKind::kDelay) o->set("delay_ms", delay_ms);
+  if (kind == FaultKind::Delay) o->set("delay_ms", delay_ms);
   return o;
 }
 

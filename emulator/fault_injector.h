@@ -17,12 +17,12 @@
 namespace skr::emulator {
 
 enum class FaultKind {
-  kStatus,    // answer `status` (+ Retry-After when retry_after is set) instead of the handler
-  kDelay,     // wait delay_ms, then handle normally
-  kClose,     // close the connection without any response
-  kTruncate,  // handle, then send only the first half of the body (Content-Length stays full)
-  kCorrupt,   // handle, then flip bits in the body (same length)
-  kWrongKey,  // handle with Request::sign_with_wrong_key set
+  Status,    // answer `status` (+ Retry-After when retry_after is set) instead of the handler
+  Delay,     // wait delay_ms, then handle normally
+  Close,     // close the connection without any response
+  Truncate,  // handle, then send only the first half of the body (Content-Length stays full)
+  Corrupt,   // handle, then flip bits in the body (same length)
+  WrongKey,  // handle with Request::sign_with_wrong_key set
 };
 std::string_view faultKindName(FaultKind kind);
 StatusOr<FaultKind> faultKindFromName(std::string_view name);
@@ -38,7 +38,7 @@ struct FaultRule {
   std::optional<std::string> path_prefix; // "path": prefix of the request path
   std::optional<std::string> path_regex;  // "path_regex": ECMAScript regex, whole-path match
   int remaining = 1;                      // "count"
-  FaultKind kind = FaultKind::kStatus;
+  FaultKind kind = FaultKind::Status;
   int status = 503;
   std::optional<int> retry_after_seconds;
   int delay_ms = 0;
@@ -52,7 +52,7 @@ struct FaultRule {
 // What the server must do for one request.
 struct FaultAction {
   int64_t rule_id = 0;
-  FaultKind kind = FaultKind::kStatus;
+  FaultKind kind = FaultKind::Status;
   int status = 503;
   std::optional<int> retry_after_seconds;
   int delay_ms = 0;

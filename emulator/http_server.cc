@@ -179,7 +179,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
                                    {"action", entry.fault},
                                    {"rule", fault->rule_id}});
       switch (fault->kind) {
-        case FaultKind::kStatus: {
+        case FaultKind::Status: {
           Response r = fault->body.empty()
                            ? cloudError(fault->status, "EmulatedFault",
                                         "skr-emulator: injected fault (rule " +
@@ -192,34 +192,34 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
           send(response, r, r.body.size());
           return r.status;
         }
-        case FaultKind::kDelay:
+        case FaultKind::Delay:
           if (!state_.sleepFor(fault->delay_ms)) {
             response.setKeepAlive(false);
             shutdownConnection(http);
             return 0;
           }
           break;
-        case FaultKind::kClose:
+        case FaultKind::Close:
           response.setKeepAlive(false);
           shutdownConnection(http);
           return 0;
-        case FaultKind::kWrongKey:
+        case FaultKind::WrongKey:
           request.sign_with_wrong_key = true;
           break;
-        case FaultKind::kTruncate:
-        case FaultKind::kCorrupt:
+        case FaultKind::Truncate:
+        case FaultKind::Corrupt:
           break;
       }
     }
 
     Response r = state_.router->dispatch(std::move(request));
-    if (fault && fault->kind == FaultKind::kTruncate) {
+    if (fault && fault->kind == FaultKind::Truncate) {
       response.setKeepAlive(false);
       send(response, r, r.body.size() / 2);
       shutdownConnection(http);
       return r.status;
     }
-    if (fault && fault->kind == FaultKind::kCorrupt) corruptBody(r.body);
+    if (fault && fault->kind == FaultKind::Corrupt) corruptBody(r.body);
     send(response, r, r.body.size());
     return r.status;
   }

@@ -48,9 +48,9 @@ bool isSimpleName(const std::string& s, std::size_t max) {
 }
 
 StatusOr<IdentityKind> kindFromName(const std::string& name) {
-  if (name == "system") return IdentityKind::kSystemAssigned;
-  if (name == "user") return IdentityKind::kUserAssigned;
-  if (name == "app") return IdentityKind::kApplication;
+  if (name == "system") return IdentityKind::SystemAssigned;
+  if (name == "user") return IdentityKind::UserAssigned;
+  if (name == "app") return IdentityKind::Application;
   return invalidArgumentError("identity member 'kind': '" + name +
                               "' is not one of system, user, app");
 }
@@ -107,9 +107,9 @@ Status saveObject(const std::string& path, const json::ObjectPtr& o) {
 
 std::string_view identityKindName(IdentityKind kind) {
   switch (kind) {
-    case IdentityKind::kSystemAssigned: return "system";
-    case IdentityKind::kUserAssigned: return "user";
-    case IdentityKind::kApplication: return "app";
+    case IdentityKind::SystemAssigned: return "system";
+    case IdentityKind::UserAssigned: return "user";
+    case IdentityKind::Application: return "app";
   }
   return "user";
 }
@@ -219,7 +219,7 @@ StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::open(
   } else {
     // A fresh emulated container group has a system-assigned identity (without any role).
     Identity system;
-    system.kind = IdentityKind::kSystemAssigned;
+    system.kind = IdentityKind::SystemAssigned;
     system.name = "container-group";
     system.client_id = randomGuid();
     system.object_id = randomGuid();
@@ -312,12 +312,12 @@ StatusOr<Identity> IdentityStore::addIdentity(Identity identity) {
     return invalidArgumentError("identity member 'name': '" + identity.name +
                                 "' must be 1..128 of [A-Za-z0-9._-]");
   }
-  if (identity.kind == IdentityKind::kUserAssigned && identity.msi_res_id.empty()) {
+  if (identity.kind == IdentityKind::UserAssigned && identity.msi_res_id.empty()) {
     identity.msi_res_id =
         "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/skr-emulator/"
         "providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + identity.name;
   }
-  if (identity.kind != IdentityKind::kUserAssigned && !identity.msi_res_id.empty()) {
+  if (identity.kind != IdentityKind::UserAssigned && !identity.msi_res_id.empty()) {
     return invalidArgumentError("identity member 'msi_res_id': only user-assigned identities "
                                 "have one");
   }
@@ -339,8 +339,8 @@ StatusOr<Identity> IdentityStore::addIdentity(Identity identity) {
     if (!identity.msi_res_id.empty() && other.msi_res_id == identity.msi_res_id) {
       return invalidArgumentError("identity: msi_res_id already in use by '" + other.name + "'");
     }
-    if (identity.kind == IdentityKind::kSystemAssigned &&
-        other.kind == IdentityKind::kSystemAssigned) {
+    if (identity.kind == IdentityKind::SystemAssigned &&
+        other.kind == IdentityKind::SystemAssigned) {
       return invalidArgumentError("identity: the group already has a system-assigned identity ('" +
                                   other.name + "')");
     }
@@ -373,7 +373,7 @@ StatusOr<Identity> IdentityStore::addFederatedCredential(const std::string& obje
   auto it = std::find_if(identities_.begin(), identities_.end(),
                          [&](const Identity& i) { return i.object_id == object_id; });
   if (it == identities_.end()) return notFoundError("identity " + object_id + " does not exist");
-  if (it->kind == IdentityKind::kSystemAssigned) {
+  if (it->kind == IdentityKind::SystemAssigned) {
     return invalidArgumentError("identity '" + it->name +
                                 "': system-assigned identities cannot have federated credentials");
   }
@@ -425,7 +425,7 @@ std::vector<Identity> IdentityStore::managedIdentities() const {
   std::lock_guard lock(mutex_);
   std::vector<Identity> out;
   for (const Identity& i : identities_) {
-    if (i.kind != IdentityKind::kApplication) out.push_back(i);
+    if (i.kind != IdentityKind::Application) out.push_back(i);
   }
   return out;
 }

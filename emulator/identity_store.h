@@ -17,7 +17,7 @@
 
 namespace skr::emulator {
 
-enum class IdentityKind { kSystemAssigned, kUserAssigned, kApplication };
+enum class IdentityKind { SystemAssigned, UserAssigned, Application };
 std::string_view identityKindName(IdentityKind kind);  // "system", "user", "app"
 
 struct FederatedCredential {
@@ -28,7 +28,7 @@ struct FederatedCredential {
 };
 
 struct Identity {
-  IdentityKind kind = IdentityKind::kUserAssigned;
+  IdentityKind kind = IdentityKind::UserAssigned;
   std::string name;
   std::string client_id;   // appId (GUID)
   std::string object_id;   // service principal object id (GUID): the RBAC principal

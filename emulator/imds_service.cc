@@ -46,7 +46,7 @@ StatusOr<Identity> selectIdentity(EmulatorContext& context, const Request& reque
   } else {
     const std::vector<Identity> managed = context.identities().managedIdentities();
     for (const Identity& i : managed) {
-      if (i.kind == IdentityKind::kSystemAssigned) return i;
+      if (i.kind == IdentityKind::SystemAssigned) return i;
     }
     if (managed.size() == 1) return managed.front();
     if (managed.size() > 1) {
@@ -56,7 +56,7 @@ StatusOr<Identity> selectIdentity(EmulatorContext& context, const Request& reque
     }
     return notFoundError("Identity not found");
   }
-  if (!found || found->kind == IdentityKind::kApplication) {
+  if (!found || found->kind == IdentityKind::Application) {
     return notFoundError("Identity not found");
   }
   return *found;

@@ -49,17 +49,17 @@ bool hasEncryptUse(const json::ObjectPtr& jwk) {
 
 std::string_view keyExportEncryptionName(KeyExportEncryption enc) {
   switch (enc) {
-    case KeyExportEncryption::kCkmRsaAesKeyWrap: return "CKM_RSA_AES_KEY_WRAP";
-    case KeyExportEncryption::kRsaAesKeyWrap256: return "RSA_AES_KEY_WRAP_256";
-    case KeyExportEncryption::kRsaAesKeyWrap384: return "RSA_AES_KEY_WRAP_384";
+    case KeyExportEncryption::CkmRsaAesKeyWrap: return "CKM_RSA_AES_KEY_WRAP";
+    case KeyExportEncryption::RsaAesKeyWrap256: return "RSA_AES_KEY_WRAP_256";
+    case KeyExportEncryption::RsaAesKeyWrap384: return "RSA_AES_KEY_WRAP_384";
   }
   return "CKM_RSA_AES_KEY_WRAP";
 }
 
 StatusOr<KeyExportEncryption> keyExportEncryptionFromName(std::string_view name) {
   for (KeyExportEncryption enc :
-       {KeyExportEncryption::kCkmRsaAesKeyWrap, KeyExportEncryption::kRsaAesKeyWrap256,
-        KeyExportEncryption::kRsaAesKeyWrap384}) {
+       {KeyExportEncryption::CkmRsaAesKeyWrap, KeyExportEncryption::RsaAesKeyWrap256,
+        KeyExportEncryption::RsaAesKeyWrap384}) {
     if (name == keyExportEncryptionName(enc)) return enc;
   }
   return invalidArgumentError("'" + printable(name, 48) +
@@ -69,16 +69,16 @@ StatusOr<KeyExportEncryption> keyExportEncryptionFromName(std::string_view name)
 
 crypto::HashAlg oaepHash(KeyExportEncryption enc) {
   switch (enc) {
-    case KeyExportEncryption::kCkmRsaAesKeyWrap: return crypto::HashAlg::kSha1;
-    case KeyExportEncryption::kRsaAesKeyWrap256: return crypto::HashAlg::kSha256;
-    case KeyExportEncryption::kRsaAesKeyWrap384: return crypto::HashAlg::kSha384;
+    case KeyExportEncryption::CkmRsaAesKeyWrap: return crypto::HashAlg::Sha1;
+    case KeyExportEncryption::RsaAesKeyWrap256: return crypto::HashAlg::Sha256;
+    case KeyExportEncryption::RsaAesKeyWrap384: return crypto::HashAlg::Sha384;
   }
-  return crypto::HashAlg::kSha1;
+  return crypto::HashAlg::Sha1;
 }
 
 StatusOr<Bytes> rsaAesKeyWrap(const crypto::PublicKey& wrapping_key, KeyExportEncryption enc,
                               const SecretBytes& plaintext) {
-  if (wrapping_key.type() != crypto::KeyType::kRsa) {
+  if (wrapping_key.type() != crypto::KeyType::Rsa) {
     return invalidArgumentError("RSA-AES key wrap: the wrapping key is not an RSA key");
   }
   if (plaintext.empty()) return invalidArgumentError("RSA-AES key wrap: the key to wrap is empty");
@@ -163,7 +163,7 @@ StatusOr<VerifiedMaaToken> verifyMaaToken(std::string_view target,
     return invalidArgumentError("target: the attestation token's payload is not a JSON object: " +
                                 claims.status().message());
   }
-  if (jws.algorithm() != jose::JwsAlgorithm::kRS256) {
+  if (jws.algorithm() != jose::JwsAlgorithm::RS256) {
     return permissionDeniedError("the attestation token is signed with " +
                                  std::string(jose::jwsAlgorithmName(jws.algorithm())) +
                                  "; MAA tokens must use RS256");

@@ -25,13 +25,13 @@
 namespace skr::emulator {
 
 // `enc` of a release request (spec §2.1, §2.4).
-enum class KeyExportEncryption { kCkmRsaAesKeyWrap, kRsaAesKeyWrap256, kRsaAesKeyWrap384 };
+enum class KeyExportEncryption { CkmRsaAesKeyWrap, RsaAesKeyWrap256, RsaAesKeyWrap384 };
 // Bound on `target` (a MAA JWT is a few KiB; the runtime keys dominate).
 inline constexpr std::size_t kMaxAttestationTokenBytes = 128 * 1024;
 
 // The default when a request has no `enc` (spec §2.1 [inferred]).
 inline constexpr KeyExportEncryption kDefaultKeyExportEncryption =
-    KeyExportEncryption::kCkmRsaAesKeyWrap;
+    KeyExportEncryption::CkmRsaAesKeyWrap;
 
 std::string_view keyExportEncryptionName(KeyExportEncryption enc);
 // Exact, case-sensitive wire names; InvalidArgument listing the accepted values otherwise.

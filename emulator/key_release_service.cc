@@ -114,7 +114,7 @@ Response internalError(const Request& request, const std::string& name, const St
 Response releaseKey(ReleaseSigners& signers, EmulatorContext& context, const Request& request) {
   const std::string name = request.captures.at("name");
   Principal principal;
-  if (auto denied = authorizeKeyRequest(context, request, KeyAction::kRelease, name, &principal)) {
+  if (auto denied = authorizeKeyRequest(context, request, KeyAction::Release, name, &principal)) {
     return *denied;
   }
   StatusOr<ReleaseRequest> body = parseReleaseRequest(request.body);
@@ -157,7 +157,7 @@ Response releaseKey(ReleaseSigners& signers, EmulatorContext& context, const Req
       verifyMaaToken(body->target, maaIssuers(context),
                      std::chrono::system_clock::time_point(std::chrono::seconds(now)));
   if (!token.ok()) {
-    if (token.status().code() == StatusCode::kInvalidArgument) {
+    if (token.status().code() == StatusCode::InvalidArgument) {
       return badParameter(token.status().message());
     }
     return releaseForbidden(request, name, "cannot be verified", token.status().message());
@@ -185,7 +185,7 @@ Response releaseKey(ReleaseSigners& signers, EmulatorContext& context, const Req
   // The "wrong_key" fault signs with a key nobody trusts under the real x5c: clients must fail.
   const crypto::PrivateKey& signing_key =
       request.sign_with_wrong_key ? context.signingKeys().wrong().key : (*signer)->key.key;
-  StatusOr<std::string> jws = jose::signJws(signing_key, jose::JwsAlgorithm::kRS256,
+  StatusOr<std::string> jws = jose::signJws(signing_key, jose::JwsAlgorithm::RS256,
                                             asBytes(*payload_text), (*signer)->header);
   if (!jws.ok()) return internalError(request, name, jws.status());
 

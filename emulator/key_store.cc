@@ -19,17 +19,17 @@ constexpr const char* kFormat = "skr-emulator-key/1";
 
 std::string familyName(KeyFamily f) {
   switch (f) {
-    case KeyFamily::kRsa: return "RSA";
-    case KeyFamily::kEc: return "EC";
-    case KeyFamily::kOct: return "oct";
+    case KeyFamily::Rsa: return "RSA";
+    case KeyFamily::Ec: return "EC";
+    case KeyFamily::Oct: return "oct";
   }
   return "RSA";
 }
 
 StatusOr<KeyFamily> familyFromName(const std::string& s) {
-  if (s == "RSA") return KeyFamily::kRsa;
-  if (s == "EC") return KeyFamily::kEc;
-  if (s == "oct") return KeyFamily::kOct;
+  if (s == "RSA") return KeyFamily::Rsa;
+  if (s == "EC") return KeyFamily::Ec;
+  if (s == "oct") return KeyFamily::Oct;
   return invalidArgumentError("key family '" + s + "'");
 }
 
@@ -70,14 +70,14 @@ KeyVersion KeyVersion::clone() const {
 }
 
 StatusOr<crypto::PrivateKey> KeyVersion::privateKey() const {
-  if (family == KeyFamily::kOct) {
+  if (family == KeyFamily::Oct) {
     return failedPreconditionError("key '" + name + "' is a symmetric (oct) key");
   }
   return crypto::PrivateKey::fromPkcs8Der(material);
 }
 
 Status derivePublicMembers(KeyVersion& v) {
-  if (v.family == KeyFamily::kOct) {
+  if (v.family == KeyFamily::Oct) {
     const std::size_t bytes = v.material.size();
     if (bytes != 16 && bytes != 24 && bytes != 32) {
       return invalidArgumentError("oct key is " + std::to_string(bytes) +
@@ -88,14 +88,14 @@ Status derivePublicMembers(KeyVersion& v) {
   }
   SKR_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::fromPkcs8Der(v.material));
   const crypto::PublicKey pub = key.publicKey();
-  if (v.family == KeyFamily::kRsa) {
-    if (key.type() != crypto::KeyType::kRsa) return invalidArgumentError("material is not RSA");
+  if (v.family == KeyFamily::Rsa) {
+    if (key.type() != crypto::KeyType::Rsa) return invalidArgumentError("material is not RSA");
     SKR_ASSIGN_OR_RETURN(crypto::RsaPublicComponents c, pub.rsaComponents());
     v.n = std::move(c.n);
     v.e = std::move(c.e);
     v.key_size = key.bits();
   } else {
-    if (key.type() != crypto::KeyType::kEc) return invalidArgumentError("material is not EC");
+    if (key.type() != crypto::KeyType::Ec) return invalidArgumentError("material is not EC");
     SKR_ASSIGN_OR_RETURN(crypto::EcPublicPoint p, pub.ecPoint());
     v.x = std::move(p.x);
     v.y = std::move(p.y);
@@ -108,17 +108,17 @@ Status derivePublicMembers(KeyVersion& v) {
 Status generateKeyMaterial(const KeySpec& spec, KeyVersion& out) {
   out.family = spec.family;
   switch (spec.family) {
-    case KeyFamily::kRsa: {
+    case KeyFamily::Rsa: {
       SKR_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::generateRsa(spec.key_size));
       out.material = key.toPkcs8Der();
       break;
     }
-    case KeyFamily::kEc: {
+    case KeyFamily::Ec: {
       SKR_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::generateEc(spec.curve));
       out.material = key.toPkcs8Der();
       break;
     }
-    case KeyFamily::kOct:
+    case KeyFamily::Oct:
       if (spec.key_size != 128 && spec.key_size != 192 && spec.key_size != 256) {
         return invalidArgumentError("oct key size " + std::to_string(spec.key_size) +
                                     " is not 128, 192 or 256");

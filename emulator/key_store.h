@@ -22,7 +22,7 @@
 
 namespace skr::emulator {
 
-enum class KeyFamily { kRsa, kEc, kOct };
+enum class KeyFamily { Rsa, Ec, Oct };
 
 // AKV KeyReleasePolicy: contentType, data (the policy JSON bytes, base64url on the wire), immutable.
 struct KeyReleasePolicy {
@@ -46,7 +46,7 @@ struct KeyVersion {
   std::string version;  // 32 lower-case hex digits
   int64_t sequence = 0; // creation order across the store (latest = highest)
   std::string kty;      // "RSA", "RSA-HSM", "EC", "EC-HSM", "oct-HSM"
-  KeyFamily family = KeyFamily::kRsa;
+  KeyFamily family = KeyFamily::Rsa;
   int key_size = 0;     // RSA modulus bits / oct key bits; 0 for EC
   std::string curve;    // "P-256" / "P-384" / "P-521" for EC
   std::vector<std::string> key_ops;
@@ -64,9 +64,9 @@ struct KeyVersion {
 
 // Parameters of a new key (create, rotate).
 struct KeySpec {
-  KeyFamily family = KeyFamily::kRsa;
+  KeyFamily family = KeyFamily::Rsa;
   int key_size = 2048;  // RSA: 2048/3072/4096; oct: 128/192/256
-  crypto::Curve curve = crypto::Curve::kP256;
+  crypto::Curve curve = crypto::Curve::P256;
 };
 
 // Generates material for `spec` and fills family/key_size/curve/material/public members of `out`.

@@ -23,11 +23,11 @@ const std::set<std::string>& allowedKeyOps() {
 
 std::vector<std::string> defaultKeyOps(KeyFamily family) {
   switch (family) {
-    case KeyFamily::kRsa:
+    case KeyFamily::Rsa:
       return {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"};
-    case KeyFamily::kEc:
+    case KeyFamily::Ec:
       return {"sign", "verify"};
-    case KeyFamily::kOct:
+    case KeyFamily::Oct:
       return {"encrypt", "decrypt", "wrapKey", "unwrapKey"};
   }
   return {};
@@ -134,17 +134,17 @@ StatusOr<std::pair<KeyFamily, std::string>> resolveKty(const std::string& listen
   }
   KeyFamily family;
   if (base == "RSA") {
-    family = KeyFamily::kRsa;
+    family = KeyFamily::Rsa;
   } else if (base == "EC") {
-    family = KeyFamily::kEc;
+    family = KeyFamily::Ec;
   } else if (base == "oct") {
-    family = KeyFamily::kOct;
+    family = KeyFamily::Oct;
   } else {
     return invalidArgumentError("The key type '" + kty + "' is not supported (RSA-HSM, EC-HSM, "
                                 "oct-HSM on Managed HSM)");
   }
   if (listener == "mhsm") is_hsm = true;
-  if (family == KeyFamily::kOct && listener != "mhsm") {
+  if (family == KeyFamily::Oct && listener != "mhsm") {
     return invalidArgumentError("Key type '" + kty + "' is not supported by Key Vault: symmetric "
                                 "(oct-HSM) keys are only available in Managed HSM");
   }
@@ -198,7 +198,7 @@ Response forbiddenByRbac(EmulatorContext& context, const Request& request,
 Response createKey(EmulatorContext& context, const Request& request) {
   const std::string name = request.captures.at("name");
   Principal principal;
-  if (auto denied = authorizeKeyRequest(context, request, KeyAction::kWrite, name, &principal)) {
+  if (auto denied = authorizeKeyRequest(context, request, KeyAction::Write, name, &principal)) {
     return *denied;
   }
   if (!isValidKeyName(name)) return badParameter("The key name '" + name + "' is invalid.");
@@ -215,13 +215,13 @@ Response createKey(EmulatorContext& context, const Request& request) {
   spec.family = resolved->first;
   StatusOr<std::optional<int64_t>> size = json::getOptionalInt(*body, "key_size");
   if (!size.ok()) return badParameter(size.status().message());
-  if (spec.family == KeyFamily::kRsa) {
+  if (spec.family == KeyFamily::Rsa) {
     spec.key_size = static_cast<int>(size->value_or(2048));
     if (spec.key_size != 2048 && spec.key_size != 3072 && spec.key_size != 4096) {
       return badParameter("Invalid key size " + std::to_string(spec.key_size) +
                           " for RSA (2048, 3072 or 4096).");
     }
-  } else if (spec.family == KeyFamily::kOct) {
+  } else if (spec.family == KeyFamily::Oct) {
     spec.key_size = static_cast<int>(size->value_or(256));
     if (spec.key_size != 128 && spec.key_size != 192 && spec.key_size != 256) {
       return badParameter("Invalid key size " + std::to_string(spec.key_size) +
@@ -264,7 +264,7 @@ Response createKey(EmulatorContext& context, const Request& request) {
 Response importKey(EmulatorContext& context, const Request& request) {
   const std::string name = request.captures.at("name");
   Principal principal;
-  if (auto denied = authorizeKeyRequest(context, request, KeyAction::kWrite, name, &principal)) {
+  if (auto denied = authorizeKeyRequest(context, request, KeyAction::Write, name, &principal)) {
     return *denied;
   }
   if (!isValidKeyName(name)) return badParameter("The key name '" + name + "' is invalid.");
@@ -304,7 +304,7 @@ Response importKey(EmulatorContext& context, const Request& request) {
   v.version = newKeyVersionId();
   v.kty = resolved->second;
   v.family = resolved->first;
-  if (v.family == KeyFamily::kOct) {
+  if (v.family == KeyFamily::Oct) {
     const SecretBytes* k = jwk->octet().value();
     if (k->size() != 16 && k->size() != 24 && k->size() != 32) {
       return badParameter("JSON Web Key: k property of oct key is " + std::to_string(k->size()) +
@@ -313,7 +313,7 @@ Response importKey(EmulatorContext& context, const Request& request) {
     v.material = k->clone();
   } else {
     const crypto::PrivateKey* key = jwk->privateKey().value();
-    if (v.family == KeyFamily::kRsa && key->bits() < 2048) {
+    if (v.family == KeyFamily::Rsa && key->bits() < 2048) {
       return badParameter("JSON Web Key: RSA keys must be at least 2048 bits.");
     }
     v.material = key->toPkcs8Der();
@@ -334,7 +334,7 @@ Response importKey(EmulatorContext& context, const Request& request) {
 Response getKey(EmulatorContext& context, const Request& request) {
   const std::string name = request.captures.at("name");
   Principal principal;
-  if (auto denied = authorizeKeyRequest(context, request, KeyAction::kRead, name, &principal)) {
+  if (auto denied = authorizeKeyRequest(context, request, KeyAction::Read, name, &principal)) {
     return *denied;
   }
   auto found = findKeyVersion(context, request);
@@ -345,7 +345,7 @@ Response getKey(EmulatorContext& context, const Request& request) {
 Response listVersions(EmulatorContext& context, const Request& request) {
   const std::string name = request.captures.at("name");
   Principal principal;
-  if (auto denied = authorizeKeyRequest(context, request, KeyAction::kRead, name, &principal)) {
+  if (auto denied = authorizeKeyRequest(context, request, KeyAction::Read, name, &principal)) {
     return *denied;
   }
   const std::vector<KeyVersionPtr> versions = context.keys().versions(request.listener, name);
@@ -370,7 +370,7 @@ Response listVersions(EmulatorContext& context, const Request& request) {
 
 Response listKeys(EmulatorContext& context, const Request& request) {
   Principal principal;
-  if (auto denied = authorizeKeyRequest(context, request, KeyAction::kRead, "", &principal)) {
+  if (auto denied = authorizeKeyRequest(context, request, KeyAction::Read, "", &principal)) {
     return *denied;
   }
   Poco::JSON::Array::Ptr value = new Poco::JSON::Array;
@@ -391,7 +391,7 @@ Response listKeys(EmulatorContext& context, const Request& request) {
 Response rotateKey(EmulatorContext& context, const Request& request) {
   const std::string name = request.captures.at("name");
   Principal principal;
-  if (auto denied = authorizeKeyRequest(context, request, KeyAction::kWrite, name, &principal)) {
+  if (auto denied = authorizeKeyRequest(context, request, KeyAction::Write, name, &principal)) {
     return *denied;
   }
   KeyVersionPtr latest = context.keys().latest(request.listener, name);
@@ -399,7 +399,7 @@ Response rotateKey(EmulatorContext& context, const Request& request) {
   KeySpec spec;
   spec.family = latest->family;
   spec.key_size = latest->key_size;
-  if (latest->family == KeyFamily::kEc) {
+  if (latest->family == KeyFamily::Ec) {
     StatusOr<crypto::Curve> curve = crypto::curveFromName(latest->curve);
     if (!curve.ok()) return cloudError(500, "InternalError", "stored key has an unknown curve");
     spec.curve = *curve;
@@ -428,7 +428,7 @@ Response rotateKey(EmulatorContext& context, const Request& request) {
 Response updateKey(EmulatorContext& context, const Request& request) {
   const std::string name = request.captures.at("name");
   Principal principal;
-  if (auto denied = authorizeKeyRequest(context, request, KeyAction::kWrite, name, &principal)) {
+  if (auto denied = authorizeKeyRequest(context, request, KeyAction::Write, name, &principal)) {
     return *denied;
   }
   StatusOr<json::ObjectPtr> body = parseBody(request);
@@ -460,10 +460,10 @@ Response updateKey(EmulatorContext& context, const Request& request) {
         return Status::ok();
       });
   if (!updated.ok()) {
-    if (updated.status().code() == StatusCode::kInvalidArgument) {
+    if (updated.status().code() == StatusCode::InvalidArgument) {
       return badParameter(updated.status().message());
     }
-    if (updated.status().code() == StatusCode::kNotFound) return keyNotFound(request, name);
+    if (updated.status().code() == StatusCode::NotFound) return keyNotFound(request, name);
     return cloudError(500, "InternalError", "updating the key failed");
   }
   log::info("emulator.keyvault.updated",
@@ -554,10 +554,10 @@ json::ObjectPtr keyBundleJson(const KeyVersion& v, const std::string& base_url) 
   Poco::JSON::Array::Ptr ops = new Poco::JSON::Array;
   for (const auto& op : v.key_ops) ops->add(op);
   key->set("key_ops", ops);
-  if (v.family == KeyFamily::kRsa) {
+  if (v.family == KeyFamily::Rsa) {
     key->set("n", encoding::base64UrlEncode(v.n));
     key->set("e", encoding::base64UrlEncode(v.e));
-  } else if (v.family == KeyFamily::kEc) {
+  } else if (v.family == KeyFamily::Ec) {
     key->set("crv", v.curve);
     key->set("x", encoding::base64UrlEncode(v.x));
     key->set("y", encoding::base64UrlEncode(v.y));

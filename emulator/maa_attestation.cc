@@ -43,7 +43,7 @@ StatusOr<MaaData> parseData(const json::ObjectPtr& body, std::string_view key) {
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower == "json") {
-    out.type = MaaData::Type::kJson;
+    out.type = MaaData::Type::Json;
     json::ParseLimits limits;
     limits.max_bytes = kMaxMaaDataBytes;
     StatusOr<json::ObjectPtr> parsed = json::parseObject(toString(out.bytes), limits);
@@ -53,7 +53,7 @@ StatusOr<MaaData> parseData(const json::ObjectPtr& body, std::string_view key) {
     }
     out.json = std::move(parsed).value();
   } else if (lower == "binary") {
-    out.type = MaaData::Type::kBinary;
+    out.type = MaaData::Type::Binary;
   } else {
     return requestError(where + "dataType '" + *type + "' is not one of JSON, Binary");
   }
@@ -268,10 +268,10 @@ json::ObjectPtr maaTokenClaims(const AttestSevSnpVmRequest& request, const MaaEv
   if (evidence.uvm) c->set("x-ms-compliance-status", "azure-compliant-uvm");
   c->set("x-ms-policy-hash",
          encoding::base64UrlEncode(crypto::sha256(asBytes(kEmulatedMaaPolicy))));
-  if (request.runtime_data.type == MaaData::Type::kJson) {
+  if (request.runtime_data.type == MaaData::Type::Json) {
     c->set("x-ms-runtime", request.runtime_data.json);
   }
-  if (request.init_time_data && request.init_time_data->type == MaaData::Type::kJson) {
+  if (request.init_time_data && request.init_time_data->type == MaaData::Type::Json) {
     c->set("x-ms-inittime", request.init_time_data->json);
   }
   c->set("x-ms-emulated", true);

@@ -37,8 +37,8 @@ inline constexpr std::string_view kEmulatedMaaPolicy =
 
 // runtimeData / initTimeData: {"data": base64url, "dataType": "JSON" | "Binary"}.
 struct MaaData {
-  enum class Type { kJson, kBinary };
-  Type type = Type::kJson;
+  enum class Type { Json, Binary };
+  Type type = Type::Json;
   Bytes bytes;           // decoded `data`, what the report binds by SHA-256
   json::ObjectPtr json;  // the parsed object when type is kJson
 };

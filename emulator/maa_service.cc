@@ -60,7 +60,7 @@ StatusOr<crypto::Certificate> issueSigningCertificate(const EmulatorContext& con
       .basicConstraints(false)
       .keyUsage(crypto::kKeyUsageDigitalSignature)
       .subjectKeyIdentifier();
-  return builder.sign(key.key, crypto::CertificateSignatureAlg::kRsaPkcs1Sha256);
+  return builder.sign(key.key, crypto::CertificateSignatureAlg::RsaPkcs1Sha256);
 }
 
 Response attest(EmulatorContext& context, const Request& request) {
@@ -136,7 +136,7 @@ Response attest(EmulatorContext& context, const Request& request) {
   const crypto::PrivateKey& signer =
       request.sign_with_wrong_key ? context.signingKeys().wrong().key : key->key;
   StatusOr<std::string> token =
-      jose::signJws(signer, jose::JwsAlgorithm::kRS256, asBytes(*payload), header);
+      jose::signJws(signer, jose::JwsAlgorithm::RS256, asBytes(*payload), header);
   if (!token.ok()) {
     log::error("emulator.maa.sign_failed", {{"error", token.status().toString()}});
     return maaError(500, "InternalServerError", "token signing failed");

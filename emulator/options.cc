@@ -133,13 +133,13 @@ StatusOr<EmulatorOptions> parseOptions(const std::vector<std::string>& args) {
     } else if (a == "--log-level") {
       SKR_ASSIGN_OR_RETURN(std::string v, value());
       if (v == "debug") {
-        o.log_level = log::Level::kDebug;
+        o.log_level = log::Level::Debug;
       } else if (v == "info") {
-        o.log_level = log::Level::kInfo;
+        o.log_level = log::Level::Info;
       } else if (v == "warning") {
-        o.log_level = log::Level::kWarning;
+        o.log_level = log::Level::Warning;
       } else if (v == "error") {
-        o.log_level = log::Level::kError;
+        o.log_level = log::Level::Error;
       } else {
         return invalidArgumentError("--log-level: '" + v + "' is not debug|info|warning|error");
       }

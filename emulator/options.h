@@ -17,7 +17,7 @@ struct EmulatorOptions {
   std::string vault_name = "skr-emulated-vault";  // --vault NAME
   std::string mhsm_name = "skr-emulated-mhsm";    // --mhsm NAME
   int maa_instances = 2;             // --maa-instances N (1..8); "maa" is trusted, others not
-  log::Level log_level = log::Level::kInfo;
+  log::Level log_level = log::Level::Info;
   int64_t token_lifetime_seconds = 86400;  // default for a new state dir
   bool help = false;
   bool version = false;

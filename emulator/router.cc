@@ -72,23 +72,23 @@ Router::Outcome Router::find(const std::string& listener, const std::string& met
     if (route.method != method) continue;
     match->handler = &route.handler;
     match->captures = std::move(captures);
-    return Outcome::kMatched;
+    return Outcome::Matched;
   }
-  return path_matched ? Outcome::kMethodNotAllowed : Outcome::kNoRoute;
+  return path_matched ? Outcome::MethodNotAllowed : Outcome::NoRoute;
 }
 
 Response Router::dispatch(Request request) const {
   Match match;
   switch (find(request.listener, request.method, request.path, &match)) {
-    case Outcome::kNoRoute:
+    case Outcome::NoRoute:
       return cloudError(404, "NotFound",
                         "skr-emulator: no route for " + request.method + " " + request.path +
                             " on listener '" + request.listener + "'");
-    case Outcome::kMethodNotAllowed:
+    case Outcome::MethodNotAllowed:
       return cloudError(405, "MethodNotAllowed",
                         "skr-emulator: method " + request.method + " is not allowed for " +
                             request.path);
-    case Outcome::kMatched:
+    case Outcome::Matched:
       break;
   }
   request.captures = std::move(match.captures);

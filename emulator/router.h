@@ -26,7 +26,7 @@ class Router {
     const Handler* handler = nullptr;
     std::map<std::string, std::string> captures;
   };
-  enum class Outcome { kMatched, kNoRoute, kMethodNotAllowed };
+  enum class Outcome { Matched, NoRoute, MethodNotAllowed };
 
   // Finds the route for request.listener/method/path. On kMatched, `match` is filled. The first
   // added route wins when several match.

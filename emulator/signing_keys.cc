@@ -33,7 +33,7 @@ StatusOr<SigningKey> loadOrCreateSigningKey(const std::string& path) {
     SKR_RETURN_IF_ERROR(writeSecretFileAtomic(path, generated.toPkcs8Pem()));
     key = std::move(generated);
   }
-  if (key->type() != crypto::KeyType::kRsa) return invalidArgumentError(path + " is not RSA");
+  if (key->type() != crypto::KeyType::Rsa) return invalidArgumentError(path + " is not RSA");
   const std::string kid = jose::Jwk::fromPublicKey(key->publicKey()).thumbprint();
   return SigningKey{std::move(*key), kid};
 }

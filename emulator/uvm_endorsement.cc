@@ -236,12 +236,12 @@ Status parsePayload(UvmEndorsement& out) {
 
 std::optional<crypto::SignatureScheme> schemeFor(int64_t alg) {
   switch (alg) {
-    case -7: return crypto::SignatureScheme::kEcdsaSha256;
-    case -35: return crypto::SignatureScheme::kEcdsaSha384;
-    case -36: return crypto::SignatureScheme::kEcdsaSha512;
-    case -37: return crypto::SignatureScheme::kRsaPssSha256;
-    case -38: return crypto::SignatureScheme::kRsaPssSha384;
-    case -39: return crypto::SignatureScheme::kRsaPssSha512;
+    case -7: return crypto::SignatureScheme::EcdsaSha256;
+    case -35: return crypto::SignatureScheme::EcdsaSha384;
+    case -36: return crypto::SignatureScheme::EcdsaSha512;
+    case -37: return crypto::SignatureScheme::RsaPssSha256;
+    case -38: return crypto::SignatureScheme::RsaPssSha384;
+    case -39: return crypto::SignatureScheme::RsaPssSha512;
     default: return std::nullopt;
   }
 }
@@ -344,7 +344,7 @@ Status UvmEndorsement::verifySignature() const {
                                 " does not fit the x5chain leaf key");
   }
   Bytes der_or_raw = signature;
-  if (key.type() == crypto::KeyType::kEc) {
+  if (key.type() == crypto::KeyType::Ec) {
     // COSE ECDSA signatures are r || s (RFC 9053 §2.1), like JOSE.
     SKR_ASSIGN_OR_RETURN(crypto::Curve curve, key.curve());
     StatusOr<Bytes> der = crypto::ecdsaDerFromJose(curve, signature);

@@ -366,7 +366,7 @@ StatusOr<std::unique_ptr<ImdsTokenProvider>> ImdsTokenProvider::create(
     return invalidArgumentError("IMDS endpoint '" + options.endpoint.substr(0, 256) +
                                 "' must be http://host[:port]");
   }
-  if ((options.identity == ImdsIdentity::kDefault) != options.identity_id.empty()) {
+  if ((options.identity == ImdsIdentity::Default) != options.identity_id.empty()) {
     return invalidArgumentError(
         "IMDS token provider: an identity id is needed exactly when client_id, object_id or "
         "msi_res_id is chosen");
@@ -390,13 +390,13 @@ ImdsTokenProvider::ImdsTokenProvider(std::shared_ptr<http::HttpTransport> transp
 
 std::string ImdsTokenProvider::describe() const {
   switch (options_.identity) {
-    case ImdsIdentity::kClientId:
+    case ImdsIdentity::ClientId:
       return "IMDS managed identity (client_id " + options_.identity_id + ")";
-    case ImdsIdentity::kObjectId:
+    case ImdsIdentity::ObjectId:
       return "IMDS managed identity (object_id " + options_.identity_id + ")";
-    case ImdsIdentity::kMsiResId:
+    case ImdsIdentity::MsiResId:
       return "IMDS managed identity (msi_res_id " + options_.identity_id + ")";
-    case ImdsIdentity::kDefault: break;
+    case ImdsIdentity::Default: break;
   }
   return "IMDS managed identity (default identity)";
 }
@@ -409,16 +409,16 @@ StatusOr<AccessToken> ImdsTokenProvider::token(const std::string& resource) {
       options_.endpoint +
       "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + percentEncode(resource);
   switch (options_.identity) {
-    case ImdsIdentity::kClientId:
+    case ImdsIdentity::ClientId:
       request.url += "&client_id=" + percentEncode(options_.identity_id);
       break;
-    case ImdsIdentity::kObjectId:
+    case ImdsIdentity::ObjectId:
       request.url += "&object_id=" + percentEncode(options_.identity_id);
       break;
-    case ImdsIdentity::kMsiResId:
+    case ImdsIdentity::MsiResId:
       request.url += "&msi_res_id=" + percentEncode(options_.identity_id);
       break;
-    case ImdsIdentity::kDefault: break;
+    case ImdsIdentity::Default: break;
   }
   request.headers = {{"Metadata", "true"}};
   request.timeout = options_.attempt_timeout;

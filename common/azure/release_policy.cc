@@ -44,20 +44,20 @@ constexpr std::size_t kShownAlternatives = 4;
 constexpr std::size_t kShownAuthorities = 8;
 
 enum class Operator {
-  kEquals,
-  kNotEquals,
-  kLess,
-  kLessOrEquals,
-  kGreater,
-  kGreaterOrEquals,
-  kExists,
+  Equals,
+  NotEquals,
+  Less,
+  LessOrEquals,
+  Greater,
+  GreaterOrEquals,
+  Exists,
 };
 
 constexpr std::pair<std::string_view, Operator> kOperators[] = {
-    {"equals", Operator::kEquals},   {"notEquals", Operator::kNotEquals},
-    {"less", Operator::kLess},       {"lessOrEquals", Operator::kLessOrEquals},
-    {"greater", Operator::kGreater}, {"greaterOrEquals", Operator::kGreaterOrEquals},
-    {"exists", Operator::kExists},
+    {"equals", Operator::Equals},   {"notEquals", Operator::NotEquals},
+    {"less", Operator::Less},       {"lessOrEquals", Operator::LessOrEquals},
+    {"greater", Operator::Greater}, {"greaterOrEquals", Operator::GreaterOrEquals},
+    {"exists", Operator::Exists},
 };
 
 std::optional<Operator> operatorNamed(std::string_view name) {
@@ -159,15 +159,15 @@ std::string doubleText(double value) {
 // A JSON scalar (string, boolean or number) with its canonical string form (the equals/notEquals
 // comparand) and, when it is a number or a numeric string, its numeric value.
 struct Scalar {
-  enum class Type { kString, kBool, kNumber };
-  Type type = Type::kString;
+  enum class Type { String, Bool, Number };
+  Type type = Type::String;
   std::string text;
   std::optional<Number> number;
 };
 
 Scalar stringScalar(std::string s) {
   Scalar scalar;
-  scalar.type = Scalar::Type::kString;
+  scalar.type = Scalar::Type::String;
   scalar.number = parseNumericString(s);
   scalar.text = std::move(s);
   return scalar;
@@ -175,8 +175,8 @@ Scalar stringScalar(std::string s) {
 
 // What a JSON value is, for claims and policy values alike.
 struct Classified {
-  enum class Kind { kScalar, kNull, kObject, kArray, kOther };
-  Kind kind = Kind::kOther;
+  enum class Kind { Scalar, Null, Object, Array, Other };
+  Kind kind = Kind::Other;
   Scalar scalar;           // kScalar only
   json::ObjectPtr object;  // kObject only
 };
@@ -202,37 +202,37 @@ bool extractUnsigned(const Var& v, uint64_t& out) {
 Classified classify(const Var& v) {
   Classified c;
   if (v.isEmpty()) {
-    c.kind = Classified::Kind::kNull;
+    c.kind = Classified::Kind::Null;
     return c;
   }
   if (holds<std::string>(v)) {
-    c.kind = Classified::Kind::kScalar;
+    c.kind = Classified::Kind::Scalar;
     c.scalar = stringScalar(v.extract<std::string>());
     return c;
   }
   if (holds<bool>(v)) {
-    c.kind = Classified::Kind::kScalar;
-    c.scalar.type = Scalar::Type::kBool;
+    c.kind = Classified::Kind::Scalar;
+    c.scalar.type = Scalar::Type::Bool;
     c.scalar.text = v.extract<bool>() ? "true" : "false";
     return c;
   }
   if (holds<json::ObjectPtr>(v)) {
     json::ObjectPtr object = v.extract<json::ObjectPtr>();
     if (object.isNull()) {
-      c.kind = Classified::Kind::kNull;
+      c.kind = Classified::Kind::Null;
     } else {
-      c.kind = Classified::Kind::kObject;
+      c.kind = Classified::Kind::Object;
       c.object = std::move(object);
     }
     return c;
   }
   if (holds<Object>(v)) {
-    c.kind = Classified::Kind::kObject;
+    c.kind = Classified::Kind::Object;
     c.object = new Object(v.extract<Object>());
     return c;
   }
   if (holds<json::ArrayPtr>(v) || holds<Array>(v)) {
-    c.kind = Classified::Kind::kArray;
+    c.kind = Classified::Kind::Array;
     return c;
   }
   int64_t signed_value = 0;
@@ -240,8 +240,8 @@ Classified classify(const Var& v) {
   if (extractSigned<signed char>(v, signed_value) || extractSigned<short>(v, signed_value) ||
       extractSigned<int>(v, signed_value) || extractSigned<long>(v, signed_value) ||
       extractSigned<long long>(v, signed_value)) {
-    c.kind = Classified::Kind::kScalar;
-    c.scalar.type = Scalar::Type::kNumber;
+    c.kind = Classified::Kind::Scalar;
+    c.scalar.type = Scalar::Type::Number;
     c.scalar.text = std::to_string(signed_value);
     // |INT64_MIN| computed without overflow.
     const uint64_t magnitude = signed_value < 0 ? uint64_t{0} - static_cast<uint64_t>(signed_value)
@@ -254,8 +254,8 @@ Classified classify(const Var& v) {
       extractUnsigned<unsigned int>(v, unsigned_value) ||
       extractUnsigned<unsigned long>(v, unsigned_value) ||
       extractUnsigned<unsigned long long>(v, unsigned_value)) {
-    c.kind = Classified::Kind::kScalar;
-    c.scalar.type = Scalar::Type::kNumber;
+    c.kind = Classified::Kind::Scalar;
+    c.scalar.type = Scalar::Type::Number;
     c.scalar.text = std::to_string(unsigned_value);
     c.scalar.number = integerNumber(false, unsigned_value);
     return c;
@@ -264,8 +264,8 @@ Classified classify(const Var& v) {
     const double d =
         holds<double>(v) ? v.extract<double>() : static_cast<double>(v.extract<float>());
     if (!std::isfinite(d)) return c;  // kOther
-    c.kind = Classified::Kind::kScalar;
-    c.scalar.type = Scalar::Type::kNumber;
+    c.kind = Classified::Kind::Scalar;
+    c.scalar.type = Scalar::Type::Number;
     c.scalar.text = doubleText(d);
     Number n;
     n.approx = d;
@@ -277,16 +277,16 @@ Classified classify(const Var& v) {
 
 std::string_view describe(const Classified& c) {
   switch (c.kind) {
-    case Classified::Kind::kNull: return "null";
-    case Classified::Kind::kObject: return "an object";
-    case Classified::Kind::kArray: return "an array";
-    case Classified::Kind::kOther: return "a value of an unsupported type";
-    case Classified::Kind::kScalar: break;
+    case Classified::Kind::Null: return "null";
+    case Classified::Kind::Object: return "an object";
+    case Classified::Kind::Array: return "an array";
+    case Classified::Kind::Other: return "a value of an unsupported type";
+    case Classified::Kind::Scalar: break;
   }
   switch (c.scalar.type) {
-    case Scalar::Type::kString: return "a string";
-    case Scalar::Type::kBool: return "a boolean";
-    case Scalar::Type::kNumber: return "a number";
+    case Scalar::Type::String: return "a string";
+    case Scalar::Type::Bool: return "a boolean";
+    case Scalar::Type::Number: return "a number";
   }
   return "a value";
 }
@@ -338,7 +338,7 @@ std::string escaped(std::string_view s) {
 
 // A policy or claim scalar as shown in reasons: strings quoted, numbers and booleans bare.
 std::string display(const Scalar& scalar) {
-  return scalar.type == Scalar::Type::kString ? quoted(scalar.text) : scalar.text;
+  return scalar.type == Scalar::Type::String ? quoted(scalar.text) : scalar.text;
 }
 
 Status policyError(std::string_view path, std::string_view problem) {
@@ -374,14 +374,14 @@ bool isValidVersion(std::string_view version) {
 // ---- the validated tree ----
 
 struct PolicyCondition {
-  enum class Kind { kAnyOf, kAllOf, kClaim };
-  Kind kind = Kind::kClaim;
+  enum class Kind { AnyOf, AllOf, Claim };
+  Kind kind = Kind::Claim;
   std::string path;  // JSON path of the condition object, e.g. "anyOf[0].allOf[2]"
   std::vector<PolicyCondition> children;  // kAnyOf / kAllOf
   // kClaim:
   std::string claim;
   std::vector<std::string> claim_segments;  // dot path into nested objects
-  Operator op = Operator::kEquals;
+  Operator op = Operator::Equals;
   Scalar value;
   bool expect_present = true;  // kExists
 };
@@ -411,8 +411,8 @@ class PolicyParser {
     for (const auto& [name, value] : *root) {
       if (name == "version") {
         const Classified version = classify(value);
-        if (version.kind != Classified::Kind::kScalar ||
-            version.scalar.type != Scalar::Type::kString) {
+        if (version.kind != Classified::Kind::Scalar ||
+            version.scalar.type != Scalar::Type::String) {
           return policyError(
               "version", std::string("expected a string, got ") + std::string(describe(version)));
         }
@@ -470,7 +470,7 @@ class PolicyParser {
   static StatusOr<json::ObjectPtr> asObject(const Var& value, const std::string& path,
                                             std::string_view what) {
     const Classified c = classify(value);
-    if (c.kind != Classified::Kind::kObject) {
+    if (c.kind != Classified::Kind::Object) {
       return policyError(path,
                          std::string(what) + " must be an object, got " + std::string(describe(c)));
     }
@@ -507,8 +507,8 @@ class PolicyParser {
     }
     if (!authority) return policyError(path, "authority statement has no 'authority'");
     const Classified authority_value = classify(*authority);
-    if (authority_value.kind != Classified::Kind::kScalar ||
-        authority_value.scalar.type != Scalar::Type::kString) {
+    if (authority_value.kind != Classified::Kind::Scalar ||
+        authority_value.scalar.type != Scalar::Type::String) {
       return policyError(path + ".authority",
                          "expected a string, got " + std::string(describe(authority_value)));
     }
@@ -533,7 +533,7 @@ class PolicyParser {
     }
     SKR_RETURN_IF_ERROR(countCondition(path));
     SKR_ASSIGN_OR_RETURN(json::ArrayPtr array, asList(value, list_path, "conditions"));
-    out.kind = kind_name == "anyOf" ? PolicyCondition::Kind::kAnyOf : PolicyCondition::Kind::kAllOf;
+    out.kind = kind_name == "anyOf" ? PolicyCondition::Kind::AnyOf : PolicyCondition::Kind::AllOf;
     out.path = path;
     out.children.resize(array->size());
     for (std::size_t i = 0; i < array->size(); ++i) {
@@ -583,13 +583,13 @@ class PolicyParser {
     }
 
     SKR_RETURN_IF_ERROR(countCondition(path));
-    out.kind = PolicyCondition::Kind::kClaim;
+    out.kind = PolicyCondition::Kind::Claim;
     out.path = path;
     if (!has_claim) {
       return policyError(path, "condition has neither 'claim' nor 'anyOf' / 'allOf'");
     }
     const Classified claim = classify(object->get("claim"));
-    if (claim.kind != Classified::Kind::kScalar || claim.scalar.type != Scalar::Type::kString) {
+    if (claim.kind != Classified::Kind::Scalar || claim.scalar.type != Scalar::Type::String) {
       return policyError(path + ".claim", "expected a string, got " + std::string(describe(claim)));
     }
     SKR_RETURN_IF_ERROR(setClaim(claim.scalar.text, path, out));
@@ -616,7 +616,7 @@ class PolicyParser {
                                      (has_legacy_condition ? "value" : "condition") + "'");
       }
       const Classified name = classify(object->get("condition"));
-      if (name.kind != Classified::Kind::kScalar || name.scalar.type != Scalar::Type::kString) {
+      if (name.kind != Classified::Kind::Scalar || name.scalar.type != Scalar::Type::String) {
         return policyError(path + ".condition",
                            "expected an operator name, got " + std::string(describe(name)));
       }
@@ -659,15 +659,15 @@ class PolicyParser {
   static Status setValue(const Var& operand, const std::string& value_path, PolicyCondition& out) {
     const Classified value = classify(operand);
     switch (value.kind) {
-      case Classified::Kind::kScalar: break;
-      case Classified::Kind::kNull: return policyError(value_path, "null isn't allowed as a value");
-      case Classified::Kind::kObject:
+      case Classified::Kind::Scalar: break;
+      case Classified::Kind::Null: return policyError(value_path, "null isn't allowed as a value");
+      case Classified::Kind::Object:
         return policyError(value_path, "objects aren't allowed as values");
-      case Classified::Kind::kArray:
+      case Classified::Kind::Array:
         return policyError(value_path, "arrays aren't allowed as values");
-      case Classified::Kind::kOther: return policyError(value_path, "unsupported value type");
+      case Classified::Kind::Other: return policyError(value_path, "unsupported value type");
     }
-    if (out.op == Operator::kExists) {
+    if (out.op == Operator::Exists) {
       if (value.scalar.text != "true" && value.scalar.text != "false") {
         return policyError(value_path, "expected true or false, got " + display(value.scalar));
       }
@@ -699,7 +699,7 @@ std::optional<Classified> lookupClaim(const json::ObjectPtr& claims,
     if (current.isNull() || !current->has(segments[i])) return std::nullopt;
     Classified c = classify(current->get(segments[i]));
     if (i + 1 == segments.size()) return c;
-    if (c.kind != Classified::Kind::kObject) return std::nullopt;
+    if (c.kind != Classified::Kind::Object) return std::nullopt;
     current = c.object;
   }
   return std::nullopt;
@@ -713,23 +713,23 @@ std::string claimLabel(const std::string& claim) {
 std::string unusableClaim(const std::string& label, const std::optional<Classified>& found) {
   if (!found) return label + " is missing";
   switch (found->kind) {
-    case Classified::Kind::kNull: return label + " is null";
-    case Classified::Kind::kObject:
+    case Classified::Kind::Null: return label + " is null";
+    case Classified::Kind::Object:
       return label + " is an object, which a release policy cannot compare";
-    case Classified::Kind::kArray:
+    case Classified::Kind::Array:
       return label + " is an array, which a release policy cannot compare";
-    case Classified::Kind::kOther: return label + " has a value of an unsupported type";
-    case Classified::Kind::kScalar: break;
+    case Classified::Kind::Other: return label + " has a value of an unsupported type";
+    case Classified::Kind::Scalar: break;
   }
   return label + " is unusable";
 }
 
 std::string_view orderingPhrase(Operator op) {
   switch (op) {
-    case Operator::kLess: return "less than";
-    case Operator::kLessOrEquals: return "at most";
-    case Operator::kGreater: return "greater than";
-    case Operator::kGreaterOrEquals: return "at least";
+    case Operator::Less: return "less than";
+    case Operator::LessOrEquals: return "at most";
+    case Operator::Greater: return "greater than";
+    case Operator::GreaterOrEquals: return "at least";
     default: return "?";
   }
 }
@@ -753,40 +753,40 @@ Outcome evaluateClaim(const PolicyCondition& condition, const json::ObjectPtr& c
   const std::string label = claimLabel(condition.claim);
   const std::optional<Classified> found = lookupClaim(claims, condition.claim_segments);
 
-  if (condition.op == Operator::kExists) {
-    const bool present = found && found->kind != Classified::Kind::kNull;
+  if (condition.op == Operator::Exists) {
+    const bool present = found && found->kind != Classified::Kind::Null;
     outcome.pass = present == condition.expect_present;
     if (!outcome.pass) {
       if (condition.expect_present) {
         outcome.reason = unusableClaim(label, found);
       } else {
         outcome.reason = label + " is present" +
-                         (found->kind == Classified::Kind::kScalar
+                         (found->kind == Classified::Kind::Scalar
                               ? " (" + display(found->scalar) + ")"
                               : " (" + std::string(describe(*found)) + ")") +
                          " but the policy requires it to be absent";
       }
     }
-  } else if (!found || found->kind != Classified::Kind::kScalar) {
+  } else if (!found || found->kind != Classified::Kind::Scalar) {
     outcome.reason = unusableClaim(label, found);
   } else {
     const Scalar& token = found->scalar;
     const Scalar& policy = condition.value;
     switch (condition.op) {
-      case Operator::kEquals:
+      case Operator::Equals:
         outcome.pass = token.text == policy.text;
         outcome.reason = label + " is " + display(token) + " but the policy requires " +
                          display(policy) + hiddenDifference(token, policy);
         break;
-      case Operator::kNotEquals:
+      case Operator::NotEquals:
         outcome.pass = token.text != policy.text;
         outcome.reason = label + " is " + display(token) +
                          " but the policy requires a value other than " + display(policy);
         break;
-      case Operator::kLess:
-      case Operator::kLessOrEquals:
-      case Operator::kGreater:
-      case Operator::kGreaterOrEquals: {
+      case Operator::Less:
+      case Operator::LessOrEquals:
+      case Operator::Greater:
+      case Operator::GreaterOrEquals: {
         const std::string requirement = " the policy requires a value " +
                                         std::string(orderingPhrase(condition.op)) + " " +
                                         display(policy);
@@ -799,15 +799,15 @@ Outcome evaluateClaim(const PolicyCondition& condition, const json::ObjectPtr& c
               label + " is " + display(token) + ", which is not a number, but" + requirement;
         } else {
           const int order = compareNumbers(*token.number, *policy.number);
-          outcome.pass = condition.op == Operator::kLess           ? order < 0
-                         : condition.op == Operator::kLessOrEquals ? order <= 0
-                         : condition.op == Operator::kGreater      ? order > 0
+          outcome.pass = condition.op == Operator::Less           ? order < 0
+                         : condition.op == Operator::LessOrEquals ? order <= 0
+                         : condition.op == Operator::Greater      ? order > 0
                                                                    : order >= 0;
           outcome.reason = label + " is " + display(token) + " but" + requirement;
         }
         break;
       }
-      case Operator::kExists: break;  // handled above
+      case Operator::Exists: break;  // handled above
     }
   }
   if (outcome.pass) {
@@ -824,7 +824,7 @@ std::optional<std::string> oneOfReason(const PolicyCondition& group,
                                        const json::ObjectPtr& claims) {
   if (group.children.size() < 2) return std::nullopt;
   for (const PolicyCondition& child : group.children) {
-    if (child.kind != PolicyCondition::Kind::kClaim || child.op != Operator::kEquals ||
+    if (child.kind != PolicyCondition::Kind::Claim || child.op != Operator::Equals ||
         child.claim != group.children.front().claim) {
       return std::nullopt;
     }
@@ -832,7 +832,7 @@ std::optional<std::string> oneOfReason(const PolicyCondition& group,
   const PolicyCondition& first = group.children.front();
   const std::string label = claimLabel(first.claim);
   const std::optional<Classified> found = lookupClaim(claims, first.claim_segments);
-  if (!found || found->kind != Classified::Kind::kScalar) return unusableClaim(label, found);
+  if (!found || found->kind != Classified::Kind::Scalar) return unusableClaim(label, found);
   std::string reason = label + " is " + display(found->scalar) + " but the policy requires one of ";
   for (std::size_t i = 0; i < group.children.size() && i < kShownAlternatives; ++i) {
     if (i > 0) reason += ", ";
@@ -845,7 +845,7 @@ std::optional<std::string> oneOfReason(const PolicyCondition& group,
 }
 
 Outcome evaluateCondition(const PolicyCondition& condition, const json::ObjectPtr& claims) {
-  if (condition.kind == PolicyCondition::Kind::kClaim) return evaluateClaim(condition, claims);
+  if (condition.kind == PolicyCondition::Kind::Claim) return evaluateClaim(condition, claims);
 
   std::vector<Outcome> children;
   children.reserve(condition.children.size());
@@ -853,7 +853,7 @@ Outcome evaluateCondition(const PolicyCondition& condition, const json::ObjectPt
     children.push_back(evaluateCondition(child, claims));
   }
   Outcome outcome;
-  if (condition.kind == PolicyCondition::Kind::kAllOf) {
+  if (condition.kind == PolicyCondition::Kind::AllOf) {
     outcome.pass = true;
     for (Outcome& child : children) {
       outcome.satisfied += child.satisfied;
@@ -1012,7 +1012,7 @@ StatusOr<ReleasePolicy> ReleasePolicy::fromWire(const json::ObjectPtr& release_p
     for (const auto& [name, member] : *release_policy) {
       const Classified value = classify(member);
       if (name == "contentType") {
-        if (value.kind != Classified::Kind::kScalar || value.scalar.type != Scalar::Type::kString) {
+        if (value.kind != Classified::Kind::Scalar || value.scalar.type != Scalar::Type::String) {
           return wireError("'contentType' must be a string, got " + std::string(describe(value)));
         }
         std::string media_type = value.scalar.text.substr(0, value.scalar.text.find(';'));
@@ -1027,7 +1027,7 @@ StatusOr<ReleasePolicy> ReleasePolicy::fromWire(const json::ObjectPtr& release_p
       } else if (name == "data") {
         data = value;
       } else if (name == "immutable") {
-        if (value.kind != Classified::Kind::kScalar || value.scalar.type != Scalar::Type::kBool) {
+        if (value.kind != Classified::Kind::Scalar || value.scalar.type != Scalar::Type::Bool) {
           return wireError("'immutable' must be a boolean, got " + std::string(describe(value)));
         }
       } else {
@@ -1036,7 +1036,7 @@ StatusOr<ReleasePolicy> ReleasePolicy::fromWire(const json::ObjectPtr& release_p
       }
     }
     if (!data) return wireError("'data' is missing");
-    if (data->kind != Classified::Kind::kScalar || data->scalar.type != Scalar::Type::kString) {
+    if (data->kind != Classified::Kind::Scalar || data->scalar.type != Scalar::Type::String) {
       return wireError("'data' must be a string, got " + std::string(describe(*data)));
     }
     StatusOr<Bytes> text = encoding::base64DecodeLenient(data->scalar.text, kMaxReleasePolicyBytes);

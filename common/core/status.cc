@@ -6,24 +6,24 @@ namespace skr {
 
 std::string_view statusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "InvalidArgument";
-    case StatusCode::kNotFound: return "NotFound";
-    case StatusCode::kPermissionDenied: return "PermissionDenied";
-    case StatusCode::kUnauthenticated: return "Unauthenticated";
-    case StatusCode::kFailedPrecondition: return "FailedPrecondition";
-    case StatusCode::kUnavailable: return "Unavailable";
-    case StatusCode::kDeadlineExceeded: return "DeadlineExceeded";
-    case StatusCode::kDataLoss: return "DataLoss";
-    case StatusCode::kResourceExhausted: return "ResourceExhausted";
-    case StatusCode::kUnimplemented: return "Unimplemented";
-    case StatusCode::kInternal: return "Internal";
+    case StatusCode::Ok: return "OK";
+    case StatusCode::InvalidArgument: return "InvalidArgument";
+    case StatusCode::NotFound: return "NotFound";
+    case StatusCode::PermissionDenied: return "PermissionDenied";
+    case StatusCode::Unauthenticated: return "Unauthenticated";
+    case StatusCode::FailedPrecondition: return "FailedPrecondition";
+    case StatusCode::Unavailable: return "Unavailable";
+    case StatusCode::DeadlineExceeded: return "DeadlineExceeded";
+    case StatusCode::DataLoss: return "DataLoss";
+    case StatusCode::ResourceExhausted: return "ResourceExhausted";
+    case StatusCode::Unimplemented: return "Unimplemented";
+    case StatusCode::Internal: return "Internal";
   }
   return "Unknown";
 }
 
 Status::Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {
-  if (code_ == StatusCode::kOk) message_.clear();
+  if (code_ == StatusCode::Ok) message_.clear();
 }
 
 Status Status::withContext(std::string_view context) const& {
@@ -42,21 +42,21 @@ std::string Status::toString() const {
   return std::string(statusCodeName(code_)) + ": " + message_;
 }
 
-Status invalidArgumentError(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
-Status notFoundError(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-Status permissionDeniedError(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
-Status unauthenticatedError(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+Status invalidArgumentError(std::string m) { return {StatusCode::InvalidArgument, std::move(m)}; }
+Status notFoundError(std::string m) { return {StatusCode::NotFound, std::move(m)}; }
+Status permissionDeniedError(std::string m) { return {StatusCode::PermissionDenied, std::move(m)}; }
+Status unauthenticatedError(std::string m) { return {StatusCode::Unauthenticated, std::move(m)}; }
 Status failedPreconditionError(std::string m) {
-  return {StatusCode::kFailedPrecondition, std::move(m)};
+  return {StatusCode::FailedPrecondition, std::move(m)};
 }
-Status unavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
-Status deadlineExceededError(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
-Status dataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+Status unavailableError(std::string m) { return {StatusCode::Unavailable, std::move(m)}; }
+Status deadlineExceededError(std::string m) { return {StatusCode::DeadlineExceeded, std::move(m)}; }
+Status dataLossError(std::string m) { return {StatusCode::DataLoss, std::move(m)}; }
 Status resourceExhaustedError(std::string m) {
-  return {StatusCode::kResourceExhausted, std::move(m)};
+  return {StatusCode::ResourceExhausted, std::move(m)};
 }
-Status unimplementedError(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
-Status internalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+Status unimplementedError(std::string m) { return {StatusCode::Unimplemented, std::move(m)}; }
+Status internalError(std::string m) { return {StatusCode::Internal, std::move(m)}; }
 
 namespace internal {
 void dieOnBadStatusAccess(const Status& status) {

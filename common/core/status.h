@@ -13,18 +13,18 @@ namespace skr {
 
 // A small fixed set of codes; the exit-code and HTTP mappings of later components key off these.
 enum class StatusCode {
-  kOk = 0,
-  kInvalidArgument,     // malformed input: bad encoding, bad JSON, wrong sizes, unsupported alg
-  kNotFound,            // a key, version, file or claim that does not exist
-  kPermissionDenied,    // policy or authorization refused
-  kUnauthenticated,     // missing or invalid credentials
-  kFailedPrecondition,  // system not in a state to do this (e.g. no SNP device)
-  kUnavailable,         // a dependency could not be reached (retryable)
-  kDeadlineExceeded,    // a deadline ran out
-  kDataLoss,            // integrity failure: signature, MAC, unwrap, chain
-  kResourceExhausted,   // a size or count limit was hit
-  kUnimplemented,       // a recognised but unsupported feature
-  kInternal,            // an unexpected failure inside a library we call
+  Ok = 0,
+  InvalidArgument,     // malformed input: bad encoding, bad JSON, wrong sizes, unsupported alg
+  NotFound,            // a key, version, file or claim that does not exist
+  PermissionDenied,    // policy or authorization refused
+  Unauthenticated,     // missing or invalid credentials
+  FailedPrecondition,  // system not in a state to do this (e.g. no SNP device)
+  Unavailable,         // a dependency could not be reached (retryable)
+  DeadlineExceeded,    // a deadline ran out
+  DataLoss,            // integrity failure: signature, MAC, unwrap, chain
+  ResourceExhausted,   // a size or count limit was hit
+  Unimplemented,       // a recognised but unsupported feature
+  Internal,            // an unexpected failure inside a library we call
 };
 
 // Stable, lower-case-free name of a code ("InvalidArgument", ...), for messages and logs.
@@ -38,7 +38,7 @@ class [[nodiscard]] Status {
 
   static Status ok() { return Status(); }
 
-  bool isOk() const { return code_ == StatusCode::kOk; }
+  bool isOk() const { return code_ == StatusCode::Ok; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
 
@@ -58,7 +58,7 @@ class [[nodiscard]] Status {
   }
 
  private:
-  StatusCode code_ = StatusCode::kOk;
+  StatusCode code_ = StatusCode::Ok;
   std::string message_;
 };
 

@@ -14,10 +14,10 @@ namespace {
 // Keys beyond this are not keys; it also keeps every length inside OpenSSL's int arguments.
 constexpr std::size_t kMaxKeyBytes = 1 << 20;
 
-enum class Mode { kKw, kKwp };
+enum class Mode { Kw, Kwp };
 
 const char* modeName(Mode mode) {
-  return mode == Mode::kKw ? "AES-KW" : "AES-KWP";
+  return mode == Mode::Kw ? "AES-KW" : "AES-KWP";
 }
 
 std::string takeOpenSslReason() {
@@ -39,7 +39,7 @@ StatusOr<SslPtr<EVP_CIPHER>> fetchWrapCipher(Mode mode, std::size_t kek_size, co
                                 std::to_string(kek_size) + " bytes, expected 16, 24 or 32");
   }
   const std::string name =
-      "AES-" + std::to_string(kek_size * 8) + (mode == Mode::kKw ? "-WRAP" : "-WRAP-PAD");
+      "AES-" + std::to_string(kek_size * 8) + (mode == Mode::Kw ? "-WRAP" : "-WRAP-PAD");
   SslPtr<EVP_CIPHER> cipher(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
   if (!cipher) return opensslInternal("EVP_CIPHER_fetch(" + name + ")");
   return cipher;
@@ -71,11 +71,11 @@ StatusOr<std::size_t> runWrapCipher(Mode mode, const SecretBytes& kek, bool encr
 
 StatusOr<Bytes> wrap(Mode mode, const SecretBytes& kek, const SecretBytes& key) {
   const std::size_t n = key.size();
-  if (mode == Mode::kKw && (n % 8 != 0 || n < 16 || n > kMaxKeyBytes)) {
+  if (mode == Mode::Kw && (n % 8 != 0 || n < 16 || n > kMaxKeyBytes)) {
     return invalidArgumentError("AES-KW wrap: key is " + std::to_string(n) +
                                 " bytes, expected a multiple of 8 and >= 16");
   }
-  if (mode == Mode::kKwp && (n < 1 || n > kMaxKeyBytes)) {
+  if (mode == Mode::Kwp && (n < 1 || n > kMaxKeyBytes)) {
     return invalidArgumentError("AES-KWP wrap: key is " + std::to_string(n) +
                                 " bytes, expected 1.." + std::to_string(kMaxKeyBytes));
   }
@@ -95,7 +95,7 @@ StatusOr<Bytes> wrap(Mode mode, const SecretBytes& kek, const SecretBytes& key) 
 StatusOr<SecretBytes> unwrap(Mode mode, const SecretBytes& kek, ByteView wrapped) {
   const std::size_t n = wrapped.size();
   // KW: a wrapped key of >= 16 bytes is >= 24. KWP: >= 16 (one block plus the AIV).
-  const std::size_t min_size = mode == Mode::kKw ? 24 : 16;
+  const std::size_t min_size = mode == Mode::Kw ? 24 : 16;
   if (n % 8 != 0 || n < min_size || n > kMaxKeyBytes + 16) {
     return invalidArgumentError(
         std::string(modeName(mode)) + " unwrap: ciphertext is " + std::to_string(n) +
@@ -106,7 +106,7 @@ StatusOr<SecretBytes> unwrap(Mode mode, const SecretBytes& kek, ByteView wrapped
   SKR_ASSIGN_OR_RETURN(std::size_t written,
                        runWrapCipher(mode, kek, false, wrapped,
                                      key.mutableView(grantSecretAccess()).data(), "unwrap"));
-  if (written > n - 8 || (mode == Mode::kKw && written != n - 8)) {
+  if (written > n - 8 || (mode == Mode::Kw && written != n - 8)) {
     return internalError(std::string(modeName(mode)) + " unwrap: produced " +
                          std::to_string(written) + " bytes from " + std::to_string(n));
   }
@@ -117,19 +117,19 @@ StatusOr<SecretBytes> unwrap(Mode mode, const SecretBytes& kek, ByteView wrapped
 }  // namespace
 
 StatusOr<Bytes> aesKeyWrap(const SecretBytes& kek, const SecretBytes& key) {
-  return wrap(Mode::kKw, kek, key);
+  return wrap(Mode::Kw, kek, key);
 }
 
 StatusOr<SecretBytes> aesKeyUnwrap(const SecretBytes& kek, ByteView wrapped) {
-  return unwrap(Mode::kKw, kek, wrapped);
+  return unwrap(Mode::Kw, kek, wrapped);
 }
 
 StatusOr<Bytes> aesKeyWrapPad(const SecretBytes& kek, const SecretBytes& key) {
-  return wrap(Mode::kKwp, kek, key);
+  return wrap(Mode::Kwp, kek, key);
 }
 
 StatusOr<SecretBytes> aesKeyUnwrapPad(const SecretBytes& kek, ByteView wrapped) {
-  return unwrap(Mode::kKwp, kek, wrapped);
+  return unwrap(Mode::Kwp, kek, wrapped);
 }
 
 }  // namespace skr::crypto

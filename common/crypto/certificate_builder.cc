@@ -159,7 +159,7 @@ Status addRawExtension(X509* x, const std::string& oid, ByteView value, bool cri
 StatusOr<Bytes> keyIdentifierOf(const X509* x) {
   const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(x);
   if (bits == nullptr) return opensslError("X509_get0_pubkey_bitstr");
-  return digest(HashAlg::kSha1, ByteView(ASN1_STRING_get0_data(bits),
+  return digest(HashAlg::Sha1, ByteView(ASN1_STRING_get0_data(bits),
                                          static_cast<std::size_t>(ASN1_STRING_length(bits))));
 }
 
@@ -188,14 +188,14 @@ std::time_t toTimeT(TimePoint tp) {
 
 Status signWith(X509* x, const PrivateKey& key, CertificateSignatureAlg alg) {
   const bool want_rsa =
-      alg == CertificateSignatureAlg::kRsaPkcs1Sha256 || alg == CertificateSignatureAlg::kRsaPssSha384;
-  if (want_rsa != (key.type() == KeyType::kRsa)) {
+      alg == CertificateSignatureAlg::RsaPkcs1Sha256 || alg == CertificateSignatureAlg::RsaPssSha384;
+  if (want_rsa != (key.type() == KeyType::Rsa)) {
     return builderError(std::string("the signing key is ") +
-                        (key.type() == KeyType::kRsa ? "RSA" : "EC") + " but the algorithm needs " +
+                        (key.type() == KeyType::Rsa ? "RSA" : "EC") + " but the algorithm needs " +
                         (want_rsa ? "an RSA key" : "an EC key"));
   }
-  const EVP_MD* md = (alg == CertificateSignatureAlg::kRsaPssSha384 ||
-                      alg == CertificateSignatureAlg::kEcdsaSha384)
+  const EVP_MD* md = (alg == CertificateSignatureAlg::RsaPssSha384 ||
+                      alg == CertificateSignatureAlg::EcdsaSha384)
                          ? EVP_sha384()
                          : EVP_sha256();
   SslPtr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
@@ -204,7 +204,7 @@ Status signWith(X509* x, const PrivateKey& key, CertificateSignatureAlg alg) {
   if (EVP_DigestSignInit(mctx.get(), &pctx, md, nullptr, key.evp()) != 1) {
     return opensslError("EVP_DigestSignInit");
   }
-  if (alg == CertificateSignatureAlg::kRsaPssSha384) {
+  if (alg == CertificateSignatureAlg::RsaPssSha384) {
     // AMD's ARK/ASK/VCEK: RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48 (spec/azure-wire.md §5).
     if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, kAmdPssSaltLength) != 1 ||

@@ -46,10 +46,10 @@ inline constexpr const char* kEkuClientAuth = "1.3.6.1.5.5.7.3.2";
 inline constexpr const char* kEkuCodeSigning = "1.3.6.1.5.5.7.3.3";
 
 enum class CertificateSignatureAlg {
-  kRsaPkcs1Sha256,
-  kRsaPssSha384,  // salt 48, MGF1 SHA-384, as AMD signs ARK, ASK and VCEK
-  kEcdsaSha256,
-  kEcdsaSha384,
+  RsaPkcs1Sha256,
+  RsaPssSha384,  // salt 48, MGF1 SHA-384, as AMD signs ARK, ASK and VCEK
+  EcdsaSha256,
+  EcdsaSha384,
 };
 
 class CertificateBuilder {

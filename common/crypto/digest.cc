@@ -35,20 +35,20 @@ const unsigned char* nonNull(ByteView bytes) {
 
 std::size_t digestSize(HashAlg alg) {
   switch (alg) {
-    case HashAlg::kSha1: return 20;
-    case HashAlg::kSha256: return 32;
-    case HashAlg::kSha384: return 48;
-    case HashAlg::kSha512: return 64;
+    case HashAlg::Sha1: return 20;
+    case HashAlg::Sha256: return 32;
+    case HashAlg::Sha384: return 48;
+    case HashAlg::Sha512: return 64;
   }
   std::abort();  // Unreachable: every enumerator is handled.
 }
 
 const char* hashName(HashAlg alg) {
   switch (alg) {
-    case HashAlg::kSha1: return "SHA-1";
-    case HashAlg::kSha256: return "SHA-256";
-    case HashAlg::kSha384: return "SHA-384";
-    case HashAlg::kSha512: return "SHA-512";
+    case HashAlg::Sha1: return "SHA-1";
+    case HashAlg::Sha256: return "SHA-256";
+    case HashAlg::Sha384: return "SHA-384";
+    case HashAlg::Sha512: return "SHA-512";
   }
   std::abort();  // Unreachable: every enumerator is handled.
 }

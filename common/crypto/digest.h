@@ -10,16 +10,16 @@
 
 namespace skr::crypto {
 
-enum class HashAlg { kSha1, kSha256, kSha384, kSha512 };
+enum class HashAlg { Sha1, Sha256, Sha384, Sha512 };
 
 std::size_t digestSize(HashAlg alg);
 // "SHA-256", ... (OpenSSL fetch names; also used in messages).
 const char* hashName(HashAlg alg);
 
 Bytes digest(HashAlg alg, ByteView data);
-inline Bytes sha256(ByteView data) { return digest(HashAlg::kSha256, data); }
-inline Bytes sha384(ByteView data) { return digest(HashAlg::kSha384, data); }
-inline Bytes sha512(ByteView data) { return digest(HashAlg::kSha512, data); }
+inline Bytes sha256(ByteView data) { return digest(HashAlg::Sha256, data); }
+inline Bytes sha384(ByteView data) { return digest(HashAlg::Sha384, data); }
+inline Bytes sha512(ByteView data) { return digest(HashAlg::Sha512, data); }
 
 // HMAC (RFC 2104). The key is secret; the tag is not.
 Bytes hmac(HashAlg alg, const SecretBytes& key, ByteView data);

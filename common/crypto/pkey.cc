@@ -33,9 +33,9 @@ struct CurveInfo {
 };
 
 constexpr CurveInfo kCurves[] = {
-    {Curve::kP256, "P-256", "prime256v1", 32},
-    {Curve::kP384, "P-384", "secp384r1", 48},
-    {Curve::kP521, "P-521", "secp521r1", 66},
+    {Curve::P256, "P-256", "prime256v1", 32},
+    {Curve::P384, "P-384", "secp384r1", 48},
+    {Curve::P521, "P-521", "secp521r1", 66},
 };
 
 const CurveInfo& curveInfo(Curve curve) {
@@ -174,7 +174,7 @@ SslPtr<EVP_PKEY_CTX> ctxForKey(EVP_PKEY* pkey) {
 StatusOr<KeyType> classifyPublic(EVP_PKEY* pkey) {
   if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS")) {
     SKR_RETURN_IF_ERROR(checkRsaKey(pkey, kMinRsaPublicBits));
-    return KeyType::kRsa;
+    return KeyType::Rsa;
   }
   if (EVP_PKEY_is_a(pkey, "EC")) {
     SKR_RETURN_IF_ERROR(curveOf(pkey));
@@ -183,7 +183,7 @@ StatusOr<KeyType> classifyPublic(EVP_PKEY* pkey) {
     if (EVP_PKEY_public_check(ctx.get()) != 1) {
       return expectedFailure(invalidArgumentError("EC public key is not a valid curve point"));
     }
-    return KeyType::kEc;
+    return KeyType::Ec;
   }
   return invalidArgumentError("unsupported key type '" + keyTypeName(pkey) +
                               "'; expected RSA or EC P-256/P-384/P-521");
@@ -200,7 +200,7 @@ StatusOr<KeyType> classifyPrivate(EVP_PKEY* pkey) {
       return expectedFailure(invalidArgumentError(
           "RSA private key is inconsistent (components do not form a valid key pair)"));
     }
-    type = KeyType::kRsa;
+    type = KeyType::Rsa;
   } else if (EVP_PKEY_is_a(pkey, "EC")) {
     SKR_ASSIGN_OR_RETURN(Curve curve, curveOf(pkey));
     if (EVP_PKEY_check(ctx.get()) != 1) {
@@ -208,7 +208,7 @@ StatusOr<KeyType> classifyPrivate(EVP_PKEY* pkey) {
           invalidArgumentError(std::string("EC private key for ") + curveName(curve) +
                                ": d is out of range or does not match the public point (x, y)"));
     }
-    type = KeyType::kEc;
+    type = KeyType::Ec;
   } else {
     return invalidArgumentError("unsupported private key type '" + keyTypeName(pkey) +
                                 "'; expected RSA or EC P-256/P-384/P-521");
@@ -355,7 +355,7 @@ StatusOr<PublicKey> PublicKey::fromEcPoint(Curve curve, ByteView x, ByteView y) 
   // OpenSSL decodes the point with EC_POINT_oct2point, which rejects points not on the curve.
   auto pkey = keyFromParams("EC", EVP_PKEY_PUBLIC_KEY, builder.get(), what);
   if (!pkey.ok()) {
-    if (pkey.status().code() != StatusCode::kInvalidArgument) return std::move(pkey).status();
+    if (pkey.status().code() != StatusCode::InvalidArgument) return std::move(pkey).status();
     return invalidArgumentError(what + ": (x, y) is not a point on the curve");
   }
   return fromEvp(std::move(pkey).value());
@@ -376,7 +376,7 @@ StatusOr<Curve> PublicKey::curve() const {
 }
 
 StatusOr<RsaPublicComponents> PublicKey::rsaComponents() const {
-  if (type_ != KeyType::kRsa) return invalidArgumentError("not an RSA key: no n, e components");
+  if (type_ != KeyType::Rsa) return invalidArgumentError("not an RSA key: no n, e components");
   SKR_ASSIGN_OR_RETURN(SslPtr<BIGNUM> n, getBn(pkey_.get(), OSSL_PKEY_PARAM_RSA_N));
   SKR_ASSIGN_OR_RETURN(SslPtr<BIGNUM> e, getBn(pkey_.get(), OSSL_PKEY_PARAM_RSA_E));
   return RsaPublicComponents{bnToBytes(n.get()), bnToBytes(e.get())};
@@ -423,13 +423,13 @@ StatusOr<PrivateKey> PrivateKey::generateRsa(int bits) {
   // e = 65537 (OpenSSL's default).
   SslPtr<EVP_PKEY> pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(bits)));
   if (!pkey) return opensslInternal("RSA-" + std::to_string(bits) + " key generation");
-  return PrivateKey(std::move(pkey), KeyType::kRsa);
+  return PrivateKey(std::move(pkey), KeyType::Rsa);
 }
 
 StatusOr<PrivateKey> PrivateKey::generateEc(Curve curve) {
   SslPtr<EVP_PKEY> pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curveInfo(curve).openssl_name));
   if (!pkey) return opensslInternal(std::string(curveName(curve)) + " key generation");
-  return PrivateKey(std::move(pkey), KeyType::kEc);
+  return PrivateKey(std::move(pkey), KeyType::Ec);
 }
 
 StatusOr<PrivateKey> PrivateKey::fromPkcs8Der(const SecretBytes& der) {
@@ -524,7 +524,7 @@ StatusOr<PrivateKey> PrivateKey::fromEcPrivate(Curve curve, const SecretBytes& d
   }
   auto pkey = keyFromParams("EC", EVP_PKEY_KEYPAIR, builder.get(), what);
   if (!pkey.ok()) {
-    if (pkey.status().code() != StatusCode::kInvalidArgument) return std::move(pkey).status();
+    if (pkey.status().code() != StatusCode::InvalidArgument) return std::move(pkey).status();
     return invalidArgumentError(what + ": (x, y) is not a point on the curve");
   }
   // fromdata does not relate d to (x, y): classifyPrivate checks Q == d*G.
@@ -575,7 +575,7 @@ SecretBytes PrivateKey::toPkcs8Pem() const {
 }
 
 StatusOr<RsaPrivateComponents> PrivateKey::rsaPrivateComponents() const {
-  if (type_ != KeyType::kRsa) return invalidArgumentError("not an RSA key: no RSA components");
+  if (type_ != KeyType::Rsa) return invalidArgumentError("not an RSA key: no RSA components");
   RsaPrivateComponents out;
   const struct {
     const char* name;

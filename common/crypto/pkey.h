@@ -16,8 +16,8 @@
 
 namespace skr::crypto {
 
-enum class KeyType { kRsa, kEc };
-enum class Curve { kP256, kP384, kP521 };
+enum class KeyType { Rsa, Ec };
+enum class Curve { P256, P384, P521 };
 
 // "P-256" / "P-384" / "P-521" (JOSE names).
 const char* curveName(Curve curve);

@@ -26,11 +26,11 @@ Status opensslInternal(const std::string& what) {
 
 // RSA-OAEP needs an rsaEncryption key: RSA-PSS keys are restricted to signing.
 Status checkKeyAndHash(EVP_PKEY* pkey, KeyType type, HashAlg hash, const char* op) {
-  if (type != KeyType::kRsa || !EVP_PKEY_is_a(pkey, "RSA")) {
+  if (type != KeyType::Rsa || !EVP_PKEY_is_a(pkey, "RSA")) {
     return invalidArgumentError(std::string("RSA-OAEP ") + op +
                                 ": key is not an RSA encryption key");
   }
-  if (hash == HashAlg::kSha512) {
+  if (hash == HashAlg::Sha512) {
     return invalidArgumentError(std::string("RSA-OAEP ") + op +
                                 ": SHA-512 is not supported; expected SHA-1, SHA-256 or SHA-384");
   }

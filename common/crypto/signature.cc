@@ -33,18 +33,18 @@ Status opensslInternal(const std::string& what) {
 }
 
 bool isPss(SignatureScheme scheme) {
-  return scheme == SignatureScheme::kRsaPssSha256 || scheme == SignatureScheme::kRsaPssSha384 ||
-         scheme == SignatureScheme::kRsaPssSha512;
+  return scheme == SignatureScheme::RsaPssSha256 || scheme == SignatureScheme::RsaPssSha384 ||
+         scheme == SignatureScheme::RsaPssSha512;
 }
 
 std::string schemeName(SignatureScheme scheme) {
   const std::string hash = hashName(schemeHash(scheme));
-  if (schemeKeyType(scheme) == KeyType::kEc) return "ECDSA-" + hash;
+  if (schemeKeyType(scheme) == KeyType::Ec) return "ECDSA-" + hash;
   return (isPss(scheme) ? "RSA-PSS-" : "RSA-PKCS1-") + hash;
 }
 
 const char* keyTypeName(KeyType type) {
-  return type == KeyType::kRsa ? "RSA" : "EC";
+  return type == KeyType::Rsa ? "RSA" : "EC";
 }
 
 Status checkKeyFitsScheme(EVP_PKEY* pkey, KeyType type, SignatureScheme scheme) {
@@ -126,30 +126,30 @@ StatusOr<Bytes> ecdsaDer(SslPtr<BIGNUM> r, SslPtr<BIGNUM> s) {
 
 HashAlg schemeHash(SignatureScheme scheme) {
   switch (scheme) {
-    case SignatureScheme::kRsaPkcs1Sha256:
-    case SignatureScheme::kRsaPssSha256:
-    case SignatureScheme::kEcdsaSha256: return HashAlg::kSha256;
-    case SignatureScheme::kRsaPkcs1Sha384:
-    case SignatureScheme::kRsaPssSha384:
-    case SignatureScheme::kEcdsaSha384: return HashAlg::kSha384;
-    case SignatureScheme::kRsaPkcs1Sha512:
-    case SignatureScheme::kRsaPssSha512:
-    case SignatureScheme::kEcdsaSha512: return HashAlg::kSha512;
+    case SignatureScheme::RsaPkcs1Sha256:
+    case SignatureScheme::RsaPssSha256:
+    case SignatureScheme::EcdsaSha256: return HashAlg::Sha256;
+    case SignatureScheme::RsaPkcs1Sha384:
+    case SignatureScheme::RsaPssSha384:
+    case SignatureScheme::EcdsaSha384: return HashAlg::Sha384;
+    case SignatureScheme::RsaPkcs1Sha512:
+    case SignatureScheme::RsaPssSha512:
+    case SignatureScheme::EcdsaSha512: return HashAlg::Sha512;
   }
   std::abort();  // Unreachable: every enumerator is handled.
 }
 
 KeyType schemeKeyType(SignatureScheme scheme) {
   switch (scheme) {
-    case SignatureScheme::kEcdsaSha256:
-    case SignatureScheme::kEcdsaSha384:
-    case SignatureScheme::kEcdsaSha512: return KeyType::kEc;
-    case SignatureScheme::kRsaPkcs1Sha256:
-    case SignatureScheme::kRsaPkcs1Sha384:
-    case SignatureScheme::kRsaPkcs1Sha512:
-    case SignatureScheme::kRsaPssSha256:
-    case SignatureScheme::kRsaPssSha384:
-    case SignatureScheme::kRsaPssSha512: return KeyType::kRsa;
+    case SignatureScheme::EcdsaSha256:
+    case SignatureScheme::EcdsaSha384:
+    case SignatureScheme::EcdsaSha512: return KeyType::Ec;
+    case SignatureScheme::RsaPkcs1Sha256:
+    case SignatureScheme::RsaPkcs1Sha384:
+    case SignatureScheme::RsaPkcs1Sha512:
+    case SignatureScheme::RsaPssSha256:
+    case SignatureScheme::RsaPssSha384:
+    case SignatureScheme::RsaPssSha512: return KeyType::Rsa;
   }
   std::abort();  // Unreachable: every enumerator is handled.
 }
@@ -169,7 +169,7 @@ StatusOr<Bytes> sign(const PrivateKey& key, SignatureScheme scheme, ByteView dat
 
 Status verify(const PublicKey& key, SignatureScheme scheme, ByteView data, ByteView signature) {
   SKR_RETURN_IF_ERROR(checkKeyFitsScheme(key.evp(), key.type(), scheme));
-  if (key.type() == KeyType::kEc) {
+  if (key.type() == KeyType::Ec) {
     SKR_RETURN_IF_ERROR(parseEcdsaDer(signature));
   } else {
     const auto k = static_cast<std::size_t>(EVP_PKEY_get_size(key.evp()));

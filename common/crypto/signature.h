@@ -11,15 +11,15 @@
 namespace skr::crypto {
 
 enum class SignatureScheme {
-  kRsaPkcs1Sha256,
-  kRsaPkcs1Sha384,
-  kRsaPkcs1Sha512,
-  kRsaPssSha256,
-  kRsaPssSha384,
-  kRsaPssSha512,
-  kEcdsaSha256,
-  kEcdsaSha384,
-  kEcdsaSha512,
+  RsaPkcs1Sha256,
+  RsaPkcs1Sha384,
+  RsaPkcs1Sha512,
+  RsaPssSha256,
+  RsaPssSha384,
+  RsaPssSha512,
+  EcdsaSha256,
+  EcdsaSha384,
+  EcdsaSha512,
 };
 
 HashAlg schemeHash(SignatureScheme scheme);

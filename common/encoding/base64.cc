@@ -12,16 +12,16 @@ namespace skr::encoding {
 namespace {
 
 enum class Mode {
-  kStandard,  // RFC 4648 §4, padding required
-  kUrl,       // RFC 4648 §5, no padding (RFC 7515 §2)
-  kLenient,   // either alphabet (not mixed), padding optional but correct when present
+  Standard,  // RFC 4648 §4, padding required
+  Url,       // RFC 4648 §5, no padding (RFC 7515 §2)
+  Lenient,   // either alphabet (not mixed), padding optional but correct when present
 };
 
 std::string_view modeName(Mode mode) {
   switch (mode) {
-    case Mode::kStandard: return "base64";
-    case Mode::kUrl: return "base64url";
-    case Mode::kLenient: return "base64 (lenient)";
+    case Mode::Standard: return "base64";
+    case Mode::Url: return "base64url";
+    case Mode::Lenient: return "base64 (lenient)";
   }
   return "base64";
 }
@@ -113,7 +113,7 @@ StatusOr<Layout> checkLayout(std::string_view text, Mode mode, std::size_t max_b
   while (padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
   const std::size_t data_chars = text.size() - padding;
 
-  if (mode == Mode::kUrl && padding > 0) {
+  if (mode == Mode::Url && padding > 0) {
     return invalidArgumentError(std::string(name) + ": padding at offset " +
                                 std::to_string(data_chars) + " is not allowed (RFC 7515 §2)");
   }
@@ -126,7 +126,7 @@ StatusOr<Layout> checkLayout(std::string_view text, Mode mode, std::size_t max_b
     return invalidArgumentError(std::string(name) + ": padded length " + length +
                                 " is not a multiple of 4");
   }
-  if (mode == Mode::kStandard && text.size() % 4 != 0) {
+  if (mode == Mode::Standard && text.size() % 4 != 0) {
     return invalidArgumentError(std::string(name) + ": length " + length +
                                 " is not a multiple of 4 (padding is required)");
   }
@@ -150,11 +150,11 @@ StatusOr<Layout> checkLayout(std::string_view text, Mode mode, std::size_t max_b
 // `seen` accumulates kStandardOnly / kUrlOnly flags to detect mixed alphabets.
 Status checkSextet(uint32_t sextet, Mode mode, std::size_t offset, uint32_t& seen) {
   seen |= sextet & (kStandardOnly | kUrlOnly);
-  const bool wrong_alphabet = (mode == Mode::kStandard && (sextet & kUrlOnly) != 0) ||
-                              (mode == Mode::kUrl && (sextet & kStandardOnly) != 0);
+  const bool wrong_alphabet = (mode == Mode::Standard && (sextet & kUrlOnly) != 0) ||
+                              (mode == Mode::Url && (sextet & kStandardOnly) != 0);
   if ((sextet & kInvalid) != 0 || wrong_alphabet) {
-    std::string expected = mode == Mode::kStandard ? "A-Z, a-z, 0-9, '+', '/'"
-                           : mode == Mode::kUrl    ? "A-Z, a-z, 0-9, '-', '_'"
+    std::string expected = mode == Mode::Standard ? "A-Z, a-z, 0-9, '+', '/'"
+                           : mode == Mode::Url    ? "A-Z, a-z, 0-9, '-', '_'"
                                                    : "a base64 or base64url character";
     return invalidArgumentError(std::string(modeName(mode)) + ": invalid character at offset " +
                                 std::to_string(offset) + " (expected " + expected + ")");
@@ -236,23 +236,23 @@ std::string base64Encode(ByteView bytes) { return encodeString(bytes, /*url=*/fa
 std::string base64UrlEncode(ByteView bytes) { return encodeString(bytes, /*url=*/true, false); }
 
 StatusOr<Bytes> base64Decode(std::string_view text, std::size_t max_bytes) {
-  return decodePublic(text, Mode::kStandard, max_bytes);
+  return decodePublic(text, Mode::Standard, max_bytes);
 }
 
 StatusOr<Bytes> base64UrlDecode(std::string_view text, std::size_t max_bytes) {
-  return decodePublic(text, Mode::kUrl, max_bytes);
+  return decodePublic(text, Mode::Url, max_bytes);
 }
 
 StatusOr<Bytes> base64DecodeLenient(std::string_view text, std::size_t max_bytes) {
-  return decodePublic(text, Mode::kLenient, max_bytes);
+  return decodePublic(text, Mode::Lenient, max_bytes);
 }
 
 StatusOr<SecretBytes> base64UrlDecodeSecret(std::string_view text, std::size_t max_bytes) {
-  return decodeSecret(text, Mode::kUrl, max_bytes);
+  return decodeSecret(text, Mode::Url, max_bytes);
 }
 
 StatusOr<SecretBytes> base64DecodeLenientSecret(std::string_view text, std::size_t max_bytes) {
-  return decodeSecret(text, Mode::kLenient, max_bytes);
+  return decodeSecret(text, Mode::Lenient, max_bytes);
 }
 
 SecretBytes base64UrlEncodeSecret(const SecretBytes& bytes) {

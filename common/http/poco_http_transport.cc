@@ -525,7 +525,7 @@ StatusOr<HttpResponse> PocoHttpTransport::send(const HttpRequest& request) {
     }
     // A kept-alive connection the server closed while idle fails before any response byte:
     // try once more on a fresh connection.
-    if (reused && !headers_received && result.status().code() == StatusCode::kUnavailable) {
+    if (reused && !headers_received && result.status().code() == StatusCode::Unavailable) {
       session.reset();
       reused = false;
       continue;

@@ -123,8 +123,8 @@ bool isRetryableStatus(const RetryPolicy& policy, int status) {
 }
 
 bool isRetryableError(const Status& status) {
-  return status.code() == StatusCode::kUnavailable ||
-         status.code() == StatusCode::kDeadlineExceeded;
+  return status.code() == StatusCode::Unavailable ||
+         status.code() == StatusCode::DeadlineExceeded;
 }
 
 StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequest& request,

@@ -110,9 +110,9 @@ Status readCommonMembers(const json::ObjectPtr& object, std::string& kid,
 
 std::string_view jwkTypeName(JwkType type) {
   switch (type) {
-    case JwkType::kRsa: return "RSA";
-    case JwkType::kEc: return "EC";
-    case JwkType::kOct: return "oct";
+    case JwkType::Rsa: return "RSA";
+    case JwkType::Ec: return "EC";
+    case JwkType::Oct: return "oct";
   }
   return "?";
 }
@@ -124,7 +124,7 @@ StatusOr<Jwk> Jwk::fromJson(const json::ObjectPtr& object) {
   SKR_RETURN_IF_ERROR(readCommonMembers(object, jwk.kid_, jwk.key_ops_, jwk.alg_));
 
   if (kty == "RSA") {
-    jwk.type_ = JwkType::kRsa;
+    jwk.type_ = JwkType::Rsa;
     crypto::RsaPublicComponents pub;
     SKR_ASSIGN_OR_RETURN(pub.n, decodePublicMember(object, "n"));
     SKR_ASSIGN_OR_RETURN(pub.e, decodePublicMember(object, "e"));
@@ -159,7 +159,7 @@ StatusOr<Jwk> Jwk::fromJson(const json::ObjectPtr& object) {
   }
 
   if (kty == "EC") {
-    jwk.type_ = JwkType::kEc;
+    jwk.type_ = JwkType::Ec;
     SKR_ASSIGN_OR_RETURN(std::string crv, json::getString(object, "crv"));
     StatusOr<Curve> curve = crypto::curveFromName(crv);
     if (!curve.ok()) return curve.status().withContext("EC JWK member 'crv'");
@@ -191,7 +191,7 @@ StatusOr<Jwk> Jwk::fromJson(const json::ObjectPtr& object) {
   }
 
   if (kty == "oct") {
-    jwk.type_ = JwkType::kOct;
+    jwk.type_ = JwkType::Oct;
     SKR_ASSIGN_OR_RETURN(SecretBytes k, decodePrivateMember(object, "k"));
     if (k.size() > kMaxOctBytes) {
       return invalidArgumentError("oct JWK: 'k' is " + std::to_string(k.size()) +
@@ -222,14 +222,14 @@ StatusOr<Jwk> Jwk::parseSecret(const SecretBytes& json_text) {
 
 Jwk Jwk::fromPublicKey(PublicKey key) {
   Jwk jwk;
-  jwk.type_ = key.type() == KeyType::kRsa ? JwkType::kRsa : JwkType::kEc;
+  jwk.type_ = key.type() == KeyType::Rsa ? JwkType::Rsa : JwkType::Ec;
   jwk.public_.emplace(std::move(key));
   return jwk;
 }
 
 Jwk Jwk::fromPrivateKey(PrivateKey key) {
   Jwk jwk;
-  jwk.type_ = key.type() == KeyType::kRsa ? JwkType::kRsa : JwkType::kEc;
+  jwk.type_ = key.type() == KeyType::Rsa ? JwkType::Rsa : JwkType::Ec;
   jwk.public_.emplace(key.publicKey());
   jwk.private_.emplace(std::move(key));
   return jwk;
@@ -241,7 +241,7 @@ StatusOr<Jwk> Jwk::fromOctet(SecretBytes key) {
                                 " bytes, expected 1.." + std::to_string(kMaxOctBytes));
   }
   Jwk jwk;
-  jwk.type_ = JwkType::kOct;
+  jwk.type_ = JwkType::Oct;
   jwk.octet_.emplace(std::move(key));
   return jwk;
 }
@@ -272,7 +272,7 @@ StatusOr<json::ObjectPtr> Jwk::publicJson() const {
   if (!public_) return failedPreconditionError("an oct JWK has no public form");
   json::ObjectPtr out = new Poco::JSON::Object();
   out->set("kty", std::string(jwkTypeName(type_)));
-  if (type_ == JwkType::kRsa) {
+  if (type_ == JwkType::Rsa) {
     SKR_ASSIGN_OR_RETURN(crypto::RsaPublicComponents c, public_->rsaComponents());
     out->set("n", encoding::base64UrlEncode(c.n));
     out->set("e", encoding::base64UrlEncode(c.e));
@@ -298,11 +298,11 @@ StatusOr<SecretBytes> Jwk::privateJson(SecretAccess /*token*/) const {
   if (!kid_.empty()) writer.addString("kid", kid_);
   if (!key_ops_.empty()) writer.addRaw("key_ops", keyOpsJson(key_ops_));
   if (alg_) writer.addString("alg", *alg_);
-  if (type_ == JwkType::kOct) {
+  if (type_ == JwkType::Oct) {
     writer.addSecretBytes("k", *octet_);
     return writer.finish();
   }
-  if (type_ == JwkType::kRsa) {
+  if (type_ == JwkType::Rsa) {
     SKR_ASSIGN_OR_RETURN(crypto::RsaPublicComponents c, public_->rsaComponents());
     writer.addPublicBytes("n", c.n);
     writer.addPublicBytes("e", c.e);
@@ -332,9 +332,9 @@ std::string Jwk::thumbprint() const {
   // RFC 7638 §3.2: only the required members, lexicographic order, no whitespace.
   SecretObjectWriter writer;
   writer.addString("kty", jwkTypeName(type_));
-  if (type_ == JwkType::kOct) {
+  if (type_ == JwkType::Oct) {
     writer.addSecretBytes("k", *octet_);
-  } else if (type_ == JwkType::kRsa) {
+  } else if (type_ == JwkType::Rsa) {
     const auto c = public_->rsaComponents();
     writer.addPublicBytes("n", c->n);
     writer.addPublicBytes("e", c->e);

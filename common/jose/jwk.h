@@ -15,7 +15,7 @@
 
 namespace skr::jose {
 
-enum class JwkType { kRsa, kEc, kOct };
+enum class JwkType { Rsa, Ec, Oct };
 std::string_view jwkTypeName(JwkType type);  // "RSA", "EC", "oct"
 
 class Jwk {
@@ -63,7 +63,7 @@ class Jwk {
 
  private:
   Jwk() = default;
-  JwkType type_ = JwkType::kRsa;
+  JwkType type_ = JwkType::Rsa;
   std::optional<crypto::PublicKey> public_;
   std::optional<crypto::PrivateKey> private_;
   std::optional<SecretBytes> octet_;

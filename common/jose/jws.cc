@@ -22,15 +22,15 @@ struct AlgInfo {
 };
 
 constexpr std::array<AlgInfo, 9> kAlgorithms = {{
-    {JwsAlgorithm::kRS256, "RS256", SignatureScheme::kRsaPkcs1Sha256},
-    {JwsAlgorithm::kRS384, "RS384", SignatureScheme::kRsaPkcs1Sha384},
-    {JwsAlgorithm::kRS512, "RS512", SignatureScheme::kRsaPkcs1Sha512},
-    {JwsAlgorithm::kPS256, "PS256", SignatureScheme::kRsaPssSha256},
-    {JwsAlgorithm::kPS384, "PS384", SignatureScheme::kRsaPssSha384},
-    {JwsAlgorithm::kPS512, "PS512", SignatureScheme::kRsaPssSha512},
-    {JwsAlgorithm::kES256, "ES256", SignatureScheme::kEcdsaSha256},
-    {JwsAlgorithm::kES384, "ES384", SignatureScheme::kEcdsaSha384},
-    {JwsAlgorithm::kES512, "ES512", SignatureScheme::kEcdsaSha512},
+    {JwsAlgorithm::RS256, "RS256", SignatureScheme::RsaPkcs1Sha256},
+    {JwsAlgorithm::RS384, "RS384", SignatureScheme::RsaPkcs1Sha384},
+    {JwsAlgorithm::RS512, "RS512", SignatureScheme::RsaPkcs1Sha512},
+    {JwsAlgorithm::PS256, "PS256", SignatureScheme::RsaPssSha256},
+    {JwsAlgorithm::PS384, "PS384", SignatureScheme::RsaPssSha384},
+    {JwsAlgorithm::PS512, "PS512", SignatureScheme::RsaPssSha512},
+    {JwsAlgorithm::ES256, "ES256", SignatureScheme::EcdsaSha256},
+    {JwsAlgorithm::ES384, "ES384", SignatureScheme::EcdsaSha384},
+    {JwsAlgorithm::ES512, "ES512", SignatureScheme::EcdsaSha512},
 }};
 
 const AlgInfo& info(JwsAlgorithm alg) {
@@ -43,21 +43,21 @@ const AlgInfo& info(JwsAlgorithm alg) {
 // The curve an ES* algorithm requires (RFC 7518 §3.4).
 Curve esCurve(JwsAlgorithm alg) {
   switch (alg) {
-    case JwsAlgorithm::kES384: return Curve::kP384;
-    case JwsAlgorithm::kES512: return Curve::kP521;
-    default: return Curve::kP256;
+    case JwsAlgorithm::ES384: return Curve::P384;
+    case JwsAlgorithm::ES512: return Curve::P521;
+    default: return Curve::P256;
   }
 }
 
 bool isEs(JwsAlgorithm alg) {
-  return alg == JwsAlgorithm::kES256 || alg == JwsAlgorithm::kES384 || alg == JwsAlgorithm::kES512;
+  return alg == JwsAlgorithm::ES256 || alg == JwsAlgorithm::ES384 || alg == JwsAlgorithm::ES512;
 }
 
 // Checks that `type`/`curve`/`bits` of a key fit `alg`.
 Status checkKeyFits(JwsAlgorithm alg, KeyType type, StatusOr<Curve> curve, int bits) {
   const std::string name(info(alg).name);
   if (isEs(alg)) {
-    if (type != KeyType::kEc) {
+    if (type != KeyType::Ec) {
       return invalidArgumentError("JWS algorithm " + name + " needs an EC key, got an RSA key");
     }
     if (!curve.ok() || *curve != esCurve(alg)) {
@@ -67,7 +67,7 @@ Status checkKeyFits(JwsAlgorithm alg, KeyType type, StatusOr<Curve> curve, int b
     }
     return Status::ok();
   }
-  if (type != KeyType::kRsa) {
+  if (type != KeyType::Rsa) {
     return invalidArgumentError("JWS algorithm " + name + " needs an RSA key, got an EC key");
   }
   if (bits < kMinRsaBits) {

@@ -17,7 +17,7 @@
 
 namespace skr::jose {
 
-enum class JwsAlgorithm { kRS256, kRS384, kRS512, kPS256, kPS384, kPS512, kES256, kES384, kES512 };
+enum class JwsAlgorithm { RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 };
 
 std::string_view jwsAlgorithmName(JwsAlgorithm alg);
 // InvalidArgument naming the algorithm for "none", "HS256", unknown names.
@@ -51,7 +51,7 @@ class Jws {
 
  private:
   Jws() = default;
-  JwsAlgorithm alg_ = JwsAlgorithm::kRS256;
+  JwsAlgorithm alg_ = JwsAlgorithm::RS256;
   json::ObjectPtr header_;
   Bytes payload_;
   std::string signing_input_;  // ASCII(BASE64URL(header) || '.' || BASE64URL(payload))

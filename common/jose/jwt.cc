@@ -68,7 +68,7 @@ Status checkClaims(const json::ObjectPtr& claims, const ClaimCheck& check) {
   if (check.issuer) {
     StatusOr<std::string> iss = json::getString(claims, "iss");
     if (!iss.ok()) {
-      if (iss.status().code() == StatusCode::kNotFound) {
+      if (iss.status().code() == StatusCode::NotFound) {
         return unauthenticatedError("token has no 'iss' claim, expected \"" + *check.issuer +
                                     "\"");
       }

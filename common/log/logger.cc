@@ -28,7 +28,7 @@ Sink& currentSink() {
   return sink;
 }
 
-std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
+std::atomic<int> g_min_level{static_cast<int>(Level::Info)};
 
 std::string timestamp() {
   const auto now = std::chrono::system_clock::now();
@@ -49,10 +49,10 @@ std::string timestamp() {
 
 std::string_view levelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarning: return "warning";
-    case Level::kError: return "error";
+    case Level::Debug: return "debug";
+    case Level::Info: return "info";
+    case Level::Warning: return "warning";
+    case Level::Error: return "error";
   }
   return "info";
 }

@@ -13,7 +13,7 @@
 
 namespace skr::log {
 
-enum class Level { kDebug = 0, kInfo, kWarning, kError };
+enum class Level { Debug = 0, Info, Warning, Error };
 
 std::string_view levelName(Level level);
 
@@ -42,16 +42,16 @@ Level minLevel();
 void write(Level level, std::string_view event, std::initializer_list<Field> fields = {});
 
 inline void debug(std::string_view e, std::initializer_list<Field> f = {}) {
-  write(Level::kDebug, e, f);
+  write(Level::Debug, e, f);
 }
 inline void info(std::string_view e, std::initializer_list<Field> f = {}) {
-  write(Level::kInfo, e, f);
+  write(Level::Info, e, f);
 }
 inline void warning(std::string_view e, std::initializer_list<Field> f = {}) {
-  write(Level::kWarning, e, f);
+  write(Level::Warning, e, f);
 }
 inline void error(std::string_view e, std::initializer_list<Field> f = {}) {
-  write(Level::kError, e, f);
+  write(Level::Error, e, f);
 }
 
 }  // namespace skr::log

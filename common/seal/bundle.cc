@@ -59,15 +59,15 @@ std::string_view ktyName(jose::JwkType t) {
 }
 
 StatusOr<jose::JwkType> parseKty(std::string_view s) {
-  for (jose::JwkType t : {jose::JwkType::kRsa, jose::JwkType::kEc, jose::JwkType::kOct}) {
+  for (jose::JwkType t : {jose::JwkType::Rsa, jose::JwkType::Ec, jose::JwkType::Oct}) {
     if (s == jose::jwkTypeName(t)) return t;
   }
   return invalidArgumentError("member 'kty': " + quoted(s) + " is not RSA, EC or oct");
 }
 
 std::string expectedMaterial(BundleKind kind, jose::JwkType kty) {
-  if (kind == BundleKind::kPending) return "pending";
-  return kty == jose::JwkType::kOct ? "raw" : "jwk";
+  if (kind == BundleKind::Pending) return "pending";
+  return kty == jose::JwkType::Oct ? "raw" : "jwk";
 }
 
 Status validateInfo(const BundleInfo& info) {
@@ -80,7 +80,7 @@ Status validateInfo(const BundleInfo& info) {
     return invalidArgumentError("member 'kid': expected at most " + std::to_string(kMaxKidLength) +
                                 " printable ASCII characters");
   }
-  if (info.kind == BundleKind::kKey && info.kid.empty()) {
+  if (info.kind == BundleKind::Key && info.kid.empty()) {
     return invalidArgumentError("member 'kid': a key bundle needs the full kid with version");
   }
   if (info.key_ops.size() > kMaxKeyOps) {
@@ -106,12 +106,12 @@ Status validateInfo(const BundleInfo& info) {
                                 std::to_string(info.hostdata.size()) + " characters");
   }
   StatusOr<snp::PlatformKind> platform = snp::parsePlatformKind(info.platform);
-  if (!platform.ok() || *platform == snp::PlatformKind::kAuto) {
+  if (!platform.ok() || *platform == snp::PlatformKind::Auto) {
     return invalidArgumentError("member 'platform': " + quoted(info.platform) +
                                 " is not a concrete platform (sev-guest, sev-legacy, tsm, "
                                 "emulated)");
   }
-  if (*platform == snp::PlatformKind::kEmulated && !info.emulated) {
+  if (*platform == snp::PlatformKind::Emulated && !info.emulated) {
     return invalidArgumentError("member 'emulated': platform 'emulated' requires the stamp");
   }
   return Status::ok();
@@ -171,7 +171,7 @@ void storeBe32(SecretBytes& out, uint32_t v) {
 }  // namespace
 
 std::string_view bundleKindName(BundleKind kind) {
-  return kind == BundleKind::kPending ? "pending" : "key";
+  return kind == BundleKind::Pending ? "pending" : "key";
 }
 
 Status validateKeyName(std::string_view name) {
@@ -238,7 +238,7 @@ StatusOr<std::string> BundleCodec::seal(const BundleInfo& info, jose::JwkType kt
 
   SKR_ASSIGN_OR_RETURN(std::string aad, json::serializeCanonical(o));
   json::ObjectPtr sealed = new Poco::JSON::Object();
-  if (provider.kind() == SealProviderKind::kNone) {
+  if (provider.kind() == SealProviderKind::None) {
     warnNone("seal", info);
     sealed->set("plaintext",
                 encoding::base64UrlEncode(plaintext.view(grantSecretAccess())));  // by request
@@ -285,9 +285,9 @@ StatusOr<SealedBundle> BundleCodec::parse(std::string_view text) {
   BundleInfo& info = b.info_;
   SKR_ASSIGN_OR_RETURN(std::string kind, json::getString(o, "kind"));
   if (kind == "key") {
-    info.kind = BundleKind::kKey;
+    info.kind = BundleKind::Key;
   } else if (kind == "pending") {
-    info.kind = BundleKind::kPending;
+    info.kind = BundleKind::Pending;
   } else {
     return invalidArgumentError("member 'kind': " + quoted(kind) + " is not key or pending");
   }
@@ -300,7 +300,7 @@ StatusOr<SealedBundle> BundleCodec::parse(std::string_view text) {
   SKR_ASSIGN_OR_RETURN(b.kty_, parseKty(kty));
   SKR_ASSIGN_OR_RETURN(info.key_ops, json::getStringArray(o, "key_ops"));
   SKR_ASSIGN_OR_RETURN(std::optional<json::ObjectPtr> pj, json::getOptionalObject(o, "public_jwk"));
-  if (b.kty_ == jose::JwkType::kOct) {
+  if (b.kty_ == jose::JwkType::Oct) {
     if (pj.has_value())
       return invalidArgumentError("member 'public_jwk' is present for an oct key");
   } else {
@@ -333,7 +333,7 @@ StatusOr<SealedBundle> BundleCodec::parse(std::string_view text) {
                                 expected + "' for a " + std::string(bundleKindName(info.kind)) +
                                 " bundle of kty " + kty);
   }
-  if (info.kind == BundleKind::kPending && b.kty_ != jose::JwkType::kRsa) {
+  if (info.kind == BundleKind::Pending && b.kty_ != jose::JwkType::Rsa) {
     return invalidArgumentError("pending bundle: the transfer key must be RSA, got " + kty);
   }
 
@@ -344,7 +344,7 @@ StatusOr<SealedBundle> BundleCodec::parse(std::string_view text) {
   SKR_ASSIGN_OR_RETURN(b.parameters_, json::getObject(seal, "parameters"));
 
   SKR_ASSIGN_OR_RETURN(json::ObjectPtr sealed, json::getObject(o, "sealed"));
-  b.encrypted_ = provider != SealProviderKind::kNone;
+  b.encrypted_ = provider != SealProviderKind::None;
   if (b.encrypted_) {
     SKR_RETURN_IF_ERROR(onlyMembers(sealed, "'sealed'", {"iv", "ciphertext", "tag"}));
     SKR_ASSIGN_OR_RETURN(b.iv_, getBase64Url(sealed, "iv", crypto::kGcmIvSize));
@@ -424,11 +424,11 @@ StatusOr<SealedBundle> SealedBundle::parse(std::string_view text) {
 StatusOr<std::string> sealKey(const BundleInfo& info, const jose::Jwk& key,
                               const SealingKeyProvider& provider) {
   const std::string ctx = "seal key " + quoted(info.key_name);
-  if (info.kind != BundleKind::kKey) {
+  if (info.kind != BundleKind::Key) {
     return invalidArgumentError(ctx + ": BundleInfo.kind must be key");
   }
   SecretBytes plaintext;
-  if (key.type() == jose::JwkType::kOct) {
+  if (key.type() == jose::JwkType::Oct) {
     StatusOr<const SecretBytes*> octet = key.octet();
     if (!octet.ok()) return octet.status().withContext(ctx);
     plaintext = (*octet)->clone();
@@ -440,8 +440,8 @@ StatusOr<std::string> sealKey(const BundleInfo& info, const jose::Jwk& key,
   }
   const jose::JwkType kty = key.type();
   StatusOr<std::string> text =
-      BundleCodec::seal(info, kty, kty == jose::JwkType::kOct ? nullptr : &key,
-                        expectedMaterial(BundleKind::kKey, kty), plaintext, provider);
+      BundleCodec::seal(info, kty, kty == jose::JwkType::Oct ? nullptr : &key,
+                        expectedMaterial(BundleKind::Key, kty), plaintext, provider);
   if (!text.ok()) return text.status().withContext(ctx);
   return text;
 }
@@ -449,9 +449,9 @@ StatusOr<std::string> sealKey(const BundleInfo& info, const jose::Jwk& key,
 StatusOr<jose::Jwk> openKey(const SealedBundle& bundle, const SealingKeyProvider& provider,
                             const OpenOptions& options) {
   const std::string ctx = "open sealed key " + quoted(bundle.info().key_name);
-  StatusOr<SecretBytes> plain = BundleCodec::open(bundle, BundleKind::kKey, provider, options);
+  StatusOr<SecretBytes> plain = BundleCodec::open(bundle, BundleKind::Key, provider, options);
   if (!plain.ok()) return plain.status().withContext(ctx);
-  StatusOr<jose::Jwk> key = bundle.kty() == jose::JwkType::kOct
+  StatusOr<jose::Jwk> key = bundle.kty() == jose::JwkType::Oct
                                 ? jose::Jwk::fromOctet(std::move(plain).value())
                                 : jose::Jwk::parseSecret(*plain);
   if (!key.ok()) {
@@ -463,7 +463,7 @@ StatusOr<jose::Jwk> openKey(const SealedBundle& bundle, const SealingKeyProvider
     return dataLossError(ctx + ": key material is " + std::string(jose::jwkTypeName(key->type())) +
                          ", the bundle says " + std::string(jose::jwkTypeName(bundle.kty())));
   }
-  if (bundle.kty() != jose::JwkType::kOct) {
+  if (bundle.kty() != jose::JwkType::Oct) {
     StatusOr<const crypto::PublicKey*> mine = key->publicKey();
     StatusOr<const crypto::PublicKey*> theirs = bundle.publicJwk()->publicKey();
     if (!key->hasPrivate() || !mine.ok() || !theirs.ok() || !(*mine)->equals(**theirs)) {
@@ -480,10 +480,10 @@ StatusOr<jose::Jwk> openKey(const SealedBundle& bundle, const SealingKeyProvider
 StatusOr<std::string> sealPending(BundleInfo info, const jose::Jwk& transfer_key,
                                   std::string_view maa_token, const SealingKeyProvider& provider) {
   const std::string ctx = "seal pending bundle for key " + quoted(info.key_name);
-  if (info.kind != BundleKind::kPending) {
+  if (info.kind != BundleKind::Pending) {
     return invalidArgumentError(ctx + ": BundleInfo.kind must be pending");
   }
-  if (transfer_key.type() != jose::JwkType::kRsa || !transfer_key.hasPrivate()) {
+  if (transfer_key.type() != jose::JwkType::Rsa || !transfer_key.hasPrivate()) {
     return invalidArgumentError(ctx + ": the transfer key must be an RSA private key");
   }
   if (maa_token.empty() || maa_token.size() > kMaxMaaTokenBytes) {
@@ -502,7 +502,7 @@ StatusOr<std::string> sealPending(BundleInfo info, const jose::Jwk& transfer_key
   if (!pj.ok()) return pj.status().withContext(ctx);
   plaintext.append(pj->view(grantSecretAccess()));
   StatusOr<std::string> text =
-      BundleCodec::seal(info, jose::JwkType::kRsa, &transfer_key, "pending", plaintext, provider);
+      BundleCodec::seal(info, jose::JwkType::Rsa, &transfer_key, "pending", plaintext, provider);
   if (!text.ok()) return text.status().withContext(ctx);
   return text;
 }
@@ -510,7 +510,7 @@ StatusOr<std::string> sealPending(BundleInfo info, const jose::Jwk& transfer_key
 StatusOr<PendingRelease> openPending(const SealedBundle& bundle, const SealingKeyProvider& provider,
                                      const OpenOptions& options) {
   const std::string ctx = "open pending bundle for key " + quoted(bundle.info().key_name);
-  StatusOr<SecretBytes> plain = BundleCodec::open(bundle, BundleKind::kPending, provider, options);
+  StatusOr<SecretBytes> plain = BundleCodec::open(bundle, BundleKind::Pending, provider, options);
   if (!plain.ok()) return plain.status().withContext(ctx);
   const ByteView view = plain->view(grantSecretAccess());
   if (view.size() < 4) return dataLossError(ctx + ": material is truncated");
@@ -526,7 +526,7 @@ StatusOr<PendingRelease> openPending(const SealedBundle& bundle, const SealingKe
   }
   StatusOr<jose::Jwk> key =
       jose::Jwk::parseSecret(SecretBytes::copyOf(view.subspan(4 + token_size)));
-  if (!key.ok() || key->type() != jose::JwkType::kRsa || !key->hasPrivate()) {
+  if (!key.ok() || key->type() != jose::JwkType::Rsa || !key->hasPrivate()) {
     return dataLossError(ctx + ": the transfer key is not a valid RSA private JWK");
   }
   StatusOr<const crypto::PublicKey*> mine = key->publicKey();

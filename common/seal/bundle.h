@@ -30,7 +30,7 @@ inline constexpr std::string_view kBundleFormat = "skr-sealed-key/1";
 inline constexpr std::size_t kMaxBundleBytes = std::size_t{256} * 1024;
 inline constexpr std::size_t kMaxKeyNameLength = 127;  // AKV: 1..127 of [0-9a-zA-Z-]
 
-enum class BundleKind { kKey, kPending };
+enum class BundleKind { Key, Pending };
 std::string_view bundleKindName(BundleKind kind);  // "key", "pending"
 
 // Checks an AKV key name: 1..127 characters of [0-9a-zA-Z-] (so no '/', '.', '..', NUL).
@@ -49,7 +49,7 @@ struct MaaTokenInfo {
 
 // Everything in a bundle except the key material and the seal: all of it is AAD.
 struct BundleInfo {
-  BundleKind kind = BundleKind::kKey;
+  BundleKind kind = BundleKind::Key;
   std::string key_name;  // validateKeyName
   std::string vault;     // vault or managed HSM host
   // kind key: the full kid with version. kind pending: the kid requested (may be versionless) or
@@ -82,7 +82,7 @@ class SealedBundle {
   friend class BundleCodec;
   SealedBundle() = default;
   BundleInfo info_;
-  jose::JwkType kty_ = jose::JwkType::kRsa;
+  jose::JwkType kty_ = jose::JwkType::Rsa;
   std::optional<jose::Jwk> public_jwk_;
   std::string material_;  // "jwk", "raw", "pending"
   std::string provider_;

@@ -26,7 +26,7 @@ std::string hkdfLabel(SealProviderKind kind) {
 
 // HKDF-SHA-256(ikm = raw key, salt = empty, info = label) -> 32 bytes.
 StatusOr<SecretBytes> expand(const SecretBytes& raw, const std::string& label) {
-  return crypto::hkdf(crypto::HashAlg::kSha256, raw, {}, asBytes(label), kSealingKeySize);
+  return crypto::hkdf(crypto::HashAlg::Sha256, raw, {}, asBytes(label), kSealingKeySize);
 }
 
 class SnpDerivedProvider final : public SealingKeyProvider {
@@ -37,7 +37,7 @@ class SnpDerivedProvider final : public SealingKeyProvider {
 
   SealProviderKind kind() const override { return kind_; }
   bool emulated() const override {
-    return kind_ == SealProviderKind::kEmulated || device_->name() == "emulated";
+    return kind_ == SealProviderKind::Emulated || device_->name() == "emulated";
   }
 
   json::ObjectPtr parameters() const override {
@@ -66,7 +66,7 @@ class SnpDerivedProvider final : public SealingKeyProvider {
     if (!report.ok()) return report.status().withContext(ctx + ": HOST_DATA");
 
     snp::DerivedKeyRequest request;
-    request.root_key_select = snp::RootKey::kVcek;
+    request.root_key_select = snp::RootKey::Vcek;
     request.guest_field_select = kSnpDerivedFieldSelect;
     request.vmpl = options_.vmpl;
     request.guest_svn = options_.guest_svn;
@@ -78,7 +78,7 @@ class SnpDerivedProvider final : public SealingKeyProvider {
                            " bytes, expected 32");
     }
     const std::string label = hkdfLabel(kind_);
-    return crypto::hkdf(crypto::HashAlg::kSha256, *raw, report->host_data, asBytes(label),
+    return crypto::hkdf(crypto::HashAlg::Sha256, *raw, report->host_data, asBytes(label),
                         kSealingKeySize);
   }
 
@@ -93,13 +93,13 @@ class KeyfileProvider final : public SealingKeyProvider {
   KeyfileProvider(SecretBytes key, std::string key_id)
       : key_(std::move(key)), key_id_(std::move(key_id)) {}
 
-  SealProviderKind kind() const override { return SealProviderKind::kKeyfile; }
+  SealProviderKind kind() const override { return SealProviderKind::Keyfile; }
   bool emulated() const override { return false; }
   json::ObjectPtr parameters() const override {
     json::ObjectPtr p = new Poco::JSON::Object();
     p->set("key_id", key_id_);
     p->set("kdf", "HKDF-SHA-256");
-    p->set("kdf_info", hkdfLabel(SealProviderKind::kKeyfile));
+    p->set("kdf_info", hkdfLabel(SealProviderKind::Keyfile));
     return p;
   }
   StatusOr<SecretBytes> sealingKey() const override { return key_.clone(); }
@@ -111,7 +111,7 @@ class KeyfileProvider final : public SealingKeyProvider {
 
 class NoneProvider final : public SealingKeyProvider {
  public:
-  SealProviderKind kind() const override { return SealProviderKind::kNone; }
+  SealProviderKind kind() const override { return SealProviderKind::None; }
   bool emulated() const override { return false; }
   json::ObjectPtr parameters() const override { return new Poco::JSON::Object(); }
   StatusOr<SecretBytes> sealingKey() const override {
@@ -131,17 +131,17 @@ Status checkDevice(const std::shared_ptr<const snp::SnpDevice>& device, SealProv
 
 std::string_view sealProviderName(SealProviderKind kind) {
   switch (kind) {
-    case SealProviderKind::kSnpDerived: return "snp-derived";
-    case SealProviderKind::kKeyfile: return "keyfile";
-    case SealProviderKind::kEmulated: return "emulated";
-    case SealProviderKind::kNone: return "none";
+    case SealProviderKind::SnpDerived: return "snp-derived";
+    case SealProviderKind::Keyfile: return "keyfile";
+    case SealProviderKind::Emulated: return "emulated";
+    case SealProviderKind::None: return "none";
   }
   return "unknown";
 }
 
 StatusOr<SealProviderKind> parseSealProvider(std::string_view name) {
-  for (SealProviderKind k : {SealProviderKind::kSnpDerived, SealProviderKind::kKeyfile,
-                             SealProviderKind::kEmulated, SealProviderKind::kNone}) {
+  for (SealProviderKind k : {SealProviderKind::SnpDerived, SealProviderKind::Keyfile,
+                             SealProviderKind::Emulated, SealProviderKind::None}) {
     if (name == sealProviderName(k)) return k;
   }
   return invalidArgumentError("seal provider '" + std::string(name.substr(0, 64)) +
@@ -150,18 +150,18 @@ StatusOr<SealProviderKind> parseSealProvider(std::string_view name) {
 
 StatusOr<std::unique_ptr<SealingKeyProvider>> makeSnpDerivedProvider(
     std::shared_ptr<const snp::SnpDevice> device, const SnpDerivedOptions& options) {
-  SKR_RETURN_IF_ERROR(checkDevice(device, SealProviderKind::kSnpDerived));
+  SKR_RETURN_IF_ERROR(checkDevice(device, SealProviderKind::SnpDerived));
   if (options.vmpl > 3) {
     return invalidArgumentError("seal provider 'snp-derived': vmpl " +
                                 std::to_string(options.vmpl) + " is out of range 0..3");
   }
   return std::unique_ptr<SealingKeyProvider>(
-      new SnpDerivedProvider(SealProviderKind::kSnpDerived, std::move(device), options));
+      new SnpDerivedProvider(SealProviderKind::SnpDerived, std::move(device), options));
 }
 
 StatusOr<std::unique_ptr<SealingKeyProvider>> makeEmulatedProvider(
     std::shared_ptr<const snp::SnpDevice> device, const SnpDerivedOptions& options) {
-  SKR_RETURN_IF_ERROR(checkDevice(device, SealProviderKind::kEmulated));
+  SKR_RETURN_IF_ERROR(checkDevice(device, SealProviderKind::Emulated));
   if (device->name() != "emulated") {
     return invalidArgumentError("seal provider 'emulated' needs the emulated platform, got '" +
                                 std::string(device->name()) + "'");
@@ -173,7 +173,7 @@ StatusOr<std::unique_ptr<SealingKeyProvider>> makeEmulatedProvider(
   log::warning("seal.emulated_provider",
                {{"message", "sealing keys come from the emulated chip: tests and demos only"}});
   return std::unique_ptr<SealingKeyProvider>(
-      new SnpDerivedProvider(SealProviderKind::kEmulated, std::move(device), options));
+      new SnpDerivedProvider(SealProviderKind::Emulated, std::move(device), options));
 }
 
 StatusOr<std::unique_ptr<SealingKeyProvider>> makeKeyfileProvider(const std::string& path,
@@ -231,10 +231,10 @@ StatusOr<std::unique_ptr<SealingKeyProvider>> makeKeyfileProvider(const std::str
     done += static_cast<std::size_t>(n);
   }
   ::close(fd);
-  SKR_ASSIGN_OR_RETURN(SecretBytes key, expand(raw, hkdfLabel(SealProviderKind::kKeyfile)));
+  SKR_ASSIGN_OR_RETURN(SecretBytes key, expand(raw, hkdfLabel(SealProviderKind::Keyfile)));
   // The key id identifies the key without revealing it: HKDF output under a different label, so it
   // is independent of the sealing key itself.
-  SKR_ASSIGN_OR_RETURN(SecretBytes id, crypto::hkdf(crypto::HashAlg::kSha256, raw, {},
+  SKR_ASSIGN_OR_RETURN(SecretBytes id, crypto::hkdf(crypto::HashAlg::Sha256, raw, {},
                                                     asBytes("skr-sealed-key/1 keyfile key id"), 8));
   std::string key_id = encoding::hexEncode(id.view(grantSecretAccess()));
   return std::unique_ptr<SealingKeyProvider>(

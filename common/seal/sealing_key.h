@@ -22,7 +22,7 @@
 
 namespace skr::seal {
 
-enum class SealProviderKind { kSnpDerived, kKeyfile, kEmulated, kNone };
+enum class SealProviderKind { SnpDerived, Keyfile, Emulated, None };
 
 // "snp-derived", "keyfile", "emulated", "none".
 std::string_view sealProviderName(SealProviderKind kind);

@@ -188,11 +188,11 @@ void removeStaleTmp(int dirfd, const std::string& path) {
 
 std::string_view writeStepName(WriteStep step) {
   switch (step) {
-    case WriteStep::kTmpCreated: return "tmp-created";
-    case WriteStep::kWritten: return "written";
-    case WriteStep::kFileSynced: return "file-synced";
-    case WriteStep::kRenamed: return "renamed";
-    case WriteStep::kDirSynced: return "dir-synced";
+    case WriteStep::TmpCreated: return "tmp-created";
+    case WriteStep::Written: return "written";
+    case WriteStep::FileSynced: return "file-synced";
+    case WriteStep::Renamed: return "renamed";
+    case WriteStep::DirSynced: return "dir-synced";
   }
   return "unknown";
 }
@@ -309,7 +309,7 @@ Status StateDir::atomicWrite(std::string_view key, const std::string& name,
   if (::fchmod(fd.get(), mode) != 0) {  // the umask must neither widen nor narrow it
     return fail(internalError("chmod: " + errnoText(errno)));
   }
-  if (Status s = step(WriteStep::kTmpCreated); !s.isOk()) return fail(s);
+  if (Status s = step(WriteStep::TmpCreated); !s.isOk()) return fail(s);
   std::size_t done = 0;
   while (done < content.size()) {
     const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
@@ -320,17 +320,17 @@ Status StateDir::atomicWrite(std::string_view key, const std::string& name,
     }
     done += static_cast<std::size_t>(n);
   }
-  if (Status s = step(WriteStep::kWritten); !s.isOk()) return fail(s);
+  if (Status s = step(WriteStep::Written); !s.isOk()) return fail(s);
   if (Status s = fsyncFd(fd.get(), dir.path() + "/" + tmp); !s.isOk()) return fail(s);
-  if (Status s = step(WriteStep::kFileSynced); !s.isOk()) return fail(s);
+  if (Status s = step(WriteStep::FileSynced); !s.isOk()) return fail(s);
   fd.reset();
   if (::renameat(dir.fd(), tmp.c_str(), dir.fd(), name.c_str()) != 0) {
     return fail(internalError("rename " + tmp + " -> " + name + ": " + errnoText(errno)));
   }
   renamed = true;
-  if (Status s = step(WriteStep::kRenamed); !s.isOk()) return fail(s);
+  if (Status s = step(WriteStep::Renamed); !s.isOk()) return fail(s);
   if (Status s = fsyncFd(dir.fd(), dir.path()); !s.isOk()) return fail(s);
-  if (Status s = step(WriteStep::kDirSynced); !s.isOk()) return fail(s);
+  if (Status s = step(WriteStep::DirSynced); !s.isOk()) return fail(s);
   return Status::ok();
 }
 
@@ -475,7 +475,7 @@ Status StateDir::removeVersion(std::string_view key, std::string_view version) {
                                    std::string(key) +
                                    "' is current; make another one current first");
   }
-  if (!primary.ok() && primary.status().code() != StatusCode::kNotFound) return primary.status();
+  if (!primary.ok() && primary.status().code() != StatusCode::NotFound) return primary.status();
   return removeFile(key, versionFile(version));
 }
 

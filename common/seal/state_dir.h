@@ -28,11 +28,11 @@ namespace skr::seal {
 
 // Steps of an atomic write, reported to StateDirOptions::on_write_step after each one succeeded.
 enum class WriteStep {
-  kTmpCreated,  // tmp file created (mode and group set)
-  kWritten,     // every byte written
-  kFileSynced,  // fsync(tmp file)
-  kRenamed,     // rename(tmp, target)
-  kDirSynced,   // fsync(directory)
+  TmpCreated,  // tmp file created (mode and group set)
+  Written,     // every byte written
+  FileSynced,  // fsync(tmp file)
+  Renamed,     // rename(tmp, target)
+  DirSynced,   // fsync(directory)
 };
 std::string_view writeStepName(WriteStep step);
 

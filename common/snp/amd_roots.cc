@@ -388,23 +388,23 @@ struct Embedded {
 };
 
 constexpr Embedded kEmbedded[] = {
-    {Generation::kMilan, AmdKeyRole::kArk, "milan_ark.pem", kMilanArkPem,
+    {Generation::Milan, AmdKeyRole::Ark, "milan_ark.pem", kMilanArkPem,
      "69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd"},
-    {Generation::kMilan, AmdKeyRole::kAsk, "milan_ask.pem", kMilanAskPem,
+    {Generation::Milan, AmdKeyRole::Ask, "milan_ask.pem", kMilanAskPem,
      "67d303bd3905fd38db8b20e0793699870e7fa612eaad5dec358293fd8c0bac1b"},
-    {Generation::kMilan, AmdKeyRole::kAsvk, "milan_asvk.pem", kMilanAsvkPem,
+    {Generation::Milan, AmdKeyRole::Asvk, "milan_asvk.pem", kMilanAsvkPem,
      "c5e081f59b7efab1fe2f8b505e159704e72f29cab7ef7cf628a05a42439082f5"},
-    {Generation::kGenoa, AmdKeyRole::kArk, "genoa_ark.pem", kGenoaArkPem,
+    {Generation::Genoa, AmdKeyRole::Ark, "genoa_ark.pem", kGenoaArkPem,
      "4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1"},
-    {Generation::kGenoa, AmdKeyRole::kAsk, "genoa_ask.pem", kGenoaAskPem,
+    {Generation::Genoa, AmdKeyRole::Ask, "genoa_ask.pem", kGenoaAskPem,
      "5464738c1546aed5f2cecf1dc98c5c960a92e8913238a61711bc90ec6e828521"},
-    {Generation::kGenoa, AmdKeyRole::kAsvk, "genoa_asvk.pem", kGenoaAsvkPem,
+    {Generation::Genoa, AmdKeyRole::Asvk, "genoa_asvk.pem", kGenoaAsvkPem,
      "197e610743a917d6b9bb982a5a9226ccc0a15b611be0619e626aca9151457372"},
-    {Generation::kTurin, AmdKeyRole::kArk, "turin_ark.pem", kTurinArkPem,
+    {Generation::Turin, AmdKeyRole::Ark, "turin_ark.pem", kTurinArkPem,
      "1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a"},
-    {Generation::kTurin, AmdKeyRole::kAsk, "turin_ask.pem", kTurinAskPem,
+    {Generation::Turin, AmdKeyRole::Ask, "turin_ask.pem", kTurinAskPem,
      "5b77ef5fe7a7a004fd9032668fba9d0fda22f88c4442069a479636a6ae3b3185"},
-    {Generation::kTurin, AmdKeyRole::kAsvk, "turin_asvk.pem", kTurinAsvkPem,
+    {Generation::Turin, AmdKeyRole::Asvk, "turin_asvk.pem", kTurinAsvkPem,
      "104e10a8bd060a3c20a434261a57d0588fd65a88915b4f65b08bdecaf8df1a3c"},
 };
 
@@ -440,9 +440,9 @@ const std::vector<PinnedAmdCertificate>& pinned() {
 
 std::string_view amdKeyRoleName(AmdKeyRole role) {
   switch (role) {
-    case AmdKeyRole::kArk: return "ARK";
-    case AmdKeyRole::kAsk: return "ASK";
-    case AmdKeyRole::kAsvk: return "ASVK";
+    case AmdKeyRole::Ark: return "ARK";
+    case AmdKeyRole::Ask: return "ASK";
+    case AmdKeyRole::Asvk: return "ASVK";
   }
   return "unknown";
 }

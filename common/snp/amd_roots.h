@@ -16,7 +16,7 @@
 
 namespace skr::snp {
 
-enum class AmdKeyRole { kArk, kAsk, kAsvk };
+enum class AmdKeyRole { Ark, Ask, Asvk };
 std::string_view amdKeyRoleName(AmdKeyRole role);  // "ARK", "ASK", "ASVK"
 
 // One embedded AMD certificate.
@@ -32,7 +32,7 @@ struct PinnedAmdCertificate {
 // All nine pinned certificates (Milan, Genoa, Turin x ARK, ASK, ASVK).
 std::span<const PinnedAmdCertificate> pinnedAmdCertificates();
 
-// The pinned certificate of `generation` and `role`; NotFound for Generation::kUnknown.
+// The pinned certificate of `generation` and `role`; NotFound for Generation::Unknown.
 StatusOr<crypto::Certificate> pinnedAmdCertificate(Generation generation, AmdKeyRole role);
 
 // The pinned certificate whose DER has SHA-256 `sha256` (32 bytes), if any.

@@ -115,7 +115,7 @@ std::optional<std::filesystem::path> securityContextDirFromEnvironment() {
 
 std::string kdsVcekUrl(std::string_view base, Generation generation, const SnpReport& report) {
   const TcbVersion tcb = TcbVersion::decode(report.reported_tcb, generation);
-  const bool turin = generation == Generation::kTurin;
+  const bool turin = generation == Generation::Turin;
   const ByteView hwid = ByteView(report.chip_id).first(turin ? 8 : report.chip_id.size());
   std::string url = std::string(base) + "/vcek/v1/" + std::string(generationName(generation)) +
                     "/" + encoding::hexEncode(hwid) + "?";
@@ -142,7 +142,7 @@ StatusOr<std::unique_ptr<CollateralProvider>> CollateralProvider::create(
     return invalidArgumentError("collateral provider: KDS base URL '" + options.kds_base_url +
                                 "' is not http:// or https://");
   }
-  if (options.kds_product && *options.kds_product == Generation::kUnknown) {
+  if (options.kds_product && *options.kds_product == Generation::Unknown) {
     return invalidArgumentError("collateral provider: KDS product must be Milan, Genoa or Turin");
   }
   return std::unique_ptr<CollateralProvider>(
@@ -271,8 +271,8 @@ StatusOr<Collateral> CollateralProvider::fetchFromKds(const SnpReport& report,
 
 Generation CollateralProvider::kdsGeneration(const SnpReport& report) const {
   const Generation from_cpuid = report.generation();
-  if (from_cpuid != Generation::kUnknown) return from_cpuid;
-  return options_.kds_product.value_or(Generation::kMilan);
+  if (from_cpuid != Generation::Unknown) return from_cpuid;
+  return options_.kds_product.value_or(Generation::Milan);
 }
 
 StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
@@ -283,7 +283,7 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
     if (it != cache_.end()) return it->second;
   }
 
-  const bool report_vlek = report.signingKey() == SigningKey::kVlek;
+  const bool report_vlek = report.signingKey() == SigningKey::Vlek;
   std::optional<SecurityContext> context;
   if (options_.use_security_context) {
     SKR_ASSIGN_OR_RETURN(context, readSecurityContext());
@@ -327,7 +327,7 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
   // Reconcile with REPORTED_TCB; refetch once from KDS for the reported TCB.
   Status reconciled = reconcileTcb(*candidate, report);
   if (!reconciled.isOk()) {
-    if (reconciled.code() != StatusCode::kFailedPrecondition) {
+    if (reconciled.code() != StatusCode::FailedPrecondition) {
       return reconciled.withContext("collateral");
     }
     if (!options_.use_kds || candidate->source.starts_with("kds:")) {

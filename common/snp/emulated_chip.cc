@@ -236,7 +236,7 @@ StatusOr<Certificate> issueVcek(const ChipConfig& config, const std::array<uint8
       .addExtension(kOidSnpSpl, derInteger(config.snp))
       .addExtension(kOidUcodeSpl, derInteger(config.microcode))
       .addExtension(kOidHwid, Bytes(chip_id.begin(), chip_id.end()));
-  return b.sign(ask_key, CertificateSignatureAlg::kRsaPssSha384);
+  return b.sign(ask_key, CertificateSignatureAlg::RsaPssSha384);
 }
 
 // The TCB the VCEK was issued for, from its SPL extensions (Milan layout).
@@ -252,13 +252,13 @@ StatusOr<uint64_t> vcekTcb(const Certificate& vcek) {
     }
     spl[i] = v->back();
   }
-  return TcbVersion::compose(Generation::kMilan, spl[0], spl[1], spl[2], spl[3]).raw;
+  return TcbVersion::compose(Generation::Milan, spl[0], spl[1], spl[2], spl[3]).raw;
 }
 
 Status createChip(const std::string& dir, const ChipConfig& initial) {
   SKR_ASSIGN_OR_RETURN(PrivateKey ark_key, PrivateKey::generateRsa(4096));
   SKR_ASSIGN_OR_RETURN(PrivateKey ask_key, PrivateKey::generateRsa(4096));
-  SKR_ASSIGN_OR_RETURN(PrivateKey vcek_key, PrivateKey::generateEc(crypto::Curve::kP384));
+  SKR_ASSIGN_OR_RETURN(PrivateKey vcek_key, PrivateKey::generateEc(crypto::Curve::P384));
   const auto not_before = now() - std::chrono::hours(24);
   const auto not_after = not_before + std::chrono::hours(24 * 365 * 25);
 
@@ -271,7 +271,7 @@ Status createChip(const std::string& dir, const ChipConfig& initial) {
       .keyUsage(crypto::kKeyUsageKeyCertSign | crypto::kKeyUsageCrlSign)
       .subjectKeyIdentifier();
   SKR_ASSIGN_OR_RETURN(Certificate ark,
-                       ark_builder.sign(ark_key, CertificateSignatureAlg::kRsaPssSha384));
+                       ark_builder.sign(ark_key, CertificateSignatureAlg::RsaPssSha384));
   CertificateBuilder ask_builder;
   ask_builder.subject(emulatedName("SEV-Emulated"))
       .issuer(ark)
@@ -283,7 +283,7 @@ Status createChip(const std::string& dir, const ChipConfig& initial) {
       .subjectKeyIdentifier()
       .authorityKeyIdentifier();
   SKR_ASSIGN_OR_RETURN(Certificate ask,
-                       ask_builder.sign(ark_key, CertificateSignatureAlg::kRsaPssSha384));
+                       ask_builder.sign(ark_key, CertificateSignatureAlg::RsaPssSha384));
 
   std::array<uint8_t, 64> chip_id{};
   crypto::fillRandom(chip_id);
@@ -378,7 +378,7 @@ std::string hexU64(uint64_t v) {
 }  // namespace
 
 uint64_t ChipConfig::tcbRaw() const {
-  return TcbVersion::compose(Generation::kMilan, bootloader, tee, snp, microcode).raw;
+  return TcbVersion::compose(Generation::Milan, bootloader, tee, snp, microcode).raw;
 }
 
 std::string ChipConfig::toJson() const {
@@ -521,7 +521,7 @@ Status EmulatedChip::updateConfig(const ChipConfig& config) {
   SKR_ASSIGN_OR_RETURN(uint64_t issued_tcb, vcekTcb(vcek_));
   if (issued_tcb != config.tcbRaw()) {
     // A new TCB means a new VCEK (the real one is derived from the chip key and the TCB).
-    SKR_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generateEc(crypto::Curve::kP384));
+    SKR_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generateEc(crypto::Curve::P384));
     SKR_ASSIGN_OR_RETURN(Certificate vcek, issueVcek(config, chip_id_, key, ask_, ask_key_));
     SKR_RETURN_IF_ERROR(writeSecretFile(dir_, "vcek_key.pem", key.toPkcs8Pem()));
     SKR_RETURN_IF_ERROR(writeStateFile(dir_, "vcek.pem", asBytes(vcek.toPem()), 0644));
@@ -560,8 +560,8 @@ uint32_t EmulatedChip::checkKeyRequest(const DerivedKeyRequest& request, std::st
            std::to_string(config_.guest_svn);
     return kFwInvalidParam;
   }
-  const TcbVersion asked = TcbVersion::decode(request.tcb_version, Generation::kMilan);
-  const TcbVersion committed = TcbVersion::decode(config_.tcbRaw(), Generation::kMilan);
+  const TcbVersion asked = TcbVersion::decode(request.tcb_version, Generation::Milan);
+  const TcbVersion committed = TcbVersion::decode(config_.tcbRaw(), Generation::Milan);
   if (asked.bootloader > committed.bootloader || asked.tee > committed.tee ||
       asked.snp > committed.snp || asked.microcode > committed.microcode ||
       (request.tcb_version & 0x0000ffffffff0000ULL) != 0) {
@@ -608,7 +608,7 @@ StatusOr<Bytes> EmulatedChip::signReport(const std::array<uint8_t, 64>& report_d
   r.committed_version = kFirmwareVersion;
   r.launch_tcb = config_.tcbRaw();
   Bytes bytes = r.serialize();
-  SKR_ASSIGN_OR_RETURN(Bytes der, crypto::sign(vcek_key_, crypto::SignatureScheme::kEcdsaSha384,
+  SKR_ASSIGN_OR_RETURN(Bytes der, crypto::sign(vcek_key_, crypto::SignatureScheme::EcdsaSha384,
                                                ByteView(bytes).first(kSignedRegionSize)));
   SKR_ASSIGN_OR_RETURN(SnpSignature sig, ecdsaSnpFromDer(der));
   std::copy(sig.r.begin(), sig.r.end(), bytes.begin() + kSignatureOffset);
@@ -642,8 +642,8 @@ StatusOr<SecretBytes> EmulatedChip::deriveKey(const DerivedKeyRequest& request) 
   if (select & kFieldTcbVersion) putLe(request.tcb_version, 8);
   if (select & kFieldLaunchMitVector) putLe(0, 8);
   const SecretBytes& ikm =
-      request.root_key_select == RootKey::kVmrk ? vmrk_secret_ : chip_secret_;
-  return crypto::hkdf(crypto::HashAlg::kSha256, ikm, asBytes(kDerivedKeySalt), info, 32);
+      request.root_key_select == RootKey::Vmrk ? vmrk_secret_ : chip_secret_;
+  return crypto::hkdf(crypto::HashAlg::Sha256, ikm, asBytes(kDerivedKeySalt), info, 32);
 }
 
 StatusOr<std::unique_ptr<EmulatedDevice>> EmulatedDevice::open(const std::string& dir) {

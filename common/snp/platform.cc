@@ -35,18 +35,18 @@ bool probe(const std::string& path, std::string* detail) {
 
 std::string_view platformName(PlatformKind kind) {
   switch (kind) {
-    case PlatformKind::kAuto: return "auto";
-    case PlatformKind::kSevGuest: return "sev-guest";
-    case PlatformKind::kSevLegacy: return "sev-legacy";
-    case PlatformKind::kTsm: return "tsm";
-    case PlatformKind::kEmulated: return "emulated";
+    case PlatformKind::Auto: return "auto";
+    case PlatformKind::SevGuest: return "sev-guest";
+    case PlatformKind::SevLegacy: return "sev-legacy";
+    case PlatformKind::Tsm: return "tsm";
+    case PlatformKind::Emulated: return "emulated";
   }
   return "unknown";
 }
 
 StatusOr<PlatformKind> parsePlatformKind(std::string_view name) {
-  for (PlatformKind kind : {PlatformKind::kAuto, PlatformKind::kSevGuest, PlatformKind::kSevLegacy,
-                            PlatformKind::kTsm, PlatformKind::kEmulated}) {
+  for (PlatformKind kind : {PlatformKind::Auto, PlatformKind::SevGuest, PlatformKind::SevLegacy,
+                            PlatformKind::Tsm, PlatformKind::Emulated}) {
     if (platformName(kind) == name) return kind;
   }
   return invalidArgumentError("platform '" + std::string(name) +
@@ -56,25 +56,25 @@ StatusOr<PlatformKind> parsePlatformKind(std::string_view name) {
 StatusOr<std::unique_ptr<SnpDevice>> openPlatform(PlatformKind kind,
                                                   const PlatformOptions& options) {
   switch (kind) {
-    case PlatformKind::kSevGuest:
+    case PlatformKind::SevGuest:
       return upcast(SevGuestDevice::open(options.sev_guest_path));
-    case PlatformKind::kSevLegacy:
+    case PlatformKind::SevLegacy:
       return upcast(SevLegacyDevice::open(options.sev_legacy_path));
-    case PlatformKind::kTsm:
+    case PlatformKind::Tsm:
       return upcast(TsmDevice::open(options.tsm_report_dir));
-    case PlatformKind::kEmulated:
+    case PlatformKind::Emulated:
       if (options.emulated_chip_dir.empty()) {
         return invalidArgumentError(
             "platform 'emulated' needs the emulated chip's state directory");
       }
       return upcast(EmulatedDevice::open(options.emulated_chip_dir));
-    case PlatformKind::kAuto:
+    case PlatformKind::Auto:
       break;
   }
   const std::pair<PlatformKind, const std::string*> order[] = {
-      {PlatformKind::kSevGuest, &options.sev_guest_path},
-      {PlatformKind::kTsm, &options.tsm_report_dir},
-      {PlatformKind::kSevLegacy, &options.sev_legacy_path},
+      {PlatformKind::SevGuest, &options.sev_guest_path},
+      {PlatformKind::Tsm, &options.tsm_report_dir},
+      {PlatformKind::SevLegacy, &options.sev_legacy_path},
   };
   std::string looked_for;
   for (const auto& [candidate, path] : order) {

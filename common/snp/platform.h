@@ -24,7 +24,7 @@
 
 namespace skr::snp {
 
-enum class PlatformKind { kAuto, kSevGuest, kSevLegacy, kTsm, kEmulated };
+enum class PlatformKind { Auto, SevGuest, SevLegacy, Tsm, Emulated };
 
 // "auto", "sev-guest", "sev-legacy", "tsm", "emulated".
 std::string_view platformName(PlatformKind kind);

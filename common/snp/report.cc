@@ -52,40 +52,40 @@ class Writer {
 
 std::string_view generationName(Generation g) {
   switch (g) {
-    case Generation::kMilan: return "Milan";
-    case Generation::kGenoa: return "Genoa";
-    case Generation::kTurin: return "Turin";
-    case Generation::kUnknown: break;
+    case Generation::Milan: return "Milan";
+    case Generation::Genoa: return "Genoa";
+    case Generation::Turin: return "Turin";
+    case Generation::Unknown: break;
   }
   return "unknown";
 }
 
 Generation generationFromCpuid(uint8_t family, uint8_t model) {
   if (family == 0x19) {
-    if (model <= 0x0f) return Generation::kMilan;
+    if (model <= 0x0f) return Generation::Milan;
     if ((model >= 0x10 && model <= 0x1f) || (model >= 0xa0 && model <= 0xaf)) {
-      return Generation::kGenoa;
+      return Generation::Genoa;
     }
-    return Generation::kUnknown;
+    return Generation::Unknown;
   }
-  if (family == 0x1a) return Generation::kTurin;
-  return Generation::kUnknown;
+  if (family == 0x1a) return Generation::Turin;
+  return Generation::Unknown;
 }
 
 Generation generationFromProductName(std::string_view product) {
   // KDS and the VCEK productName use "Milan", "Milan-B0", "Genoa-RS1", "Turin" ...
   const std::string_view base = product.substr(0, product.find('-'));
-  if (base == "Milan") return Generation::kMilan;
-  if (base == "Genoa") return Generation::kGenoa;
-  if (base == "Turin") return Generation::kTurin;
-  return Generation::kUnknown;
+  if (base == "Milan") return Generation::Milan;
+  if (base == "Genoa") return Generation::Genoa;
+  if (base == "Turin") return Generation::Turin;
+  return Generation::Unknown;
 }
 
 TcbVersion TcbVersion::decode(uint64_t raw, Generation generation) {
   TcbVersion t;
   t.raw = raw;
   auto byte = [raw](int i) { return static_cast<uint8_t>(raw >> (8 * i)); };
-  if (generation == Generation::kTurin) {
+  if (generation == Generation::Turin) {
     t.fmc = byte(0);
     t.bootloader = byte(1);
     t.tee = byte(2);
@@ -102,7 +102,7 @@ TcbVersion TcbVersion::decode(uint64_t raw, Generation generation) {
 TcbVersion TcbVersion::compose(Generation generation, uint8_t bootloader, uint8_t tee,
                                uint8_t snp, uint8_t microcode, uint8_t fmc) {
   uint64_t raw = static_cast<uint64_t>(microcode) << 56;
-  if (generation == Generation::kTurin) {
+  if (generation == Generation::Turin) {
     raw |= static_cast<uint64_t>(snp) << 24 | static_cast<uint64_t>(tee) << 16 |
            static_cast<uint64_t>(bootloader) << 8 | fmc;
   } else {
@@ -208,7 +208,7 @@ Bytes SnpReport::serialize() const {
 }
 
 Generation SnpReport::generation() const {
-  if (version < 3) return Generation::kUnknown;
+  if (version < 3) return Generation::Unknown;
   return generationFromCpuid(cpuid_fam_id, cpuid_mod_id);
 }
 

@@ -20,7 +20,7 @@ inline constexpr std::size_t kSignatureOffset = 0x2A0;
 inline constexpr std::size_t kSignatureComponentSize = 72;  // r and s, little-endian
 
 // Processor generation; decides the TCB_VERSION layout (spec §6.2).
-enum class Generation { kUnknown, kMilan, kGenoa, kTurin };
+enum class Generation { Unknown, Milan, Genoa, Turin };
 std::string_view generationName(Generation g);  // "unknown", "Milan", "Genoa", "Turin"
 // From the v3+ CPUID fields: family 0x19 model 0x00-0x0F Milan, 0x10-0x1F / 0xA0-0xAF Genoa,
 // family 0x1A Turin; anything else (and v2 reports, whose fields are zero) kUnknown.
@@ -46,7 +46,7 @@ struct TcbVersion {
 };
 
 // Which key signed the report: bits 4:2 of the u32 at 0x48.
-enum class SigningKey { kVcek = 0, kVlek = 1, kNone = 7 };
+enum class SigningKey { Vcek = 0, Vlek = 1, None = 7 };
 
 // GUEST POLICY bits (spec §6.1).
 struct GuestPolicy {

@@ -10,9 +10,9 @@ namespace {
 
 std::string signingKeyName(SigningKey key) {
   switch (key) {
-    case SigningKey::kVcek: return "vcek";
-    case SigningKey::kVlek: return "vlek";
-    case SigningKey::kNone: return "none";
+    case SigningKey::Vcek: return "vcek";
+    case SigningKey::Vlek: return "vlek";
+    case SigningKey::None: return "none";
   }
   return "reserved";
 }

@@ -16,7 +16,7 @@
 namespace skr::snp {
 
 // MSG_KEY_REQ (SEV-SNP firmware ABI; spec/azure-wire.md §7.1).
-enum class RootKey : uint32_t { kVcek = 0, kVmrk = 1 };
+enum class RootKey : uint32_t { Vcek = 0, Vmrk = 1 };
 
 // guest_field_select bits: which guest fields are mixed into the derived key.
 enum GuestFieldSelect : uint64_t {
@@ -31,7 +31,7 @@ enum GuestFieldSelect : uint64_t {
 inline constexpr uint64_t kGuestFieldSelectMask = 0x7f;  // bits 63:7 must be zero
 
 struct DerivedKeyRequest {
-  RootKey root_key_select = RootKey::kVcek;
+  RootKey root_key_select = RootKey::Vcek;
   uint64_t guest_field_select = 0;
   uint32_t vmpl = 0;          // >= the caller's VMPL
   uint32_t guest_svn = 0;     // <= the launch GUEST_SVN

@@ -12,7 +12,7 @@ constexpr uint8_t kTagInteger = 0x02;
 constexpr uint8_t kTagOctetString = 0x04;
 constexpr uint8_t kTagIa5String = 0x16;
 
-enum class ValueKind { kStructVersion, kSpl, kProductName, kHwid };
+enum class ValueKind { StructVersion, Spl, ProductName, Hwid };
 
 struct KnownOid {
   std::string_view oid;
@@ -21,18 +21,18 @@ struct KnownOid {
 };
 
 constexpr std::array<KnownOid, 12> kKnownOids{{
-    {kOidStructVersion, "structVersion", ValueKind::kStructVersion},
-    {kOidProductName, "productName", ValueKind::kProductName},
-    {kOidBlSpl, "blSPL", ValueKind::kSpl},
-    {kOidTeeSpl, "teeSPL", ValueKind::kSpl},
-    {kOidSnpSpl, "snpSPL", ValueKind::kSpl},
-    {kOidSpl4, "spl_4", ValueKind::kSpl},
-    {kOidSpl5, "spl_5", ValueKind::kSpl},
-    {kOidSpl6, "spl_6", ValueKind::kSpl},
-    {kOidSpl7, "spl_7", ValueKind::kSpl},
-    {kOidUcodeSpl, "ucodeSPL", ValueKind::kSpl},
-    {kOidFmcSpl, "fmcSPL", ValueKind::kSpl},
-    {kOidHwid, "hwID", ValueKind::kHwid},
+    {kOidStructVersion, "structVersion", ValueKind::StructVersion},
+    {kOidProductName, "productName", ValueKind::ProductName},
+    {kOidBlSpl, "blSPL", ValueKind::Spl},
+    {kOidTeeSpl, "teeSPL", ValueKind::Spl},
+    {kOidSnpSpl, "snpSPL", ValueKind::Spl},
+    {kOidSpl4, "spl_4", ValueKind::Spl},
+    {kOidSpl5, "spl_5", ValueKind::Spl},
+    {kOidSpl6, "spl_6", ValueKind::Spl},
+    {kOidSpl7, "spl_7", ValueKind::Spl},
+    {kOidUcodeSpl, "ucodeSPL", ValueKind::Spl},
+    {kOidFmcSpl, "fmcSPL", ValueKind::Spl},
+    {kOidHwid, "hwID", ValueKind::Hwid},
 }};
 
 const KnownOid* findOid(std::string_view oid) {
@@ -170,19 +170,19 @@ StatusOr<VcekExtensionValue> parseVcekExtensionValue(std::string_view oid, ByteV
                                 " is not one of AMD's known extensions");
   }
   switch (known->kind) {
-    case ValueKind::kStructVersion: {
+    case ValueKind::StructVersion: {
       SKR_ASSIGN_OR_RETURN(uint32_t v, readSmallInteger(*known, der, 0xffffffffu));
       return VcekExtensionValue(v);
     }
-    case ValueKind::kSpl: {
+    case ValueKind::Spl: {
       SKR_ASSIGN_OR_RETURN(uint32_t v, readSmallInteger(*known, der, 255));
       return VcekExtensionValue(v);
     }
-    case ValueKind::kProductName: {
+    case ValueKind::ProductName: {
       SKR_ASSIGN_OR_RETURN(std::string name, readProductName(*known, der));
       return VcekExtensionValue(std::move(name));
     }
-    case ValueKind::kHwid: {
+    case ValueKind::Hwid: {
       SKR_ASSIGN_OR_RETURN(Bytes hwid, readHwid(*known, der));
       return VcekExtensionValue(std::move(hwid));
     }
@@ -231,7 +231,7 @@ StatusOr<VcekExtensions> parseAll(const crypto::Certificate& certificate) {
   }
   out.product_name = std::get<std::string>(*product);
   out.generation = generationFromProductName(out.product_name);
-  if (out.generation == Generation::kUnknown) {
+  if (out.generation == Generation::Unknown) {
     return invalidArgumentError("VCEK extension productName (" + std::string(kOidProductName) +
                                 "): '" + out.product_name +
                                 "' names no known SEV-SNP generation (Milan, Genoa, Turin)");
@@ -248,14 +248,14 @@ StatusOr<VcekExtensions> parseAll(const crypto::Certificate& certificate) {
     *field = value.value_or(0);
   }
   SKR_ASSIGN_OR_RETURN(out.fmc_spl, optionalSpl(certificate, kOidFmcSpl));
-  if (out.generation == Generation::kTurin && !out.fmc_spl) {
+  if (out.generation == Generation::Turin && !out.fmc_spl) {
     return invalidArgumentError("VCEK extension fmcSPL (" + std::string(kOidFmcSpl) +
                                 ") is missing on a " + out.product_name + " certificate");
   }
 
   out.tcb = TcbVersion::compose(out.generation, out.bl_spl, out.tee_spl, out.snp_spl, out.ucode_spl,
                                 out.fmc_spl.value_or(0));
-  if (out.generation != Generation::kTurin) {
+  if (out.generation != Generation::Turin) {
     // Legacy layout (spec §6.2): spl_4..spl_7 are bytes 2..5 of the TCB_VERSION.
     out.tcb.raw |= (uint64_t{out.spl4} << 16) | (uint64_t{out.spl5} << 24) |
                    (uint64_t{out.spl6} << 32) | (uint64_t{out.spl7} << 40);
@@ -267,7 +267,7 @@ StatusOr<VcekExtensions> parseAll(const crypto::Certificate& certificate) {
     Bytes bytes = std::get<Bytes>(std::move(*hwid));
     // Turin hwIDs are 8 bytes (KDS URLs use CHIP_ID[0..8]); accept a full 64-byte one there too,
     // the chip-id check compares whatever length the certificate carries.
-    if (bytes.size() != kHwidSize && out.generation != Generation::kTurin) {
+    if (bytes.size() != kHwidSize && out.generation != Generation::Turin) {
       return invalidArgumentError("VCEK extension hwID (" + std::string(kOidHwid) + ") is " +
                                   std::to_string(bytes.size()) + " bytes, expected " +
                                   std::to_string(kHwidSize) + " for " + out.product_name);

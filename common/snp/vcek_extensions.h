@@ -39,7 +39,7 @@ inline constexpr std::size_t kTurinHwidSize = 8;
 struct VcekExtensions {
   std::optional<uint32_t> struct_version;        // .1.1, absent on some certificates
   std::string product_name;                      // .1.2, e.g. "Milan-B0"
-  Generation generation = Generation::kUnknown;  // from product_name, never kUnknown on success
+  Generation generation = Generation::Unknown;  // from product_name, never kUnknown on success
   uint8_t bl_spl = 0;
   uint8_t tee_spl = 0;
   uint8_t snp_spl = 0;

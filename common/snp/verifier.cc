@@ -37,7 +37,7 @@ std::string nameOf(const crypto::Certificate& c) {
 
 Status checkValidity(std::string_view check, const crypto::Certificate& c, crypto::TimePoint at) {
   if (at < c.notBefore() || at > c.notAfter()) {
-    return checkFailed(StatusCode::kFailedPrecondition, check,
+    return checkFailed(StatusCode::FailedPrecondition, check,
                        nameOf(c) + " not valid at " + formatUtc(at) + " (valid " +
                            formatUtc(c.notBefore()) + " .. " + formatUtc(c.notAfter()) + ")");
   }
@@ -49,7 +49,7 @@ Status checkSignedBy(std::string_view check, const crypto::Certificate& subject,
   Status s = subject.verifySignedBy(issuer);
   if (s.isOk()) return s;
   return checkFailed(
-      StatusCode::kDataLoss, check,
+      StatusCode::DataLoss, check,
       nameOf(subject) + " is not signed by " + nameOf(issuer) + " (" + s.message() + ")");
 }
 
@@ -75,13 +75,13 @@ StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain, Ge
     const crypto::Certificate& presented = chain[1];
     const Bytes sha = presented.sha256Fingerprint();
     if (const PinnedAmdCertificate* pinned = findPinnedAmdCertificate(sha)) {
-      if (pinned->role != AmdKeyRole::kArk) {
-        return checkFailed(StatusCode::kPermissionDenied, kCheck,
+      if (pinned->role != AmdKeyRole::Ark) {
+        return checkFailed(StatusCode::PermissionDenied, kCheck,
                            "presented ARK is AMD's " + std::string(amdKeyRoleName(pinned->role)) +
                                " " + nameOf(presented) + ", not a root");
       }
       if (pinned->generation != generation) {
-        return checkFailed(StatusCode::kDataLoss, kCheck,
+        return checkFailed(StatusCode::DataLoss, kCheck,
                            "presented ARK is the pinned " + nameOf(presented) + " of " +
                                std::string(generationName(pinned->generation)) +
                                " but the key's productName '" + ext.product_name + "' is " +
@@ -93,7 +93,7 @@ StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain, Ge
       if (extra.der() == presented.der()) return TrustedArk{presented, false};
     }
     return checkFailed(
-        StatusCode::kPermissionDenied, kCheck,
+        StatusCode::PermissionDenied, kCheck,
         "presented ARK " + nameOf(presented) + " is not a pinned AMD root (sha256 " +
             encoding::hexEncode(sha) + ") and " +
             (options.extra_trusted_arks.empty()
@@ -101,9 +101,9 @@ StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain, Ge
                  : "matches none of the " + std::to_string(options.extra_trusted_arks.size()) +
                        " explicitly trusted ARKs"));
   }
-  StatusOr<crypto::Certificate> pinned = pinnedAmdCertificate(generation, AmdKeyRole::kArk);
+  StatusOr<crypto::Certificate> pinned = pinnedAmdCertificate(generation, AmdKeyRole::Ark);
   if (!pinned.ok())
-    return checkFailed(StatusCode::kPermissionDenied, kCheck, pinned.status().message());
+    return checkFailed(StatusCode::PermissionDenied, kCheck, pinned.status().message());
   if (!chain.empty() && !chain[0].verifySignedBy(*pinned).isOk()) {
     for (const crypto::Certificate& extra : options.extra_trusted_arks) {
       if (chain[0].verifySignedBy(extra).isOk()) return TrustedArk{extra, false};
@@ -123,14 +123,14 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   const std::string key_name = vlek ? "VLEK" : "VCEK";
 
   if (bytes.size() != kReportSize) {
-    return checkFailed(StatusCode::kInvalidArgument, "report",
+    return checkFailed(StatusCode::InvalidArgument, "report",
                        "SNP report is " + std::to_string(bytes.size()) + " bytes, expected " +
                            std::to_string(kReportSize));
   }
   result.passed_checks.emplace_back("report");
 
   if (chain.size() > 2) {
-    return checkFailed(StatusCode::kInvalidArgument, "ark",
+    return checkFailed(StatusCode::InvalidArgument, "ark",
                        "chain has " + std::to_string(chain.size()) +
                            " certificates, expected [ASK or ASVK, ARK], [ASK or ASVK] or none");
   }
@@ -138,7 +138,7 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   const std::string extensions_check = key_check + "-extensions";
   StatusOr<VcekExtensions> ext = parseVcekExtensions(vek);
   if (!ext.ok()) {
-    return checkFailed(StatusCode::kInvalidArgument, extensions_check, ext.status().message());
+    return checkFailed(StatusCode::InvalidArgument, extensions_check, ext.status().message());
   }
   result.key_extensions = *ext;
   result.generation = ext->generation;
@@ -149,7 +149,7 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   {
     Status self = ark.certificate.verifySignedBy(ark.certificate);
     if (!self.isOk()) {
-      return checkFailed(StatusCode::kDataLoss, "ark",
+      return checkFailed(StatusCode::DataLoss, "ark",
                          nameOf(ark.certificate) + " is not self-signed (" + self.message() + ")");
     }
     SKR_RETURN_IF_ERROR(checkValidity("ark", ark.certificate, at));
@@ -162,10 +162,10 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   // ask / asvk
   StatusOr<crypto::Certificate> presented_or_pinned =
       chain.empty()
-          ? pinnedAmdCertificate(ext->generation, vlek ? AmdKeyRole::kAsvk : AmdKeyRole::kAsk)
+          ? pinnedAmdCertificate(ext->generation, vlek ? AmdKeyRole::Asvk : AmdKeyRole::Ask)
           : StatusOr<crypto::Certificate>(chain[0]);
   if (!presented_or_pinned.ok()) {
-    return checkFailed(StatusCode::kPermissionDenied, intermediate_check,
+    return checkFailed(StatusCode::PermissionDenied, intermediate_check,
                        presented_or_pinned.status().message());
   }
   const crypto::Certificate& intermediate = *presented_or_pinned;
@@ -183,8 +183,8 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
     constexpr std::string_view kCheck = "report-signature";
     const crypto::PublicKey key = vek.publicKey();
     StatusOr<crypto::Curve> curve = key.curve();
-    if (!curve.ok() || *curve != crypto::Curve::kP384) {
-      return checkFailed(StatusCode::kDataLoss, kCheck,
+    if (!curve.ok() || *curve != crypto::Curve::P384) {
+      return checkFailed(StatusCode::DataLoss, kCheck,
                          "the " + key_name + " key is not EC P-384 (the report signature is " +
                              "ECDSA P-384 with SHA-384)");
     }
@@ -192,13 +192,13 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
         bytes.subspan(kSignatureOffset, kSignatureComponentSize),
         bytes.subspan(kSignatureOffset + kSignatureComponentSize, kSignatureComponentSize));
     if (!der.ok()) {
-      return checkFailed(StatusCode::kDataLoss, kCheck,
+      return checkFailed(StatusCode::DataLoss, kCheck,
                          "malformed signature: " + der.status().message());
     }
-    Status s = crypto::verify(key, crypto::SignatureScheme::kEcdsaSha384,
+    Status s = crypto::verify(key, crypto::SignatureScheme::EcdsaSha384,
                               bytes.first(kSignedRegionSize), *der);
     if (!s.isOk()) {
-      return checkFailed(StatusCode::kDataLoss, kCheck,
+      return checkFailed(StatusCode::DataLoss, kCheck,
                          "does not verify with the " + key_name + " (" + nameOf(vek) + ", sha256 " +
                              sha256Hex(vek) + "): " + s.message());
     }
@@ -208,23 +208,23 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   // report-fields
   StatusOr<SnpReport> parsed = SnpReport::parse(bytes);
   if (!parsed.ok()) {
-    return checkFailed(StatusCode::kInvalidArgument, "report-fields", parsed.status().message());
+    return checkFailed(StatusCode::InvalidArgument, "report-fields", parsed.status().message());
   }
   const SnpReport& report = *parsed;
   {
     constexpr std::string_view kCheck = "report-fields";
     if (report.signature_algo != 1) {
-      return checkFailed(StatusCode::kInvalidArgument, kCheck,
+      return checkFailed(StatusCode::InvalidArgument, kCheck,
                          "SIGNATURE_ALGO is " + std::to_string(report.signature_algo) +
                              ", expected 1 (ECDSA P-384 with SHA-384)");
     }
     if (!report.policy.reservedBit17()) {
       return checkFailed(
-          StatusCode::kInvalidArgument, kCheck,
+          StatusCode::InvalidArgument, kCheck,
           "POLICY " + hex64(report.policy.raw) + " has reserved bit 17 clear, expected set");
     }
     if (report.vmpl > 3) {
-      return checkFailed(StatusCode::kInvalidArgument, kCheck,
+      return checkFailed(StatusCode::InvalidArgument, kCheck,
                          "VMPL is " + std::to_string(report.vmpl) +
                              (report.vmpl == 0xffffffffu ? " (a host-requested report)" : "") +
                              ", expected 0..3");
@@ -232,21 +232,21 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
     // Not signed, so a relay could change them without breaking the signature; MBZ (spec §6).
     for (std::size_t i = kSignatureOffset + 2 * kSignatureComponentSize; i < bytes.size(); ++i) {
       if (bytes[i] != 0) {
-        return checkFailed(StatusCode::kInvalidArgument, kCheck,
+        return checkFailed(StatusCode::InvalidArgument, kCheck,
                            "reserved signature byte at offset " + std::to_string(i) + " is " +
                                std::to_string(bytes[i]) + ", expected 0 (bytes 816..1183 MBZ)");
       }
     }
     const Generation cpuid_generation = report.generation();
-    if (cpuid_generation != Generation::kUnknown && cpuid_generation != ext->generation) {
-      return checkFailed(StatusCode::kInvalidArgument, kCheck,
+    if (cpuid_generation != Generation::Unknown && cpuid_generation != ext->generation) {
+      return checkFailed(StatusCode::InvalidArgument, kCheck,
                          "report CPUID says " + std::string(generationName(cpuid_generation)) +
                              " but the " + key_name + "'s productName '" + ext->product_name +
                              "' is " + std::string(generationName(ext->generation)));
     }
     result.debug = report.policy.debug();
     if (options.reject_debug && result.debug) {
-      return checkFailed(StatusCode::kPermissionDenied, kCheck,
+      return checkFailed(StatusCode::PermissionDenied, kCheck,
                          "POLICY.DEBUG is set and debug guests are refused");
     }
     result.passed_checks.emplace_back(kCheck);
@@ -257,14 +257,14 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   {
     constexpr std::string_view kCheck = "signing-key";
     const SigningKey key = report.signingKey();
-    if (key != SigningKey::kVcek && key != SigningKey::kVlek) {
-      return checkFailed(StatusCode::kDataLoss, kCheck,
+    if (key != SigningKey::Vcek && key != SigningKey::Vlek) {
+      return checkFailed(StatusCode::DataLoss, kCheck,
                          "report SIGNING_KEY is " + std::to_string(static_cast<int>(key)) +
                              ", expected 0 (VCEK) or 1 (VLEK)");
     }
-    const bool report_vlek = key == SigningKey::kVlek;
+    const bool report_vlek = key == SigningKey::Vlek;
     if (report_vlek != vlek) {
-      return checkFailed(StatusCode::kDataLoss, kCheck,
+      return checkFailed(StatusCode::DataLoss, kCheck,
                          std::string("report says ") + (report_vlek ? "VLEK" : "VCEK") +
                              " but the certificate is a " + key_name + " (" + nameOf(vek) +
                              " issued by " + vek.issuerCommonName() + ")");
@@ -284,7 +284,7 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
       const Bytes& hwid = *ext->hwid;
       const ByteView chip_id = ByteView(report.chip_id).first(hwid.size());
       if (!std::equal(hwid.begin(), hwid.end(), chip_id.begin(), chip_id.end())) {
-        return checkFailed(StatusCode::kDataLoss, kCheck,
+        return checkFailed(StatusCode::DataLoss, kCheck,
                            key_name + " hwID " + encoding::hexEncode(hwid) + " != report CHIP_ID " +
                                encoding::hexEncode(chip_id) +
                                (report.maskChipKey() ? " (MASK_CHIP_KEY is set)" : ""));
@@ -296,7 +296,7 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   // tcb
   result.reported_tcb = TcbVersion::decode(report.reported_tcb, ext->generation);
   if (!(ext->tcb == result.reported_tcb)) {
-    return checkFailed(StatusCode::kDataLoss, "tcb",
+    return checkFailed(StatusCode::DataLoss, "tcb",
                        key_name + " TCB " + describeTcb(ext->tcb) + " (" + hex64(ext->tcb.raw) +
                            ") != REPORTED_TCB " + describeTcb(result.reported_tcb) + " (" +
                            hex64(result.reported_tcb.raw) + ")");

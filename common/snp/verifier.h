@@ -50,8 +50,8 @@ struct VerifyOptions {
 struct VerificationResult {
   std::vector<std::string> passed_checks;        // names, in order
   std::vector<std::string> skipped_checks;       // "<name>: <why>"
-  Generation generation = Generation::kUnknown;  // from the key's productName
-  SigningKey signing_key = SigningKey::kVcek;
+  Generation generation = Generation::Unknown;  // from the key's productName
+  SigningKey signing_key = SigningKey::Vcek;
   bool ark_pinned = false;  // false: one of extra_trusted_arks
   std::string ark_subject;
   std::string ark_sha256_hex;

@@ -41,11 +41,11 @@ std::time_t toTimeT(crypto::TimePoint tp) {
 
 crypto::PrivateKey generateKey(TestKeyType type) {
   switch (type) {
-    case TestKeyType::kEcP256:
-      return valueOrThrow(crypto::PrivateKey::generateEc(crypto::Curve::kP256), "EC P-256 key");
-    case TestKeyType::kEcP384:
-      return valueOrThrow(crypto::PrivateKey::generateEc(crypto::Curve::kP384), "EC P-384 key");
-    case TestKeyType::kRsa2048:
+    case TestKeyType::EcP256:
+      return valueOrThrow(crypto::PrivateKey::generateEc(crypto::Curve::P256), "EC P-256 key");
+    case TestKeyType::EcP384:
+      return valueOrThrow(crypto::PrivateKey::generateEc(crypto::Curve::P384), "EC P-384 key");
+    case TestKeyType::Rsa2048:
       return valueOrThrow(crypto::PrivateKey::generateRsa(2048), "RSA-2048 key");
   }
   throw std::runtime_error("test PKI: unknown key type");

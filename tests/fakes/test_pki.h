@@ -19,7 +19,7 @@ crypto::TimePoint testPkiNotAfter();
 // A time inside the default validity: 2025-06-01T00:00:00Z.
 crypto::TimePoint testPkiVerifyTime();
 
-enum class TestKeyType { kEcP256, kEcP384, kRsa2048 };
+enum class TestKeyType { EcP256, EcP384, Rsa2048 };
 
 // What to put in a certificate. Extensions follow RFC 5280 profiles: CAs get critical
 // basicConstraints CA:TRUE and keyUsage keyCertSign|cRLSign; leaves CA:FALSE and
@@ -29,7 +29,7 @@ struct CertificateProfile {
   std::vector<std::string> dns_names;  // subjectAltName dNSName entries; none when empty
   crypto::TimePoint not_before = testPkiNotBefore();
   crypto::TimePoint not_after = testPkiNotAfter();  // TimePoint::max(): 99991231235959Z
-  TestKeyType key_type = TestKeyType::kEcP256;
+  TestKeyType key_type = TestKeyType::EcP256;
 };
 
 // A profile with the default validity and key type (designated initializers with omitted members

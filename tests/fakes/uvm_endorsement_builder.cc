@@ -44,12 +44,12 @@ void tstr(Bytes& out, std::string_view s) {
 
 crypto::SignatureScheme scheme(int alg) {
   switch (alg) {
-    case -7: return crypto::SignatureScheme::kEcdsaSha256;
-    case -35: return crypto::SignatureScheme::kEcdsaSha384;
-    case -36: return crypto::SignatureScheme::kEcdsaSha512;
-    case -37: return crypto::SignatureScheme::kRsaPssSha256;
-    case -38: return crypto::SignatureScheme::kRsaPssSha384;
-    default: return crypto::SignatureScheme::kRsaPssSha512;
+    case -7: return crypto::SignatureScheme::EcdsaSha256;
+    case -35: return crypto::SignatureScheme::EcdsaSha384;
+    case -36: return crypto::SignatureScheme::EcdsaSha512;
+    case -37: return crypto::SignatureScheme::RsaPssSha256;
+    case -38: return crypto::SignatureScheme::RsaPssSha384;
+    default: return crypto::SignatureScheme::RsaPssSha512;
   }
 }
 
@@ -87,7 +87,7 @@ Bytes makeUvmEndorsement(const UvmEndorsementSpec& spec, const crypto::PrivateKe
   StatusOr<Bytes> sig = crypto::sign(key, scheme(spec.alg), to_be_signed);
   if (!sig.ok()) throw std::runtime_error(sig.status().toString());
   Bytes signature = *sig;
-  if (key.type() == crypto::KeyType::kEc) {
+  if (key.type() == crypto::KeyType::Ec) {
     StatusOr<crypto::Curve> curve = key.curve();
     if (!curve.ok()) throw std::runtime_error(curve.status().toString());
     StatusOr<Bytes> raw = crypto::ecdsaJoseFromDer(*curve, *sig);

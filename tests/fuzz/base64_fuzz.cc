@@ -27,8 +27,8 @@ void require(bool condition) {
 }
 
 bool expectedError(const skr::Status& status) {
-  return status.code() == StatusCode::kInvalidArgument ||
-         status.code() == StatusCode::kResourceExhausted;
+  return status.code() == StatusCode::InvalidArgument ||
+         status.code() == StatusCode::ResourceExhausted;
 }
 
 Bytes secretToBytes(const SecretBytes& secret) {

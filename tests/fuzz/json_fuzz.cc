@@ -25,13 +25,13 @@ void require(bool condition) {
 }
 
 bool parseError(const skr::Status& status) {
-  return status.code() == StatusCode::kInvalidArgument ||
-         status.code() == StatusCode::kResourceExhausted;
+  return status.code() == StatusCode::InvalidArgument ||
+         status.code() == StatusCode::ResourceExhausted;
 }
 
 bool getterError(const skr::Status& status) {
-  return status.isOk() || status.code() == StatusCode::kInvalidArgument ||
-         status.code() == StatusCode::kNotFound;
+  return status.isOk() || status.code() == StatusCode::InvalidArgument ||
+         status.code() == StatusCode::NotFound;
 }
 
 void exerciseGetters(const skr::json::ObjectPtr& object) {

@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const skr::crypto::PrivateKey rsa = *skr::crypto::PrivateKey::generateRsa(2048);
   static const skr::crypto::PrivateKey ec =
-      *skr::crypto::PrivateKey::generateEc(skr::crypto::Curve::kP256);
+      *skr::crypto::PrivateKey::generateEc(skr::crypto::Curve::P256);
   const std::string_view text(reinterpret_cast<const char*>(data), size);  // NOLINT
   skr::StatusOr<skr::jose::Jws> jws = skr::jose::Jws::parse(text);
   if (!jws.ok()) return 0;

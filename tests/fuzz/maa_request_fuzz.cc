@@ -33,22 +33,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(request->uvm_endorsements.size() <= kMaxUvmEndorsements);
     require(request->report.size() <= 4096);
     require(request->runtime_data.bytes.size() <= kMaxMaaDataBytes);
-    require(request->runtime_data.type != MaaData::Type::kJson ||
+    require(request->runtime_data.type != MaaData::Type::Json ||
             !request->runtime_data.json.isNull());
     require(!request->nonce || request->nonce->size() <= kMaxMaaNonceBytes);
   } else {
-    require(request.status().code() == StatusCode::kInvalidArgument);
+    require(request.status().code() == StatusCode::InvalidArgument);
   }
 
   auto uvm = UvmEndorsement::parse(skr::ByteView(data, size));
   if (uvm.ok()) {
     require(uvm->launch_measurement_hex.size() == 96);
     const skr::Status verified = uvm->verifySignature();
-    require(verified.isOk() || verified.code() == StatusCode::kFailedPrecondition ||
-            verified.code() == StatusCode::kInvalidArgument ||
-            verified.code() == StatusCode::kDataLoss);
+    require(verified.isOk() || verified.code() == StatusCode::FailedPrecondition ||
+            verified.code() == StatusCode::InvalidArgument ||
+            verified.code() == StatusCode::DataLoss);
   } else {
-    require(uvm.status().code() == StatusCode::kInvalidArgument);
+    require(uvm.status().code() == StatusCode::InvalidArgument);
   }
   return 0;
 }

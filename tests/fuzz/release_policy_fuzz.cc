@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const skr::StatusOr<ReleasePolicy> policy = ReleasePolicy::parse(text);
   if (!policy.ok()) {
-    require(policy.status().code() == skr::StatusCode::kInvalidArgument);
+    require(policy.status().code() == skr::StatusCode::InvalidArgument);
   } else {
     const std::string& canonical = policy->canonicalJson();
     const skr::StatusOr<ReleasePolicy> again = ReleasePolicy::parse(canonical);

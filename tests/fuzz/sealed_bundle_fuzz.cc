@@ -22,7 +22,7 @@ using skr::seal::SealProviderKind;
 // A keyfile provider with a fixed key (32 bytes of 0x42, used as is) and fixed parameters.
 class FixedKeyProvider final : public skr::seal::SealingKeyProvider {
  public:
-  SealProviderKind kind() const override { return SealProviderKind::kKeyfile; }
+  SealProviderKind kind() const override { return SealProviderKind::Keyfile; }
   bool emulated() const override { return false; }
   skr::json::ObjectPtr parameters() const override {
     skr::json::ObjectPtr p = new Poco::JSON::Object();
@@ -42,7 +42,7 @@ class FixedKeyProvider final : public skr::seal::SealingKeyProvider {
 void roundTrip(const skr::seal::SealedBundle& bundle,
                const skr::seal::SealingKeyProvider& provider) {
   const skr::seal::OpenOptions options{bundle.info().emulated};
-  if (bundle.info().kind == skr::seal::BundleKind::kKey) {
+  if (bundle.info().kind == skr::seal::BundleKind::Key) {
     StatusOr<skr::jose::Jwk> key = skr::seal::openKey(bundle, provider, options);
     if (!key.ok()) return;
     StatusOr<std::string> again = skr::seal::sealKey(bundle.info(), *key, provider);
@@ -69,7 +69,7 @@ void roundTrip(const skr::seal::SealedBundle& bundle,
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool quiet = [] {
-    skr::log::setMinLevel(skr::log::Level::kError);  // `none` warns at every open
+    skr::log::setMinLevel(skr::log::Level::Error);  // `none` warns at every open
     return true;
   }();
   (void)quiet;

@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!cert.ok()) return 0;
   auto ext = skr::snp::parseVcekExtensions(*cert);
   if (!ext.ok()) return 0;
-  if (ext->generation == skr::snp::Generation::kUnknown) std::abort();
+  if (ext->generation == skr::snp::Generation::Unknown) std::abort();
   const auto composed =
       skr::snp::TcbVersion::compose(ext->generation, ext->bl_spl, ext->tee_spl, ext->snp_spl,
                                     ext->ucode_spl, ext->fmc_spl.value_or(0));

@@ -48,7 +48,7 @@ TEST_CASE("IMDS token provider gets a vault token the emulated vault accepts", "
   http::RandomJitter jitter;
   azure::ImdsOptions options;
   options.endpoint = emu->url("imds");
-  options.identity = azure::ImdsIdentity::kClientId;
+  options.identity = azure::ImdsIdentity::ClientId;
   options.identity_id = user.client_id;
   auto provider =
       azure::ImdsTokenProvider::create(transportFor(*emu), options, systemClock(), jitter);
@@ -72,7 +72,7 @@ TEST_CASE("IMDS token provider gets a vault token the emulated vault accepts", "
   StatusOr<azure::AccessToken> refused = (*unknown)->token(resource);
   REQUIRE_FALSE(refused.ok());
   INFO(refused.status().message());
-  CHECK(refused.status().code() == StatusCode::kInvalidArgument);
+  CHECK(refused.status().code() == StatusCode::InvalidArgument);
   CHECK(refused.status().message().find("HTTP 400 invalid_request: Identity not found") !=
         std::string::npos);
   CHECK(emu->stop() == 0);
@@ -111,7 +111,7 @@ TEST_CASE("workload identity exchanges the projected token over HTTPS", "[identi
   StatusOr<azure::AccessToken> refused = (*provider)->token(azure::kVaultResource);
   REQUIRE_FALSE(refused.ok());
   INFO(refused.status().message());
-  CHECK(refused.status().code() == StatusCode::kUnauthenticated);
+  CHECK(refused.status().code() == StatusCode::Unauthenticated);
   CHECK(refused.status().message().find("invalid_client: AADSTS700027") != std::string::npos);
   CHECK(emu->stop() == 0);
 }

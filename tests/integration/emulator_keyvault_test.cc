@@ -206,7 +206,7 @@ TEST_CASE("Key Vault imports RSA, EC and (Managed HSM) oct keys from JWKs with p
   CHECK(key->getValue<std::string>("n") == (*sent)->getValue<std::string>("n"));
   CHECK(!key->has("d"));
 
-  StatusOr<crypto::PrivateKey> ec = crypto::PrivateKey::generateEc(crypto::Curve::kP384);
+  StatusOr<crypto::PrivateKey> ec = crypto::PrivateKey::generateEc(crypto::Curve::P384);
   REQUIRE(ec.ok());
   StatusOr<SecretBytes> ec_jwk =
       jose::Jwk::fromPrivateKey(std::move(ec).value()).privateJson(grantSecretAccess());

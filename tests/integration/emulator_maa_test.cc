@@ -94,7 +94,7 @@ json::ObjectPtr verifiedClaims(const EmulatorProcess& emu, const std::string& li
                                const std::string& token) {
   StatusOr<jose::Jws> jws = jose::Jws::parse(token);
   REQUIRE(jws.ok());
-  REQUIRE(jws->algorithm() == jose::JwsAlgorithm::kRS256);
+  REQUIRE(jws->algorithm() == jose::JwsAlgorithm::RS256);
   CHECK(jws->header()->getValue<std::string>("typ") == "JWT");
   CHECK(jws->header()->getValue<std::string>("jku") == emu.url(listener) + "/certs");
   HttpResult certs = emu.get(emu.url(listener) + "/certs");
@@ -238,7 +238,7 @@ TEST_CASE("a token from maa2 carries maa2's issuer and key, which maa's /certs d
   REQUIRE(der.ok());
   StatusOr<crypto::Certificate> maa_cert = crypto::Certificate::fromDer(*der);
   REQUIRE(maa_cert.ok());
-  CHECK(jws->verify(maa_cert->publicKey()).code() == StatusCode::kDataLoss);
+  CHECK(jws->verify(maa_cert->publicKey()).code() == StatusCode::DataLoss);
 
   // The admin setting for the MAA token lifetime: negative values mint expired tokens.
   json::ObjectPtr settings =
@@ -323,7 +323,7 @@ TEST_CASE(
 
   TestCa root = TestCa::create("UVM signing root (test)");
   CertificateProfile p = profile("UVM signer (test)");
-  p.key_type = TestKeyType::kEcP384;
+  p.key_type = TestKeyType::EcP384;
   IssuedCertificate leaf = root.issue(p);
   UvmEndorsementSpec spec;
   spec.launch_measurement_hex = kMeasurement;
@@ -357,7 +357,7 @@ TEST_CASE("the wrong_key fault makes MAA sign with a key its /certs does not pub
   REQUIRE(der.ok());
   StatusOr<crypto::Certificate> cert = crypto::Certificate::fromDer(*der);
   REQUIRE(cert.ok());
-  CHECK(jws->verify(cert->publicKey()).code() == StatusCode::kDataLoss);
+  CHECK(jws->verify(cert->publicKey()).code() == StatusCode::DataLoss);
 }
 
 }  // namespace

@@ -83,7 +83,7 @@ std::string mintToken(const EmulatorProcess& emu, const json::ObjectPtr& claims,
   header->set("typ", "JWT");
   header->set("jku", emu.url(maa) + "/certs");
   StatusOr<std::string> jws =
-      jose::signJws(signer ? *signer : key, jose::JwsAlgorithm::kRS256,
+      jose::signJws(signer ? *signer : key, jose::JwsAlgorithm::RS256,
                     asBytes(json::serializeCanonical(claims).value()), header);
   REQUIRE(jws.ok());
   return *jws;
@@ -158,7 +158,7 @@ Released verifyRelease(const EmulatorProcess& emu, const HttpResult& r,
   REQUIRE(r.status == 200);
   StatusOr<jose::Jws> jws = jose::Jws::parse(r.json()->getValue<std::string>("value"));
   REQUIRE(jws.ok());
-  CHECK(jws->algorithm() == jose::JwsAlgorithm::kRS256);
+  CHECK(jws->algorithm() == jose::JwsAlgorithm::RS256);
   StatusOr<std::vector<crypto::Certificate>> x5c = jws->x5c();
   REQUIRE(x5c.ok());
   REQUIRE(x5c->size() == 2);
@@ -200,9 +200,9 @@ Released verifyRelease(const EmulatorProcess& emu, const HttpResult& r,
   CHECK(header->getValue<std::string>("enc") == expected_enc);
   CHECK(header->getValue<std::string>("kid") == "transfer");
   const Bytes ct = *encoding::base64UrlDecode(out.key_hsm->getValue<std::string>("ciphertext"));
-  const crypto::HashAlg hash = expected_enc == "CKM_RSA_AES_KEY_WRAP"   ? crypto::HashAlg::kSha1
-                               : expected_enc == "RSA_AES_KEY_WRAP_256" ? crypto::HashAlg::kSha256
-                                                                        : crypto::HashAlg::kSha384;
+  const crypto::HashAlg hash = expected_enc == "CKM_RSA_AES_KEY_WRAP"   ? crypto::HashAlg::Sha1
+                               : expected_enc == "RSA_AES_KEY_WRAP_256" ? crypto::HashAlg::Sha256
+                                                                        : crypto::HashAlg::Sha384;
   REQUIRE(ct.size() > 256);
   StatusOr<SecretBytes> kek = crypto::rsaOaepDecrypt(transferKey(), hash, ByteView(ct.data(), 256));
   REQUIRE(kek.ok());
@@ -271,7 +271,7 @@ TEST_CASE(
     StatusOr<crypto::PrivateKey> ec_key = crypto::PrivateKey::fromPkcs8Der(ec.plaintext);
     REQUIRE(ec_key.ok());
     const crypto::EcPublicPoint point = ec_key->publicKey().ecPoint().value();
-    CHECK(point.curve == crypto::Curve::kP384);
+    CHECK(point.curve == crypto::Curve::P384);
     CHECK(point.x == b64u(releasedJwk(ec), "x"));
     CHECK(point.y == b64u(releasedJwk(ec), "y"));
     CHECK(releasedJwk(ec)->getValue<std::string>("crv") == "P-384");
@@ -470,7 +470,7 @@ TEST_CASE(
   REQUIRE(faulted.status == 200);
   StatusOr<jose::Jws> jws = jose::Jws::parse(faulted.json()->getValue<std::string>("value"));
   REQUIRE(jws.ok());
-  CHECK(jws->verify(jws->x5c()->front().publicKey()).code() == StatusCode::kDataLoss);
+  CHECK(jws->verify(jws->x5c()->front().publicKey()).code() == StatusCode::DataLoss);
   verifyRelease(*emu, vault.send("POST", "/keys/kek/release", releaseBody(token)),
                 "CKM_RSA_AES_KEY_WRAP");
   CHECK(emu->stop() == 0);

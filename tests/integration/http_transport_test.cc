@@ -280,7 +280,7 @@ TEST_CASE("transport refuses a certificate from an untrusted CA", "[http]") {
           "/v2.0/.well-known/openid-configuration";
   StatusOr<HttpResponse> result = transport->send(r);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kUnavailable);
+  CHECK(result.status().code() == StatusCode::Unavailable);
   INFO(result.status().message());
   CHECK(result.status().message().find("127.0.0.1:" + portOf(emu->url("entra"))) !=
         std::string::npos);
@@ -304,7 +304,7 @@ TEST_CASE("transport refuses a certificate for another host name or IP", "[http]
           emu->env().at("SKR_EMULATOR_TENANT_ID") + "/v2.0/.well-known/openid-configuration";
   StatusOr<HttpResponse> result = transport->send(r);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kUnavailable);
+  CHECK(result.status().code() == StatusCode::Unavailable);
   INFO(result.status().message());
   CHECK(result.status().message().find("not valid for '127.0.0.2'") != std::string::npos);
   CHECK(forwarder.accepted() == 1);
@@ -341,7 +341,7 @@ TEST_CASE("transport tunnels HTTPS through a CONNECT proxy with SNI and checks t
   StatusOr<HttpResponse> refused = transport->send(wrong);
   REQUIRE_FALSE(refused.ok());
   INFO(refused.status().message());
-  CHECK(refused.status().code() == StatusCode::kUnavailable);
+  CHECK(refused.status().code() == StatusCode::Unavailable);
   CHECK(refused.status().message().find("not valid for 'wrong-name.example'") != std::string::npos);
   CHECK(emu->stop() == 0);
 }
@@ -450,7 +450,7 @@ TEST_CASE("transport times out against a server that accepts and never answers",
     const auto elapsed = std::chrono::steady_clock::now() - start;
     REQUIRE_FALSE(result.ok());
     INFO(result.status().message());
-    CHECK(result.status().code() == StatusCode::kDeadlineExceeded);
+    CHECK(result.status().code() == StatusCode::DeadlineExceeded);
     CHECK(elapsed < milliseconds(3'000));
     CHECK(elapsed >= milliseconds(300));
     CHECK(result.status().message().find("127.0.0.1:" + std::to_string(server.port())) !=
@@ -472,7 +472,7 @@ TEST_CASE("transport detects a body shorter than its Content-Length", "[http]") 
   StatusOr<HttpResponse> result = transport->send(r);
   REQUIRE_FALSE(result.ok());
   INFO(result.status().message());
-  CHECK(result.status().code() == StatusCode::kUnavailable);
+  CHECK(result.status().code() == StatusCode::Unavailable);
   CHECK(result.status().message().find("truncated") != std::string::npos);
 }
 
@@ -488,7 +488,7 @@ TEST_CASE("transport detects a truncated chunked body", "[http]") {
   StatusOr<HttpResponse> result = transport->send(r);
   REQUIRE_FALSE(result.ok());
   INFO(result.status().message());
-  CHECK(result.status().code() == StatusCode::kUnavailable);
+  CHECK(result.status().code() == StatusCode::Unavailable);
 }
 
 TEST_CASE("transport enforces the response size cap while reading", "[http]") {
@@ -516,7 +516,7 @@ TEST_CASE("transport enforces the response size cap while reading", "[http]") {
     StatusOr<HttpResponse> result = transport->send(r);
     REQUIRE_FALSE(result.ok());
     INFO(result.status().message());
-    CHECK(result.status().code() == StatusCode::kResourceExhausted);
+    CHECK(result.status().code() == StatusCode::ResourceExhausted);
     r.max_response_bytes = 5000;  // exactly the body size: allowed
     StatusOr<HttpResponse> fits = transport->send(r);
     REQUIRE(fits.ok());
@@ -535,7 +535,7 @@ TEST_CASE("transport reports a refused connection as Unavailable naming host and
   r.url = "http://127.0.0.1:" + std::to_string(port) + "/x";
   StatusOr<HttpResponse> result = transport->send(r);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kUnavailable);
+  CHECK(result.status().code() == StatusCode::Unavailable);
   CHECK(result.status().message().find("GET http://127.0.0.1:" + std::to_string(port) + "/x") == 0);
 }
 
@@ -543,20 +543,20 @@ TEST_CASE("transport rejects malformed requests before connecting", "[http]") {
   auto transport = makeTransport();
   HttpRequest r;
   r.url = "ftp://example.com/";
-  CHECK(transport->send(r).status().code() == StatusCode::kInvalidArgument);
+  CHECK(transport->send(r).status().code() == StatusCode::InvalidArgument);
   r.url = "http://user:pw@example.com/";
-  CHECK(transport->send(r).status().code() == StatusCode::kInvalidArgument);
+  CHECK(transport->send(r).status().code() == StatusCode::InvalidArgument);
   r.url = "http://127.0.0.1:1/";
   r.headers = {{"X-Injected", "a\r\nEvil: 1"}};
-  CHECK(transport->send(r).status().code() == StatusCode::kInvalidArgument);
+  CHECK(transport->send(r).status().code() == StatusCode::InvalidArgument);
   r.headers = {{"Bad Name", "v"}};
-  CHECK(transport->send(r).status().code() == StatusCode::kInvalidArgument);
+  CHECK(transport->send(r).status().code() == StatusCode::InvalidArgument);
   PocoHttpTransportOptions options;
   options.ca_file = "/nonexistent/ca.pem";
-  CHECK(PocoHttpTransport::create(options).status().code() == StatusCode::kInvalidArgument);
+  CHECK(PocoHttpTransport::create(options).status().code() == StatusCode::InvalidArgument);
   options.ca_file.clear();
   options.proxy = http::ProxySettings{"", "https://proxy:1", ""};
-  CHECK(PocoHttpTransport::create(options).status().code() == StatusCode::kInvalidArgument);
+  CHECK(PocoHttpTransport::create(options).status().code() == StatusCode::InvalidArgument);
 }
 
 }  // namespace

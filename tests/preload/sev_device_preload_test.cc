@@ -82,7 +82,7 @@ void checkGenuineReport(const Bytes& bytes, uint8_t seed, uint32_t vmpl) {
   CHECK(r.vmpl == vmpl);
   CHECK(r.chip_id == chip().chipId());
   const Bytes der = take(crypto::ecdsaDerFromSnp(r.signature_r, r.signature_s));
-  CHECK(crypto::verify(chip().vcek().publicKey(), crypto::SignatureScheme::kEcdsaSha384,
+  CHECK(crypto::verify(chip().vcek().publicKey(), crypto::SignatureScheme::EcdsaSha384,
                        ByteView(bytes).first(kSignedRegionSize), der)
             .isOk());
   VerifyOptions options;
@@ -194,7 +194,7 @@ TEST_CASE("busy: the host throttles guest requests", "[.][preload-busy]") {
 
 TEST_CASE("busy once: the caller's retry succeeds", "[.][preload-busy-once]") {
   std::unique_ptr<SnpDevice> guest = sevGuest();
-  CHECK(guest->getReport(reportData(1), 0).status().code() == StatusCode::kUnavailable);
+  CHECK(guest->getReport(reportData(1), 0).status().code() == StatusCode::Unavailable);
   checkGenuineReport(take(guest->getReport(reportData(1), 0)), 1, 0);
 }
 

@@ -74,14 +74,14 @@ constexpr std::size_t kFwBlobMaxBig = 20 * 1024;
 constexpr std::size_t kBigExtraCert = 12000;
 constexpr uint32_t kShortReportSize = 200;
 
-enum class Device { kSevGuest, kSevLegacy };
-enum class FaultKind { kNone, kFwError, kVmmError, kBusy, kShort, kEinval, kBigCerts };
+enum class Device { SevGuest, SevLegacy };
+enum class FaultKind { None, FwError, VmmError, Busy, Short, Einval, BigCerts };
 
 struct Config {
   bool sev_guest = true;
   bool sev_legacy = true;
   std::string chip_dir;
-  FaultKind fault = FaultKind::kNone;
+  FaultKind fault = FaultKind::None;
   uint64_t fault_value = 0;
   long fault_count = -1;  // -1: every request
 };
@@ -98,19 +98,19 @@ const Config& config() {
     if (const char* fault = std::getenv("SKR_FAKE_SEV_FAULT")) {
       const std::string f = fault;
       if (f.rfind("fw_error:", 0) == 0) {
-        out.fault = FaultKind::kFwError;
+        out.fault = FaultKind::FwError;
         out.fault_value = std::strtoull(f.c_str() + 9, nullptr, 16);
       } else if (f.rfind("vmm_error:", 0) == 0) {
-        out.fault = FaultKind::kVmmError;
+        out.fault = FaultKind::VmmError;
         out.fault_value = std::strtoull(f.c_str() + 10, nullptr, 10);
       } else if (f == "busy") {
-        out.fault = FaultKind::kBusy;
+        out.fault = FaultKind::Busy;
       } else if (f == "short") {
-        out.fault = FaultKind::kShort;
+        out.fault = FaultKind::Short;
       } else if (f == "einval") {
-        out.fault = FaultKind::kEinval;
+        out.fault = FaultKind::Einval;
       } else if (f == "big_certs") {
-        out.fault = FaultKind::kBigCerts;
+        out.fault = FaultKind::BigCerts;
       } else if (!f.empty()) {
         std::fprintf(stderr, "skr_sev_preload: unknown SKR_FAKE_SEV_FAULT '%s'\n", fault);
         std::abort();
@@ -128,8 +128,8 @@ const Config& config() {
 FaultKind takeFault() {
   static std::atomic<long> used{0};
   const Config& c = config();
-  if (c.fault == FaultKind::kNone) return FaultKind::kNone;
-  if (c.fault_count >= 0 && used.fetch_add(1) >= c.fault_count) return FaultKind::kNone;
+  if (c.fault == FaultKind::None) return FaultKind::None;
+  if (c.fault_count >= 0 && used.fetch_add(1) >= c.fault_count) return FaultKind::None;
   return c.fault;
 }
 
@@ -171,14 +171,14 @@ Fn next(const char* name) {
 
 std::optional<Device> deviceFor(const char* path) {
   if (path == nullptr) return std::nullopt;
-  if (std::strcmp(path, "/dev/sev-guest") == 0) return Device::kSevGuest;
-  if (std::strcmp(path, "/dev/sev") == 0) return Device::kSevLegacy;
+  if (std::strcmp(path, "/dev/sev-guest") == 0) return Device::SevGuest;
+  if (std::strcmp(path, "/dev/sev") == 0) return Device::SevLegacy;
   return std::nullopt;
 }
 
 // Opens /dev/null as the stand-in descriptor, or fails like a missing node.
 int openFake(Device device, int flags) {
-  const bool exists = device == Device::kSevGuest ? config().sev_guest : config().sev_legacy;
+  const bool exists = device == Device::SevGuest ? config().sev_guest : config().sev_legacy;
   if (!exists) {
     errno = ENOENT;
     return -1;
@@ -260,33 +260,33 @@ int sevGuestIoctl(unsigned long request, snp_guest_request_ioctl* user) {
   snp_guest_request_ioctl input = *user;
   input.exitinfo2 = 0xff;
   const FaultKind fault = takeFault();
-  if (input.msg_version == 0 || fault == FaultKind::kEinval) return EINVAL;
+  if (input.msg_version == 0 || fault == FaultKind::Einval) return EINVAL;
   const EmulatedChip* c = chip();
   if (c == nullptr) return ENODEV;
 
   int ret = 0;
   auto* req = reinterpret_cast<uint8_t*>(input.req_data);    // NOLINT: user pointers
   auto* resp = reinterpret_cast<uint8_t*>(input.resp_data);  // NOLINT
-  if (fault == FaultKind::kFwError) {
+  if (fault == FaultKind::FwError) {
     input.exitinfo2 = config().fault_value & 0xffffffffu;
     ret = EIO;
-  } else if (fault == FaultKind::kVmmError) {
+  } else if (fault == FaultKind::VmmError) {
     input.exitinfo2 = config().fault_value << 32;
     ret = EIO;
-  } else if (fault == FaultKind::kBusy) {
+  } else if (fault == FaultKind::Busy) {
     input.exitinfo2 = uint64_t{SNP_GUEST_VMM_ERR_BUSY} << 32;
     ret = EAGAIN;
   } else if (request == SNP_GET_REPORT) {
-    reportResponse(*c, req, resp, fault == FaultKind::kShort);
+    reportResponse(*c, req, resp, fault == FaultKind::Short);
     input.exitinfo2 = 0;
   } else if (request == SNP_GET_DERIVED_KEY) {
     keyResponse(*c, req, resp);
     input.exitinfo2 = 0;
   } else {
     auto* ext = reinterpret_cast<snp_ext_report_req*>(req);  // NOLINT
-    const std::size_t max = fault == FaultKind::kBigCerts ? kFwBlobMaxBig : kFwBlobMax;
+    const std::size_t max = fault == FaultKind::BigCerts ? kFwBlobMaxBig : kFwBlobMax;
     if (ext->certs_len > max || ext->certs_len % kPage != 0) return EINVAL;
-    const skr::Bytes table = certTable(*c, fault == FaultKind::kBigCerts);
+    const skr::Bytes table = certTable(*c, fault == FaultKind::BigCerts);
     const std::size_t needed = (table.size() + kPage - 1) / kPage * kPage;
     if (ext->certs_address != 0 && ext->certs_len < needed) {
       ext->certs_len = static_cast<uint32_t>(needed);
@@ -294,7 +294,7 @@ int sevGuestIoctl(unsigned long request, snp_guest_request_ioctl* user) {
       ret = EIO;
     } else {
       reportResponse(*c, reinterpret_cast<uint8_t*>(&ext->data), resp,  // NOLINT
-                     fault == FaultKind::kShort);
+                     fault == FaultKind::Short);
       if (ext->certs_address != 0) {
         auto* certs = reinterpret_cast<uint8_t*>(ext->certs_address);  // NOLINT
         std::memset(certs, 0, ext->certs_len);
@@ -326,19 +326,19 @@ int legacyIoctl(unsigned long request, sev_snp_guest_request* input) {
   input->msg_version = 1;
   const FaultKind fault = takeFault();
   if (input->request_len > req_size || input->response_len < rsp_size ||
-      fault == FaultKind::kEinval) {
+      fault == FaultKind::Einval) {
     return EINVAL;
   }
   const EmulatedChip* c = chip();
   if (c == nullptr) return ENODEV;
   switch (fault) {
-    case FaultKind::kFwError:
+    case FaultKind::FwError:
       input->error = static_cast<uint32_t>(config().fault_value);
       return EIO;
-    case FaultKind::kVmmError:
+    case FaultKind::VmmError:
       input->error = 0;  // exitinfo2[63:32] does not fit the ABI's 32-bit error
       return EIO;
-    case FaultKind::kBusy:
+    case FaultKind::Busy:
       return EAGAIN;
     default:
       break;
@@ -349,7 +349,7 @@ int legacyIoctl(unsigned long request, sev_snp_guest_request* input) {
   std::memcpy(req.data(), reinterpret_cast<const void*>(input->request_uaddr),  // NOLINT
               input->request_len);
   if (request == kLegacyMsgReport) {
-    reportResponse(*c, req.data(), rsp.data(), fault == FaultKind::kShort);
+    reportResponse(*c, req.data(), rsp.data(), fault == FaultKind::Short);
   } else {
     keyResponse(*c, req.data(), rsp.data());
   }
@@ -445,7 +445,7 @@ SKR_EXPORT int ioctl(int fd, unsigned long request, ...) {
   }
   // The drivers serialise guest requests on a mutex; so does this.
   std::lock_guard<std::mutex> lock(requestMu());
-  const int err = *device == Device::kSevGuest
+  const int err = *device == Device::SevGuest
                       ? sevGuestIoctl(request, static_cast<snp_guest_request_ioctl*>(arg))
                       : legacyIoctl(request, static_cast<sev_snp_guest_request*>(arg));
   if (err != 0) {

@@ -99,30 +99,30 @@ TEST_CASE("IMDS response errors name the member and never the token") {
     const char* needle;
   };
   const Case cases[] = {
-      {R"({"access_token":"secret-tok"})", StatusCode::kInvalidArgument, "neither expires_on"},
-      {R"({"access_token":"secret-tok","expires_on":"soon"})", StatusCode::kInvalidArgument,
+      {R"({"access_token":"secret-tok"})", StatusCode::InvalidArgument, "neither expires_on"},
+      {R"({"access_token":"secret-tok","expires_on":"soon"})", StatusCode::InvalidArgument,
        "expires_on"},
-      {R"({"access_token":"secret-tok","expires_on":"-5"})", StatusCode::kInvalidArgument,
+      {R"({"access_token":"secret-tok","expires_on":"-5"})", StatusCode::InvalidArgument,
        "expires_on"},
       {R"({"access_token":"secret-tok","expires_on":"99999999999999"})",
-       StatusCode::kInvalidArgument, "expires_on"},
-      {R"({"access_token":"secret-tok","expires_on":true})", StatusCode::kInvalidArgument,
+       StatusCode::InvalidArgument, "expires_on"},
+      {R"({"access_token":"secret-tok","expires_on":true})", StatusCode::InvalidArgument,
        "expires_on"},
-      {R"({"access_token":"secret-tok","expires_in":"-1"})", StatusCode::kInvalidArgument,
+      {R"({"access_token":"secret-tok","expires_in":"-1"})", StatusCode::InvalidArgument,
        "expires_in"},
-      {R"({"access_token":"secret-tok","expires_on":"0"})", StatusCode::kInvalidArgument,
+      {R"({"access_token":"secret-tok","expires_on":"0"})", StatusCode::InvalidArgument,
        "expires_on"},
-      {R"({"expires_on":"1800000000"})", StatusCode::kNotFound, "access_token"},
-      {R"({"access_token":"","expires_on":"1800000000"})", StatusCode::kInvalidArgument,
+      {R"({"expires_on":"1800000000"})", StatusCode::NotFound, "access_token"},
+      {R"({"access_token":"","expires_on":"1800000000"})", StatusCode::InvalidArgument,
        "empty access_token"},
-      {R"({"access_token":"secret tok","expires_on":"1800000000"})", StatusCode::kInvalidArgument,
+      {R"({"access_token":"secret tok","expires_on":"1800000000"})", StatusCode::InvalidArgument,
        "not allowed"},
-      {R"({"access_token":7,"expires_on":"1800000000"})", StatusCode::kInvalidArgument,
+      {R"({"access_token":7,"expires_on":"1800000000"})", StatusCode::InvalidArgument,
        "access_token"},
       {R"({"access_token":"secret-tok","expires_on":"1800000000","token_type":"MAC"})",
-       StatusCode::kInvalidArgument, "token_type"},
-      {"not json", StatusCode::kInvalidArgument, "IMDS token response"},
-      {"[]", StatusCode::kInvalidArgument, "IMDS token response"},
+       StatusCode::InvalidArgument, "token_type"},
+      {"not json", StatusCode::InvalidArgument, "IMDS token response"},
+      {"[]", StatusCode::InvalidArgument, "IMDS token response"},
   };
   for (const Case& c : cases) {
     INFO(c.body);
@@ -134,7 +134,7 @@ TEST_CASE("IMDS response errors name the member and never the token") {
   }
   const std::string huge =
       R"({"access_token":")" + std::string(17000, 'a') + R"(","expires_on":"1800000000"})";
-  CHECK(parseImdsTokenResponse(huge, now).status().code() == StatusCode::kInvalidArgument);
+  CHECK(parseImdsTokenResponse(huge, now).status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("Entra ID v2.0 response parses integer and string expires_in") {
@@ -149,9 +149,9 @@ TEST_CASE("Entra ID v2.0 response parses integer and string expires_in") {
   REQUIRE(s.ok());
   CHECK(s->expires_on == now + seconds(100));
   CHECK(parseEntraTokenResponse(R"({"access_token":"x"})", now).status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
   CHECK(parseEntraTokenResponse(R"({"expires_in":1})", now).status().code() ==
-        StatusCode::kNotFound);
+        StatusCode::NotFound);
 }
 
 TEST_CASE("token endpoint errors map to codes with error and error_description") {
@@ -168,7 +168,7 @@ TEST_CASE("token endpoint errors map to codes with error and error_description")
       answer(
           400,
           R"({"error":"invalid_resource","error_description":"AADSTS500011: The resource principal named https://x was not found"})"));
-  CHECK(invalid_resource.code() == StatusCode::kInvalidArgument);
+  CHECK(invalid_resource.code() == StatusCode::InvalidArgument);
   CHECK(invalid_resource.message() ==
         "IMDS: HTTP 400 invalid_resource: AADSTS500011: The resource principal named https://x "
         "was not found");
@@ -181,21 +181,21 @@ TEST_CASE("token endpoint errors map to codes with error and error_description")
           .message()
           .find("Required metadata header not specified") != std::string::npos);
   CHECK(tokenEndpointError("E", answer(401, R"({"error":"invalid_client"})")).code() ==
-        StatusCode::kUnauthenticated);
+        StatusCode::Unauthenticated);
   CHECK(tokenEndpointError("E", answer(400, R"({"error":"unauthorized_client"})")).code() ==
-        StatusCode::kUnauthenticated);
-  CHECK(tokenEndpointError("E", answer(403, "{}")).code() == StatusCode::kPermissionDenied);
-  CHECK(tokenEndpointError("E", answer(404, "")).code() == StatusCode::kNotFound);
+        StatusCode::Unauthenticated);
+  CHECK(tokenEndpointError("E", answer(403, "{}")).code() == StatusCode::PermissionDenied);
+  CHECK(tokenEndpointError("E", answer(404, "")).code() == StatusCode::NotFound);
   Status busy = tokenEndpointError(
       "IMDS",
       answer(
           500,
           R"({"error":"unknown","error_description":"Failed to retrieve token from the Active directory"})",
           "gave up after 5 attempts (attempt budget)"));
-  CHECK(busy.code() == StatusCode::kUnavailable);
+  CHECK(busy.code() == StatusCode::Unavailable);
   CHECK(busy.message().find("(gave up after 5 attempts (attempt budget))") != std::string::npos);
   Status html = tokenEndpointError("E", answer(502, "<html>bad gateway</html>"));
-  CHECK(html.code() == StatusCode::kUnavailable);
+  CHECK(html.code() == StatusCode::Unavailable);
   CHECK(html.message() == "E: HTTP 502 (24-byte body without error)");
 }
 
@@ -236,9 +236,9 @@ TEST_CASE("IMDS provider selects user-assigned identities and honours an endpoin
     std::string suffix;
   };
   const std::string arm = "/subscriptions/s/resourceGroups/rg/providers/x/id(1)";
-  for (const Case& c : {Case{ImdsIdentity::kClientId, "c-1", "&client_id=c-1"},
-                        Case{ImdsIdentity::kObjectId, "o-1", "&object_id=o-1"},
-                        Case{ImdsIdentity::kMsiResId, arm,
+  for (const Case& c : {Case{ImdsIdentity::ClientId, "c-1", "&client_id=c-1"},
+                        Case{ImdsIdentity::ObjectId, "o-1", "&object_id=o-1"},
+                        Case{ImdsIdentity::MsiResId, arm,
                              "&msi_res_id=%2Fsubscriptions%2Fs%2FresourceGroups%2Frg%2Fproviders%"
                              "2Fx%2Fid%281%29"}}) {
     ImdsOptions options;
@@ -263,27 +263,27 @@ TEST_CASE("IMDS provider options are validated") {
     return ImdsTokenProvider::create(f.transport, std::move(o), f.clock, f.jitter).status().code();
   };
   ImdsOptions o;
-  o.identity = ImdsIdentity::kClientId;
-  CHECK(make(o) == StatusCode::kInvalidArgument);  // id missing
+  o.identity = ImdsIdentity::ClientId;
+  CHECK(make(o) == StatusCode::InvalidArgument);  // id missing
   o = {};
   o.identity_id = "x";
-  CHECK(make(o) == StatusCode::kInvalidArgument);  // id without kind
+  CHECK(make(o) == StatusCode::InvalidArgument);  // id without kind
   o = {};
   o.endpoint = "ftp://x";
-  CHECK(make(o) == StatusCode::kInvalidArgument);
+  CHECK(make(o) == StatusCode::InvalidArgument);
   o = {};
   o.endpoint = "http://host/path?q";
-  CHECK(make(o) == StatusCode::kInvalidArgument);
+  CHECK(make(o) == StatusCode::InvalidArgument);
   o = {};
-  o.identity = ImdsIdentity::kClientId;
+  o.identity = ImdsIdentity::ClientId;
   o.identity_id = "a&resource=evil";
-  CHECK(make(o) == StatusCode::kInvalidArgument);
+  CHECK(make(o) == StatusCode::InvalidArgument);
   CHECK(ImdsTokenProvider::create(nullptr, {}, f.clock, f.jitter).status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
   auto provider = f.provider();
-  CHECK(provider->token("http://vault.azure.net").status().code() == StatusCode::kInvalidArgument);
+  CHECK(provider->token("http://vault.azure.net").status().code() == StatusCode::InvalidArgument);
   CHECK(provider->token("https://vault.azure.net&x=1").status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
 }
 
 TEST_CASE("IMDS provider retries 404 and 5xx, then succeeds") {
@@ -305,7 +305,7 @@ TEST_CASE("IMDS provider reports the IMDS error after its retries") {
   auto provider = f.provider();
   StatusOr<AccessToken> t = provider->token(kVaultResource);
   REQUIRE_FALSE(t.ok());
-  CHECK(t.status().code() == StatusCode::kUnavailable);
+  CHECK(t.status().code() == StatusCode::Unavailable);
   CHECK(t.status().message() ==
         "IMDS managed identity (default identity) token for 'https://vault.azure.net': HTTP 500 "
         "unknown: Failed to retrieve token from the Active directory (gave up after 5 attempts "
@@ -319,13 +319,13 @@ TEST_CASE("IMDS provider: 400 invalid_resource is final, transport failure is Un
                            R"({"error":"invalid_resource","error_description":"AADSTS500011: x"})");
   auto provider = f.provider();
   StatusOr<AccessToken> t = provider->token(kVaultResource);
-  CHECK(t.status().code() == StatusCode::kInvalidArgument);
+  CHECK(t.status().code() == StatusCode::InvalidArgument);
   CHECK(t.status().message().find("invalid_resource: AADSTS500011: x") != std::string::npos);
   CHECK(f.transport->requestCount() == 1);
 
   f.transport->setError(kVaultTokenUrl, unavailableError("connect refused"));
   StatusOr<AccessToken> down = provider->token(kVaultResource);
-  CHECK(down.status().code() == StatusCode::kUnavailable);
+  CHECK(down.status().code() == StatusCode::Unavailable);
   CHECK(down.status().message().find("IMDS: gave up after 5 attempts") != std::string::npos);
 }
 
@@ -388,14 +388,14 @@ TEST_CASE("workload identity maps AADSTS errors and missing files") {
   auto provider = f.provider();
   StatusOr<AccessToken> t = provider->token(kVaultResource);
   REQUIRE_FALSE(t.ok());
-  CHECK(t.status().code() == StatusCode::kUnauthenticated);
+  CHECK(t.status().code() == StatusCode::Unauthenticated);
   CHECK(t.status().message().find("invalid_client: AADSTS700027: Client assertion contains an "
                                   "invalid signature.") != std::string::npos);
   CHECK(t.status().message().find("assertion-1") == std::string::npos);
 
   std::remove(f.token_file.c_str());
   StatusOr<AccessToken> missing = provider->token(kVaultResource);
-  CHECK(missing.status().code() == StatusCode::kNotFound);
+  CHECK(missing.status().code() == StatusCode::NotFound);
   CHECK(missing.status().message().find("federated token file") != std::string::npos);
 }
 
@@ -405,7 +405,7 @@ TEST_CASE("workload identity options come from the environment and are validated
   unsetenv("AZURE_FEDERATED_TOKEN_FILE");
   unsetenv("AZURE_AUTHORITY_HOST");
   StatusOr<WorkloadIdentityOptions> none = WorkloadIdentityOptions::fromEnvironment();
-  CHECK(none.status().code() == StatusCode::kNotFound);
+  CHECK(none.status().code() == StatusCode::NotFound);
   CHECK(none.status().message().find(
             "AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE") != std::string::npos);
   setenv("AZURE_CLIENT_ID", "cid", 1);
@@ -431,13 +431,13 @@ TEST_CASE("workload identity options come from the environment and are validated
   };
   WorkloadIdentityOptions o = f.options();
   o.authority_host = "http://login.example";
-  CHECK(code(o) == StatusCode::kInvalidArgument);
+  CHECK(code(o) == StatusCode::InvalidArgument);
   o = f.options();
   o.tenant_id = "t/../x";
-  CHECK(code(o) == StatusCode::kInvalidArgument);
+  CHECK(code(o) == StatusCode::InvalidArgument);
   o = f.options();
   o.client_id = "a&b";
-  CHECK(code(o) == StatusCode::kInvalidArgument);
+  CHECK(code(o) == StatusCode::InvalidArgument);
 }
 
 // ---- static tokens and cache ----
@@ -451,7 +451,7 @@ TEST_CASE("token file: JWT exp sets the expiry, a wrong aud is refused, plain te
   REQUIRE(t.ok());
   CHECK(t->expires_on == system_clock::time_point(seconds(1767229200)));
   StatusOr<AccessToken> wrong = provider.token(kManagedHsmResource);
-  CHECK(wrong.status().code() == StatusCode::kInvalidArgument);
+  CHECK(wrong.status().code() == StatusCode::InvalidArgument);
   CHECK(wrong.status().message().find("the token is for 'https://vault.azure.net'") !=
         std::string::npos);
 
@@ -461,7 +461,7 @@ TEST_CASE("token file: JWT exp sets the expiry, a wrong aud is refused, plain te
   CHECK(text(opaque->token) == "opaque-token");
   CHECK(opaque->expires_on == clock.now() + std::chrono::minutes(5));
   std::remove(path.c_str());
-  CHECK(provider.token(kVaultResource).status().code() == StatusCode::kNotFound);
+  CHECK(provider.token(kVaultResource).status().code() == StatusCode::NotFound);
 }
 
 TEST_CASE("cached token file is re-read once the cached token nears expiry") {

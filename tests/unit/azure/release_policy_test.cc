@@ -99,7 +99,7 @@ ReleasePolicy parseOk(std::string_view text) {
 std::string parseError(std::string_view text) {
   StatusOr<ReleasePolicy> policy = ReleasePolicy::parse(text);
   REQUIRE_FALSE(policy.ok());
-  CHECK(policy.status().code() == StatusCode::kInvalidArgument);
+  CHECK(policy.status().code() == StatusCode::InvalidArgument);
   return policy.status().message();
 }
 
@@ -768,7 +768,7 @@ TEST_CASE("makeAciReleasePolicy refuses an empty authority and malformed hostdat
   CHECK(empty.status().message() == "ACI release policy: the authority (MAA endpoint) is empty");
   StatusOr<std::string> short_hex = makeAciReleasePolicy(kMaa, "abcd");
   REQUIRE_FALSE(short_hex.ok());
-  CHECK(short_hex.status().code() == StatusCode::kInvalidArgument);
+  CHECK(short_hex.status().code() == StatusCode::InvalidArgument);
   CHECK(short_hex.status().message() ==
         "ACI release policy: hostdata must be 64 hex digits (SHA-256 of the CCE policy), got 4 "
         "characters");
@@ -826,7 +826,7 @@ TEST_CASE("fromWire errors name the wire member or the policy path", "[azure][po
   const auto wireError = [](const json::ObjectPtr& wire) {
     StatusOr<ReleasePolicy> policy = ReleasePolicy::fromWire(wire);
     REQUIRE_FALSE(policy.ok());
-    CHECK(policy.status().code() == StatusCode::kInvalidArgument);
+    CHECK(policy.status().code() == StatusCode::InvalidArgument);
     return policy.status().message();
   };
   CHECK(wireError(json::ObjectPtr()) == "release_policy: expected an object");

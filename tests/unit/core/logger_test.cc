@@ -13,7 +13,7 @@ struct CapturedLog {
   }
   ~CapturedLog() {
     setSink(previous);
-    setMinLevel(Level::kInfo);
+    setMinLevel(Level::Info);
   }
   std::vector<std::string> lines;
   Sink previous;
@@ -40,7 +40,7 @@ TEST_CASE("log fields are escaped so a value cannot break the line") {
 
 TEST_CASE("lines below the minimum level are dropped") {
   CapturedLog log;
-  setMinLevel(Level::kWarning);
+  setMinLevel(Level::Warning);
   info("quiet");
   debug("quieter");
   error("loud");

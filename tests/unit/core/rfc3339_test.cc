@@ -34,7 +34,7 @@ TEST_CASE("RFC 3339 parsing rejects malformed and out-of-range times with the te
     INFO(text);
     StatusOr<SystemTime> t = parseRfc3339(text);
     REQUIRE_FALSE(t.ok());
-    CHECK(t.status().code() == StatusCode::kInvalidArgument);
+    CHECK(t.status().code() == StatusCode::InvalidArgument);
     CHECK(t.status().message().find("is not an RFC 3339 time") != std::string::npos);
   }
 }

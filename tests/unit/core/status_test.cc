@@ -26,23 +26,23 @@ StatusOr<int> useAssignOrReturn(int v) {
 TEST_CASE("an OK status has no message and prints OK") {
   Status s;
   CHECK(s.isOk());
-  CHECK(s.code() == StatusCode::kOk);
+  CHECK(s.code() == StatusCode::Ok);
   CHECK(s.message().empty());
   CHECK(s.toString() == "OK");
-  CHECK(Status(StatusCode::kOk, "ignored").message().empty());
+  CHECK(Status(StatusCode::Ok, "ignored").message().empty());
 }
 
 TEST_CASE("an error status keeps its code and message") {
   Status s = dataLossError("AES-KWP unwrap: integrity check failed");
   CHECK_FALSE(s.isOk());
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK(s.toString() == "DataLoss: AES-KWP unwrap: integrity check failed");
 }
 
 TEST_CASE("withContext prefixes the message like a trace and leaves OK alone") {
   Status s = unavailableError("HTTP 503").withContext("MAA attest").withContext("release 'k1'");
   CHECK(s.message() == "release 'k1': MAA attest: HTTP 503");
-  CHECK(s.code() == StatusCode::kUnavailable);
+  CHECK(s.code() == StatusCode::Unavailable);
   CHECK(Status::ok().withContext("x").isOk());
   const Status lvalue = notFoundError("no key");
   CHECK(lvalue.withContext("get").message() == "get: no key");
@@ -51,10 +51,10 @@ TEST_CASE("withContext prefixes the message like a trace and leaves OK alone") {
 
 TEST_CASE("every status code has a distinct name") {
   std::set<std::string_view> names;
-  for (int c = 0; c <= static_cast<int>(StatusCode::kInternal); ++c) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::Internal); ++c) {
     names.insert(statusCodeName(static_cast<StatusCode>(c)));
   }
-  CHECK(names.size() == static_cast<std::size_t>(StatusCode::kInternal) + 1);
+  CHECK(names.size() == static_cast<std::size_t>(StatusCode::Internal) + 1);
 }
 
 TEST_CASE("StatusOr holds a value or an error") {
@@ -63,7 +63,7 @@ TEST_CASE("StatusOr holds a value or an error") {
   CHECK(*good == 3);
   StatusOr<int> bad = parsePositive(-1);
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad.status().code() == StatusCode::InvalidArgument);
   CHECK(bad.status().message() == "value -1 is not positive");
 }
 
@@ -80,7 +80,7 @@ TEST_CASE("SKR_RETURN_IF_ERROR and SKR_ASSIGN_OR_RETURN propagate errors unchang
   StatusOr<int> doubled = useAssignOrReturn(21);
   REQUIRE(doubled.ok());
   CHECK(*doubled == 42);
-  CHECK(useAssignOrReturn(-5).status().code() == StatusCode::kInvalidArgument);
+  CHECK(useAssignOrReturn(-5).status().code() == StatusCode::InvalidArgument);
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ TEST_CASE("AES-GCM decrypt fails with DataLoss on any tampering") {
   Bytes aad = hex(kTc16Aad);
   auto expectDataLoss = [&](const StatusOr<SecretBytes>& result) {
     REQUIRE_FALSE(result.ok());
-    CHECK(result.status().code() == StatusCode::kDataLoss);
+    CHECK(result.status().code() == StatusCode::DataLoss);
     CHECK(result.status().message() == "AES-GCM: authentication tag does not verify");
   };
 
@@ -146,7 +146,7 @@ TEST_CASE("AES-GCM authenticates an empty plaintext") {
   REQUIRE(opened.ok());
   CHECK(opened->empty());
   CHECK(aesGcmDecrypt(key, sealed->iv, {}, sealed->tag, asBytes("other")).status().code() ==
-        StatusCode::kDataLoss);
+        StatusCode::DataLoss);
 }
 
 TEST_CASE("AES-GCM rejects bad key, IV and tag sizes with InvalidArgument") {
@@ -156,20 +156,20 @@ TEST_CASE("AES-GCM rejects bad key, IV and tag sizes with InvalidArgument") {
 
   auto bad_key = aesGcmEncryptWithIv(SecretBytes(20), iv, {}, {});
   REQUIRE_FALSE(bad_key.ok());
-  CHECK(bad_key.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad_key.status().code() == StatusCode::InvalidArgument);
   CHECK(bad_key.status().message() == "AES-GCM encrypt: key is 20 bytes, expected 16, 24 or 32");
 
   auto bad_iv = aesGcmEncryptWithIv(key, Bytes(16), {}, {});
   REQUIRE_FALSE(bad_iv.ok());
-  CHECK(bad_iv.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad_iv.status().code() == StatusCode::InvalidArgument);
   CHECK(bad_iv.status().message() == "AES-GCM encrypt: IV is 16 bytes, expected 12");
 
   CHECK(aesGcmDecrypt(SecretBytes(0), iv, {}, tag, {}).status().code() ==
-        StatusCode::kInvalidArgument);
-  CHECK(aesGcmDecrypt(key, Bytes(8), {}, tag, {}).status().code() == StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
+  CHECK(aesGcmDecrypt(key, Bytes(8), {}, tag, {}).status().code() == StatusCode::InvalidArgument);
   auto short_tag = aesGcmDecrypt(key, iv, {}, Bytes(12), {});
   REQUIRE_FALSE(short_tag.ok());
-  CHECK(short_tag.status().code() == StatusCode::kInvalidArgument);
+  CHECK(short_tag.status().code() == StatusCode::InvalidArgument);
   CHECK(short_tag.status().message() == "AES-GCM decrypt: tag is 12 bytes, expected 16");
 }
 

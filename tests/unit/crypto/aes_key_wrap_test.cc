@@ -110,7 +110,7 @@ TEST_CASE("AES-KW unwrap with the wrong KEK fails with DataLoss") {
   wrong_kek[0] ^= 0x01;
   auto result = aesKeyUnwrap(SecretBytes::copyOf(wrong_kek), hex(v.wrapped));
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kDataLoss);
+  CHECK(result.status().code() == StatusCode::DataLoss);
   CHECK(result.status().message() ==
         "AES key unwrap: integrity check failed (wrong key or corrupted input)");
 }
@@ -121,7 +121,7 @@ TEST_CASE("AES-KWP unwrap with the wrong KEK fails with DataLoss") {
     wrong_kek[23] ^= 0x80;
     auto result = aesKeyUnwrapPad(SecretBytes::copyOf(wrong_kek), hex(v.wrapped));
     REQUIRE_FALSE(result.ok());
-    CHECK(result.status().code() == StatusCode::kDataLoss);
+    CHECK(result.status().code() == StatusCode::DataLoss);
   }
 }
 
@@ -135,7 +135,7 @@ TEST_CASE("AES-KW unwrap fails with DataLoss for any single flipped ciphertext b
     auto result = aesKeyUnwrap(kek, corrupted);
     INFO("flipped bit " << bit);
     REQUIRE_FALSE(result.ok());
-    CHECK(result.status().code() == StatusCode::kDataLoss);
+    CHECK(result.status().code() == StatusCode::DataLoss);
   }
 }
 
@@ -149,7 +149,7 @@ TEST_CASE("AES-KWP unwrap fails with DataLoss for any single flipped ciphertext 
       auto result = aesKeyUnwrapPad(kek, corrupted);
       INFO(v.section << ", flipped bit " << bit);
       REQUIRE_FALSE(result.ok());
-      CHECK(result.status().code() == StatusCode::kDataLoss);
+      CHECK(result.status().code() == StatusCode::DataLoss);
     }
   }
 }
@@ -161,12 +161,12 @@ TEST_CASE("AES key wrap rejects KEKs that are not 16, 24 or 32 bytes") {
     INFO("KEK size " << size);
     auto wrapped = aesKeyWrap(kek, key);
     REQUIRE_FALSE(wrapped.ok());
-    CHECK(wrapped.status().code() == StatusCode::kInvalidArgument);
+    CHECK(wrapped.status().code() == StatusCode::InvalidArgument);
     CHECK(wrapped.status().message() ==
           "AES-KW wrap: KEK is " + std::to_string(size) + " bytes, expected 16, 24 or 32");
-    CHECK(aesKeyWrapPad(kek, key).status().code() == StatusCode::kInvalidArgument);
-    CHECK(aesKeyUnwrap(kek, Bytes(24)).status().code() == StatusCode::kInvalidArgument);
-    CHECK(aesKeyUnwrapPad(kek, Bytes(16)).status().code() == StatusCode::kInvalidArgument);
+    CHECK(aesKeyWrapPad(kek, key).status().code() == StatusCode::InvalidArgument);
+    CHECK(aesKeyUnwrap(kek, Bytes(24)).status().code() == StatusCode::InvalidArgument);
+    CHECK(aesKeyUnwrapPad(kek, Bytes(16)).status().code() == StatusCode::InvalidArgument);
   }
 }
 
@@ -176,7 +176,7 @@ TEST_CASE("AES-KW wrap rejects keys that are not a multiple of 8 or shorter than
     auto wrapped = aesKeyWrap(kek, SecretBytes(size));
     INFO("key size " << size);
     REQUIRE_FALSE(wrapped.ok());
-    CHECK(wrapped.status().code() == StatusCode::kInvalidArgument);
+    CHECK(wrapped.status().code() == StatusCode::InvalidArgument);
     CHECK(wrapped.status().message() == "AES-KW wrap: key is " + std::to_string(size) +
                                             " bytes, expected a multiple of 8 and >= 16");
   }
@@ -185,7 +185,7 @@ TEST_CASE("AES-KW wrap rejects keys that are not a multiple of 8 or shorter than
 TEST_CASE("AES-KWP wrap rejects an empty key") {
   auto wrapped = aesKeyWrapPad(secretHex(kKek256), SecretBytes());
   REQUIRE_FALSE(wrapped.ok());
-  CHECK(wrapped.status().code() == StatusCode::kInvalidArgument);
+  CHECK(wrapped.status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("AES key unwrap rejects ciphertext lengths that cannot be wrapped keys") {
@@ -195,7 +195,7 @@ TEST_CASE("AES key unwrap rejects ciphertext lengths that cannot be wrapped keys
       auto result = aesKeyUnwrap(kek, Bytes(size));
       INFO("ciphertext size " << size);
       REQUIRE_FALSE(result.ok());
-      CHECK(result.status().code() == StatusCode::kInvalidArgument);
+      CHECK(result.status().code() == StatusCode::InvalidArgument);
       CHECK(result.status().message() == "AES-KW unwrap: ciphertext is " + std::to_string(size) +
                                              " bytes, expected a multiple of 8 and >= 24");
     }
@@ -205,7 +205,7 @@ TEST_CASE("AES key unwrap rejects ciphertext lengths that cannot be wrapped keys
       auto result = aesKeyUnwrapPad(kek, Bytes(size));
       INFO("ciphertext size " << size);
       REQUIRE_FALSE(result.ok());
-      CHECK(result.status().code() == StatusCode::kInvalidArgument);
+      CHECK(result.status().code() == StatusCode::InvalidArgument);
       CHECK(result.status().message() == "AES-KWP unwrap: ciphertext is " + std::to_string(size) +
                                              " bytes, expected a multiple of 8 and >= 16");
     }
@@ -232,10 +232,10 @@ TEST_CASE("KW and KWP outputs are not interchangeable") {
   // A KW ciphertext fails the KWP integrity check (different IV / AIV) and vice versa.
   const WrapVector& v = kRfc3394Vectors[5];
   const SecretBytes kek = secretHex(v.kek);
-  CHECK(aesKeyUnwrapPad(kek, hex(v.wrapped)).status().code() == StatusCode::kDataLoss);
+  CHECK(aesKeyUnwrapPad(kek, hex(v.wrapped)).status().code() == StatusCode::DataLoss);
   auto kwp = aesKeyWrapPad(kek, secretHex(v.key));
   REQUIRE(kwp.ok());
-  CHECK(aesKeyUnwrap(kek, *kwp).status().code() == StatusCode::kDataLoss);
+  CHECK(aesKeyUnwrap(kek, *kwp).status().code() == StatusCode::DataLoss);
 }
 
 }  // namespace

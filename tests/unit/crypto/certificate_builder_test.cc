@@ -36,11 +36,11 @@ const PrivateKey& rsaKey() {
   return key;
 }
 const PrivateKey& ecKey() {
-  static const PrivateKey key = take(PrivateKey::generateEc(Curve::kP384));
+  static const PrivateKey key = take(PrivateKey::generateEc(Curve::P384));
   return key;
 }
 const PrivateKey& ecKey256() {
-  static const PrivateKey key = take(PrivateKey::generateEc(Curve::kP256));
+  static const PrivateKey key = take(PrivateKey::generateEc(Curve::P256));
   return key;
 }
 
@@ -63,7 +63,7 @@ Bytes ext(const Certificate& c, const char* oid) {
 }
 
 TEST_CASE("a self-signed RSA-PSS SHA-384 root has AMD's signature parameters", "[certbuilder]") {
-  Certificate root = take(rootBuilder().sign(rsaKey(), CertificateSignatureAlg::kRsaPssSha384));
+  Certificate root = take(rootBuilder().sign(rsaKey(), CertificateSignatureAlg::RsaPssSha384));
   CHECK(root.subjectCommonName() == "Test Root");
   CHECK(root.issuerCommonName() == "Test Root");
   CHECK(root.subjectOneLine() == "CN=Test Root,O=skr tests");
@@ -98,7 +98,7 @@ TEST_CASE("a self-signed RSA-PSS SHA-384 root has AMD's signature parameters", "
 }
 
 TEST_CASE("a leaf chains to its issuer with SAN, EKU, SKI and AKI", "[certbuilder]") {
-  Certificate root = take(rootBuilder().sign(rsaKey(), CertificateSignatureAlg::kRsaPkcs1Sha256));
+  Certificate root = take(rootBuilder().sign(rsaKey(), CertificateSignatureAlg::RsaPkcs1Sha256));
   CHECK(root.signatureAlgorithmOid() == "1.2.840.113549.1.1.11");
   CertificateBuilder leaf_builder;
   leaf_builder.subject(dn("vault.example.test"))
@@ -112,7 +112,7 @@ TEST_CASE("a leaf chains to its issuer with SAN, EKU, SKI and AKI", "[certbuilde
       .dnsNames({"vault.example.test", "*.vault.example.test"})
       .subjectKeyIdentifier()
       .authorityKeyIdentifier();
-  Certificate leaf = take(leaf_builder.sign(rsaKey(), CertificateSignatureAlg::kRsaPkcs1Sha256));
+  Certificate leaf = take(leaf_builder.sign(rsaKey(), CertificateSignatureAlg::RsaPkcs1Sha256));
   CHECK(leaf.issuerCommonName() == "Test Root");
   CHECK(leaf.serialHex() == "7f0001");
   CHECK(leaf.verifySignedBy(root).isOk());
@@ -141,7 +141,7 @@ TEST_CASE("a leaf chains to its issuer with SAN, EKU, SKI and AKI", "[certbuilde
 }
 
 TEST_CASE("verifyChain matches an IP literal host against iPAddress SANs only", "[certbuilder]") {
-  Certificate root = take(rootBuilder().sign(rsaKey(), CertificateSignatureAlg::kRsaPkcs1Sha256));
+  Certificate root = take(rootBuilder().sign(rsaKey(), CertificateSignatureAlg::RsaPkcs1Sha256));
   // GeneralNames { dNSName "localhost", iPAddress 127.0.0.1, iPAddress ::1 } (RFC 5280 §4.2.1.6).
   Bytes san{0x30, 0x23, 0x82, 0x09, 'l', 'o', 'c', 'a', 'l',  'h', 'o',
             's',  't',  0x87, 0x04, 127, 0,   0,   1,   0x87, 0x10};
@@ -156,7 +156,7 @@ TEST_CASE("verifyChain matches an IP literal host against iPAddress SANs only", 
       .basicConstraints(false)
       .keyUsage(kKeyUsageDigitalSignature)
       .addExtension("2.5.29.17", san);
-  Certificate leaf = take(b.sign(rsaKey(), CertificateSignatureAlg::kRsaPkcs1Sha256));
+  Certificate leaf = take(b.sign(rsaKey(), CertificateSignatureAlg::RsaPkcs1Sha256));
   const Certificate roots[] = {root};
   ChainVerifyOptions options;
   options.at = day(2025, 6, 1);
@@ -170,7 +170,7 @@ TEST_CASE("verifyChain matches an IP literal host against iPAddress SANs only", 
     INFO(host);
     options.hostname = host;
     Status s = verifyChain(leaf, {}, roots, options);
-    CHECK(s.code() == StatusCode::kDataLoss);
+    CHECK(s.code() == StatusCode::DataLoss);
     CHECK_THAT(s.message(), Catch::Contains("expected '" + std::string(host) + "'"));
   }
 }
@@ -185,7 +185,7 @@ TEST_CASE("serial 0, no AKI and raw extensions reproduce an AMD VCEK's shape", "
       .addExtension("1.3.6.1.4.1.3704.1.1", Bytes{0x02, 0x01, 0x00})
       .addExtension("1.3.6.1.4.1.3704.1.3.8", Bytes{0x02, 0x01, 0x73})
       .addExtension("1.3.6.1.4.1.3704.1.4", Bytes(64, 0xab), /*critical=*/false);
-  Certificate vcek = take(b.sign(rsaKey(), CertificateSignatureAlg::kRsaPssSha384));
+  Certificate vcek = take(b.sign(rsaKey(), CertificateSignatureAlg::RsaPssSha384));
   CHECK(vcek.serialHex() == "0");
   CHECK(vcek.issuerCommonName() == "SEV-Emulated");
   CHECK(ext(vcek, "1.3.6.1.4.1.3704.1.3.8") == Bytes{0x02, 0x01, 0x73});
@@ -207,11 +207,11 @@ TEST_CASE("ECDSA SHA-384 and SHA-256 signatures verify", "[certbuilder]") {
       .publicKey(ecKey().publicKey())
       .basicConstraints(true)
       .authorityKeyIdentifier();
-  Certificate c384 = take(b.sign(ecKey(), CertificateSignatureAlg::kEcdsaSha384));
+  Certificate c384 = take(b.sign(ecKey(), CertificateSignatureAlg::EcdsaSha384));
   CHECK(c384.signatureAlgorithmOid() == "1.2.840.10045.4.3.3");
   CHECK(c384.verifySignedBy(c384).isOk());
   CHECK(c384.notAfter() == day(2060, 1, 1));
-  Certificate c256 = take(b.sign(ecKey(), CertificateSignatureAlg::kEcdsaSha256));
+  Certificate c256 = take(b.sign(ecKey(), CertificateSignatureAlg::EcdsaSha256));
   CHECK(c256.signatureAlgorithmOid() == "1.2.840.10045.4.3.2");
   CHECK(c256.verifySignedBy(c256).isOk());
 }
@@ -225,35 +225,35 @@ TEST_CASE("the builder rejects incomplete or inconsistent input by name", "[cert
   };
   CertificateBuilder no_key;
   no_key.subject(dn("x")).validity(day(2024, 1, 1), day(2025, 1, 1));
-  CHECK(message(no_key, rsaKey(), CertificateSignatureAlg::kRsaPkcs1Sha256) ==
+  CHECK(message(no_key, rsaKey(), CertificateSignatureAlg::RsaPkcs1Sha256) ==
         "InvalidArgument: certificate builder: no subject public key");
 
   CertificateBuilder b = rootBuilder();
   CHECK(message(CertificateBuilder(b).subject(DistinguishedName()), rsaKey(),
-                CertificateSignatureAlg::kRsaPkcs1Sha256) ==
+                CertificateSignatureAlg::RsaPkcs1Sha256) ==
         "InvalidArgument: certificate builder: subject common name is empty");
   CHECK(message(CertificateBuilder(b).validity(day(2025, 1, 1), day(2025, 1, 1)), rsaKey(),
-                CertificateSignatureAlg::kRsaPkcs1Sha256) ==
+                CertificateSignatureAlg::RsaPkcs1Sha256) ==
         "InvalidArgument: certificate builder: notAfter is not after notBefore");
   CHECK(message(CertificateBuilder(b).serialNumber(Bytes(21, 1)), rsaKey(),
-                CertificateSignatureAlg::kRsaPkcs1Sha256) ==
+                CertificateSignatureAlg::RsaPkcs1Sha256) ==
         "InvalidArgument: certificate builder: serial number is 21 bytes, expected at most 20");
   CHECK(message(CertificateBuilder(b).basicConstraints(false, 0), rsaKey(),
-                CertificateSignatureAlg::kRsaPkcs1Sha256) ==
+                CertificateSignatureAlg::RsaPkcs1Sha256) ==
         "InvalidArgument: certificate builder: pathLenConstraint without CA:TRUE");
   CHECK(message(CertificateBuilder(b).dnsNames({"bad name"}), rsaKey(),
-                CertificateSignatureAlg::kRsaPkcs1Sha256) ==
+                CertificateSignatureAlg::RsaPkcs1Sha256) ==
         "InvalidArgument: certificate builder: 'bad name' is not a DNS name");
   CHECK(message(CertificateBuilder(b).addExtension("not.an.oid", {0x05, 0x00}), rsaKey(),
-                CertificateSignatureAlg::kRsaPkcs1Sha256) ==
+                CertificateSignatureAlg::RsaPkcs1Sha256) ==
         "InvalidArgument: certificate builder: extension OID 'not.an.oid' is not a dotted OID");
   CHECK(message(CertificateBuilder(b).subject(dn("x", "", "USA")), rsaKey(),
-                CertificateSignatureAlg::kRsaPkcs1Sha256) ==
+                CertificateSignatureAlg::RsaPkcs1Sha256) ==
         "InvalidArgument: certificate builder: subject country 'USA' is not a two-letter code");
-  CHECK(message(b, ecKey(), CertificateSignatureAlg::kRsaPssSha384) ==
+  CHECK(message(b, ecKey(), CertificateSignatureAlg::RsaPssSha384) ==
         "InvalidArgument: certificate builder: the signing key is EC but the algorithm needs an "
         "RSA key");
-  CHECK(message(b, rsaKey(), CertificateSignatureAlg::kEcdsaSha384) ==
+  CHECK(message(b, rsaKey(), CertificateSignatureAlg::EcdsaSha384) ==
         "InvalidArgument: certificate builder: the signing key is RSA but the algorithm needs an "
         "EC key");
 }

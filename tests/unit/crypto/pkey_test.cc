@@ -44,13 +44,13 @@ const PrivateKey& rsa2048() {
 }
 
 const PrivateKey& ecKey(Curve curve) {
-  static const PrivateKey p256 = PrivateKey::generateEc(Curve::kP256).value();
-  static const PrivateKey p384 = PrivateKey::generateEc(Curve::kP384).value();
-  static const PrivateKey p521 = PrivateKey::generateEc(Curve::kP521).value();
+  static const PrivateKey p256 = PrivateKey::generateEc(Curve::P256).value();
+  static const PrivateKey p384 = PrivateKey::generateEc(Curve::P384).value();
+  static const PrivateKey p521 = PrivateKey::generateEc(Curve::P521).value();
   switch (curve) {
-    case Curve::kP256: return p256;
-    case Curve::kP384: return p384;
-    case Curve::kP521: return p521;
+    case Curve::P256: return p256;
+    case Curve::P384: return p384;
+    case Curve::P521: return p521;
   }
   FAIL("unknown curve");
   return p256;
@@ -70,7 +70,7 @@ void checkErrorQueueEmpty() {
 }
 
 void checkInvalidArgument(const Status& status) {
-  CHECK(status.code() == StatusCode::kInvalidArgument);
+  CHECK(status.code() == StatusCode::InvalidArgument);
   checkErrorQueueEmpty();
 }
 
@@ -98,24 +98,24 @@ std::string secretToString(const SecretBytes& secret) {
 }
 
 TEST_CASE("curve names, sizes and lookups follow JOSE") {
-  CHECK(std::string(curveName(Curve::kP256)) == "P-256");
-  CHECK(std::string(curveName(Curve::kP384)) == "P-384");
-  CHECK(std::string(curveName(Curve::kP521)) == "P-521");
-  CHECK(curveFieldSize(Curve::kP256) == 32);
-  CHECK(curveFieldSize(Curve::kP384) == 48);
-  CHECK(curveFieldSize(Curve::kP521) == 66);
-  CHECK(curveFromName("P-384").value() == Curve::kP384);
+  CHECK(std::string(curveName(Curve::P256)) == "P-256");
+  CHECK(std::string(curveName(Curve::P384)) == "P-384");
+  CHECK(std::string(curveName(Curve::P521)) == "P-521");
+  CHECK(curveFieldSize(Curve::P256) == 32);
+  CHECK(curveFieldSize(Curve::P384) == 48);
+  CHECK(curveFieldSize(Curve::P521) == 66);
+  CHECK(curveFromName("P-384").value() == Curve::P384);
   auto unknown = curveFromName("secp256k1");
   REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.status().code() == StatusCode::kInvalidArgument);
+  CHECK(unknown.status().code() == StatusCode::InvalidArgument);
   CHECK(unknown.status().message().find("secp256k1") != std::string::npos);
 }
 
 TEST_CASE("generateRsa makes a 2048-bit RSA key with e = 65537") {
   const PrivateKey& key = rsa2048();
-  CHECK(key.type() == KeyType::kRsa);
+  CHECK(key.type() == KeyType::Rsa);
   CHECK(key.bits() == 2048);
-  CHECK(key.curve().status().code() == StatusCode::kInvalidArgument);
+  CHECK(key.curve().status().code() == StatusCode::InvalidArgument);
   auto components = key.publicKey().rsaComponents();
   REQUIRE(components.ok());
   CHECK(toHex(components->e) == "010001");
@@ -143,7 +143,7 @@ TEST_CASE("generateRsa rejects sizes other than 2048, 3072 and 4096") {
     auto key = PrivateKey::generateRsa(bits);
     INFO("bits " << bits);
     REQUIRE_FALSE(key.ok());
-    CHECK(key.status().code() == StatusCode::kInvalidArgument);
+    CHECK(key.status().code() == StatusCode::InvalidArgument);
     CHECK(key.status().message().find(std::to_string(bits)) != std::string::npos);
   }
 }
@@ -153,15 +153,15 @@ TEST_CASE("generateEc makes keys on P-256, P-384 and P-521") {
     Curve curve;
     int bits;
     std::size_t field;
-  } cases[] = {{Curve::kP256, 256, 32}, {Curve::kP384, 384, 48}, {Curve::kP521, 521, 66}};
+  } cases[] = {{Curve::P256, 256, 32}, {Curve::P384, 384, 48}, {Curve::P521, 521, 66}};
   for (const auto& c : cases) {
     const PrivateKey& key = ecKey(c.curve);
     INFO(curveName(c.curve));
-    CHECK(key.type() == KeyType::kEc);
+    CHECK(key.type() == KeyType::Ec);
     CHECK(key.bits() == c.bits);
     CHECK(key.curve().value() == c.curve);
     const PublicKey pub = key.publicKey();
-    CHECK(pub.type() == KeyType::kEc);
+    CHECK(pub.type() == KeyType::Ec);
     CHECK(pub.curve().value() == c.curve);
     auto point = pub.ecPoint();
     REQUIRE(point.ok());
@@ -171,8 +171,8 @@ TEST_CASE("generateEc makes keys on P-256, P-384 and P-521") {
     auto scalar = key.ecPrivateScalar();
     REQUIRE(scalar.ok());
     CHECK(scalar->size() == c.field);
-    CHECK(pub.rsaComponents().status().code() == StatusCode::kInvalidArgument);
-    CHECK(key.rsaPrivateComponents().status().code() == StatusCode::kInvalidArgument);
+    CHECK(pub.rsaComponents().status().code() == StatusCode::InvalidArgument);
+    CHECK(key.rsaPrivateComponents().status().code() == StatusCode::InvalidArgument);
   }
 }
 
@@ -182,7 +182,7 @@ TEST_CASE("RSA private key round-trips through PKCS#8 DER") {
   CHECK(der.view(grantSecretAccess())[0] == 0x30);  // SEQUENCE
   auto parsed = PrivateKey::fromPkcs8Der(der);
   REQUIRE(parsed.ok());
-  CHECK(parsed->type() == KeyType::kRsa);
+  CHECK(parsed->type() == KeyType::Rsa);
   CHECK(parsed->toPkcs8Der() == der);
   CHECK(parsed->publicKey().equals(rsa2048().publicKey()));
 }
@@ -198,7 +198,7 @@ TEST_CASE("RSA private key round-trips through PKCS#8 PEM") {
 }
 
 TEST_CASE("EC private keys round-trip through PKCS#8 DER and PEM") {
-  for (Curve curve : {Curve::kP256, Curve::kP384, Curve::kP521}) {
+  for (Curve curve : {Curve::P256, Curve::P384, Curve::P521}) {
     INFO(curveName(curve));
     const PrivateKey& key = ecKey(curve);
     auto from_der = PrivateKey::fromPkcs8Der(key.toPkcs8Der());
@@ -218,15 +218,15 @@ TEST_CASE("PrivateKey::fromPem accepts traditional RSA PRIVATE KEY and EC PRIVAT
   REQUIRE(rsa.ok());
   CHECK(rsa->toPkcs8Der() == rsa2048().toPkcs8Der());
 
-  const std::string ec_pem = opensslPem(ecKey(Curve::kP384).evp(), /*traditional=*/true);
+  const std::string ec_pem = opensslPem(ecKey(Curve::P384).evp(), /*traditional=*/true);
   CHECK(ec_pem.rfind("-----BEGIN EC PRIVATE KEY-----", 0) == 0);
   auto ec = PrivateKey::fromPem(SecretBytes::copyOf(asBytes(ec_pem)));
   REQUIRE(ec.ok());
-  CHECK(ec->ecPrivateScalar().value() == ecKey(Curve::kP384).ecPrivateScalar().value());
+  CHECK(ec->ecPrivateScalar().value() == ecKey(Curve::P384).ecPrivateScalar().value());
 }
 
 TEST_CASE("PrivateKey::fromPem rejects an encrypted key without prompting for a passphrase") {
-  const std::string pem = opensslPem(ecKey(Curve::kP256).evp(), /*traditional=*/false, "secret");
+  const std::string pem = opensslPem(ecKey(Curve::P256).evp(), /*traditional=*/false, "secret");
   CHECK(pem.rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----", 0) == 0);
   auto key = PrivateKey::fromPem(SecretBytes::copyOf(asBytes(pem)));
   REQUIRE_FALSE(key.ok());
@@ -241,7 +241,7 @@ TEST_CASE("PrivateKey::fromPem rejects public keys and garbage") {
 }
 
 TEST_CASE("public keys round-trip through SPKI DER and PEM") {
-  for (const PrivateKey* key : {&rsa2048(), &ecKey(Curve::kP256), &ecKey(Curve::kP521)}) {
+  for (const PrivateKey* key : {&rsa2048(), &ecKey(Curve::P256), &ecKey(Curve::P521)}) {
     const PublicKey pub = key->publicKey();
     const Bytes der = pub.toSpkiDer();
     auto from_der = PublicKey::fromSpkiDer(der);
@@ -381,9 +381,9 @@ TEST_CASE("RSA public keys below 1024 bits or with an even exponent are rejected
 }
 
 TEST_CASE("EC point import accepts the RFC 6979 A.2.5 public key") {
-  auto pub = PublicKey::fromEcPoint(Curve::kP256, hex(kRfc6979Ux), hex(kRfc6979Uy));
+  auto pub = PublicKey::fromEcPoint(Curve::P256, hex(kRfc6979Ux), hex(kRfc6979Uy));
   REQUIRE(pub.ok());
-  CHECK(pub->curve().value() == Curve::kP256);
+  CHECK(pub->curve().value() == Curve::P256);
   auto point = pub->ecPoint();
   REQUIRE(point.ok());
   CHECK(toHex(point->x) == toHex(hex(kRfc6979Ux)));
@@ -393,37 +393,37 @@ TEST_CASE("EC point import accepts the RFC 6979 A.2.5 public key") {
 TEST_CASE("EC point import rejects points not on the curve") {
   Bytes y = hex(kRfc6979Uy);
   y[31] ^= 0x01;
-  auto off_curve = PublicKey::fromEcPoint(Curve::kP256, hex(kRfc6979Ux), y);
+  auto off_curve = PublicKey::fromEcPoint(Curve::P256, hex(kRfc6979Ux), y);
   REQUIRE_FALSE(off_curve.ok());
   checkInvalidArgument(off_curve.status());
   CHECK(off_curve.status().message() ==
         "EC public key for P-256: (x, y) is not a point on the curve");
 
   // The point (0, 0) is not on P-384 either.
-  checkInvalidArgument(PublicKey::fromEcPoint(Curve::kP384, Bytes(48), Bytes(48)).status());
+  checkInvalidArgument(PublicKey::fromEcPoint(Curve::P384, Bytes(48), Bytes(48)).status());
   // A valid P-256 point is not a P-384 point, even padded.
   Bytes x48(16, 0), y48(16, 0);
   const Bytes ux = hex(kRfc6979Ux), uy = hex(kRfc6979Uy);
   x48.insert(x48.end(), ux.begin(), ux.end());
   y48.insert(y48.end(), uy.begin(), uy.end());
-  checkInvalidArgument(PublicKey::fromEcPoint(Curve::kP384, x48, y48).status());
+  checkInvalidArgument(PublicKey::fromEcPoint(Curve::P384, x48, y48).status());
 }
 
 TEST_CASE("EC point import rejects coordinates of the wrong length") {
   const Bytes x = hex(kRfc6979Ux);
-  auto short_x = PublicKey::fromEcPoint(Curve::kP256, ByteView(x).first(31), hex(kRfc6979Uy));
+  auto short_x = PublicKey::fromEcPoint(Curve::P256, ByteView(x).first(31), hex(kRfc6979Uy));
   REQUIRE_FALSE(short_x.ok());
   checkInvalidArgument(short_x.status());
   CHECK(short_x.status().message() ==
         "EC public key for P-256: x is 31 bytes and y is 32 bytes, expected 32 each");
-  checkInvalidArgument(PublicKey::fromEcPoint(Curve::kP521, Bytes(65), Bytes(66)).status());
-  checkInvalidArgument(PublicKey::fromEcPoint(Curve::kP256, {}, {}).status());
+  checkInvalidArgument(PublicKey::fromEcPoint(Curve::P521, Bytes(65), Bytes(66)).status());
+  checkInvalidArgument(PublicKey::fromEcPoint(Curve::P256, {}, {}).status());
 }
 
 TEST_CASE("EC private key import checks d against (x, y)") {
   const SecretBytes d = secretHex(kRfc6979D);
   SECTION("the RFC 6979 A.2.5 key pair is accepted") {
-    auto key = PrivateKey::fromEcPrivate(Curve::kP256, d, hex(kRfc6979Ux), hex(kRfc6979Uy));
+    auto key = PrivateKey::fromEcPrivate(Curve::P256, d, hex(kRfc6979Ux), hex(kRfc6979Uy));
     REQUIRE(key.ok());
     CHECK(key->ecPrivateScalar().value() == d);
     auto point = key->publicKey().ecPoint();
@@ -431,30 +431,30 @@ TEST_CASE("EC private key import checks d against (x, y)") {
     CHECK(toHex(point->x) == toHex(hex(kRfc6979Ux)));
   }
   SECTION("a public point of another key is rejected") {
-    auto other = ecKey(Curve::kP256).publicKey().ecPoint();
+    auto other = ecKey(Curve::P256).publicKey().ecPoint();
     REQUIRE(other.ok());
-    auto key = PrivateKey::fromEcPrivate(Curve::kP256, d, other->x, other->y);
+    auto key = PrivateKey::fromEcPrivate(Curve::P256, d, other->x, other->y);
     REQUIRE_FALSE(key.ok());
     checkInvalidArgument(key.status());
     CHECK(key.status().message().find("does not match") != std::string::npos);
   }
   SECTION("d = 0 and oversized d are rejected") {
     checkInvalidArgument(
-        PrivateKey::fromEcPrivate(Curve::kP256, SecretBytes(32), hex(kRfc6979Ux), hex(kRfc6979Uy))
+        PrivateKey::fromEcPrivate(Curve::P256, SecretBytes(32), hex(kRfc6979Ux), hex(kRfc6979Uy))
             .status());
     checkInvalidArgument(
-        PrivateKey::fromEcPrivate(Curve::kP256, SecretBytes(33), hex(kRfc6979Ux), hex(kRfc6979Uy))
+        PrivateKey::fromEcPrivate(Curve::P256, SecretBytes(33), hex(kRfc6979Ux), hex(kRfc6979Uy))
             .status());
   }
   SECTION("an off-curve point is rejected") {
     Bytes y = hex(kRfc6979Uy);
     y[0] ^= 0x40;
-    checkInvalidArgument(PrivateKey::fromEcPrivate(Curve::kP256, d, hex(kRfc6979Ux), y).status());
+    checkInvalidArgument(PrivateKey::fromEcPrivate(Curve::P256, d, hex(kRfc6979Ux), y).status());
   }
 }
 
 TEST_CASE("ecPrivateScalar left-pads to the field size and round-trips (P-521: 66 bytes)") {
-  for (Curve curve : {Curve::kP256, Curve::kP384, Curve::kP521}) {
+  for (Curve curve : {Curve::P256, Curve::P384, Curve::P521}) {
     INFO(curveName(curve));
     const PrivateKey& key = ecKey(curve);
     auto scalar = key.ecPrivateScalar();
@@ -467,14 +467,14 @@ TEST_CASE("ecPrivateScalar left-pads to the field size and round-trips (P-521: 6
     CHECK(rebuilt->toPkcs8Der() == key.toPkcs8Der());
   }
   // A P-521 scalar is < 2^521: the first of its 66 bytes holds at most one bit.
-  auto d521 = ecKey(Curve::kP521).ecPrivateScalar();
+  auto d521 = ecKey(Curve::P521).ecPrivateScalar();
   REQUIRE(d521.ok());
   CHECK(d521->view(grantSecretAccess())[0] <= 0x01);
 
   // d = 1 (public point G) comes back as 31 zero bytes then 0x01.
   const Bytes gx = hex("6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296");
   const Bytes gy = hex("4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5");
-  auto one = PrivateKey::fromEcPrivate(Curve::kP256, secretHex("01"), gx, gy);
+  auto one = PrivateKey::fromEcPrivate(Curve::P256, secretHex("01"), gx, gy);
   REQUIRE(one.ok());
   CHECK(one->ecPrivateScalar().value() ==
         secretHex("0000000000000000000000000000000000000000000000000000000000000001"));
@@ -482,13 +482,13 @@ TEST_CASE("ecPrivateScalar left-pads to the field size and round-trips (P-521: 6
 
 TEST_CASE("equals distinguishes keys and key types") {
   const PublicKey rsa = rsa2048().publicKey();
-  const PublicKey p256 = ecKey(Curve::kP256).publicKey();
-  const PublicKey p384 = ecKey(Curve::kP384).publicKey();
+  const PublicKey p256 = ecKey(Curve::P256).publicKey();
+  const PublicKey p384 = ecKey(Curve::P384).publicKey();
   CHECK(rsa.equals(rsa));
   CHECK_FALSE(rsa.equals(p256));
   CHECK_FALSE(p256.equals(rsa));
   CHECK_FALSE(p256.equals(p384));
-  auto rfc = PublicKey::fromEcPoint(Curve::kP256, hex(kRfc6979Ux), hex(kRfc6979Uy));
+  auto rfc = PublicKey::fromEcPoint(Curve::P256, hex(kRfc6979Ux), hex(kRfc6979Uy));
   REQUIRE(rfc.ok());
   CHECK_FALSE(p256.equals(*rfc));
   checkErrorQueueEmpty();

@@ -42,10 +42,10 @@ const PrivateKey& rsaKey() {
 }
 
 const PrivateKey& ecKey(Curve curve) {
-  static const PrivateKey p256 = PrivateKey::generateEc(Curve::kP256).value();
-  static const PrivateKey p384 = PrivateKey::generateEc(Curve::kP384).value();
-  static const PrivateKey p521 = PrivateKey::generateEc(Curve::kP521).value();
-  return curve == Curve::kP256 ? p256 : curve == Curve::kP384 ? p384 : p521;
+  static const PrivateKey p256 = PrivateKey::generateEc(Curve::P256).value();
+  static const PrivateKey p384 = PrivateKey::generateEc(Curve::P384).value();
+  static const PrivateKey p521 = PrivateKey::generateEc(Curve::P521).value();
+  return curve == Curve::P256 ? p256 : curve == Curve::P384 ? p384 : p521;
 }
 
 struct SchemeCase {
@@ -55,18 +55,18 @@ struct SchemeCase {
 };
 
 const SchemeCase kAllSchemes[] = {
-    {SignatureScheme::kRsaPkcs1Sha256, "RS256", []() -> const PrivateKey& { return rsaKey(); }},
-    {SignatureScheme::kRsaPkcs1Sha384, "RS384", []() -> const PrivateKey& { return rsaKey(); }},
-    {SignatureScheme::kRsaPkcs1Sha512, "RS512", []() -> const PrivateKey& { return rsaKey(); }},
-    {SignatureScheme::kRsaPssSha256, "PS256", []() -> const PrivateKey& { return rsaKey(); }},
-    {SignatureScheme::kRsaPssSha384, "PS384", []() -> const PrivateKey& { return rsaKey(); }},
-    {SignatureScheme::kRsaPssSha512, "PS512", []() -> const PrivateKey& { return rsaKey(); }},
-    {SignatureScheme::kEcdsaSha256, "ES256",
-     []() -> const PrivateKey& { return ecKey(Curve::kP256); }},
-    {SignatureScheme::kEcdsaSha384, "ES384",
-     []() -> const PrivateKey& { return ecKey(Curve::kP384); }},
-    {SignatureScheme::kEcdsaSha512, "ES512",
-     []() -> const PrivateKey& { return ecKey(Curve::kP521); }},
+    {SignatureScheme::RsaPkcs1Sha256, "RS256", []() -> const PrivateKey& { return rsaKey(); }},
+    {SignatureScheme::RsaPkcs1Sha384, "RS384", []() -> const PrivateKey& { return rsaKey(); }},
+    {SignatureScheme::RsaPkcs1Sha512, "RS512", []() -> const PrivateKey& { return rsaKey(); }},
+    {SignatureScheme::RsaPssSha256, "PS256", []() -> const PrivateKey& { return rsaKey(); }},
+    {SignatureScheme::RsaPssSha384, "PS384", []() -> const PrivateKey& { return rsaKey(); }},
+    {SignatureScheme::RsaPssSha512, "PS512", []() -> const PrivateKey& { return rsaKey(); }},
+    {SignatureScheme::EcdsaSha256, "ES256",
+     []() -> const PrivateKey& { return ecKey(Curve::P256); }},
+    {SignatureScheme::EcdsaSha384, "ES384",
+     []() -> const PrivateKey& { return ecKey(Curve::P384); }},
+    {SignatureScheme::EcdsaSha512, "ES512",
+     []() -> const PrivateKey& { return ecKey(Curve::P521); }},
 };
 
 const Bytes& message() {
@@ -95,7 +95,7 @@ constexpr std::string_view kTestS =
     "019F4113742A2B14BD25926B49C649155F267E60D3814B4C0CC84250E46F0083";
 
 PublicKey rfc6979Key() {
-  return PublicKey::fromEcPoint(Curve::kP256, hex(kRfc6979Ux), hex(kRfc6979Uy)).value();
+  return PublicKey::fromEcPoint(Curve::P256, hex(kRfc6979Ux), hex(kRfc6979Uy)).value();
 }
 
 Bytes concat(ByteView a, ByteView b) {
@@ -112,12 +112,12 @@ Bytes toSnpLittleEndian(ByteView big_endian) {
 }
 
 TEST_CASE("schemes map to their hash and key type") {
-  CHECK(schemeHash(SignatureScheme::kRsaPkcs1Sha256) == HashAlg::kSha256);
-  CHECK(schemeHash(SignatureScheme::kRsaPssSha384) == HashAlg::kSha384);
-  CHECK(schemeHash(SignatureScheme::kEcdsaSha512) == HashAlg::kSha512);
-  CHECK(schemeKeyType(SignatureScheme::kRsaPssSha512) == KeyType::kRsa);
-  CHECK(schemeKeyType(SignatureScheme::kRsaPkcs1Sha384) == KeyType::kRsa);
-  CHECK(schemeKeyType(SignatureScheme::kEcdsaSha256) == KeyType::kEc);
+  CHECK(schemeHash(SignatureScheme::RsaPkcs1Sha256) == HashAlg::Sha256);
+  CHECK(schemeHash(SignatureScheme::RsaPssSha384) == HashAlg::Sha384);
+  CHECK(schemeHash(SignatureScheme::EcdsaSha512) == HashAlg::Sha512);
+  CHECK(schemeKeyType(SignatureScheme::RsaPssSha512) == KeyType::Rsa);
+  CHECK(schemeKeyType(SignatureScheme::RsaPkcs1Sha384) == KeyType::Rsa);
+  CHECK(schemeKeyType(SignatureScheme::EcdsaSha256) == KeyType::Ec);
 }
 
 TEST_CASE("every scheme signs and verifies, and rejects a flipped byte with DataLoss") {
@@ -126,7 +126,7 @@ TEST_CASE("every scheme signs and verifies, and rejects a flipped byte with Data
       const PrivateKey& key = c.key();
       const PublicKey pub = key.publicKey();
       const Bytes signature = signOk(key, c.scheme, message());
-      if (schemeKeyType(c.scheme) == KeyType::kRsa) {
+      if (schemeKeyType(c.scheme) == KeyType::Rsa) {
         CHECK(signature.size() == 256);
       } else {
         CHECK(signature[0] == 0x30);  // DER SEQUENCE
@@ -136,75 +136,75 @@ TEST_CASE("every scheme signs and verifies, and rejects a flipped byte with Data
       Bytes bad_signature = signature;
       bad_signature.back() ^= 0x01;  // inside s (ECDSA) or the RSA signature value
       const Status bad = verify(pub, c.scheme, message(), bad_signature);
-      CHECK(bad.code() == StatusCode::kDataLoss);
+      CHECK(bad.code() == StatusCode::DataLoss);
       CHECK(bad.message().find("signature does not verify") != std::string::npos);
       CHECK(ERR_peek_error() == 0);
 
       Bytes bad_message = message();
       bad_message[0] ^= 0x20;
-      CHECK(verify(pub, c.scheme, bad_message, signature).code() == StatusCode::kDataLoss);
+      CHECK(verify(pub, c.scheme, bad_message, signature).code() == StatusCode::DataLoss);
     }
   }
 }
 
 TEST_CASE("PKCS#1 v1.5 signatures are deterministic, PSS and ECDSA ones are randomized") {
-  CHECK(signOk(rsaKey(), SignatureScheme::kRsaPkcs1Sha256, message()) ==
-        signOk(rsaKey(), SignatureScheme::kRsaPkcs1Sha256, message()));
-  CHECK(signOk(rsaKey(), SignatureScheme::kRsaPssSha256, message()) !=
-        signOk(rsaKey(), SignatureScheme::kRsaPssSha256, message()));
-  CHECK(signOk(ecKey(Curve::kP256), SignatureScheme::kEcdsaSha256, message()) !=
-        signOk(ecKey(Curve::kP256), SignatureScheme::kEcdsaSha256, message()));
+  CHECK(signOk(rsaKey(), SignatureScheme::RsaPkcs1Sha256, message()) ==
+        signOk(rsaKey(), SignatureScheme::RsaPkcs1Sha256, message()));
+  CHECK(signOk(rsaKey(), SignatureScheme::RsaPssSha256, message()) !=
+        signOk(rsaKey(), SignatureScheme::RsaPssSha256, message()));
+  CHECK(signOk(ecKey(Curve::P256), SignatureScheme::EcdsaSha256, message()) !=
+        signOk(ecKey(Curve::P256), SignatureScheme::EcdsaSha256, message()));
 }
 
 TEST_CASE("a signature does not verify under another scheme or hash") {
   const PublicKey pub = rsaKey().publicKey();
-  const Bytes pkcs1 = signOk(rsaKey(), SignatureScheme::kRsaPkcs1Sha256, message());
-  CHECK(verify(pub, SignatureScheme::kRsaPssSha256, message(), pkcs1).code() ==
-        StatusCode::kDataLoss);
-  CHECK(verify(pub, SignatureScheme::kRsaPkcs1Sha384, message(), pkcs1).code() ==
-        StatusCode::kDataLoss);
-  const Bytes es = signOk(ecKey(Curve::kP384), SignatureScheme::kEcdsaSha384, message());
-  CHECK(verify(ecKey(Curve::kP384).publicKey(), SignatureScheme::kEcdsaSha256, message(), es)
-            .code() == StatusCode::kDataLoss);
+  const Bytes pkcs1 = signOk(rsaKey(), SignatureScheme::RsaPkcs1Sha256, message());
+  CHECK(verify(pub, SignatureScheme::RsaPssSha256, message(), pkcs1).code() ==
+        StatusCode::DataLoss);
+  CHECK(verify(pub, SignatureScheme::RsaPkcs1Sha384, message(), pkcs1).code() ==
+        StatusCode::DataLoss);
+  const Bytes es = signOk(ecKey(Curve::P384), SignatureScheme::EcdsaSha384, message());
+  CHECK(verify(ecKey(Curve::P384).publicKey(), SignatureScheme::EcdsaSha256, message(), es)
+            .code() == StatusCode::DataLoss);
 }
 
 TEST_CASE("a key of the wrong type for the scheme is InvalidArgument") {
-  auto rsa_ecdsa = sign(rsaKey(), SignatureScheme::kEcdsaSha256, message());
+  auto rsa_ecdsa = sign(rsaKey(), SignatureScheme::EcdsaSha256, message());
   REQUIRE_FALSE(rsa_ecdsa.ok());
-  CHECK(rsa_ecdsa.status().code() == StatusCode::kInvalidArgument);
+  CHECK(rsa_ecdsa.status().code() == StatusCode::InvalidArgument);
   CHECK(rsa_ecdsa.status().message() == "ECDSA-SHA-256 needs an EC key, got an RSA key");
 
-  const Bytes es = signOk(ecKey(Curve::kP256), SignatureScheme::kEcdsaSha256, message());
-  CHECK(verify(rsaKey().publicKey(), SignatureScheme::kEcdsaSha256, message(), es).code() ==
-        StatusCode::kInvalidArgument);
-  CHECK(sign(ecKey(Curve::kP256), SignatureScheme::kRsaPssSha256, message()).status().code() ==
-        StatusCode::kInvalidArgument);
-  CHECK(verify(ecKey(Curve::kP256).publicKey(), SignatureScheme::kRsaPkcs1Sha256, message(),
+  const Bytes es = signOk(ecKey(Curve::P256), SignatureScheme::EcdsaSha256, message());
+  CHECK(verify(rsaKey().publicKey(), SignatureScheme::EcdsaSha256, message(), es).code() ==
+        StatusCode::InvalidArgument);
+  CHECK(sign(ecKey(Curve::P256), SignatureScheme::RsaPssSha256, message()).status().code() ==
+        StatusCode::InvalidArgument);
+  CHECK(verify(ecKey(Curve::P256).publicKey(), SignatureScheme::RsaPkcs1Sha256, message(),
                Bytes(256))
-            .code() == StatusCode::kInvalidArgument);
+            .code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("malformed signatures are InvalidArgument") {
-  const PublicKey ec = ecKey(Curve::kP256).publicKey();
-  const Bytes der = signOk(ecKey(Curve::kP256), SignatureScheme::kEcdsaSha256, message());
+  const PublicKey ec = ecKey(Curve::P256).publicKey();
+  const Bytes der = signOk(ecKey(Curve::P256), SignatureScheme::EcdsaSha256, message());
   SECTION("not DER at all") {
-    CHECK(verify(ec, SignatureScheme::kEcdsaSha256, message(), asBytes("garbage")).code() ==
-          StatusCode::kInvalidArgument);
-    CHECK(verify(ec, SignatureScheme::kEcdsaSha256, message(), {}).code() ==
-          StatusCode::kInvalidArgument);
+    CHECK(verify(ec, SignatureScheme::EcdsaSha256, message(), asBytes("garbage")).code() ==
+          StatusCode::InvalidArgument);
+    CHECK(verify(ec, SignatureScheme::EcdsaSha256, message(), {}).code() ==
+          StatusCode::InvalidArgument);
   }
   SECTION("a raw JOSE r || s instead of DER") {
-    CHECK(verify(ec, SignatureScheme::kEcdsaSha256, message(), Bytes(64, 0x11)).code() ==
-          StatusCode::kInvalidArgument);
+    CHECK(verify(ec, SignatureScheme::EcdsaSha256, message(), Bytes(64, 0x11)).code() ==
+          StatusCode::InvalidArgument);
   }
   SECTION("trailing bytes after the DER") {
     Bytes trailing = der;
     trailing.push_back(0x00);
-    CHECK(verify(ec, SignatureScheme::kEcdsaSha256, message(), trailing).code() ==
-          StatusCode::kInvalidArgument);
+    CHECK(verify(ec, SignatureScheme::EcdsaSha256, message(), trailing).code() ==
+          StatusCode::InvalidArgument);
   }
   SECTION("non-canonical DER (an extra leading zero in r)") {
-    auto jose = ecdsaJoseFromDer(Curve::kP256, der);
+    auto jose = ecdsaJoseFromDer(Curve::P256, der);
     REQUIRE(jose.ok());
     const ByteView r = ByteView(*jose).first(32);
     const ByteView s = ByteView(*jose).last(32);
@@ -222,14 +222,14 @@ TEST_CASE("malformed signatures are InvalidArgument") {
       return tlv(0x02, concat(prefix, v));
     };
     const Bytes padded = tlv(0x30, concat(integer(r, true), integer(s, false)));
-    CHECK(verify(ec, SignatureScheme::kEcdsaSha256, message(), padded).code() ==
-          StatusCode::kInvalidArgument);
+    CHECK(verify(ec, SignatureScheme::EcdsaSha256, message(), padded).code() ==
+          StatusCode::InvalidArgument);
   }
   SECTION("an RSA signature of the wrong length") {
-    const Bytes rs = signOk(rsaKey(), SignatureScheme::kRsaPkcs1Sha256, message());
-    const Status status = verify(rsaKey().publicKey(), SignatureScheme::kRsaPkcs1Sha256, message(),
+    const Bytes rs = signOk(rsaKey(), SignatureScheme::RsaPkcs1Sha256, message());
+    const Status status = verify(rsaKey().publicKey(), SignatureScheme::RsaPkcs1Sha256, message(),
                                  ByteView(rs).first(255));
-    CHECK(status.code() == StatusCode::kInvalidArgument);
+    CHECK(status.code() == StatusCode::InvalidArgument);
     CHECK(status.message() ==
           "RSA-PKCS1-SHA-256 signature is 255 bytes, expected 256 (the modulus size)");
   }
@@ -253,11 +253,11 @@ TEST_CASE("RSA-PSS uses a salt as long as the digest and MGF1 with the same hash
             1);
     return signature;
   };
-  CHECK(verify(pub, SignatureScheme::kRsaPssSha256, message(), opensslPss(32, "SHA256")).isOk());
-  CHECK(verify(pub, SignatureScheme::kRsaPssSha256, message(), opensslPss(20, "SHA256")).code() ==
-        StatusCode::kDataLoss);
-  CHECK(verify(pub, SignatureScheme::kRsaPssSha256, message(), opensslPss(32, "SHA1")).code() ==
-        StatusCode::kDataLoss);
+  CHECK(verify(pub, SignatureScheme::RsaPssSha256, message(), opensslPss(32, "SHA256")).isOk());
+  CHECK(verify(pub, SignatureScheme::RsaPssSha256, message(), opensslPss(20, "SHA256")).code() ==
+        StatusCode::DataLoss);
+  CHECK(verify(pub, SignatureScheme::RsaPssSha256, message(), opensslPss(32, "SHA1")).code() ==
+        StatusCode::DataLoss);
 }
 
 TEST_CASE("an RSA-PSS-restricted public key (as in AMD's ARK/ASK certificates) verifies PSS only") {
@@ -290,33 +290,33 @@ TEST_CASE("an RSA-PSS-restricted public key (as in AMD's ARK/ASK certificates) v
   REQUIRE(i2d_PUBKEY(pss_key.get(), &p) == spki_len);
   auto pub = PublicKey::fromSpkiDer(spki);
   REQUIRE(pub.ok());
-  CHECK(pub->type() == KeyType::kRsa);
-  CHECK(verify(*pub, SignatureScheme::kRsaPssSha384, message(), signature).isOk());
-  CHECK(verify(*pub, SignatureScheme::kRsaPkcs1Sha384, message(), signature).code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(pub->type() == KeyType::Rsa);
+  CHECK(verify(*pub, SignatureScheme::RsaPssSha384, message(), signature).isOk());
+  CHECK(verify(*pub, SignatureScheme::RsaPkcs1Sha384, message(), signature).code() ==
+        StatusCode::InvalidArgument);
 }
 
 TEST_CASE("the RFC 6979 A.2.5 P-256/SHA-256 signatures verify through ecdsaDerFromJose") {
   const PublicKey key = rfc6979Key();
   SECTION("message \"sample\": r and s both need a 0x00 sign byte in DER") {
-    auto der = ecdsaDerFromJose(Curve::kP256, concat(hex(kSampleR), hex(kSampleS)));
+    auto der = ecdsaDerFromJose(Curve::P256, concat(hex(kSampleR), hex(kSampleS)));
     REQUIRE(der.ok());
     CHECK(toHex(*der) == toHex(concat(concat(hex("3046 022100"), hex(kSampleR)),
                                       concat(hex("022100"), hex(kSampleS)))));
-    CHECK(verify(key, SignatureScheme::kEcdsaSha256, asBytes("sample"), *der).isOk());
-    CHECK(verify(key, SignatureScheme::kEcdsaSha256, asBytes("samplE"), *der).code() ==
-          StatusCode::kDataLoss);
-    CHECK(toHex(ecdsaJoseFromDer(Curve::kP256, *der).value()) ==
+    CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("sample"), *der).isOk());
+    CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("samplE"), *der).code() ==
+          StatusCode::DataLoss);
+    CHECK(toHex(ecdsaJoseFromDer(Curve::P256, *der).value()) ==
           toHex(concat(hex(kSampleR), hex(kSampleS))));
   }
   SECTION("message \"test\": s starts with 0x01 and needs no sign byte") {
-    auto der = ecdsaDerFromJose(Curve::kP256, concat(hex(kTestR), hex(kTestS)));
+    auto der = ecdsaDerFromJose(Curve::P256, concat(hex(kTestR), hex(kTestS)));
     REQUIRE(der.ok());
     CHECK(toHex(*der) ==
           toHex(concat(concat(hex("3045 022100"), hex(kTestR)), concat(hex("0220"), hex(kTestS)))));
-    CHECK(verify(key, SignatureScheme::kEcdsaSha256, asBytes("test"), *der).isOk());
-    CHECK(verify(key, SignatureScheme::kEcdsaSha256, asBytes("sample"), *der).code() ==
-          StatusCode::kDataLoss);
+    CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("test"), *der).isOk());
+    CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("sample"), *der).code() ==
+          StatusCode::DataLoss);
   }
 }
 
@@ -326,7 +326,7 @@ TEST_CASE("JOSE <-> DER conversion strips and restores leading zeros") {
   for (std::size_t i = 2; i < 32; ++i) jose[i] = static_cast<uint8_t>(i - 1);
   jose[32] = 0x80;
   std::fill(jose.begin() + 33, jose.end(), 0x11);
-  auto der = ecdsaDerFromJose(Curve::kP256, jose);
+  auto der = ecdsaDerFromJose(Curve::P256, jose);
   REQUIRE(der.ok());
   // SEQUENCE { INTEGER (30 bytes), INTEGER (0x00 + 32 bytes) }.
   REQUIRE(der->size() == 2 + 2 + 30 + 2 + 33);
@@ -334,26 +334,26 @@ TEST_CASE("JOSE <-> DER conversion strips and restores leading zeros") {
   CHECK((*der)[34] == 0x02);
   CHECK((*der)[35] == 33);
   CHECK((*der)[36] == 0x00);
-  auto back = ecdsaJoseFromDer(Curve::kP256, *der);
+  auto back = ecdsaJoseFromDer(Curve::P256, *der);
   REQUIRE(back.ok());
   CHECK(*back == jose);
 
   // r = 0 and s = 1 encode as one-byte integers.
   Bytes tiny(64, 0x00);
   tiny[63] = 0x01;
-  auto tiny_der = ecdsaDerFromJose(Curve::kP256, tiny);
+  auto tiny_der = ecdsaDerFromJose(Curve::P256, tiny);
   REQUIRE(tiny_der.ok());
   CHECK(toHex(*tiny_der) == "3006020100020101");
-  CHECK(ecdsaJoseFromDer(Curve::kP256, *tiny_der).value() == tiny);
+  CHECK(ecdsaJoseFromDer(Curve::P256, *tiny_der).value() == tiny);
 }
 
 TEST_CASE("JOSE <-> DER conversion round-trips real signatures on every curve") {
   const struct {
     Curve curve;
     SignatureScheme scheme;
-  } cases[] = {{Curve::kP256, SignatureScheme::kEcdsaSha256},
-               {Curve::kP384, SignatureScheme::kEcdsaSha384},
-               {Curve::kP521, SignatureScheme::kEcdsaSha512}};
+  } cases[] = {{Curve::P256, SignatureScheme::EcdsaSha256},
+               {Curve::P384, SignatureScheme::EcdsaSha384},
+               {Curve::P521, SignatureScheme::EcdsaSha512}};
   for (const auto& c : cases) {
     INFO(curveName(c.curve));
     const Bytes der = signOk(ecKey(c.curve), c.scheme, message());
@@ -367,31 +367,31 @@ TEST_CASE("JOSE <-> DER conversion round-trips real signatures on every curve") 
 }
 
 TEST_CASE("JOSE <-> DER conversion rejects wrong lengths and oversized integers") {
-  auto short_jose = ecdsaDerFromJose(Curve::kP256, Bytes(63));
+  auto short_jose = ecdsaDerFromJose(Curve::P256, Bytes(63));
   REQUIRE_FALSE(short_jose.ok());
-  CHECK(short_jose.status().code() == StatusCode::kInvalidArgument);
+  CHECK(short_jose.status().code() == StatusCode::InvalidArgument);
   CHECK(short_jose.status().message() ==
         "JOSE ECDSA signature for P-256 is 63 bytes, expected 64 (r || s)");
-  CHECK(ecdsaDerFromJose(Curve::kP384, Bytes(64)).status().code() == StatusCode::kInvalidArgument);
-  CHECK(ecdsaDerFromJose(Curve::kP521, Bytes(128)).status().code() == StatusCode::kInvalidArgument);
-  CHECK(ecdsaDerFromJose(Curve::kP521, Bytes(132)).ok());
+  CHECK(ecdsaDerFromJose(Curve::P384, Bytes(64)).status().code() == StatusCode::InvalidArgument);
+  CHECK(ecdsaDerFromJose(Curve::P521, Bytes(128)).status().code() == StatusCode::InvalidArgument);
+  CHECK(ecdsaDerFromJose(Curve::P521, Bytes(132)).ok());
 
   // A P-384 signature's integers do not fit P-256's 32 bytes (unless both happen to be short).
   Bytes big(96, 0xff);
-  auto der384 = ecdsaDerFromJose(Curve::kP384, big);
+  auto der384 = ecdsaDerFromJose(Curve::P384, big);
   REQUIRE(der384.ok());
-  CHECK(ecdsaJoseFromDer(Curve::kP256, *der384).status().code() == StatusCode::kInvalidArgument);
-  CHECK(ecdsaJoseFromDer(Curve::kP256, asBytes("not der")).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(ecdsaJoseFromDer(Curve::P256, *der384).status().code() == StatusCode::InvalidArgument);
+  CHECK(ecdsaJoseFromDer(Curve::P256, asBytes("not der")).status().code() ==
+        StatusCode::InvalidArgument);
   CHECK(ERR_peek_error() == 0);
 }
 
 TEST_CASE("ecdsaDerFromSnp converts 72-byte little-endian r and s into a verifying signature") {
   // Produce a P-384/SHA-384 signature, present it as a SEV-SNP report would (spec §6.3).
-  const PrivateKey& vcek = ecKey(Curve::kP384);
+  const PrivateKey& vcek = ecKey(Curve::P384);
   const Bytes report_body = Bytes(672, 0xa5);
-  const Bytes der = signOk(vcek, SignatureScheme::kEcdsaSha384, report_body);
-  auto jose = ecdsaJoseFromDer(Curve::kP384, der);
+  const Bytes der = signOk(vcek, SignatureScheme::EcdsaSha384, report_body);
+  auto jose = ecdsaJoseFromDer(Curve::P384, der);
   REQUIRE(jose.ok());
   const Bytes r_le = toSnpLittleEndian(ByteView(*jose).first(48));
   const Bytes s_le = toSnpLittleEndian(ByteView(*jose).last(48));
@@ -399,15 +399,15 @@ TEST_CASE("ecdsaDerFromSnp converts 72-byte little-endian r and s into a verifyi
   auto converted = ecdsaDerFromSnp(r_le, s_le);
   REQUIRE(converted.ok());
   CHECK(*converted == der);
-  CHECK(verify(vcek.publicKey(), SignatureScheme::kEcdsaSha384, report_body, *converted).isOk());
+  CHECK(verify(vcek.publicKey(), SignatureScheme::EcdsaSha384, report_body, *converted).isOk());
 
   // Reading the components as big-endian (the classic mistake) does not verify.
   Bytes flipped_r = r_le;
   flipped_r[0] ^= 0x01;
   auto corrupted = ecdsaDerFromSnp(flipped_r, s_le);
   REQUIRE(corrupted.ok());
-  CHECK(verify(vcek.publicKey(), SignatureScheme::kEcdsaSha384, report_body, *corrupted).code() ==
-        StatusCode::kDataLoss);
+  CHECK(verify(vcek.publicKey(), SignatureScheme::EcdsaSha384, report_body, *corrupted).code() ==
+        StatusCode::DataLoss);
 }
 
 TEST_CASE("ecdsaDerFromSnp encodes little-endian components with known bytes") {
@@ -425,11 +425,11 @@ TEST_CASE("ecdsaDerFromSnp encodes little-endian components with known bytes") {
 TEST_CASE("ecdsaDerFromSnp rejects components that are not 72 bytes") {
   auto short_r = ecdsaDerFromSnp(Bytes(71), Bytes(72));
   REQUIRE_FALSE(short_r.ok());
-  CHECK(short_r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(short_r.status().code() == StatusCode::InvalidArgument);
   CHECK(short_r.status().message() ==
         "SEV-SNP signature: r is 71 bytes and s is 72 bytes, expected 72 each (little-endian)");
-  CHECK(ecdsaDerFromSnp(Bytes(72), Bytes(73)).status().code() == StatusCode::kInvalidArgument);
-  CHECK(ecdsaDerFromSnp(Bytes(48), Bytes(48)).status().code() == StatusCode::kInvalidArgument);
+  CHECK(ecdsaDerFromSnp(Bytes(72), Bytes(73)).status().code() == StatusCode::InvalidArgument);
+  CHECK(ecdsaDerFromSnp(Bytes(48), Bytes(48)).status().code() == StatusCode::InvalidArgument);
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ Status verifyReportSignature(const Bytes& report, const Certificate& vcek) {
   auto der = ecdsaDerFromSnp(view.subspan(kROffset, kComponentSize),
                              view.subspan(kSOffset, kComponentSize));
   if (!der.ok()) return der.status();
-  return verify(vcek.publicKey(), SignatureScheme::kEcdsaSha384, view.first(kSignedEnd), *der);
+  return verify(vcek.publicKey(), SignatureScheme::EcdsaSha384, view.first(kSignedEnd), *der);
 }
 
 TEST_CASE("a genuine SNP report signature verifies with its VCEK", "[snp]") {
@@ -85,7 +85,7 @@ TEST_CASE("an SNP report signature fails with DataLoss after any signed byte cha
       INFO(f.name << " offset 0x" << std::hex << offset);
       Bytes tampered = f.report;
       tampered[offset] ^= 0x01;
-      CHECK(verifyReportSignature(tampered, f.vcek).code() == StatusCode::kDataLoss);
+      CHECK(verifyReportSignature(tampered, f.vcek).code() == StatusCode::DataLoss);
     }
   }
 }
@@ -97,7 +97,7 @@ TEST_CASE("an SNP report signature fails with DataLoss after r or s changes", "[
       INFO(f.name << " offset 0x" << std::hex << offset);
       Bytes tampered = f.report;
       tampered[offset] ^= 0x80;
-      CHECK(verifyReportSignature(tampered, f.vcek).code() == StatusCode::kDataLoss);
+      CHECK(verifyReportSignature(tampered, f.vcek).code() == StatusCode::DataLoss);
     }
   }
 }
@@ -105,9 +105,9 @@ TEST_CASE("an SNP report signature fails with DataLoss after r or s changes", "[
 TEST_CASE("an SNP report does not verify with another chip's VCEK", "[snp]") {
   auto fixtures = loadFixtures();
   CHECK(verifyReportSignature(fixtures[0].report, fixtures[1].vcek).code() ==
-        StatusCode::kDataLoss);
+        StatusCode::DataLoss);
   CHECK(verifyReportSignature(fixtures[1].report, fixtures[0].vcek).code() ==
-        StatusCode::kDataLoss);
+        StatusCode::DataLoss);
 }
 
 }  // namespace

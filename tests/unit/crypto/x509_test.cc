@@ -143,7 +143,7 @@ TEST_CASE("AMD ARK/ASK/ASVK parse with the fields recorded in fingerprints.json"
     CHECK(cert.signatureAlgorithmOid() == kRsassaPssOid);
     CHECK(cert.signatureAlgorithmOid() == expected->getValue<std::string>("sig_alg_oid"));
     PublicKey key = cert.publicKey();
-    CHECK(key.type() == KeyType::kRsa);
+    CHECK(key.type() == KeyType::Rsa);
     CHECK(key.bits() == expected->getValue<int>("rsa_bits"));
     CHECK(hex(sha256(key.toSpkiDer())) == expected->getValue<std::string>("sha256_spki"));
     CHECK(cert.isSelfIssued() == (cert.subjectCommonName().rfind("ARK-", 0) == 0));
@@ -177,8 +177,8 @@ TEST_CASE("each AMD generation's ARK is self-signed and signs its ASK and ASVK",
     CHECK(ask.verifySignedBy(ark).isOk());
     CHECK(asvk.verifySignedBy(ark).isOk());
     // The ASK is not a root: its own key did not sign it, nor the ARK.
-    CHECK(ask.verifySignedBy(ask).code() == StatusCode::kDataLoss);
-    CHECK(ark.verifySignedBy(ask).code() == StatusCode::kDataLoss);
+    CHECK(ask.verifySignedBy(ask).code() == StatusCode::DataLoss);
+    CHECK(ark.verifySignedBy(ask).code() == StatusCode::DataLoss);
   }
 }
 
@@ -186,11 +186,11 @@ TEST_CASE("a Genoa ASK is not signed by the Milan ARK: DataLoss naming both", "[
   Certificate milan_ark = loadPem("amd/milan_ark.pem");
   Certificate genoa_ask = loadPem("amd/genoa_ask.pem");
   Status s = genoa_ask.verifySignedBy(milan_ark);
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("SEV-Genoa") && Catch::Contains("ARK-Milan"));
 
   Certificate turin_asvk = loadPem("amd/turin_asvk.pem");
-  CHECK(turin_asvk.verifySignedBy(loadPem("amd/genoa_ark.pem")).code() == StatusCode::kDataLoss);
+  CHECK(turin_asvk.verifySignedBy(loadPem("amd/genoa_ark.pem")).code() == StatusCode::DataLoss);
 }
 
 TEST_CASE("AMD ARKs chain with OpenSSL's X509_verify_cert (strict mode off)", "[x509]") {
@@ -243,9 +243,9 @@ TEST_CASE("the fixture VCEKs have the validity windows the pinned times rely on"
     CHECK(f.vcek.issuerCommonName() == "SEV-Milan");
     CHECK(f.vcek.serialHex() == "0");  // AMD VCEKs have serial 0 (and no AKI)
     CHECK(f.vcek.signatureAlgorithmOid() == kRsassaPssOid);
-    CHECK(f.vcek.publicKey().type() == KeyType::kEc);
+    CHECK(f.vcek.publicKey().type() == KeyType::Ec);
     CHECK(f.vcek.publicKey().curve().ok());
-    CHECK(*f.vcek.publicKey().curve() == Curve::kP384);
+    CHECK(*f.vcek.publicKey().curve() == Curve::P384);
     CHECK(f.ask.der() == loadPem("amd/milan_ask.pem").der());
     CHECK(f.ark.der() == loadPem("amd/milan_ark.pem").der());
   }
@@ -262,7 +262,7 @@ TEST_CASE("a genuine VCEK chains to its ASK and ARK at a time inside every valid
     CHECK(f.vcek.verifySignedBy(f.ask).isOk());
     CHECK(f.ask.verifySignedBy(f.ark).isOk());
     CHECK(f.ark.verifySignedBy(f.ark).isOk());
-    CHECK(f.vcek.verifySignedBy(f.ark).code() == StatusCode::kDataLoss);
+    CHECK(f.vcek.verifySignedBy(f.ark).code() == StatusCode::DataLoss);
 
     std::vector<Certificate> intermediates{f.ask};
     std::vector<Certificate> roots{f.ark};
@@ -280,12 +280,12 @@ TEST_CASE("a VCEK chain fails with FailedPrecondition before notBefore and after
     std::vector<Certificate> roots{f.ark};
 
     Status early = verifyChain(f.vcek, intermediates, roots, at(f.vcek.notBefore() - seconds(1)));
-    CHECK(early.code() == StatusCode::kFailedPrecondition);
+    CHECK(early.code() == StatusCode::FailedPrecondition);
     CHECK_THAT(early.message(),
                Catch::Contains("SEV-VCEK") && Catch::Contains("certificate is not yet valid"));
 
     Status late = verifyChain(f.vcek, intermediates, roots, at(f.vcek.notAfter() + seconds(1)));
-    CHECK(late.code() == StatusCode::kFailedPrecondition);
+    CHECK(late.code() == StatusCode::FailedPrecondition);
     CHECK_THAT(late.message(),
                Catch::Contains("SEV-VCEK") && Catch::Contains("certificate has expired"));
 
@@ -293,7 +293,7 @@ TEST_CASE("a VCEK chain fails with FailedPrecondition before notBefore and after
     CHECK(verifyChain(f.vcek, intermediates, roots, at(f.vcek.notBefore())).isOk());
     CHECK(verifyChain(f.vcek, intermediates, roots, at(f.vcek.notAfter() - seconds(1))).isOk());
     CHECK(verifyChain(f.vcek, intermediates, roots, at(f.vcek.notAfter())).code() ==
-          StatusCode::kFailedPrecondition);
+          StatusCode::FailedPrecondition);
   }
 }
 
@@ -304,7 +304,7 @@ TEST_CASE("a Milan VCEK does not chain to the Genoa ASK and ARK: DataLoss", "[x5
   std::vector<Certificate> roots{loadPem("amd/genoa_ark.pem")};
   Status s = verifyChain(f.vcek, intermediates, roots,
                          at(f.vcek.notBefore() + hours(24)));
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("SEV-VCEK") &&
                               Catch::Contains("unable to get local issuer certificate"));
 }
@@ -370,7 +370,7 @@ TEST_CASE("extensionValue rejects a malformed OID with InvalidArgument", "[x509]
                           "basicConstraints", "-1.2"}) {
     INFO("'" << oid << "'");
     auto value = ask.extensionValue(oid);
-    CHECK(value.status().code() == StatusCode::kInvalidArgument);
+    CHECK(value.status().code() == StatusCode::InvalidArgument);
   }
 }
 
@@ -397,14 +397,14 @@ TEST_CASE("parsePemBundle enforces max_certs with ResourceExhausted", "[x509]") 
   std::string bundle = readText("snp/aci-milan-v2/ask_ark.pem");
   CHECK(Certificate::parsePemBundle(bundle, 2).ok());
   CHECK(Certificate::parsePemBundle(bundle, 1).status().code() ==
-        StatusCode::kResourceExhausted);
+        StatusCode::ResourceExhausted);
 }
 
 TEST_CASE("fromPem wants exactly one CERTIFICATE block", "[x509]") {
   auto two = Certificate::fromPem(readText("snp/aci-milan-v2/ask_ark.pem"));
-  CHECK(two.status().code() == StatusCode::kInvalidArgument);
+  CHECK(two.status().code() == StatusCode::InvalidArgument);
   auto none = Certificate::fromPem("no PEM here\n");
-  CHECK(none.status().code() == StatusCode::kInvalidArgument);
+  CHECK(none.status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("malformed PEM and DER give InvalidArgument without throwing", "[x509]") {
@@ -436,11 +436,11 @@ TEST_CASE("malformed PEM and DER give InvalidArgument without throwing", "[x509]
     for (const auto& [what, input] : cases) {
       INFO(what);
       auto bundle = Certificate::parsePemBundle(input);
-      CHECK(bundle.status().code() == StatusCode::kInvalidArgument);
+      CHECK(bundle.status().code() == StatusCode::InvalidArgument);
       auto single = Certificate::fromPem(input);
-      CHECK(single.status().code() == StatusCode::kInvalidArgument);
+      CHECK(single.status().code() == StatusCode::InvalidArgument);
       auto either = Certificate::fromPemOrDer(asBytes(input));
-      CHECK(either.status().code() == StatusCode::kInvalidArgument);
+      CHECK(either.status().code() == StatusCode::InvalidArgument);
     }
   }
 
@@ -463,8 +463,8 @@ TEST_CASE("malformed PEM and DER give InvalidArgument without throwing", "[x509]
     };
     for (const auto& [what, input] : cases) {
       INFO(what);
-      CHECK(Certificate::fromDer(input).status().code() == StatusCode::kInvalidArgument);
-      CHECK(Certificate::fromPemOrDer(input).status().code() == StatusCode::kInvalidArgument);
+      CHECK(Certificate::fromDer(input).status().code() == StatusCode::InvalidArgument);
+      CHECK(Certificate::fromPemOrDer(input).status().code() == StatusCode::InvalidArgument);
     }
   }
 }
@@ -482,7 +482,7 @@ TEST_CASE("fromPemOrDer detects PEM and DER", "[x509]") {
 
 testing::CertificateProfile rsaProfile(std::string name) {
   auto p = testing::profile(std::move(name));
-  p.key_type = testing::TestKeyType::kRsa2048;
+  p.key_type = testing::TestKeyType::Rsa2048;
   return p;
 }
 
@@ -524,7 +524,7 @@ TEST_CASE("verifyChain fails with DataLoss for the wrong hostname", "[x509]") {
   GeneratedChain chain;
   Status s = verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(),
                          at(testing::testPkiVerifyTime(), "other.example.test"));
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("'vault'") && Catch::Contains("hostname mismatch") &&
                               Catch::Contains("other.example.test"));
 }
@@ -535,7 +535,7 @@ TEST_CASE("verifyChain fails with FailedPrecondition for an expired leaf", "[x50
       expiringProfile("old vault", utc(2025, 1, 1), {"vault.example.test"}));
   Status s = verifyChain(expired.certificate, chain.intermediates(), chain.roots(),
                          at(testing::testPkiVerifyTime(), "vault.example.test"));
-  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.code() == StatusCode::FailedPrecondition);
   CHECK_THAT(s.message(), Catch::Contains("'old vault'") &&
                               Catch::Contains("certificate has expired") &&
                               Catch::Contains("2025-01-01T00:00:00Z") &&
@@ -550,7 +550,7 @@ TEST_CASE("verifyChain names an expired intermediate", "[x509]") {
   std::vector<Certificate> intermediates{old_intermediate.certificate()};
   Status s = verifyChain(leaf.certificate, intermediates, chain.roots(),
                          at(testing::testPkiVerifyTime()));
-  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.code() == StatusCode::FailedPrecondition);
   CHECK_THAT(s.message(), Catch::Contains("'expired intermediate'"));
 }
 
@@ -558,7 +558,7 @@ TEST_CASE("verifyChain fails with FailedPrecondition before the chain is valid",
   GeneratedChain chain;
   Status s = verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(),
                          at(utc(2023, 6, 1)));
-  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.code() == StatusCode::FailedPrecondition);
   CHECK_THAT(s.message(), Catch::Contains("certificate is not yet valid"));
 }
 
@@ -568,7 +568,7 @@ TEST_CASE("verifyChain fails with DataLoss for an untrusted root", "[x509]") {
   std::vector<Certificate> roots{other_root.certificate()};
   Status s = verifyChain(chain.leaf.certificate, chain.intermediates(), roots,
                          at(testing::testPkiVerifyTime(), "vault.example.test"));
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("skr test intermediate") &&
                               Catch::Contains("unable to get local issuer certificate"));
 
@@ -576,7 +576,7 @@ TEST_CASE("verifyChain fails with DataLoss for an untrusted root", "[x509]") {
   std::vector<Certificate> with_root{chain.intermediate.certificate(), chain.root.certificate()};
   Status self = verifyChain(chain.leaf.certificate, with_root, roots,
                             at(testing::testPkiVerifyTime()));
-  CHECK(self.code() == StatusCode::kDataLoss);
+  CHECK(self.code() == StatusCode::DataLoss);
   CHECK_THAT(self.message(), Catch::Contains("self-signed certificate in certificate chain"));
 }
 
@@ -584,7 +584,7 @@ TEST_CASE("verifyChain fails with DataLoss when the intermediate is missing", "[
   GeneratedChain chain;
   Status s = verifyChain(chain.leaf.certificate, {}, chain.roots(),
                          at(testing::testPkiVerifyTime(), "vault.example.test"));
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("'vault'") &&
                               Catch::Contains("unable to get local issuer certificate"));
 }
@@ -596,10 +596,10 @@ TEST_CASE("verifyChain enforces max_depth (leaf and root included)", "[x509]") {
   CHECK(verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options).isOk());
   options.max_depth = 2;
   Status s = verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options);
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   options.max_depth = 0;
   CHECK(verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options)
-            .code() == StatusCode::kInvalidArgument);
+            .code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("a notAfter of 99991231235959Z reads as TimePoint::max() and still verifies", "[x509]") {
@@ -616,7 +616,7 @@ TEST_CASE("verifyChain needs at least one trust anchor", "[x509]") {
   GeneratedChain chain;
   CHECK(verifyChain(chain.leaf.certificate, chain.intermediates(), {},
                     at(testing::testPkiVerifyTime()))
-            .code() == StatusCode::kInvalidArgument);
+            .code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("a leaf signed by a forged intermediate with the same name fails with DataLoss",
@@ -627,7 +627,7 @@ TEST_CASE("a leaf signed by a forged intermediate with the same name fails with 
   auto leaf = impostor.issue(testing::profile("vault", {"vault.example.test"}));
   Status s = verifyChain(leaf.certificate, chain.intermediates(), chain.roots(),
                          at(testing::testPkiVerifyTime(), "vault.example.test"));
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("'vault'"));
 }
 

@@ -21,7 +21,7 @@ TEST_CASE("a fault rule fires for exactly `count` matching requests, then disapp
   CHECK(!faults.take("vault", "GET", "/other"));
   auto first = faults.take("vault", "GET", "/keys/a");
   REQUIRE(first);
-  CHECK(first->kind == FaultKind::kStatus);
+  CHECK(first->kind == FaultKind::Status);
   CHECK(first->status == 503);
   CHECK(first->retry_after_seconds == 3);
   CHECK(faults.take("vault", "POST", "/keys/b/create"));
@@ -35,10 +35,10 @@ TEST_CASE("fault rules match by method and whole-path regex, first rule first") 
   REQUIRE(faults.add(parse(R"({"action":"delay","delay_ms":10,"count":5})")).ok());
   auto r = faults.take("vault", "POST", "/keys/k/release");
   REQUIRE(r);
-  CHECK(r->kind == FaultKind::kWrongKey);
+  CHECK(r->kind == FaultKind::WrongKey);
   auto other = faults.take("vault", "GET", "/keys/k/release");
   REQUIRE(other);
-  CHECK(other->kind == FaultKind::kDelay);
+  CHECK(other->kind == FaultKind::Delay);
   CHECK(other->delay_ms == 10);
   CHECK(!faults.take("admin", "GET", "/_emulator/health"));
   faults.clear();
@@ -53,11 +53,11 @@ TEST_CASE("fault rules reject unknown actions, out-of-range values and bad regex
     INFO(text);
     StatusOr<json::ObjectPtr> o = json::parseObject(text);
     REQUIRE(o.ok());
-    CHECK(FaultRule::fromJson(*o).status().code() == StatusCode::kInvalidArgument);
+    CHECK(FaultRule::fromJson(*o).status().code() == StatusCode::InvalidArgument);
   }
   FaultInjector faults;
   CHECK(faults.add(parse(R"({"action":"close","path_regex":"("})")).status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
 }
 
 TEST_CASE("corruptBody changes bytes but keeps the length") {

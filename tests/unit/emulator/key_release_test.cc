@@ -69,7 +69,7 @@ json::ObjectPtr claimsWith(Poco::JSON::Array::Ptr keys, const std::string& iss) 
 }
 
 std::string sign(const crypto::PrivateKey& key, const json::ObjectPtr& claims,
-                 const std::string& kid, jose::JwsAlgorithm alg = jose::JwsAlgorithm::kRS256) {
+                 const std::string& kid, jose::JwsAlgorithm alg = jose::JwsAlgorithm::RS256) {
   json::ObjectPtr header = new Poco::JSON::Object;
   header->set("kid", kid);
   header->set("typ", "JWT");
@@ -92,17 +92,17 @@ json::ObjectPtr simpleClaims(const std::string& iss = "https://127.0.0.1:4001") 
 
 TEST_CASE("release enc names are exact and map to SHA-1, SHA-256 and SHA-384 OAEP") {
   CHECK(*keyExportEncryptionFromName("CKM_RSA_AES_KEY_WRAP") ==
-        KeyExportEncryption::kCkmRsaAesKeyWrap);
+        KeyExportEncryption::CkmRsaAesKeyWrap);
   CHECK(*keyExportEncryptionFromName("RSA_AES_KEY_WRAP_256") ==
-        KeyExportEncryption::kRsaAesKeyWrap256);
+        KeyExportEncryption::RsaAesKeyWrap256);
   CHECK(*keyExportEncryptionFromName("RSA_AES_KEY_WRAP_384") ==
-        KeyExportEncryption::kRsaAesKeyWrap384);
-  CHECK(oaepHash(KeyExportEncryption::kCkmRsaAesKeyWrap) == crypto::HashAlg::kSha1);
-  CHECK(oaepHash(KeyExportEncryption::kRsaAesKeyWrap256) == crypto::HashAlg::kSha256);
-  CHECK(oaepHash(KeyExportEncryption::kRsaAesKeyWrap384) == crypto::HashAlg::kSha384);
+        KeyExportEncryption::RsaAesKeyWrap384);
+  CHECK(oaepHash(KeyExportEncryption::CkmRsaAesKeyWrap) == crypto::HashAlg::Sha1);
+  CHECK(oaepHash(KeyExportEncryption::RsaAesKeyWrap256) == crypto::HashAlg::Sha256);
+  CHECK(oaepHash(KeyExportEncryption::RsaAesKeyWrap384) == crypto::HashAlg::Sha384);
   for (const char* bad : {"ckm_rsa_aes_key_wrap", "RSA-OAEP", "", "RSA_AES_KEY_WRAP_512"}) {
     INFO(bad);
-    CHECK(keyExportEncryptionFromName(bad).status().code() == StatusCode::kInvalidArgument);
+    CHECK(keyExportEncryptionFromName(bad).status().code() == StatusCode::InvalidArgument);
   }
 }
 
@@ -110,8 +110,8 @@ TEST_CASE("RSA-AES key wrap output unwraps with the transfer key under the enc's
   const SecretBytes pkcs8 = rsaKey(1).toPkcs8Der();
   const SecretBytes aes = SecretBytes::copyOf(Bytes(32, 0x5a));
   for (KeyExportEncryption enc :
-       {KeyExportEncryption::kCkmRsaAesKeyWrap, KeyExportEncryption::kRsaAesKeyWrap256,
-        KeyExportEncryption::kRsaAesKeyWrap384}) {
+       {KeyExportEncryption::CkmRsaAesKeyWrap, KeyExportEncryption::RsaAesKeyWrap256,
+        KeyExportEncryption::RsaAesKeyWrap384}) {
     INFO(keyExportEncryptionName(enc));
     for (const SecretBytes* plain : {&pkcs8, &aes}) {
       StatusOr<Bytes> wrapped = rsaAesKeyWrap(rsaKey(0).publicKey(), enc, *plain);
@@ -120,9 +120,9 @@ TEST_CASE("RSA-AES key wrap output unwraps with the transfer key under the enc's
       CHECK(wrapped->size() == 256 + padded + 8);
       CHECK(unwrap(rsaKey(0), oaepHash(enc), *wrapped) == *plain);
       // Another OAEP hash does not decrypt the KEK.
-      const crypto::HashAlg other = enc == KeyExportEncryption::kCkmRsaAesKeyWrap
-                                        ? crypto::HashAlg::kSha256
-                                        : crypto::HashAlg::kSha1;
+      const crypto::HashAlg other = enc == KeyExportEncryption::CkmRsaAesKeyWrap
+                                        ? crypto::HashAlg::Sha256
+                                        : crypto::HashAlg::Sha1;
       CHECK(!crypto::rsaOaepDecrypt(rsaKey(0), other, ByteView(wrapped->data(), 256)).ok());
     }
   }
@@ -131,12 +131,12 @@ TEST_CASE("RSA-AES key wrap output unwraps with the transfer key under the enc's
   // A fresh AES key per wrap.
   CHECK(*rsaAesKeyWrap(rsaKey(0).publicKey(), kDefaultKeyExportEncryption, aes) !=
         *rsaAesKeyWrap(rsaKey(0).publicKey(), kDefaultKeyExportEncryption, aes));
-  const crypto::PrivateKey ec = crypto::PrivateKey::generateEc(crypto::Curve::kP256).value();
+  const crypto::PrivateKey ec = crypto::PrivateKey::generateEc(crypto::Curve::P256).value();
   CHECK(rsaAesKeyWrap(ec.publicKey(), kDefaultKeyExportEncryption, aes).status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
   CHECK(rsaAesKeyWrap(rsaKey(0).publicKey(), kDefaultKeyExportEncryption, SecretBytes())
             .status()
-            .code() == StatusCode::kInvalidArgument);
+            .code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("release request bodies are validated member by member") {
@@ -144,12 +144,12 @@ TEST_CASE("release request bodies are validated member by member") {
   REQUIRE(minimal.ok());
   CHECK(minimal->target == "a.b.c");
   CHECK(!minimal->nonce);
-  CHECK(minimal->enc == KeyExportEncryption::kCkmRsaAesKeyWrap);
+  CHECK(minimal->enc == KeyExportEncryption::CkmRsaAesKeyWrap);
   StatusOr<ReleaseRequest> full =
       parseReleaseRequest(R"({"target":"t","nonce":"n1","enc":"RSA_AES_KEY_WRAP_384","other":1})");
   REQUIRE(full.ok());
   CHECK(*full->nonce == "n1");
-  CHECK(full->enc == KeyExportEncryption::kRsaAesKeyWrap384);
+  CHECK(full->enc == KeyExportEncryption::RsaAesKeyWrap384);
 
   const std::pair<std::string, std::string> bad[] = {
       {"", "empty"},
@@ -170,7 +170,7 @@ TEST_CASE("release request bodies are validated member by member") {
     INFO(body.substr(0, 80));
     StatusOr<ReleaseRequest> r = parseReleaseRequest(body);
     REQUIRE(!r.ok());
-    CHECK(r.status().code() == StatusCode::kInvalidArgument);
+    CHECK(r.status().code() == StatusCode::InvalidArgument);
     CHECK_THAT(r.status().message(), Catch::Contains(expected));
   }
 }
@@ -199,30 +199,30 @@ TEST_CASE("MAA tokens verify only from a trusted issuer, with its kid, signature
   no_iss->remove("iss");
   const Case cases[] = {
       {"untrusted maa2", sign(rsaKey(1), simpleClaims("https://127.0.0.1:4002"), "kid-maa2"), kNow,
-       StatusCode::kPermissionDenied,
+       StatusCode::PermissionDenied,
        "the emulated MAA instance 'maa2', which this vault does not "
        "trust (trusted: https://127.0.0.1:4001)"},
       {"unknown issuer", sign(rsaKey(0), simpleClaims("https://evil.example"), "kid-maa"), kNow,
-       StatusCode::kPermissionDenied, "\"https://evil.example\" is an unknown attestation service"},
-      {"no iss", sign(rsaKey(0), no_iss, "kid-maa"), kNow, StatusCode::kPermissionDenied,
+       StatusCode::PermissionDenied, "\"https://evil.example\" is an unknown attestation service"},
+      {"no iss", sign(rsaKey(0), no_iss, "kid-maa"), kNow, StatusCode::PermissionDenied,
        "no string 'iss'"},
-      {"wrong kid", sign(rsaKey(0), simpleClaims(), "other"), kNow, StatusCode::kPermissionDenied,
+      {"wrong kid", sign(rsaKey(0), simpleClaims(), "other"), kNow, StatusCode::PermissionDenied,
        "kid \"other\" is not a signing key of https://127.0.0.1:4001"},
       {"bad signature", sign(rsaKey(1), simpleClaims(), "kid-maa"), kNow,
-       StatusCode::kPermissionDenied, "signature does not verify"},
-      {"expired", good, kNow + 3600 + 61, StatusCode::kPermissionDenied, "token expired at"},
-      {"not yet valid", good, kNow - 10 - 61, StatusCode::kPermissionDenied, "not valid before"},
-      {"PS256", sign(rsaKey(0), simpleClaims(), "kid-maa", jose::JwsAlgorithm::kPS256), kNow,
-       StatusCode::kPermissionDenied, "signed with PS256; MAA tokens must use RS256"},
+       StatusCode::PermissionDenied, "signature does not verify"},
+      {"expired", good, kNow + 3600 + 61, StatusCode::PermissionDenied, "token expired at"},
+      {"not yet valid", good, kNow - 10 - 61, StatusCode::PermissionDenied, "not valid before"},
+      {"PS256", sign(rsaKey(0), simpleClaims(), "kid-maa", jose::JwsAlgorithm::PS256), kNow,
+       StatusCode::PermissionDenied, "signed with PS256; MAA tokens must use RS256"},
       {"alg none",
        encoding::base64UrlEncode(asBytes(R"({"alg":"none"})")) + "." +
            encoding::base64UrlEncode(asBytes("{}")) + ".",
-       kNow, StatusCode::kInvalidArgument, "not a compact JWS"},
+       kNow, StatusCode::InvalidArgument, "not a compact JWS"},
       {"alg none signed",
        encoding::base64UrlEncode(asBytes(R"({"alg":"none"})")) + "." +
            encoding::base64UrlEncode(asBytes("{}")) + ".c2ln",
-       kNow, StatusCode::kPermissionDenied, "algorithm is not accepted"},
-      {"garbage", "not-a-token", kNow, StatusCode::kInvalidArgument, "not a compact JWS"},
+       kNow, StatusCode::PermissionDenied, "algorithm is not accepted"},
+      {"garbage", "not-a-token", kNow, StatusCode::InvalidArgument, "not a compact JWS"},
   };
   for (const Case& c : cases) {
     INFO(c.name);
@@ -236,7 +236,7 @@ TEST_CASE("MAA tokens verify only from a trusted issuer, with its kid, signature
 }
 
 TEST_CASE("the transfer key is the first RSA key with key_ops encrypt or key_use enc") {
-  const crypto::PrivateKey ec = crypto::PrivateKey::generateEc(crypto::Curve::kP256).value();
+  const crypto::PrivateKey ec = crypto::PrivateKey::generateEc(crypto::Curve::P256).value();
   Poco::JSON::Array::Ptr keys = new Poco::JSON::Array;
   json::ObjectPtr ec_jwk = jose::Jwk::fromPublicKey(ec.publicKey()).publicJson().value();
   ec_jwk->set("key_ops", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
@@ -257,7 +257,7 @@ TEST_CASE("the transfer key is the first RSA key with key_ops encrypt or key_use
   unsuitable->add(transferJwk(rsaKey(0), "sign-only", false));
   StatusOr<TransferKey> none = selectTransferKey(claimsWith(unsuitable, "https://x"));
   REQUIRE(!none.ok());
-  CHECK(none.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(none.status().code() == StatusCode::FailedPrecondition);
   CHECK_THAT(none.status().message(), Catch::Contains("keys[0] is not an RSA key"));
   CHECK_THAT(none.status().message(), Catch::Contains("keys[1] has neither key_use"));
 
@@ -275,7 +275,7 @@ TEST_CASE("key_hsm and the release payload carry AKV's field names and the wrapp
   v.name = "aes";
   v.version = newKeyVersionId();
   v.kty = "oct-HSM";
-  REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::kOct, 256, crypto::Curve::kP256}, v).isOk());
+  REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Oct, 256, crypto::Curve::P256}, v).isOk());
   v.key_ops = {"wrapKey", "unwrapKey"};
   v.attributes.exportable = true;
   v.attributes.created = v.attributes.updated = kNow;
@@ -285,8 +285,8 @@ TEST_CASE("key_hsm and the release payload carry AKV's field names and the wrapp
   CHECK(plain.size() == 32);
   CHECK(plain == v.material);
   const Bytes ciphertext =
-      rsaAesKeyWrap(rsaKey(0).publicKey(), KeyExportEncryption::kRsaAesKeyWrap256, plain).value();
-  const std::string hsm = keyHsm("tk", KeyExportEncryption::kRsaAesKeyWrap256, ciphertext);
+      rsaAesKeyWrap(rsaKey(0).publicKey(), KeyExportEncryption::RsaAesKeyWrap256, plain).value();
+  const std::string hsm = keyHsm("tk", KeyExportEncryption::RsaAesKeyWrap256, ciphertext);
   CHECK(hsm.find('=') == std::string::npos);
   json::ObjectPtr blob = json::parseObject(toString(*encoding::base64UrlDecode(hsm))).value();
   CHECK(blob->getValue<std::string>("schema_version") == "1.0.0");
@@ -294,10 +294,10 @@ TEST_CASE("key_hsm and the release payload carry AKV's field names and the wrapp
   CHECK(blob->getObject("header")->getValue<std::string>("alg") == "dir");
   CHECK(blob->getObject("header")->getValue<std::string>("enc") == "RSA_AES_KEY_WRAP_256");
   const Bytes ct = *encoding::base64UrlDecode(blob->getValue<std::string>("ciphertext"));
-  CHECK(unwrap(rsaKey(0), crypto::HashAlg::kSha256, ct) == v.material);
+  CHECK(unwrap(rsaKey(0), crypto::HashAlg::Sha256, ct) == v.material);
 
   json::ObjectPtr payload = releasePayload(v, "https://127.0.0.1:5000", "7.4",
-                                           KeyExportEncryption::kRsaAesKeyWrap256, "n-1", hsm);
+                                           KeyExportEncryption::RsaAesKeyWrap256, "n-1", hsm);
   json::ObjectPtr request = payload->getObject("request");
   CHECK(request->getValue<std::string>("api-version") == "7.4");
   CHECK(request->getValue<std::string>("enc") == "RSA_AES_KEY_WRAP_256");

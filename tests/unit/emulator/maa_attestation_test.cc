@@ -313,7 +313,7 @@ TEST_CASE(
   Resigned s = resigned();
   skr::testing::TestCa root = skr::testing::TestCa::create("UVM signing root");
   skr::testing::CertificateProfile leaf_profile = skr::testing::profile("UVM signer");
-  leaf_profile.key_type = skr::testing::TestKeyType::kEcP384;
+  leaf_profile.key_type = skr::testing::TestKeyType::EcP384;
   skr::testing::IssuedCertificate leaf = root.issue(leaf_profile);
   const std::string measurement = encoding::hexEncode(ByteView(s.report).subspan(0x90, 48));
 
@@ -362,7 +362,7 @@ TEST_CASE("malformed requests are rejected with the member that is wrong", "[emu
     StatusOr<AttestSevSnpVmRequest> r = AttestSevSnpVmRequest::parse(text);
     INFO(text.substr(0, 200));
     REQUIRE_FALSE(r.ok());
-    CHECK(r.status().code() == StatusCode::kInvalidArgument);
+    CHECK(r.status().code() == StatusCode::InvalidArgument);
     CHECK_THAT(r.status().message(), Catch::StartsWith("request: "));
     CHECK_THAT(r.status().message(), Catch::Contains(needle));
   };
@@ -430,12 +430,12 @@ TEST_CASE("the maa_request fuzz seeds parse", "[emulator][maa]") {
       AttestSevSnpVmRequest::parse(read("attest_request_padded_binary.json"));
   INFO(padded.status().toString());
   REQUIRE(padded.ok());
-  CHECK(padded->runtime_data.type == MaaData::Type::kBinary);
+  CHECK(padded->runtime_data.type == MaaData::Type::Binary);
   StatusOr<UvmEndorsement> uvm =
       UvmEndorsement::parse(asBytes(read("uvm_endorsement_cose_sign1.bin")));
   INFO(uvm.status().toString());
   REQUIRE(uvm.ok());
-  CHECK(uvm->verifySignature().code() == StatusCode::kFailedPrecondition);  // no x5chain
+  CHECK(uvm->verifySignature().code() == StatusCode::FailedPrecondition);  // no x5chain
   CHECK(UvmEndorsement::parse(aci->uvm_endorsements.front()).ok());
 }
 

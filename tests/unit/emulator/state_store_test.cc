@@ -25,7 +25,7 @@ TEST_CASE("key store persists versions with material and reloads them equal") {
     v.name = "kek";
     v.version = newKeyVersionId();
     v.kty = "RSA-HSM";
-    REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::kRsa, 2048, crypto::Curve::kP256}, v).isOk());
+    REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Rsa, 2048, crypto::Curve::P256}, v).isOk());
     v.key_ops = {"wrapKey", "unwrapKey"};
     v.attributes.exportable = true;
     v.attributes.created = v.attributes.updated = 1700000000;
@@ -40,7 +40,7 @@ TEST_CASE("key store persists versions with material and reloads them equal") {
     o.name = "aes";
     o.version = newKeyVersionId();
     o.kty = "oct-HSM";
-    REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::kOct, 256, crypto::Curve::kP256}, o).isOk());
+    REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Oct, 256, crypto::Curve::P256}, o).isOk());
     v2_id = o.version;
     REQUIRE((*store)->addVersion(std::move(o)).ok());
     auto updated = (*store)->updateVersion("vault", "kek", v1_id, [](KeyVersion& k) {
@@ -84,7 +84,7 @@ TEST_CASE("key store refuses a corrupted version file") {
   REQUIRE(f != nullptr);
   std::fputs("{\"material\":\"x\"", f);
   std::fclose(f);
-  CHECK(KeyStore::open(dir).status().code() == StatusCode::kDataLoss);
+  CHECK(KeyStore::open(dir).status().code() == StatusCode::DataLoss);
   std::filesystem::remove_all(dir);
 }
 
@@ -97,15 +97,15 @@ TEST_CASE("identity store keeps the tenant, identities, credentials and roles ac
     tenant = (*store)->tenantId();
     REQUIRE((*store)->identities().size() == 1);  // the group's system-assigned identity
     Identity user;
-    user.kind = IdentityKind::kUserAssigned;
+    user.kind = IdentityKind::UserAssigned;
     user.name = "uami";
     StatusOr<Identity> added = (*store)->addIdentity(user);
     REQUIRE(added.ok());
     user_oid = added->object_id;
     CHECK(added->msi_res_id.find("/userAssignedIdentities/uami") != std::string::npos);
     Identity second_system;
-    second_system.kind = IdentityKind::kSystemAssigned;
-    CHECK((*store)->addIdentity(second_system).status().code() == StatusCode::kInvalidArgument);
+    second_system.kind = IdentityKind::SystemAssigned;
+    CHECK((*store)->addIdentity(second_system).status().code() == StatusCode::InvalidArgument);
     REQUIRE((*store)->addFederatedCredential(user_oid, {"fic", "https://issuer", "sub", {}}).ok());
     RoleAssignment role;
     role.principal_id = user_oid;

@@ -19,7 +19,7 @@ struct Signer {
   skr::testing::TestCa root = skr::testing::TestCa::create("UVM root");
   skr::testing::IssuedCertificate leaf = [this] {
     skr::testing::CertificateProfile p = skr::testing::profile("UVM signer");
-    p.key_type = skr::testing::TestKeyType::kEcP384;
+    p.key_type = skr::testing::TestKeyType::EcP384;
     return root.issue(p);
   }();
   skr::testing::UvmEndorsementSpec spec() const {
@@ -58,14 +58,14 @@ TEST_CASE("a COSE_Sign1 signed by another key, or with a chain that does not lin
   StatusOr<UvmEndorsement> wrong_key =
       UvmEndorsement::parse(skr::testing::makeUvmEndorsement(spec, other.leaf.key));
   REQUIRE(wrong_key.ok());
-  CHECK(wrong_key->verifySignature().code() == StatusCode::kDataLoss);
+  CHECK(wrong_key->verifySignature().code() == StatusCode::DataLoss);
 
   spec.x5chain = {signer.leaf.certificate, other.root.certificate()};
   StatusOr<UvmEndorsement> unlinked =
       UvmEndorsement::parse(skr::testing::makeUvmEndorsement(spec, signer.leaf.key));
   REQUIRE(unlinked.ok());
   Status s = unlinked->verifySignature();
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("x5chain[0] is not signed by x5chain[1]"));
 
   // PS256 claimed for an EC key.
@@ -73,7 +73,7 @@ TEST_CASE("a COSE_Sign1 signed by another key, or with a chain that does not lin
       UvmEndorsement::parse(skr::testing::makeUvmEndorsement(signer.spec(), signer.leaf.key));
   REQUIRE(misfit.ok());
   misfit->alg = -37;
-  CHECK(misfit->verifySignature().code() == StatusCode::kInvalidArgument);
+  CHECK(misfit->verifySignature().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("every truncation and structural damage of a COSE_Sign1 is an InvalidArgument",
@@ -83,7 +83,7 @@ TEST_CASE("every truncation and structural damage of a COSE_Sign1 is an InvalidA
   for (std::size_t n = 0; n < good.size(); ++n) {
     StatusOr<UvmEndorsement> e = UvmEndorsement::parse(ByteView(good).first(n));
     REQUIRE_FALSE(e.ok());
-    CHECK(e.status().code() == StatusCode::kInvalidArgument);
+    CHECK(e.status().code() == StatusCode::InvalidArgument);
   }
   Bytes trailing = good;
   trailing.push_back(0);

@@ -108,7 +108,7 @@ void checkRejections(StatusOr<Bytes> (*decode)(std::string_view, std::size_t),
 }
 
 TEST_CASE("base64Decode rejects truncated input, missing, bad and extra padding") {
-  const auto k = StatusCode::kInvalidArgument;
+  const auto k = StatusCode::InvalidArgument;
   checkRejections(
       base64Decode,
       {
@@ -129,7 +129,7 @@ TEST_CASE("base64Decode rejects truncated input, missing, bad and extra padding"
 }
 
 TEST_CASE("base64Decode rejects the URL alphabet, whitespace and other characters") {
-  const auto k = StatusCode::kInvalidArgument;
+  const auto k = StatusCode::InvalidArgument;
   const std::string expected = " (expected A-Z, a-z, 0-9, '+', '/')";
   checkRejections(base64Decode,
                   {
@@ -145,11 +145,11 @@ TEST_CASE("base64Decode rejects the URL alphabet, whitespace and other character
                       {"Zm9v\xc3\xa9Yg", k, "base64: invalid character at offset 4" + expected},
                   });
   // A trailing newline changes the length: still InvalidArgument.
-  CHECK(base64Decode("Zm9vYmFy\n").status().code() == StatusCode::kInvalidArgument);
+  CHECK(base64Decode("Zm9vYmFy\n").status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("base64Decode rejects non-zero trailing bits (non-canonical encodings)") {
-  const auto k = StatusCode::kInvalidArgument;
+  const auto k = StatusCode::InvalidArgument;
   checkRejections(
       base64Decode,
       {
@@ -167,7 +167,7 @@ TEST_CASE("base64Decode rejects non-zero trailing bits (non-canonical encodings)
 }
 
 TEST_CASE("base64UrlDecode rejects padding") {
-  const auto k = StatusCode::kInvalidArgument;
+  const auto k = StatusCode::InvalidArgument;
   checkRejections(
       base64UrlDecode,
       {
@@ -181,7 +181,7 @@ TEST_CASE("base64UrlDecode rejects padding") {
 }
 
 TEST_CASE("base64UrlDecode rejects truncated input, the standard alphabet and whitespace") {
-  const auto k = StatusCode::kInvalidArgument;
+  const auto k = StatusCode::InvalidArgument;
   const std::string expected = " (expected A-Z, a-z, 0-9, '-', '_')";
   checkRejections(
       base64UrlDecode,
@@ -198,7 +198,7 @@ TEST_CASE("base64UrlDecode rejects truncated input, the standard alphabet and wh
 }
 
 TEST_CASE("base64UrlDecode rejects non-zero trailing bits") {
-  const auto k = StatusCode::kInvalidArgument;
+  const auto k = StatusCode::InvalidArgument;
   checkRejections(
       base64UrlDecode,
       {
@@ -212,7 +212,7 @@ TEST_CASE("base64UrlDecode rejects non-zero trailing bits") {
 }
 
 TEST_CASE("base64DecodeLenient rejects mixed alphabets") {
-  const auto k = StatusCode::kInvalidArgument;
+  const auto k = StatusCode::InvalidArgument;
   checkRejections(
       base64DecodeLenient,
       {
@@ -226,7 +226,7 @@ TEST_CASE("base64DecodeLenient rejects mixed alphabets") {
 }
 
 TEST_CASE("base64DecodeLenient rejects bad padding, truncation, whitespace and trailing bits") {
-  const auto k = StatusCode::kInvalidArgument;
+  const auto k = StatusCode::InvalidArgument;
   const std::string expected = " (expected a base64 or base64url character)";
   checkRejections(
       base64DecodeLenient,
@@ -262,20 +262,20 @@ TEST_CASE("decoders enforce the decoded size bound with ResourceExhausted before
   CHECK(base64DecodeLenient("Zm9vYmE=", 5).ok());
   const std::string message = "decoded size 6 bytes exceeds the limit of 5 bytes";
   const auto standard = base64Decode("Zm9vYmFy", 5);
-  CHECK(standard.status().code() == StatusCode::kResourceExhausted);
+  CHECK(standard.status().code() == StatusCode::ResourceExhausted);
   CHECK(standard.status().message() == "base64: " + message);
   const auto url = base64UrlDecode("Zm9vYmFy", 5);
-  CHECK(url.status().code() == StatusCode::kResourceExhausted);
+  CHECK(url.status().code() == StatusCode::ResourceExhausted);
   CHECK(url.status().message() == "base64url: " + message);
   const auto lenient = base64DecodeLenient("Zm9vYmFy", 5);
-  CHECK(lenient.status().code() == StatusCode::kResourceExhausted);
+  CHECK(lenient.status().code() == StatusCode::ResourceExhausted);
   CHECK(lenient.status().message() == "base64 (lenient): " + message);
-  CHECK(base64UrlDecodeSecret("Zm9vYmFy", 5).status().code() == StatusCode::kResourceExhausted);
+  CHECK(base64UrlDecodeSecret("Zm9vYmFy", 5).status().code() == StatusCode::ResourceExhausted);
   CHECK(base64DecodeLenientSecret("Zm9vYmFy", 5).status().code() ==
-        StatusCode::kResourceExhausted);
+        StatusCode::ResourceExhausted);
   // The bound is checked from the length alone, before any character is looked at.
   const auto garbage = base64UrlDecode("!!!!!!!!", 5);
-  CHECK(garbage.status().code() == StatusCode::kResourceExhausted);
+  CHECK(garbage.status().code() == StatusCode::ResourceExhausted);
 }
 
 TEST_CASE("the default bound rejects more than 16 MiB of decoded output") {
@@ -283,7 +283,7 @@ TEST_CASE("the default bound rejects more than 16 MiB of decoded output") {
   const std::string text((kDefaultMaxDecoded / 3 + 1) * 4 + 4, 'A');
   const auto result = base64UrlDecode(text);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kResourceExhausted);
+  CHECK(result.status().code() == StatusCode::ResourceExhausted);
   const std::string at_limit((kDefaultMaxDecoded / 3) * 4, 'A');
   const auto ok = base64UrlDecode(at_limit);
   REQUIRE(ok.ok());
@@ -324,14 +324,14 @@ TEST_CASE("secret decoders report offsets and sizes but never the input") {
     CAPTURE(input);
     const auto result = base64UrlDecodeSecret(input);
     REQUIRE_FALSE(result.ok());
-    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK(result.status().code() == StatusCode::InvalidArgument);
     CHECK(result.status().message() == "base64url: " + message);
     CHECK(result.status().message().find(secret) == std::string::npos);
     CHECK(result.status().message().find("secret") == std::string::npos);
   }
   const auto mixed = base64DecodeLenientSecret(secret + "+_");
   REQUIRE_FALSE(mixed.ok());
-  CHECK(mixed.status().code() == StatusCode::kInvalidArgument);
+  CHECK(mixed.status().code() == StatusCode::InvalidArgument);
   CHECK(mixed.status().message() ==
         "base64 (lenient): character at offset 13 mixes the standard and URL alphabets");
 }

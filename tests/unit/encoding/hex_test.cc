@@ -33,7 +33,7 @@ TEST_CASE("hexDecode round-trips every byte value") {
 TEST_CASE("hexDecode rejects an odd length with InvalidArgument naming the length") {
   const auto result = hexDecode("abc");
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kInvalidArgument);
+  CHECK(result.status().code() == StatusCode::InvalidArgument);
   CHECK(result.status().message() == "hex: odd length 3, expected two digits per byte");
 }
 
@@ -46,7 +46,7 @@ TEST_CASE("hexDecode rejects a non-hex character and names its offset, not the c
     CAPTURE(input);
     const auto result = hexDecode(input.size() % 2 == 0 ? input : input + "0");
     REQUIRE_FALSE(result.ok());
-    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK(result.status().code() == StatusCode::InvalidArgument);
     CHECK(result.status().message() ==
           "hex: invalid character at offset " + std::to_string(offsets[i]) +
               " (expected 0-9, a-f or A-F)");
@@ -61,7 +61,7 @@ TEST_CASE("hexDecode enforces the decoded size bound with ResourceExhausted") {
   CHECK(hexDecode("00112233", 4).ok());
   const auto result = hexDecode("0011223344", 4);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kResourceExhausted);
+  CHECK(result.status().code() == StatusCode::ResourceExhausted);
   CHECK(result.status().message() == "hex: decoded size 5 bytes exceeds the limit of 4 bytes");
 }
 
@@ -78,18 +78,18 @@ TEST_CASE("hexDecodeSecret errors name offsets and sizes but never the secret di
   const std::string secret_text = "5ecre7";  // 'r' is not a hex digit
   const auto result = hexDecodeSecret("a1b2c3" + secret_text);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kInvalidArgument);
+  CHECK(result.status().code() == StatusCode::InvalidArgument);
   CHECK(result.status().message() ==
         "hex: invalid character at offset 9 (expected 0-9, a-f or A-F)");
   CHECK(result.status().message().find("5ecre7") == std::string::npos);
 
   const auto odd = hexDecodeSecret("abc");
   REQUIRE_FALSE(odd.ok());
-  CHECK(odd.status().code() == StatusCode::kInvalidArgument);
+  CHECK(odd.status().code() == StatusCode::InvalidArgument);
 
   const auto big = hexDecodeSecret("00112233", 3);
   REQUIRE_FALSE(big.ok());
-  CHECK(big.status().code() == StatusCode::kResourceExhausted);
+  CHECK(big.status().code() == StatusCode::ResourceExhausted);
 }
 
 }  // namespace

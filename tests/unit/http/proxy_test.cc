@@ -22,16 +22,16 @@ TEST_CASE("proxy URL parses host, port and percent-encoded credentials") {
 }
 
 TEST_CASE("proxy URL rejects https proxies, paths, bad ports and bad escapes") {
-  CHECK(parseProxyUrl("https://proxy:3128").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("socks5://proxy:1080").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("http://proxy:3128/path").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("http://proxy:0").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("http://proxy:65536").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("http://proxy:").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("http://u:%zz@proxy").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("http://u:%4@proxy").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("").status().code() == StatusCode::kInvalidArgument);
-  CHECK(parseProxyUrl("http://pro xy:1").status().code() == StatusCode::kInvalidArgument);
+  CHECK(parseProxyUrl("https://proxy:3128").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("socks5://proxy:1080").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("http://proxy:3128/path").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("http://proxy:0").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("http://proxy:65536").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("http://proxy:").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("http://u:%zz@proxy").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("http://u:%4@proxy").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("").status().code() == StatusCode::InvalidArgument);
+  CHECK(parseProxyUrl("http://pro xy:1").status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("proxy error messages do not echo credentials") {
@@ -96,7 +96,7 @@ TEST_CASE("proxyFor picks the proxy by scheme and honours NO_PROXY") {
 
   settings.https_proxy = "ftp://x";
   auto bad = proxyFor(settings, "https", "example.com", 443);
-  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad.status().code() == StatusCode::InvalidArgument);
   CHECK(bad.status().message().find("HTTPS_PROXY") != std::string::npos);
 }
 

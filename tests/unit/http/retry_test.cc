@@ -176,7 +176,7 @@ TEST_CASE("non-retryable transport errors are final and name the attempt") {
   FixedJitter jitter(0.5);
   auto result = sendWithRetry(transport, request(), policy(), clock, jitter);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kResourceExhausted);
+  CHECK(result.status().code() == StatusCode::ResourceExhausted);
   CHECK(result.status().message() == "Dep: attempt 1: too big");
   CHECK(transport.requestCount() == 1);
 }
@@ -204,7 +204,7 @@ TEST_CASE("the last transport error is returned with the number of attempts") {
   p.max_attempts = 2;
   auto result = sendWithRetry(transport, request(), p, clock, jitter);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == StatusCode::kUnavailable);
+  CHECK(result.status().code() == StatusCode::Unavailable);
   CHECK(result.status().message() ==
         "Dep: gave up after 2 attempts (attempt budget): connection refused");
 }

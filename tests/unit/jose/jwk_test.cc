@@ -24,7 +24,7 @@ const PrivateKey& rsaKey() {
 TEST_CASE("RFC 7638 §3.1 thumbprint of the example RSA key") {
   StatusOr<Jwk> jwk = Jwk::parse(testing::kRfc7638Jwk);
   REQUIRE(jwk.ok());
-  CHECK(jwk->type() == JwkType::kRsa);
+  CHECK(jwk->type() == JwkType::Rsa);
   CHECK(jwk->kid() == "2011-04-29");
   CHECK(jwk->alg() == "RS256");
   CHECK_FALSE(jwk->hasPrivate());
@@ -83,7 +83,7 @@ TEST_CASE("private RSA JWK keeps private members out of publicJson and restores 
 }
 
 TEST_CASE("EC JWKs round-trip for P-256, P-384 and P-521") {
-  for (Curve curve : {Curve::kP256, Curve::kP384, Curve::kP521}) {
+  for (Curve curve : {Curve::P256, Curve::P384, Curve::P521}) {
     StatusOr<PrivateKey> key = PrivateKey::generateEc(curve);
     REQUIRE(key.ok());
     const Bytes spki = key->publicKey().toSpkiDer();
@@ -107,18 +107,18 @@ TEST_CASE("EC JWKs round-trip for P-256, P-384 and P-521") {
 TEST_CASE("RFC 7515 A.3 EC private JWK parses and matches its public point") {
   StatusOr<Jwk> jwk = Jwk::parseSecret(SecretBytes::copyOf(asBytes(testing::kRfc7515A3Jwk)));
   REQUIRE(jwk.ok());
-  CHECK(jwk->type() == JwkType::kEc);
+  CHECK(jwk->type() == JwkType::Ec);
   CHECK(jwk->hasPrivate());
-  CHECK(*(*jwk->publicKey())->curve() == Curve::kP256);
+  CHECK(*(*jwk->publicKey())->curve() == Curve::P256);
 }
 
 TEST_CASE("oct JWK holds its key secret and has no public form") {
   SecretBytes k = SecretBytes::copyOf(asBytes("0123456789abcdef0123456789abcdef"));
   StatusOr<Jwk> jwk = Jwk::fromOctet(k.clone());
   REQUIRE(jwk.ok());
-  CHECK(jwk->type() == JwkType::kOct);
-  CHECK(jwk->publicJson().status().code() == StatusCode::kFailedPrecondition);
-  CHECK(jwk->publicKey().status().code() == StatusCode::kFailedPrecondition);
+  CHECK(jwk->type() == JwkType::Oct);
+  CHECK(jwk->publicJson().status().code() == StatusCode::FailedPrecondition);
+  CHECK(jwk->publicKey().status().code() == StatusCode::FailedPrecondition);
   StatusOr<SecretBytes> priv = jwk->privateJson(grantSecretAccess());
   REQUIRE(priv.ok());
   CHECK(text(*priv) == R"({"k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY","kty":"oct"})");
@@ -126,7 +126,7 @@ TEST_CASE("oct JWK holds its key secret and has no public form") {
   REQUIRE(back.ok());
   CHECK(**back->octet() == k);
   CHECK(back->thumbprint() == jwk->thumbprint());
-  CHECK(Jwk::fromOctet(SecretBytes()).status().code() == StatusCode::kInvalidArgument);
+  CHECK(Jwk::fromOctet(SecretBytes()).status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("JWK parsing rejects malformed keys with the member named") {
@@ -136,27 +136,27 @@ TEST_CASE("JWK parsing rejects malformed keys with the member named") {
     const char* message_part;
   };
   const Case cases[] = {
-      {R"({"n":"AQAB","e":"AQAB"})", StatusCode::kNotFound, "kty"},
-      {R"({"kty":"XYZ"})", StatusCode::kInvalidArgument, "unsupported 'kty'"},
-      {R"({"kty":7})", StatusCode::kInvalidArgument, "kty"},
-      {R"({"kty":"RSA","e":"AQAB"})", StatusCode::kNotFound, "'n'"},
-      {R"({"kty":"RSA","n":"!!!","e":"AQAB"})", StatusCode::kInvalidArgument, "'n'"},
-      {R"({"kty":"RSA","n":"","e":"AQAB"})", StatusCode::kInvalidArgument, "'n' is empty"},
-      {R"({"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"})", StatusCode::kInvalidArgument,
+      {R"({"n":"AQAB","e":"AQAB"})", StatusCode::NotFound, "kty"},
+      {R"({"kty":"XYZ"})", StatusCode::InvalidArgument, "unsupported 'kty'"},
+      {R"({"kty":7})", StatusCode::InvalidArgument, "kty"},
+      {R"({"kty":"RSA","e":"AQAB"})", StatusCode::NotFound, "'n'"},
+      {R"({"kty":"RSA","n":"!!!","e":"AQAB"})", StatusCode::InvalidArgument, "'n'"},
+      {R"({"kty":"RSA","n":"","e":"AQAB"})", StatusCode::InvalidArgument, "'n' is empty"},
+      {R"({"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"})", StatusCode::InvalidArgument,
        "CRT"},
-      {R"({"kty":"EC","crv":"P-256","x":"AQAB","y":"AQAB"})", StatusCode::kInvalidArgument,
+      {R"({"kty":"EC","crv":"P-256","x":"AQAB","y":"AQAB"})", StatusCode::InvalidArgument,
        "expected 32"},
-      {R"({"kty":"EC","crv":"secp256k1","x":"AQAB","y":"AQAB"})", StatusCode::kInvalidArgument,
+      {R"({"kty":"EC","crv":"secp256k1","x":"AQAB","y":"AQAB"})", StatusCode::InvalidArgument,
        "crv"},
       {R"({"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"})",
-       StatusCode::kInvalidArgument, "EC JWK"},
-      {R"({"kty":"oct"})", StatusCode::kNotFound, "'k'"},
-      {R"({"kty":"oct","k":5})", StatusCode::kInvalidArgument, "'k'"},
+       StatusCode::InvalidArgument, "EC JWK"},
+      {R"({"kty":"oct"})", StatusCode::NotFound, "'k'"},
+      {R"({"kty":"oct","k":5})", StatusCode::InvalidArgument, "'k'"},
       {R"({"kty":"RSA","n":"AQAB","e":"AQAB","key_ops":"encrypt"})",
-       StatusCode::kInvalidArgument, "key_ops"},
-      {R"({"kty":"RSA","n":"AQAB","e":"AQAB","kid":1})", StatusCode::kInvalidArgument, "kid"},
-      {R"([1,2])", StatusCode::kInvalidArgument, ""},
-      {R"({"kty":"RSA")", StatusCode::kInvalidArgument, ""},
+       StatusCode::InvalidArgument, "key_ops"},
+      {R"({"kty":"RSA","n":"AQAB","e":"AQAB","kid":1})", StatusCode::InvalidArgument, "kid"},
+      {R"([1,2])", StatusCode::InvalidArgument, ""},
+      {R"({"kty":"RSA")", StatusCode::InvalidArgument, ""},
   };
   for (const auto& c : cases) {
     INFO(c.json);
@@ -168,7 +168,7 @@ TEST_CASE("JWK parsing rejects malformed keys with the member named") {
 }
 
 TEST_CASE("EC private JWK whose d does not match x and y is rejected") {
-  StatusOr<PrivateKey> other = PrivateKey::generateEc(Curve::kP256);
+  StatusOr<PrivateKey> other = PrivateKey::generateEc(Curve::P256);
   REQUIRE(other.ok());
   StatusOr<SecretBytes> d = other->ecPrivateScalar();
   REQUIRE(d.ok());
@@ -178,7 +178,7 @@ TEST_CASE("EC private JWK whose d does not match x and y is rejected") {
                text(encoding::base64UrlEncodeSecret(*d)));
   StatusOr<Jwk> jwk = Jwk::parseSecret(SecretBytes::copyOf(asBytes(json)));
   REQUIRE_FALSE(jwk.ok());
-  CHECK(jwk.status().code() == StatusCode::kInvalidArgument);
+  CHECK(jwk.status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("RSA private JWK with a wrong CRT member is rejected") {
@@ -190,7 +190,7 @@ TEST_CASE("RSA private JWK with a wrong CRT member is rejected") {
   json[at] = json[at] == 'A' ? 'B' : 'A';
   StatusOr<Jwk> back = Jwk::parseSecret(SecretBytes::copyOf(asBytes(json)));
   REQUIRE_FALSE(back.ok());
-  CHECK(back.status().code() == StatusCode::kInvalidArgument);
+  CHECK(back.status().code() == StatusCode::InvalidArgument);
 }
 
 }  // namespace

@@ -28,12 +28,12 @@ const PrivateKey& rsa2048() {
   return key;
 }
 const PrivateKey& ecKey(Curve curve) {
-  static const PrivateKey p256 = *PrivateKey::generateEc(Curve::kP256);
-  static const PrivateKey p384 = *PrivateKey::generateEc(Curve::kP384);
-  static const PrivateKey p521 = *PrivateKey::generateEc(Curve::kP521);
+  static const PrivateKey p256 = *PrivateKey::generateEc(Curve::P256);
+  static const PrivateKey p384 = *PrivateKey::generateEc(Curve::P384);
+  static const PrivateKey p521 = *PrivateKey::generateEc(Curve::P521);
   switch (curve) {
-    case Curve::kP384: return p384;
-    case Curve::kP521: return p521;
+    case Curve::P384: return p384;
+    case Curve::P521: return p521;
     default: return p256;
   }
 }
@@ -67,7 +67,7 @@ std::string flipChar(std::string s, std::size_t at) {
 TEST_CASE("RFC 7515 A.2 RS256 JWS verifies with the published key") {
   StatusOr<Jws> jws = Jws::parse(testing::kRfc7515A2Jws);
   REQUIRE(jws.ok());
-  CHECK(jws->algorithm() == JwsAlgorithm::kRS256);
+  CHECK(jws->algorithm() == JwsAlgorithm::RS256);
   CHECK(toString(jws->payload()) == testing::kRfc7515Payload);
   CHECK(jws->verify(rfc7515A2Key()).isOk());
   StatusOr<json::ObjectPtr> claims = jws->payloadJson();
@@ -78,7 +78,7 @@ TEST_CASE("RFC 7515 A.2 RS256 JWS verifies with the published key") {
 TEST_CASE("RFC 7515 A.3 ES256 JWS verifies with the published key") {
   StatusOr<Jws> jws = Jws::parse(testing::kRfc7515A3Jws);
   REQUIRE(jws.ok());
-  CHECK(jws->algorithm() == JwsAlgorithm::kES256);
+  CHECK(jws->algorithm() == JwsAlgorithm::ES256);
   CHECK(toString(jws->payload()) == testing::kRfc7515Payload);
   CHECK(jws->verify(rfc7515A3Key()).isOk());
 }
@@ -91,49 +91,49 @@ TEST_CASE("a JWS with any byte of header, payload or signature changed does not 
     StatusOr<Jws> jws = Jws::parse(flipChar(original, at));
     REQUIRE(jws.ok());
     Status s = jws->verify(rfc7515A2Key());
-    CHECK(s.code() == StatusCode::kDataLoss);
+    CHECK(s.code() == StatusCode::DataLoss);
   }
   // A changed header byte can break the header JSON itself: then parsing fails cleanly.
   StatusOr<Jws> broken = Jws::parse(flipChar(original, 3));
   if (broken.ok()) {
-    CHECK(broken->verify(rfc7515A2Key()).code() == StatusCode::kDataLoss);
+    CHECK(broken->verify(rfc7515A2Key()).code() == StatusCode::DataLoss);
   } else {
-    CHECK(broken.status().code() == StatusCode::kInvalidArgument);
+    CHECK(broken.status().code() == StatusCode::InvalidArgument);
   }
 }
 
 TEST_CASE("a JWS does not verify with another key of the right type") {
   StatusOr<Jws> jws = Jws::parse(testing::kRfc7515A2Jws);
   REQUIRE(jws.ok());
-  CHECK(jws->verify(rsa2048().publicKey()).code() == StatusCode::kDataLoss);
+  CHECK(jws->verify(rsa2048().publicKey()).code() == StatusCode::DataLoss);
   StatusOr<Jws> es = Jws::parse(testing::kRfc7515A3Jws);
   REQUIRE(es.ok());
-  CHECK(es->verify(ecKey(Curve::kP256).publicKey()).code() == StatusCode::kDataLoss);
+  CHECK(es->verify(ecKey(Curve::P256).publicKey()).code() == StatusCode::DataLoss);
 }
 
 TEST_CASE("algorithm and key mismatches are rejected before any signature check") {
   StatusOr<Jws> rs = Jws::parse(testing::kRfc7515A2Jws);
   REQUIRE(rs.ok());
   Status ec_for_rs = rs->verify(rfc7515A3Key());
-  CHECK(ec_for_rs.code() == StatusCode::kInvalidArgument);
+  CHECK(ec_for_rs.code() == StatusCode::InvalidArgument);
   CHECK(ec_for_rs.message().find("needs an RSA key") != std::string::npos);
 
   StatusOr<Jws> es = Jws::parse(testing::kRfc7515A3Jws);
   REQUIRE(es.ok());
   Status rs_for_es = es->verify(rfc7515A2Key());
-  CHECK(rs_for_es.code() == StatusCode::kInvalidArgument);
+  CHECK(rs_for_es.code() == StatusCode::InvalidArgument);
   CHECK(rs_for_es.message().find("needs an EC key") != std::string::npos);
-  Status wrong_curve = es->verify(ecKey(Curve::kP384).publicKey());
-  CHECK(wrong_curve.code() == StatusCode::kInvalidArgument);
+  Status wrong_curve = es->verify(ecKey(Curve::P384).publicKey());
+  CHECK(wrong_curve.code() == StatusCode::InvalidArgument);
   CHECK(wrong_curve.message().find("P-256") != std::string::npos);
 
   // The header says ES256 but the signer used RS256 bytes: alg is taken from the header only.
-  StatusOr<std::string> signed_rs = signJws(rsa2048(), JwsAlgorithm::kRS256, asBytes("x"));
+  StatusOr<std::string> signed_rs = signJws(rsa2048(), JwsAlgorithm::RS256, asBytes("x"));
   REQUIRE(signed_rs.ok());
   const std::string forged = "eyJhbGciOiJFUzI1NiJ9" + signed_rs->substr(signed_rs->find('.'));
   StatusOr<Jws> f = Jws::parse(forged);
   REQUIRE(f.ok());
-  CHECK(f->verify(rsa2048().publicKey()).code() == StatusCode::kInvalidArgument);
+  CHECK(f->verify(rsa2048().publicKey()).code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("sign then verify round-trips for all nine algorithms") {
@@ -142,11 +142,11 @@ TEST_CASE("sign then verify round-trips for all nine algorithms") {
     const PrivateKey* key;
   };
   const Case cases[] = {
-      {JwsAlgorithm::kRS256, &rsa2048()},           {JwsAlgorithm::kRS384, &rsa2048()},
-      {JwsAlgorithm::kRS512, &rsa2048()},           {JwsAlgorithm::kPS256, &rsa2048()},
-      {JwsAlgorithm::kPS384, &rsa2048()},           {JwsAlgorithm::kPS512, &rsa2048()},
-      {JwsAlgorithm::kES256, &ecKey(Curve::kP256)}, {JwsAlgorithm::kES384, &ecKey(Curve::kP384)},
-      {JwsAlgorithm::kES512, &ecKey(Curve::kP521)},
+      {JwsAlgorithm::RS256, &rsa2048()},           {JwsAlgorithm::RS384, &rsa2048()},
+      {JwsAlgorithm::RS512, &rsa2048()},           {JwsAlgorithm::PS256, &rsa2048()},
+      {JwsAlgorithm::PS384, &rsa2048()},           {JwsAlgorithm::PS512, &rsa2048()},
+      {JwsAlgorithm::ES256, &ecKey(Curve::P256)}, {JwsAlgorithm::ES384, &ecKey(Curve::P384)},
+      {JwsAlgorithm::ES512, &ecKey(Curve::P521)},
   };
   const std::string payload = R"({"x-ms-ver":"1.0"})";
   for (const auto& c : cases) {
@@ -172,9 +172,9 @@ TEST_CASE("sign then verify round-trips for all nine algorithms") {
 }
 
 TEST_CASE("ES signatures use the fixed-length JOSE r||s form") {
-  for (auto [alg, curve, size] : {std::tuple{JwsAlgorithm::kES256, Curve::kP256, 64},
-                                  std::tuple{JwsAlgorithm::kES384, Curve::kP384, 96},
-                                  std::tuple{JwsAlgorithm::kES512, Curve::kP521, 132}}) {
+  for (auto [alg, curve, size] : {std::tuple{JwsAlgorithm::ES256, Curve::P256, 64},
+                                  std::tuple{JwsAlgorithm::ES384, Curve::P384, 96},
+                                  std::tuple{JwsAlgorithm::ES512, Curve::P521, 132}}) {
     StatusOr<std::string> compact = signJws(ecKey(curve), alg, asBytes("p"));
     REQUIRE(compact.ok());
     StatusOr<Bytes> sig = encoding::base64UrlDecode(compact->substr(compact->rfind('.') + 1));
@@ -193,8 +193,8 @@ TEST_CASE("'none', HMAC and unknown algorithms are rejected at parse time") {
     const std::string compact = encoding::base64UrlEncode(asBytes(header)) + ".e30.c2ln";
     StatusOr<Jws> jws = Jws::parse(compact);
     REQUIRE_FALSE(jws.ok());
-    CHECK((jws.status().code() == StatusCode::kInvalidArgument ||
-           jws.status().code() == StatusCode::kNotFound));
+    CHECK((jws.status().code() == StatusCode::InvalidArgument ||
+           jws.status().code() == StatusCode::NotFound));
   }
   StatusOr<Jws> none =
       Jws::parse(encoding::base64UrlEncode(asBytes(R"({"alg":"none"})")) + ".e30.c2ln");
@@ -220,7 +220,7 @@ TEST_CASE("malformed compact serializations give InvalidArgument") {
     INFO(c.substr(0, 60));
     StatusOr<Jws> jws = Jws::parse(c);
     REQUIRE_FALSE(jws.ok());
-    CHECK(jws.status().code() == StatusCode::kInvalidArgument);
+    CHECK(jws.status().code() == StatusCode::InvalidArgument);
   }
 }
 
@@ -228,7 +228,7 @@ TEST_CASE("oversized JWS and 'crit' headers are rejected") {
   JwsLimits limits;
   limits.max_compact_bytes = 100;
   CHECK(Jws::parse(testing::kRfc7515A2Jws, limits).status().code() ==
-        StatusCode::kResourceExhausted);
+        StatusCode::ResourceExhausted);
   const std::string crit =
       encoding::base64UrlEncode(asBytes(R"({"alg":"RS256","crit":["b64"],"b64":false})"));
   StatusOr<Jws> jws = Jws::parse(crit + ".e30.c2ln");
@@ -241,20 +241,20 @@ TEST_CASE("an ES256 signature of the wrong length is DataLoss, not a crash") {
       std::string("eyJhbGciOiJFUzI1NiJ9.e30.") + encoding::base64UrlEncode(Bytes(63, 1));
   StatusOr<Jws> jws = Jws::parse(compact);
   REQUIRE(jws.ok());
-  Status s = jws->verify(ecKey(Curve::kP256).publicKey());
-  CHECK(s.code() == StatusCode::kDataLoss);
+  Status s = jws->verify(ecKey(Curve::P256).publicKey());
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK(s.message().find("expected 64") != std::string::npos);
 }
 
 TEST_CASE("signJws refuses an 'alg' in the extra header and a key that does not fit") {
   json::ObjectPtr header = new Poco::JSON::Object();
   header->set("alg", "none");
-  CHECK(signJws(rsa2048(), JwsAlgorithm::kRS256, asBytes("x"), header).status().code() ==
-        StatusCode::kInvalidArgument);
-  CHECK(signJws(ecKey(Curve::kP256), JwsAlgorithm::kPS256, asBytes("x")).status().code() ==
-        StatusCode::kInvalidArgument);
-  CHECK(signJws(ecKey(Curve::kP384), JwsAlgorithm::kES256, asBytes("x")).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(signJws(rsa2048(), JwsAlgorithm::RS256, asBytes("x"), header).status().code() ==
+        StatusCode::InvalidArgument);
+  CHECK(signJws(ecKey(Curve::P256), JwsAlgorithm::PS256, asBytes("x")).status().code() ==
+        StatusCode::InvalidArgument);
+  CHECK(signJws(ecKey(Curve::P384), JwsAlgorithm::ES256, asBytes("x")).status().code() ==
+        StatusCode::InvalidArgument);
 }
 
 TEST_CASE("x5c certificates are decoded from standard base64 DER, leaf first") {
@@ -267,7 +267,7 @@ TEST_CASE("x5c certificates are decoded from standard base64 DER, leaf first") {
   for (const auto& cert : *bundle) x5c->add(encoding::base64Encode(cert.der()));
   json::ObjectPtr header = new Poco::JSON::Object();
   header->set("x5c", x5c);
-  StatusOr<std::string> compact = signJws(rsa2048(), JwsAlgorithm::kRS256, asBytes("{}"), header);
+  StatusOr<std::string> compact = signJws(rsa2048(), JwsAlgorithm::RS256, asBytes("{}"), header);
   REQUIRE(compact.ok());
   StatusOr<Jws> jws = Jws::parse(*compact);
   REQUIRE(jws.ok());
@@ -280,17 +280,17 @@ TEST_CASE("x5c certificates are decoded from standard base64 DER, leaf first") {
   // base64url in x5c is not the standard encoding and is rejected.
   StatusOr<Jws> no_x5c = Jws::parse(testing::kRfc7515A2Jws);
   REQUIRE(no_x5c.ok());
-  CHECK(no_x5c->x5c().status().code() == StatusCode::kNotFound);
+  CHECK(no_x5c->x5c().status().code() == StatusCode::NotFound);
   Poco::JSON::Array::Ptr bad = new Poco::JSON::Array();
   bad->add(std::string("-_-_"));
   json::ObjectPtr bad_header = new Poco::JSON::Object();
   bad_header->set("x5c", bad);
   StatusOr<std::string> bad_compact =
-      signJws(rsa2048(), JwsAlgorithm::kRS256, asBytes("{}"), bad_header);
+      signJws(rsa2048(), JwsAlgorithm::RS256, asBytes("{}"), bad_header);
   REQUIRE(bad_compact.ok());
   StatusOr<Jws> bad_jws = Jws::parse(*bad_compact);
   REQUIRE(bad_jws.ok());
-  CHECK(bad_jws->x5c().status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad_jws->x5c().status().code() == StatusCode::InvalidArgument);
 }
 
 // Independent implementation check: Poco::JWT (Poco::Crypto keys) and skr agree on RS256 / ES256.
@@ -299,7 +299,7 @@ TEST_CASE("tokens signed by Poco::JWT verify with skr, and skr's verify with Poc
   std::istringstream rsa_priv(rsa_pem);
   const Poco::SharedPtr<Poco::Crypto::RSAKey> poco_rsa(
       new Poco::Crypto::RSAKey(nullptr, &rsa_priv, ""));
-  const std::string ec_pem = toString(ecKey(Curve::kP256).toPkcs8Pem().view(grantSecretAccess()));
+  const std::string ec_pem = toString(ecKey(Curve::P256).toPkcs8Pem().view(grantSecretAccess()));
   std::istringstream ec_priv(ec_pem);
   const Poco::SharedPtr<Poco::Crypto::ECKey> poco_ec(
       new Poco::Crypto::ECKey(nullptr, &ec_priv, ""));
@@ -318,17 +318,17 @@ TEST_CASE("tokens signed by Poco::JWT verify with skr, and skr's verify with Poc
   const std::string poco_es256 = ec_signer.sign(token, Poco::JWT::Signer::ALGO_ES256);
   StatusOr<Jws> es = Jws::parse(poco_es256);
   REQUIRE(es.ok());
-  CHECK(es->verify(ecKey(Curve::kP256).publicKey()).isOk());
+  CHECK(es->verify(ecKey(Curve::P256).publicKey()).isOk());
 
   const std::string payload = R"({"iss":"https://maa.example.test"})";
-  StatusOr<std::string> ours = signJws(rsa2048(), JwsAlgorithm::kRS256, asBytes(payload));
+  StatusOr<std::string> ours = signJws(rsa2048(), JwsAlgorithm::RS256, asBytes(payload));
   REQUIRE(ours.ok());
   Poco::JWT::Token verified;
   rsa_signer.addAlgorithm(Poco::JWT::Signer::ALGO_RS256);
   CHECK(rsa_signer.tryVerify(*ours, verified));
   CHECK(verified.getIssuer() == "https://maa.example.test");
   StatusOr<std::string> ours_es =
-      signJws(ecKey(Curve::kP256), JwsAlgorithm::kES256, asBytes(payload));
+      signJws(ecKey(Curve::P256), JwsAlgorithm::ES256, asBytes(payload));
   REQUIRE(ours_es.ok());
   ec_signer.addAlgorithm(Poco::JWT::Signer::ALGO_ES256);
   CHECK(ec_signer.tryVerify(*ours_es, verified));

@@ -34,7 +34,7 @@ TEST_CASE("a token inside its validity window passes") {
 
 TEST_CASE("an expired token fails with the expiry time and the clock in the message") {
   Status s = checkClaims(claims(R"({"exp":1799990000})"), check());
-  CHECK(s.code() == StatusCode::kUnauthenticated);
+  CHECK(s.code() == StatusCode::Unauthenticated);
   CHECK(s.message() ==
         "token expired at 2027-01-15T05:13:20Z, now 2027-01-15T08:00:00Z, leeway 60 s");
 }
@@ -44,11 +44,11 @@ TEST_CASE("leeway applies at the exp and nbf boundaries") {
   CHECK(checkClaims(claims(R"({"exp":1799999941})"), check()).isOk());
   // exp exactly 60 s ago: expired (exp is exclusive, RFC 7519 §4.1.4).
   CHECK(checkClaims(claims(R"({"exp":1799999940})"), check()).code() ==
-        StatusCode::kUnauthenticated);
+        StatusCode::Unauthenticated);
   // nbf 60 s ahead: accepted; 61 s ahead: not yet valid.
   CHECK(checkClaims(claims(R"({"exp":1800028800,"nbf":1800000060})"), check()).isOk());
   Status early = checkClaims(claims(R"({"exp":1800028800,"nbf":1800000061})"), check());
-  CHECK(early.code() == StatusCode::kUnauthenticated);
+  CHECK(early.code() == StatusCode::Unauthenticated);
   CHECK(early.message().find("not valid before") != std::string::npos);
 }
 
@@ -61,7 +61,7 @@ TEST_CASE("zero leeway is exact") {
 
 TEST_CASE("iat in the future beyond the leeway is rejected") {
   Status s = checkClaims(claims(R"({"exp":1800028800,"iat":1800000100})"), check());
-  CHECK(s.code() == StatusCode::kUnauthenticated);
+  CHECK(s.code() == StatusCode::Unauthenticated);
   CHECK(s.message().find("issued in the future") != std::string::npos);
 }
 
@@ -86,7 +86,7 @@ TEST_CASE("time claims of the wrong type are InvalidArgument") {
                            R"({"exp":1800028800,"iat":{}})", R"({"exp":-5})",
                            R"({"exp":1e300})"}) {
     INFO(text);
-    CHECK(checkClaims(claims(text), check()).code() == StatusCode::kInvalidArgument);
+    CHECK(checkClaims(claims(text), check()).code() == StatusCode::InvalidArgument);
   }
 }
 
@@ -98,11 +98,11 @@ TEST_CASE("issuer must match exactly when required") {
             .isOk());
   Status wrong = checkClaims(
       claims(R"({"exp":1800028800,"iss":"https://sharedeus.eus.attest.azure.net/"})"), c);
-  CHECK(wrong.code() == StatusCode::kUnauthenticated);
+  CHECK(wrong.code() == StatusCode::Unauthenticated);
   CHECK(wrong.message().find("is not the expected") != std::string::npos);
-  CHECK(checkClaims(claims(R"({"exp":1800028800})"), c).code() == StatusCode::kUnauthenticated);
+  CHECK(checkClaims(claims(R"({"exp":1800028800})"), c).code() == StatusCode::Unauthenticated);
   CHECK(checkClaims(claims(R"({"exp":1800028800,"iss":5})"), c).code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
 }
 
 TEST_CASE("audience may be a string or an array containing the expected value") {
@@ -112,10 +112,10 @@ TEST_CASE("audience may be a string or an array containing the expected value") 
   CHECK(checkClaims(claims(R"({"exp":1800028800,"aud":["x","https://vault.azure.net"]})"), c)
             .isOk());
   CHECK(checkClaims(claims(R"({"exp":1800028800,"aud":["x","y"]})"), c).code() ==
-        StatusCode::kUnauthenticated);
-  CHECK(checkClaims(claims(R"({"exp":1800028800})"), c).code() == StatusCode::kUnauthenticated);
+        StatusCode::Unauthenticated);
+  CHECK(checkClaims(claims(R"({"exp":1800028800})"), c).code() == StatusCode::Unauthenticated);
   CHECK(checkClaims(claims(R"({"exp":1800028800,"aud":[1]})"), c).code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
 }
 
 }  // namespace

@@ -90,12 +90,12 @@ TEST_CASE("getInt accepts integral numbers that fit int64, including 2.0 and 1e3
 TEST_CASE("getInt rejects fractions and numbers outside int64 with InvalidArgument") {
   const ObjectPtr doc = parseOk(kTypedDocument);
   const auto frac = getInt(doc, "frac");
-  CHECK(frac.status().code() == StatusCode::kInvalidArgument);
+  CHECK(frac.status().code() == StatusCode::InvalidArgument);
   CHECK(frac.status().message() == "member 'frac': expected an integer, got a fraction");
   for (const char* key : {"umax", "over"}) {
     CAPTURE(key);
     const auto result = getInt(doc, key);
-    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK(result.status().code() == StatusCode::InvalidArgument);
     CHECK(result.status().message() ==
           "member '" + std::string(key) + "': number does not fit a 64-bit signed integer");
   }
@@ -104,7 +104,7 @@ TEST_CASE("getInt rejects fractions and numbers outside int64 with InvalidArgume
   for (const char* key : {"huge", "big_exp"}) {
     CAPTURE(key);
     const auto result = getInt(doc, key);
-    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK(result.status().code() == StatusCode::InvalidArgument);
     CHECK(result.status().message() ==
           "member '" + std::string(key) +
               "': number is not an exactly representable 64-bit integer");
@@ -133,7 +133,7 @@ TEST_CASE("typed getters name the member and both types on a mismatch") {
       {getStringArray(doc, "a").status(), "member 'a': element 0: expected a string, got a number"},
   };
   for (const auto& c : cases) {
-    CHECK(c.status.code() == StatusCode::kInvalidArgument);
+    CHECK(c.status.code() == StatusCode::InvalidArgument);
     CHECK(c.status.message() == c.message);
   }
 }
@@ -146,15 +146,15 @@ TEST_CASE("typed getters report a missing member as NotFound") {
       getArray(doc, "kty").status(),  getStringArray(doc, "kty").status(),
   };
   for (const auto& status : statuses) {
-    CHECK(status.code() == StatusCode::kNotFound);
+    CHECK(status.code() == StatusCode::NotFound);
     CHECK(status.message() == "member 'kty' is missing");
   }
 }
 
 TEST_CASE("getters on a null object pointer fail with InvalidArgument") {
   const ObjectPtr none;
-  CHECK(getString(none, "kty").status().code() == StatusCode::kInvalidArgument);
-  CHECK(getOptionalInt(none, "exp").status().code() == StatusCode::kInvalidArgument);
+  CHECK(getString(none, "kty").status().code() == StatusCode::InvalidArgument);
+  CHECK(getOptionalInt(none, "exp").status().code() == StatusCode::InvalidArgument);
   CHECK(getString(none, "kty").status().message() == "member 'kty': no object to read");
 }
 
@@ -184,8 +184,8 @@ TEST_CASE("optional getters still reject a member of the wrong type") {
   const ObjectPtr doc = parseOk(kTypedDocument);
   CHECK(getOptionalString(doc, "i").status().message() ==
         "member 'i': expected a string, got a number");
-  CHECK(getOptionalInt(doc, "frac").status().code() == StatusCode::kInvalidArgument);
-  CHECK(getOptionalBool(doc, "s").status().code() == StatusCode::kInvalidArgument);
+  CHECK(getOptionalInt(doc, "frac").status().code() == StatusCode::InvalidArgument);
+  CHECK(getOptionalBool(doc, "s").status().code() == StatusCode::InvalidArgument);
   CHECK(getOptionalObject(doc, "a").status().message() ==
         "member 'a': expected an object, got an array");
 }
@@ -203,7 +203,7 @@ TEST_CASE("parse accepts scalars at the top level and surrounding whitespace") {
 
 TEST_CASE("parseObject rejects a top-level value that is not an object") {
   const auto result = parseObject("[1]");
-  CHECK(result.status().code() == StatusCode::kInvalidArgument);
+  CHECK(result.status().code() == StatusCode::InvalidArgument);
   CHECK(result.status().message() == "JSON: expected an object at the top level, got an array");
   CHECK(parseObject("\"s\"").status().message() ==
         "JSON: expected an object at the top level, got a string");
@@ -223,7 +223,7 @@ TEST_CASE("parse accepts arrays nested exactly max_depth deep and rejects one mo
   CHECK(canonical(nested(5, "[", "1", "]")) == "[[[[[1]]]]]");
   CHECK(parse(nested(5, "[", "", "]"), limits).ok());
   const Status status = parseError(nested(6, "[", "", "]"), limits);
-  CHECK(status.code() == StatusCode::kResourceExhausted);
+  CHECK(status.code() == StatusCode::ResourceExhausted);
   CHECK(status.message() == "JSON: nesting at offset 5 exceeds the depth limit of 5");
 }
 
@@ -234,27 +234,27 @@ TEST_CASE("parse accepts objects nested exactly max_depth deep and rejects one m
   CHECK(parse(ok, limits).ok());
   CHECK(canonical(ok) == ok);
   const Status status = parseError(nested(5, R"({"a":)", "1", "}"), limits);
-  CHECK(status.code() == StatusCode::kResourceExhausted);
+  CHECK(status.code() == StatusCode::ResourceExhausted);
   CHECK(status.message() == "JSON: nesting at offset 20 exceeds the depth limit of 4");
   // Mixed nesting counts both kinds.
   CHECK(parse(R"({"a":[{"b":[1]}]})", limits).ok());
-  CHECK(parseError(R"({"a":[{"b":[[1]]}]})", limits).code() == StatusCode::kResourceExhausted);
+  CHECK(parseError(R"({"a":[{"b":[[1]]}]})", limits).code() == StatusCode::ResourceExhausted);
 }
 
 TEST_CASE("the default depth limit is 32") {
   CHECK(parse(nested(32, "[", "", "]")).ok());
-  CHECK(parseError(nested(33, "[", "", "]")).code() == StatusCode::kResourceExhausted);
+  CHECK(parseError(nested(33, "[", "", "]")).code() == StatusCode::ResourceExhausted);
 }
 
 TEST_CASE("a megabyte of open brackets is rejected by depth without recursion") {
   const std::string brackets(1024 * 1024, '[');
   const Status status = parseError(brackets);
-  CHECK(status.code() == StatusCode::kResourceExhausted);
+  CHECK(status.code() == StatusCode::ResourceExhausted);
   CHECK(status.message() == "JSON: nesting at offset 32 exceeds the depth limit of 32");
   const std::string braces = nested(100000, R"({"a":)", "1", "}");
   ParseLimits limits;
   limits.max_bytes = braces.size();
-  CHECK(parseError(braces, limits).code() == StatusCode::kResourceExhausted);
+  CHECK(parseError(braces, limits).code() == StatusCode::ResourceExhausted);
 }
 
 TEST_CASE("brackets inside strings do not count toward the depth") {
@@ -270,7 +270,7 @@ TEST_CASE("parse enforces max_bytes on the whole document with ResourceExhausted
   limits.max_bytes = 10;
   CHECK(parse(R"({"a":"12"})", limits).ok());  // exactly 10 bytes
   const Status status = parseError(R"({"a":"123"})", limits);
-  CHECK(status.code() == StatusCode::kResourceExhausted);
+  CHECK(status.code() == StatusCode::ResourceExhausted);
   CHECK(status.message() == "JSON: document of 11 bytes exceeds the limit of 10 bytes");
 }
 
@@ -279,16 +279,16 @@ TEST_CASE("parse enforces max_string_bytes on decoded strings and member names")
   limits.max_string_bytes = 4;
   CHECK(parse(R"(["abcd"])", limits).ok());
   const Status value = parseError(R"(["abcde"])", limits);
-  CHECK(value.code() == StatusCode::kResourceExhausted);
+  CHECK(value.code() == StatusCode::ResourceExhausted);
   CHECK(value.message() == "JSON: string of 5 bytes exceeds the limit of 4 bytes");
   const Status name = parseError(R"({"abcde":1})", limits);
-  CHECK(name.code() == StatusCode::kResourceExhausted);
+  CHECK(name.code() == StatusCode::ResourceExhausted);
   CHECK(name.message() == "JSON: member name of 5 bytes exceeds the limit of 4 bytes");
   // The limit applies to the decoded bytes: six escapes decode to one byte each.
   CHECK(parse(R"(["\u0041\u0042\u0043\u0044"])", limits).ok());
   // "é" is two bytes of UTF-8.
   CHECK(parse("[\"\xc3\xa9\xc3\xa9\"]", limits).ok());
-  CHECK(parseError("[\"\xc3\xa9\xc3\xa9x\"]", limits).code() == StatusCode::kResourceExhausted);
+  CHECK(parseError("[\"\xc3\xa9\xc3\xa9x\"]", limits).code() == StatusCode::ResourceExhausted);
 }
 
 // ---- parsing: rejected input ----
@@ -296,7 +296,7 @@ TEST_CASE("parse enforces max_string_bytes on decoded strings and member names")
 TEST_CASE("parse rejects empty and whitespace-only input") {
   for (const char* text : {"", " ", "\n\t\r "}) {
     const Status status = parseError(text);
-    CHECK(status.code() == StatusCode::kInvalidArgument);
+    CHECK(status.code() == StatusCode::InvalidArgument);
     CHECK(status.message() == "JSON: empty document");
   }
 }
@@ -322,7 +322,7 @@ TEST_CASE("parse rejects invalid UTF-8 in strings and names the offset") {
   for (const auto& c : cases) {
     CAPTURE(c.text);
     const Status status = parseError(c.text);
-    CHECK(status.code() == StatusCode::kInvalidArgument);
+    CHECK(status.code() == StatusCode::InvalidArgument);
     CHECK(status.message() ==
           "JSON: invalid UTF-8 in a string at offset " + std::to_string(c.offset));
   }
@@ -332,16 +332,16 @@ TEST_CASE("parse rejects escapes that decode to unpaired surrogates") {
   for (const char* text :
        {R"(["\ud800"])", R"(["\udc00"])", R"(["\ud800\u0041"])", R"(["\ude00\ud83d"])"}) {
     CAPTURE(text);
-    CHECK(parseError(text).code() == StatusCode::kInvalidArgument);
+    CHECK(parseError(text).code() == StatusCode::InvalidArgument);
   }
 }
 
 TEST_CASE("parse rejects unescaped control characters in strings") {
   const Status status = parseError("[\"a\x01\"]");
-  CHECK(status.code() == StatusCode::kInvalidArgument);
+  CHECK(status.code() == StatusCode::InvalidArgument);
   CHECK(status.message() == "JSON: unescaped control character in a string at offset 3");
-  CHECK(parseError("[\"a\nb\"]").code() == StatusCode::kInvalidArgument);
-  CHECK(parseError(std::string("[\"a\0b\"]", 7)).code() == StatusCode::kInvalidArgument);
+  CHECK(parseError("[\"a\nb\"]").code() == StatusCode::InvalidArgument);
+  CHECK(parseError(std::string("[\"a\0b\"]", 7)).code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("parse rejects trailing garbage after the value") {
@@ -350,7 +350,7 @@ TEST_CASE("parse rejects trailing garbage after the value") {
       "\"a\" \"b\"", "{\"a\":1}}", "[] ,", "null/", std::string("{}\0", 3)};
   for (const auto& text : texts) {
     CAPTURE(text);
-    CHECK(parseError(text).code() == StatusCode::kInvalidArgument);
+    CHECK(parseError(text).code() == StatusCode::InvalidArgument);
   }
   CHECK(parse("{} \n\t").ok());
 }
@@ -362,7 +362,7 @@ TEST_CASE("parse rejects syntax that is not RFC 8259 JSON") {
                            "[",          "]",          "{\"a\" 1}", "{\"a\":}",  "tru",
                            "[1e]",       "{,}",        "[1 2]"}) {
     CAPTURE(text);
-    CHECK(parseError(text).code() == StatusCode::kInvalidArgument);
+    CHECK(parseError(text).code() == StatusCode::InvalidArgument);
   }
 }
 
@@ -371,7 +371,7 @@ TEST_CASE("parse rejects duplicate member names, also when written with escapes"
                            R"({"a":1,"\u0061":2})", R"([{"k":[],"k":null}])"}) {
     CAPTURE(text);
     const Status status = parseError(text);
-    CHECK(status.code() == StatusCode::kInvalidArgument);
+    CHECK(status.code() == StatusCode::InvalidArgument);
     CHECK(status.message().find("duplicate member name") != std::string::npos);
   }
   // The same name in different objects is fine.
@@ -388,7 +388,7 @@ TEST_CASE("parse rejects numbers outside the int64/uint64/double range") {
        {"[18446744073709551616]", "[-9223372036854775809]", "[123456789012345678901234567890]",
         "[1e400]", "[-1e400]", "[1.7976931348623159e308]"}) {
     CAPTURE(text);
-    CHECK(parseError(text).code() == StatusCode::kInvalidArgument);
+    CHECK(parseError(text).code() == StatusCode::InvalidArgument);
   }
   // Poco 1.11 alone would wrap these around to 0 and INT64_MIN.
   const Status wrapped = parseError("[1,18446744073709551616]");
@@ -404,7 +404,7 @@ TEST_CASE("parse error messages do not echo the document") {
                            R"({"d":"SECRETVALUE",})", R"({"d":SECRETVALUE})"}) {
     CAPTURE(text);
     const Status status = parseError(text);
-    CHECK(status.code() == StatusCode::kInvalidArgument);
+    CHECK(status.code() == StatusCode::InvalidArgument);
     CHECK(status.message().rfind("JSON: ", 0) == 0);
     CHECK(status.message().find("SECRET") == std::string::npos);
     CHECK(status.message().find("1234") == std::string::npos);
@@ -493,11 +493,11 @@ TEST_CASE("serializeCanonical rejects NaN and infinities") {
     ObjectPtr object = new Poco::JSON::Object();
     object->set("x", d);
     const auto result = serializeCanonical(object);
-    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK(result.status().code() == StatusCode::InvalidArgument);
     CHECK(result.status().message() == "JSON serialize: NaN and infinity are not JSON numbers");
   }
   CHECK(serializeCanonical(Var(std::numeric_limits<float>::infinity())).status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
 }
 
 TEST_CASE("serializeCanonical handles Poco structs, vectors and objects held by value") {
@@ -522,9 +522,9 @@ TEST_CASE("serializeCanonical rejects values that are not JSON") {
     int x = 0;
   };
   const auto result = serializeCanonical(Var(NotJson{}));
-  CHECK(result.status().code() == StatusCode::kInvalidArgument);
+  CHECK(result.status().code() == StatusCode::InvalidArgument);
   CHECK(result.status().message().find("is not JSON") != std::string::npos);
-  CHECK(serializeCanonical(ObjectPtr()).status().code() == StatusCode::kInvalidArgument);
+  CHECK(serializeCanonical(ObjectPtr()).status().code() == StatusCode::InvalidArgument);
   CHECK(serializeCanonical(Var(std::string("\xff"))).status().message() ==
         "JSON serialize: string has invalid UTF-8 at offset 0");
 }
@@ -534,7 +534,7 @@ TEST_CASE("serializeCanonical fails on an object that contains itself") {
   object->set("self", object);
   const auto result = serializeCanonical(object);
   object->remove("self");  // break the reference cycle so the object is freed
-  CHECK(result.status().code() == StatusCode::kInvalidArgument);
+  CHECK(result.status().code() == StatusCode::InvalidArgument);
   CHECK(result.status().message() == "JSON serialize: nesting deeper than 512 (a cycle?)");
 }
 

@@ -25,7 +25,7 @@ struct Keyfile {
   std::unique_ptr<SealingKeyProvider> provider;
   Keyfile() : provider(take(makeKeyfileProvider(testing::writeFile("seal.key", raw, 0400)))) {}
   SecretBytes sealingKey() const {
-    return take(crypto::hkdf(crypto::HashAlg::kSha256, SecretBytes::copyOf(raw), {},
+    return take(crypto::hkdf(crypto::HashAlg::Sha256, SecretBytes::copyOf(raw), {},
                              asBytes("skr-sealed-key/1 sealing key keyfile"), 32));
   }
 };
@@ -53,7 +53,7 @@ std::string canonical(const json::ObjectPtr& o) {
 void checkSameKey(const jose::Jwk& a, const jose::Jwk& b) {
   REQUIRE(a.type() == b.type());
   CHECK(a.thumbprint() == b.thumbprint());
-  if (a.type() == jose::JwkType::kOct) {
+  if (a.type() == jose::JwkType::Oct) {
     CHECK(*take(a.octet()) == *take(b.octet()));
   } else {
     CHECK(take(a.privateKey())->toPkcs8Der() == take(b.privateKey())->toPkcs8Der());
@@ -91,14 +91,14 @@ TEST_CASE("RSA, EC and oct keys round-trip under every provider") {
       CHECK(formatRfc3339(bundle.info().released_at) == "2026-11-28T10:00:00Z");
       CHECK(bundle.kty() == key.type());
       CHECK(bundle.provider() == provider->name());
-      CHECK(bundle.encrypted() == (provider->kind() != SealProviderKind::kNone));
-      CHECK((bundle.publicJwk() == nullptr) == (key.type() == jose::JwkType::kOct));
+      CHECK(bundle.encrypted() == (provider->kind() != SealProviderKind::None));
+      CHECK((bundle.publicJwk() == nullptr) == (key.type() == jose::JwkType::Oct));
       const jose::Jwk opened = take(openKey(bundle, *provider, kEmulated));
       checkSameKey(opened, key);
       CHECK(opened.kid() == info.kid);
       CHECK(opened.keyOps() == info.key_ops);
       // Encrypted bundles never contain the private material in clear.
-      if (bundle.encrypted() && key.type() != jose::JwkType::kOct) {
+      if (bundle.encrypted() && key.type() != jose::JwkType::Oct) {
         const SecretBytes pj = take(key.privateJson(grantSecretAccess()));
         const std::string d = toString(pj.view(grantSecretAccess()));
         const auto dpos = d.find("\"d\":\"");
@@ -113,14 +113,14 @@ TEST_CASE("a bundle written on hardware opens on hardware, and its stamp is chec
   Keyfile keyfile;
   const std::string hw = take(sealKey(sampleInfo(false), testing::ecKey(), *keyfile.provider));
   CHECK(parseObj(hw)->getValue<bool>("emulated") == false);
-  CHECK(open(hw, *keyfile.provider, kHardware).type() == jose::JwkType::kEc);
+  CHECK(open(hw, *keyfile.provider, kHardware).type() == jose::JwkType::Ec);
   Status s = openStatus(hw, *keyfile.provider, kEmulated);
-  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.code() == StatusCode::FailedPrecondition);
   CHECK(s.message().find("emulation stamp differs") != std::string::npos);
 
   const std::string emu = take(sealKey(sampleInfo(true), testing::ecKey(), *keyfile.provider));
   s = openStatus(emu, *keyfile.provider, kHardware);
-  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.code() == StatusCode::FailedPrecondition);
   CHECK(s.message().find("emulation stamp differs") != std::string::npos);
 }
 
@@ -129,9 +129,9 @@ TEST_CASE("sealing with an emulated provider requires the emulated stamp") {
   BundleInfo info = sampleInfo(false);
   StatusOr<std::string> text = sealKey(info, testing::ecKey(), *provider);
   REQUIRE_FALSE(text.ok());
-  CHECK(text.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(text.status().code() == StatusCode::FailedPrecondition);
   info.platform = "emulated";  // platform emulated without the stamp is inconsistent too
-  CHECK(sealKey(info, testing::ecKey(), *provider).status().code() == StatusCode::kInvalidArgument);
+  CHECK(sealKey(info, testing::ecKey(), *provider).status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("open fails with DataLoss under a different sealing key") {
@@ -146,7 +146,7 @@ TEST_CASE("open fails with DataLoss under a different sealing key") {
     REQUIRE(chip.updateConfig(config).isOk());
     auto other = take(makeSnpDerivedProvider(testing::emulatedDevice(dir)));
     const Status s = openStatus(text, *other);
-    CHECK(s.code() == StatusCode::kDataLoss);
+    CHECK(s.code() == StatusCode::DataLoss);
     CHECK(s.message().find("authentication tag does not verify") != std::string::npos);
     CHECK(open(text, *provider).thumbprint() == key.thumbprint());
   }
@@ -155,7 +155,7 @@ TEST_CASE("open fails with DataLoss under a different sealing key") {
     Keyfile b;
     const std::string text = take(sealKey(sampleInfo(), key, *a.provider));
     const Status s = openStatus(text, *b.provider);
-    CHECK(s.code() == StatusCode::kFailedPrecondition);
+    CHECK(s.code() == StatusCode::FailedPrecondition);
     CHECK(s.message().find("seal parameters differ") != std::string::npos);
   }
   SECTION("keyfile with the key id edited to match: the tag fails") {
@@ -163,7 +163,7 @@ TEST_CASE("open fails with DataLoss under a different sealing key") {
     Keyfile b;
     json::ObjectPtr o = parseObj(take(sealKey(sampleInfo(), key, *a.provider)));
     o->getObject("seal")->set("parameters", b.provider->parameters());
-    CHECK(openStatus(canonical(o), *b.provider).code() == StatusCode::kDataLoss);
+    CHECK(openStatus(canonical(o), *b.provider).code() == StatusCode::DataLoss);
   }
 }
 
@@ -175,7 +175,7 @@ TEST_CASE("open rejects a bundle sealed by another provider") {
   auto none = makeNoneProvider();
   for (const SealingKeyProvider* other : {derived.get(), keyfile.provider.get(), none.get()}) {
     const Status s = openStatus(text, *other);
-    CHECK(s.code() == StatusCode::kFailedPrecondition);
+    CHECK(s.code() == StatusCode::FailedPrecondition);
     CHECK(s.message().find("seal provider differs: the bundle was sealed with 'emulated'") !=
           std::string::npos);
   }
@@ -195,7 +195,7 @@ void everyByteFlipFails(const std::string& text, const SealingKeyProvider& provi
       INFO("byte " << i << " of " << text.size() << " ('" << text[i] << "' ^ " << int{mask}
                    << "): " << text.substr(i > 20 ? i - 20 : 0, 40));
       REQUIRE_FALSE(s.isOk());
-      if (s.code() == StatusCode::kDataLoss) ++data_loss;
+      if (s.code() == StatusCode::DataLoss) ++data_loss;
     }
   }
   CHECK(data_loss > text.size() / 4);  // most flips reach the tag check
@@ -223,80 +223,80 @@ TEST_CASE("the AAD covers every member: a valid but different value fails the ta
   };
   const std::vector<Case> cases = {
       {"key_name", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("key_name", "data-kek2"); },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"vault",
        [](json::ObjectPtr& o, const jose::Jwk&) { o->set("vault", "evil.vault.azure.net"); },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"kid", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("kid", "https://x/keys/k/1"); },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"kty", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("kty", "RSA"); },
-       StatusCode::kInvalidArgument},
+       StatusCode::InvalidArgument},
       {"key_ops",
        [](json::ObjectPtr& o, const jose::Jwk&) {
          Poco::JSON::Array::Ptr ops = new Poco::JSON::Array();
          ops->add("unwrapKey");
          o->set("key_ops", ops);
        },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"public_jwk",
        [](json::ObjectPtr& o, const jose::Jwk& k) { o->set("public_jwk", take(k.publicJson())); },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"released_at",
        [](json::ObjectPtr& o, const jose::Jwk&) { o->set("released_at", "2026-11-28T10:00:01Z"); },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"maa.issuer",
        [](json::ObjectPtr& o, const jose::Jwk&) {
          o->getObject("maa")->set("issuer", "https://evil.attest.azure.net");
        },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"maa.token_sha256",
        [](json::ObjectPtr& o, const jose::Jwk&) {
          o->getObject("maa")->set("token_sha256", std::string(64, 'b'));
        },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"maa.token_expires_at",
        [](json::ObjectPtr& o, const jose::Jwk&) {
          o->getObject("maa")->set("token_expires_at", "2030-01-01T00:00:00Z");
        },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"hostdata",
        [](json::ObjectPtr& o, const jose::Jwk&) { o->set("hostdata", std::string(64, '0')); },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"platform", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("platform", "sev-guest"); },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"emulated", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("emulated", false); },
-       StatusCode::kInvalidArgument},  // platform emulated without the stamp
+       StatusCode::InvalidArgument},  // platform emulated without the stamp
       {"format", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("format", "skr-sealed-key/2"); },
-       StatusCode::kInvalidArgument},
+       StatusCode::InvalidArgument},
       {"kind", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("kind", "pending"); },
-       StatusCode::kInvalidArgument},
+       StatusCode::InvalidArgument},
       {"material", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("material", "raw"); },
-       StatusCode::kInvalidArgument},
+       StatusCode::InvalidArgument},
       {"seal.provider",
        [](json::ObjectPtr& o, const jose::Jwk&) { o->getObject("seal")->set("provider", "none"); },
-       StatusCode::kInvalidArgument},  // 'sealed' no longer has the shape 'none' expects
+       StatusCode::InvalidArgument},  // 'sealed' no longer has the shape 'none' expects
       {"seal.parameters",
        [](json::ObjectPtr& o, const jose::Jwk&) {
          o->getObject("seal")->getObject("parameters")->set("kdf", "none");
        },
-       StatusCode::kFailedPrecondition},
+       StatusCode::FailedPrecondition},
       {"extra member", [](json::ObjectPtr& o, const jose::Jwk&) { o->set("note", "hi"); },
-       StatusCode::kInvalidArgument},
+       StatusCode::InvalidArgument},
       {"sealed.iv",
        [](json::ObjectPtr& o, const jose::Jwk&) {
          o->getObject("sealed")->set("iv", encoding::base64UrlEncode(Bytes(12, 0)));
        },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"sealed.tag",
        [](json::ObjectPtr& o, const jose::Jwk&) {
          o->getObject("sealed")->set("tag", encoding::base64UrlEncode(Bytes(16, 0)));
        },
-       StatusCode::kDataLoss},
+       StatusCode::DataLoss},
       {"sealed.tag short",
        [](json::ObjectPtr& o, const jose::Jwk&) {
          o->getObject("sealed")->set("tag", encoding::base64UrlEncode(Bytes(15, 0)));
        },
-       StatusCode::kInvalidArgument},
+       StatusCode::InvalidArgument},
   };
   for (const Case& c : cases) {
     INFO(c.member);
@@ -336,7 +336,7 @@ TEST_CASE("open rejects key material that does not match the public JWK, even un
   sealed->set("tag", encoding::base64UrlEncode(gcm.tag));
   o->set("sealed", sealed);
   const Status s = openStatus(canonical(o), *keyfile.provider);
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK(s.message().find("does not match public_jwk") != std::string::npos);
 
   // The same forgery with the right public JWK opens: the check above is what rejected it.
@@ -356,7 +356,7 @@ TEST_CASE("open rejects key material that does not match the public JWK, even un
 TEST_CASE("provider none: plaintext, a warning at every use, and only the key check protects it") {
   std::vector<std::string> warnings;
   log::Sink previous = log::setSink([&](log::Level level, std::string_view line) {
-    if (level == log::Level::kWarning) warnings.emplace_back(line);
+    if (level == log::Level::Warning) warnings.emplace_back(line);
   });
   auto none = makeNoneProvider();
   const jose::Jwk key = testing::ecKey();
@@ -367,7 +367,7 @@ TEST_CASE("provider none: plaintext, a warning at every use, and only the key ch
   o->set("public_jwk", take(testing::ecKey().publicJson()));
   const Status s = openStatus(canonical(o), *none);
   log::setSink(previous);
-  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.code() == StatusCode::DataLoss);
   CHECK(parseObj(text)->getObject("sealed")->has("plaintext"));
   std::size_t uses = 0;
   for (const std::string& line : warnings) {
@@ -383,7 +383,7 @@ TEST_CASE("unknown format, oversized and truncated bundles are rejected") {
   o->set("format", "skr-sealed-key/2");
   StatusOr<SealedBundle> unknown = SealedBundle::parse(canonical(o));
   REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.status().code() == StatusCode::kInvalidArgument);
+  CHECK(unknown.status().code() == StatusCode::InvalidArgument);
   CHECK(unknown.status().message() ==
         "sealed bundle: unknown format 'skr-sealed-key/2', expected 'skr-sealed-key/1'");
 
@@ -391,7 +391,7 @@ TEST_CASE("unknown format, oversized and truncated bundles are rejected") {
   big.insert(big.size() - 2, std::string(kMaxBundleBytes, ' '));
   StatusOr<SealedBundle> oversized = SealedBundle::parse(big);
   REQUIRE_FALSE(oversized.ok());
-  CHECK(oversized.status().code() == StatusCode::kResourceExhausted);
+  CHECK(oversized.status().code() == StatusCode::ResourceExhausted);
 
   for (std::size_t n = 0; n + 1 < text.size(); ++n) {  // every prefix short of the newline
     StatusOr<SealedBundle> truncated = SealedBundle::parse(std::string_view(text).substr(0, n));
@@ -410,41 +410,41 @@ TEST_CASE("sealKey validates its inputs") {
   const jose::Jwk ec = testing::ecKey();
   const jose::Jwk public_only = jose::Jwk::fromPublicKey(
       take(crypto::PublicKey::fromSpkiDer(take(ec.publicKey())->toSpkiDer())));
-  CHECK(code(info, public_only) == StatusCode::kInvalidArgument);
+  CHECK(code(info, public_only) == StatusCode::InvalidArgument);
   for (const char* bad : {"", "a/b", "..", ".hidden", "a.b", "a b"}) {
     BundleInfo i = info;
     i.key_name = bad;
     INFO(bad);
-    CHECK(code(i, ec) == StatusCode::kInvalidArgument);
+    CHECK(code(i, ec) == StatusCode::InvalidArgument);
   }
   BundleInfo i = info;
   i.key_name = std::string(128, 'k');
-  CHECK(code(i, ec) == StatusCode::kInvalidArgument);
+  CHECK(code(i, ec) == StatusCode::InvalidArgument);
   i.key_name = std::string(127, 'k');
-  CHECK(code(i, ec) == StatusCode::kOk);
+  CHECK(code(i, ec) == StatusCode::Ok);
   i = info;
   i.kid = "";
-  CHECK(code(i, ec) == StatusCode::kInvalidArgument);
+  CHECK(code(i, ec) == StatusCode::InvalidArgument);
   i = info;
   i.hostdata = std::string(64, 'A');
-  CHECK(code(i, ec) == StatusCode::kInvalidArgument);
+  CHECK(code(i, ec) == StatusCode::InvalidArgument);
   i = info;
   i.platform = "auto";
-  CHECK(code(i, ec) == StatusCode::kInvalidArgument);
+  CHECK(code(i, ec) == StatusCode::InvalidArgument);
   i = info;
-  i.kind = BundleKind::kPending;
-  CHECK(code(i, ec) == StatusCode::kInvalidArgument);
+  i.kind = BundleKind::Pending;
+  CHECK(code(i, ec) == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("pending bundle seals the transfer key and the MAA token") {
   Keyfile keyfile;
   const std::string token = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJtYWEifQ.c2ln";
-  BundleInfo info = sampleInfo(true, BundleKind::kPending);
+  BundleInfo info = sampleInfo(true, BundleKind::Pending);
   info.maa.token_sha256.clear();
   const std::string text = take(sealPending(info, testing::rsaKey(), token, *keyfile.provider));
   CHECK(text.find(token) == std::string::npos);  // the token is inside the ciphertext
   const SealedBundle bundle = take(SealedBundle::parse(text));
-  CHECK(bundle.info().kind == BundleKind::kPending);
+  CHECK(bundle.info().kind == BundleKind::Pending);
   CHECK(bundle.info().kid.empty());
   CHECK(bundle.info().maa.token_sha256 == encoding::hexEncode(crypto::sha256(asBytes(token))));
   const PendingRelease pending = take(openPending(bundle, *keyfile.provider, kEmulated));
@@ -453,16 +453,16 @@ TEST_CASE("pending bundle seals the transfer key and the MAA token") {
 
   // A pending bundle is not a key bundle, and the other way round.
   CHECK(openKey(bundle, *keyfile.provider, kEmulated).status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
   const SealedBundle key_bundle =
       take(SealedBundle::parse(take(sealKey(sampleInfo(), testing::ecKey(), *keyfile.provider))));
   CHECK(openPending(key_bundle, *keyfile.provider, kEmulated).status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
 
   // A token hash that does not describe the token is refused when sealing.
   info.maa.token_sha256 = std::string(64, 'c');
   CHECK(sealPending(info, testing::rsaKey(), token, *keyfile.provider).status().code() ==
-        StatusCode::kInvalidArgument);
+        StatusCode::InvalidArgument);
   // The transfer key must be an RSA private key.
   info.maa.token_sha256.clear();
   CHECK_FALSE(sealPending(info, testing::ecKey(), token, *keyfile.provider).ok());
@@ -471,7 +471,7 @@ TEST_CASE("pending bundle seals the transfer key and the MAA token") {
 
 TEST_CASE("flipping any byte of a pending bundle makes open fail") {
   Keyfile keyfile;  // the AAD does not depend on the provider; no chip needed
-  BundleInfo info = sampleInfo(true, BundleKind::kPending);
+  BundleInfo info = sampleInfo(true, BundleKind::Pending);
   info.maa.token_sha256.clear();
   everyByteFlipFails(take(sealPending(info, testing::rsaKey(), "a.b.c", *keyfile.provider)),
                      *keyfile.provider, true);

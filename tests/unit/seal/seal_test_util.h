@@ -106,18 +106,18 @@ inline const jose::Jwk& rsaKey2() {
   return key;
 }
 inline jose::Jwk ecKey() {
-  return jose::Jwk::fromPrivateKey(take(crypto::PrivateKey::generateEc(crypto::Curve::kP256)));
+  return jose::Jwk::fromPrivateKey(take(crypto::PrivateKey::generateEc(crypto::Curve::P256)));
 }
 inline jose::Jwk octKey() {
   return take(jose::Jwk::fromOctet(crypto::randomSecret(32)));
 }
 
-inline BundleInfo sampleInfo(bool emulated = true, BundleKind kind = BundleKind::kKey) {
+inline BundleInfo sampleInfo(bool emulated = true, BundleKind kind = BundleKind::Key) {
   BundleInfo info;
   info.kind = kind;
   info.key_name = "data-kek";
   info.vault = "myvault.vault.azure.net";
-  info.kid = kind == BundleKind::kKey
+  info.kid = kind == BundleKind::Key
                  ? "https://myvault.vault.azure.net/keys/data-kek/0123456789abcdef0123456789abcdef"
                  : "";
   info.key_ops = {"wrapKey", "unwrapKey"};

@@ -35,20 +35,20 @@ std::shared_ptr<const snp::SnpDevice> deviceWith(void (*edit)(snp::ChipConfig&))
 }
 
 TEST_CASE("seal provider names round-trip and unknown names are rejected") {
-  for (SealProviderKind k : {SealProviderKind::kSnpDerived, SealProviderKind::kKeyfile,
-                             SealProviderKind::kEmulated, SealProviderKind::kNone}) {
+  for (SealProviderKind k : {SealProviderKind::SnpDerived, SealProviderKind::Keyfile,
+                             SealProviderKind::Emulated, SealProviderKind::None}) {
     CHECK(take(parseSealProvider(sealProviderName(k))) == k);
   }
   StatusOr<SealProviderKind> bad = parseSealProvider("tpm");
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad.status().code() == StatusCode::InvalidArgument);
   CHECK(bad.status().message().find("snp-derived, keyfile, emulated or none") != std::string::npos);
 }
 
 TEST_CASE(
     "snp-derived key is HKDF of the VCEK-rooted measurement+policy+SVN key salted with HOST_DATA") {
   auto provider = take(makeSnpDerivedProvider(testing::pristineDevice()));
-  CHECK(provider->kind() == SealProviderKind::kSnpDerived);
+  CHECK(provider->kind() == SealProviderKind::SnpDerived);
   CHECK(provider->emulated());  // the device is the emulated chip
   const SecretBytes key = keyOf(*provider);
   REQUIRE(key.size() == 32);
@@ -56,12 +56,12 @@ TEST_CASE(
   // Independent recomputation from the chip itself.
   snp::EmulatedChip chip = take(snp::EmulatedChip::openOrCreate(testing::pristineChipDir()));
   snp::DerivedKeyRequest request;
-  request.root_key_select = snp::RootKey::kVcek;
+  request.root_key_select = snp::RootKey::Vcek;
   request.guest_field_select = 0x19;  // bits 0 policy, 3 measurement, 4 guest SVN (spec §7.1)
   const SecretBytes raw = take(chip.deriveKey(request));
   CHECK_FALSE(raw == key);  // never used directly
   const SecretBytes expected =
-      take(crypto::hkdf(crypto::HashAlg::kSha256, raw, chip.config().host_data,
+      take(crypto::hkdf(crypto::HashAlg::Sha256, raw, chip.config().host_data,
                         asBytes("skr-sealed-key/1 sealing key snp-derived"), 32));
   CHECK(key == expected);
   CHECK(keyOf(*provider) == key);  // deterministic
@@ -99,14 +99,14 @@ TEST_CASE("snp-derived fails with the firmware's reason when the request is refu
   StatusOr<std::unique_ptr<SealingKeyProvider>> bad =
       makeSnpDerivedProvider(testing::pristineDevice(), options);
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad.status().code() == StatusCode::InvalidArgument);
   CHECK_FALSE(makeSnpDerivedProvider(nullptr).ok());
 }
 
 TEST_CASE("emulated provider uses the chip's derived key under its own label") {
   auto emulated = take(makeEmulatedProvider(testing::pristineDevice()));
   auto derived = take(makeSnpDerivedProvider(testing::pristineDevice()));
-  CHECK(emulated->kind() == SealProviderKind::kEmulated);
+  CHECK(emulated->kind() == SealProviderKind::Emulated);
   CHECK(emulated->emulated());
   const SecretBytes k = keyOf(*emulated);
   CHECK(k.size() == 32);
@@ -140,17 +140,17 @@ TEST_CASE(
   CHECK_FALSE(hw->emulated());
   StatusOr<SecretBytes> k = hw->sealingKey();
   REQUIRE_FALSE(k.ok());
-  CHECK(k.status().code() == StatusCode::kUnavailable);
+  CHECK(k.status().code() == StatusCode::Unavailable);
 }
 
 TEST_CASE("keyfile provider: 32 raw bytes, HKDF-expanded, identified by a key id") {
   const Bytes raw = crypto::randomBytes(32);
   const std::string path = testing::writeFile("seal.key", raw, 0400);
   auto p = take(makeKeyfileProvider(path));
-  CHECK(p->kind() == SealProviderKind::kKeyfile);
+  CHECK(p->kind() == SealProviderKind::Keyfile);
   CHECK_FALSE(p->emulated());
   const SecretBytes expected =
-      take(crypto::hkdf(crypto::HashAlg::kSha256, SecretBytes::copyOf(raw), {},
+      take(crypto::hkdf(crypto::HashAlg::Sha256, SecretBytes::copyOf(raw), {},
                         asBytes("skr-sealed-key/1 sealing key keyfile"), 32));
   CHECK(keyOf(*p) == expected);
   const std::string ps = params(*p);
@@ -177,7 +177,7 @@ TEST_CASE("keyfile provider rejects wrong sizes with a hint") {
     const std::string path = testing::writeFile("k", Bytes(c.size, 0x41), 0400);
     StatusOr<std::unique_ptr<SealingKeyProvider>> p = makeKeyfileProvider(path);
     REQUIRE_FALSE(p.ok());
-    CHECK(p.status().code() == StatusCode::kInvalidArgument);
+    CHECK(p.status().code() == StatusCode::InvalidArgument);
     CHECK(p.status().message().find(path) != std::string::npos);
     CHECK(p.status().message().find(c.expect) != std::string::npos);
   }
@@ -189,7 +189,7 @@ TEST_CASE("keyfile provider rejects loose modes, foreign owners, non-files and m
     StatusOr<std::unique_ptr<SealingKeyProvider>> p = makeKeyfileProvider(path);
     INFO(mode);
     REQUIRE_FALSE(p.ok());
-    CHECK(p.status().code() == StatusCode::kPermissionDenied);
+    CHECK(p.status().code() == StatusCode::PermissionDenied);
     CHECK(p.status().message().find("has mode " + octalMode(mode)) != std::string::npos);
     CHECK(p.status().message().find("0400 or 0440") != std::string::npos);
   }
@@ -197,7 +197,7 @@ TEST_CASE("keyfile provider rejects loose modes, foreign owners, non-files and m
   OwnerPolicy someone_else{::geteuid() + 1, false};
   StatusOr<std::unique_ptr<SealingKeyProvider>> foreign = makeKeyfileProvider(path, someone_else);
   REQUIRE_FALSE(foreign.ok());
-  CHECK(foreign.status().code() == StatusCode::kPermissionDenied);
+  CHECK(foreign.status().code() == StatusCode::PermissionDenied);
   CHECK(foreign.status().message().find("is owned by uid " + std::to_string(::geteuid())) !=
         std::string::npos);
 
@@ -208,7 +208,7 @@ TEST_CASE("keyfile provider rejects loose modes, foreign owners, non-files and m
   CHECK(d.status().message().find("is not a regular file") != std::string::npos);
   StatusOr<std::unique_ptr<SealingKeyProvider>> missing = makeKeyfileProvider(dir + "/nope");
   REQUIRE_FALSE(missing.ok());
-  CHECK(missing.status().code() == StatusCode::kNotFound);
+  CHECK(missing.status().code() == StatusCode::NotFound);
 }
 
 TEST_CASE("keyfile provider follows a symlink (Kubernetes secret volumes) and checks the target") {
@@ -220,19 +220,19 @@ TEST_CASE("keyfile provider follows a symlink (Kubernetes secret volumes) and ch
   auto direct = take(makeKeyfileProvider(target));
   CHECK(keyOf(*via_link) == keyOf(*direct));
   REQUIRE(::chmod(target.c_str(), 0644) == 0);
-  CHECK(makeKeyfileProvider(link).status().code() == StatusCode::kPermissionDenied);
+  CHECK(makeKeyfileProvider(link).status().code() == StatusCode::PermissionDenied);
 }
 
 TEST_CASE("none provider has no key and warns when created") {
   std::vector<std::string> lines;
   log::Sink previous = log::setSink([&](log::Level level, std::string_view line) {
-    if (level == log::Level::kWarning) lines.emplace_back(line);
+    if (level == log::Level::Warning) lines.emplace_back(line);
   });
   auto p = makeNoneProvider();
   log::setSink(previous);
-  CHECK(p->kind() == SealProviderKind::kNone);
+  CHECK(p->kind() == SealProviderKind::None);
   CHECK_FALSE(p->emulated());
-  CHECK(p->sealingKey().status().code() == StatusCode::kFailedPrecondition);
+  CHECK(p->sealingKey().status().code() == StatusCode::FailedPrecondition);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].find("plaintext") != std::string::npos);
 }

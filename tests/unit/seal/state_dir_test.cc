@@ -96,7 +96,7 @@ TEST_CASE("state dir with a group writes 0440 files and 0750 directories owned b
   CHECK(take(dir.readPending("k", kCap)) == "pending");
   CHECK(take(dir.listVersions("k")) == std::vector<std::string>{"v1"});  // pending is not one
   REQUIRE(dir.removePending("k").isOk());
-  CHECK(dir.readPending("k", kCap).status().code() == StatusCode::kNotFound);
+  CHECK(dir.readPending("k", kCap).status().code() == StatusCode::NotFound);
 }
 
 TEST_CASE("state dir refuses a symlinked state dir, key dir or file") {
@@ -106,7 +106,7 @@ TEST_CASE("state dir refuses a symlinked state dir, key dir or file") {
   REQUIRE(::symlink(real.c_str(), t.state.c_str()) == 0);
   StatusOr<StateDir> linked = StateDir::open(optionsFor(t.state));
   REQUIRE_FALSE(linked.ok());
-  CHECK(linked.status().code() == StatusCode::kPermissionDenied);
+  CHECK(linked.status().code() == StatusCode::PermissionDenied);
   CHECK(linked.status().message() == "state dir " + t.state + " is a symlink; refusing it");
 
   StateDir dir = take(StateDir::open(optionsFor(real)));
@@ -114,7 +114,7 @@ TEST_CASE("state dir refuses a symlinked state dir, key dir or file") {
   REQUIRE(::mkdir(elsewhere.c_str(), 0700) == 0);
   REQUIRE(::symlink(elsewhere.c_str(), (real + "/k").c_str()) == 0);
   Status s = dir.writeVersion("k", "v1", "x");
-  CHECK(s.code() == StatusCode::kPermissionDenied);
+  CHECK(s.code() == StatusCode::PermissionDenied);
   CHECK(s.message().find("key dir " + real + "/k is a symlink") != std::string::npos);
   CHECK(entries(elsewhere).empty());
 
@@ -132,7 +132,7 @@ TEST_CASE("state dir refuses a symlinked state dir, key dir or file") {
   CHECK(S_ISREG(statOf(real + "/j/v2.json").st_mode));
   // A symlinked `current` is refused too.
   REQUIRE(::symlink((real + "/j/v1.json").c_str(), (real + "/j/current").c_str()) == 0);
-  CHECK(dir.current("j").status().code() == StatusCode::kPermissionDenied);
+  CHECK(dir.current("j").status().code() == StatusCode::PermissionDenied);
 }
 
 TEST_CASE("state dir refuses world- or group-writable directories and files") {
@@ -143,7 +143,7 @@ TEST_CASE("state dir refuses world- or group-writable directories and files") {
     StatusOr<StateDir> d = StateDir::open(optionsFor(t.state));
     INFO(mode);
     REQUIRE_FALSE(d.ok());
-    CHECK(d.status().code() == StatusCode::kPermissionDenied);
+    CHECK(d.status().code() == StatusCode::PermissionDenied);
     CHECK(d.status().message().find("state dir " + t.state + " has mode " + octalMode(mode) +
                                     ": writable by") != std::string::npos);
   }
@@ -152,10 +152,10 @@ TEST_CASE("state dir refuses world- or group-writable directories and files") {
   REQUIRE(dir.writeVersion("k", "v1", "x").isOk());
   REQUIRE(::chmod((t.state + "/k").c_str(), 0703) == 0);
   Status s = dir.writeVersion("k", "v2", "y");
-  CHECK(s.code() == StatusCode::kPermissionDenied);
+  CHECK(s.code() == StatusCode::PermissionDenied);
   CHECK(s.message().find("key dir " + t.state + "/k has mode 0703: writable by others") !=
         std::string::npos);
-  CHECK(dir.readVersion("k", "v1", kCap).status().code() == StatusCode::kPermissionDenied);
+  CHECK(dir.readVersion("k", "v1", kCap).status().code() == StatusCode::PermissionDenied);
   REQUIRE(::chmod((t.state + "/k").c_str(), 0700) == 0);
   REQUIRE(::chmod((t.state + "/k/v1.json").c_str(), 0666) == 0);
   StatusOr<std::string> r = dir.readVersion("k", "v1", kCap);
@@ -171,7 +171,7 @@ TEST_CASE("state dir refuses a directory owned by another uid") {
   o.owner = OwnerPolicy{::geteuid() + 1, false};  // as if we ran as another user
   StatusOr<StateDir> d = StateDir::open(o);
   REQUIRE_FALSE(d.ok());
-  CHECK(d.status().code() == StatusCode::kPermissionDenied);
+  CHECK(d.status().code() == StatusCode::PermissionDenied);
   CHECK(d.status().message() == "state dir " + t.state + " is owned by uid " +
                                     std::to_string(::geteuid()) + ", expected uid " +
                                     std::to_string(::geteuid() + 1));
@@ -188,14 +188,14 @@ TEST_CASE("state dir validates key and version names") {
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
   for (const char* key : {"", ".", "..", "../x", ".hidden", "a/b", "a.b", "a\nb"}) {
     INFO(key);
-    CHECK(dir.writeVersion(key, "v1", "x").code() == StatusCode::kInvalidArgument);
-    CHECK(dir.readVersion(key, "v1", kCap).status().code() == StatusCode::kInvalidArgument);
+    CHECK(dir.writeVersion(key, "v1", "x").code() == StatusCode::InvalidArgument);
+    CHECK(dir.readVersion(key, "v1", kCap).status().code() == StatusCode::InvalidArgument);
   }
-  CHECK(dir.writeVersion(std::string(128, 'k'), "v1", "x").code() == StatusCode::kInvalidArgument);
+  CHECK(dir.writeVersion(std::string(128, 'k'), "v1", "x").code() == StatusCode::InvalidArgument);
   CHECK(dir.writeVersion(std::string(127, 'k'), "v1", "x").isOk());
   for (const char* version : {"", "..", "pending", "v1.json", ".tmp-x", "a/b"}) {
     INFO(version);
-    CHECK(dir.writeVersion("k", version, "x").code() == StatusCode::kInvalidArgument);
+    CHECK(dir.writeVersion("k", version, "x").code() == StatusCode::InvalidArgument);
   }
   CHECK(entries(t.state) == std::vector<std::string>{std::string(127, 'k')});
 }
@@ -207,19 +207,19 @@ TEST_CASE("state dir caps reads and refuses non-regular files") {
   CHECK(take(dir.readVersion("k", "big", 1000)).size() == 1000);
   StatusOr<std::string> r = dir.readVersion("k", "big", 999);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().code() == StatusCode::kResourceExhausted);
+  CHECK(r.status().code() == StatusCode::ResourceExhausted);
   CHECK(r.status().message() == "state file " + t.state + "/k/big.json is 1000 bytes, limit 999");
   REQUIRE(::mkfifo((t.state + "/k/fifo.json").c_str(), 0600) == 0);
   StatusOr<std::string> fifo = dir.readVersion("k", "fifo", kCap);  // must not block
   REQUIRE_FALSE(fifo.ok());
   CHECK(fifo.status().message().find("is not a regular file") != std::string::npos);
-  CHECK(dir.readVersion("k", "missing", kCap).status().code() == StatusCode::kNotFound);
-  CHECK(dir.listVersions("nokey").status().code() == StatusCode::kNotFound);
+  CHECK(dir.readVersion("k", "missing", kCap).status().code() == StatusCode::NotFound);
+  CHECK(dir.listVersions("nokey").status().code() == StatusCode::NotFound);
   // `current` must name a valid version followed by a newline.
   REQUIRE(::chmod((t.state + "/k").c_str(), 0700) == 0);
   std::ofstream(t.state + "/k/current") << "../etc";
   REQUIRE(::chmod((t.state + "/k/current").c_str(), 0400) == 0);
-  CHECK(dir.current("k").status().code() == StatusCode::kInvalidArgument);
+  CHECK(dir.current("k").status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("current must name an existing version and the current version cannot be retired") {
@@ -227,14 +227,14 @@ TEST_CASE("current must name an existing version and the current version cannot 
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
   REQUIRE(dir.writeVersion("k", "v1", "1").isOk());
   REQUIRE(dir.writeVersion("k", "v2", "2").isOk());
-  CHECK(dir.setCurrent("k", "v3").code() == StatusCode::kNotFound);
-  CHECK(dir.current("k").status().code() == StatusCode::kNotFound);
+  CHECK(dir.setCurrent("k", "v3").code() == StatusCode::NotFound);
+  CHECK(dir.current("k").status().code() == StatusCode::NotFound);
   REQUIRE(dir.removeVersion("k", "v1").isOk());  // no current yet: any version may go
   REQUIRE(dir.setCurrent("k", "v2").isOk());
   Status s = dir.removeVersion("k", "v2");
-  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.code() == StatusCode::FailedPrecondition);
   CHECK(take(dir.listVersions("k")) == std::vector<std::string>{"v2"});
-  CHECK(dir.removeVersion("k", "v1").code() == StatusCode::kNotFound);
+  CHECK(dir.removeVersion("k", "v1").code() == StatusCode::NotFound);
 }
 
 TEST_CASE("an atomic write runs create, write, fsync, rename, fsync(dir) in order") {
@@ -244,7 +244,7 @@ TEST_CASE("an atomic write runs create, write, fsync, rename, fsync(dir) in orde
   StateDirOptions o = optionsFor(t.state);
   o.on_write_step = [&](WriteStep step, std::string_view tmp) {
     steps.emplace_back(writeStepName(step));
-    if (step == WriteStep::kFileSynced && fs::exists(t.state + "/k/v1.json")) {
+    if (step == WriteStep::FileSynced && fs::exists(t.state + "/k/v1.json")) {
       old_content_at_sync = slurp(t.state + "/k/v1.json");
       CHECK(slurp(t.state + "/k/" + std::string(tmp)) == "new");
       CHECK(std::string(tmp).rfind(".tmp-v1.json-", 0) == 0);
@@ -264,7 +264,7 @@ TEST_CASE("an atomic write runs create, write, fsync, rename, fsync(dir) in orde
 TEST_CASE("a write that fails before the rename leaves the old file and no tmp file") {
   Tree t;
   StateDirOptions o = optionsFor(t.state);
-  WriteStep fail_at = WriteStep::kDirSynced;
+  WriteStep fail_at = WriteStep::DirSynced;
   bool armed = false;
   o.on_write_step = [&](WriteStep step, std::string_view) {
     return armed && step == fail_at ? internalError("injected") : Status::ok();
@@ -272,11 +272,11 @@ TEST_CASE("a write that fails before the rename leaves the old file and no tmp f
   StateDir dir = take(StateDir::open(o));
   REQUIRE(dir.writeVersion("k", "v1", "old").isOk());
   armed = true;
-  for (WriteStep step : {WriteStep::kTmpCreated, WriteStep::kWritten, WriteStep::kFileSynced}) {
+  for (WriteStep step : {WriteStep::TmpCreated, WriteStep::Written, WriteStep::FileSynced}) {
     fail_at = step;
     Status s = dir.writeVersion("k", "v1", "new");
     INFO(writeStepName(step));
-    CHECK(s.code() == StatusCode::kInternal);
+    CHECK(s.code() == StatusCode::Internal);
     CHECK(s.message() == "write " + t.state + "/k/v1.json: injected");
     CHECK(entries(t.state + "/k") == std::vector<std::string>{"v1.json"});
     CHECK(slurp(t.state + "/k/v1.json") == "old");
@@ -297,7 +297,7 @@ TEST_CASE("a writer killed between fsync and rename leaves the previous file int
     ::close(ready[0]);
     StateDirOptions o = optionsFor(t.state);
     o.on_write_step = [&](WriteStep step, std::string_view) {
-      if (step == WriteStep::kFileSynced) {
+      if (step == WriteStep::FileSynced) {
         const char byte = 'r';
         if (::write(ready[1], &byte, 1) != 1) ::_exit(3);
         for (;;) ::pause();  // until SIGKILL
@@ -347,11 +347,11 @@ TEST_CASE("state dir open does not create when asked not to, and trims a trailin
   Tree t;
   StateDirOptions o = optionsFor(t.state);
   o.create = false;
-  CHECK(StateDir::open(o).status().code() == StatusCode::kNotFound);
+  CHECK(StateDir::open(o).status().code() == StatusCode::NotFound);
   o = optionsFor(t.state + "/");
   StateDir dir = take(StateDir::open(o));
   CHECK(dir.path() == t.state);
-  CHECK(StateDir::open(optionsFor("")).status().code() == StatusCode::kInvalidArgument);
+  CHECK(StateDir::open(optionsFor("")).status().code() == StatusCode::InvalidArgument);
 }
 
 }  // namespace

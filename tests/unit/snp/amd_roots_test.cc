@@ -38,27 +38,27 @@ TEST_CASE("every embedded AMD certificate's pin equals fingerprints.json and the
 }
 
 TEST_CASE("pinned certificates are found by generation and role", "[snp][amd_roots]") {
-  auto milan_ark = pinnedAmdCertificate(Generation::kMilan, AmdKeyRole::kArk);
+  auto milan_ark = pinnedAmdCertificate(Generation::Milan, AmdKeyRole::Ark);
   REQUIRE(milan_ark.ok());
   CHECK(milan_ark->subjectCommonName() == "ARK-Milan");
-  auto genoa_asvk = pinnedAmdCertificate(Generation::kGenoa, AmdKeyRole::kAsvk);
+  auto genoa_asvk = pinnedAmdCertificate(Generation::Genoa, AmdKeyRole::Asvk);
   REQUIRE(genoa_asvk.ok());
   CHECK(genoa_asvk->subjectCommonName() == "SEV-VLEK-Genoa");
-  auto turin_ask = pinnedAmdCertificate(Generation::kTurin, AmdKeyRole::kAsk);
+  auto turin_ask = pinnedAmdCertificate(Generation::Turin, AmdKeyRole::Ask);
   REQUIRE(turin_ask.ok());
   CHECK(turin_ask->subjectCommonName() == "SEV-Turin");
-  auto unknown = pinnedAmdCertificate(Generation::kUnknown, AmdKeyRole::kArk);
+  auto unknown = pinnedAmdCertificate(Generation::Unknown, AmdKeyRole::Ark);
   REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.status().code() == StatusCode::kNotFound);
+  CHECK(unknown.status().code() == StatusCode::NotFound);
 }
 
 TEST_CASE("each pinned intermediate is signed by its generation's pinned ARK", "[snp][amd_roots]") {
-  for (Generation g : {Generation::kMilan, Generation::kGenoa, Generation::kTurin}) {
+  for (Generation g : {Generation::Milan, Generation::Genoa, Generation::Turin}) {
     INFO(generationName(g));
-    auto ark = pinnedAmdCertificate(g, AmdKeyRole::kArk);
+    auto ark = pinnedAmdCertificate(g, AmdKeyRole::Ark);
     REQUIRE(ark.ok());
     CHECK(ark->verifySignedBy(*ark).isOk());
-    for (AmdKeyRole role : {AmdKeyRole::kAsk, AmdKeyRole::kAsvk}) {
+    for (AmdKeyRole role : {AmdKeyRole::Ask, AmdKeyRole::Asvk}) {
       auto cert = pinnedAmdCertificate(g, role);
       REQUIRE(cert.ok());
       CHECK(cert->verifySignedBy(*ark).isOk());
@@ -67,12 +67,12 @@ TEST_CASE("each pinned intermediate is signed by its generation's pinned ARK", "
 }
 
 TEST_CASE("findPinnedAmdCertificate matches by SHA-256 of the DER only", "[snp][amd_roots]") {
-  auto ark = pinnedAmdCertificate(Generation::kGenoa, AmdKeyRole::kArk);
+  auto ark = pinnedAmdCertificate(Generation::Genoa, AmdKeyRole::Ark);
   REQUIRE(ark.ok());
   const PinnedAmdCertificate* found = findPinnedAmdCertificate(ark->sha256Fingerprint());
   REQUIRE(found != nullptr);
-  CHECK(found->generation == Generation::kGenoa);
-  CHECK(found->role == AmdKeyRole::kArk);
+  CHECK(found->generation == Generation::Genoa);
+  CHECK(found->role == AmdKeyRole::Ark);
   Bytes other = ark->sha256Fingerprint();
   other[0] ^= 1;
   CHECK(findPinnedAmdCertificate(other) == nullptr);

@@ -95,7 +95,7 @@ inline MintedCertificate mintCertificate(const std::string& cn, const std::strin
                                          const std::vector<RawExtension>& extensions,
                                          crypto::TimePoint not_before = mintNotBefore(),
                                          crypto::TimePoint not_after = mintNotAfter()) {
-  StatusOr<crypto::PrivateKey> key = crypto::PrivateKey::generateEc(crypto::Curve::kP384);
+  StatusOr<crypto::PrivateKey> key = crypto::PrivateKey::generateEc(crypto::Curve::P384);
   REQUIRE(key.ok());
   SslPtr<X509> x509(X509_new());
   REQUIRE(x509);
@@ -167,10 +167,10 @@ inline MintedChain mintMilanChain(uint8_t bl, uint8_t tee, uint8_t snp, uint8_t 
 // little-endian at 0x2A0 / 0x2E8 (spec/azure-wire.md §6.3); the rest of the signature is zeroed.
 inline void signReport(Bytes& report, const crypto::PrivateKey& key) {
   REQUIRE(report.size() == snp::kReportSize);
-  StatusOr<Bytes> der = crypto::sign(key, crypto::SignatureScheme::kEcdsaSha384,
+  StatusOr<Bytes> der = crypto::sign(key, crypto::SignatureScheme::EcdsaSha384,
                                      ByteView(report).first(snp::kSignedRegionSize));
   REQUIRE(der.ok());
-  StatusOr<Bytes> jose = crypto::ecdsaJoseFromDer(crypto::Curve::kP384, *der);
+  StatusOr<Bytes> jose = crypto::ecdsaJoseFromDer(crypto::Curve::P384, *der);
   REQUIRE(jose.ok());
   REQUIRE(jose->size() == 96);
   std::fill(report.begin() + snp::kSignatureOffset, report.end(), 0);

@@ -160,7 +160,7 @@ TEST_CASE("a malformed host-amd-cert-base64 is InvalidArgument naming the file",
   StatusOr<Collateral> c =
       makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
-  CHECK(c.status().code() == StatusCode::kInvalidArgument);
+  CHECK(c.status().code() == StatusCode::InvalidArgument);
   CHECK_THAT(c.status().message(),
              Catch::StartsWith((dir / "host-amd-cert-base64").string() + ": host-amd-cert-base64"));
 }
@@ -226,18 +226,18 @@ TEST_CASE("when THIM fails, KDS is asked for the VCEK then cert_chain at the exa
 
 TEST_CASE("KDS URLs follow spec 5.3 for Milan/Genoa and Turin", "[snp][collateral]") {
   SnpReport report = aciReport();
-  CHECK(kdsVcekUrl("https://kdsintf.amd.com", Generation::kMilan, report) == kAciVcekUrl);
-  CHECK(kdsVcekUrl("http://127.0.0.1:9", Generation::kGenoa, report) ==
+  CHECK(kdsVcekUrl("https://kdsintf.amd.com", Generation::Milan, report) == kAciVcekUrl);
+  CHECK(kdsVcekUrl("http://127.0.0.1:9", Generation::Genoa, report) ==
         std::string("http://127.0.0.1:9/vcek/v1/Genoa/") + kAciChipId +
             "?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115");
   // Turin: 8-byte hwid and the Turin TCB layout (fmc, bl, tee, snp in bytes 0..3).
   report.reported_tcb = 0x5200000004020105ULL;
-  CHECK(kdsVcekUrl("https://kdsintf.amd.com", Generation::kTurin, report) ==
+  CHECK(kdsVcekUrl("https://kdsintf.amd.com", Generation::Turin, report) ==
         "https://kdsintf.amd.com/vcek/v1/Turin/b12164b45a2a2742"
         "?fmcSPL=5&blSPL=1&teeSPL=2&snpSPL=4&ucodeSPL=82");
-  CHECK(kdsChainUrl("https://kdsintf.amd.com", Generation::kGenoa, false) ==
+  CHECK(kdsChainUrl("https://kdsintf.amd.com", Generation::Genoa, false) ==
         "https://kdsintf.amd.com/vcek/v1/Genoa/cert_chain");
-  CHECK(kdsChainUrl("https://kdsintf.amd.com", Generation::kTurin, true) ==
+  CHECK(kdsChainUrl("https://kdsintf.amd.com", Generation::Turin, true) ==
         "https://kdsintf.amd.com/vlek/v1/Turin/cert_chain");
 }
 
@@ -250,7 +250,7 @@ TEST_CASE("a non-200 from the only source is Unavailable with the URL and status
   o.use_thim = false;
   StatusOr<Collateral> c = makeProvider(transport, o)->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
-  CHECK(c.status().code() == StatusCode::kUnavailable);
+  CHECK(c.status().code() == StatusCode::Unavailable);
   CHECK(c.status().message() == "collateral: KDS GET " + kAciVcekUrl + ": HTTP 503, expected 200");
   CHECK(transport->requestCount() == 1);  // no retries here
 }
@@ -262,7 +262,7 @@ TEST_CASE("when every source fails, the error lists each one", "[snp][collateral
   StatusOr<Collateral> c =
       makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
-  CHECK(c.status().code() == StatusCode::kUnavailable);
+  CHECK(c.status().code() == StatusCode::Unavailable);
   CHECK(c.status().message() == std::string("collateral: no source answered; THIM GET ") +
                                     kThimUrl + ": HTTP 500, expected 200; KDS GET " + kAciVcekUrl +
                                     ": fake transport: no route to " + kAciVcekUrl);
@@ -299,7 +299,7 @@ TEST_CASE("a TCB mismatch that persists after one refetch fails with both values
   StatusOr<Collateral> c =
       makeProvider(transport, hermeticOptions(root.path()))->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
-  CHECK(c.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(c.status().code() == StatusCode::FailedPrecondition);
   CHECK(c.status().message() ==
         std::string("collateral: VCEK TCB bl=2 tee=0 snp=5 ucode=68 (0x4405000000000002) from "
                     "thim:") +
@@ -326,7 +326,7 @@ TEST_CASE("a THIM tcbm that differs from REPORTED_TCB also triggers the refetch"
   o.use_kds = false;
   StatusOr<Collateral> c = makeProvider(transport, o)->fetch(aciReport());
   REQUIRE_FALSE(c.ok());
-  CHECK(c.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(c.status().code() == StatusCode::FailedPrecondition);
   CHECK(c.status().message() == std::string("collateral: tcbm 7309000000000003 from thim:") +
                                     kThimUrl +
                                     " != REPORTED_TCB bl=3 tee=0 snp=8 ucode=115 "
@@ -366,7 +366,7 @@ TEST_CASE("KDS cannot serve a report whose CHIP_ID is masked", "[snp][collateral
   report.chip_id.fill(0);
   StatusOr<Collateral> c = makeProvider(transport, o)->fetch(report);
   REQUIRE_FALSE(c.ok());
-  CHECK(c.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(c.status().code() == StatusCode::FailedPrecondition);
   CHECK_THAT(c.status().message(), Catch::Contains("CHIP_ID is zero"));
   CHECK(transport->requestCount() == 0);
 }
@@ -406,7 +406,7 @@ TEST_CASE("KDS is not asked for a VLEK", "[snp][collateral]") {
   o.use_thim = false;
   StatusOr<Collateral> c = makeProvider(transport, o)->fetch(report);
   REQUIRE_FALSE(c.ok());
-  CHECK(c.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(c.status().code() == StatusCode::FailedPrecondition);
   CHECK_THAT(c.status().message(),
              Catch::StartsWith("collateral: KDS: the report is signed with a VLEK"));
   CHECK(transport->requestCount() == 0);
@@ -415,7 +415,7 @@ TEST_CASE("KDS is not asked for a VLEK", "[snp][collateral]") {
 TEST_CASE("the provider refuses a null transport and non-HTTP URLs", "[snp][collateral]") {
   auto no_transport = CollateralProvider::create(nullptr, CollateralOptions{});
   REQUIRE_FALSE(no_transport.ok());
-  CHECK(no_transport.status().code() == StatusCode::kInvalidArgument);
+  CHECK(no_transport.status().code() == StatusCode::InvalidArgument);
   CollateralOptions o;
   o.kds_base_url = "ftp://kds";
   auto bad = CollateralProvider::create(std::make_shared<FakeHttpTransport>(), o);

@@ -83,7 +83,7 @@ std::vector<std::string> extensionOids(const crypto::Certificate& c) {
 Status verifyReportSignature(ByteView report, const crypto::Certificate& vcek) {
   const SnpReport parsed = take(SnpReport::parse(report));
   const Bytes der = take(crypto::ecdsaDerFromSnp(parsed.signature_r, parsed.signature_s));
-  return crypto::verify(vcek.publicKey(), crypto::SignatureScheme::kEcdsaSha384,
+  return crypto::verify(vcek.publicKey(), crypto::SignatureScheme::EcdsaSha384,
                         report.first(kSignedRegionSize), der);
 }
 
@@ -131,7 +131,7 @@ TEST_CASE("the emulated PKI chains ARK <- ASK <- VCEK and is visibly not AMD's",
   }
   CHECK(chip.ark().publicKey().bits() == 4096);
   CHECK(chip.ask().publicKey().bits() == 4096);
-  CHECK(take(chip.vcek().publicKey().curve()) == crypto::Curve::kP384);
+  CHECK(take(chip.vcek().publicKey().curve()) == crypto::Curve::P384);
   CHECK(chip.vcek().serialHex() == "0");
   CHECK_FALSE(take(chip.vcek().extensionValue("2.5.29.35")).has_value());  // no AKI, like AMD
 }
@@ -165,7 +165,7 @@ TEST_CASE("emulated reports carry the configured guest and verify with the VCEK"
   REQUIRE(bytes.size() == kReportSize);
   const SnpReport r = take(SnpReport::parse(bytes));
   CHECK(r.version == 3);
-  CHECK(r.generation() == Generation::kMilan);
+  CHECK(r.generation() == Generation::Milan);
   CHECK(r.report_data == reportData(7));
   CHECK(r.vmpl == 1);
   CHECK(r.signature_algo == 1);
@@ -181,11 +181,11 @@ TEST_CASE("emulated reports carry the configured guest and verify with the VCEK"
     ff.fill(0xff);
     return ff;
   }());
-  CHECK(r.signingKey() == SigningKey::kVcek);
+  CHECK(r.signingKey() == SigningKey::Vcek);
   CHECK(verifyReportSignature(bytes, chip.vcek()).isOk());
   Bytes tampered = bytes;
   tampered[0x50] ^= 1;
-  CHECK(verifyReportSignature(tampered, chip.vcek()).code() == StatusCode::kDataLoss);
+  CHECK(verifyReportSignature(tampered, chip.vcek()).code() == StatusCode::DataLoss);
 
   StatusOr<Bytes> refused = chip.signReport(reportData(0), 4);
   REQUIRE_FALSE(refused.ok());
@@ -202,12 +202,12 @@ TEST_CASE("emulated reports pass the verifier only when the emulated ARK is trus
   StatusOr<VerificationResult> untrusted =
       verifyReport(bytes, chip.vcek(), {chip.ask(), chip.ark()}, options);
   REQUIRE_FALSE(untrusted.ok());
-  CHECK(untrusted.status().code() == StatusCode::kPermissionDenied);
+  CHECK(untrusted.status().code() == StatusCode::PermissionDenied);
   options.extra_trusted_arks.push_back(chip.ark());
   VerificationResult trusted =
       take(verifyReport(bytes, chip.vcek(), {chip.ask(), chip.ark()}, options));
   CHECK_FALSE(trusted.ark_pinned);
-  CHECK(trusted.generation == Generation::kMilan);
+  CHECK(trusted.generation == Generation::Milan);
 }
 
 TEST_CASE("a TCB change in the config re-issues the VCEK with the new SPLs", "[snp-device]") {
@@ -259,7 +259,7 @@ TEST_CASE("derived keys mix exactly the selected guest fields", "[snp-device]") 
   other_select.guest_field_select |= kFieldImageId;
   CHECK_FALSE(take(chip.deriveKey(other_select)) == k1);
   DerivedKeyRequest vmrk = req;
-  vmrk.root_key_select = RootKey::kVmrk;
+  vmrk.root_key_select = RootKey::Vmrk;
   CHECK_FALSE(take(chip.deriveKey(vmrk)) == k1);
   DerivedKeyRequest vmpl1 = req;
   vmpl1.vmpl = 1;
@@ -294,7 +294,7 @@ TEST_CASE("derived keys mix exactly the selected guest fields", "[snp-device]") 
   tcb.guest_field_select |= kFieldTcbVersion;
   tcb.tcb_version = config.tcbRaw();
   CHECK(chip.deriveKey(tcb).ok());
-  tcb.tcb_version = TcbVersion::compose(Generation::kMilan, 3, 0, 9, 115).raw;
+  tcb.tcb_version = TcbVersion::compose(Generation::Milan, 3, 0, 9, 115).raw;
   CHECK(chip.deriveKey(tcb).status().toString() ==
         "FailedPrecondition: emulated chip: MSG_KEY_REQ rejected with 0x16 "
         "(SEV_RET_INVALID_PARAM): tcb_version 0x7309000000000003 is above the COMMITTED_TCB "

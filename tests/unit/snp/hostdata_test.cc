@@ -51,19 +51,19 @@ TEST_CASE("hostdata ignores surrounding and embedded whitespace and accepts miss
 TEST_CASE("hostdata of empty or non-base64 text is InvalidArgument", "[snp][hostdata]") {
   StatusOr<HostData> empty = hostDataFromPolicyBase64(" \n");
   REQUIRE_FALSE(empty.ok());
-  CHECK(empty.status().code() == StatusCode::kInvalidArgument);
+  CHECK(empty.status().code() == StatusCode::InvalidArgument);
   CHECK(empty.status().message() == "CCE policy: the base64 text is empty");
 
   StatusOr<HostData> bad = hostDataFromPolicyBase64("cGFja2FnZ*");
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad.status().code() == StatusCode::InvalidArgument);
   CHECK_THAT(bad.status().message(), Catch::StartsWith("CCE policy is not valid base64: "));
 }
 
 TEST_CASE("hostdata of a missing policy file is NotFound naming the path", "[snp][hostdata]") {
   StatusOr<HostData> h = hostDataFromPolicyFile("/nonexistent/skr/policy.base64");
   REQUIRE_FALSE(h.ok());
-  CHECK(h.status().code() == StatusCode::kNotFound);
+  CHECK(h.status().code() == StatusCode::NotFound);
   CHECK_THAT(h.status().message(), Catch::Contains("/nonexistent/skr/policy.base64"));
 }
 
@@ -81,7 +81,7 @@ TEST_CASE("an ARM template whose ccePolicy is a parameter expression is refused 
   StatusOr<HostData> h = hostDataFromArmTemplate(
       toString(skr::testing::readTestData("arm/aci_cce_policy_parameter.json")));
   REQUIRE_FALSE(h.ok());
-  CHECK(h.status().code() == StatusCode::kInvalidArgument);
+  CHECK(h.status().code() == StatusCode::InvalidArgument);
   CHECK_THAT(h.status().message(),
              Catch::Contains("resources[1].properties.confidentialComputeProperties.ccePolicy is "
                              "the ARM expression \"[parameters('ccePolicy')]\""));
@@ -91,7 +91,7 @@ TEST_CASE("an ARM template without ccePolicy is NotFound", "[snp][hostdata]") {
   StatusOr<HostData> h = hostDataFromArmTemplate(
       R"({"resources":[{"type":"Microsoft.ContainerInstance/containerGroups","properties":{}}]})");
   REQUIRE_FALSE(h.ok());
-  CHECK(h.status().code() == StatusCode::kNotFound);
+  CHECK(h.status().code() == StatusCode::NotFound);
   CHECK(h.status().message() ==
         "ARM template has no resources[*].properties.confidentialComputeProperties.ccePolicy");
 }
@@ -108,7 +108,7 @@ TEST_CASE("an ARM template with two different ccePolicy values is refused, equal
   StatusOr<HostData> differ =
       hostDataFromArmTemplate("{\"resources\":[" + group(a) + "," + group(b) + "]}");
   REQUIRE_FALSE(differ.ok());
-  CHECK(differ.status().code() == StatusCode::kInvalidArgument);
+  CHECK(differ.status().code() == StatusCode::InvalidArgument);
   CHECK_THAT(differ.status().message(),
              Catch::Contains("2 different ccePolicy values (resources[0].properties."
                              "confidentialComputeProperties and resources[1].properties."

@@ -80,7 +80,7 @@ TEST_CASE("auto fails listing every path it looked for when no interface exists"
           "[snp-device]") {
   const std::string dir = makeTempDir();
   LogCapture capture;
-  StatusOr<std::unique_ptr<SnpDevice>> device = openPlatform(PlatformKind::kAuto, optionsIn(dir));
+  StatusOr<std::unique_ptr<SnpDevice>> device = openPlatform(PlatformKind::Auto, optionsIn(dir));
   REQUIRE_FALSE(device.ok());
   CHECK(device.status().toString() ==
         "FailedPrecondition: platform auto: no SEV-SNP guest interface found; looked for " + dir +
@@ -98,9 +98,9 @@ TEST_CASE("auto never selects the emulated chip", "[snp-device]") {
   const std::string dir = makeTempDir();
   PlatformOptions options = optionsIn(dir);
   options.emulated_chip_dir = dir + "/chip";
-  StatusOr<std::unique_ptr<SnpDevice>> device = openPlatform(PlatformKind::kAuto, options);
+  StatusOr<std::unique_ptr<SnpDevice>> device = openPlatform(PlatformKind::Auto, options);
   REQUIRE_FALSE(device.ok());
-  CHECK(device.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(device.status().code() == StatusCode::FailedPrecondition);
   CHECK_FALSE(fs::exists(dir + "/chip"));
 }
 
@@ -110,30 +110,30 @@ TEST_CASE("auto probes sev-guest, then tsm, then the legacy /dev/sev", "[snp-dev
   touch(options.sev_legacy_path);
   {
     LogCapture capture;
-    std::unique_ptr<SnpDevice> d = std::move(openPlatform(PlatformKind::kAuto, options)).value();
+    std::unique_ptr<SnpDevice> d = std::move(openPlatform(PlatformKind::Auto, options)).value();
     CHECK(d->name() == "sev-legacy");
     CHECK(capture.contains(R"("event":"snp.platform.chosen","platform":"sev-legacy")"));
   }
   fs::create_directories(options.tsm_report_dir);
-  CHECK(std::move(openPlatform(PlatformKind::kAuto, options)).value()->name() == "tsm");
+  CHECK(std::move(openPlatform(PlatformKind::Auto, options)).value()->name() == "tsm");
   touch(options.sev_guest_path);
-  CHECK(std::move(openPlatform(PlatformKind::kAuto, options)).value()->name() == "sev-guest");
+  CHECK(std::move(openPlatform(PlatformKind::Auto, options)).value()->name() == "sev-guest");
 }
 
 TEST_CASE("explicit platforms report a missing interface by path", "[snp-device]") {
   const std::string dir = makeTempDir();
   const PlatformOptions options = optionsIn(dir);
-  CHECK(openPlatform(PlatformKind::kSevGuest, options).status().toString() ==
+  CHECK(openPlatform(PlatformKind::SevGuest, options).status().toString() ==
         "FailedPrecondition: /dev/sev-guest (SNP guest driver): " + dir +
             "/sev-guest does not exist (No such file or directory (errno 2))");
-  CHECK(openPlatform(PlatformKind::kSevLegacy, options).status().toString() ==
+  CHECK(openPlatform(PlatformKind::SevLegacy, options).status().toString() ==
         "FailedPrecondition: /dev/sev (legacy SNP guest driver, ACI Linux 5.15): " + dir +
             "/sev does not exist (No such file or directory (errno 2))");
-  CHECK(openPlatform(PlatformKind::kTsm, options).status().toString() ==
+  CHECK(openPlatform(PlatformKind::Tsm, options).status().toString() ==
         "FailedPrecondition: configfs-tsm: " + dir +
             "/tsm/report is not a directory (configfs not mounted at /sys/kernel/config, or a "
             "kernel before 6.7)");
-  CHECK(openPlatform(PlatformKind::kEmulated, options).status().toString() ==
+  CHECK(openPlatform(PlatformKind::Emulated, options).status().toString() ==
         "InvalidArgument: platform 'emulated' needs the emulated chip's state directory");
 }
 
@@ -144,7 +144,7 @@ TEST_CASE("a device node that cannot be opened is PermissionDenied", "[snp-devic
     const PlatformOptions options = optionsIn(dir);
     touch(options.sev_guest_path);
     REQUIRE(::chmod(options.sev_guest_path.c_str(), 0) == 0);
-    CHECK(openPlatform(PlatformKind::kAuto, options).status().toString() ==
+    CHECK(openPlatform(PlatformKind::Auto, options).status().toString() ==
           "PermissionDenied: /dev/sev-guest (SNP guest driver): " + dir +
               "/sev-guest cannot be opened for reading and writing (Permission denied (errno "
               "13))");

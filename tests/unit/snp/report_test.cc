@@ -98,7 +98,7 @@ TEST_CASE("named policy and platform bits of the ACI fixture") {
   CHECK_FALSE(r->policy.migrateMa());
   CHECK(r->platform_info.smtEnabled());
   CHECK_FALSE(r->platform_info.tsmeEnabled());
-  CHECK(r->generation() == Generation::kUnknown);  // v2 carries no CPUID
+  CHECK(r->generation() == Generation::Unknown);  // v2 carries no CPUID
   const std::string text = reportToText(*r);
   CHECK(text.find("host_data            cadd74f71ebb8fbf9782baab649612520f3c416bc5ce9ac768808ddc8d9b031c") !=
         std::string::npos);
@@ -113,7 +113,7 @@ TEST_CASE("reports of the wrong size are rejected with both sizes in the message
     b.resize(size);
     StatusOr<SnpReport> r = SnpReport::parse(b);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.status().code() == StatusCode::kInvalidArgument);
+    CHECK(r.status().code() == StatusCode::InvalidArgument);
     CHECK(r.status().message() ==
           "SNP report is " + std::to_string(size) + " bytes, expected 1184");
   }
@@ -144,7 +144,7 @@ TEST_CASE("v3 CPUID fields select the generation and Turin's TCB layout") {
   std::copy(std::begin(turin_tcb), std::end(turin_tcb), raw.begin() + 0x180);
   StatusOr<SnpReport> r = SnpReport::parse(raw);
   REQUIRE(r.ok());
-  CHECK(r->generation() == Generation::kTurin);
+  CHECK(r->generation() == Generation::Turin);
   const TcbVersion t = r->reportedTcb();
   CHECK(t.fmc == 1);
   CHECK(t.bootloader == 2);
@@ -158,16 +158,16 @@ TEST_CASE("v3 CPUID fields select the generation and Turin's TCB layout") {
 
   raw[0x188] = 0x19;
   raw[0x189] = 0x11;
-  CHECK(SnpReport::parse(raw)->generation() == Generation::kGenoa);
+  CHECK(SnpReport::parse(raw)->generation() == Generation::Genoa);
   raw[0x189] = 0x01;
-  CHECK(SnpReport::parse(raw)->generation() == Generation::kMilan);
+  CHECK(SnpReport::parse(raw)->generation() == Generation::Milan);
 }
 
 TEST_CASE("TcbVersion compose and decode are inverse for both layouts") {
-  const TcbVersion milan = TcbVersion::compose(Generation::kMilan, 3, 0, 8, 115);
+  const TcbVersion milan = TcbVersion::compose(Generation::Milan, 3, 0, 8, 115);
   CHECK(milan.raw == 0x7308000000000003ULL);
-  CHECK(TcbVersion::decode(milan.raw, Generation::kMilan) == milan);
-  const TcbVersion turin = TcbVersion::compose(Generation::kTurin, 2, 3, 4, 0x55, 1);
+  CHECK(TcbVersion::decode(milan.raw, Generation::Milan) == milan);
+  const TcbVersion turin = TcbVersion::compose(Generation::Turin, 2, 3, 4, 0x55, 1);
   CHECK(turin.raw == 0x5500000004030201ULL);
   CHECK(turin.fmc == 1);
   CHECK(turin.snp == 4);
@@ -178,11 +178,11 @@ TEST_CASE("signing key selector comes from bits 4:2 at 0x48") {
   raw[0x48] = 1 << 2;
   StatusOr<SnpReport> r = SnpReport::parse(raw);
   REQUIRE(r.ok());
-  CHECK(r->signingKey() == SigningKey::kVlek);
+  CHECK(r->signingKey() == SigningKey::Vlek);
   CHECK(reportToJson(*r)->getValue<std::string>("signing_key") == "vlek");
   raw[0x48] = (7 << 2) | 3;
   r = SnpReport::parse(raw);
-  CHECK(r->signingKey() == SigningKey::kNone);
+  CHECK(r->signingKey() == SigningKey::None);
   CHECK(r->authorKeyEnabled());
   CHECK(r->maskChipKey());
   raw[0x48] = 3 << 2;
@@ -191,11 +191,11 @@ TEST_CASE("signing key selector comes from bits 4:2 at 0x48") {
 }
 
 TEST_CASE("generation names from products") {
-  CHECK(generationFromProductName("Milan-B0") == Generation::kMilan);
-  CHECK(generationFromProductName("Genoa") == Generation::kGenoa);
-  CHECK(generationFromProductName("Turin") == Generation::kTurin);
-  CHECK(generationFromProductName("Naples") == Generation::kUnknown);
-  CHECK(generationName(Generation::kTurin) == "Turin");
+  CHECK(generationFromProductName("Milan-B0") == Generation::Milan);
+  CHECK(generationFromProductName("Genoa") == Generation::Genoa);
+  CHECK(generationFromProductName("Turin") == Generation::Turin);
+  CHECK(generationFromProductName("Naples") == Generation::Unknown);
+  CHECK(generationName(Generation::Turin) == "Turin");
 }
 
 }  // namespace

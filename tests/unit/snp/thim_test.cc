@@ -64,23 +64,23 @@ TEST_CASE("malformed THIM JSON is rejected naming the member", "[snp][thim]") {
     std::string message_part;
   };
   const Case cases[] = {
-      {"{\"tcbm\":\"7308000000000003\"}", StatusCode::kNotFound, "vcekCert"},
-      {thimJson("73080000000003"), StatusCode::kInvalidArgument,
+      {"{\"tcbm\":\"7308000000000003\"}", StatusCode::NotFound, "vcekCert"},
+      {thimJson("73080000000003"), StatusCode::InvalidArgument,
        "'tcbm' is 14 characters, expected 16 hex digits"},
-      {thimJson("7308000000000g03"), StatusCode::kInvalidArgument,
+      {thimJson("7308000000000g03"), StatusCode::InvalidArgument,
        "'tcbm': character at offset 13 is not a hex digit"},
-      {thimJson("7308000000000003", ",\"cacheControl\":86400"), StatusCode::kInvalidArgument,
+      {thimJson("7308000000000003", ",\"cacheControl\":86400"), StatusCode::InvalidArgument,
        "cacheControl"},
-      {thimJson("7308000000000003", ",\"cacheControl\":\"86a00\""), StatusCode::kInvalidArgument,
+      {thimJson("7308000000000003", ",\"cacheControl\":\"86a00\""), StatusCode::InvalidArgument,
        "'cacheControl': character at offset 2 is not a decimal digit"},
       {thimJson("7308000000000003", ",\"cacheControl\":\"1234567890\""),
-       StatusCode::kInvalidArgument, "'cacheControl' is 10 characters"},
+       StatusCode::InvalidArgument, "'cacheControl' is 10 characters"},
       {thimJson("7308000000000003", ",\"certificateChain\":\"-----BEGIN CERTIFICATE-----\\nAAA\""),
-       StatusCode::kInvalidArgument, "certificateChain"},
-      {"{\"vcekCert\":\"not a pem\",\"tcbm\":\"7308000000000003\"}", StatusCode::kInvalidArgument,
+       StatusCode::InvalidArgument, "certificateChain"},
+      {"{\"vcekCert\":\"not a pem\",\"tcbm\":\"7308000000000003\"}", StatusCode::InvalidArgument,
        "vcekCert"},
-      {"[1,2]", StatusCode::kInvalidArgument, "THIM JSON"},
-      {"", StatusCode::kInvalidArgument, "THIM JSON"},
+      {"[1,2]", StatusCode::InvalidArgument, "THIM JSON"},
+      {"", StatusCode::InvalidArgument, "THIM JSON"},
   };
   for (const Case& c : cases) {
     INFO(c.json.substr(0, 80));
@@ -95,19 +95,19 @@ TEST_CASE("oversized THIM input is ResourceExhausted before parsing", "[snp][thi
   const std::string big(kMaxThimJsonBytes + 1, ' ');
   StatusOr<ThimCertification> thim = parseThimJson(big);
   REQUIRE_FALSE(thim.ok());
-  CHECK(thim.status().code() == StatusCode::kResourceExhausted);
+  CHECK(thim.status().code() == StatusCode::ResourceExhausted);
   CHECK(thim.status().message() == "THIM JSON is 65537 bytes, limit 65536");
 
   const std::string big_b64(200 * 1024, 'A');
   StatusOr<ThimCertification> from_file = parseHostAmdCert(big_b64);
   REQUIRE_FALSE(from_file.ok());
-  CHECK(from_file.status().code() == StatusCode::kResourceExhausted);
+  CHECK(from_file.status().code() == StatusCode::ResourceExhausted);
 }
 
 TEST_CASE("host-amd-cert-base64 that is not base64 is InvalidArgument", "[snp][thim]") {
   StatusOr<ThimCertification> thim = parseHostAmdCert("not*base64");
   REQUIRE_FALSE(thim.ok());
-  CHECK(thim.status().code() == StatusCode::kInvalidArgument);
+  CHECK(thim.status().code() == StatusCode::InvalidArgument);
   CHECK_THAT(thim.status().message(), Catch::StartsWith("host-amd-cert-base64: "));
 }
 

@@ -167,7 +167,7 @@ TEST_CASE("configfs-tsm returns the report and certificates and removes its inst
   CHECK(ext.certificates[0].der == chip().vcek().der());
   CHECK(live.empty());
   CHECK(device->getDerivedKey(DerivedKeyRequest()).status().code() ==
-        StatusCode::kUnimplemented);
+        StatusCode::Unimplemented);
 }
 
 TEST_CASE("configfs-tsm failures are reported with the file and errno, and clean up",
@@ -213,7 +213,7 @@ TEST_CASE("the real file-system adapter creates and removes the instance directo
   const std::string dir = makeTempDir();
   std::unique_ptr<TsmDevice> device = take(TsmDevice::open(dir));
   Status s = device->getReport(reportData(), 0).status();
-  CHECK(s.code() == StatusCode::kInternal);
+  CHECK(s.code() == StatusCode::Internal);
   CHECK(s.message().find("/provider") == std::string::npos);
   CHECK(s.message().find(": provider: No such file or directory (errno 2)") != std::string::npos);
   CHECK(fs::is_empty(dir));

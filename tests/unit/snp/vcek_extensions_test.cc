@@ -34,7 +34,7 @@ TEST_CASE("the ACI fixture VCEK's extensions parse to Milan-B0 with TCB bl=3 tee
   REQUIRE(ext.ok());
   CHECK(ext->struct_version == std::optional<uint32_t>(0));
   CHECK(ext->product_name == "Milan-B0");
-  CHECK(ext->generation == Generation::kMilan);
+  CHECK(ext->generation == Generation::Milan);
   CHECK(ext->bl_spl == 3);
   CHECK(ext->tee_spl == 0);
   CHECK(ext->snp_spl == 8);
@@ -120,7 +120,7 @@ TEST_CASE("malformed extension values are InvalidArgument naming the OID", "[snp
     INFO(std::string(c.oid) << " " << encoding::hexEncode(c.der));
     auto v = parseVcekExtensionValue(c.oid, c.der);
     REQUIRE_FALSE(v.ok());
-    CHECK(v.status().code() == StatusCode::kInvalidArgument);
+    CHECK(v.status().code() == StatusCode::InvalidArgument);
     CHECK_THAT(v.status().message(), Catch::Contains(c.message_part));
     CHECK_THAT(v.status().message(), Catch::Contains(std::string(c.oid)));
   }
@@ -150,7 +150,7 @@ TEST_CASE("a certificate missing a required SPL is rejected naming it", "[snp][v
   auto cert = mintCertificate("SEV-VCEK", "SEV-Genoa", nullptr, exts);
   auto ext = parseVcekExtensions(cert.certificate);
   REQUIRE_FALSE(ext.ok());
-  CHECK(ext.status().code() == StatusCode::kInvalidArgument);
+  CHECK(ext.status().code() == StatusCode::InvalidArgument);
   CHECK_THAT(ext.status().message(),
              Catch::Contains("ucodeSPL (1.3.6.1.4.1.3704.1.3.8) is missing"));
 }
@@ -167,7 +167,7 @@ TEST_CASE("a Turin certificate needs fmcSPL and composes the Turin TCB layout", 
   auto e2 = parseVcekExtensions(with_fmc.certificate);
   INFO(e2.status().toString());
   REQUIRE(e2.ok());
-  CHECK(e2->generation == Generation::kTurin);
+  CHECK(e2->generation == Generation::Turin);
   // ucode<<56 | snp<<24 | tee<<16 | bl<<8 | fmc
   CHECK(e2->tcb.raw == 0x5200000004020105ULL);
   CHECK(describeTcb(e2->tcb) == "fmc=5 bl=1 tee=2 snp=4 ucode=82");

@@ -101,10 +101,10 @@ TEST_CASE("both fixture reports verify against the pinned AMD roots at 2025-06-0
     REQUIRE(r.ok());
     CHECK(r->passed_checks == kAllChecks);
     CHECK(r->skipped_checks.empty());
-    CHECK(r->generation == Generation::kMilan);
+    CHECK(r->generation == Generation::Milan);
     CHECK(r->ark_pinned);
     CHECK(r->ark_sha256_hex == "69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd");
-    CHECK(r->signing_key == SigningKey::kVcek);
+    CHECK(r->signing_key == SigningKey::Vcek);
     CHECK(r->reported_tcb == r->key_extensions.tcb);
   }
 }
@@ -117,7 +117,7 @@ TEST_CASE("the go-sev-guest report is a debug guest: reported, refused only on r
   CHECK(r->debug);
   VerifyOptions strict = atPinnedTime();
   strict.reject_debug = true;
-  requireFailure(verifyReport(f.report, f.vcek, f.chain, strict), StatusCode::kPermissionDenied,
+  requireFailure(verifyReport(f.report, f.vcek, f.chain, strict), StatusCode::PermissionDenied,
                  "report-fields: POLICY.DEBUG is set and debug guests are refused");
   Fixture a = aci();
   StatusOr<VerificationResult> not_debug = verifyReport(a.report, a.vcek, a.chain, strict);
@@ -169,7 +169,7 @@ TEST_CASE("one flipped byte anywhere in the signed region fails report-signature
         Bytes tampered = f.report;
         tampered[offset] ^= mask;
         requireFailure(verifyReport(tampered, f.vcek, f.chain, atPinnedTime()),
-                       StatusCode::kDataLoss, "report-signature: does not verify with the VCEK");
+                       StatusCode::DataLoss, "report-signature: does not verify with the VCEK");
       }
     }
   }
@@ -182,7 +182,7 @@ TEST_CASE("a flipped byte in the signature's r or s fails report-signature", "[s
     INFO("offset 0x" << std::hex << offset);
     Bytes tampered = f.report;
     tampered[offset] ^= 0x01;
-    requireFailure(verifyReport(tampered, f.vcek, f.chain, atPinnedTime()), StatusCode::kDataLoss,
+    requireFailure(verifyReport(tampered, f.vcek, f.chain, atPinnedTime()), StatusCode::DataLoss,
                    "report-signature: ");
   }
 }
@@ -193,7 +193,7 @@ TEST_CASE("a non-zero byte in the unsigned reserved signature area fails report-
   Bytes tampered = f.report;
   tampered[0x400] = 0x01;
   requireFailure(verifyReport(tampered, f.vcek, f.chain, atPinnedTime()),
-                 StatusCode::kInvalidArgument,
+                 StatusCode::InvalidArgument,
                  "report-fields: reserved signature byte at offset 1024 is 1, expected 0");
 }
 
@@ -201,46 +201,46 @@ TEST_CASE("a truncated or extended report is rejected by the report check", "[sn
   Fixture f = aci();
   Bytes truncated(f.report.begin(), f.report.end() - 1);
   requireFailure(verifyReport(truncated, f.vcek, f.chain, atPinnedTime()),
-                 StatusCode::kInvalidArgument, "report: SNP report is 1183 bytes, expected 1184");
+                 StatusCode::InvalidArgument, "report: SNP report is 1183 bytes, expected 1184");
   Bytes half(f.report.begin(), f.report.begin() + 0x2A0);
-  requireFailure(verifyReport(half, f.vcek, f.chain, atPinnedTime()), StatusCode::kInvalidArgument,
+  requireFailure(verifyReport(half, f.vcek, f.chain, atPinnedTime()), StatusCode::InvalidArgument,
                  "report: SNP report is 672 bytes, expected 1184");
   requireFailure(verifyReport(Bytes{}, f.vcek, f.chain, atPinnedTime()),
-                 StatusCode::kInvalidArgument, "report: SNP report is 0 bytes, expected 1184");
+                 StatusCode::InvalidArgument, "report: SNP report is 0 bytes, expected 1184");
   Bytes longer = f.report;
   longer.push_back(0);
   requireFailure(verifyReport(longer, f.vcek, f.chain, atPinnedTime()),
-                 StatusCode::kInvalidArgument, "report: SNP report is 1185 bytes");
+                 StatusCode::InvalidArgument, "report: SNP report is 1185 bytes");
 }
 
 TEST_CASE("the other fixture's VCEK does not verify the report", "[snp][verifier]") {
   Fixture a = aci();
   Fixture g = gosevguest();
-  requireFailure(verifyReport(a.report, g.vcek, g.chain, atPinnedTime()), StatusCode::kDataLoss,
+  requireFailure(verifyReport(a.report, g.vcek, g.chain, atPinnedTime()), StatusCode::DataLoss,
                  "report-signature: does not verify with the VCEK (SEV-VCEK, sha256 ");
-  requireFailure(verifyReport(g.report, a.vcek, a.chain, atPinnedTime()), StatusCode::kDataLoss,
+  requireFailure(verifyReport(g.report, a.vcek, a.chain, atPinnedTime()), StatusCode::DataLoss,
                  "report-signature: does not verify with the VCEK");
 }
 
 TEST_CASE("an ARK of another generation fails the ark check", "[snp][verifier]") {
   Fixture f = aci();
   requireFailure(
-      verifyReport(f.report, f.vcek, {f.chain[0], pinned(Generation::kGenoa, AmdKeyRole::kArk)},
+      verifyReport(f.report, f.vcek, {f.chain[0], pinned(Generation::Genoa, AmdKeyRole::Ark)},
                    atPinnedTime()),
-      StatusCode::kDataLoss,
+      StatusCode::DataLoss,
       "ark: presented ARK is the pinned ARK-Genoa of Genoa but the key's productName "
       "'Milan-B0' is Milan");
   requireFailure(verifyReport(f.report, f.vcek,
-                              {pinned(Generation::kTurin, AmdKeyRole::kAsk),
-                               pinned(Generation::kTurin, AmdKeyRole::kArk)},
+                              {pinned(Generation::Turin, AmdKeyRole::Ask),
+                               pinned(Generation::Turin, AmdKeyRole::Ark)},
                               atPinnedTime()),
-                 StatusCode::kDataLoss, "ark: presented ARK is the pinned ARK-Turin of Turin");
+                 StatusCode::DataLoss, "ark: presented ARK is the pinned ARK-Turin of Turin");
 }
 
 TEST_CASE("an AMD intermediate presented as the ARK is refused", "[snp][verifier]") {
   Fixture f = aci();
   requireFailure(verifyReport(f.report, f.vcek, {f.chain[0], f.chain[0]}, atPinnedTime()),
-                 StatusCode::kPermissionDenied,
+                 StatusCode::PermissionDenied,
                  "ark: presented ARK is AMD's ASK SEV-Milan, not a root");
 }
 
@@ -248,9 +248,9 @@ TEST_CASE("an intermediate of the right ARK but the wrong role fails the vcek ch
           "[snp][verifier]") {
   Fixture f = aci();
   requireFailure(
-      verifyReport(f.report, f.vcek, {pinned(Generation::kMilan, AmdKeyRole::kAsvk), f.chain[1]},
+      verifyReport(f.report, f.vcek, {pinned(Generation::Milan, AmdKeyRole::Asvk), f.chain[1]},
                    atPinnedTime()),
-      StatusCode::kDataLoss, "vcek: SEV-VCEK is not signed by SEV-VLEK-Milan");
+      StatusCode::DataLoss, "vcek: SEV-VCEK is not signed by SEV-VLEK-Milan");
 }
 
 TEST_CASE("an intermediate not signed by the ARK fails the ask check", "[snp][verifier]") {
@@ -258,7 +258,7 @@ TEST_CASE("an intermediate not signed by the ARK fails the ask check", "[snp][ve
   Emulated e = emulated();
   requireFailure(
       verifyReport(f.report, f.vcek, {e.chain.ask.certificate, f.chain[1]}, atPinnedTime()),
-      StatusCode::kDataLoss, "ask: SEV-Milan is not signed by ARK-Milan");
+      StatusCode::DataLoss, "ask: SEV-Milan is not signed by ARK-Milan");
 }
 
 TEST_CASE("verification outside a certificate's validity fails with FailedPrecondition",
@@ -266,16 +266,16 @@ TEST_CASE("verification outside a certificate's validity fails with FailedPrecon
   Fixture f = aci();
   VerifyOptions after = atPinnedTime();
   after.at = utcTime(2030, 1, 1);
-  requireFailure(verifyReport(f.report, f.vcek, f.chain, after), StatusCode::kFailedPrecondition,
+  requireFailure(verifyReport(f.report, f.vcek, f.chain, after), StatusCode::FailedPrecondition,
                  "vcek: SEV-VCEK not valid at 2030-01-01T00:00:00Z (valid 2022-11-29T01:55:56Z "
                  ".. 2029-11-29T01:55:56Z)");
   VerifyOptions before = atPinnedTime();
   before.at = utcTime(2021, 1, 1);
-  requireFailure(verifyReport(f.report, f.vcek, f.chain, before), StatusCode::kFailedPrecondition,
+  requireFailure(verifyReport(f.report, f.vcek, f.chain, before), StatusCode::FailedPrecondition,
                  "vcek: SEV-VCEK not valid at 2021-01-01T00:00:00Z");
   VerifyOptions late = atPinnedTime();
   late.at = utcTime(2046, 1, 1);
-  requireFailure(verifyReport(f.report, f.vcek, f.chain, late), StatusCode::kFailedPrecondition,
+  requireFailure(verifyReport(f.report, f.vcek, f.chain, late), StatusCode::FailedPrecondition,
                  "ark: ARK-Milan not valid at 2046-01-01T00:00:00Z (valid 2020-10-22T17:23:05Z "
                  ".. 2045-10-22T17:23:05Z)");
 }
@@ -285,7 +285,7 @@ TEST_CASE("a report signed under an untrusted ARK fails unless that ARK is given
   Emulated e = emulated();
   const std::string sha = encoding::hexEncode(e.chain.ark.certificate.sha256Fingerprint());
   requireFailure(verifyReport(e.report, e.chain.vcek.certificate, chainOf(e.chain), atPinnedTime()),
-                 StatusCode::kPermissionDenied,
+                 StatusCode::PermissionDenied,
                  "ark: presented ARK ARK-Milan is not a pinned AMD root (sha256 " + sha +
                      ") and no --trust-ark was given");
 
@@ -309,12 +309,12 @@ TEST_CASE("a report signed under an untrusted ARK fails unless that ARK is given
   // Without the trust, an omitted ARK means AMD's, which did not sign this intermediate.
   requireFailure(
       verifyReport(e.report, e.chain.vcek.certificate, {e.chain.ask.certificate}, atPinnedTime()),
-      StatusCode::kDataLoss, "ask: SEV-Milan is not signed by ARK-Milan");
+      StatusCode::DataLoss, "ask: SEV-Milan is not signed by ARK-Milan");
 
   VerifyOptions other = atPinnedTime();
   other.extra_trusted_arks = {emulated().chain.ark.certificate};
   requireFailure(verifyReport(e.report, e.chain.vcek.certificate, chainOf(e.chain), other),
-                 StatusCode::kPermissionDenied,
+                 StatusCode::PermissionDenied,
                  "ark: presented ARK ARK-Milan is not a pinned AMD root (sha256 " + sha +
                      ") and matches none of the 1 explicitly trusted ARKs");
 }
@@ -324,7 +324,7 @@ TEST_CASE("a VCEK hwID that differs from CHIP_ID fails the chip-id check", "[snp
   VerifyOptions o = atPinnedTime();
   o.extra_trusted_arks = {e.chain.ark.certificate};
   requireFailure(verifyReport(e.report, e.chain.vcek.certificate, chainOf(e.chain), o),
-                 StatusCode::kDataLoss,
+                 StatusCode::DataLoss,
                  "chip-id: VCEK hwID " + std::string(128, '1') +
                      " != report CHIP_ID b12164b45a2a27426e04ab52c5781d404fe2eab35ef5c4f714ce0f"
                      "c23d2fb3f3e65631710244a4edfad191616be3366e48a6352b35128d748458bc9c282d0f5a");
@@ -341,7 +341,7 @@ TEST_CASE("a VCEK TCB that differs from REPORTED_TCB fails the tcb check with bo
   VerifyOptions o = atPinnedTime();
   o.extra_trusted_arks = {e.chain.ark.certificate};
   requireFailure(verifyReport(e.report, e.chain.vcek.certificate, chainOf(e.chain), o),
-                 StatusCode::kDataLoss,
+                 StatusCode::DataLoss,
                  "tcb: VCEK TCB bl=3 tee=0 snp=9 ucode=115 (0x7309000000000003) != REPORTED_TCB "
                  "bl=3 tee=0 snp=8 ucode=115 (0x7308000000000003)");
 }
@@ -354,7 +354,7 @@ TEST_CASE("a report that says VLEK but is signed by a VCEK fails the signing-key
   VerifyOptions o = atPinnedTime();
   o.extra_trusted_arks = {e.chain.ark.certificate};
   requireFailure(verifyReport(e.report, e.chain.vcek.certificate, chainOf(e.chain), o),
-                 StatusCode::kDataLoss,
+                 StatusCode::DataLoss,
                  "signing-key: report says VLEK but the certificate is a VCEK (SEV-VCEK issued "
                  "by SEV-Milan)");
 }
@@ -385,7 +385,7 @@ TEST_CASE("report fields MAA rejects fail report-fields even when signed", "[snp
     VerifyOptions o = atPinnedTime();
     o.extra_trusted_arks = {e.chain.ark.certificate};
     requireFailure(verifyReport(e.report, e.chain.vcek.certificate, chainOf(e.chain), o),
-                   StatusCode::kInvalidArgument, c.message);
+                   StatusCode::InvalidArgument, c.message);
   }
 }
 
@@ -409,21 +409,21 @@ TEST_CASE("a VLEK without hwID verifies under an explicitly trusted ASVK chain",
                                                      "vlek", "report-signature", "report-fields",
                                                      "signing-key", "tcb"});
   CHECK(r->skipped_checks == std::vector<std::string>{"chip-id: the VLEK has no hwID extension"});
-  CHECK(r->signing_key == SigningKey::kVlek);
+  CHECK(r->signing_key == SigningKey::Vlek);
 }
 
 TEST_CASE("a certificate without AMD's extensions fails the vcek-extensions check",
           "[snp][verifier]") {
   Fixture f = aci();
   requireFailure(verifyReport(f.report, f.chain[0], f.chain, atPinnedTime()),
-                 StatusCode::kInvalidArgument, "vcek-extensions: certificate '");
+                 StatusCode::InvalidArgument, "vcek-extensions: certificate '");
 }
 
 TEST_CASE("a chain of more than two certificates is refused", "[snp][verifier]") {
   Fixture f = aci();
   requireFailure(
       verifyReport(f.report, f.vcek, {f.chain[0], f.chain[1], f.chain[1]}, atPinnedTime()),
-      StatusCode::kInvalidArgument, "ark: chain has 3 certificates");
+      StatusCode::InvalidArgument, "ark: chain has 3 certificates");
 }
 
 }  // namespace
