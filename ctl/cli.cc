@@ -43,8 +43,8 @@ StatusOr<ParsedArgs> ParsedArgs::parse(const std::vector<std::string>& args,
     if (spec->takes_value) {
       if (!inline_value) {
         if (i + 1 >= args.size()) {
-          return invalidArgumentError("option '--" + name + "' needs a value (" +
-                                      spec->value_name + ")");
+          return invalidArgumentError("option '--" + name + "' needs a value (" + spec->value_name +
+                                      ")");
         }
         inline_value = args[++i];
       }
@@ -62,7 +62,9 @@ StatusOr<ParsedArgs> ParsedArgs::parse(const std::vector<std::string>& args,
   return parsed;
 }
 
-bool ParsedArgs::has(std::string_view name) const { return values_.find(name) != values_.end(); }
+bool ParsedArgs::has(std::string_view name) const {
+  return values_.find(name) != values_.end();
+}
 
 std::optional<std::string> ParsedArgs::value(std::string_view name) const {
   auto it = values_.find(name);

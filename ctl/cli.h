@@ -30,9 +30,9 @@ enum ExitCode : int {
 };
 
 struct OptionSpec {
-  std::string name;         // without the leading "--"
+  std::string name;  // without the leading "--"
   bool takes_value = false;
-  std::string value_name;   // for --help, e.g. "FILE"
+  std::string value_name;  // for --help, e.g. "FILE"
   std::string help;
   bool required = false;
 };

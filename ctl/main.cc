@@ -15,10 +15,14 @@ namespace {
 void configureLogging() {
   const char* level = std::getenv("SKR_LOG_LEVEL");
   const std::string name = level != nullptr ? level : "warning";
-  if (name == "debug") skr::log::setMinLevel(skr::log::Level::Debug);
-  else if (name == "info") skr::log::setMinLevel(skr::log::Level::Info);
-  else if (name == "error") skr::log::setMinLevel(skr::log::Level::Error);
-  else skr::log::setMinLevel(skr::log::Level::Warning);
+  if (name == "debug")
+    skr::log::setMinLevel(skr::log::Level::Debug);
+  else if (name == "info")
+    skr::log::setMinLevel(skr::log::Level::Info);
+  else if (name == "error")
+    skr::log::setMinLevel(skr::log::Level::Error);
+  else
+    skr::log::setMinLevel(skr::log::Level::Warning);
 }
 
 }  // namespace

@@ -127,7 +127,8 @@ int reportGet(const ParsedArgs& args, Io& io) {
     io.err << "skrctl report get: unexpected argument '" << args.positionals()[0] << "'\n";
     return kExitUsage;
   }
-  StatusOr<snp::PlatformKind> kind = snp::parsePlatformKind(args.value("platform").value_or("auto"));
+  StatusOr<snp::PlatformKind> kind =
+      snp::parsePlatformKind(args.value("platform").value_or("auto"));
   if (!kind.ok()) return fail(io, kExitUsage, kind.status().withContext("--platform"));
   snp::PlatformOptions options;
   if (auto dir = args.value("chip-dir")) options.emulated_chip_dir = *dir;

@@ -51,12 +51,15 @@ StatusOr<Principal> verifyAccessToken(std::string_view token, const crypto::Publ
                                       int64_t now) {
   StatusOr<jose::Jws> jws = jose::Jws::parse(token, jose::JwsLimits{64 * 1024, 16 * 1024});
   if (!jws.ok()) {
-    return unauthenticatedError("AKV10000: Request is missing a Bearer or PoP token (malformed "
-                                "token: " + jws.status().message() + ")");
+    return unauthenticatedError(
+        "AKV10000: Request is missing a Bearer or PoP token (malformed "
+        "token: " +
+        jws.status().message() + ")");
   }
   if (jws->algorithm() != jose::JwsAlgorithm::RS256 || !jws->verify(key).isOk()) {
-    return unauthenticatedError("AKV10031: Invalid token signature (not signed by the emulated "
-                                "Entra ID)");
+    return unauthenticatedError(
+        "AKV10031: Invalid token signature (not signed by the emulated "
+        "Entra ID)");
   }
   StatusOr<json::ObjectPtr> claims = jws->payloadJson();
   if (!claims.ok()) return unauthenticatedError("access token claims are not a JSON object");
@@ -74,8 +77,8 @@ StatusOr<Principal> verifyAccessToken(std::string_view token, const crypto::Publ
   }
   StatusOr<std::string> aud = json::getString(*claims, "aud");
   if (!aud.ok() || withoutTrailingSlash(*aud) != withoutTrailingSlash(audience)) {
-    return unauthenticatedError("AKV10022: Invalid audience. Expected " + audience + ", found: " +
-                                (aud.ok() ? *aud : std::string("(none)")) + ".");
+    return unauthenticatedError("AKV10022: Invalid audience. Expected " + audience +
+                                ", found: " + (aud.ok() ? *aud : std::string("(none)")) + ".");
   }
   Principal p;
   StatusOr<std::string> oid = json::getString(*claims, "oid");

@@ -15,8 +15,8 @@
 namespace skr::emulator {
 
 struct AccessTokenClaims {
-  std::string issuer;      // "{entra_url}/{tenant}/v2.0"
-  std::string audience;    // resource without trailing slash: "https://vault.azure.net"
+  std::string issuer;    // "{entra_url}/{tenant}/v2.0"
+  std::string audience;  // resource without trailing slash: "https://vault.azure.net"
   std::string tenant_id;
   std::string object_id;   // "oid" and "sub"
   std::string client_id;   // "appid" and "azp"

@@ -3,7 +3,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
-
 #include "common/encoding/hex.h"
 #include "common/log/logger.h"
 #include "emulator/pattern.h"
@@ -117,8 +116,9 @@ Response serviceAccountToken(EmulatorContext& context, const Request& request) {
   StatusOr<std::optional<int64_t>> lifetime = json::getOptionalInt(*body, "lifetime_seconds");
   StatusOr<std::optional<bool>> wrong = json::getOptionalBool(*body, "wrong_key");
   if (!aud.ok() || !lifetime.ok() || !wrong.ok()) {
-    return adminError(invalidArgumentError("audience (string), lifetime_seconds (int), wrong_key "
-                                           "(bool)"));
+    return adminError(
+        invalidArgumentError("audience (string), lifetime_seconds (int), wrong_key "
+                             "(bool)"));
   }
   const int64_t life = lifetime->value_or(3600);
   if (life < -86400 || life > 86400 * 7) {
@@ -148,8 +148,7 @@ Response settings(EmulatorContext& context) {
   json::ObjectPtr o = new Poco::JSON::Object;
   o->set("token_lifetime_seconds",
          static_cast<Poco::Int64>(context.identities().tokenLifetimeSeconds()));
-  o->set("maa_token_lifetime_seconds",
-         static_cast<Poco::Int64>(context.maaTokenLifetimeSeconds()));
+  o->set("maa_token_lifetime_seconds", static_cast<Poco::Int64>(context.maaTokenLifetimeSeconds()));
   o->set("tenant_id", context.tenantId());
   return jsonResponse(200, o);
 }

@@ -35,9 +35,9 @@ Bytes randomSerial() {
 // match an IP host only against iPAddress.
 Bytes loopbackSubjectAltName() {
   static constexpr uint8_t kDer[] = {
-      0x30, 0x11,                                                  // SEQUENCE, 17 bytes
-      0x82, 0x09, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't',     // [2] dNSName "localhost"
-      0x87, 0x04, 127, 0, 0, 1,                                    // [7] iPAddress 127.0.0.1
+      0x30, 0x11,                                               // SEQUENCE, 17 bytes
+      0x82, 0x09, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't',  // [2] dNSName "localhost"
+      0x87, 0x04, 127, 0,   0,   1,                             // [7] iPAddress 127.0.0.1
   };
   return Bytes(std::begin(kDer), std::end(kDer));
 }
@@ -120,7 +120,8 @@ StatusOr<EmulatorCa> EmulatorCa::openOrCreate(const std::string& state_dir) {
         .basicConstraints(true, 1)
         .keyUsage(crypto::kKeyUsageKeyCertSign | crypto::kKeyUsageCrlSign)
         .subjectKeyIdentifier();
-    SKR_ASSIGN_OR_RETURN(Certificate cert, b.sign(key, crypto::CertificateSignatureAlg::EcdsaSha256));
+    SKR_ASSIGN_OR_RETURN(Certificate cert,
+                         b.sign(key, crypto::CertificateSignatureAlg::EcdsaSha256));
     SKR_RETURN_IF_ERROR(savePair(cert, key, ca_cert_path, ca_key_path));
     log::warning("emulator.ca.created", {{"subject", std::string(kEmulatorCaName)}, {"dir", dir}});
     ca = std::make_pair(std::move(cert), std::move(key));
@@ -131,8 +132,7 @@ StatusOr<EmulatorCa> EmulatorCa::openOrCreate(const std::string& state_dir) {
   if (fileExists(server_key_path)) {
     StatusOr<std::pair<Certificate, PrivateKey>> server =
         loadPair(server_cert_path, server_key_path);
-    need_server = !server.ok() ||
-                  server->first.notAfter() < now + std::chrono::hours(24 * 30) ||
+    need_server = !server.ok() || server->first.notAfter() < now + std::chrono::hours(24 * 30) ||
                   !server->first.verifySignedBy(result.ca_cert_).isOk();
   }
   if (need_server) {

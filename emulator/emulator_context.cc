@@ -10,18 +10,15 @@ std::vector<std::string> rolesFor(const std::string& vault, KeyAction action) {
       case KeyAction::Read:
         return {"Managed HSM Crypto Officer", "Managed HSM Crypto User",
                 "Managed HSM Crypto Auditor"};
-      case KeyAction::Write:
-        return {"Managed HSM Crypto Officer"};
-      case KeyAction::Release:
-        return {"Managed HSM Crypto Service Release User"};
+      case KeyAction::Write: return {"Managed HSM Crypto Officer"};
+      case KeyAction::Release: return {"Managed HSM Crypto Service Release User"};
     }
   }
   switch (action) {
     case KeyAction::Read:
       return {"Key Vault Administrator", "Key Vault Crypto Officer", "Key Vault Crypto User",
               "Key Vault Reader", "Key Vault Crypto Service Encryption User"};
-    case KeyAction::Write:
-      return {"Key Vault Administrator", "Key Vault Crypto Officer"};
+    case KeyAction::Write: return {"Key Vault Administrator", "Key Vault Crypto Officer"};
     case KeyAction::Release:
       return {"Key Vault Administrator", "Key Vault Crypto Officer",
               "Key Vault Crypto Service Release User"};
@@ -30,8 +27,8 @@ std::vector<std::string> rolesFor(const std::string& vault, KeyAction action) {
 }
 
 std::string dataActionName(const std::string& vault, KeyAction action) {
-  const std::string prefix = vault == "mhsm" ? "Microsoft.KeyVault/managedHsm/keys/"
-                                             : "Microsoft.KeyVault/vaults/keys/";
+  const std::string prefix =
+      vault == "mhsm" ? "Microsoft.KeyVault/managedHsm/keys/" : "Microsoft.KeyVault/vaults/keys/";
   switch (action) {
     case KeyAction::Read: return prefix + "read";
     case KeyAction::Write: return prefix + "write";
@@ -40,8 +37,7 @@ std::string dataActionName(const std::string& vault, KeyAction action) {
   return prefix;
 }
 
-EmulatorContext::EmulatorContext(EmulatorOptions options,
-                                 std::unique_ptr<IdentityStore> identities,
+EmulatorContext::EmulatorContext(EmulatorOptions options, std::unique_ptr<IdentityStore> identities,
                                  std::unique_ptr<KeyStore> keys, EmulatorCa ca,
                                  SigningKeys signing_keys, std::string chip_dir)
     : options_(std::move(options)),
@@ -73,15 +69,17 @@ std::string EmulatorContext::entraIssuer() const {
   return url("entra") + "/" + tenantId() + "/v2.0";
 }
 
-std::string EmulatorContext::k8sIssuer() const { return url("entra") + "/k8s-issuer"; }
+std::string EmulatorContext::k8sIssuer() const {
+  return url("entra") + "/k8s-issuer";
+}
 
 std::string EmulatorContext::resourceFor(const std::string& vault_listener) {
   return vault_listener == "mhsm" ? kManagedHsmResource : kVaultResource;
 }
 
 StatusOr<std::string> EmulatorContext::issueAccessToken(const Identity& identity,
-                                                        const std::string& resource,
-                                                        bool wrong_key, int64_t* expires_at) {
+                                                        const std::string& resource, bool wrong_key,
+                                                        int64_t* expires_at) {
   AccessTokenClaims c;
   c.issuer = entraIssuer();
   c.audience = withoutTrailingSlash(resource);
@@ -103,8 +101,8 @@ StatusOr<Principal> EmulatorContext::validateBearer(const Request& request,
     return unauthenticatedError("AKV10000: Request is missing a Bearer or PoP token.");
   }
   return verifyAccessToken(std::string_view(auth).substr(kBearer.size()),
-                           signing_keys_.entra().key.publicKey(), entraIssuer(),
-                           expected_resource, now());
+                           signing_keys_.entra().key.publicKey(), entraIssuer(), expected_resource,
+                           now());
 }
 
 bool EmulatorContext::checkRole(const Principal& principal, const std::string& vault,

@@ -60,9 +60,8 @@ Response aadError(const EmulatorContext& context, int status, const std::string&
   const std::string ts = aadTimestamp(context.now());
   json::ObjectPtr o = new Poco::JSON::Object;
   o->set("error", error);
-  o->set("error_description", "AADSTS" + std::to_string(code) + ": " + message +
-                                  " Trace ID: " + trace + " Correlation ID: " + correlation +
-                                  " Timestamp: " + ts);
+  o->set("error_description", "AADSTS" + std::to_string(code) + ": " + message + " Trace ID: " +
+                                  trace + " Correlation ID: " + correlation + " Timestamp: " + ts);
   Poco::JSON::Array::Ptr codes = new Poco::JSON::Array;
   codes->add(code);
   o->set("error_codes", codes);
@@ -95,14 +94,15 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
   const std::string tenant = request.captures.at("tenant");
   if (tenant != context.tenantId()) {
     return aadError(context, 400, "invalid_request", 90002,
-                    "Tenant '" + tenant + "' not found. Check to make sure you have the correct "
-                    "tenant ID and are signing into the correct cloud.");
+                    "Tenant '" + tenant +
+                        "' not found. Check to make sure you have the correct "
+                        "tenant ID and are signing into the correct cloud.");
   }
   StatusOr<std::map<std::string, std::string>> form = parseFormBody(request.body);
   if (!form.ok()) {
-    return aadError(context, 400, "invalid_request", 900144,
-                    "The request body must be application/x-www-form-urlencoded: " +
-                        form.status().message());
+    return aadError(
+        context, 400, "invalid_request", 900144,
+        "The request body must be application/x-www-form-urlencoded: " + form.status().message());
   }
   auto field = [&](const char* name) {
     auto it = form->find(name);
@@ -150,8 +150,7 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
   StatusOr<json::ObjectPtr> claims =
       jws.ok() ? jws->payloadJson() : StatusOr<json::ObjectPtr>(jws.status());
   if (!claims.ok()) {
-    return aadError(context, 401, "invalid_client", 50027,
-                    "JWT token is invalid or malformed.");
+    return aadError(context, 401, "invalid_client", 50027, "JWT token is invalid or malformed.");
   }
   const std::string iss = (*claims)->optValue<std::string>("iss", "");
   const std::string sub = (*claims)->optValue<std::string>("sub", "");
@@ -162,7 +161,8 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
   if (by_issuer.empty()) {
     return aadError(context, 401, "invalid_client", 700211,
                     "No matching federated identity record found for presented assertion issuer '" +
-                        iss + "'. Please check your federated identity credential Subject, "
+                        iss +
+                        "'. Please check your federated identity credential Subject, "
                         "Audience and Issuer against the presented assertion.");
   }
   std::optional<FederatedCredential> match;
@@ -170,15 +170,17 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
     if (f.subject == sub) match = f;
   }
   if (!match) {
-    return aadError(context, 401, "invalid_client", 700213,
-                    "No matching federated identity record found for presented assertion subject '" +
-                        sub + "'. Check your federated identity credential Subject, Audience and "
-                        "Issuer against the presented assertion.");
+    return aadError(
+        context, 401, "invalid_client", 700213,
+        "No matching federated identity record found for presented assertion subject '" + sub +
+            "'. Check your federated identity credential Subject, Audience and "
+            "Issuer against the presented assertion.");
   }
   if (match->audiences.empty() || !audienceContains(*claims, match->audiences.front())) {
     return aadError(context, 401, "invalid_client", 700212,
                     "No matching federated identity record found for presented assertion "
-                    "audience " + audienceText(*claims) + ".");
+                    "audience " +
+                        audienceText(*claims) + ".");
   }
   // The only issuer whose keys the emulated Entra ID knows is its own service-account issuer.
   if (iss != context.k8sIssuer() ||
@@ -190,13 +192,12 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
   const int64_t exp = (*claims)->optValue<Poco::Int64>("exp", 0);
   const int64_t nbf = (*claims)->optValue<Poco::Int64>("nbf", 0);
   if (exp == 0 || now > exp + 300 || (nbf != 0 && now + 300 < nbf)) {
-    return aadError(context, 401, "invalid_client", 700024,
-                    "Client assertion is not within its valid time range. Current time: " +
-                        formatRfc3339(SystemTime(std::chrono::seconds(now))) +
-                        ", assertion valid from " +
-                        formatRfc3339(SystemTime(std::chrono::seconds(nbf))) +
-                        ", expiry time of assertion " +
-                        formatRfc3339(SystemTime(std::chrono::seconds(exp))) + ".");
+    return aadError(
+        context, 401, "invalid_client", 700024,
+        "Client assertion is not within its valid time range. Current time: " +
+            formatRfc3339(SystemTime(std::chrono::seconds(now))) + ", assertion valid from " +
+            formatRfc3339(SystemTime(std::chrono::seconds(nbf))) + ", expiry time of assertion " +
+            formatRfc3339(SystemTime(std::chrono::seconds(exp))) + ".");
   }
   int64_t expires_at = 0;
   StatusOr<std::string> token =

@@ -19,8 +19,8 @@ std::string_view faultKindName(FaultKind kind) {
 }
 
 StatusOr<FaultKind> faultKindFromName(std::string_view name) {
-  for (FaultKind k : {FaultKind::Status, FaultKind::Delay, FaultKind::Close,
-                      FaultKind::Truncate, FaultKind::Corrupt, FaultKind::WrongKey}) {
+  for (FaultKind k : {FaultKind::Status, FaultKind::Delay, FaultKind::Close, FaultKind::Truncate,
+                      FaultKind::Corrupt, FaultKind::WrongKey}) {
     if (faultKindName(k) == name) return k;
   }
   return invalidArgumentError("fault member 'action': unknown action '" + std::string(name) +
@@ -112,8 +112,7 @@ StatusOr<int64_t> FaultInjector::add(FaultRule rule) {
 }
 
 std::optional<FaultAction> FaultInjector::take(const std::string& listener,
-                                               const std::string& method,
-                                               const std::string& path) {
+                                               const std::string& method, const std::string& path) {
   if (listener == "admin") return std::nullopt;
   std::lock_guard lock(mutex_);
   for (auto it = rules_.begin(); it != rules_.end(); ++it) {

@@ -33,16 +33,16 @@ inline constexpr std::size_t kMaxFaultRules = 256;
 
 struct FaultRule {
   int64_t id = 0;
-  std::optional<std::string> listener;    // any listener when unset (never "admin")
-  std::optional<std::string> method;      // any method when unset
-  std::optional<std::string> path_prefix; // "path": prefix of the request path
-  std::optional<std::string> path_regex;  // "path_regex": ECMAScript regex, whole-path match
-  int remaining = 1;                      // "count"
+  std::optional<std::string> listener;     // any listener when unset (never "admin")
+  std::optional<std::string> method;       // any method when unset
+  std::optional<std::string> path_prefix;  // "path": prefix of the request path
+  std::optional<std::string> path_regex;   // "path_regex": ECMAScript regex, whole-path match
+  int remaining = 1;                       // "count"
   FaultKind kind = FaultKind::Status;
   int status = 503;
   std::optional<int> retry_after_seconds;
   int delay_ms = 0;
-  std::string body;                       // status action: body; empty = a CloudError
+  std::string body;  // status action: body; empty = a CloudError
 
   // Parses the admin API's JSON; InvalidArgument naming the member.
   static StatusOr<FaultRule> fromJson(const json::ObjectPtr& object);

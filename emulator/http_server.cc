@@ -163,8 +163,8 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     entry.path = request.path.size() > 512 ? request.path.substr(0, 512) : request.path;
     for (const auto& [k, v] : http) request.headers.add(k, v);
     if (!readBody(http, request.body)) {
-      Response big = cloudError(413, "RequestTooLarge",
-                                "skr-emulator: request body larger than 1 MiB");
+      Response big =
+          cloudError(413, "RequestTooLarge", "skr-emulator: request body larger than 1 MiB");
       response.setKeepAlive(false);
       send(response, big, big.body.size());
       return 413;
@@ -180,12 +180,12 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
                                    {"rule", fault->rule_id}});
       switch (fault->kind) {
         case FaultKind::Status: {
-          Response r = fault->body.empty()
-                           ? cloudError(fault->status, "EmulatedFault",
-                                        "skr-emulator: injected fault (rule " +
-                                            std::to_string(fault->rule_id) + ")")
-                           : Response{fault->status, {}, "application/json; charset=utf-8",
-                                      fault->body};
+          Response r =
+              fault->body.empty()
+                  ? cloudError(fault->status, "EmulatedFault",
+                               "skr-emulator: injected fault (rule " +
+                                   std::to_string(fault->rule_id) + ")")
+                  : Response{fault->status, {}, "application/json; charset=utf-8", fault->body};
           if (fault->retry_after_seconds) {
             r.headers.set("Retry-After", std::to_string(*fault->retry_after_seconds));
           }
@@ -203,12 +203,9 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
           response.setKeepAlive(false);
           shutdownConnection(http);
           return 0;
-        case FaultKind::WrongKey:
-          request.sign_with_wrong_key = true;
-          break;
+        case FaultKind::WrongKey: request.sign_with_wrong_key = true; break;
         case FaultKind::Truncate:
-        case FaultKind::Corrupt:
-          break;
+        case FaultKind::Corrupt: break;
       }
     }
 
@@ -263,7 +260,9 @@ struct EmulatorServer::Impl {
 
 EmulatorServer::EmulatorServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-EmulatorServer::~EmulatorServer() { stop(); }
+EmulatorServer::~EmulatorServer() {
+  stop();
+}
 
 StatusOr<std::unique_ptr<EmulatorServer>> EmulatorServer::bind(
     const std::string& host, const std::vector<ListenerSpec>& listeners,

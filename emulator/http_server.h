@@ -20,8 +20,8 @@ namespace skr::emulator {
 struct ListenerSpec {
   std::string name;  // "imds", "entra", ...
   bool tls = false;
-  uint16_t port = 0;           // 0 = any free port
-  uint16_t preferred_port = 0; // with port 0: try this one first (previous run), else any
+  uint16_t port = 0;            // 0 = any free port
+  uint16_t preferred_port = 0;  // with port 0: try this one first (previous run), else any
 };
 
 class EmulatorServer {

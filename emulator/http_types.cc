@@ -9,8 +9,7 @@ namespace skr::emulator {
 namespace {
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -52,7 +51,8 @@ Response jsonResponse(int status, const json::ObjectPtr& object) {
   StatusOr<std::string> text = json::serializeCanonical(object);
   if (!text.ok()) {
     r.status = 500;
-    r.body = R"({"error":{"code":"InternalError","message":"skr-emulator: response serialization failed"}})";
+    r.body =
+        R"({"error":{"code":"InternalError","message":"skr-emulator: response serialization failed"}})";
     return r;
   }
   r.body = std::move(text).value();

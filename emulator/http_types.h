@@ -30,11 +30,11 @@ class Headers {
 
 // One request as routed to a handler. `body` is at most kMaxBodyBytes.
 struct Request {
-  std::string listener;    // "imds", "entra", "vault", "mhsm", "maa", "admin", ...
-  std::string base_url;    // this listener's URL, "https://127.0.0.1:PORT"
-  std::string method;      // "GET", "POST", ...
-  std::string path;        // percent-decoded path, no query
-  std::string raw_query;   // as received, without '?'
+  std::string listener;   // "imds", "entra", "vault", "mhsm", "maa", "admin", ...
+  std::string base_url;   // this listener's URL, "https://127.0.0.1:PORT"
+  std::string method;     // "GET", "POST", ...
+  std::string path;       // percent-decoded path, no query
+  std::string raw_query;  // as received, without '?'
   std::multimap<std::string, std::string> query;  // decoded query parameters
   Headers headers;
   std::string body;
@@ -59,7 +59,8 @@ inline constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
 
 // A JSON response from an object (canonical, compact serialization).
 Response jsonResponse(int status, const json::ObjectPtr& object);
-// Azure's CloudError / KeyVaultError shape: {"error":{"code":..,"message":..[,"innererror":{"code":..}]}}.
+// Azure's CloudError / KeyVaultError shape:
+// {"error":{"code":..,"message":..[,"innererror":{"code":..}]}}.
 Response cloudError(int status, std::string_view code, std::string_view message,
                     std::string_view inner_code = {});
 

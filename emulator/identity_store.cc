@@ -38,7 +38,8 @@ const std::vector<std::string>& knownRoles() {
 }
 
 bool isGuid(const std::string& s) {
-  static const Pattern re = Pattern::literal("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+  static const Pattern re =
+      Pattern::literal("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   return re.matches(s);
 }
 
@@ -157,8 +158,10 @@ StatusOr<Identity> Identity::fromJson(const json::ObjectPtr& o) {
     SKR_ASSIGN_OR_RETURN(json::ArrayPtr feds, json::getArray(o, "federated_credentials"));
     for (std::size_t i = 0; i < feds->size(); ++i) {
       json::ObjectPtr f = feds->getObject(static_cast<unsigned>(i));
-      if (f.isNull()) return invalidArgumentError("identity member 'federated_credentials': "
-                                                  "element is not an object");
+      if (f.isNull())
+        return invalidArgumentError(
+            "identity member 'federated_credentials': "
+            "element is not an object");
       SKR_ASSIGN_OR_RETURN(FederatedCredential cred, federatedFromJson(f));
       id.federated_credentials.push_back(std::move(cred));
     }
@@ -198,8 +201,7 @@ StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::open(
   if (fileExists(dir_file)) {
     SKR_ASSIGN_OR_RETURN(json::ObjectPtr o, parseStateObject(dir_file));
     SKR_ASSIGN_OR_RETURN(store->tenant_id_, json::getString(o, "tenant_id"));
-    SKR_ASSIGN_OR_RETURN(store->token_lifetime_seconds_,
-                         json::getInt(o, "token_lifetime_seconds"));
+    SKR_ASSIGN_OR_RETURN(store->token_lifetime_seconds_, json::getInt(o, "token_lifetime_seconds"));
   } else {
     store->tenant_id_ = randomGuid();
     store->token_lifetime_seconds_ = default_token_lifetime_seconds;
@@ -306,8 +308,9 @@ StatusOr<Identity> IdentityStore::addIdentity(Identity identity) {
     return invalidArgumentError("identity member 'object_id': '" + identity.object_id +
                                 "' is not a lower-case GUID");
   }
-  if (identity.name.empty()) identity.name = std::string(identityKindName(identity.kind)) + "-" +
-                                             identity.client_id.substr(0, 8);
+  if (identity.name.empty())
+    identity.name =
+        std::string(identityKindName(identity.kind)) + "-" + identity.client_id.substr(0, 8);
   if (!isSimpleName(identity.name, 128)) {
     return invalidArgumentError("identity member 'name': '" + identity.name +
                                 "' must be 1..128 of [A-Za-z0-9._-]");
@@ -315,11 +318,13 @@ StatusOr<Identity> IdentityStore::addIdentity(Identity identity) {
   if (identity.kind == IdentityKind::UserAssigned && identity.msi_res_id.empty()) {
     identity.msi_res_id =
         "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/skr-emulator/"
-        "providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + identity.name;
+        "providers/Microsoft.ManagedIdentity/userAssignedIdentities/" +
+        identity.name;
   }
   if (identity.kind != IdentityKind::UserAssigned && !identity.msi_res_id.empty()) {
-    return invalidArgumentError("identity member 'msi_res_id': only user-assigned identities "
-                                "have one");
+    return invalidArgumentError(
+        "identity member 'msi_res_id': only user-assigned identities "
+        "have one");
   }
   if (identity.msi_res_id.size() > 1024) {
     return invalidArgumentError("identity member 'msi_res_id': longer than 1024 characters");
@@ -459,9 +464,9 @@ StatusOr<RoleAssignment> IdentityStore::addRoleAssignment(RoleAssignment r) {
   if (roles_.size() >= kMaxRoleAssignments) {
     return resourceExhaustedError("role assignments: more than 10000");
   }
-  const bool known_principal = std::any_of(identities_.begin(), identities_.end(), [&](const Identity& i) {
-    return i.object_id == r.principal_id;
-  });
+  const bool known_principal =
+      std::any_of(identities_.begin(), identities_.end(),
+                  [&](const Identity& i) { return i.object_id == r.principal_id; });
   if (!known_principal) {
     return notFoundError("role assignment: principal " + r.principal_id + " does not exist");
   }

@@ -1,5 +1,6 @@
 // Azure Instance Metadata Service, plain HTTP as on Azure (spec/azure-wire.md §4.1, §5.2):
-//   GET /metadata/identity/oauth2/token?api-version=..&resource=..[&client_id=|&object_id=|&msi_res_id=]
+//   GET
+//   /metadata/identity/oauth2/token?api-version=..&resource=..[&client_id=|&object_id=|&msi_res_id=]
 //   GET /metadata/THIM/amd/certification   (THIM JSON of the emulated chip)
 // Both require "Metadata: true". Token responses have string-typed fields only.
 #pragma once

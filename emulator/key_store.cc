@@ -45,7 +45,9 @@ bool validVersion(const std::string& s) {
 
 }  // namespace
 
-std::string newKeyVersionId() { return encoding::hexEncode(crypto::randomBytes(16)); }
+std::string newKeyVersionId() {
+  return encoding::hexEncode(crypto::randomBytes(16));
+}
 
 KeyVersion KeyVersion::clone() const {
   KeyVersion c;
@@ -233,8 +235,9 @@ StatusOr<std::unique_ptr<KeyStore>> KeyStore::open(const std::string& state_dir)
     }
   }
   for (auto& [key, versions] : store->keys_) {
-    std::sort(versions.begin(), versions.end(),
-              [](const KeyVersionPtr& a, const KeyVersionPtr& b) { return a->sequence < b->sequence; });
+    std::sort(versions.begin(), versions.end(), [](const KeyVersionPtr& a, const KeyVersionPtr& b) {
+      return a->sequence < b->sequence;
+    });
   }
   return store;
 }

@@ -24,7 +24,8 @@ namespace skr::emulator {
 
 enum class KeyFamily { Rsa, Ec, Oct };
 
-// AKV KeyReleasePolicy: contentType, data (the policy JSON bytes, base64url on the wire), immutable.
+// AKV KeyReleasePolicy: contentType, data (the policy JSON bytes, base64url on the wire),
+// immutable.
 struct KeyReleasePolicy {
   std::string content_type = "application/json; charset=utf-8";
   Bytes data;
@@ -41,14 +42,14 @@ struct KeyAttributes {
 };
 
 struct KeyVersion {
-  std::string vault;    // listener name: "vault" | "mhsm"
+  std::string vault;  // listener name: "vault" | "mhsm"
   std::string name;
-  std::string version;  // 32 lower-case hex digits
-  int64_t sequence = 0; // creation order across the store (latest = highest)
-  std::string kty;      // "RSA", "RSA-HSM", "EC", "EC-HSM", "oct-HSM"
+  std::string version;   // 32 lower-case hex digits
+  int64_t sequence = 0;  // creation order across the store (latest = highest)
+  std::string kty;       // "RSA", "RSA-HSM", "EC", "EC-HSM", "oct-HSM"
   KeyFamily family = KeyFamily::Rsa;
-  int key_size = 0;     // RSA modulus bits / oct key bits; 0 for EC
-  std::string curve;    // "P-256" / "P-384" / "P-521" for EC
+  int key_size = 0;   // RSA modulus bits / oct key bits; 0 for EC
+  std::string curve;  // "P-256" / "P-384" / "P-521" for EC
   std::vector<std::string> key_ops;
   SecretBytes material;  // PKCS#8 DER (RSA, EC) or the raw key (oct)
   // Public JWK members, derived from the material (base64url-ready big-endian bytes).

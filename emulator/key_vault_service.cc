@@ -16,19 +16,16 @@ namespace skr::emulator {
 namespace {
 
 const std::set<std::string>& allowedKeyOps() {
-  static const std::set<std::string> ops = {"encrypt", "decrypt", "sign",   "verify",
+  static const std::set<std::string> ops = {"encrypt", "decrypt",   "sign",   "verify",
                                             "wrapKey", "unwrapKey", "import", "export"};
   return ops;
 }
 
 std::vector<std::string> defaultKeyOps(KeyFamily family) {
   switch (family) {
-    case KeyFamily::Rsa:
-      return {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"};
-    case KeyFamily::Ec:
-      return {"sign", "verify"};
-    case KeyFamily::Oct:
-      return {"encrypt", "decrypt", "wrapKey", "unwrapKey"};
+    case KeyFamily::Rsa: return {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"};
+    case KeyFamily::Ec: return {"sign", "verify"};
+    case KeyFamily::Oct: return {"encrypt", "decrypt", "wrapKey", "unwrapKey"};
   }
   return {};
 }
@@ -125,7 +122,7 @@ Response keyBundleResponse(const KeyVersion& v, const Request& request) {
 // Kty on this listener: vault takes RSA, RSA-HSM, EC, EC-HSM; mhsm takes the -HSM types (plain
 // names are accepted and stored as -HSM) including oct-HSM.
 StatusOr<std::pair<KeyFamily, std::string>> resolveKty(const std::string& listener,
-                                                        const std::string& kty, bool hsm) {
+                                                       const std::string& kty, bool hsm) {
   std::string base = kty;
   bool is_hsm = hsm;
   if (base.size() > 4 && base.compare(base.size() - 4, 4, "-HSM") == 0) {
@@ -140,12 +137,14 @@ StatusOr<std::pair<KeyFamily, std::string>> resolveKty(const std::string& listen
   } else if (base == "oct") {
     family = KeyFamily::Oct;
   } else {
-    return invalidArgumentError("The key type '" + kty + "' is not supported (RSA-HSM, EC-HSM, "
+    return invalidArgumentError("The key type '" + kty +
+                                "' is not supported (RSA-HSM, EC-HSM, "
                                 "oct-HSM on Managed HSM)");
   }
   if (listener == "mhsm") is_hsm = true;
   if (family == KeyFamily::Oct && listener != "mhsm") {
-    return invalidArgumentError("Key type '" + kty + "' is not supported by Key Vault: symmetric "
+    return invalidArgumentError("Key type '" + kty +
+                                "' is not supported by Key Vault: symmetric "
                                 "(oct-HSM) keys are only available in Managed HSM");
   }
   return std::make_pair(family, base + (is_hsm ? "-HSM" : ""));
@@ -178,16 +177,18 @@ Response forbiddenByRbac(EmulatorContext& context, const Request& request,
   const std::string vault = request.listener;
   std::string roles;
   for (const std::string& r : rolesFor(vault, action)) roles += (roles.empty() ? "" : ", ") + r;
-  const std::string resource =
-      (vault == "mhsm" ? "/managedHSMs/" : "/vaults/") + vaultDisplayName(context, vault) +
-      (key_name.empty() ? std::string() : "/keys/" + key_name);
+  const std::string resource = (vault == "mhsm" ? "/managedHSMs/" : "/vaults/") +
+                               vaultDisplayName(context, vault) +
+                               (key_name.empty() ? std::string() : "/keys/" + key_name);
   const std::string message =
       "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny "
       "assignments or role definitions were changed recently, please observe propagation "
-      "time.\r\nCaller: appid=" + principal.client_id + ";oid=" + principal.object_id +
-      ";iss=" + principal.issuer + "\r\nAction: '" + dataActionName(vault, action) +
-      "'\r\nResource: '" + resource + "'\r\nAssignment: (not found)\r\nDenyAssignmentId: "
-      "null\r\nDecisionReason: null \r\nVault: " + vaultDisplayName(context, vault) +
+      "time.\r\nCaller: appid=" +
+      principal.client_id + ";oid=" + principal.object_id + ";iss=" + principal.issuer +
+      "\r\nAction: '" + dataActionName(vault, action) + "'\r\nResource: '" + resource +
+      "'\r\nAssignment: (not found)\r\nDenyAssignmentId: "
+      "null\r\nDecisionReason: null \r\nVault: " +
+      vaultDisplayName(context, vault) +
       ";location=emulated\r\n(Azure RBAC: no role assignment on '/', '/keys' or '/keys/" +
       key_name + "' grants this; roles that would: " + roles + ")";
   return cloudError(403, "Forbidden", message, "ForbiddenByRbac");
@@ -439,8 +440,8 @@ Response updateKey(EmulatorContext& context, const Request& request) {
   if (auto* r = std::get_if<Response>(&found)) return *r;
   const std::string version = std::get<KeyVersionPtr>(found)->version;
   const int64_t now = context.now();
-  StatusOr<KeyVersionPtr> updated = context.keys().updateVersion(
-      request.listener, name, version, [&](KeyVersion& v) -> Status {
+  StatusOr<KeyVersionPtr> updated =
+      context.keys().updateVersion(request.listener, name, version, [&](KeyVersion& v) -> Status {
         if (common->exportable && *common->exportable != v.attributes.exportable) {
           return invalidArgumentError("AKV.SKR.1014: Cannot modify the exportable state of a key");
         }
@@ -499,10 +500,11 @@ std::optional<Response> authorizeKeyRequest(EmulatorContext& context, const Requ
       context.validateBearer(request, EmulatorContext::resourceFor(request.listener));
   if (!p.ok()) return vaultUnauthorized(context, request.listener, p.status().message());
   if (!context.checkRole(*p, request.listener, action, key_name)) {
-    log::info("emulator.keyvault.forbidden", {{"vault", request.listener},
-                                              {"key", key_name},
-                                              {"oid", p->object_id},
-                                              {"action", dataActionName(request.listener, action)}});
+    log::info("emulator.keyvault.forbidden",
+              {{"vault", request.listener},
+               {"key", key_name},
+               {"oid", p->object_id},
+               {"action", dataActionName(request.listener, action)}});
     return forbiddenByRbac(context, request, *p, action, key_name);
   }
   *principal = std::move(p).value();

@@ -12,8 +12,8 @@ namespace skr::emulator {
 StatusOr<Pattern> Pattern::compile(std::string_view pattern) {
   try {
     // Anchored at both ends (\z: the very end, not before a final newline).
-    auto re = std::make_shared<const Poco::RegularExpression>("^(?:" + std::string(pattern) +
-                                                              ")\\z");
+    auto re =
+        std::make_shared<const Poco::RegularExpression>("^(?:" + std::string(pattern) + ")\\z");
     return Pattern(std::move(re));
   } catch (const Poco::Exception& e) {
     return invalidArgumentError("regular expression '" + std::string(pattern) +

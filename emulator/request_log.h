@@ -15,12 +15,12 @@ namespace skr::emulator {
 
 struct RequestLogEntry {
   int64_t seq = 0;
-  std::string time;      // RFC 3339 with milliseconds, UTC
+  std::string time;  // RFC 3339 with milliseconds, UTC
   std::string listener;
   std::string method;
   std::string path;
-  int status = 0;        // 0 when the connection was closed without a response
-  std::string fault;     // fault action name, empty when none
+  int status = 0;     // 0 when the connection was closed without a response
+  std::string fault;  // fault action name, empty when none
   int64_t duration_ms = 0;
 };
 

@@ -85,11 +85,10 @@ Response Router::dispatch(Request request) const {
                         "skr-emulator: no route for " + request.method + " " + request.path +
                             " on listener '" + request.listener + "'");
     case Outcome::MethodNotAllowed:
-      return cloudError(405, "MethodNotAllowed",
-                        "skr-emulator: method " + request.method + " is not allowed for " +
-                            request.path);
-    case Outcome::Matched:
-      break;
+      return cloudError(
+          405, "MethodNotAllowed",
+          "skr-emulator: method " + request.method + " is not allowed for " + request.path);
+    case Outcome::Matched: break;
   }
   request.captures = std::move(match.captures);
   return (*match.handler)(request);

@@ -51,7 +51,8 @@ class Router {
 };
 
 // Splits "/a/b/" into {"a", "b", ""}: a trailing slash yields an empty last segment, so
-// "/keys/k/" does not match "/keys/{name}" (AKV's versionless "/keys/{name}/" is routed explicitly).
+// "/keys/k/" does not match "/keys/{name}" (AKV's versionless "/keys/{name}/" is routed
+// explicitly).
 std::vector<std::string> splitPath(std::string_view path);
 
 }  // namespace skr::emulator

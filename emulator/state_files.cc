@@ -15,7 +15,9 @@
 namespace skr::emulator {
 namespace {
 
-std::string errnoText(int err) { return std::strerror(err); }
+std::string errnoText(int err) {
+  return std::strerror(err);
+}
 
 std::string parentOf(const std::string& path) {
   const std::size_t slash = path.rfind('/');

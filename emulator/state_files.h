@@ -2,8 +2,9 @@
 // fsync) with an explicit mode, bounded reads, directory creation. Status instead of exceptions.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <string>
 
 #include "common/core/bytes.h"
 #include "common/core/secret_bytes.h"

@@ -55,7 +55,7 @@ enum class ImdsIdentity { Default, ClientId, ObjectId, MsiResId };
 
 struct ImdsOptions {
   std::string endpoint = "http://169.254.169.254";  // scheme://host[:port]; the emulator's IMDS URL
-  ImdsIdentity identity = ImdsIdentity::Default;   // which user-assigned identity, if any
+  ImdsIdentity identity = ImdsIdentity::Default;    // which user-assigned identity, if any
   std::string identity_id;                          // the client_id / object_id / msi_res_id
   std::chrono::milliseconds attempt_timeout{10'000};
   http::RetryPolicy retry = imdsRetryPolicy();

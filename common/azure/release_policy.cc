@@ -760,11 +760,11 @@ Outcome evaluateClaim(const PolicyCondition& condition, const json::ObjectPtr& c
       if (condition.expect_present) {
         outcome.reason = unusableClaim(label, found);
       } else {
-        outcome.reason = label + " is present" +
-                         (found->kind == Classified::Kind::Scalar
-                              ? " (" + display(found->scalar) + ")"
-                              : " (" + std::string(describe(*found)) + ")") +
-                         " but the policy requires it to be absent";
+        outcome.reason =
+            label + " is present" +
+            (found->kind == Classified::Kind::Scalar ? " (" + display(found->scalar) + ")"
+                                                     : " (" + std::string(describe(*found)) + ")") +
+            " but the policy requires it to be absent";
       }
     }
   } else if (!found || found->kind != Classified::Kind::Scalar) {
@@ -802,7 +802,7 @@ Outcome evaluateClaim(const PolicyCondition& condition, const json::ObjectPtr& c
           outcome.pass = condition.op == Operator::Less           ? order < 0
                          : condition.op == Operator::LessOrEquals ? order <= 0
                          : condition.op == Operator::Greater      ? order > 0
-                                                                   : order >= 0;
+                                                                  : order >= 0;
           outcome.reason = label + " is " + display(token) + " but" + requirement;
         }
         break;

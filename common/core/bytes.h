@@ -15,7 +15,9 @@ using ByteView = std::span<const uint8_t>;
 inline ByteView asBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};  // NOLINT
 }
-inline Bytes toBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes toBytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 inline std::string toString(ByteView b) {
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());  // NOLINT
 }

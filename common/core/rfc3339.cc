@@ -11,8 +11,8 @@ std::string formatRfc3339(SystemTime t) {
   std::tm tm{};
   gmtime_r(&tt, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
@@ -45,9 +45,9 @@ StatusOr<SystemTime> parseRfc3339(std::string_view text) {
     return false;
   };
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!digits(4, year) || !expect("-") || !digits(2, month) || !expect("-") ||
-      !digits(2, day) || !expect("Tt ") || !digits(2, hour) || !expect(":") ||
-      !digits(2, minute) || !expect(":") || !digits(2, second)) {
+  if (!digits(4, year) || !expect("-") || !digits(2, month) || !expect("-") || !digits(2, day) ||
+      !expect("Tt ") || !digits(2, hour) || !expect(":") || !digits(2, minute) || !expect(":") ||
+      !digits(2, second)) {
     return bad("expected YYYY-MM-DDTHH:MM:SS");
   }
   if (pos < text.size() && text[pos] == '.') {
@@ -72,8 +72,8 @@ StatusOr<SystemTime> parseRfc3339(std::string_view text) {
   }
   if (pos != text.size()) return bad("trailing characters");
   static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour > 23 ||
-      minute > 59 || second > 60) {
+  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour > 23 || minute > 59 ||
+      second > 60) {
     return bad("field out of range");
   }
   // system_clock counts int64 nanoseconds: years outside 1678..2261 would overflow (UB).

@@ -48,8 +48,9 @@ void* allocateSecretMemory(std::size_t bytes) {
     ++g_lock_failures;
     if (!g_warned.exchange(true)) {
       log::warning("secret_memory_not_locked",
-                   {{"reason", "mlock failed (RLIMIT_MEMLOCK too low or not permitted); secrets "
-                               "may be swapped"},
+                   {{"reason",
+                     "mlock failed (RLIMIT_MEMLOCK too low or not permitted); secrets "
+                     "may be swapped"},
                     {"bytes", static_cast<int64_t>(len)}});
     }
   }

@@ -29,7 +29,9 @@ class SecretAccess {
   friend SecretAccess grantSecretAccess();
 };
 
-inline SecretAccess grantSecretAccess() { return SecretAccess(); }
+inline SecretAccess grantSecretAccess() {
+  return SecretAccess();
+}
 
 namespace internal {
 

@@ -22,10 +22,10 @@ namespace skr {
 template <typename T>
 struct SslDeleter;  // Intentionally undefined: unlisted types do not compile.
 
-#define SKR_SSL_DELETER(Type, free_fn)                           \
-  template <>                                                    \
-  struct SslDeleter<Type> {                                      \
-    void operator()(Type* p) const noexcept { free_fn(p); }      \
+#define SKR_SSL_DELETER(Type, free_fn)                      \
+  template <>                                               \
+  struct SslDeleter<Type> {                                 \
+    void operator()(Type* p) const noexcept { free_fn(p); } \
   }
 
 SKR_SSL_DELETER(EVP_PKEY, EVP_PKEY_free);

@@ -42,21 +42,39 @@ std::string Status::toString() const {
   return std::string(statusCodeName(code_)) + ": " + message_;
 }
 
-Status invalidArgumentError(std::string m) { return {StatusCode::InvalidArgument, std::move(m)}; }
-Status notFoundError(std::string m) { return {StatusCode::NotFound, std::move(m)}; }
-Status permissionDeniedError(std::string m) { return {StatusCode::PermissionDenied, std::move(m)}; }
-Status unauthenticatedError(std::string m) { return {StatusCode::Unauthenticated, std::move(m)}; }
+Status invalidArgumentError(std::string m) {
+  return {StatusCode::InvalidArgument, std::move(m)};
+}
+Status notFoundError(std::string m) {
+  return {StatusCode::NotFound, std::move(m)};
+}
+Status permissionDeniedError(std::string m) {
+  return {StatusCode::PermissionDenied, std::move(m)};
+}
+Status unauthenticatedError(std::string m) {
+  return {StatusCode::Unauthenticated, std::move(m)};
+}
 Status failedPreconditionError(std::string m) {
   return {StatusCode::FailedPrecondition, std::move(m)};
 }
-Status unavailableError(std::string m) { return {StatusCode::Unavailable, std::move(m)}; }
-Status deadlineExceededError(std::string m) { return {StatusCode::DeadlineExceeded, std::move(m)}; }
-Status dataLossError(std::string m) { return {StatusCode::DataLoss, std::move(m)}; }
+Status unavailableError(std::string m) {
+  return {StatusCode::Unavailable, std::move(m)};
+}
+Status deadlineExceededError(std::string m) {
+  return {StatusCode::DeadlineExceeded, std::move(m)};
+}
+Status dataLossError(std::string m) {
+  return {StatusCode::DataLoss, std::move(m)};
+}
 Status resourceExhaustedError(std::string m) {
   return {StatusCode::ResourceExhausted, std::move(m)};
 }
-Status unimplementedError(std::string m) { return {StatusCode::Unimplemented, std::move(m)}; }
-Status internalError(std::string m) { return {StatusCode::Internal, std::move(m)}; }
+Status unimplementedError(std::string m) {
+  return {StatusCode::Unimplemented, std::move(m)};
+}
+Status internalError(std::string m) {
+  return {StatusCode::Internal, std::move(m)};
+}
 
 namespace internal {
 void dieOnBadStatusAccess(const Status& status) {

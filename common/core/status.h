@@ -90,10 +90,10 @@ class [[nodiscard]] StatusOr {
   }
   StatusOr(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Status> &&
-             !std::is_same_v<std::decay_t<U>, StatusOr<T>>)
-  StatusOr(U&& value) : value_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+           !std::is_same_v<std::decay_t<U>, Status> &&
+           !std::is_same_v<std::decay_t<U>, StatusOr<T>>) StatusOr(U&& value)
+      : value_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
 
   StatusOr(StatusOr&&) noexcept = default;
   StatusOr& operator=(StatusOr&&) noexcept = default;
@@ -137,10 +137,10 @@ class [[nodiscard]] StatusOr {
 #define SKR_STATUS_CONCAT_(a, b) SKR_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` from the enclosing function when it is not OK.
-#define SKR_RETURN_IF_ERROR(expr)                          \
-  do {                                                     \
+#define SKR_RETURN_IF_ERROR(expr)                                \
+  do {                                                           \
     ::skr::Status skr_status_ = ::skr::internal::toStatus(expr); \
-    if (!skr_status_.isOk()) return skr_status_;           \
+    if (!skr_status_.isOk()) return skr_status_;                 \
   } while (false)
 
 // `SKR_ASSIGN_OR_RETURN(auto x, f());` declares/assigns the value or returns the error.
@@ -152,7 +152,9 @@ class [[nodiscard]] StatusOr {
   lhs = std::move(tmp).value()
 
 namespace skr::internal {
-inline const Status& toStatus(const Status& s) { return s; }
+inline const Status& toStatus(const Status& s) {
+  return s;
+}
 template <typename T>
 const Status& toStatus(const StatusOr<T>& s) {
   return s.status();

@@ -19,7 +19,8 @@ struct GcmSealed {
 
 // Encrypts with a fresh random IV.
 StatusOr<GcmSealed> aesGcmEncrypt(const SecretBytes& key, ByteView plaintext, ByteView aad);
-// Encrypts with a caller-chosen IV (known-answer tests; callers must never reuse an IV under a key).
+// Encrypts with a caller-chosen IV (known-answer tests; callers must never reuse an IV under a
+// key).
 StatusOr<GcmSealed> aesGcmEncryptWithIv(const SecretBytes& key, ByteView iv, ByteView plaintext,
                                         ByteView aad);
 // DataLoss "AES-GCM: authentication tag does not verify" on any tampering.

@@ -144,8 +144,8 @@ Status addRawExtension(X509* x, const std::string& oid, ByteView value, bool cri
   SslPtr<ASN1_OBJECT> obj(OBJ_txt2obj(oid.c_str(), /*no_name=*/1));
   if (!obj) return builderError("extension OID '" + oid + "' is not a dotted OID");
   SslPtr<ASN1_STRING> octets(ASN1_OCTET_STRING_new());
-  if (!octets || ASN1_OCTET_STRING_set(octets.get(), value.data(),
-                                       static_cast<int>(value.size())) != 1) {
+  if (!octets ||
+      ASN1_OCTET_STRING_set(octets.get(), value.data(), static_cast<int>(value.size())) != 1) {
     return opensslError("ASN1_OCTET_STRING_set");
   }
   SslPtr<X509_EXTENSION> ext(
@@ -160,7 +160,7 @@ StatusOr<Bytes> keyIdentifierOf(const X509* x) {
   const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(x);
   if (bits == nullptr) return opensslError("X509_get0_pubkey_bitstr");
   return digest(HashAlg::Sha1, ByteView(ASN1_STRING_get0_data(bits),
-                                         static_cast<std::size_t>(ASN1_STRING_length(bits))));
+                                        static_cast<std::size_t>(ASN1_STRING_length(bits))));
 }
 
 StatusOr<Bytes> keyIdentifierOf(const PrivateKey& key) {
@@ -187,17 +187,17 @@ std::time_t toTimeT(TimePoint tp) {
 }
 
 Status signWith(X509* x, const PrivateKey& key, CertificateSignatureAlg alg) {
-  const bool want_rsa =
-      alg == CertificateSignatureAlg::RsaPkcs1Sha256 || alg == CertificateSignatureAlg::RsaPssSha384;
+  const bool want_rsa = alg == CertificateSignatureAlg::RsaPkcs1Sha256 ||
+                        alg == CertificateSignatureAlg::RsaPssSha384;
   if (want_rsa != (key.type() == KeyType::Rsa)) {
     return builderError(std::string("the signing key is ") +
                         (key.type() == KeyType::Rsa ? "RSA" : "EC") + " but the algorithm needs " +
                         (want_rsa ? "an RSA key" : "an EC key"));
   }
-  const EVP_MD* md = (alg == CertificateSignatureAlg::RsaPssSha384 ||
-                      alg == CertificateSignatureAlg::EcdsaSha384)
-                         ? EVP_sha384()
-                         : EVP_sha256();
+  const EVP_MD* md =
+      (alg == CertificateSignatureAlg::RsaPssSha384 || alg == CertificateSignatureAlg::EcdsaSha384)
+          ? EVP_sha384()
+          : EVP_sha256();
   SslPtr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
   if (!mctx) return opensslError("EVP_MD_CTX_new");
   EVP_PKEY_CTX* pctx = nullptr;  // owned by mctx

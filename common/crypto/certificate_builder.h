@@ -24,7 +24,7 @@ struct DistinguishedName {
   std::string common_name;
   std::string organization;
   std::string organizational_unit;
-  std::string country;   // two letters when present
+  std::string country;  // two letters when present
   std::string state;
   std::string locality;
 };

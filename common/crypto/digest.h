@@ -17,9 +17,15 @@ std::size_t digestSize(HashAlg alg);
 const char* hashName(HashAlg alg);
 
 Bytes digest(HashAlg alg, ByteView data);
-inline Bytes sha256(ByteView data) { return digest(HashAlg::Sha256, data); }
-inline Bytes sha384(ByteView data) { return digest(HashAlg::Sha384, data); }
-inline Bytes sha512(ByteView data) { return digest(HashAlg::Sha512, data); }
+inline Bytes sha256(ByteView data) {
+  return digest(HashAlg::Sha256, data);
+}
+inline Bytes sha384(ByteView data) {
+  return digest(HashAlg::Sha384, data);
+}
+inline Bytes sha512(ByteView data) {
+  return digest(HashAlg::Sha512, data);
+}
 
 // HMAC (RFC 2104). The key is secret; the tag is not.
 Bytes hmac(HashAlg alg, const SecretBytes& key, ByteView data);

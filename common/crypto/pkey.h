@@ -51,8 +51,8 @@ class PublicKey {
   static StatusOr<PublicKey> fromEvp(SslPtr<EVP_PKEY> pkey);
 
   KeyType type() const { return type_; }
-  int bits() const;                        // modulus bits (RSA) or curve bits (EC)
-  StatusOr<Curve> curve() const;           // error for RSA keys
+  int bits() const;               // modulus bits (RSA) or curve bits (EC)
+  StatusOr<Curve> curve() const;  // error for RSA keys
   StatusOr<RsaPublicComponents> rsaComponents() const;
   StatusOr<EcPublicPoint> ecPoint() const;
 

@@ -12,7 +12,7 @@
 namespace skr::crypto {
 
 void fillRandom(std::span<uint8_t> out);
-Bytes randomBytes(std::size_t n);          // nonces, IVs, identifiers
-SecretBytes randomSecret(std::size_t n);   // keys
+Bytes randomBytes(std::size_t n);         // nonces, IVs, identifiers
+SecretBytes randomSecret(std::size_t n);  // keys
 
 }  // namespace skr::crypto

@@ -29,8 +29,8 @@ bool isIpLiteral(const std::string& host) {
   return ip != nullptr;
 }
 
-// Certificates seen by skr are a few KiB (AMD VCEK ~1.4 KiB, ARK/ASK ~1.6 KiB); the limits only keep
-// hostile input from driving large allocations.
+// Certificates seen by skr are a few KiB (AMD VCEK ~1.4 KiB, ARK/ASK ~1.6 KiB); the limits only
+// keep hostile input from driving large allocations.
 constexpr std::size_t kMaxCertificateDerBytes = 64 * 1024;
 constexpr std::size_t kMaxPemInputBytes = 4 * 1024 * 1024;
 
@@ -162,8 +162,8 @@ SslPtr<X509> upRef(X509* x) {
 StatusOr<std::vector<Certificate>> readPemCertificates(std::string_view pem,
                                                        std::size_t stop_after) {
   if (pem.size() > kMaxPemInputBytes) {
-    return invalidArgumentError("PEM input is " + std::to_string(pem.size()) +
-                                " bytes, limit " + std::to_string(kMaxPemInputBytes));
+    return invalidArgumentError("PEM input is " + std::to_string(pem.size()) + " bytes, limit " +
+                                std::to_string(kMaxPemInputBytes));
   }
   ERR_clear_error();
   SslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -303,7 +303,9 @@ std::string Certificate::toPem() const {
   return std::string(data, static_cast<std::size_t>(len));
 }
 
-Bytes Certificate::sha256Fingerprint() const { return sha256(der_); }
+Bytes Certificate::sha256Fingerprint() const {
+  return sha256(der_);
+}
 
 std::string Certificate::subjectCommonName() const {
   return nameCommonName(X509_get_subject_name(x509_.get()));
@@ -350,8 +352,7 @@ std::string Certificate::signatureAlgorithmOid() const {
 }
 
 bool Certificate::isSelfIssued() const {
-  return X509_NAME_cmp(X509_get_subject_name(x509_.get()), X509_get_issuer_name(x509_.get())) ==
-         0;
+  return X509_NAME_cmp(X509_get_subject_name(x509_.get()), X509_get_issuer_name(x509_.get())) == 0;
 }
 
 PublicKey Certificate::publicKey() const {
@@ -391,11 +392,11 @@ Status Certificate::verifySignedBy(const Certificate& issuer) const {
   if (issuer_key == nullptr) return internalError("X509_get0_pubkey: " + takeOpensslErrors());
   int rc = X509_verify(x509_.get(), issuer_key);
   if (rc == 1) return Status::ok();
-  return dataLossError("certificate '" + describe(x509_.get()) + "' is not signed by '" +
-                       describe(issuer.x509_.get()) + "': " +
-                       (rc == 0 ? std::string("signature does not verify") + " (" +
-                                      takeOpensslErrors() + ")"
-                                : takeOpensslErrors()));
+  return dataLossError(
+      "certificate '" + describe(x509_.get()) + "' is not signed by '" +
+      describe(issuer.x509_.get()) + "': " +
+      (rc == 0 ? std::string("signature does not verify") + " (" + takeOpensslErrors() + ")"
+               : takeOpensslErrors()));
 }
 
 Status verifyChain(const Certificate& leaf, std::span<const Certificate> intermediates,
@@ -469,16 +470,14 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
   X509* failing = X509_STORE_CTX_get_current_cert(ctx.get());
   if (failing == nullptr) failing = leaf.x509();
   if (error == X509_V_OK) {
-    return internalError("X509_verify_cert failed without a verify error: " +
-                         takeOpensslErrors());
+    return internalError("X509_verify_cert failed without a verify error: " + takeOpensslErrors());
   }
   ERR_clear_error();
   std::string message = "certificate '" + describe(failing) + "' (chain depth " +
                         std::to_string(depth) + "): " + X509_verify_cert_error_string(error);
   if (isTimeError(error)) {
     std::time_t at = options.at ? timeTFromTimePoint(*options.at) : std::time(nullptr);
-    message += " (valid " +
-               formatTime(asn1TimeToTimeT(X509_get0_notBefore(failing))) + " to " +
+    message += " (valid " + formatTime(asn1TimeToTimeT(X509_get0_notBefore(failing))) + " to " +
                formatTime(asn1TimeToTimeT(X509_get0_notAfter(failing))) + ", checked at " +
                formatTime(at) + ")";
     return failedPreconditionError(std::move(message));

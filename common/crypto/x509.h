@@ -50,8 +50,8 @@ class Certificate {
 
   std::string subjectCommonName() const;  // empty when absent
   std::string issuerCommonName() const;
-  std::string subjectOneLine() const;     // RFC 2253 form, for messages
-  std::string serialHex() const;          // lower case, "0" for zero
+  std::string subjectOneLine() const;  // RFC 2253 form, for messages
+  std::string serialHex() const;       // lower case, "0" for zero
   // Times past the range of TimePoint (year 2262 on libstdc++, e.g. RFC 5280's 99991231235959Z)
   // clamp to TimePoint::max().
   TimePoint notBefore() const;
@@ -92,8 +92,8 @@ struct ChainVerifyOptions {
 // Verifies leaf <- intermediates <- one of `roots` (trust anchors) with OpenSSL's X509_verify_cert
 // (signatures incl. RSA-PSS, validity at `at`, CA constraints; strict mode off). The error names
 // the failing certificate's subject and OpenSSL's reason: DataLoss for signature/untrusted,
-// FailedPrecondition for time validity ("certificate has expired" / "not yet valid"). As in OpenSSL,
-// a certificate is valid from notBefore (inclusive) to notAfter (exclusive). Accepts AMD's
+// FailedPrecondition for time validity ("certificate has expired" / "not yet valid"). As in
+// OpenSSL, a certificate is valid from notBefore (inclusive) to notAfter (exclusive). Accepts AMD's
 // VCEK <- ASK <- ARK chain (RSASSA-PSS; VCEK serial 0, no AKI).
 Status verifyChain(const Certificate& leaf, std::span<const Certificate> intermediates,
                    std::span<const Certificate> roots, const ChainVerifyOptions& options);

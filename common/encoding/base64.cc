@@ -32,10 +32,12 @@ uint32_t inRangeMask(uint32_t c, uint32_t lo, uint32_t hi) {
   const uint32_t above = (hi - c) >> 31;
   return ((below | above) ^ 1U) * 0xFFFFFFFFU;
 }
-uint32_t equalMask(uint32_t c, uint32_t v) { return inRangeMask(c, v, v); }
+uint32_t equalMask(uint32_t c, uint32_t v) {
+  return inRangeMask(c, v, v);
+}
 
 // Flags above the 6-bit value returned by sextetOf().
-constexpr uint32_t kInvalid = 0x100;   // not a base64 character of either alphabet
+constexpr uint32_t kInvalid = 0x100;       // not a base64 character of either alphabet
 constexpr uint32_t kStandardOnly = 0x200;  // '+' or '/'
 constexpr uint32_t kUrlOnly = 0x400;       // '-' or '_'
 
@@ -52,9 +54,8 @@ uint32_t sextetOf(uint8_t byte) {
   const uint32_t underscore = equalMask(c, '_');
   const uint32_t valid = upper | lower | digit | plus | slash | minus | underscore;
   return (upper & (c - 'A')) | (lower & (c - 'a' + 26)) | (digit & (c - '0' + 52)) |
-         ((plus | minus) & 62U) | ((slash | underscore) & 63U) |
-         ((plus | slash) & kStandardOnly) | ((minus | underscore) & kUrlOnly) |
-         (~valid & kInvalid);
+         ((plus | minus) & 62U) | ((slash | underscore) & 63U) | ((plus | slash) & kStandardOnly) |
+         ((minus | underscore) & kUrlOnly) | (~valid & kInvalid);
 }
 
 // The character for 6-bit value `v` in the standard or URL alphabet.
@@ -138,10 +139,9 @@ StatusOr<Layout> checkLayout(std::string_view text, Mode mode, std::size_t max_b
   layout.data_chars = data_chars;
   layout.decoded_size = data_chars / 4 * 3 + (data_chars % 4 == 0 ? 0 : data_chars % 4 - 1);
   if (layout.decoded_size > max_bytes) {
-    return resourceExhaustedError(std::string(name) + ": decoded size " +
-                                  std::to_string(layout.decoded_size) +
-                                  " bytes exceeds the limit of " + std::to_string(max_bytes) +
-                                  " bytes");
+    return resourceExhaustedError(
+        std::string(name) + ": decoded size " + std::to_string(layout.decoded_size) +
+        " bytes exceeds the limit of " + std::to_string(max_bytes) + " bytes");
   }
   return layout;
 }
@@ -155,21 +155,19 @@ Status checkSextet(uint32_t sextet, Mode mode, std::size_t offset, uint32_t& see
   if ((sextet & kInvalid) != 0 || wrong_alphabet) {
     std::string expected = mode == Mode::Standard ? "A-Z, a-z, 0-9, '+', '/'"
                            : mode == Mode::Url    ? "A-Z, a-z, 0-9, '-', '_'"
-                                                   : "a base64 or base64url character";
+                                                  : "a base64 or base64url character";
     return invalidArgumentError(std::string(modeName(mode)) + ": invalid character at offset " +
                                 std::to_string(offset) + " (expected " + expected + ")");
   }
   if (seen == (kStandardOnly | kUrlOnly)) {
     return invalidArgumentError(std::string(modeName(mode)) + ": character at offset " +
-                                std::to_string(offset) +
-                                " mixes the standard and URL alphabets");
+                                std::to_string(offset) + " mixes the standard and URL alphabets");
   }
   return Status::ok();
 }
 
 // Decodes the data characters of `text` (layout from checkLayout) into `out`.
-Status decodeInto(std::string_view text, Mode mode, const Layout& layout,
-                  std::span<uint8_t> out) {
+Status decodeInto(std::string_view text, Mode mode, const Layout& layout, std::span<uint8_t> out) {
   uint32_t seen = 0;
   std::size_t o = 0;
   std::size_t i = 0;
@@ -231,9 +229,13 @@ std::string encodeString(ByteView bytes, bool url, bool pad) {
 
 }  // namespace
 
-std::string base64Encode(ByteView bytes) { return encodeString(bytes, /*url=*/false, true); }
+std::string base64Encode(ByteView bytes) {
+  return encodeString(bytes, /*url=*/false, true);
+}
 
-std::string base64UrlEncode(ByteView bytes) { return encodeString(bytes, /*url=*/true, false); }
+std::string base64UrlEncode(ByteView bytes) {
+  return encodeString(bytes, /*url=*/true, false);
+}
 
 StatusOr<Bytes> base64Decode(std::string_view text, std::size_t max_bytes) {
   return decodePublic(text, Mode::Standard, max_bytes);

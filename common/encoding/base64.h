@@ -23,8 +23,7 @@ std::string base64UrlEncode(ByteView bytes);
 // Strict: standard alphabet, padding required, no whitespace, non-canonical trailing bits rejected.
 StatusOr<Bytes> base64Decode(std::string_view text, std::size_t max_bytes = kDefaultMaxDecoded);
 // Strict: URL alphabet, no padding (JOSE, RFC 7515 §2), non-canonical trailing bits rejected.
-StatusOr<Bytes> base64UrlDecode(std::string_view text,
-                                std::size_t max_bytes = kDefaultMaxDecoded);
+StatusOr<Bytes> base64UrlDecode(std::string_view text, std::size_t max_bytes = kDefaultMaxDecoded);
 // Lenient: either alphabet (not mixed), padding optional but correct when present, no whitespace.
 // For fields that Azure or its clients send in either form.
 StatusOr<Bytes> base64DecodeLenient(std::string_view text,

@@ -6,8 +6,7 @@ namespace skr::http {
 
 std::string HttpResponse::header(std::string_view name) const {
   for (const Header& h : headers) {
-    if (h.name.size() == name.size() &&
-        strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
+    if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
       return h.value;
     }
   }

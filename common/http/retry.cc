@@ -123,8 +123,7 @@ bool isRetryableStatus(const RetryPolicy& policy, int status) {
 }
 
 bool isRetryableError(const Status& status) {
-  return status.code() == StatusCode::Unavailable ||
-         status.code() == StatusCode::DeadlineExceeded;
+  return status.code() == StatusCode::Unavailable || status.code() == StatusCode::DeadlineExceeded;
 }
 
 StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequest& request,

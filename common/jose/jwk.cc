@@ -246,7 +246,9 @@ StatusOr<Jwk> Jwk::fromOctet(SecretBytes key) {
   return jwk;
 }
 
-bool Jwk::hasPrivate() const { return private_.has_value() || octet_.has_value(); }
+bool Jwk::hasPrivate() const {
+  return private_.has_value() || octet_.has_value();
+}
 
 StatusOr<const PublicKey*> Jwk::publicKey() const {
   if (!public_) return failedPreconditionError("an oct JWK has no public key");
@@ -255,8 +257,7 @@ StatusOr<const PublicKey*> Jwk::publicKey() const {
 
 StatusOr<const PrivateKey*> Jwk::privateKey() const {
   if (!private_) {
-    return failedPreconditionError(std::string(jwkTypeName(type_)) +
-                                   " JWK holds no private key");
+    return failedPreconditionError(std::string(jwkTypeName(type_)) + " JWK holds no private key");
   }
   return &*private_;
 }

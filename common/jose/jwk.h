@@ -1,6 +1,6 @@
 // JSON Web Keys (RFC 7517, 7518 §6) for RSA, EC (P-256/384/521) and oct keys, and RFC 7638
-// thumbprints. Private members (d, p, q, dp, dq, qi, k) are held only in PrivateKey / SecretBytes and
-// are serialized only through privateJson(), which needs a SecretAccess token.
+// thumbprints. Private members (d, p, q, dp, dq, qi, k) are held only in PrivateKey / SecretBytes
+// and are serialized only through privateJson(), which needs a SecretAccess token.
 #pragma once
 
 #include <optional>

@@ -69,8 +69,7 @@ Status checkClaims(const json::ObjectPtr& claims, const ClaimCheck& check) {
     StatusOr<std::string> iss = json::getString(claims, "iss");
     if (!iss.ok()) {
       if (iss.status().code() == StatusCode::NotFound) {
-        return unauthenticatedError("token has no 'iss' claim, expected \"" + *check.issuer +
-                                    "\"");
+        return unauthenticatedError("token has no 'iss' claim, expected \"" + *check.issuer + "\"");
       }
       return iss.status();
     }
@@ -82,8 +81,7 @@ Status checkClaims(const json::ObjectPtr& claims, const ClaimCheck& check) {
 
   if (check.audience) {
     if (!claims->has("aud")) {
-      return unauthenticatedError("token has no 'aud' claim, expected \"" + *check.audience +
-                                  "\"");
+      return unauthenticatedError("token has no 'aud' claim, expected \"" + *check.audience + "\"");
     }
     bool found = false;
     if (claims->isArray("aud")) {
@@ -94,8 +92,7 @@ Status checkClaims(const json::ObjectPtr& claims, const ClaimCheck& check) {
       found = aud == *check.audience;
     }
     if (!found) {
-      return unauthenticatedError("token audience does not include \"" + *check.audience +
-                                  "\"");
+      return unauthenticatedError("token audience does not include \"" + *check.audience + "\"");
     }
   }
   return Status::ok();

@@ -14,8 +14,8 @@ namespace skr::jose {
 struct ClaimCheck {
   std::chrono::system_clock::time_point now;  // injected clock
   std::chrono::seconds leeway{60};
-  std::optional<std::string> issuer;     // exact match when set
-  std::optional<std::string> audience;   // "aud" string or array must contain it when set
+  std::optional<std::string> issuer;    // exact match when set
+  std::optional<std::string> audience;  // "aud" string or array must contain it when set
   bool require_exp = true;
   bool require_iat = false;
   bool require_nbf = false;

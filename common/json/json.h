@@ -1,5 +1,5 @@
-// JSON over Poco::JSON for untrusted input: bounded parsing, typed getters returning StatusOr, and a
-// canonical compact serializer with sorted keys (RFC 7638 thumbprints and the byte-exact MAA
+// JSON over Poco::JSON for untrusted input: bounded parsing, typed getters returning StatusOr, and
+// a canonical compact serializer with sorted keys (RFC 7638 thumbprints and the byte-exact MAA
 // runtime data, spec/azure-wire.md §1.2, depend on it).
 // Poco throws; nothing thrown here escapes: every failure is a Status naming the field.
 #pragma once
@@ -48,12 +48,11 @@ StatusOr<std::optional<std::string>> getOptionalString(const ObjectPtr& object,
                                                        std::string_view key);
 StatusOr<std::optional<int64_t>> getOptionalInt(const ObjectPtr& object, std::string_view key);
 StatusOr<std::optional<bool>> getOptionalBool(const ObjectPtr& object, std::string_view key);
-StatusOr<std::optional<ObjectPtr>> getOptionalObject(const ObjectPtr& object,
-                                                     std::string_view key);
+StatusOr<std::optional<ObjectPtr>> getOptionalObject(const ObjectPtr& object, std::string_view key);
 
 // Canonical compact serialization: object members sorted by key (byte order of the UTF-8
-// encoding), no whitespace, strings escaped as in json_string.h, integers in decimal, finite doubles
-// in shortest round-trip form. Fails on NaN/Inf or a value that is not JSON.
+// encoding), no whitespace, strings escaped as in json_string.h, integers in decimal, finite
+// doubles in shortest round-trip form. Fails on NaN/Inf or a value that is not JSON.
 StatusOr<std::string> serializeCanonical(const Poco::Dynamic::Var& value);
 StatusOr<std::string> serializeCanonical(const ObjectPtr& object);
 

@@ -33,8 +33,7 @@ std::atomic<int> g_min_level{static_cast<int>(Level::Info)};
 std::string timestamp() {
   const auto now = std::chrono::system_clock::now();
   const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
   const std::time_t t = std::chrono::system_clock::to_time_t(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -64,8 +63,12 @@ Sink setSink(Sink sink) {
   return previous;
 }
 
-void setMinLevel(Level level) { g_min_level = static_cast<int>(level); }
-Level minLevel() { return static_cast<Level>(g_min_level.load()); }
+void setMinLevel(Level level) {
+  g_min_level = static_cast<int>(level);
+}
+Level minLevel() {
+  return static_cast<Level>(g_min_level.load());
+}
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_min_level.load()) return;

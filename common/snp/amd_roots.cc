@@ -447,7 +447,9 @@ std::string_view amdKeyRoleName(AmdKeyRole role) {
   return "unknown";
 }
 
-std::span<const PinnedAmdCertificate> pinnedAmdCertificates() { return pinned(); }
+std::span<const PinnedAmdCertificate> pinnedAmdCertificates() {
+  return pinned();
+}
 
 StatusOr<crypto::Certificate> pinnedAmdCertificate(Generation generation, AmdKeyRole role) {
   for (const PinnedAmdCertificate& p : pinned()) {

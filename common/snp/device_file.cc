@@ -25,14 +25,12 @@ StatusOr<DeviceFile> DeviceFile::open(const std::string& path, std::string_view 
   switch (err) {
     case ENOENT:
     case ENODEV:
-    case ENXIO:
-      return failedPreconditionError(what + " does not exist (" + errnoText(err) + ")");
+    case ENXIO: return failedPreconditionError(what + " does not exist (" + errnoText(err) + ")");
     case EACCES:
     case EPERM:
       return permissionDeniedError(what + " cannot be opened for reading and writing (" +
                                    errnoText(err) + ")");
-    default:
-      return internalError(what + ": open failed: " + errnoText(err));
+    default: return internalError(what + ": open failed: " + errnoText(err));
   }
 }
 
@@ -48,7 +46,9 @@ DeviceFile& DeviceFile::operator=(DeviceFile&& other) noexcept {
   return *this;
 }
 
-DeviceFile::~DeviceFile() { reset(); }
+DeviceFile::~DeviceFile() {
+  reset();
+}
 
 void DeviceFile::reset() noexcept {
   // close() is not retried on EINTR: on Linux the descriptor is released either way.
@@ -135,9 +135,9 @@ StatusOr<Bytes> reportFromResponse(ByteView response, std::string_view what) {
                          " bytes, expected " + std::to_string(kReportSize));
   }
   if (response.size() < kResponseHeaderSize + report_size) {
-    return internalError(w + ": short response: " +
-                         std::to_string(response.size() - kResponseHeaderSize) +
-                         " bytes, expected " + std::to_string(kReportSize));
+    return internalError(
+        w + ": short response: " + std::to_string(response.size() - kResponseHeaderSize) +
+        " bytes, expected " + std::to_string(kReportSize));
   }
   Bytes report(response.begin() + kResponseHeaderSize,
                response.begin() + kResponseHeaderSize + report_size);
@@ -172,12 +172,10 @@ StatusOr<std::array<uint8_t, 32>> encodeKeyRequest(const DerivedKeyRequest& requ
     char hex[32];
     std::snprintf(hex, sizeof hex, "0x%llx",
                   static_cast<unsigned long long>(request.guest_field_select));
-    return invalidArgumentError(w + ": guest_field_select " + hex +
-                                " has reserved bits 63:7 set");
+    return invalidArgumentError(w + ": guest_field_select " + hex + " has reserved bits 63:7 set");
   }
   if (request.vmpl > kMaxVmpl) {
-    return invalidArgumentError(w + ": vmpl " + std::to_string(request.vmpl) +
-                                ", expected 0..3");
+    return invalidArgumentError(w + ": vmpl " + std::to_string(request.vmpl) + ", expected 0..3");
   }
   // struct snp_derived_key_req: root_key_select @0, rsvd @4, guest_field_select @8, vmpl @16,
   // guest_svn @20, tcb_version @24.

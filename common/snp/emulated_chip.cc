@@ -84,7 +84,9 @@ Bytes derIa5String(std::string_view text) {
 
 // --- state files ---
 
-std::string join(const std::string& dir, const char* name) { return dir + "/" + name; }
+std::string join(const std::string& dir, const char* name) {
+  return dir + "/" + name;
+}
 
 Status fsyncDirectory(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -100,8 +102,8 @@ Status fsyncDirectory(const std::string& dir) {
 Status writeStateFile(const std::string& dir, const char* name, ByteView data, mode_t mode) {
   const std::string final_path = join(dir, name);
   const Bytes nonce = crypto::randomBytes(6);
-  const std::string tmp_path = final_path + ".tmp-" + std::to_string(::getpid()) + "-" +
-                               encoding::hexEncode(nonce);
+  const std::string tmp_path =
+      final_path + ".tmp-" + std::to_string(::getpid()) + "-" + encoding::hexEncode(nonce);
   const int fd =
       ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return internalError("emulated chip: create " + tmp_path + ": " + errnoText(errno));
@@ -212,7 +214,9 @@ class DirectoryLock {
 
 // --- PKI ---
 
-crypto::TimePoint now() { return std::chrono::system_clock::now(); }
+crypto::TimePoint now() {
+  return std::chrono::system_clock::now();
+}
 
 StatusOr<Certificate> issueVcek(const ChipConfig& config, const std::array<uint8_t, 64>& chip_id,
                                 const PrivateKey& vcek_key, const Certificate& ask,
@@ -245,8 +249,8 @@ StatusOr<uint64_t> vcekTcb(const Certificate& vcek) {
   const char* oids[4] = {kOidBlSpl, kOidTeeSpl, kOidSnpSpl, kOidUcodeSpl};
   for (int i = 0; i < 4; ++i) {
     SKR_ASSIGN_OR_RETURN(std::optional<Bytes> v, vcek.extensionValue(oids[i]));
-    if (!v || v->size() < 3 || v->size() > 4 || (*v)[0] != 0x02 ||
-        (*v)[1] != v->size() - 2 || (v->size() == 4 && (*v)[2] != 0)) {
+    if (!v || v->size() < 3 || v->size() > 4 || (*v)[0] != 0x02 || (*v)[1] != v->size() - 2 ||
+        (v->size() == 4 && (*v)[2] != 0)) {
       return invalidArgumentError(std::string("emulated chip: vcek.pem extension ") + oids[i] +
                                   " is missing or not a small INTEGER");
     }
@@ -421,8 +425,8 @@ StatusOr<ChipConfig> ChipConfig::fromJson(std::string_view text) {
   ChipConfig c;
   SKR_RETURN_IF_ERROR(intField(obj, "report_version", c.report_version, 3));
   if (c.report_version != 2 && c.report_version != 3) {
-    return invalidArgumentError("chip.json: report_version is " +
-                                std::to_string(c.report_version) + ", expected 2 or 3");
+    return invalidArgumentError("chip.json: report_version is " + std::to_string(c.report_version) +
+                                ", expected 2 or 3");
   }
   SKR_ASSIGN_OR_RETURN(std::optional<json::ObjectPtr> tcb, json::getOptionalObject(obj, "tcb"));
   if (tcb) {
@@ -470,9 +474,9 @@ StatusOr<EmulatedChip> EmulatedChip::openOrCreate(const std::string& dir,
                                                   const ChipConfig& initial_config) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     const int err = errno;
-    return (err == ENOENT ? failedPreconditionError("emulated chip: the parent of " + dir +
-                                                    " does not exist")
-                          : internalError("emulated chip: mkdir " + dir + ": " + errnoText(err)));
+    return (err == ENOENT
+                ? failedPreconditionError("emulated chip: the parent of " + dir + " does not exist")
+                : internalError("emulated chip: mkdir " + dir + ": " + errnoText(err)));
   }
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -512,8 +516,9 @@ StatusOr<EmulatedChip> EmulatedChip::openOrCreate(const std::string& dir,
   log::warning("snp.emulated_chip.opened",
                {{"dir", dir},
                 {"tcb", tcbText(config)},
-                {"note", "EMULATED SEV-SNP chip: not AMD hardware; its reports satisfy no "
-                         "production policy"}});
+                {"note",
+                 "EMULATED SEV-SNP chip: not AMD hardware; its reports satisfy no "
+                 "production policy"}});
   return chip;
 }
 
@@ -525,8 +530,7 @@ Status EmulatedChip::updateConfig(const ChipConfig& config) {
     SKR_ASSIGN_OR_RETURN(Certificate vcek, issueVcek(config, chip_id_, key, ask_, ask_key_));
     SKR_RETURN_IF_ERROR(writeSecretFile(dir_, "vcek_key.pem", key.toPkcs8Pem()));
     SKR_RETURN_IF_ERROR(writeStateFile(dir_, "vcek.pem", asBytes(vcek.toPem()), 0644));
-    log::warning("snp.emulated_chip.vcek_reissued",
-                 {{"dir", dir_}, {"tcb", tcbText(config)}});
+    log::warning("snp.emulated_chip.vcek_reissued", {{"dir", dir_}, {"tcb", tcbText(config)}});
     vcek_ = std::move(vcek);
     vcek_key_ = std::move(key);
   }
@@ -612,8 +616,7 @@ StatusOr<Bytes> EmulatedChip::signReport(const std::array<uint8_t, 64>& report_d
                                                ByteView(bytes).first(kSignedRegionSize)));
   SKR_ASSIGN_OR_RETURN(SnpSignature sig, ecdsaSnpFromDer(der));
   std::copy(sig.r.begin(), sig.r.end(), bytes.begin() + kSignatureOffset);
-  std::copy(sig.s.begin(), sig.s.end(),
-            bytes.begin() + kSignatureOffset + kSignatureComponentSize);
+  std::copy(sig.s.begin(), sig.s.end(), bytes.begin() + kSignatureOffset + kSignatureComponentSize);
   return bytes;
 }
 
@@ -641,8 +644,7 @@ StatusOr<SecretBytes> EmulatedChip::deriveKey(const DerivedKeyRequest& request) 
   if (select & kFieldGuestSvn) putLe(request.guest_svn, 4);
   if (select & kFieldTcbVersion) putLe(request.tcb_version, 8);
   if (select & kFieldLaunchMitVector) putLe(0, 8);
-  const SecretBytes& ikm =
-      request.root_key_select == RootKey::Vmrk ? vmrk_secret_ : chip_secret_;
+  const SecretBytes& ikm = request.root_key_select == RootKey::Vmrk ? vmrk_secret_ : chip_secret_;
   return crypto::hkdf(crypto::HashAlg::Sha256, ikm, asBytes(kDerivedKeySalt), info, 32);
 }
 

@@ -46,9 +46,9 @@ struct ChipConfig {
   std::array<uint8_t, 48> id_key_digest{};
   std::array<uint8_t, 32> report_id{};  // per launch; random when the chip is created
   uint32_t guest_svn = 0;
-  uint32_t vmpl = 0;              // the guest's own VMPL: requests for a lower VMPL are refused
-  uint64_t platform_info = 0x1;   // SMT_EN
-  uint32_t report_version = 3;    // 2, or 3 (adds CPUID family 0x19 model 0x01: Milan)
+  uint32_t vmpl = 0;             // the guest's own VMPL: requests for a lower VMPL are refused
+  uint64_t platform_info = 0x1;  // SMT_EN
+  uint32_t report_version = 3;   // 2, or 3 (adds CPUID family 0x19 model 0x01: Milan)
 
   uint64_t tcbRaw() const;
   std::string toJson() const;
@@ -98,10 +98,9 @@ class EmulatedChip {
   StatusOr<SecretBytes> deriveKey(const DerivedKeyRequest& request) const;
 
  private:
-  EmulatedChip(std::string dir, ChipConfig config, crypto::Certificate ark,
-               crypto::Certificate ask, crypto::PrivateKey ask_key, crypto::Certificate vcek,
-               crypto::PrivateKey vcek_key, std::array<uint8_t, 64> chip_id,
-               SecretBytes chip_secret, SecretBytes vmrk_secret)
+  EmulatedChip(std::string dir, ChipConfig config, crypto::Certificate ark, crypto::Certificate ask,
+               crypto::PrivateKey ask_key, crypto::Certificate vcek, crypto::PrivateKey vcek_key,
+               std::array<uint8_t, 64> chip_id, SecretBytes chip_secret, SecretBytes vmrk_secret)
       : dir_(std::move(dir)),
         config_(std::move(config)),
         ark_(std::move(ark)),

@@ -22,7 +22,7 @@ int hexValue(char c) {
 }
 
 // Byte order of the text's 16 bytes in storage: fields 1-3 reversed (little-endian).
-constexpr std::array<int, 16> kStorageIndex = {3, 2, 1, 0, 5, 4, 7, 6,
+constexpr std::array<int, 16> kStorageIndex = {3, 2, 1,  0,  5,  4,  7,  6,
                                                8, 9, 10, 11, 12, 13, 14, 15};
 
 }  // namespace
@@ -45,7 +45,8 @@ StatusOr<Guid> guidFromString(std::string_view text) {
     in_order[n++] = static_cast<uint8_t>(hi << 4 | lo);
   }
   Guid out{};
-  for (std::size_t i = 0; i < 16; ++i) out[i] = in_order[static_cast<std::size_t>(kStorageIndex[i])];
+  for (std::size_t i = 0; i < 16; ++i)
+    out[i] = in_order[static_cast<std::size_t>(kStorageIndex[i])];
   return out;
 }
 

@@ -56,20 +56,16 @@ StatusOr<PlatformKind> parsePlatformKind(std::string_view name) {
 StatusOr<std::unique_ptr<SnpDevice>> openPlatform(PlatformKind kind,
                                                   const PlatformOptions& options) {
   switch (kind) {
-    case PlatformKind::SevGuest:
-      return upcast(SevGuestDevice::open(options.sev_guest_path));
-    case PlatformKind::SevLegacy:
-      return upcast(SevLegacyDevice::open(options.sev_legacy_path));
-    case PlatformKind::Tsm:
-      return upcast(TsmDevice::open(options.tsm_report_dir));
+    case PlatformKind::SevGuest: return upcast(SevGuestDevice::open(options.sev_guest_path));
+    case PlatformKind::SevLegacy: return upcast(SevLegacyDevice::open(options.sev_legacy_path));
+    case PlatformKind::Tsm: return upcast(TsmDevice::open(options.tsm_report_dir));
     case PlatformKind::Emulated:
       if (options.emulated_chip_dir.empty()) {
         return invalidArgumentError(
             "platform 'emulated' needs the emulated chip's state directory");
       }
       return upcast(EmulatedDevice::open(options.emulated_chip_dir));
-    case PlatformKind::Auto:
-      break;
+    case PlatformKind::Auto: break;
   }
   const std::pair<PlatformKind, const std::string*> order[] = {
       {PlatformKind::SevGuest, &options.sev_guest_path},
@@ -85,8 +81,7 @@ StatusOr<std::unique_ptr<SnpDevice>> openPlatform(PlatformKind kind,
                                      {"present", present},
                                      {"detail", detail}});
     if (present) {
-      log::info("snp.platform.chosen",
-                {{"platform", platformName(candidate)}, {"path", *path}});
+      log::info("snp.platform.chosen", {{"platform", platformName(candidate)}, {"path", *path}});
       return openPlatform(candidate, options);
     }
     if (!looked_for.empty()) looked_for += ", ";

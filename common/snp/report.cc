@@ -99,8 +99,8 @@ TcbVersion TcbVersion::decode(uint64_t raw, Generation generation) {
   return t;
 }
 
-TcbVersion TcbVersion::compose(Generation generation, uint8_t bootloader, uint8_t tee,
-                               uint8_t snp, uint8_t microcode, uint8_t fmc) {
+TcbVersion TcbVersion::compose(Generation generation, uint8_t bootloader, uint8_t tee, uint8_t snp,
+                               uint8_t microcode, uint8_t fmc) {
   uint64_t raw = static_cast<uint64_t>(microcode) << 56;
   if (generation == Generation::Turin) {
     raw |= static_cast<uint64_t>(snp) << 24 | static_cast<uint64_t>(tee) << 16 |

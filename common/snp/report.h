@@ -14,7 +14,7 @@
 
 namespace skr::snp {
 
-inline constexpr std::size_t kReportSize = 1184;       // 0x4A0
+inline constexpr std::size_t kReportSize = 1184;         // 0x4A0
 inline constexpr std::size_t kSignedRegionSize = 0x2A0;  // bytes covered by the signature
 inline constexpr std::size_t kSignatureOffset = 0x2A0;
 inline constexpr std::size_t kSignatureComponentSize = 72;  // r and s, little-endian

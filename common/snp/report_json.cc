@@ -158,8 +158,8 @@ std::string reportToText(const SnpReport& r) {
   line("reported_tcb", tcbText(r.reportedTcb()));
   if (r.version >= 3) {
     char cpuid[48];
-    std::snprintf(cpuid, sizeof cpuid, "family=0x%02x model=0x%02x stepping=0x%02x",
-                  r.cpuid_fam_id, r.cpuid_mod_id, r.cpuid_step);
+    std::snprintf(cpuid, sizeof cpuid, "family=0x%02x model=0x%02x stepping=0x%02x", r.cpuid_fam_id,
+                  r.cpuid_mod_id, r.cpuid_step);
     line("cpuid", std::string(cpuid) + " (" + std::string(generationName(r.generation())) + ")");
   }
   line("chip_id", hex(r.chip_id));

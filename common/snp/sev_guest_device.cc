@@ -70,8 +70,7 @@ std::string vmmErrorText(uint32_t vmm_error) {
     case kVmmErrBusy:
       return "VMM error 2 (busy: the host is throttling guest requests; retry later)";
     default:
-      return "VMM error " + std::to_string(vmm_error) +
-             " (not defined by the GHCB specification)";
+      return "VMM error " + std::to_string(vmm_error) + " (not defined by the GHCB specification)";
   }
 }
 
@@ -93,8 +92,7 @@ Status ioctlError(const std::string& what, int err, uint64_t exitinfo2) {
       return failedPreconditionError(
           what + ": ioctl failed: " + errnoText(err) +
           "; the kernel disables the VMPCK after a failed guest request: reboot the guest");
-    default:
-      return internalError(what + ": ioctl failed: " + errnoText(err));
+    default: return internalError(what + ": ioctl failed: " + errnoText(err));
   }
 }
 
@@ -114,7 +112,7 @@ StatusOr<Bytes> SevGuestDevice::getReport(const std::array<uint8_t, 64>& report_
   std::vector<uint8_t> resp(sizeof(SnpReportResp), 0);
   SnpGuestRequestIoctl io{};
   io.msg_version = kMsgVersion;
-  io.req_data = reinterpret_cast<uintptr_t>(&req);         // NOLINT: kernel ABI takes addresses
+  io.req_data = reinterpret_cast<uintptr_t>(&req);          // NOLINT: kernel ABI takes addresses
   io.resp_data = reinterpret_cast<uintptr_t>(resp.data());  // NOLINT
   if (const int err = file_.ioctl(kSnpGetReport, &io); err != 0) {
     return ioctlError(what, err, io.exitinfo2);
@@ -132,7 +130,8 @@ StatusOr<SecretBytes> SevGuestDevice::getDerivedKey(const DerivedKeyRequest& req
   SnpGuestRequestIoctl io{};
   io.msg_version = kMsgVersion;
   io.req_data = reinterpret_cast<uintptr_t>(&req);  // NOLINT
-  io.resp_data = reinterpret_cast<uintptr_t>(resp.mutableView(grantSecretAccess()).data());  // NOLINT
+  io.resp_data =
+      reinterpret_cast<uintptr_t>(resp.mutableView(grantSecretAccess()).data());  // NOLINT
   if (const int err = file_.ioctl(kSnpGetDerivedKey, &io); err != 0) {
     return ioctlError(what, err, io.exitinfo2);
   }
@@ -153,17 +152,19 @@ StatusOr<ExtendedReport> SevGuestDevice::getExtendedReport(
     req.certs_len = static_cast<uint32_t>(certs.size());
     SnpGuestRequestIoctl io{};
     io.msg_version = kMsgVersion;
-    io.req_data = reinterpret_cast<uintptr_t>(&req);         // NOLINT
+    io.req_data = reinterpret_cast<uintptr_t>(&req);          // NOLINT
     io.resp_data = reinterpret_cast<uintptr_t>(resp.data());  // NOLINT
     const int err = file_.ioctl(kSnpGetExtReport, &io);
     if (err != 0) {
-      const bool too_small = (io.exitinfo2 >> 32) == kVmmErrInvalidLen &&
-                             io.exitinfo2 != kNoFirmwareCall;
+      const bool too_small =
+          (io.exitinfo2 >> 32) == kVmmErrInvalidLen && io.exitinfo2 != kNoFirmwareCall;
       if (!too_small) return ioctlError(what, err, io.exitinfo2);
       // The kernel wrote the required size into certs_len.
       if (attempt > 0) {
-        return internalError(what + ": the host still reports the certificate buffer too small "
-                             "after growing it to " + std::to_string(certs_size) + " bytes");
+        return internalError(what +
+                             ": the host still reports the certificate buffer too small "
+                             "after growing it to " +
+                             std::to_string(certs_size) + " bytes");
       }
       if (req.certs_len <= certs_size || req.certs_len > kMaxCertsBuffer ||
           req.certs_len % 4096 != 0) {

@@ -56,8 +56,7 @@ Status ioctlError(const std::string& what, int err, uint32_t fw_error) {
           what + ": ioctl failed: " + errnoText(err) +
           " with no firmware error: the host (VMM) failed the guest request (this ABI does not "
           "report VMM error codes)");
-    default:
-      return internalError(what + ": ioctl failed: " + errnoText(err));
+    default: return internalError(what + ": ioctl failed: " + errnoText(err));
   }
 }
 
@@ -71,7 +70,7 @@ Status guestRequest(const DeviceFile& file, unsigned long ioctl_nr, uint8_t req_
   io.rsp_msg_type = rsp_type;
   io.msg_version = kMsgVersion;
   io.request_len = static_cast<uint16_t>(request.size());
-  io.request_uaddr = reinterpret_cast<uintptr_t>(request.data());    // NOLINT: kernel ABI
+  io.request_uaddr = reinterpret_cast<uintptr_t>(request.data());  // NOLINT: kernel ABI
   io.response_len = static_cast<uint16_t>(response.size());
   io.response_uaddr = reinterpret_cast<uintptr_t>(response.data());  // NOLINT
   if (const int err = file.ioctl(ioctl_nr, &io); err != 0) return ioctlError(what, err, io.error);
@@ -110,8 +109,7 @@ StatusOr<SecretBytes> SevLegacyDevice::getDerivedKey(const DerivedKeyRequest& re
   SecretBytes response(kKeyResponseLen);
   std::size_t response_len = 0;
   SKR_RETURN_IF_ERROR(guestRequest(file_, kSevSnpGuestMsgKey, kMsgKeyReq, kMsgKeyRsp, encoded,
-                                   response.mutableView(grantSecretAccess()), &response_len,
-                                   what));
+                                   response.mutableView(grantSecretAccess()), &response_len, what));
   return keyFromResponse(response.view(grantSecretAccess()).first(response_len), what);
 }
 

@@ -33,9 +33,9 @@ inline constexpr uint64_t kGuestFieldSelectMask = 0x7f;  // bits 63:7 must be ze
 struct DerivedKeyRequest {
   RootKey root_key_select = RootKey::Vcek;
   uint64_t guest_field_select = 0;
-  uint32_t vmpl = 0;          // >= the caller's VMPL
-  uint32_t guest_svn = 0;     // <= the launch GUEST_SVN
-  uint64_t tcb_version = 0;   // <= COMMITTED_TCB
+  uint32_t vmpl = 0;         // >= the caller's VMPL
+  uint32_t guest_svn = 0;    // <= the launch GUEST_SVN
+  uint64_t tcb_version = 0;  // <= COMMITTED_TCB
 };
 
 // One entry of the GHCB certificate table (spec §7.1 SNP_GET_EXT_REPORT).
@@ -45,7 +45,7 @@ struct CertTableEntry {
 };
 
 struct ExtendedReport {
-  Bytes report;                          // kReportSize bytes, parsed by SnpReport::parse
+  Bytes report;                              // kReportSize bytes, parsed by SnpReport::parse
   std::vector<CertTableEntry> certificates;  // empty when the host supplies none
 };
 

@@ -98,18 +98,14 @@ Status fileError(const std::string& what, const std::string& file, int err) {
   const std::string msg = what + ": " + file + ": " + errnoText(err);
   switch (err) {
     case EAGAIN:
-    case EBUSY:
-      return unavailableError(msg + "; the guest request channel is busy, retry later");
+    case EBUSY: return unavailableError(msg + "; the guest request channel is busy, retry later");
     case EINVAL:
       // sev_guest maps SEV_RET_INVALID_PARAM / SEV_RET_INVALID_KEY to -EINVAL.
       return failedPreconditionError(msg + " (the firmware rejected the request)");
-    case ENXIO:
-      return failedPreconditionError(msg + " (firmware error)");
+    case ENXIO: return failedPreconditionError(msg + " (firmware error)");
     case EACCES:
-    case EPERM:
-      return permissionDeniedError(msg);
-    default:
-      return internalError(msg);
+    case EPERM: return permissionDeniedError(msg);
+    default: return internalError(msg);
   }
 }
 
@@ -203,15 +199,14 @@ StatusOr<ExtendedReport> TsmDevice::request(const std::array<uint8_t, 64>& repor
   }
   SKR_ASSIGN_OR_RETURN(const uint64_t after, readGeneration(*fs_, instance_path, what));
   if (after != written) {
-    return unavailableError(what + ": generation changed from " + std::to_string(written) +
-                            " to " + std::to_string(after) +
+    return unavailableError(what + ": generation changed from " + std::to_string(written) + " to " +
+                            std::to_string(after) +
                             " while reading the report: another process wrote to this instance");
   }
   if (out.report.size() != kReportSize) {
-    return internalError(what + ": " +
-                         (out.report.size() < kReportSize ? "short response: " : "outblob is ") +
-                         std::to_string(out.report.size()) + " bytes, expected " +
-                         std::to_string(kReportSize));
+    return internalError(
+        what + ": " + (out.report.size() < kReportSize ? "short response: " : "outblob is ") +
+        std::to_string(out.report.size()) + " bytes, expected " + std::to_string(kReportSize));
   }
   StatusOr<SnpReport> parsed = SnpReport::parse(out.report);
   if (!parsed.ok()) return parsed.status().withContext(what);

@@ -37,8 +37,8 @@ inline constexpr std::size_t kTurinHwidSize = 8;
 
 // What AMD's extensions say about a VCEK or VLEK.
 struct VcekExtensions {
-  std::optional<uint32_t> struct_version;        // .1.1, absent on some certificates
-  std::string product_name;                      // .1.2, e.g. "Milan-B0"
+  std::optional<uint32_t> struct_version;       // .1.1, absent on some certificates
+  std::string product_name;                     // .1.2, e.g. "Milan-B0"
   Generation generation = Generation::Unknown;  // from product_name, never kUnknown on success
   uint8_t bl_spl = 0;
   uint8_t tee_spl = 0;

@@ -48,8 +48,8 @@ struct VerifyOptions {
 };
 
 struct VerificationResult {
-  std::vector<std::string> passed_checks;        // names, in order
-  std::vector<std::string> skipped_checks;       // "<name>: <why>"
+  std::vector<std::string> passed_checks;       // names, in order
+  std::vector<std::string> skipped_checks;      // "<name>: <why>"
   Generation generation = Generation::Unknown;  // from the key's productName
   SigningKey signing_key = SigningKey::Vcek;
   bool ark_pinned = false;  // false: one of extra_trusted_arks

@@ -94,9 +94,11 @@ crypto::Certificate buildCertificate(const CertificateProfile& profile, bool is_
 
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer_x509, x.get(), nullptr, nullptr, 0);
-  addExtension(x.get(), &ctx, NID_basic_constraints, is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-  addExtension(x.get(), &ctx, NID_key_usage,
-               is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment");
+  addExtension(x.get(), &ctx, NID_basic_constraints,
+               is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+  addExtension(
+      x.get(), &ctx, NID_key_usage,
+      is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment");
   addExtension(x.get(), &ctx, NID_subject_key_identifier, "hash");
   if (issuer != nullptr) addExtension(x.get(), &ctx, NID_authority_key_identifier, "keyid:always");
   if (!is_ca) addExtension(x.get(), &ctx, NID_ext_key_usage, "serverAuth,clientAuth");
@@ -137,7 +139,9 @@ CertificateProfile profile(std::string common_name, std::vector<std::string> dns
   return p;
 }
 
-TestCa TestCa::create(std::string_view name) { return create(profile(std::string(name))); }
+TestCa TestCa::create(std::string_view name) {
+  return create(profile(std::string(name)));
+}
 
 TestCa TestCa::create(const CertificateProfile& profile) {
   crypto::PrivateKey key = generateKey(profile.key_type);

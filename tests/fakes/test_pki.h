@@ -1,6 +1,6 @@
 // A small, deterministic PKI for tests: self-signed roots, intermediates and leaves (TLS-server
-// style, with DNS subjectAltNames) built with OpenSSL. For X.509 chain, TLS and AKV JWS (x5c) tests.
-// Validity defaults to a fixed window so tests never depend on the real clock; verify at
+// style, with DNS subjectAltNames) built with OpenSSL. For X.509 chain, TLS and AKV JWS (x5c)
+// tests. Validity defaults to a fixed window so tests never depend on the real clock; verify at
 // testPkiVerifyTime(). Failures inside OpenSSL throw std::runtime_error (test code only).
 #pragma once
 

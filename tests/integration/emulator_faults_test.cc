@@ -15,8 +15,9 @@ std::string jwksUrl(const EmulatorProcess& emu) {
 TEST_CASE("fault 'status' answers the status with Retry-After for N requests, then normally",
           "[emulator]") {
   auto emu = EmulatorProcess::start();
-  emu->admin("POST", "/_emulator/faults",
-             R"({"listener":"entra","path":"/k8s-issuer/","count":2,"action":"status","status":503,"retry_after":2})");
+  emu->admin(
+      "POST", "/_emulator/faults",
+      R"({"listener":"entra","path":"/k8s-issuer/","count":2,"action":"status","status":503,"retry_after":2})");
   CHECK(emu->admin("GET", "/_emulator/faults")->getArray("faults")->size() == 1);
   for (int i = 0; i < 2; ++i) {
     HttpResult r = emu->get(jwksUrl(*emu));
@@ -41,8 +42,9 @@ TEST_CASE("fault 'status' answers the status with Retry-After for N requests, th
 
 TEST_CASE("fault 'delay' holds the response at least delay_ms", "[emulator]") {
   auto emu = EmulatorProcess::start();
-  emu->admin("POST", "/_emulator/faults",
-             R"({"listener":"entra","path":"/k8s-issuer/openid/v1/jwks","action":"delay","delay_ms":700})");
+  emu->admin(
+      "POST", "/_emulator/faults",
+      R"({"listener":"entra","path":"/k8s-issuer/openid/v1/jwks","action":"delay","delay_ms":700})");
   const auto start = std::chrono::steady_clock::now();
   HttpResult r = emu->get(jwksUrl(*emu));
   const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -54,8 +56,8 @@ TEST_CASE("fault 'delay' holds the response at least delay_ms", "[emulator]") {
 TEST_CASE("fault 'close' drops the connection without a response", "[emulator]") {
   auto emu = EmulatorProcess::start();
   emu->admin("POST", "/_emulator/faults", R"({"listener":"imds","action":"close"})");
-  HttpResult r = emu->get(emu->url("imds") + "/metadata/THIM/amd/certification",
-                          {{"Metadata", "true"}});
+  HttpResult r =
+      emu->get(emu->url("imds") + "/metadata/THIM/amd/certification", {{"Metadata", "true"}});
   CHECK(r.transport_error);
   CHECK(r.status == 0);
   CHECK(emu->get(emu->url("imds") + "/metadata/THIM/amd/certification", {{"Metadata", "true"}})
@@ -71,8 +73,8 @@ TEST_CASE("fault 'truncate' sends a short body under the full Content-Length", "
   emu->admin("POST", "/_emulator/faults", R"({"listener":"imds","action":"truncate"})");
   HttpResult r = emu->get(url, {{"Metadata", "true"}});
   INFO(r.error);
-  const bool short_body = !r.transport_error && r.content_length == static_cast<long long>(
-                                                                        full.body.size()) &&
+  const bool short_body = !r.transport_error &&
+                          r.content_length == static_cast<long long>(full.body.size()) &&
                           r.body.size() < full.body.size();
   CHECK((r.transport_error || short_body));
   CHECK(emu->stop() == 0);
@@ -82,7 +84,8 @@ TEST_CASE("fault 'corrupt' changes body bytes but not the length", "[emulator]")
   auto emu = EmulatorProcess::start();
   HttpResult full = emu->get(jwksUrl(*emu));
   REQUIRE(full.status == 200);
-  emu->admin("POST", "/_emulator/faults", R"({"path":"/k8s-issuer/openid/v1/jwks","action":"corrupt"})");
+  emu->admin("POST", "/_emulator/faults",
+             R"({"path":"/k8s-issuer/openid/v1/jwks","action":"corrupt"})");
   HttpResult r = emu->get(jwksUrl(*emu));
   CHECK(r.status == 200);
   CHECK(r.body.size() == full.body.size());
@@ -96,8 +99,9 @@ TEST_CASE("fault 'wrong_key' makes IMDS sign with an untrusted key: the vault an
   auto emu = EmulatorProcess::start();
   const TestIdentity id = addUserIdentity(*emu, "wrong-key");
   assignRole(*emu, id.object_id, "Key Vault Crypto User");
-  emu->admin("POST", "/_emulator/faults",
-             R"({"listener":"imds","path":"/metadata/identity/oauth2/token","action":"wrong_key"})");
+  emu->admin(
+      "POST", "/_emulator/faults",
+      R"({"listener":"imds","path":"/metadata/identity/oauth2/token","action":"wrong_key"})");
   const std::string bad = imdsToken(*emu, "https://vault.azure.net", id.client_id);
   const std::string good = imdsToken(*emu, "https://vault.azure.net", id.client_id);
   const std::string url = emu->url("vault") + "/keys/none?api-version=7.4";
@@ -112,9 +116,10 @@ TEST_CASE("bad fault definitions are refused and reset clears faults", "[emulato
   HttpCall c;
   c.method = "POST";
   c.url = emu->url("admin") + "/_emulator/faults";
-  for (const char* body : {R"({"action":"explode"})", R"({"action":"delay"})",
-                           R"({"action":"status","count":0})", R"({"listener":"admin","action":"close"})",
-                           R"({"action":"status","path_regex":"("})", "{"}) {
+  for (const char* body :
+       {R"({"action":"explode"})", R"({"action":"delay"})", R"({"action":"status","count":0})",
+        R"({"listener":"admin","action":"close"})", R"({"action":"status","path_regex":"("})",
+        "{"}) {
     INFO(body);
     c.body = body;
     CHECK(emu->call(c).status == 400);

@@ -14,7 +14,8 @@ namespace {
 std::string tokenUrl(const EmulatorProcess& emu, const std::string& extra = {}) {
   return emu.url("imds") +
          "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault."
-         "azure.net" + extra;
+         "azure.net" +
+         extra;
 }
 
 json::ObjectPtr claimsOf(const std::string& token) {
@@ -106,9 +107,9 @@ TEST_CASE("IMDS rejects a missing Metadata header and unknown identities with IM
   CHECK(bad_resource.status == 400);
   CHECK(bad_resource.json()->getValue<std::string>("error") == "invalid_resource");
 
-  HttpResult no_resource = emu->get(
-      emu->url("imds") + "/metadata/identity/oauth2/token?api-version=2018-02-01",
-      {{"Metadata", "true"}});
+  HttpResult no_resource =
+      emu->get(emu->url("imds") + "/metadata/identity/oauth2/token?api-version=2018-02-01",
+               {{"Metadata", "true"}});
   CHECK(no_resource.status == 400);
   CHECK(emu->get(emu->url("imds") + "/metadata/THIM/amd/certification").status == 400);
   CHECK(emu->stop() == 0);
@@ -117,8 +118,8 @@ TEST_CASE("IMDS rejects a missing Metadata header and unknown identities with IM
 TEST_CASE("THIM certification JSON carries the emulated chip's VCEK, chaining to its ARK",
           "[emulator]") {
   auto emu = EmulatorProcess::start();
-  HttpResult r = emu->get(emu->url("imds") + "/metadata/THIM/amd/certification",
-                          {{"Metadata", "true"}});
+  HttpResult r =
+      emu->get(emu->url("imds") + "/metadata/THIM/amd/certification", {{"Metadata", "true"}});
   REQUIRE(r.status == 200);
   StatusOr<snp::ThimCertification> thim = snp::parseThimJson(r.body);
   REQUIRE(thim.ok());
@@ -130,10 +131,9 @@ TEST_CASE("THIM certification JSON carries the emulated chip's VCEK, chaining to
   CHECK(thim->chain[1].der() == ark->der());
   CHECK(thim->vcek.verifySignedBy(thim->chain[0]).isOk());
   CHECK(thim->chain[0].verifySignedBy(*ark).isOk());
-  CHECK(thim->vcek.der() ==
-        crypto::Certificate::fromPem(
-            readFileText(emu->env().at("SKR_EMULATOR_CHIP_DIR") + "/vcek.pem"))
-            ->der());
+  CHECK(thim->vcek.der() == crypto::Certificate::fromPem(
+                                readFileText(emu->env().at("SKR_EMULATOR_CHIP_DIR") + "/vcek.pem"))
+                                ->der());
   CHECK(emu->stop() == 0);
 }
 
@@ -142,13 +142,13 @@ TEST_CASE("admin chip settings change the TCB THIM reports and the policy debug 
   auto emu = EmulatorProcess::start();
   json::ObjectPtr before = emu->admin("GET", "/_emulator/chip");
   CHECK(!before->getValue<bool>("debug"));
-  json::ObjectPtr after = emu->admin(
-      "PUT", "/_emulator/chip",
-      R"({"bootloader":4,"tee":1,"snp":9,"microcode":200,"debug":true,"host_data":")" +
-          std::string(64, 'a') + "\"}");
+  json::ObjectPtr after =
+      emu->admin("PUT", "/_emulator/chip",
+                 R"({"bootloader":4,"tee":1,"snp":9,"microcode":200,"debug":true,"host_data":")" +
+                     std::string(64, 'a') + "\"}");
   CHECK(after->getValue<bool>("debug"));
-  HttpResult r = emu->get(emu->url("imds") + "/metadata/THIM/amd/certification",
-                          {{"Metadata", "true"}});
+  HttpResult r =
+      emu->get(emu->url("imds") + "/metadata/THIM/amd/certification", {{"Metadata", "true"}});
   REQUIRE(r.status == 200);
   StatusOr<snp::ThimCertification> thim = snp::parseThimJson(r.body);
   REQUIRE(thim.ok());
@@ -191,12 +191,12 @@ HttpResult exchange(const EmulatorProcess& emu, const std::string& client_id,
   c.body = "grant_type=client_credentials&client_id=" + client_id +
            "&scope=https%3A%2F%2Fvault.azure.net%2F.default"
            "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
-           "&client_assertion=" + assertion;
+           "&client_assertion=" +
+           assertion;
   return emu.call(c);
 }
 
-TEST_CASE("Entra ID exchanges a federated service-account token for a vault token",
-          "[emulator]") {
+TEST_CASE("Entra ID exchanges a federated service-account token for a vault token", "[emulator]") {
   auto emu = EmulatorProcess::start();
   const WorkloadApp app = addWorkloadApp(*emu);
   const std::string assertion = serviceAccountToken(*emu);
@@ -253,16 +253,16 @@ TEST_CASE("Entra ID rejects bad signatures, wrong subjects and expired assertion
         "700024");
   }
   SECTION("wrong audience") {
-    expectAadsts(exchange(*emu, app.client_id,
-                          serviceAccountToken(*emu, R"(,"audience":"api://other")")),
-                 "700212");
+    expectAadsts(
+        exchange(*emu, app.client_id, serviceAccountToken(*emu, R"(,"audience":"api://other")")),
+        "700212");
   }
   SECTION("malformed assertion") {
     expectAadsts(exchange(*emu, app.client_id, "not-a-jwt"), "50027");
   }
   SECTION("unknown application") {
-    HttpResult r = exchange(*emu, "00000000-0000-4000-8000-000000000001",
-                            serviceAccountToken(*emu));
+    HttpResult r =
+        exchange(*emu, "00000000-0000-4000-8000-000000000001", serviceAccountToken(*emu));
     CHECK(r.status == 400);
     CHECK(r.json()->getValue<std::string>("error") == "unauthorized_client");
   }

@@ -87,10 +87,10 @@ TEST_CASE("Key Vault creates RSA and EC keys, Managed HSM also oct-HSM, in AKV's
     CHECK(!key->has("k"));
     CHECK(key->getValue<std::string>("kid").rfind(emu->url("mhsm") + "/keys/aes", 0) == 0);
   }
-  HttpResult exportable = mhsm.send(
-      "POST", "/keys/exp/create",
-      R"({"kty":"RSA-HSM","attributes":{"exportable":true},"release_policy":)" + policyJson() +
-          "}");
+  HttpResult exportable =
+      mhsm.send("POST", "/keys/exp/create",
+                R"({"kty":"RSA-HSM","attributes":{"exportable":true},"release_policy":)" +
+                    policyJson() + "}");
   REQUIRE(exportable.status == 200);
   CHECK(exportable.json()->getObject("attributes")->getValue<bool>("exportable"));
   json::ObjectPtr policy = exportable.json()->getObject("release_policy");
@@ -196,8 +196,8 @@ TEST_CASE("Key Vault imports RSA, EC and (Managed HSM) oct keys from JWKs with p
   const std::string rsa_text = toString(rsa_jwk->view(grantSecretAccess()));
   HttpResult imported = vault.send(
       "PUT", "/keys/imported-rsa",
-      R"({"key":)" + rsa_text + R"(,"hsm":true,"attributes":{"exportable":true},"release_policy":)" +
-          policyJson() + "}");
+      R"({"key":)" + rsa_text +
+          R"(,"hsm":true,"attributes":{"exportable":true},"release_policy":)" + policyJson() + "}");
   INFO(imported.body);
   REQUIRE(imported.status == 200);
   json::ObjectPtr key = imported.json()->getObject("key");
@@ -217,12 +217,12 @@ TEST_CASE("Key Vault imports RSA, EC and (Managed HSM) oct keys from JWKs with p
   CHECK(ec_imported.json()->getObject("key")->getValue<std::string>("x") ==
         json::parseObject(ec_text).value()->getValue<std::string>("x"));
 
-  const std::string oct = R"({"kty":"oct-HSM","k":")" +
-                          encoding::base64UrlEncode(Bytes(32, 0x42)) + R"(","key_size":256})";
-  HttpResult oct_imported = mhsm.send(
-      "PUT", "/keys/imported-aes",
-      R"({"key":)" + oct + R"(,"attributes":{"exportable":true},"release_policy":)" +
-          policyJson() + "}");
+  const std::string oct = R"({"kty":"oct-HSM","k":")" + encoding::base64UrlEncode(Bytes(32, 0x42)) +
+                          R"(","key_size":256})";
+  HttpResult oct_imported =
+      mhsm.send("PUT", "/keys/imported-aes",
+                R"({"key":)" + oct + R"(,"attributes":{"exportable":true},"release_policy":)" +
+                    policyJson() + "}");
   INFO(oct_imported.body);
   REQUIRE(oct_imported.status == 200);
   CHECK(oct_imported.json()->getObject("key")->getValue<std::string>("kty") == "oct-HSM");
@@ -230,8 +230,8 @@ TEST_CASE("Key Vault imports RSA, EC and (Managed HSM) oct keys from JWKs with p
   expectError(vault.send("PUT", "/keys/imported-aes", R"({"key":)" + oct + "}"), 400,
               "BadParameter");
   // Public-only JWKs cannot be imported.
-  const std::string public_only = R"({"kty":"RSA","n":")" + key->getValue<std::string>("n") +
-                                  R"(","e":"AQAB"})";
+  const std::string public_only =
+      R"({"kty":"RSA","n":")" + key->getValue<std::string>("n") + R"(","e":"AQAB"})";
   expectError(vault.send("PUT", "/keys/pub", R"({"key":)" + public_only + "}"), 400,
               "BadParameter");
   CHECK(emu->stop() == 0);
@@ -281,14 +281,16 @@ TEST_CASE("get, versions, rotate and update follow AKV: rotate then get returns 
 
   // Update: new policy, disable; exportable cannot change; immutable policies cannot change.
   const std::string v2 = kid2.substr(kid2.rfind('/') + 1);
-  HttpResult patched = vault.send(
-      "PATCH", "/keys/kek/" + v2,
-      R"({"attributes":{"enabled":false},"release_policy":)" + policyJson(true) + "}");
+  HttpResult patched =
+      vault.send("PATCH", "/keys/kek/" + v2,
+                 R"({"attributes":{"enabled":false},"release_policy":)" + policyJson(true) + "}");
   REQUIRE(patched.status == 200);
   CHECK(!patched.json()->getObject("attributes")->getValue<bool>("enabled"));
   CHECK(patched.json()->getObject("release_policy")->getValue<bool>("immutable"));
-  CHECK(vault.send("GET", "/keys/kek").json()->getObject("release_policy")->getValue<bool>(
-      "immutable"));
+  CHECK(vault.send("GET", "/keys/kek")
+            .json()
+            ->getObject("release_policy")
+            ->getValue<bool>("immutable"));
   HttpResult exportable_change =
       vault.send("PATCH", "/keys/kek/" + v1, R"({"attributes":{"exportable":false}})");
   expectError(exportable_change, 400, "BadParameter");

@@ -105,8 +105,7 @@ std::unique_ptr<EmulatorProcess> EmulatorProcess::start(
   p->stderr_path_ = p->state_dir_ + ".stderr";
   const std::string env_path = p->state_dir_ + "/endpoints.env";
 
-  std::vector<std::string> args = {kEmulator, "--state", p->state_dir_, "--listen",
-                                   "127.0.0.1:0"};
+  std::vector<std::string> args = {kEmulator, "--state", p->state_dir_, "--listen", "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
@@ -142,8 +141,7 @@ std::unique_ptr<EmulatorProcess> EmulatorProcess::start(
   if (chipTemplate().empty()) {
     const std::string templ = makeTempDir("skr-emu-chip");
     std::filesystem::remove(templ);
-    std::filesystem::copy(p->state_dir_ + "/chip", templ,
-                          std::filesystem::copy_options::recursive);
+    std::filesystem::copy(p->state_dir_ + "/chip", templ, std::filesystem::copy_options::recursive);
     chipTemplate() = templ;
   }
   return p;
@@ -184,12 +182,15 @@ int EmulatorProcess::stop() {
 
 std::string EmulatorProcess::url(const std::string& listener) const {
   std::string name;
-  for (char c : listener) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (char c : listener)
+    name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   auto it = env_.find("SKR_EMULATOR_" + name + "_URL");
   return it == env_.end() ? std::string() : it->second;
 }
 
-std::string EmulatorProcess::stderrText() const { return readFileText(stderr_path_); }
+std::string EmulatorProcess::stderrText() const {
+  return readFileText(stderr_path_);
+}
 
 HttpResult EmulatorProcess::call(HttpCall c) const {
   static std::once_flag ssl_once;
@@ -204,8 +205,8 @@ HttpResult EmulatorProcess::call(HttpCall c) const {
           Poco::Net::Context::TLS_CLIENT_USE, "", "", ca, Poco::Net::Context::VERIFY_RELAXED, 9,
           false, "HIGH:!aNULL:!eNULL");
       context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-      session = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(),
-                                                                context);
+      session =
+          std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), context);
     } else {
       session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
     }
@@ -295,9 +296,9 @@ void assignRole(const EmulatorProcess& emulator, const std::string& object_id,
 
 std::string imdsToken(const EmulatorProcess& emulator, const std::string& resource,
                       const std::string& client_id) {
-  std::string url = emulator.url("imds") +
-                    "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" +
-                    queryEncode(resource);
+  std::string url =
+      emulator.url("imds") +
+      "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + queryEncode(resource);
   if (!client_id.empty()) url += "&client_id=" + client_id;
   HttpResult r = emulator.get(url, {{"Metadata", "true"}});
   INFO(r.status << " " << r.body << r.error);

@@ -17,10 +17,10 @@ const std::string kEmulatorPath = SKR_EMULATOR_PATH;
 TEST_CASE("skr-emulator --help documents the flags and the admin API", "[emulator]") {
   ProcessResult r = runProcess(kEmulatorPath, {"--help"});
   CHECK(r.exit_code == 0);
-  for (const char* needle : {"--state", "--listen", "--vault", "--mhsm", "--maa-instances",
-                             "--log-level", "/_emulator/faults", "/_emulator/identities",
-                             "/_emulator/role-assignments", "/_emulator/requests",
-                             "/_emulator/reset", "/_emulator/chip", "EMULATED"}) {
+  for (const char* needle :
+       {"--state", "--listen", "--vault", "--mhsm", "--maa-instances", "--log-level",
+        "/_emulator/faults", "/_emulator/identities", "/_emulator/role-assignments",
+        "/_emulator/requests", "/_emulator/reset", "/_emulator/chip", "EMULATED"}) {
     INFO(needle);
     CHECK(r.out.find(needle) != std::string::npos);
   }
@@ -147,15 +147,15 @@ TEST_CASE("a restart keeps keys, identities, roles, the CA and issued tokens", "
     client_id = id.client_id;
     assignRole(*emu, id.object_id, "Key Vault Crypto Officer");
     token = imdsToken(*emu, "https://vault.azure.net", id.client_id);
-    HttpResult created = emu->post(emu->url("vault") + "/keys/kept/create?api-version=7.5",
-                                   R"({"kty":"RSA-HSM","key_size":2048})",
-                                   {{"Authorization", "Bearer " + token}});
+    HttpResult created =
+        emu->post(emu->url("vault") + "/keys/kept/create?api-version=7.5",
+                  R"({"kty":"RSA-HSM","key_size":2048})", {{"Authorization", "Bearer " + token}});
     REQUIRE(created.status == 200);
     kid = created.json()->getObject("key")->getValue<std::string>("kid");
     n = created.json()->getObject("key")->getValue<std::string>("n");
     ca_pem = readFileText(emu->caFile());
-    const std::string key_file = dir + "/keys/vault/kept/" + kid.substr(kid.rfind('/') + 1) +
-                                 ".json";
+    const std::string key_file =
+        dir + "/keys/vault/kept/" + kid.substr(kid.rfind('/') + 1) + ".json";
     struct stat st {};
     REQUIRE(::stat(key_file.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);

@@ -52,8 +52,8 @@ ProcessResult runProcess(const std::string& path, const std::vector<std::string>
   if (!options.stdin_data.empty()) {
     std::size_t off = 0;
     while (off < options.stdin_data.size()) {
-      const ssize_t n = write(in_pipe[1], options.stdin_data.data() + off,
-                              options.stdin_data.size() - off);
+      const ssize_t n =
+          write(in_pipe[1], options.stdin_data.data() + off, options.stdin_data.size() - off);
       if (n <= 0) break;
       off += static_cast<std::size_t>(n);
     }

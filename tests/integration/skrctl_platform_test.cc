@@ -55,9 +55,8 @@ TEST_CASE("a report from the emulated chip verifies with --trust-ark and is reje
   CHECK(trusted.exit_code == 0);
   CHECK(trusted.out.rfind("verified: explicitly trusted", 0) == 0);
 
-  ProcessResult untrusted =
-      runProcess(kSkrctl, {"report", "verify", "--report", report, "--cert", dir.chip + "/vcek.pem",
-                           "--chain", dir.chain()});
+  ProcessResult untrusted = runProcess(kSkrctl, {"report", "verify", "--report", report, "--cert",
+                                                 dir.chip + "/vcek.pem", "--chain", dir.chain()});
   CHECK(untrusted.exit_code == 9);
   CHECK(untrusted.err.rfind("skrctl: ark: presented ARK ARK-Emulated", 0) == 0);
   CHECK(untrusted.err.find("no --trust-ark was given") != std::string::npos);

@@ -13,7 +13,9 @@ namespace {
 const std::string kSkrctl = SKR_SKRCTL_PATH;
 const std::string kData = SKR_TEST_DATA_DIR;
 
-ProcessResult skrctl(const std::vector<std::string>& args) { return runProcess(kSkrctl, args); }
+ProcessResult skrctl(const std::vector<std::string>& args) {
+  return runProcess(kSkrctl, args);
+}
 
 std::string readText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -45,21 +45,21 @@ struct TempDir {
 
 ProcessResult verify(const std::string& report, const std::string& cert, const std::string& chain,
                      std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"report", "verify", "--report", report, "--cert", cert,
-                                   "--chain", chain};
+  std::vector<std::string> args = {"report", "verify", "--report", report,
+                                   "--cert", cert,     "--chain",  chain};
   args.insert(args.end(), extra.begin(), extra.end());
   return runProcess(kSkrctl, args);
 }
 
 TEST_CASE("skrctl report verify accepts both real fixture reports at a pinned time") {
-  ProcessResult aci = verify(kAci + "/report.bin", kAci + "/vcek.pem", kAci + "/ask_ark.pem",
-                             {"--at", kAt});
+  ProcessResult aci =
+      verify(kAci + "/report.bin", kAci + "/vcek.pem", kAci + "/ask_ark.pem", {"--at", kAt});
   CHECK(aci.exit_code == 0);
   CHECK(aci.err.empty());
   CHECK(aci.out.rfind("verified: AMD Milan root", 0) == 0);
   // go-sev-guest's VCEK is DER.
-  ProcessResult go = verify(kGo + "/report.bin", kGo + "/vcek.der", kGo + "/ask_ark.pem",
-                            {"--at", kAt, "--json"});
+  ProcessResult go =
+      verify(kGo + "/report.bin", kGo + "/vcek.der", kGo + "/ask_ark.pem", {"--at", kAt, "--json"});
   CHECK(go.exit_code == 0);
   CHECK(go.out.find("\"verified\":true") != std::string::npos);
   CHECK(go.out.find("\"ark_pinned\":true") != std::string::npos);
@@ -94,7 +94,8 @@ TEST_CASE("skrctl report verify fails with exit 9 after any flipped byte of the 
   CHECK(r.err.rfind("skrctl: report-signature: ", 0) == 0);
 }
 
-TEST_CASE("skrctl report verify rejects a truncated report, a wrong VCEK and a time outside validity") {
+TEST_CASE(
+    "skrctl report verify rejects a truncated report, a wrong VCEK and a time outside validity") {
   TempDir dir;
   const std::string truncated = dir.write("t.bin", readAll(kAci + "/report.bin").substr(0, 1000));
   ProcessResult t = verify(truncated, kAci + "/vcek.pem", kAci + "/ask_ark.pem", {"--at", kAt});
@@ -102,8 +103,8 @@ TEST_CASE("skrctl report verify rejects a truncated report, a wrong VCEK and a t
   CHECK(t.err.rfind("skrctl: report: ", 0) == 0);
   CHECK(t.err.find("1000 bytes, expected 1184") != std::string::npos);
 
-  ProcessResult other = verify(kAci + "/report.bin", kGo + "/vcek.der", kAci + "/ask_ark.pem",
-                               {"--at", kAt});
+  ProcessResult other =
+      verify(kAci + "/report.bin", kGo + "/vcek.der", kAci + "/ask_ark.pem", {"--at", kAt});
   CHECK(other.exit_code == 9);
 
   ProcessResult early = verify(kAci + "/report.bin", kAci + "/vcek.pem", kAci + "/ask_ark.pem",
@@ -113,14 +114,16 @@ TEST_CASE("skrctl report verify rejects a truncated report, a wrong VCEK and a t
 }
 
 TEST_CASE("skrctl report verify usage errors exit 2") {
-  ProcessResult missing = runProcess(kSkrctl, {"report", "verify", "--report", kAci + "/report.bin"});
+  ProcessResult missing =
+      runProcess(kSkrctl, {"report", "verify", "--report", kAci + "/report.bin"});
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find("missing required option '--cert'") != std::string::npos);
   ProcessResult bad_time = verify(kAci + "/report.bin", kAci + "/vcek.pem", kAci + "/ask_ark.pem",
                                   {"--at", "yesterday"});
   CHECK(bad_time.exit_code == 2);
   CHECK(bad_time.err.find("--at: 'yesterday' is not an RFC 3339 time") != std::string::npos);
-  ProcessResult bad_cert = verify(kAci + "/report.bin", kAci + "/report.bin", kAci + "/ask_ark.pem");
+  ProcessResult bad_cert =
+      verify(kAci + "/report.bin", kAci + "/report.bin", kAci + "/ask_ark.pem");
   CHECK(bad_cert.exit_code == 2);
 }
 

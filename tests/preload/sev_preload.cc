@@ -332,16 +332,12 @@ int legacyIoctl(unsigned long request, sev_snp_guest_request* input) {
   const EmulatedChip* c = chip();
   if (c == nullptr) return ENODEV;
   switch (fault) {
-    case FaultKind::FwError:
-      input->error = static_cast<uint32_t>(config().fault_value);
-      return EIO;
+    case FaultKind::FwError: input->error = static_cast<uint32_t>(config().fault_value); return EIO;
     case FaultKind::VmmError:
       input->error = 0;  // exitinfo2[63:32] does not fit the ABI's 32-bit error
       return EIO;
-    case FaultKind::Busy:
-      return EAGAIN;
-    default:
-      break;
+    case FaultKind::Busy: return EAGAIN;
+    default: break;
   }
   // The driver bounces through a kernel buffer of response_len bytes and copies all of it back.
   std::vector<uint8_t> rsp(input->response_len, 0);
@@ -416,8 +412,12 @@ SKR_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
 }
 
 // _FORTIFY_SOURCE variants.
-SKR_EXPORT int __open_2(const char* path, int flags) { return open(path, flags); }
-SKR_EXPORT int __open64_2(const char* path, int flags) { return open64(path, flags); }
+SKR_EXPORT int __open_2(const char* path, int flags) {
+  return open(path, flags);
+}
+SKR_EXPORT int __open64_2(const char* path, int flags) {
+  return open64(path, flags);
+}
 
 SKR_EXPORT int close(int fd) {
   {

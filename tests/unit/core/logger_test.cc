@@ -21,13 +21,14 @@ struct CapturedLog {
 
 TEST_CASE("a log line is one JSON object with ts, level, event and typed fields") {
   CapturedLog log;
-  warning("token_refresh", {{"host", "vault.azure.net"}, {"attempt", 2}, {"cached", true},
-                            {"seconds", 1.5}});
+  warning("token_refresh",
+          {{"host", "vault.azure.net"}, {"attempt", 2}, {"cached", true}, {"seconds", 1.5}});
   REQUIRE(log.lines.size() == 1);
   const std::string& line = log.lines[0];
   CHECK(line.rfind("{\"ts\":\"", 0) == 0);
-  CHECK(line.find("\",\"level\":\"warning\",\"event\":\"token_refresh\",\"host\":\"vault.azure.net\","
-                  "\"attempt\":2,\"cached\":true,\"seconds\":1.5}") != std::string::npos);
+  CHECK(
+      line.find("\",\"level\":\"warning\",\"event\":\"token_refresh\",\"host\":\"vault.azure.net\","
+                "\"attempt\":2,\"cached\":true,\"seconds\":1.5}") != std::string::npos);
   CHECK(line.find('\n') == std::string::npos);
 }
 

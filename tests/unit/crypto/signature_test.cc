@@ -164,8 +164,9 @@ TEST_CASE("a signature does not verify under another scheme or hash") {
   CHECK(verify(pub, SignatureScheme::RsaPkcs1Sha384, message(), pkcs1).code() ==
         StatusCode::DataLoss);
   const Bytes es = signOk(ecKey(Curve::P384), SignatureScheme::EcdsaSha384, message());
-  CHECK(verify(ecKey(Curve::P384).publicKey(), SignatureScheme::EcdsaSha256, message(), es)
-            .code() == StatusCode::DataLoss);
+  CHECK(
+      verify(ecKey(Curve::P384).publicKey(), SignatureScheme::EcdsaSha256, message(), es).code() ==
+      StatusCode::DataLoss);
 }
 
 TEST_CASE("a key of the wrong type for the scheme is InvalidArgument") {
@@ -179,9 +180,9 @@ TEST_CASE("a key of the wrong type for the scheme is InvalidArgument") {
         StatusCode::InvalidArgument);
   CHECK(sign(ecKey(Curve::P256), SignatureScheme::RsaPssSha256, message()).status().code() ==
         StatusCode::InvalidArgument);
-  CHECK(verify(ecKey(Curve::P256).publicKey(), SignatureScheme::RsaPkcs1Sha256, message(),
-               Bytes(256))
-            .code() == StatusCode::InvalidArgument);
+  CHECK(
+      verify(ecKey(Curve::P256).publicKey(), SignatureScheme::RsaPkcs1Sha256, message(), Bytes(256))
+          .code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE("malformed signatures are InvalidArgument") {

@@ -1,6 +1,6 @@
 // Real-fixture checks of the SEV-SNP attestation report signature (spec/azure-wire.md §6.3):
-// ECDSA P-384 with SHA-384 over report bytes 0x000..0x29F, r at 0x2A0 and s at 0x2E8 (72 bytes each,
-// little-endian), verified with the VCEK's public key.
+// ECDSA P-384 with SHA-384 over report bytes 0x000..0x29F, r at 0x2A0 and s at 0x2E8 (72 bytes
+// each, little-endian), verified with the VCEK's public key.
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <fstream>
@@ -21,7 +21,8 @@ constexpr std::size_t kComponentSize = 72;
 
 // Fixtures: tests/data/README.md.
 Bytes readBytes(const std::string& relative) {
-  std::ifstream in(std::string(SKR_TEST_DATA_DIR) + "/" + relative, std::ios::binary | std::ios::ate);
+  std::ifstream in(std::string(SKR_TEST_DATA_DIR) + "/" + relative,
+                   std::ios::binary | std::ios::ate);
   REQUIRE(in.good());
   Bytes bytes(static_cast<std::size_t>(in.tellg()));
   in.seekg(0);
@@ -92,8 +93,8 @@ TEST_CASE("an SNP report signature fails with DataLoss after any signed byte cha
 
 TEST_CASE("an SNP report signature fails with DataLoss after r or s changes", "[snp]") {
   for (const auto& f : loadFixtures()) {
-    for (std::size_t offset : {kROffset, kROffset + 20, kROffset + 47, kSOffset, kSOffset + 30,
-                               kSOffset + 47}) {
+    for (std::size_t offset :
+         {kROffset, kROffset + 20, kROffset + 47, kSOffset, kSOffset + 30, kSOffset + 47}) {
       INFO(f.name << " offset 0x" << std::hex << offset);
       Bytes tampered = f.report;
       tampered[offset] ^= 0x80;
@@ -104,10 +105,8 @@ TEST_CASE("an SNP report signature fails with DataLoss after r or s changes", "[
 
 TEST_CASE("an SNP report does not verify with another chip's VCEK", "[snp]") {
   auto fixtures = loadFixtures();
-  CHECK(verifyReportSignature(fixtures[0].report, fixtures[1].vcek).code() ==
-        StatusCode::DataLoss);
-  CHECK(verifyReportSignature(fixtures[1].report, fixtures[0].vcek).code() ==
-        StatusCode::DataLoss);
+  CHECK(verifyReportSignature(fixtures[0].report, fixtures[1].vcek).code() == StatusCode::DataLoss);
+  CHECK(verifyReportSignature(fixtures[1].report, fixtures[0].vcek).code() == StatusCode::DataLoss);
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 #include "common/crypto/x509.h"
 
-#include <openssl/evp.h>
-
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <openssl/evp.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
@@ -38,7 +38,9 @@ std::string readText(const std::string& relative) {
   return text;
 }
 
-Bytes readBytes(const std::string& relative) { return toBytes(readText(relative)); }
+Bytes readBytes(const std::string& relative) {
+  return toBytes(readText(relative));
+}
 
 Certificate loadPem(const std::string& relative) {
   auto cert = Certificate::fromPem(readText(relative));
@@ -217,7 +219,7 @@ std::vector<VcekFixture> loadVcekFixtures() {
   std::vector<VcekFixture> out;
   for (const char* dir : {"snp/aci-milan-v2", "snp/gosevguest-milan-v2"}) {
     std::string base = dir;
-    Bytes vcek_data = base == "snp/aci-milan-v2" ? readBytes(base + "/vcek.pem")  // PEM
+    Bytes vcek_data = base == "snp/aci-milan-v2" ? readBytes(base + "/vcek.pem")   // PEM
                                                  : readBytes(base + "/vcek.der");  // DER
     auto vcek = Certificate::fromPemOrDer(vcek_data);
     INFO(base << ": " << vcek.status().toString());
@@ -302,8 +304,7 @@ TEST_CASE("a Milan VCEK does not chain to the Genoa ASK and ARK: DataLoss", "[x5
   const auto& f = fixtures[0];
   std::vector<Certificate> intermediates{loadPem("amd/genoa_ask.pem")};
   std::vector<Certificate> roots{loadPem("amd/genoa_ark.pem")};
-  Status s = verifyChain(f.vcek, intermediates, roots,
-                         at(f.vcek.notBefore() + hours(24)));
+  Status s = verifyChain(f.vcek, intermediates, roots, at(f.vcek.notBefore() + hours(24)));
   CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("SEV-VCEK") &&
                               Catch::Contains("unable to get local issuer certificate"));
@@ -341,8 +342,7 @@ TEST_CASE("VCEK TCB extensions read by OID match expected.json", "[x509]") {
   }
 }
 
-TEST_CASE("extensionValue returns the extnValue content octets of a standard extension",
-          "[x509]") {
+TEST_CASE("extensionValue returns the extnValue content octets of a standard extension", "[x509]") {
   Certificate ask = loadPem("amd/milan_ask.pem");
   auto basic_constraints = ask.extensionValue("2.5.29.19");
   REQUIRE(basic_constraints.ok());
@@ -366,8 +366,8 @@ TEST_CASE("extensionValue gives nullopt for an absent OID", "[x509]") {
 
 TEST_CASE("extensionValue rejects a malformed OID with InvalidArgument", "[x509]") {
   Certificate ask = loadPem("amd/milan_ask.pem");
-  for (const char* oid : {"", "1", "1..2", "1.2.", ".1.2", "abc", "1.3.6.x", "1.3 .6",
-                          "basicConstraints", "-1.2"}) {
+  for (const char* oid :
+       {"", "1", "1..2", "1.2.", ".1.2", "abc", "1.3.6.x", "1.3 .6", "basicConstraints", "-1.2"}) {
     INFO("'" << oid << "'");
     auto value = ask.extensionValue(oid);
     CHECK(value.status().code() == StatusCode::InvalidArgument);
@@ -396,8 +396,7 @@ TEST_CASE("parsePemBundle skips text and whitespace around blocks, like openssl"
 TEST_CASE("parsePemBundle enforces max_certs with ResourceExhausted", "[x509]") {
   std::string bundle = readText("snp/aci-milan-v2/ask_ark.pem");
   CHECK(Certificate::parsePemBundle(bundle, 2).ok());
-  CHECK(Certificate::parsePemBundle(bundle, 1).status().code() ==
-        StatusCode::ResourceExhausted);
+  CHECK(Certificate::parsePemBundle(bundle, 1).status().code() == StatusCode::ResourceExhausted);
 }
 
 TEST_CASE("fromPem wants exactly one CERTIFICATE block", "[x509]") {
@@ -548,8 +547,8 @@ TEST_CASE("verifyChain names an expired intermediate", "[x509]") {
       chain.root.issueIntermediate(expiringProfile("expired intermediate", utc(2025, 1, 1)));
   auto leaf = old_intermediate.issue(testing::profile("vault"));
   std::vector<Certificate> intermediates{old_intermediate.certificate()};
-  Status s = verifyChain(leaf.certificate, intermediates, chain.roots(),
-                         at(testing::testPkiVerifyTime()));
+  Status s =
+      verifyChain(leaf.certificate, intermediates, chain.roots(), at(testing::testPkiVerifyTime()));
   CHECK(s.code() == StatusCode::FailedPrecondition);
   CHECK_THAT(s.message(), Catch::Contains("'expired intermediate'"));
 }
@@ -574,8 +573,8 @@ TEST_CASE("verifyChain fails with DataLoss for an untrusted root", "[x509]") {
 
   // The chain's own root passed as an intermediate does not make it trusted.
   std::vector<Certificate> with_root{chain.intermediate.certificate(), chain.root.certificate()};
-  Status self = verifyChain(chain.leaf.certificate, with_root, roots,
-                            at(testing::testPkiVerifyTime()));
+  Status self =
+      verifyChain(chain.leaf.certificate, with_root, roots, at(testing::testPkiVerifyTime()));
   CHECK(self.code() == StatusCode::DataLoss);
   CHECK_THAT(self.message(), Catch::Contains("self-signed certificate in certificate chain"));
 }
@@ -598,8 +597,8 @@ TEST_CASE("verifyChain enforces max_depth (leaf and root included)", "[x509]") {
   Status s = verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options);
   CHECK(s.code() == StatusCode::DataLoss);
   options.max_depth = 0;
-  CHECK(verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options)
-            .code() == StatusCode::InvalidArgument);
+  CHECK(verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options).code() ==
+        StatusCode::InvalidArgument);
 }
 
 TEST_CASE("a notAfter of 99991231235959Z reads as TimePoint::max() and still verifies", "[x509]") {

@@ -16,7 +16,11 @@ FaultRule parse(const std::string& text) {
 
 TEST_CASE("a fault rule fires for exactly `count` matching requests, then disappears") {
   FaultInjector faults;
-  REQUIRE(faults.add(parse(R"({"listener":"vault","path":"/keys/","count":2,"action":"status","status":503,"retry_after":3})")).ok());
+  REQUIRE(
+      faults
+          .add(parse(
+              R"({"listener":"vault","path":"/keys/","count":2,"action":"status","status":503,"retry_after":3})"))
+          .ok());
   CHECK(!faults.take("mhsm", "GET", "/keys/a"));
   CHECK(!faults.take("vault", "GET", "/other"));
   auto first = faults.take("vault", "GET", "/keys/a");
@@ -31,7 +35,10 @@ TEST_CASE("a fault rule fires for exactly `count` matching requests, then disapp
 
 TEST_CASE("fault rules match by method and whole-path regex, first rule first") {
   FaultInjector faults;
-  REQUIRE(faults.add(parse(R"({"method":"POST","path_regex":"^/keys/[^/]+/release$","action":"wrong_key"})")).ok());
+  REQUIRE(faults
+              .add(parse(
+                  R"({"method":"POST","path_regex":"^/keys/[^/]+/release$","action":"wrong_key"})"))
+              .ok());
   REQUIRE(faults.add(parse(R"({"action":"delay","delay_ms":10,"count":5})")).ok());
   auto r = faults.take("vault", "POST", "/keys/k/release");
   REQUIRE(r);
@@ -46,10 +53,10 @@ TEST_CASE("fault rules match by method and whole-path regex, first rule first") 
 }
 
 TEST_CASE("fault rules reject unknown actions, out-of-range values and bad regexes") {
-  for (const char* text : {R"({"action":"explode"})", R"({"action":"delay"})",
-                           R"({"action":"status","status":99})", R"({"action":"close","count":0})",
-                           R"({"action":"close","listener":"admin"})",
-                           R"({"action":"delay","delay_ms":999999})", R"({"path":"keys","action":"close"})"}) {
+  for (const char* text :
+       {R"({"action":"explode"})", R"({"action":"delay"})", R"({"action":"status","status":99})",
+        R"({"action":"close","count":0})", R"({"action":"close","listener":"admin"})",
+        R"({"action":"delay","delay_ms":999999})", R"({"path":"keys","action":"close"})"}) {
     INFO(text);
     StatusOr<json::ObjectPtr> o = json::parseObject(text);
     REQUIRE(o.ok());

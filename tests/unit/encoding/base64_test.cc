@@ -131,19 +131,19 @@ TEST_CASE("base64Decode rejects truncated input, missing, bad and extra padding"
 TEST_CASE("base64Decode rejects the URL alphabet, whitespace and other characters") {
   const auto k = StatusCode::InvalidArgument;
   const std::string expected = " (expected A-Z, a-z, 0-9, '+', '/')";
-  checkRejections(base64Decode,
-                  {
-                      {"-_8=", k, "base64: invalid character at offset 0" + expected},
-                      {"+_8=", k, "base64: invalid character at offset 1" + expected},
-                      {"Zm9vYm y", k, "base64: invalid character at offset 6" + expected},
-                      {"Zm9v\nYg=", k, "base64: invalid character at offset 4" + expected},
-                      {" Zm9vYm=", k, "base64: invalid character at offset 0" + expected},
-                      {"Zm9v\tYmF", k, "base64: invalid character at offset 4" + expected},
-                      {"Zm9v.Ymy", k, "base64: invalid character at offset 4" + expected},
-                      {std::string("Zm9v\0Ymy", 8), k,
-                       "base64: invalid character at offset 4" + expected},
-                      {"Zm9v\xc3\xa9Yg", k, "base64: invalid character at offset 4" + expected},
-                  });
+  checkRejections(
+      base64Decode,
+      {
+          {"-_8=", k, "base64: invalid character at offset 0" + expected},
+          {"+_8=", k, "base64: invalid character at offset 1" + expected},
+          {"Zm9vYm y", k, "base64: invalid character at offset 6" + expected},
+          {"Zm9v\nYg=", k, "base64: invalid character at offset 4" + expected},
+          {" Zm9vYm=", k, "base64: invalid character at offset 0" + expected},
+          {"Zm9v\tYmF", k, "base64: invalid character at offset 4" + expected},
+          {"Zm9v.Ymy", k, "base64: invalid character at offset 4" + expected},
+          {std::string("Zm9v\0Ymy", 8), k, "base64: invalid character at offset 4" + expected},
+          {"Zm9v\xc3\xa9Yg", k, "base64: invalid character at offset 4" + expected},
+      });
   // A trailing newline changes the length: still InvalidArgument.
   CHECK(base64Decode("Zm9vYmFy\n").status().code() == StatusCode::InvalidArgument);
 }
@@ -154,15 +154,19 @@ TEST_CASE("base64Decode rejects non-zero trailing bits (non-canonical encodings)
       base64Decode,
       {
           // 'h' = 33 = 0b100001: the 4 bits after "f" must be zero ("Zg==" is canonical).
-          {"Zh==", k, "base64: character at offset 1 has non-zero unused bits (non-canonical "
-                      "encoding)"},
-          {"Zm9vYh==", k, "base64: character at offset 5 has non-zero unused bits (non-canonical "
-                          "encoding)"},
+          {"Zh==", k,
+           "base64: character at offset 1 has non-zero unused bits (non-canonical "
+           "encoding)"},
+          {"Zm9vYh==", k,
+           "base64: character at offset 5 has non-zero unused bits (non-canonical "
+           "encoding)"},
           // '9' = 61 = 0b111101: the 2 bits after "fo" must be zero ("Zm8=" is canonical).
-          {"Zm9=", k, "base64: character at offset 2 has non-zero unused bits (non-canonical "
-                      "encoding)"},
-          {"+/9=", k, "base64: character at offset 2 has non-zero unused bits (non-canonical "
-                      "encoding)"},
+          {"Zm9=", k,
+           "base64: character at offset 2 has non-zero unused bits (non-canonical "
+           "encoding)"},
+          {"+/9=", k,
+           "base64: character at offset 2 has non-zero unused bits (non-canonical "
+           "encoding)"},
       });
 }
 
@@ -186,8 +190,9 @@ TEST_CASE("base64UrlDecode rejects truncated input, the standard alphabet and wh
   checkRejections(
       base64UrlDecode,
       {
-          {"Zm9vY", k, "base64url: length 5 is truncated (a single character cannot encode a "
-                       "byte)"},
+          {"Zm9vY", k,
+           "base64url: length 5 is truncated (a single character cannot encode a "
+           "byte)"},
           {"A", k, "base64url: length 1 is truncated (a single character cannot encode a byte)"},
           {"+/8", k, "base64url: invalid character at offset 0" + expected},
           {"-/8", k, "base64url: invalid character at offset 1" + expected},
@@ -199,52 +204,59 @@ TEST_CASE("base64UrlDecode rejects truncated input, the standard alphabet and wh
 
 TEST_CASE("base64UrlDecode rejects non-zero trailing bits") {
   const auto k = StatusCode::InvalidArgument;
-  checkRejections(
-      base64UrlDecode,
-      {
-          {"Zh", k, "base64url: character at offset 1 has non-zero unused bits (non-canonical "
-                    "encoding)"},
-          {"Zm9", k, "base64url: character at offset 2 has non-zero unused bits (non-canonical "
-                     "encoding)"},
-          {"-_9", k, "base64url: character at offset 2 has non-zero unused bits (non-canonical "
-                     "encoding)"},
-      });
+  checkRejections(base64UrlDecode,
+                  {
+                      {"Zh", k,
+                       "base64url: character at offset 1 has non-zero unused bits (non-canonical "
+                       "encoding)"},
+                      {"Zm9", k,
+                       "base64url: character at offset 2 has non-zero unused bits (non-canonical "
+                       "encoding)"},
+                      {"-_9", k,
+                       "base64url: character at offset 2 has non-zero unused bits (non-canonical "
+                       "encoding)"},
+                  });
 }
 
 TEST_CASE("base64DecodeLenient rejects mixed alphabets") {
   const auto k = StatusCode::InvalidArgument;
-  checkRejections(
-      base64DecodeLenient,
-      {
-          {"+_8=", k, "base64 (lenient): character at offset 1 mixes the standard and URL "
-                      "alphabets"},
-          {"-/8", k, "base64 (lenient): character at offset 1 mixes the standard and URL "
-                     "alphabets"},
-          {"-_-_+/+/", k, "base64 (lenient): character at offset 4 mixes the standard and URL "
-                          "alphabets"},
-      });
+  checkRejections(base64DecodeLenient,
+                  {
+                      {"+_8=", k,
+                       "base64 (lenient): character at offset 1 mixes the standard and URL "
+                       "alphabets"},
+                      {"-/8", k,
+                       "base64 (lenient): character at offset 1 mixes the standard and URL "
+                       "alphabets"},
+                      {"-_-_+/+/", k,
+                       "base64 (lenient): character at offset 4 mixes the standard and URL "
+                       "alphabets"},
+                  });
 }
 
 TEST_CASE("base64DecodeLenient rejects bad padding, truncation, whitespace and trailing bits") {
   const auto k = StatusCode::InvalidArgument;
   const std::string expected = " (expected a base64 or base64url character)";
-  checkRejections(
-      base64DecodeLenient,
-      {
-          {"Zg=", k, "base64 (lenient): padded length 3 is not a multiple of 4"},
-          {"Zm9v=", k, "base64 (lenient): padded length 5 is not a multiple of 4"},
-          {"Zg===", k, "base64 (lenient): 3 padding characters at offset 2, at most 2 are "
+  checkRejections(base64DecodeLenient,
+                  {
+                      {"Zg=", k, "base64 (lenient): padded length 3 is not a multiple of 4"},
+                      {"Zm9v=", k, "base64 (lenient): padded length 5 is not a multiple of 4"},
+                      {"Zg===", k,
+                       "base64 (lenient): 3 padding characters at offset 2, at most 2 are "
                        "allowed"},
-          {"Zg=a", k, "base64 (lenient): invalid character at offset 2" + expected},
-          {"Zm9vY", k, "base64 (lenient): length 5 is truncated (a single character cannot "
+                      {"Zg=a", k, "base64 (lenient): invalid character at offset 2" + expected},
+                      {"Zm9vY", k,
+                       "base64 (lenient): length 5 is truncated (a single character cannot "
                        "encode a byte)"},
-          {"Zm9v Yg", k, "base64 (lenient): invalid character at offset 4" + expected},
-          {"Zm9vYg\n", k, "base64 (lenient): invalid character at offset 6" + expected},
-          {"Zh", k, "base64 (lenient): character at offset 1 has non-zero unused bits "
-                    "(non-canonical encoding)"},
-          {"Zh==", k, "base64 (lenient): character at offset 1 has non-zero unused bits "
-                      "(non-canonical encoding)"},
-      });
+                      {"Zm9v Yg", k, "base64 (lenient): invalid character at offset 4" + expected},
+                      {"Zm9vYg\n", k, "base64 (lenient): invalid character at offset 6" + expected},
+                      {"Zh", k,
+                       "base64 (lenient): character at offset 1 has non-zero unused bits "
+                       "(non-canonical encoding)"},
+                      {"Zh==", k,
+                       "base64 (lenient): character at offset 1 has non-zero unused bits "
+                       "(non-canonical encoding)"},
+                  });
 }
 
 TEST_CASE("decoders accept the empty string as zero bytes") {
@@ -271,8 +283,7 @@ TEST_CASE("decoders enforce the decoded size bound with ResourceExhausted before
   CHECK(lenient.status().code() == StatusCode::ResourceExhausted);
   CHECK(lenient.status().message() == "base64 (lenient): " + message);
   CHECK(base64UrlDecodeSecret("Zm9vYmFy", 5).status().code() == StatusCode::ResourceExhausted);
-  CHECK(base64DecodeLenientSecret("Zm9vYmFy", 5).status().code() ==
-        StatusCode::ResourceExhausted);
+  CHECK(base64DecodeLenientSecret("Zm9vYmFy", 5).status().code() == StatusCode::ResourceExhausted);
   // The bound is checked from the length alone, before any character is looked at.
   const auto garbage = base64UrlDecode("!!!!!!!!", 5);
   CHECK(garbage.status().code() == StatusCode::ResourceExhausted);

@@ -47,9 +47,9 @@ TEST_CASE("hexDecode rejects a non-hex character and names its offset, not the c
     const auto result = hexDecode(input.size() % 2 == 0 ? input : input + "0");
     REQUIRE_FALSE(result.ok());
     CHECK(result.status().code() == StatusCode::InvalidArgument);
-    CHECK(result.status().message() ==
-          "hex: invalid character at offset " + std::to_string(offsets[i]) +
-              " (expected 0-9, a-f or A-F)");
+    CHECK(result.status().message() == "hex: invalid character at offset " +
+                                           std::to_string(offsets[i]) +
+                                           " (expected 0-9, a-f or A-F)");
   }
   // A non-ASCII byte.
   const auto result = hexDecode("00\xc3\xa9");

@@ -14,7 +14,9 @@ namespace {
 using crypto::Curve;
 using crypto::PrivateKey;
 
-std::string text(const SecretBytes& s) { return toString(s.view(grantSecretAccess())); }
+std::string text(const SecretBytes& s) {
+  return toString(s.view(grantSecretAccess()));
+}
 
 const PrivateKey& rsaKey() {
   static const PrivateKey key = *PrivateKey::generateRsa(2048);
@@ -142,8 +144,7 @@ TEST_CASE("JWK parsing rejects malformed keys with the member named") {
       {R"({"kty":"RSA","e":"AQAB"})", StatusCode::NotFound, "'n'"},
       {R"({"kty":"RSA","n":"!!!","e":"AQAB"})", StatusCode::InvalidArgument, "'n'"},
       {R"({"kty":"RSA","n":"","e":"AQAB"})", StatusCode::InvalidArgument, "'n' is empty"},
-      {R"({"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"})", StatusCode::InvalidArgument,
-       "CRT"},
+      {R"({"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"})", StatusCode::InvalidArgument, "CRT"},
       {R"({"kty":"EC","crv":"P-256","x":"AQAB","y":"AQAB"})", StatusCode::InvalidArgument,
        "expected 32"},
       {R"({"kty":"EC","crv":"secp256k1","x":"AQAB","y":"AQAB"})", StatusCode::InvalidArgument,
@@ -152,8 +153,8 @@ TEST_CASE("JWK parsing rejects malformed keys with the member named") {
        StatusCode::InvalidArgument, "EC JWK"},
       {R"({"kty":"oct"})", StatusCode::NotFound, "'k'"},
       {R"({"kty":"oct","k":5})", StatusCode::InvalidArgument, "'k'"},
-      {R"({"kty":"RSA","n":"AQAB","e":"AQAB","key_ops":"encrypt"})",
-       StatusCode::InvalidArgument, "key_ops"},
+      {R"({"kty":"RSA","n":"AQAB","e":"AQAB","key_ops":"encrypt"})", StatusCode::InvalidArgument,
+       "key_ops"},
       {R"({"kty":"RSA","n":"AQAB","e":"AQAB","kid":1})", StatusCode::InvalidArgument, "kid"},
       {R"([1,2])", StatusCode::InvalidArgument, ""},
       {R"({"kty":"RSA")", StatusCode::InvalidArgument, ""},
@@ -174,8 +175,7 @@ TEST_CASE("EC private JWK whose d does not match x and y is rejected") {
   REQUIRE(d.ok());
   std::string json = testing::kRfc7515A3Jwk;
   const std::string original_d = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
-  json.replace(json.find(original_d), original_d.size(),
-               text(encoding::base64UrlEncodeSecret(*d)));
+  json.replace(json.find(original_d), original_d.size(), text(encoding::base64UrlEncodeSecret(*d)));
   StatusOr<Jwk> jwk = Jwk::parseSecret(SecretBytes::copyOf(asBytes(json)));
   REQUIRE_FALSE(jwk.ok());
   CHECK(jwk.status().code() == StatusCode::InvalidArgument);

@@ -142,9 +142,9 @@ TEST_CASE("sign then verify round-trips for all nine algorithms") {
     const PrivateKey* key;
   };
   const Case cases[] = {
-      {JwsAlgorithm::RS256, &rsa2048()},           {JwsAlgorithm::RS384, &rsa2048()},
-      {JwsAlgorithm::RS512, &rsa2048()},           {JwsAlgorithm::PS256, &rsa2048()},
-      {JwsAlgorithm::PS384, &rsa2048()},           {JwsAlgorithm::PS512, &rsa2048()},
+      {JwsAlgorithm::RS256, &rsa2048()},          {JwsAlgorithm::RS384, &rsa2048()},
+      {JwsAlgorithm::RS512, &rsa2048()},          {JwsAlgorithm::PS256, &rsa2048()},
+      {JwsAlgorithm::PS384, &rsa2048()},          {JwsAlgorithm::PS512, &rsa2048()},
       {JwsAlgorithm::ES256, &ecKey(Curve::P256)}, {JwsAlgorithm::ES384, &ecKey(Curve::P384)},
       {JwsAlgorithm::ES512, &ecKey(Curve::P521)},
   };

@@ -91,8 +91,8 @@ TEST_CASE("the emulated chip is created with restrictive modes and persists acro
           "[snp-device]") {
   const std::string dir = pristineChipDir();
   CHECK(modeOf(dir) == 0700);
-  for (const char* secret : {"ark_key.pem", "ask_key.pem", "vcek_key.pem", "chip_secret.bin",
-                             "vmrk_secret.bin"}) {
+  for (const char* secret :
+       {"ark_key.pem", "ask_key.pem", "vcek_key.pem", "chip_secret.bin", "vmrk_secret.bin"}) {
     INFO(secret);
     CHECK(modeOf(dir + "/" + secret) == 0600);
   }
@@ -121,8 +121,7 @@ TEST_CASE("the emulated PKI chains ARK <- ASK <- VCEK and is visibly not AMD's",
   CHECK(chip.ask().subjectCommonName() == "SEV-Emulated");
   CHECK(chip.ask().verifySignedBy(chip.ark()).isOk());
   CHECK(chip.vcek().subjectCommonName() == "SEV-VCEK");
-  CHECK(chip.vcek().subjectOneLine() ==
-        "CN=SEV-VCEK,OU=Emulated SEV-SNP,O=skr emulator - not AMD");
+  CHECK(chip.vcek().subjectOneLine() == "CN=SEV-VCEK,OU=Emulated SEV-SNP,O=skr emulator - not AMD");
   CHECK(chip.vcek().issuerCommonName() == "SEV-Emulated");
   CHECK(chip.vcek().verifySignedBy(chip.ask()).isOk());
   CHECK_FALSE(chip.vcek().verifySignedBy(chip.ark()).isOk());
@@ -144,11 +143,11 @@ TEST_CASE("the emulated VCEK carries AMD's extensions in the real VCEK's order a
   pem << in.rdbuf();
   const crypto::Certificate amd = take(crypto::Certificate::fromPem(pem.str()));
   CHECK(extensionOids(chip.vcek()) == extensionOids(amd));
-  for (const char* oid : {"1.3.6.1.4.1.3704.1.1", "1.3.6.1.4.1.3704.1.2", "1.3.6.1.4.1.3704.1.3.1",
-                          "1.3.6.1.4.1.3704.1.3.2", "1.3.6.1.4.1.3704.1.3.3",
-                          "1.3.6.1.4.1.3704.1.3.4", "1.3.6.1.4.1.3704.1.3.5",
-                          "1.3.6.1.4.1.3704.1.3.6", "1.3.6.1.4.1.3704.1.3.7",
-                          "1.3.6.1.4.1.3704.1.3.8"}) {
+  for (const char* oid :
+       {"1.3.6.1.4.1.3704.1.1", "1.3.6.1.4.1.3704.1.2", "1.3.6.1.4.1.3704.1.3.1",
+        "1.3.6.1.4.1.3704.1.3.2", "1.3.6.1.4.1.3704.1.3.3", "1.3.6.1.4.1.3704.1.3.4",
+        "1.3.6.1.4.1.3704.1.3.5", "1.3.6.1.4.1.3704.1.3.6", "1.3.6.1.4.1.3704.1.3.7",
+        "1.3.6.1.4.1.3704.1.3.8"}) {
     INFO(oid);  // default TCB bl 3 tee 0 snp 8 ucode 115 = the ACI fixture's
     CHECK(extension(chip.vcek(), oid) == extension(amd, oid));
   }
@@ -219,7 +218,8 @@ TEST_CASE("a TCB change in the config re-issues the VCEK with the new SPLs", "[s
   config.microcode = 0xd1;
   REQUIRE(chip.updateConfig(config).isOk());
   CHECK(chip.vcek().der() != old_vcek);
-  CHECK_FALSE(chip.vcek().publicKey().equals(take(crypto::Certificate::fromDer(old_vcek)).publicKey()));
+  CHECK_FALSE(
+      chip.vcek().publicKey().equals(take(crypto::Certificate::fromDer(old_vcek)).publicKey()));
   CHECK(chip.vcek().verifySignedBy(chip.ask()).isOk());
   CHECK(extension(chip.vcek(), "1.3.6.1.4.1.3704.1.3.3") == Bytes{0x02, 0x01, 0x09});
   CHECK(extension(chip.vcek(), "1.3.6.1.4.1.3704.1.3.8") == Bytes{0x02, 0x02, 0x00, 0xd1});
@@ -317,8 +317,7 @@ TEST_CASE("derived keys mix exactly the selected guest fields", "[snp-device]") 
   CHECK_FALSE(take(other.deriveKey(req)) == k1);
 }
 
-TEST_CASE("the emulated device serves reports, keys and a GHCB certificate table",
-          "[snp-device]") {
+TEST_CASE("the emulated device serves reports, keys and a GHCB certificate table", "[snp-device]") {
   std::unique_ptr<EmulatedDevice> device = take(EmulatedDevice::open(pristineChipDir()));
   CHECK(device->name() == "emulated");
   ExtendedReport ext = take(device->getExtendedReport(reportData(3), 0));

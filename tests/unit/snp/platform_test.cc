@@ -76,8 +76,7 @@ TEST_CASE("platform names parse and print", "[snp-device]") {
         "emulated");
 }
 
-TEST_CASE("auto fails listing every path it looked for when no interface exists",
-          "[snp-device]") {
+TEST_CASE("auto fails listing every path it looked for when no interface exists", "[snp-device]") {
   const std::string dir = makeTempDir();
   LogCapture capture;
   StatusOr<std::unique_ptr<SnpDevice>> device = openPlatform(PlatformKind::Auto, optionsIn(dir));
@@ -138,7 +137,8 @@ TEST_CASE("explicit platforms report a missing interface by path", "[snp-device]
 }
 
 TEST_CASE("a device node that cannot be opened is PermissionDenied", "[snp-device]") {
-  if (::geteuid() == 0) SUCCEED("root bypasses file modes");
+  if (::geteuid() == 0)
+    SUCCEED("root bypasses file modes");
   else {
     const std::string dir = makeTempDir();
     const PlatformOptions options = optionsIn(dir);

@@ -100,7 +100,8 @@ TEST_CASE("named policy and platform bits of the ACI fixture") {
   CHECK_FALSE(r->platform_info.tsmeEnabled());
   CHECK(r->generation() == Generation::Unknown);  // v2 carries no CPUID
   const std::string text = reportToText(*r);
-  CHECK(text.find("host_data            cadd74f71ebb8fbf9782baab649612520f3c416bc5ce9ac768808ddc8d9b031c") !=
+  CHECK(text.find("host_data            "
+                  "cadd74f71ebb8fbf9782baab649612520f3c416bc5ce9ac768808ddc8d9b031c") !=
         std::string::npos);
   CHECK(text.find("policy               0x000000000003001f abi=0.31 smt,reserved17") !=
         std::string::npos);
@@ -108,7 +109,8 @@ TEST_CASE("named policy and platform bits of the ACI fixture") {
 
 TEST_CASE("reports of the wrong size are rejected with both sizes in the message") {
   Bytes raw = readBytes("snp/aci-milan-v2/report.bin");
-  for (std::size_t size : {std::size_t{0}, std::size_t{1183}, std::size_t{1185}, std::size_t{4000}}) {
+  for (std::size_t size :
+       {std::size_t{0}, std::size_t{1183}, std::size_t{1185}, std::size_t{4000}}) {
     Bytes b = raw;
     b.resize(size);
     StatusOr<SnpReport> r = SnpReport::parse(b);

@@ -5,8 +5,8 @@
 // emulated chip. The real-file-system adapter is exercised against a plain directory.
 #include "common/snp/tsm_device.h"
 
-#include <cerrno>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -166,8 +166,7 @@ TEST_CASE("configfs-tsm returns the report and certificates and removes its inst
   REQUIRE(ext.certificates.size() == 1);
   CHECK(ext.certificates[0].der == chip().vcek().der());
   CHECK(live.empty());
-  CHECK(device->getDerivedKey(DerivedKeyRequest()).status().code() ==
-        StatusCode::Unimplemented);
+  CHECK(device->getDerivedKey(DerivedKeyRequest()).status().code() == StatusCode::Unimplemented);
 }
 
 TEST_CASE("configfs-tsm failures are reported with the file and errno, and clean up",

@@ -209,8 +209,8 @@ TEST_CASE("a truncated or extended report is rejected by the report check", "[sn
                  StatusCode::InvalidArgument, "report: SNP report is 0 bytes, expected 1184");
   Bytes longer = f.report;
   longer.push_back(0);
-  requireFailure(verifyReport(longer, f.vcek, f.chain, atPinnedTime()),
-                 StatusCode::InvalidArgument, "report: SNP report is 1185 bytes");
+  requireFailure(verifyReport(longer, f.vcek, f.chain, atPinnedTime()), StatusCode::InvalidArgument,
+                 "report: SNP report is 1185 bytes");
 }
 
 TEST_CASE("the other fixture's VCEK does not verify the report", "[snp][verifier]") {
