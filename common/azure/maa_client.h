@@ -1,0 +1,116 @@
+// Microsoft Azure Attestation, client side (spec/azure-wire.md §1; DESIGN.md §3 "runtime data",
+// "REPORT_DATA", "MAA"): the transfer key and its runtime-data JWKS, the AttestSevSnpVm request,
+// and verification of the token MAA answers with (RS256 against the pinned instance's /certs,
+// iss, exp/nbf, x-ms-runtime carries our transfer key, report data matches).
+// Secrets touched: the transfer private key (TransferKey). MAA tokens are bearer credentials for
+// AKV release: never logged (describe them with log::describeToken or MaaTokenInfo).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/core/bytes.h"
+#include "common/core/clock.h"
+#include "common/core/status.h"
+#include "common/crypto/pkey.h"
+#include "common/http/http_transport.h"
+#include "common/http/retry.h"
+#include "common/jose/jwk.h"
+#include "common/json/json.h"
+#include "common/snp/collateral.h"
+
+namespace skr::azure {
+
+// A fresh RSA key pair whose public half goes to MAA in the runtime data (DESIGN.md §3).
+struct TransferKey {
+  crypto::PrivateKey private_key;
+  jose::Jwk public_jwk;  // kty RSA, n, e, kid = RFC 7638 thumbprint, key_ops ["encrypt"]
+
+  // bits: 2048 (default) or 3072 (4096 accepted).
+  static StatusOr<TransferKey> generate(int bits = 2048);
+  // Wraps an existing private key (a pending bundle's transfer key).
+  static StatusOr<TransferKey> fromPrivateKey(crypto::PrivateKey key);
+};
+
+// The runtime data bytes: {"keys":[{"e":..,"key_ops":["encrypt"],"kid":..,"kty":"RSA","n":..}]}
+// — canonical JSON (members sorted, no whitespace), exactly what is hashed into REPORT_DATA.
+std::string runtimeDataJson(const jose::Jwk& transfer_public);
+// REPORT_DATA = SHA-256(runtime data) || 32 zero bytes.
+std::array<uint8_t, 64> reportDataFor(std::string_view runtime_data);
+
+// The AttestSevSnpVm body (§1.2): report = base64url(JSON {SnpReport, VcekCertChain[,
+// Endorsements]}), runtimeData {data: base64url(runtime data), dataType: "JSON"}[, nonce].
+std::string maaRequestBody(ByteView report, const snp::Collateral& collateral,
+                           std::string_view runtime_data, const std::optional<std::string>& nonce);
+
+// A verified MAA token.
+struct MaaToken {
+  std::string token;                   // compact JWT (a bearer credential for AKV release)
+  json::ObjectPtr claims;              // the verified payload
+  std::string issuer;                  // iss
+  std::chrono::system_clock::time_point expires_at;
+  std::string hostdata;                // x-ms-sevsnpvm-hostdata (64 lowercase hex)
+  bool emulated = false;               // x-ms-emulated: true (tokens of skr-emulator)
+  int attempts = 0;                    // HTTP attempts the attestation took
+};
+
+struct MaaOptions {
+  std::string endpoint;  // "https://host[:port]" of the MAA instance: pinned issuer and /certs
+  std::string api_version = "2022-08-01";
+  std::chrono::milliseconds attempt_timeout{30'000};
+  http::RetryPolicy retry = defaultRetryPolicy();  // dependency "MAA"
+  std::chrono::seconds clock_skew{300};
+  // How long fetched signing keys are reused before /certs is fetched again (an unknown kid
+  // always refetches, once).
+  std::chrono::seconds certs_cache{3600};
+
+  static http::RetryPolicy defaultRetryPolicy();
+};
+
+class MaaClient {
+ public:
+  // InvalidArgument unless endpoint is https://host[:port] (http:// only for loopback hosts).
+  // `clock` and `jitter` outlive the client. Thread-safe.
+  static StatusOr<std::unique_ptr<MaaClient>> create(std::shared_ptr<http::HttpTransport> transport,
+                                                     Clock& clock, http::JitterSource& jitter,
+                                                     MaaOptions options);
+
+  // POST {endpoint}/attest/SevSnpVm?api-version=..., then verifyToken(). Errors:
+  //   PermissionDenied  MAA answered 400/401/403 (evidence rejected): its error message is quoted
+  //   Unavailable / DeadlineExceeded  retries or deadline exhausted
+  //   DataLoss          the token does not verify (signature, unknown kid, runtime key, report data)
+  //   InvalidArgument   malformed response
+  StatusOr<MaaToken> attest(ByteView report, const snp::Collateral& collateral,
+                            const TransferKey& transfer, const std::array<uint8_t, 64>& report_data,
+                            const std::optional<std::string>& nonce = std::nullopt,
+                            std::optional<std::chrono::steady_clock::time_point> deadline = {});
+
+  // Verifies a token from this instance: RS256 by the /certs key named by kid (x5c[0]; a header
+  // jku is never followed), iss == endpoint, exp/nbf within skew, x-ms-attestation-type sevsnpvm,
+  // x-ms-runtime.keys holds `transfer_public` (n and e equal), x-ms-sevsnpvm-reportdata ==
+  // hex(report_data) when given.
+  StatusOr<MaaToken> verifyToken(std::string_view token, const jose::Jwk& transfer_public,
+                                 const std::optional<std::array<uint8_t, 64>>& report_data,
+                                 std::optional<std::chrono::steady_clock::time_point> deadline = {});
+
+  const MaaOptions& options() const { return options_; }
+
+ private:
+  MaaClient(std::shared_ptr<http::HttpTransport> transport, Clock& clock,
+            http::JitterSource& jitter, MaaOptions options);
+  std::shared_ptr<http::HttpTransport> transport_;
+  Clock& clock_;
+  http::JitterSource& jitter_;
+  MaaOptions options_;
+  std::mutex mutex_;
+  std::map<std::string, crypto::PublicKey> certs_;  // kid -> key
+  std::chrono::steady_clock::time_point certs_fetched_{};
+};
+
+}  // namespace skr::azure

@@ -1,0 +1,118 @@
+// The release flow (DESIGN.md §3), one reusable component for skr-init, the agent's start-up and
+// rotation, and the sidecar-compatible API: transfer key -> REPORT_DATA -> SNP report -> collateral
+// -> MAA token (verified) -> [identity token] -> AKV release (verified) -> unwrapped key.
+// Every failure names its Step and host, and maps to an exit code of DESIGN.md §9.
+// Progress: one ProgressEvent per finished step (success or failure), for JSON-lines output.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "common/azure/key_vault_client.h"
+#include "common/azure/maa_client.h"
+#include "common/core/bytes.h"
+#include "common/core/clock.h"
+#include "common/core/status.h"
+#include "common/snp/collateral.h"
+#include "common/snp/snp_device.h"
+
+namespace skr::release {
+
+enum class Step { TransferKey, Report, Collateral, Attest, Release, Seal, Write };
+// "transfer-key", "report", "collateral", "maa", "release", "seal", "write".
+std::string_view stepName(Step step);
+
+// DESIGN.md §9 exit codes.
+enum class ExitCode : int {
+  Ok = 0,
+  Usage = 2,          // usage / config
+  Platform = 3,       // no device, ioctl
+  Attestation = 4,    // attestation rejected
+  Identity = 5,       // no token from IMDS / Entra / file
+  ReleaseDenied = 6,  // AKV 401/403
+  KeyNotFound = 7,
+  Unavailable = 8,    // retries / deadline exhausted
+  Integrity = 9,      // signature, chain, unwrap
+  Output = 10,        // state dir, sealing
+};
+
+// A failed step: which, against which host ("" for local steps), and why.
+struct StepFailure {
+  Step step;
+  std::string host;
+  Status status;
+};
+// The exit code for a failure (DESIGN.md §9):
+//   Unavailable / DeadlineExceeded anywhere a dependency is called -> Unavailable (8);
+//   transfer-key, report -> Platform; collateral -> Platform;
+//   maa: DataLoss -> Integrity, else -> Attestation;
+//   release: Unauthenticated with an identity cause -> Identity (the token provider failed:
+//     message starts "identity:"), Unauthenticated / PermissionDenied -> ReleaseDenied,
+//     NotFound -> KeyNotFound, DataLoss / InvalidArgument -> Integrity;
+//   seal, write -> Output.
+ExitCode exitCodeFor(const StepFailure& failure);
+
+template <typename T>
+using StepResult = std::variant<T, StepFailure>;
+
+struct ProgressEvent {
+  Step step;
+  std::string key;   // key name ("" for attestation steps shared by all keys)
+  std::string host;  // dependency host[:port] ("" for local steps)
+  std::chrono::milliseconds duration{0};
+  int attempts = 1;
+  Status status;  // OK or the failure
+};
+using ProgressSink = std::function<void(const ProgressEvent&)>;
+
+// What one attestation produced; reusable for several keys while the token is valid.
+struct Attestation {
+  azure::TransferKey transfer;
+  std::string runtime_data;
+  std::array<uint8_t, 64> report_data{};
+  Bytes report;
+  std::string platform;  // SnpDevice::name()
+  azure::MaaToken maa;
+};
+
+class ReleaseFlow {
+ public:
+  struct Options {
+    int transfer_key_bits = 2048;
+    uint32_t vmpl = 0;
+    std::optional<std::string> maa_nonce;
+  };
+  // Everything is borrowed and must outlive the flow; `vault` may be null (attest-and-defer: no
+  // identity, attest() only).
+  ReleaseFlow(const snp::SnpDevice& device, snp::CollateralProvider& collateral,
+              azure::MaaClient& maa, azure::KeyVaultClient* vault, Clock& clock, Options options,
+              ProgressSink progress = {});
+
+  // transfer-key, report, collateral, maa. `deadline` bounds every network step.
+  StepResult<Attestation> attest(std::optional<std::chrono::steady_clock::time_point> deadline = {});
+  // Same, with a given transfer key (completing a pending bundle: re-attest with its key).
+  StepResult<Attestation> attestWith(azure::TransferKey transfer,
+                                     std::optional<std::chrono::steady_clock::time_point> deadline = {});
+  // release (identity token + AKV release + unwrap + material check) of one key.
+  StepResult<azure::ReleasedKey> release(
+      const Attestation& attestation, const azure::VaultKeyRef& key,
+      std::optional<std::chrono::steady_clock::time_point> deadline = {});
+
+ private:
+  void report(const ProgressEvent& event);
+  const snp::SnpDevice& device_;
+  snp::CollateralProvider& collateral_;
+  azure::MaaClient& maa_;
+  azure::KeyVaultClient* vault_;
+  Clock& clock_;
+  Options options_;
+  ProgressSink progress_;
+};
+
+}  // namespace skr::release
