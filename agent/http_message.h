@@ -1,0 +1,61 @@
+// One HTTP/1.1 request as the agent's server hands it to a handler, and the handler's answer
+// (DESIGN.md §6). The server (agent/http_server.h) parses, bounds and authenticates the peer's
+// credentials; handlers (agent/router.h and below) never touch sockets.
+// Bodies are SecretBytes: requests carry plaintext to encrypt and responses carry unwrapped DEKs,
+// so both live in locked, wiped memory and are never logged.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/core/secret_bytes.h"
+
+namespace skr::agent {
+
+// SO_PEERCRED of the connection (pid 0 when the kernel does not report one, e.g. across PID
+// namespaces).
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+};
+
+// Which socket a request arrived on: the client socket, the admin socket, or the Azure SKR
+// sidecar compatibility listener (DESIGN.md §6).
+enum class Listener { Client, Admin, Compat };
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // percent-decoded path without the query, e.g. "/keys/data-kek/unwrapkey"
+  std::vector<std::pair<std::string, std::string>> query;    // decoded name/value pairs
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, in order
+  SecretBytes body;
+  PeerCredentials peer;
+  Listener listener = Listener::Client;
+
+  // The first header with this (lower-case) name; empty when absent.
+  std::string header(std::string_view lower_name) const {
+    for (const auto& [name, value] : headers) {
+      if (name == lower_name) return value;
+    }
+    return {};
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // Content-Type defaults to JSON
+  SecretBytes body;
+};
+
+// Handles one request; called concurrently from the server's worker threads. Must not throw.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual HttpResponse handle(const HttpRequest& request) = 0;
+};
+
+}  // namespace skr::agent
