@@ -42,12 +42,11 @@ class MapReader {
   Status finish() const {
     for (const auto& entry : node_.entries) {
       bool found = false;
-      for (const auto& k : known_) found = found || k == entry.first;
+      for (const auto& k : known_) found = found || k == entry.key;
       if (!found) {
         std::string expected;
         for (const auto& k : known_) expected += (expected.empty() ? "" : ", ") + k;
-        const std::string where =
-            path_.empty() ? quotedForMessage(entry.first) : child(entry.first);
+        const std::string where = path_.empty() ? quotedForMessage(entry.key) : child(entry.key);
         return invalidArgumentError(where + ": unknown key, expected one of " + expected);
       }
     }

@@ -135,7 +135,7 @@ class TreeBuilder : public YAML::EventHandler {
     }
     std::size_t children = 0;
     for (const auto& item : frame.node.items) children += item.node_count;
-    for (const auto& entry : frame.node.entries) children += entry.second.node_count;
+    for (const auto& entry : frame.node.entries) children += entry.value.node_count;
     frame.node.node_count = 1 + children;
     nodes_ -= children;  // they were counted when added; add() counts the whole subtree again
     add(std::move(frame.node), frame.anchor, frame.mark);
@@ -172,7 +172,7 @@ class TreeBuilder : public YAML::EventHandler {
         return;
       }
       for (const auto& entry : parent.node.entries) {
-        if (entry.first == node.scalar) {
+        if (entry.key == node.scalar) {
           fail(invalidArgumentError(at(mark) + ": duplicate key \"" + printable(node.scalar) +
                                     "\""));
           return;
@@ -183,7 +183,7 @@ class TreeBuilder : public YAML::EventHandler {
       --nodes_;  // keys are not nodes of the tree
       return;
     }
-    parent.node.entries.emplace_back(std::move(parent.key), std::move(node));
+    parent.node.entries.push_back(YamlEntry{std::move(parent.key), std::move(node)});
     parent.key.clear();
     parent.have_key = false;
   }

@@ -9,22 +9,28 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "common/core/status.h"
 
 namespace skr::config {
 
+struct YamlEntry;
+
 struct YamlNode {
   enum class Kind { Null, Scalar, Sequence, Map };
   Kind kind = Kind::Null;
   std::string scalar;  // Kind::Scalar
   bool plain = false;  // an unquoted, untagged scalar (the only kind read as a number or boolean)
-  std::vector<YamlNode> items;                            // Kind::Sequence
-  std::vector<std::pair<std::string, YamlNode>> entries;  // Kind::Map, document order
-  int line = 0;                                           // 1-based line of the node's start
-  std::size_t node_count = 1;                             // this node and all descendants
+  std::vector<YamlNode> items;     // Kind::Sequence
+  std::vector<YamlEntry> entries;  // Kind::Map, document order, unique keys
+  int line = 0;                    // 1-based line of the node's start
+  std::size_t node_count = 1;      // this node and all descendants
+};
+
+struct YamlEntry {
+  std::string key;
+  YamlNode value;
 };
 
 // "null", "scalar", "sequence", "map".

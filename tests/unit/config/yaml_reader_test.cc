@@ -11,15 +11,15 @@ TEST_CASE("yaml reader builds a tree and tells plain from quoted scalars") {
   REQUIRE(root.ok());
   REQUIRE(root->kind == YamlNode::Kind::Map);
   REQUIRE(root->entries.size() == 5);
-  CHECK(root->entries[0].first == "a");
-  CHECK(root->entries[0].second.scalar == "1");
-  CHECK(root->entries[0].second.plain);
-  CHECK_FALSE(root->entries[1].second.plain);
-  CHECK(root->entries[2].second.kind == YamlNode::Kind::Sequence);
-  CHECK(root->entries[2].second.items.size() == 2);
-  CHECK(root->entries[3].second.kind == YamlNode::Kind::Null);
-  CHECK(root->entries[4].second.entries[0].second.scalar == "g");
-  CHECK(root->entries[4].second.line == 5);
+  CHECK(root->entries[0].key == "a");
+  CHECK(root->entries[0].value.scalar == "1");
+  CHECK(root->entries[0].value.plain);
+  CHECK_FALSE(root->entries[1].value.plain);
+  CHECK(root->entries[2].value.kind == YamlNode::Kind::Sequence);
+  CHECK(root->entries[2].value.items.size() == 2);
+  CHECK(root->entries[3].value.kind == YamlNode::Kind::Null);
+  CHECK(root->entries[4].value.entries[0].value.scalar == "g");
+  CHECK(root->entries[4].value.line == 5);
   CHECK(root->node_count == 9);
 }
 
@@ -27,8 +27,8 @@ TEST_CASE("yaml reader expands aliases") {
   auto root = parseYamlDocument("base: &b {x: 1}\ncopy: *b\n");
   REQUIRE(root.ok());
   REQUIRE(root->entries.size() == 2);
-  CHECK(root->entries[1].second.entries[0].first == "x");
-  CHECK(root->entries[1].second.entries[0].second.scalar == "1");
+  CHECK(root->entries[1].value.entries[0].key == "x");
+  CHECK(root->entries[1].value.entries[0].value.scalar == "1");
 }
 
 TEST_CASE("yaml reader refuses an alias bomb by node count") {
