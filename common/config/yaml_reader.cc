@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <unordered_set>
 
 namespace skr::config {
 namespace {
@@ -80,6 +81,7 @@ class TreeBuilder : public YAML::EventHandler {
     YAML::Mark mark;
     bool have_key = false;  // maps: the next value belongs to `key`
     std::string key;
+    std::unordered_set<std::string> keys_seen;  // maps: duplicate keys in O(1)
   };
 
   void fail(Status status) {
@@ -171,12 +173,9 @@ class TreeBuilder : public YAML::EventHandler {
         fail(invalidArgumentError(at(mark) + ": a mapping key must be a scalar"));
         return;
       }
-      for (const auto& entry : parent.node.entries) {
-        if (entry.key == node.scalar) {
-          fail(invalidArgumentError(at(mark) + ": duplicate key \"" + printable(node.scalar) +
-                                    "\""));
-          return;
-        }
+      if (!parent.keys_seen.insert(node.scalar).second) {
+        fail(invalidArgumentError(at(mark) + ": duplicate key \"" + printable(node.scalar) + "\""));
+        return;
       }
       parent.key = std::move(node.scalar);
       parent.have_key = true;

@@ -93,3 +93,19 @@ TEST_CASE("yaml reader returns a null node for an empty document") {
 
 }  // namespace
 }  // namespace skr::config
+
+namespace skr::config {
+namespace {
+
+TEST_CASE("yaml reader handles a map with tens of thousands of keys") {
+  std::string yaml;
+  for (int i = 0; i < 24000; ++i) yaml += "k" + std::to_string(i) + ": 1\n";
+  auto root = parseYamlDocument(yaml);
+  REQUIRE(root.ok());
+  CHECK(root->entries.size() == 24000);
+  CHECK(root->node_count == 24001);
+  CHECK(root->entries[23999].key == "k23999");
+}
+
+}  // namespace
+}  // namespace skr::config
