@@ -370,7 +370,7 @@ TEST_CASE("describeConfig never contains a literal token") {
   CHECK(described.find("len=31>") != std::string::npos);
 }
 
-TEST_CASE("--config and SKR_CONFIG_YAML together are an error") {
+TEST_CASE("giving both --config and SKR_CONFIG_YAML is an error") {
   TempFile file(kMinimal);
   auto config = loadConfig(withEnv({{"SKR_CONFIG_YAML", "log: {level: debug}"}}, file.path()));
   REQUIRE_FALSE(config.ok());
