@@ -1,0 +1,574 @@
+// Names, cross-field validation and the description of a Config (the YAML reading is in
+// config_yaml.cc, the environment in config_load.cc).
+#include "common/config/config.h"
+
+#include <set>
+
+#include "common/config/config_values.h"
+#include "common/crypto/digest.h"
+#include "common/encoding/hex.h"
+#include "common/json/json_string.h"
+#include "common/seal/bundle.h"
+
+namespace skr::config {
+namespace {
+
+constexpr std::size_t kMaxSocketPath = 107;  // sun_path is 108 bytes with the NUL
+constexpr const char* kOperations[] = {"unwrap", "wrap", "decrypt", "encrypt",
+                                       "rewrap", "keys", "events",  "*"};
+
+Status fail(const std::string& path, const std::string& message) {
+  return invalidArgumentError(path + ": " + message);
+}
+
+Status checkAbsolutePath(const std::string& path, const std::string& value) {
+  if (value.empty()) return fail(path, "must not be empty");
+  if (value.front() != '/') return fail(path, quotedForMessage(value) + " is not an absolute path");
+  if (value.size() > 4096) return fail(path, "longer than 4096 bytes");
+  return Status::ok();
+}
+
+Status checkOptionalPath(const std::string& path, const std::string& value) {
+  if (value.empty()) return Status::ok();
+  return checkAbsolutePath(path, value);
+}
+
+Status checkSocketPath(const std::string& path, const std::string& value) {
+  SKR_RETURN_IF_ERROR(checkAbsolutePath(path, value));
+  if (value.size() > kMaxSocketPath) {
+    return fail(path, std::to_string(value.size()) + " bytes, a Unix socket path holds at most " +
+                          std::to_string(kMaxSocketPath));
+  }
+  return Status::ok();
+}
+
+Status checkUrlField(const std::string& path, const std::string& value, UrlPolicy policy) {
+  auto checked = checkUrl(path, value, policy);
+  return checked.ok() ? Status::ok() : checked.status();
+}
+
+bool isHex64(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex) return false;
+  }
+  return true;
+}
+
+Status validatePlatform(const PlatformConfig& p) {
+  if (p.kind == snp::PlatformKind::Emulated && p.chip_dir.empty()) {
+    return fail("platform.chip_dir",
+                "required for platform emulated (the emulator's chip directory)");
+  }
+  if (p.vmpl > 3) return fail("platform.vmpl", std::to_string(p.vmpl) + " is not 0..3");
+  SKR_RETURN_IF_ERROR(checkAbsolutePath("platform.sev_guest_path", p.sev_guest_path));
+  SKR_RETURN_IF_ERROR(checkAbsolutePath("platform.sev_legacy_path", p.sev_legacy_path));
+  SKR_RETURN_IF_ERROR(checkAbsolutePath("platform.tsm_report_dir", p.tsm_report_dir));
+  return Status::ok();
+}
+
+Status validateAttestation(const AttestationConfig& a, bool have_keys) {
+  if (a.maa_endpoint.empty()) {
+    if (have_keys) return fail("attestation.maa_endpoint", "required when keys are configured");
+  } else {
+    SKR_RETURN_IF_ERROR(checkUrlField("attestation.maa_endpoint", a.maa_endpoint, UrlPolicy{}));
+  }
+  if (a.api_version.empty()) return fail("attestation.api_version", "must not be empty");
+  if (a.transfer_key_bits != 2048 && a.transfer_key_bits != 3072 && a.transfer_key_bits != 4096) {
+    return fail("attestation.transfer_key_bits",
+                std::to_string(a.transfer_key_bits) + " is not one of 2048 | 3072 | 4096");
+  }
+  const CollateralConfig& c = a.collateral;
+  if (!c.security_context && !c.thim && !c.kds) {
+    return fail("attestation.collateral.sources", "at least one source is required");
+  }
+  if (c.security_context_dir) {
+    SKR_RETURN_IF_ERROR(
+        checkAbsolutePath("attestation.collateral.security_context_dir", *c.security_context_dir));
+  }
+  SKR_RETURN_IF_ERROR(checkUrlField("attestation.collateral.thim_url", c.thim_url,
+                                    UrlPolicy{.allow_path = true, .allow_http = true}));
+  SKR_RETURN_IF_ERROR(checkUrlField("attestation.collateral.kds_url", c.kds_url, UrlPolicy{}));
+  return Status::ok();
+}
+
+Status validateIdentity(const IdentityConfig& id) {
+  const std::string kind(identityKindName(id.kind));
+  // Fields that belong to one kind only.
+  struct Field {
+    const char* name;
+    bool set;
+    bool allowed;
+  };
+  const bool managed = id.kind == IdentityKind::Managed;
+  const bool workload = id.kind == IdentityKind::Workload;
+  const Field fields[] = {
+      {"client_id", !id.client_id.empty(), managed || workload},
+      {"object_id", !id.object_id.empty(), managed},
+      {"msi_res_id", !id.msi_res_id.empty(), managed},
+      {"tenant_id", !id.tenant_id.empty(), workload},
+      {"federated_token_file", !id.federated_token_file.empty(), workload},
+      {"token_file", !id.token_file.empty(), id.kind == IdentityKind::TokenFile},
+  };
+  if (!id.token.empty() && id.kind != IdentityKind::Token) {
+    return fail("identity.token",
+                "a literal token is only allowed with kind token (kind is " + kind + ")");
+  }
+  for (const Field& f : fields) {
+    if (f.set && !f.allowed) {
+      return fail(std::string("identity.") + f.name, "not used with kind " + kind);
+    }
+  }
+  if (managed) {
+    const int selectors =
+        int{!id.client_id.empty()} + int{!id.object_id.empty()} + int{!id.msi_res_id.empty()};
+    if (selectors > 1) {
+      return fail("identity",
+                  "at most one of client_id, object_id, msi_res_id selects the managed identity");
+    }
+  }
+  if (workload) {
+    if (id.client_id.empty()) {
+      return fail("identity.client_id", "required for kind workload (or set AZURE_CLIENT_ID)");
+    }
+    if (id.tenant_id.empty()) {
+      return fail("identity.tenant_id", "required for kind workload (or set AZURE_TENANT_ID)");
+    }
+    if (id.federated_token_file.empty()) {
+      return fail("identity.federated_token_file",
+                  "required for kind workload (or set AZURE_FEDERATED_TOKEN_FILE)");
+    }
+  }
+  if (id.kind == IdentityKind::TokenFile && id.token_file.empty()) {
+    return fail("identity.token_file", "required for kind token-file");
+  }
+  if (id.kind == IdentityKind::Token && id.token.empty()) {
+    return fail("identity.token", "required for kind token");
+  }
+  SKR_RETURN_IF_ERROR(checkUrlField("identity.imds_endpoint", id.imds_endpoint,
+                                    UrlPolicy{.allow_path = false, .allow_http = true}));
+  SKR_RETURN_IF_ERROR(checkUrlField("identity.authority_host", id.authority_host, UrlPolicy{}));
+  for (const auto& [host, resource] : id.resource_overrides) {
+    const std::string path = "identity.resource_overrides." + host;
+    if (host.empty() || host.find('/') != std::string::npos) {
+      return fail("identity.resource_overrides", quotedForMessage(host) + " is not host[:port]");
+    }
+    if (resource != "https://vault.azure.net" && resource != "https://managedhsm.azure.net") {
+      return fail(path,
+                  quotedForMessage(resource) +
+                      " is not one of https://vault.azure.net | https://managedhsm.azure.net");
+    }
+  }
+  return Status::ok();
+}
+
+Status validateKeys(const std::vector<KeyConfig>& keys) {
+  if (keys.size() > kMaxKeys) {
+    return fail("keys", std::to_string(keys.size()) + " keys, at most " + std::to_string(kMaxKeys));
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const KeyConfig& k = keys[i];
+    const std::string path = "keys[" + std::to_string(i) + "]";
+    Status name_ok = seal::validateKeyName(k.name);
+    if (!name_ok.isOk()) return fail(path + ".name", name_ok.message());
+    if (!names.insert(k.name).second) {
+      return fail(path + ".name", "duplicate key name " + quotedForMessage(k.name));
+    }
+    if (k.vault_url.empty()) return fail(path, "one of vault or mhsm is required");
+    SKR_RETURN_IF_ERROR(
+        checkUrlField(path + (k.managed_hsm ? ".mhsm" : ".vault"), k.vault_url, UrlPolicy{}));
+    if (!k.version.empty()) {
+      Status version_ok = seal::validateKeyName(k.version);
+      if (!version_ok.isOk()) {
+        return fail(path + ".version", quotedForMessage(k.version) + " is not [0-9a-zA-Z-]{1,127}");
+      }
+    }
+    if (k.api_version.empty()) return fail(path + ".api_version", "must not be empty");
+  }
+  return Status::ok();
+}
+
+Status validateSeal(const Config& config) {
+  const SealConfig& s = config.seal;
+  if (s.provider == seal::SealProviderKind::Keyfile) {
+    if (s.keyfile.empty()) return fail("seal.keyfile", "required for provider keyfile");
+    SKR_RETURN_IF_ERROR(checkAbsolutePath("seal.keyfile", s.keyfile));
+  } else if (!s.keyfile.empty()) {
+    return fail("seal.keyfile", std::string("only used with provider keyfile (provider is ") +
+                                    std::string(seal::sealProviderName(s.provider)) + ")");
+  }
+  if (s.provider == seal::SealProviderKind::Emulated && config.platform.chip_dir.empty()) {
+    return fail("seal.provider", "emulated needs platform.chip_dir (the emulated chip)");
+  }
+  return Status::ok();
+}
+
+Status validateRetry(const RetryConfig& r) {
+  if (r.max_attempts < 1 || r.max_attempts > 100) {
+    return fail("retry.max_attempts", std::to_string(r.max_attempts) + " is not 1..100");
+  }
+  if (r.base.count() <= 0) return fail("retry.base", "must be positive");
+  if (r.cap < r.base) return fail("retry.cap", "must not be below retry.base");
+  if (r.overall.count() <= 0) return fail("retry.overall", "must be positive");
+  return Status::ok();
+}
+
+Status validateClients(const AgentConfig& agent, const std::vector<KeyConfig>& keys) {
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < agent.clients.size(); ++i) {
+    const ClientRule& c = agent.clients[i];
+    const std::string path = "agent.clients[" + std::to_string(i) + "]";
+    if (c.name.empty()) return fail(path + ".name", "required");
+    if (!names.insert(c.name).second) {
+      return fail(path + ".name", "duplicate client name " + quotedForMessage(c.name));
+    }
+    if (c.uids.empty() && c.gids.empty()) {
+      return fail(path, "needs uids or gids (a rule without them matches nobody)");
+    }
+    if (c.operations.empty()) return fail(path + ".operations", "must not be empty");
+    for (std::size_t j = 0; j < c.operations.size(); ++j) {
+      bool known = false;
+      for (const char* op : kOperations) known = known || c.operations[j] == op;
+      if (!known) {
+        return fail(
+            path + ".operations[" + std::to_string(j) + "]",
+            "unknown operation " + quotedForMessage(c.operations[j]) +
+                ", expected unwrap | wrap | decrypt | encrypt | rewrap | keys | events | *");
+      }
+    }
+    if (c.keys.empty()) return fail(path + ".keys", "must not be empty (use \"*\" for all keys)");
+    for (std::size_t j = 0; j < c.keys.size(); ++j) {
+      const std::string& name = c.keys[j];
+      if (name == "*") continue;
+      const std::string key_path = path + ".keys[" + std::to_string(j) + "]";
+      Status name_ok = seal::validateKeyName(name);
+      if (!name_ok.isOk()) return fail(key_path, name_ok.message());
+      bool configured = false;
+      for (const KeyConfig& k : keys) configured = configured || k.name == name;
+      if (!configured) {
+        return fail(key_path, quotedForMessage(name) + " is not a configured key");
+      }
+    }
+    if (c.token_sha256 && !isHex64(*c.token_sha256)) {
+      return fail(path + ".token_sha256", "expected 64 hex digits (the SHA-256 of the token)");
+    }
+  }
+  return Status::ok();
+}
+
+Status validateAgent(const Config& config) {
+  const AgentConfig& a = config.agent;
+  SKR_RETURN_IF_ERROR(checkSocketPath("agent.client_socket", a.client_socket));
+  SKR_RETURN_IF_ERROR(checkSocketPath("agent.admin_socket", a.admin_socket));
+  if (a.client_socket == a.admin_socket) {
+    return fail("agent.admin_socket", "must differ from agent.client_socket");
+  }
+  if (a.socket_mode > 0777) return fail("agent.socket_mode", "is above 0777");
+  SKR_RETURN_IF_ERROR(validateClients(a, config.keys));
+  const AgentLimits& l = a.limits;
+  if (l.max_body_bytes < 1024 || l.max_body_bytes > (64u << 20)) {
+    return fail("agent.limits.max_body_bytes",
+                std::to_string(l.max_body_bytes) + " is not 1024..67108864");
+  }
+  if (l.max_header_bytes < 1024 || l.max_header_bytes > (1u << 20)) {
+    return fail("agent.limits.max_header_bytes",
+                std::to_string(l.max_header_bytes) + " is not 1024..1048576");
+  }
+  if (l.max_connections < 1 || l.max_connections > 65536) {
+    return fail("agent.limits.max_connections",
+                std::to_string(l.max_connections) + " is not 1..65536");
+  }
+  if (l.idle_timeout.count() <= 0) return fail("agent.limits.idle_timeout", "must be positive");
+  if (l.read_timeout.count() <= 0) return fail("agent.limits.read_timeout", "must be positive");
+  if (a.rotation_interval.count() < 0) return fail("agent.rotation_interval", "is negative");
+  if (a.rotation_jitter.count() < 0) return fail("agent.rotation_jitter", "is negative");
+  if (a.rotation_interval.count() > 0 && a.rotation_jitter > a.rotation_interval) {
+    return fail("agent.rotation_jitter", "must not exceed agent.rotation_interval");
+  }
+  if (a.workers < 1 || a.workers > 256) {
+    return fail("agent.workers", std::to_string(a.workers) + " is not 1..256");
+  }
+  const AzureSidecarCompat& s = a.azure_sidecar;
+  const std::string sp = "agent.compat.azure_sidecar";
+  if (s.tcp_port < 0 || s.tcp_port > 65535) {
+    return fail(sp + ".tcp_port", std::to_string(s.tcp_port) + " is not 1..65535");
+  }
+  if (s.enabled && s.socket.empty() == (s.tcp_port == 0)) {
+    return fail(sp, "when enabled, exactly one of socket or tcp_port is required");
+  }
+  if (!s.socket.empty()) SKR_RETURN_IF_ERROR(checkSocketPath(sp + ".socket", s.socket));
+  return Status::ok();
+}
+
+// ---- describeConfig: a small ordered JSON writer ----
+
+class JsonOut {
+ public:
+  void open(std::string_view key) {
+    field(key);
+    out_ += '{';
+    first_ = true;
+  }
+  void close() {
+    out_ += '}';
+    first_ = false;
+  }
+  void openArray(std::string_view key) {
+    field(key);
+    out_ += '[';
+    first_ = true;
+  }
+  void closeArray() {
+    out_ += ']';
+    first_ = false;
+  }
+  void beginItem() {
+    comma();
+    out_ += '{';
+    first_ = true;
+  }
+  void string(std::string_view key, std::string_view value) {
+    field(key);
+    json::appendQuoted(out_, value);
+  }
+  void stringItem(std::string_view value) {
+    comma();
+    json::appendQuoted(out_, value);
+  }
+  void number(std::string_view key, int64_t value) {
+    field(key);
+    out_ += std::to_string(value);
+  }
+  void numberItem(int64_t value) {
+    comma();
+    out_ += std::to_string(value);
+  }
+  void boolean(std::string_view key, bool value) {
+    field(key);
+    out_ += value ? "true" : "false";
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void comma() {
+    if (!first_) out_ += ',';
+    first_ = false;
+  }
+  void field(std::string_view key) {
+    comma();
+    if (!key.empty()) {
+      json::appendQuoted(out_, key);
+      out_ += ':';
+    }
+  }
+  std::string out_;
+  bool first_ = true;
+};
+
+std::string octal(uint32_t mode) {
+  std::string out;
+  do {
+    out.insert(out.begin(), static_cast<char>('0' + (mode & 7)));
+    mode >>= 3;
+  } while (mode != 0);
+  return "0" + out;
+}
+
+}  // namespace
+
+std::string_view identityKindName(IdentityKind kind) {
+  switch (kind) {
+    case IdentityKind::Managed: return "managed";
+    case IdentityKind::Workload: return "workload";
+    case IdentityKind::TokenFile: return "token-file";
+    case IdentityKind::Token: return "token";
+    case IdentityKind::None: return "none";
+  }
+  return "managed";
+}
+
+StatusOr<IdentityKind> parseIdentityKind(std::string_view name) {
+  for (IdentityKind kind : {IdentityKind::Managed, IdentityKind::Workload, IdentityKind::TokenFile,
+                            IdentityKind::Token, IdentityKind::None}) {
+    if (identityKindName(kind) == name) return kind;
+  }
+  return invalidArgumentError("unknown value " + quotedForMessage(name) +
+                              ", expected managed | workload | token-file | token | none");
+}
+
+std::string_view releaseOnStartName(ReleaseOnStart value) {
+  switch (value) {
+    case ReleaseOnStart::IfMissing: return "if-missing";
+    case ReleaseOnStart::Always: return "always";
+    case ReleaseOnStart::Never: return "never";
+  }
+  return "if-missing";
+}
+
+bool Config::emulated() const {
+  return platform.kind == snp::PlatformKind::Emulated ||
+         seal.provider == seal::SealProviderKind::Emulated;
+}
+
+Status validateConfig(const Config& config) {
+  SKR_RETURN_IF_ERROR(validatePlatform(config.platform));
+  SKR_RETURN_IF_ERROR(validateAttestation(config.attestation, !config.keys.empty()));
+  SKR_RETURN_IF_ERROR(validateIdentity(config.identity));
+  SKR_RETURN_IF_ERROR(validateKeys(config.keys));
+  SKR_RETURN_IF_ERROR(checkAbsolutePath("state_dir", config.state_dir));
+  SKR_RETURN_IF_ERROR(validateSeal(config));
+  SKR_RETURN_IF_ERROR(checkOptionalPath("tls.ca_file", config.tls.ca_file));
+  SKR_RETURN_IF_ERROR(validateRetry(config.retry));
+  SKR_RETURN_IF_ERROR(validateAgent(config));
+  if (config.log.format != "json" && config.log.format != "text") {
+    return fail("log.format",
+                "unknown value " + quotedForMessage(config.log.format) + ", expected json | text");
+  }
+  return Status::ok();
+}
+
+std::string describeConfig(const Config& c) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  JsonOut j;
+  j.open("");
+  j.open("platform");
+  j.string("kind", snp::platformName(c.platform.kind));
+  if (!c.platform.chip_dir.empty()) j.string("chip_dir", c.platform.chip_dir);
+  j.number("vmpl", c.platform.vmpl);
+  j.string("sev_guest_path", c.platform.sev_guest_path);
+  j.string("sev_legacy_path", c.platform.sev_legacy_path);
+  j.string("tsm_report_dir", c.platform.tsm_report_dir);
+  j.close();
+
+  const AttestationConfig& a = c.attestation;
+  j.open("attestation");
+  if (!a.maa_endpoint.empty()) j.string("maa_endpoint", a.maa_endpoint);
+  j.string("api_version", a.api_version);
+  j.number("transfer_key_bits", a.transfer_key_bits);
+  j.open("collateral");
+  j.openArray("sources");
+  if (a.collateral.security_context) j.stringItem("security-context");
+  if (a.collateral.thim) j.stringItem("thim");
+  if (a.collateral.kds) j.stringItem("kds");
+  j.closeArray();
+  if (a.collateral.security_context_dir) {
+    j.string("security_context_dir", *a.collateral.security_context_dir);
+  }
+  j.string("thim_url", a.collateral.thim_url);
+  j.string("kds_url", a.collateral.kds_url);
+  j.close();
+  j.close();
+
+  const IdentityConfig& id = c.identity;
+  j.open("identity");
+  j.string("kind", identityKindName(id.kind));
+  j.string("imds_endpoint", id.imds_endpoint);
+  if (!id.client_id.empty()) j.string("client_id", id.client_id);
+  if (!id.object_id.empty()) j.string("object_id", id.object_id);
+  if (!id.msi_res_id.empty()) j.string("msi_res_id", id.msi_res_id);
+  if (!id.token_file.empty()) j.string("token_file", id.token_file);
+  if (!id.token.empty()) {
+    const ByteView token = id.token.view(grantSecretAccess());
+    j.string("token",
+             "<redacted sha256:" + encoding::hexEncode(crypto::sha256(token)).substr(0, 8) +
+                 " len=" + std::to_string(token.size()) + ">");
+  }
+  if (!id.tenant_id.empty()) j.string("tenant_id", id.tenant_id);
+  j.string("authority_host", id.authority_host);
+  if (!id.federated_token_file.empty()) j.string("federated_token_file", id.federated_token_file);
+  if (!id.resource_overrides.empty()) {
+    j.open("resource_overrides");
+    for (const auto& [host, resource] : id.resource_overrides) j.string(host, resource);
+    j.close();
+  }
+  j.close();
+
+  j.openArray("keys");
+  for (const KeyConfig& k : c.keys) {
+    j.beginItem();
+    j.string("name", k.name);
+    j.string(k.managed_hsm ? "mhsm" : "vault", k.vault_url);
+    if (!k.version.empty()) j.string("version", k.version);
+    j.string("enc", enumName(k.enc, kKeyExportEncNames));
+    j.string("api_version", k.api_version);
+    j.close();
+  }
+  j.closeArray();
+
+  j.string("state_dir", c.state_dir);
+  j.open("seal");
+  j.string("provider", seal::sealProviderName(c.seal.provider));
+  if (!c.seal.keyfile.empty()) j.string("keyfile", c.seal.keyfile);
+  if (c.seal.group) j.number("group", *c.seal.group);
+  j.close();
+  j.open("tls");
+  j.string("ca_file", c.tls.ca_file);
+  j.close();
+  j.open("retry");
+  j.number("max_attempts", c.retry.max_attempts);
+  j.string("base", formatDuration(c.retry.base));
+  j.string("cap", formatDuration(c.retry.cap));
+  j.string("overall", formatDuration(c.retry.overall));
+  j.close();
+
+  const AgentConfig& ag = c.agent;
+  j.open("agent");
+  j.string("client_socket", ag.client_socket);
+  j.string("admin_socket", ag.admin_socket);
+  j.string("socket_mode", octal(ag.socket_mode));
+  if (ag.socket_group) j.number("socket_group", *ag.socket_group);
+  j.openArray("clients");
+  for (const ClientRule& rule : ag.clients) {
+    j.beginItem();
+    j.string("name", rule.name);
+    j.openArray("uids");
+    for (uid_t uid : rule.uids) j.numberItem(uid);
+    j.closeArray();
+    j.openArray("gids");
+    for (gid_t gid : rule.gids) j.numberItem(gid);
+    j.closeArray();
+    j.openArray("operations");
+    for (const auto& op : rule.operations) j.stringItem(op);
+    j.closeArray();
+    j.openArray("keys");
+    for (const auto& key : rule.keys) j.stringItem(key);
+    j.closeArray();
+    if (rule.token_sha256) j.string("token_sha256", *rule.token_sha256);
+    j.close();
+  }
+  j.closeArray();
+  j.openArray("admin_uids");
+  for (uid_t uid : ag.admin_uids) j.numberItem(uid);
+  j.closeArray();
+  j.open("limits");
+  j.number("max_body_bytes", static_cast<int64_t>(ag.limits.max_body_bytes));
+  j.number("max_header_bytes", static_cast<int64_t>(ag.limits.max_header_bytes));
+  j.number("max_connections", ag.limits.max_connections);
+  j.string("idle_timeout", formatDuration(ag.limits.idle_timeout));
+  j.string("read_timeout", formatDuration(ag.limits.read_timeout));
+  j.close();
+  j.string("release_on_start", releaseOnStartName(ag.release_on_start));
+  j.string("rotation_interval", formatDuration(duration_cast<milliseconds>(ag.rotation_interval)));
+  j.string("rotation_jitter", formatDuration(duration_cast<milliseconds>(ag.rotation_jitter)));
+  j.number("workers", ag.workers);
+  j.open("compat");
+  j.open("azure_sidecar");
+  j.boolean("enabled", ag.azure_sidecar.enabled);
+  if (!ag.azure_sidecar.socket.empty()) j.string("socket", ag.azure_sidecar.socket);
+  if (ag.azure_sidecar.tcp_port != 0) j.number("tcp_port", ag.azure_sidecar.tcp_port);
+  j.close();
+  j.close();
+  j.close();
+
+  j.open("log");
+  j.string("level", log::levelName(c.log.level));
+  j.string("format", c.log.format);
+  j.close();
+  j.close();
+  return j.take();
+}
+
+}  // namespace skr::config
