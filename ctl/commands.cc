@@ -6,6 +6,7 @@ std::vector<Command> allCommands() {
   std::vector<Command> all;
   for (auto& c : reportCommands()) all.push_back(std::move(c));
   for (auto& c : hostdataCommands()) all.push_back(std::move(c));
+  for (auto& c : releasePolicyCommands()) all.push_back(std::move(c));
   return all;
 }
 

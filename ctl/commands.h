@@ -9,5 +9,6 @@ namespace skr::ctl {
 
 std::vector<Command> reportCommands();
 std::vector<Command> hostdataCommands();
+std::vector<Command> releasePolicyCommands();
 
 }  // namespace skr::ctl

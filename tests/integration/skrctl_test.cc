@@ -4,6 +4,7 @@
 #include <iterator>
 #include <string>
 
+#include "common/encoding/base64.h"
 #include "common/json/json.h"
 #include "tests/integration/process.h"
 
@@ -98,6 +99,48 @@ TEST_CASE("skrctl --help lists the commands and every command has --help") {
   ProcessResult version = skrctl({"--version"});
   CHECK(version.exit_code == 0);
   CHECK(version.out.rfind("skrctl ", 0) == 0);
+}
+
+}  // namespace
+}  // namespace skr::testing
+
+namespace skr::testing {
+namespace {
+
+TEST_CASE("skrctl release-policy prints the ACI policy and its AKV wire form") {
+  const std::string hostdata(64, 'a');
+  ProcessResult policy = runProcess(
+      SKR_SKRCTL_PATH,
+      {"release-policy", "--authority", "https://sharedeus.eus.attest.azure.net", "--hostdata",
+       hostdata});
+  REQUIRE(policy.exit_code == 0);
+  StatusOr<json::ObjectPtr> parsed = json::parseObject(policy.out);
+  REQUIRE(parsed.ok());
+  CHECK((*parsed)->getValue<std::string>("version") == "1.0.0");
+  CHECK(policy.out.find(R"({"claim":"x-ms-sevsnpvm-hostdata","equals":")" + hostdata + "\"}") !=
+        std::string::npos);
+  CHECK(policy.out.find("azure-compliant-uvm") != std::string::npos);
+  CHECK(policy.out.find(R"("authority":"https://sharedeus.eus.attest.azure.net")") !=
+        std::string::npos);
+
+  ProcessResult wire = runProcess(
+      SKR_SKRCTL_PATH, {"release-policy", "--authority", "https://sharedeus.eus.attest.azure.net",
+                        "--hostdata", hostdata, "--no-uvm-compliance", "--wire"});
+  REQUIRE(wire.exit_code == 0);
+  StatusOr<json::ObjectPtr> member = json::parseObject(wire.out);
+  REQUIRE(member.ok());
+  CHECK((*member)->getValue<std::string>("contentType") == "application/json; charset=utf-8");
+  StatusOr<Bytes> data =
+      encoding::base64UrlDecode((*member)->getValue<std::string>("data"));
+  REQUIRE(data.ok());
+  const std::string decoded(data->begin(), data->end());
+  CHECK(decoded.find(hostdata) != std::string::npos);
+  CHECK(decoded.find("azure-compliant-uvm") == std::string::npos);
+
+  ProcessResult bad = runProcess(SKR_SKRCTL_PATH, {"release-policy", "--authority",
+                                                   "https://x.attest.azure.net", "--hostdata", "12"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("64 hex") != std::string::npos);
 }
 
 }  // namespace
