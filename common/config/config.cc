@@ -420,6 +420,7 @@ Status validateConfig(const Config& config) {
   SKR_RETURN_IF_ERROR(checkAbsolutePath("state_dir", config.state_dir));
   SKR_RETURN_IF_ERROR(validateSeal(config));
   SKR_RETURN_IF_ERROR(checkOptionalPath("tls.ca_file", config.tls.ca_file));
+  SKR_RETURN_IF_ERROR(checkOptionalPath("tls.jws_ca_file", config.tls.jws_ca_file));
   SKR_RETURN_IF_ERROR(validateRetry(config.retry));
   SKR_RETURN_IF_ERROR(validateAgent(config));
   if (config.log.format != "json" && config.log.format != "text") {
@@ -506,6 +507,7 @@ std::string describeConfig(const Config& c) {
   j.close();
   j.open("tls");
   j.string("ca_file", c.tls.ca_file);
+  j.string("jws_ca_file", c.tls.jws_ca_file);
   j.close();
   j.open("retry");
   j.number("max_attempts", c.retry.max_attempts);

@@ -103,6 +103,8 @@ struct SealConfig {
 
 struct TlsConfig {
   std::string ca_file;  // PEM trust for HTTPS and the AKV release JWS chain; empty: system store
+  // PEM trust for the AKV release JWS chain only (pins the signing CA); empty: as ca_file.
+  std::string jws_ca_file;
 };
 
 struct RetryConfig {

@@ -335,6 +335,7 @@ Status readSeal(const YamlNode& node, SealConfig& s) {
 Status readTls(const YamlNode& node, TlsConfig& t) {
   SKR_ASSIGN_OR_RETURN(MapReader m, MapReader::open(node, "tls"));
   SKR_RETURN_IF_ERROR(readString(m.take("ca_file"), m.child("ca_file"), t.ca_file));
+  SKR_RETURN_IF_ERROR(readString(m.take("jws_ca_file"), m.child("jws_ca_file"), t.jws_ca_file));
   return m.finish();
 }
 
