@@ -265,11 +265,14 @@ std::string forbiddenHint(const VaultError& error) {
                       anyCodeContains(error, "accessdenied");
   if (!policy) return "the vault did not say why";
   std::string hint = "the release policy was not satisfied";
-  if (std::optional<std::string> claim = deniedClaim(error.message)) {
+  const bool authority = message.find("authority matches the token issuer") != std::string::npos ||
+                         message.find("does not match the authority") != std::string::npos ||
+                         message.find("does not trust") != std::string::npos ||
+                         message.find("unknown attestation service") != std::string::npos;
+  if (authority) {
+    hint += " (the attestation token's issuer is not the policy's authority or not trusted)";
+  } else if (std::optional<std::string> claim = deniedClaim(error.message)) {
     hint += " (claim '" + printable(*claim, 128) + "' did not match)";
-  } else if (message.find("issuer") != std::string::npos ||
-             message.find("authority") != std::string::npos) {
-    hint += " (the attestation token's issuer is not the policy's authority)";
   } else if (message.find("expired") != std::string::npos ||
              message.find("not valid") != std::string::npos) {
     hint += " (the attestation token is not valid at this time)";

@@ -483,6 +483,19 @@ TEST_CASE("a 403 policy denial names the failing claim and drops JWTs from the v
   StatusOr<ReleasedKey> issuer = f.release();
   CHECK(issuer.status().code() == StatusCode::PermissionDenied);
   CHECK_THAT(issuer.status().message(), Catch::Contains("issuer is not the policy's authority"));
+
+  // The emulator's text for a token of another MAA than the policy names.
+  f.transport->setResponse(
+      kReleaseUrl, 403,
+      vaultError("Forbidden",
+                 "Target environment attestation statement does not satisfy the key release "
+                 "policy: no policy authority matches the token issuer \"https://maa.example\" "
+                 "(policy authorities: https://maa2.example)",
+                 "AccessDenied"));
+  StatusOr<ReleasedKey> authority = f.release();
+  CHECK(authority.status().code() == StatusCode::PermissionDenied);
+  CHECK_THAT(authority.status().message(), Catch::Contains("not the policy's authority"));
+  CHECK_THAT(authority.status().message(), Catch::Contains("https://maa2.example"));
 }
 
 TEST_CASE("a 404 KeyNotFound is NotFound naming the key and vault, a 400 InvalidArgument",
@@ -703,6 +716,28 @@ TEST_CASE("unwrapKeyHsm rejects a wrong hash, a wrong transfer key and bad frami
   CHECK_THAT(framing.status().message(), Catch::Contains("260 bytes"));
   CHECK(unwrapKeyHsm("!!", transferKey(), KeyExportEnc::RsaAesKeyWrap256).status().code() ==
         StatusCode::DataLoss);
+}
+
+TEST_CASE("release allows clock_skew on the signing certificate's validity", "[keyvault]") {
+  ReleaseSpec spec = specWith(releasedRsa());
+  const std::string body = releaseBodyFor(spec);
+  for (const int skew : {0, 300}) {
+    INFO("skew " << skew);
+    Fixture f;
+    f.clock.advance(
+        std::chrono::duration_cast<milliseconds>(testing::testPkiNotAfter() - f.clock.now()) +
+        seconds(100));
+    f.options.clock_skew = seconds(skew);
+    f.transport->setResponse(kReleaseUrl, 200, body);
+    StatusOr<ReleasedKey> r = f.release();
+    INFO(r.status().toString());
+    if (skew == 0) {
+      CHECK(r.status().code() == StatusCode::DataLoss);
+      CHECK_THAT(r.status().message(), Catch::Contains("expired"));
+    } else {
+      CHECK(r.ok());
+    }
+  }
 }
 
 TEST_CASE("verifyReleaseResponse checks the leaf's validity at the given time", "[keyvault]") {
