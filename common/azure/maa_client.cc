@@ -385,6 +385,23 @@ StatusOr<MaaToken> MaaClient::verifyToken(std::string_view token, const jose::Jw
   const std::optional<std::string> kid = jws->kid();
   if (!kid || kid->empty()) return tokenError("kid", "the header has no kid");
 
+  // The issuer is checked before any key is looked up: a token of another instance is named as
+  // such (and costs no /certs request). Nothing else is read from the payload before the
+  // signature verified.
+  json::ParseLimits limits;
+  limits.max_bytes = kMaxTokenBytes;
+  limits.max_depth = 16;
+  StatusOr<json::ObjectPtr> claims = jws->payloadJson(limits);
+  if (!claims.ok()) return tokenError("claims", claims.status().message());
+
+  MaaToken out;
+  StatusOr<std::string> iss = json::getString(*claims, "iss");
+  if (!iss.ok()) return tokenError("iss", iss.status().message());
+  if (*iss != options_.endpoint) {
+    return tokenError("iss", "'" + cleanText(*iss) + "' is not the pinned MAA instance '" +
+                                 options_.endpoint + "'");
+  }
+
   {
     std::unique_lock lock(mutex_);
     const auto now = clock_.steadyNow();
@@ -428,19 +445,6 @@ StatusOr<MaaToken> MaaClient::verifyToken(std::string_view token, const jose::Jw
     if (!signature.isOk()) return tokenError("signature", signature.message());
   }
 
-  json::ParseLimits limits;
-  limits.max_bytes = kMaxTokenBytes;
-  limits.max_depth = 16;
-  StatusOr<json::ObjectPtr> claims = jws->payloadJson(limits);
-  if (!claims.ok()) return tokenError("claims", claims.status().message());
-
-  MaaToken out;
-  StatusOr<std::string> iss = json::getString(*claims, "iss");
-  if (!iss.ok()) return tokenError("iss", iss.status().message());
-  if (*iss != options_.endpoint) {
-    return tokenError("iss", "'" + cleanText(*iss) + "' is not the pinned MAA instance '" +
-                                 options_.endpoint + "'");
-  }
   jose::ClaimCheck check;
   check.now = clock_.now();
   check.leeway = options_.clock_skew;
