@@ -401,7 +401,9 @@ Status Certificate::verifySignedBy(const Certificate& issuer) const {
 
 Status verifyChain(const Certificate& leaf, std::span<const Certificate> intermediates,
                    std::span<const Certificate> roots, const ChainVerifyOptions& options) {
-  if (roots.empty()) return invalidArgumentError("verifyChain: no trust anchors given");
+  if (roots.empty() && !options.system_trust_store) {
+    return invalidArgumentError("verifyChain: no trust anchors given");
+  }
   if (options.max_depth < 1) {
     return invalidArgumentError("verifyChain: max_depth is " + std::to_string(options.max_depth) +
                                 ", expected >= 1");
@@ -417,6 +419,9 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
     if (X509_STORE_add_cert(store.get(), root.x509()) != 1) {
       return internalError("X509_STORE_add_cert: " + takeOpensslErrors());
     }
+  }
+  if (options.system_trust_store && X509_STORE_set_default_paths(store.get()) != 1) {
+    return internalError("X509_STORE_set_default_paths: " + takeOpensslErrors());
   }
   SslPtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
   if (!untrusted) return internalError("sk_X509_new_null: " + takeOpensslErrors());

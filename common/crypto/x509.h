@@ -87,9 +87,13 @@ struct ChainVerifyOptions {
   std::optional<std::string> hostname;
   // Maximum chain length including leaf and root.
   int max_depth = 8;
+  // Also trust OpenSSL's default verify paths (the system store, /etc/ssl/certs; SSL_CERT_FILE /
+  // SSL_CERT_DIR override them). With it set, `roots` may be empty.
+  bool system_trust_store = false;
 };
 
-// Verifies leaf <- intermediates <- one of `roots` (trust anchors) with OpenSSL's X509_verify_cert
+// Verifies leaf <- intermediates <- one of `roots` (trust anchors, plus the system store when
+// options.system_trust_store) with OpenSSL's X509_verify_cert
 // (signatures incl. RSA-PSS, validity at `at`, CA constraints; strict mode off). The error names
 // the failing certificate's subject and OpenSSL's reason: DataLoss for signature/untrusted,
 // FailedPrecondition for time validity ("certificate has expired" / "not yet valid"). As in

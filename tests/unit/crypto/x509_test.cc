@@ -3,6 +3,8 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -628,6 +630,59 @@ TEST_CASE("a leaf signed by a forged intermediate with the same name fails with 
                          at(testing::testPkiVerifyTime(), "vault.example.test"));
   CHECK(s.code() == StatusCode::DataLoss);
   CHECK_THAT(s.message(), Catch::Contains("'vault'"));
+}
+
+// OpenSSL's default verify paths honour SSL_CERT_FILE / SSL_CERT_DIR, so the test can point the
+// "system store" at a file holding its own root without touching /etc/ssl.
+TEST_CASE("verifyChain with system_trust_store trusts the default verify paths", "[x509]") {
+  const skr::testing::TestCa root = skr::testing::TestCa::create("system store root");
+  const skr::testing::TestCa other = skr::testing::TestCa::create("unlisted root");
+  const skr::testing::IssuedCertificate leaf =
+      root.issue(skr::testing::profile("vault", {"vault.example.test"}));
+  const skr::testing::IssuedCertificate stranger =
+      other.issue(skr::testing::profile("vault", {"vault.example.test"}));
+  char file_template[] = "/tmp/skr_x509_store_XXXXXX";
+  const int fd = mkstemp(file_template);
+  REQUIRE(fd >= 0);
+  const std::string pem = root.certificate().toPem();
+  REQUIRE(write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()));
+  close(fd);
+  char dir_template[] = "/tmp/skr_x509_dir_XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const char* old_file = std::getenv("SSL_CERT_FILE");
+  const char* old_dir = std::getenv("SSL_CERT_DIR");
+  const std::optional<std::string> saved_file =
+      old_file ? std::optional<std::string>(old_file) : std::nullopt;
+  const std::optional<std::string> saved_dir =
+      old_dir ? std::optional<std::string>(old_dir) : std::nullopt;
+  setenv("SSL_CERT_FILE", file_template, 1);
+  setenv("SSL_CERT_DIR", dir_template, 1);
+
+  ChainVerifyOptions options;
+  options.at = skr::testing::testPkiVerifyTime();
+  options.hostname = "vault.example.test";
+  options.system_trust_store = true;
+  const Status trusted = verifyChain(leaf.certificate, {}, {}, options);
+  const Status untrusted = verifyChain(stranger.certificate, {}, {}, options);
+  ChainVerifyOptions without = options;
+  without.system_trust_store = false;
+  const Status no_anchors = verifyChain(leaf.certificate, {}, {}, without);
+
+  if (saved_file)
+    setenv("SSL_CERT_FILE", saved_file->c_str(), 1);
+  else
+    unsetenv("SSL_CERT_FILE");
+  if (saved_dir)
+    setenv("SSL_CERT_DIR", saved_dir->c_str(), 1);
+  else
+    unsetenv("SSL_CERT_DIR");
+  std::remove(file_template);
+  rmdir(dir_template);
+
+  INFO(trusted.toString());
+  CHECK(trusted.isOk());
+  CHECK(untrusted.code() == StatusCode::DataLoss);
+  CHECK(no_anchors.code() == StatusCode::InvalidArgument);
 }
 
 }  // namespace
