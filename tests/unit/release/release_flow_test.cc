@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cinttypes>
 #include <cstdio>
@@ -310,6 +311,98 @@ TEST_CASE("release without a Key Vault client is FailedPrecondition at step rele
   CHECK(failure.status.code() == StatusCode::FailedPrecondition);
   CHECK(f.events.back().key == "k1");
   CHECK(f.events.back().step == Step::Release);
+}
+
+// A Key Vault client over the fixture's fake transport with a literal access token.
+struct VaultFixture : Fixture {
+  azure::LiteralTokenProvider tokens{SecretBytes::copyOf(asBytes("opaque-access-token"))};
+  std::unique_ptr<azure::KeyVaultClient> vault;
+  const azure::VaultKeyRef key{"https://vault.test", "k1", ""};
+  const std::string release_url = "https://vault.test/keys/k1/release?api-version=7.4";
+
+  VaultFixture() {
+    vault = take(azure::KeyVaultClient::create(transport, tokens, clock, jitter, {}));
+  }
+
+  Attestation attestation(ReleaseFlow& flow, int64_t exp = kNow + 28800) {
+    azure::TransferKey transfer = transferKey();
+    transport->setResponse(kAttestUrl, 200, R"({"token":")" + maaToken(transfer, exp) + "\"}");
+    StepResult<Attestation> a = flow.attestWith(std::move(transfer));
+    if (auto* failure = std::get_if<StepFailure>(&a)) FAIL(failure->status.toString());
+    return std::move(std::get<Attestation>(a));
+  }
+};
+
+TEST_CASE("a release AKV denies names this platform's hostdata and maps to exit code 6",
+          "[release]") {
+  VaultFixture f;
+  ReleaseFlow flow = f.flow({}, f.vault.get());
+  const Attestation a = f.attestation(flow);
+  f.transport->setResponse(
+      f.release_url, 403,
+      R"({"error":{"code":"Forbidden","message":"Target environment attestation statement cannot be verified."}})");
+  StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
+  REQUIRE(std::holds_alternative<StepFailure>(released));
+  const StepFailure& failure = std::get<StepFailure>(released);
+  CHECK(failure.step == Step::Release);
+  CHECK(failure.host == "vault.test");
+  CHECK(failure.status.code() == StatusCode::PermissionDenied);
+  const std::string hostdata = encoding::hexEncode(device().chip().config().host_data);
+  CHECK_THAT(failure.status.message(),
+             Catch::EndsWith("; this platform's x-ms-sevsnpvm-hostdata is " + hostdata +
+                             "; the key's release policy must require it (skrctl hostdata / az "
+                             "confcom)"));
+  CHECK_THAT(failure.status.message(), !Catch::Contains(a.maa.token));
+  CHECK(exitCodeFor(failure) == ExitCode::ReleaseDenied);
+  const ProgressEvent& last = f.events.back();
+  CHECK(last.step == Step::Release);
+  CHECK(last.key == "k1");
+  CHECK(last.host == "vault.test");
+  CHECK(last.status == failure.status);
+}
+
+TEST_CASE("a key the vault does not have maps to exit code 7 without the hostdata hint",
+          "[release]") {
+  VaultFixture f;
+  ReleaseFlow flow = f.flow({}, f.vault.get());
+  const Attestation a = f.attestation(flow);
+  f.transport->setResponse(
+      f.release_url, 404,
+      R"({"error":{"code":"KeyNotFound","message":"A key with (name/id) k1 was not found"}})");
+  StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
+  REQUIRE(std::holds_alternative<StepFailure>(released));
+  const StepFailure& failure = std::get<StepFailure>(released);
+  CHECK(failure.status.code() == StatusCode::NotFound);
+  CHECK_THAT(failure.status.message(), !Catch::Contains("hostdata"));
+  CHECK(exitCodeFor(failure) == ExitCode::KeyNotFound);
+}
+
+TEST_CASE("a vault that stays 503 maps to exit code 8 with the attempts in the event",
+          "[release]") {
+  VaultFixture f;
+  ReleaseFlow flow = f.flow({}, f.vault.get());
+  const Attestation a = f.attestation(flow);
+  f.transport->setResponse(f.release_url, 503, "");
+  StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
+  REQUIRE(std::holds_alternative<StepFailure>(released));
+  CHECK(exitCodeFor(std::get<StepFailure>(released)) == ExitCode::Unavailable);
+  CHECK(f.events.back().attempts == azure::KeyVaultOptions{}.retry.max_attempts);
+}
+
+TEST_CASE("an MAA token expiring within 60 s is not presented to the vault", "[release]") {
+  VaultFixture f;
+  ReleaseFlow flow = f.flow({}, f.vault.get());
+  const Attestation a = f.attestation(flow, kNow + 59);
+  f.transport->setResponse(f.release_url, 500, "");
+  StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
+  REQUIRE(std::holds_alternative<StepFailure>(released));
+  const StepFailure& failure = std::get<StepFailure>(released);
+  CHECK(failure.step == Step::Attest);
+  CHECK(failure.host == "maa.test");
+  CHECK(failure.status.code() == StatusCode::FailedPrecondition);
+  CHECK_THAT(failure.status.message(), Catch::StartsWith("MAA token expires in 59 s"));
+  const std::vector<std::string> urls = f.transport->requestedUrls();
+  CHECK(std::find(urls.begin(), urls.end(), f.release_url) == urls.end());
 }
 
 }  // namespace
