@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "common/azure/identity.h"
+#include "common/azure/key_vault_client.h"
 #include "common/azure/maa_client.h"
+#include "common/azure/release_policy.h"
+#include "common/crypto/x509.h"
 #include "common/encoding/hex.h"
 #include "common/http/poco_http_transport.h"
 #include "common/snp/collateral.h"
@@ -136,6 +140,77 @@ TEST_CASE("a client pinned to maa2 verifies maa2's tokens and refuses maa's by i
   // The step mapping of such a failure: integrity, not an attestation rejection.
   CHECK(release::exitCodeFor({release::Step::Attest, "", crossed.status()}) ==
         release::ExitCode::Integrity);
+}
+
+// Creates exportable RSA key `name` in the emulated vault with the ACI release policy for the
+// trusted MAA and `hostdata` (no UVM compliance: the emulated chip has no security context).
+void createKey(const EmulatorProcess& emu, const std::string& officer_token,
+               const std::string& name, const std::string& hostdata) {
+  const std::string policy = take(azure::makeAciReleasePolicy(emu.url("maa"), hostdata, false));
+  HttpCall c;
+  c.method = "POST";
+  c.url = emu.url("vault") + "/keys/" + name + "/create?api-version=7.4";
+  c.headers.push_back({"Authorization", "Bearer " + officer_token});
+  c.body = R"({"kty":"RSA-HSM","key_size":2048,"attributes":{"exportable":true},"release_policy":)"
+           R"({"contentType":"application/json; charset=utf-8","data":")" +
+           azure::toWireBase64Url(policy) + "\"}}";
+  HttpResult r = emu.call(c);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+}
+
+TEST_CASE("the release flow releases a key from the emulated vault end to end",
+          "[emulator][release-flow]") {
+  auto emu = EmulatorProcess::start();
+  emu->admin("PUT", "/_emulator/chip", R"({"host_data":")" + kHostData + R"("})");
+  const std::string officer = tokenWithRole(*emu, "Key Vault Crypto Officer");
+  createKey(*emu, officer, "kek", kHostData);
+  createKey(*emu, officer, "other-platform",
+            "0000000000000000000000000000000000000000000000000000000000000001");
+  const TestIdentity releaser = addUserIdentity(*emu, "releaser");
+  assignRole(*emu, releaser.object_id, "Key Vault Crypto Service Release User");
+
+  Wiring w(*emu);
+  azure::ImdsOptions imds;
+  imds.endpoint = emu->url("imds");
+  imds.identity = azure::ImdsIdentity::ClientId;
+  imds.identity_id = releaser.client_id;
+  auto tokens = take(azure::ImdsTokenProvider::create(w.transport, imds, systemClock(), w.jitter));
+  azure::KeyVaultOptions kv;
+  kv.jws_trust_anchors.push_back(take(crypto::Certificate::fromPem(readFileText(emu->caFile()))));
+  auto vault =
+      take(azure::KeyVaultClient::create(w.transport, *tokens, systemClock(), w.jitter, kv));
+  auto maa = w.maa("maa");
+  release::ReleaseFlow flow = w.flow(*maa, vault.get());
+  const release::Attestation a = attested(flow.attest());
+
+  const azure::VaultKeyRef kek{emu->url("vault"), "kek", ""};
+  release::StepResult<azure::ReleasedKey> released = flow.release(a, kek);
+  if (auto* failure = std::get_if<release::StepFailure>(&released)) {
+    FAIL(failure->status.toString());
+  }
+  const azure::ReleasedKey& key = std::get<azure::ReleasedKey>(released);
+  CHECK(key.kty == "RSA-HSM");
+  CHECK(key.key.hasPrivate());
+  CHECK(key.vault_host == hostPort(emu->url("vault")));
+  CHECK_THAT(key.kid, Catch::StartsWith(emu->url("vault") + "/keys/kek/"));
+  CHECK(key.attempts == 1);
+  const release::ProgressEvent& done = w.events.back();
+  CHECK(done.step == release::Step::Release);
+  CHECK(done.key == "kek");
+  CHECK(done.host == hostPort(emu->url("vault")));
+  CHECK(done.status.isOk());
+
+  // A key whose policy requires another platform's hostdata: denied, with this platform's.
+  release::StepResult<azure::ReleasedKey> denied =
+      flow.release(a, {emu->url("vault"), "other-platform", ""});
+  REQUIRE(std::holds_alternative<release::StepFailure>(denied));
+  const release::StepFailure& failure = std::get<release::StepFailure>(denied);
+  INFO(failure.status.toString());
+  CHECK(failure.status.code() == StatusCode::PermissionDenied);
+  CHECK_THAT(failure.status.message(),
+             Catch::Contains("this platform's x-ms-sevsnpvm-hostdata is " + kHostData));
+  CHECK(release::exitCodeFor(failure) == release::ExitCode::ReleaseDenied);
 }
 
 }  // namespace
