@@ -1,0 +1,225 @@
+#include "common/release/release_flow.h"
+
+#include <cctype>
+
+#include "common/snp/report.h"
+
+namespace skr::release {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// Tokens this close to expiry are not presented to AKV: the caller re-attests.
+constexpr std::chrono::seconds kMinTokenValidity{60};
+
+// "host[:port]" of "scheme://host[:port][/path...]"; "" when `url` has no scheme.
+std::string hostOfUrl(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return "";
+  std::string_view rest = url.substr(scheme_end + 3);
+  const std::size_t end = rest.find_first_of("/?#");
+  return std::string(end == std::string_view::npos ? rest : rest.substr(0, end));
+}
+
+// The remote host a collateral source names ("thim:<url>", "kds:<url>"); "" for local files.
+std::string collateralHost(std::string_view source) {
+  if (source.rfind("security-context:", 0) == 0) return "";
+  const std::size_t colon = source.find(':');
+  return colon == std::string_view::npos ? "" : hostOfUrl(source.substr(colon + 1));
+}
+
+// A failed collateral fetch names the URL it tried in its message: the first one's host.
+std::string hostInMessage(std::string_view message) {
+  std::size_t pos = message.find("http://");
+  const std::size_t https = message.find("https://");
+  if (pos == std::string_view::npos || (https != std::string_view::npos && https < pos)) {
+    pos = https;
+  }
+  if (pos == std::string_view::npos) return "";
+  std::string_view url = message.substr(pos);
+  const std::size_t end = url.find_first_of(" ,;'\")");
+  return hostOfUrl(url.substr(0, end));
+}
+
+// Retried failures say "gave up after N attempts"; otherwise one attempt is assumed.
+int attemptsInMessage(std::string_view message) {
+  static constexpr std::string_view kMarker = "gave up after ";
+  const std::size_t pos = message.find(kMarker);
+  if (pos == std::string_view::npos) return 1;
+  int n = 0;
+  for (std::size_t i = pos + kMarker.size();
+       i < message.size() && std::isdigit(static_cast<unsigned char>(message[i])) != 0 && n < 1000;
+       ++i) {
+    n = n * 10 + (message[i] - '0');
+  }
+  return n > 0 ? n : 1;
+}
+
+std::string hexLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::string_view stepName(Step step) {
+  switch (step) {
+    case Step::TransferKey: return "transfer-key";
+    case Step::Report: return "report";
+    case Step::Collateral: return "collateral";
+    case Step::Attest: return "maa";
+    case Step::Release: return "release";
+    case Step::Seal: return "seal";
+    case Step::Write: return "write";
+  }
+  return "unknown";
+}
+
+ExitCode exitCodeFor(const StepFailure& failure) {
+  const StatusCode code = failure.status.code();
+  if (code == StatusCode::Ok) return ExitCode::Ok;
+  switch (failure.step) {
+    case Step::TransferKey:
+    case Step::Report: return ExitCode::Platform;
+    case Step::Seal:
+    case Step::Write: return ExitCode::Output;
+    default: break;
+  }
+  // Remaining steps call a dependency.
+  if (code == StatusCode::Unavailable || code == StatusCode::DeadlineExceeded) {
+    return ExitCode::Unavailable;
+  }
+  switch (failure.step) {
+    case Step::Collateral: return ExitCode::Platform;
+    case Step::Attest:
+      return code == StatusCode::DataLoss ? ExitCode::Integrity : ExitCode::Attestation;
+    case Step::Release:
+      // The token provider failed (whatever its code): no credential, not a refusal.
+      if (failure.status.message().rfind("identity:", 0) == 0) return ExitCode::Identity;
+      switch (code) {
+        case StatusCode::Unauthenticated:
+        case StatusCode::PermissionDenied: return ExitCode::ReleaseDenied;
+        case StatusCode::NotFound: return ExitCode::KeyNotFound;
+        case StatusCode::FailedPrecondition: return ExitCode::Usage;  // no vault configured
+        default: return ExitCode::Integrity;  // DataLoss, InvalidArgument, malformed answers
+      }
+    default: return ExitCode::Integrity;
+  }
+}
+
+ReleaseFlow::ReleaseFlow(const snp::SnpDevice& device, snp::CollateralProvider& collateral,
+                         azure::MaaClient& maa, azure::KeyVaultClient* vault, Clock& clock,
+                         Options options, ProgressSink progress)
+    : device_(device),
+      collateral_(collateral),
+      maa_(maa),
+      vault_(vault),
+      clock_(clock),
+      options_(std::move(options)),
+      progress_(std::move(progress)) {}
+
+void ReleaseFlow::report(const ProgressEvent& event) {
+  if (progress_) progress_(event);
+}
+
+StepResult<Attestation> ReleaseFlow::attest(std::optional<steady_clock::time_point> deadline) {
+  const auto started = clock_.steadyNow();
+  StatusOr<azure::TransferKey> transfer = azure::TransferKey::generate(options_.transfer_key_bits);
+  const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
+  report({Step::TransferKey, "", "", duration, 1, transfer.status()});
+  if (!transfer.ok()) return StepFailure{Step::TransferKey, "", transfer.status()};
+  return attestWith(std::move(transfer).value(), deadline);
+}
+
+StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
+                                                std::optional<steady_clock::time_point> deadline) {
+  Attestation out{std::move(transfer), {}, {}, {}, std::string(device_.name()), {}};
+  out.runtime_data = azure::runtimeDataJson(out.transfer.public_jwk);
+  out.report_data = azure::reportDataFor(out.runtime_data);
+
+  auto fail = [&](Step step, std::string host, auto started, const Status& status) {
+    const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
+    report({step, "", host, duration, attemptsInMessage(status.message()), status});
+    return StepFailure{step, std::move(host), status};
+  };
+  auto succeed = [&](Step step, const std::string& host, auto started, int attempts) {
+    const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
+    report({step, "", host, duration, attempts, Status::ok()});
+  };
+
+  auto started = clock_.steadyNow();
+  StatusOr<Bytes> raw = device_.getReport(out.report_data, options_.vmpl);
+  if (!raw.ok()) {
+    return fail(Step::Report, "", started,
+                raw.status().withContext("SNP report from " + out.platform));
+  }
+  StatusOr<snp::SnpReport> parsed = snp::SnpReport::parse(*raw);
+  if (!parsed.ok()) {
+    return fail(Step::Report, "", started,
+                parsed.status().withContext("SNP report from " + out.platform));
+  }
+  out.report = std::move(raw).value();
+  succeed(Step::Report, "", started, 1);
+
+  started = clock_.steadyNow();
+  StatusOr<snp::Collateral> collateral = collateral_.fetch(*parsed);
+  if (!collateral.ok()) {
+    return fail(Step::Collateral, hostInMessage(collateral.status().message()), started,
+                collateral.status());
+  }
+  succeed(Step::Collateral, collateralHost(collateral->source), started, 1);
+
+  const std::string maa_host = hostOfUrl(maa_.options().endpoint);
+  started = clock_.steadyNow();
+  StatusOr<azure::MaaToken> token = maa_.attest(out.report, *collateral, out.transfer,
+                                                out.report_data, options_.maa_nonce, deadline);
+  if (!token.ok()) return fail(Step::Attest, maa_host, started, token.status());
+  out.maa = std::move(token).value();
+  succeed(Step::Attest, maa_host, started, out.maa.attempts);
+  return out;
+}
+
+StepResult<azure::ReleasedKey> ReleaseFlow::release(
+    const Attestation& attestation, const azure::VaultKeyRef& key,
+    std::optional<steady_clock::time_point> deadline) {
+  const std::string vault_host = hostOfUrl(key.vault_url);
+  const auto started = clock_.steadyNow();
+  auto fail = [&](Step step, std::string host, const Status& status) {
+    const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
+    report({step, key.name, host, duration, attemptsInMessage(status.message()), status});
+    return StepFailure{step, std::move(host), status};
+  };
+  if (vault_ == nullptr) {
+    return fail(Step::Release, vault_host,
+                failedPreconditionError("release key '" + key.name +
+                                        "': no Key Vault client (attest-and-defer mode)"));
+  }
+  if (attestation.maa.expires_at - clock_.now() < kMinTokenValidity) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::seconds>(attestation.maa.expires_at - clock_.now());
+    return fail(
+        Step::Attest, hostOfUrl(maa_.options().endpoint),
+        failedPreconditionError("MAA token expires in " + std::to_string(left.count()) +
+                                " s (less than " + std::to_string(kMinTokenValidity.count()) +
+                                " s): attest again before releasing key '" + key.name + "'"));
+  }
+  StatusOr<azure::ReleasedKey> released =
+      vault_->release(key, attestation.maa.token, attestation.transfer.private_key, deadline);
+  if (!released.ok()) {
+    Status status = released.status();
+    if (status.code() == StatusCode::PermissionDenied && !attestation.maa.hostdata.empty()) {
+      status = Status(status.code(),
+                      status.message() + "; this platform's x-ms-sevsnpvm-hostdata is " +
+                          hexLower(attestation.maa.hostdata) +
+                          "; the key's release policy must require it (skrctl hostdata / az "
+                          "confcom)");
+    }
+    return fail(Step::Release, vault_host, status);
+  }
+  const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
+  report({Step::Release, key.name, vault_host, duration, released->attempts, Status::ok()});
+  return std::move(released).value();
+}
+
+}  // namespace skr::release
