@@ -1,0 +1,300 @@
+#include "init/init_run.h"
+
+#include <map>
+#include <memory>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/crypto/pkey.h"
+#include "common/jose/jwk.h"
+#include "common/log/logger.h"
+#include "common/seal/bundle.h"
+
+namespace skr::init {
+namespace {
+
+using release::ExitCode;
+using release::Step;
+using release::StepFailure;
+
+// "https://host[:port]" -> "host[:port]".
+std::string hostOf(const std::string& url) {
+  std::string_view rest = url;
+  if (auto scheme = rest.find("://"); scheme != std::string_view::npos)
+    rest.remove_prefix(scheme + 3);
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
+  return std::string(rest);
+}
+
+InitOutcome failed(const StepFailure& failure, std::string key) {
+  InitOutcome outcome;
+  outcome.code = release::exitCodeFor(failure);
+  outcome.step = std::string(release::stepName(failure.step));
+  outcome.key = std::move(key);
+  outcome.host = failure.host;
+  outcome.message = failure.status.toString();
+  outcome.hint = hintFor(outcome.code, outcome.step, failure.status);
+  return outcome;
+}
+
+InitOutcome failedLocal(ExitCode code, Step step, std::string key, const Status& status) {
+  InitOutcome outcome;
+  outcome.code = code;
+  outcome.step = std::string(release::stepName(step));
+  outcome.key = std::move(key);
+  outcome.message = status.toString();
+  outcome.hint = hintFor(code, outcome.step, status);
+  return outcome;
+}
+
+// One key's bundle, sealed in memory, waiting to be written.
+struct SealedOutput {
+  std::string key;
+  std::string version;  // empty for a pending bundle
+  std::string content;
+};
+
+seal::BundleInfo baseInfo(const config::Config& config, const release::Attestation& attestation,
+                          const config::KeyConfig& key, seal::BundleKind kind, Clock& clock) {
+  seal::BundleInfo info;
+  info.kind = kind;
+  info.key_name = key.name;
+  info.vault = hostOf(key.vault_url);
+  info.released_at = clock.now();
+  info.maa = seal::MaaTokenInfo::describe(attestation.maa.issuer, attestation.maa.token,
+                                          attestation.maa.expires_at);
+  info.hostdata = attestation.maa.hostdata;
+  info.platform = attestation.platform;
+  info.emulated = config.emulated() || attestation.maa.emulated;
+  return info;
+}
+
+StatusOr<std::string> sealPendingFor(const config::Config& config,
+                                     const release::Attestation& attestation,
+                                     const config::KeyConfig& key,
+                                     const seal::SealingKeyProvider& provider, Clock& clock) {
+  seal::BundleInfo info = baseInfo(config, attestation, key, seal::BundleKind::Pending, clock);
+  info.kid = key.vault_url + "/keys/" + key.name + (key.version.empty() ? "" : "/" + key.version);
+  SKR_ASSIGN_OR_RETURN(
+      crypto::PrivateKey transfer,
+      crypto::PrivateKey::fromPkcs8Der(attestation.transfer.private_key.toPkcs8Der()));
+  jose::Jwk transfer_jwk = jose::Jwk::fromPrivateKey(std::move(transfer));
+  transfer_jwk.setKid(attestation.transfer.public_jwk.kid());
+  return seal::sealPending(std::move(info), transfer_jwk, attestation.maa.token, provider);
+}
+
+// Writes every output; on failure removes the version files this run created and restores
+// nothing else (current is only switched after every version file is in place).
+Status writeAll(seal::StateDir& state, const std::vector<SealedOutput>& outputs) {
+  std::vector<std::pair<std::string, std::string>> created;  // key, version (or "" for pending)
+  auto rollback = [&] {
+    for (const auto& [key, version] : created) {
+      Status removed =
+          version.empty() ? state.removePending(key) : state.removeVersion(key, version);
+      if (!removed.isOk()) {
+        log::warning("init.rollback_failed", {{"key", key}, {"message", removed.message()}});
+      }
+    }
+  };
+  for (const SealedOutput& output : outputs) {
+    if (output.version.empty()) {
+      StatusOr<std::string> existing = state.readPending(output.key, seal::kMaxBundleBytes);
+      Status written = state.writePending(output.key, output.content);
+      if (!written.isOk()) {
+        rollback();
+        return written.withContext("write " + output.key + "/pending.json");
+      }
+      if (!existing.ok()) created.emplace_back(output.key, "");
+      continue;
+    }
+    StatusOr<std::string> existing =
+        state.readVersion(output.key, output.version, seal::kMaxBundleBytes);
+    if (existing.ok()) continue;  // this version is already sealed here: keep that file
+    Status written = state.writeVersion(output.key, output.version, output.content);
+    if (!written.isOk()) {
+      rollback();
+      return written.withContext("write " + output.key + "/" + output.version + ".json");
+    }
+    created.emplace_back(output.key, output.version);
+  }
+  for (const SealedOutput& output : outputs) {
+    if (output.version.empty()) continue;
+    Status current = state.setCurrent(output.key, output.version);
+    if (!current.isOk()) return current.withContext("set " + output.key + "/current");
+    // A completed release supersedes an earlier attest-and-defer bundle.
+    Status removed = state.removePending(output.key);
+    if (!removed.isOk() && removed.code() != StatusCode::NotFound) {
+      log::warning("init.pending_not_removed",
+                   {{"key", output.key}, {"message", removed.message()}});
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+void logProgress(const release::ProgressEvent& event) {
+  const bool ok = event.status.isOk();
+  std::string status = ok ? "ok" : std::string(statusCodeName(event.status.code()));
+  if (ok) {
+    log::info("step", {{"step", release::stepName(event.step)},
+                       {"key", event.key},
+                       {"host", event.host},
+                       {"duration_ms", static_cast<int64_t>(event.duration.count())},
+                       {"attempts", event.attempts},
+                       {"status", status}});
+  } else {
+    log::error("step", {{"step", release::stepName(event.step)},
+                        {"key", event.key},
+                        {"host", event.host},
+                        {"duration_ms", static_cast<int64_t>(event.duration.count())},
+                        {"attempts", event.attempts},
+                        {"status", status},
+                        {"message", event.status.message()}});
+  }
+}
+
+std::string hintFor(ExitCode code, std::string_view step, const Status& status) {
+  switch (code) {
+    case ExitCode::Ok: return "";
+    case ExitCode::Usage:
+      return "fix the configuration key named in the message (see docs/config.md)";
+    case ExitCode::Platform:
+      return step == "collateral"
+                 ? "the AMD certificates could not be obtained: check UVM_SECURITY_CONTEXT_DIR, "
+                   "the "
+                   "THIM endpoint (IMDS) or access to AMD KDS"
+                 : "no usable SEV-SNP evidence source: run in a confidential container group "
+                   "(sku Confidential), or set platform: emulated explicitly for tests";
+    case ExitCode::Attestation:
+      return "MAA rejected the evidence: check the MAA endpoint and that the report and AMD "
+             "certificates belong to this platform";
+    case ExitCode::Identity:
+      return "no access token: check the identity section (managed identity assigned to the "
+             "group, or AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE)";
+    case ExitCode::ReleaseDenied:
+      return status.message().find("role") != std::string::npos
+                 ? "grant the identity the release role on the key (see the message)"
+                 : "the key's release policy does not accept this attestation: compare the "
+                   "policy's x-ms-sevsnpvm-hostdata and MAA authority with this platform's "
+                   "(skrctl hostdata, az confcom acipolicygen)";
+    case ExitCode::KeyNotFound:
+      return "check the key name, version and vault in keys[] (the key must exist and be "
+             "exportable)";
+    case ExitCode::Unavailable:
+      return "a dependency did not answer in time: check network, proxy (HTTPS_PROXY/NO_PROXY) "
+             "and service health, or raise --timeout";
+    case ExitCode::Integrity:
+      return "a signature, certificate chain or unwrap check failed: check tls.ca_file and that "
+             "the vault and MAA hosts are the real ones; do not retry blindly";
+    case ExitCode::Output:
+      return "the state directory or sealing failed: check state_dir (a tmpfs owned by this "
+             "user, not group/world writable) and the seal section";
+  }
+  return "";
+}
+
+InitOutcome runInit(const config::Config& config, release::ReleaseServices& services, Clock& clock,
+                    http::JitterSource& jitter, const InitRunOptions& options) {
+  // Check the output first: a run that cannot write should fail before it asks Azure for keys.
+  std::optional<seal::StateDir> state;
+  {
+    seal::StateDirOptions state_options;
+    state_options.path = config.state_dir;
+    state_options.group = config.seal.group;
+    state_options.create = !options.dry_run;
+    state_options.on_write_step = options.on_write_step;
+    StatusOr<seal::StateDir> opened = seal::StateDir::open(std::move(state_options));
+    if (!opened.ok() && !(options.dry_run && opened.status().code() == StatusCode::NotFound)) {
+      return failedLocal(ExitCode::Output, Step::Write, "",
+                         opened.status().withContext("state_dir"));
+    }
+    if (opened.ok()) state.emplace(std::move(opened).value());
+  }
+  if (services.sealing->kind() != seal::SealProviderKind::None) {
+    StatusOr<SecretBytes> sealing_key = services.sealing->sealingKey();
+    if (!sealing_key.ok()) {
+      return failedLocal(ExitCode::Output, Step::Seal, "",
+                         sealing_key.status().withContext("seal.provider"));
+    }
+  }
+
+  const bool defer = !services.tokens;
+  release::ReleaseFlow attest_flow(*services.device, *services.collateral, *services.maa, nullptr,
+                                   clock, services.flowOptions(config), logProgress);
+  release::StepResult<release::Attestation> attested = attest_flow.attest(options.deadline);
+  if (auto* failure = std::get_if<StepFailure>(&attested)) return failed(*failure, "");
+  release::Attestation& attestation = std::get<release::Attestation>(attested);
+  log::info("attested", {{"platform", attestation.platform},
+                         {"maa", attestation.maa.issuer},
+                         {"hostdata", attestation.maa.hostdata},
+                         {"emulated", attestation.maa.emulated}});
+
+  std::vector<SealedOutput> outputs;
+  for (const config::KeyConfig& key : config.keys) {
+    if (defer) {
+      auto start = clock.steadyNow();
+      StatusOr<std::string> pending =
+          sealPendingFor(config, attestation, key, *services.sealing, clock);
+      release::ProgressEvent event{
+          Step::Seal,
+          key.name,
+          "",
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock.steadyNow() - start),
+          1,
+          pending.ok() ? Status() : pending.status()};
+      logProgress(event);
+      if (!pending.ok())
+        return failedLocal(ExitCode::Output, Step::Seal, key.name, pending.status());
+      outputs.push_back({key.name, "", std::move(pending).value()});
+      continue;
+    }
+    if (options.dry_run) continue;
+    StatusOr<std::unique_ptr<azure::KeyVaultClient>> client =
+        services.vaultClientFor(key, clock, jitter);
+    if (!client.ok()) return failedLocal(ExitCode::Usage, Step::Release, key.name, client.status());
+    release::ReleaseFlow flow(*services.device, *services.collateral, *services.maa, client->get(),
+                              clock, services.flowOptions(config), logProgress);
+    azure::VaultKeyRef ref{key.vault_url, key.name, key.version};
+    release::StepResult<azure::ReleasedKey> released =
+        flow.release(attestation, ref, options.deadline);
+    if (auto* failure = std::get_if<StepFailure>(&released)) return failed(*failure, key.name);
+    azure::ReleasedKey& key_released = std::get<azure::ReleasedKey>(released);
+
+    auto start = clock.steadyNow();
+    seal::BundleInfo info = baseInfo(config, attestation, key, seal::BundleKind::Key, clock);
+    info.vault = key_released.vault_host;
+    info.kid = key_released.kid;
+    info.key_ops = key_released.key.keyOps();
+    StatusOr<std::string> sealed = seal::sealKey(info, key_released.key, *services.sealing);
+    logProgress({Step::Seal, key.name, "",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(clock.steadyNow() - start),
+                 1, sealed.ok() ? Status() : sealed.status()});
+    if (!sealed.ok()) return failedLocal(ExitCode::Output, Step::Seal, key.name, sealed.status());
+    outputs.push_back({key.name, key_released.version, std::move(sealed).value()});
+  }
+
+  InitOutcome outcome;
+  if (options.dry_run) {
+    outcome.message = "dry run: attested on " + attestation.platform + " (MAA " +
+                      attestation.maa.issuer + ", hostdata " + attestation.maa.hostdata +
+                      "); state directory and sealing checked; nothing released or written";
+    return outcome;
+  }
+  auto start = clock.steadyNow();
+  Status written = writeAll(*state, outputs);
+  logProgress({Step::Write, "", "",
+               std::chrono::duration_cast<std::chrono::milliseconds>(clock.steadyNow() - start), 1,
+               written});
+  if (!written.isOk()) return failedLocal(ExitCode::Output, Step::Write, "", written);
+
+  outcome.message = defer ? "attest-and-defer: wrote " + std::to_string(outputs.size()) +
+                                " pending bundle(s); skr-agent completes the release with the "
+                                "group's identity"
+                          : "released and sealed " + std::to_string(outputs.size()) +
+                                " key(s) into " + config.state_dir;
+  return outcome;
+}
+
+}  // namespace skr::init
