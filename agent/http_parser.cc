@@ -183,6 +183,10 @@ std::size_t HttpRequestParser::feedHead(std::string_view input) {
   if (!request_line_end_) {
     const std::size_t lf = head_.find('\n');
     if (lf != std::string::npos) {
+      if (lf == 0 || head_[lf - 1] != '\r') {
+        fail(400, "BadRequest", "a line of the request head does not end in CRLF");
+        return used + take;
+      }
       request_line_end_ = lf;
     }
     const std::size_t line_length = lf == std::string::npos ? head_.size() : lf;

@@ -458,12 +458,12 @@ class HttpServer::Impl {
   void closeConnection(uint64_t id) {
     const auto it = connections_.find(id);
     if (it == connections_.end()) return;
-    Connection& connection = *it->second;
-    clearTimer(connection);
-    // close() also removes the descriptor from the epoll set.
-    ::close(connection.fd);
+    clearTimer(*it->second);
+    const int fd = it->second->fd;
     connections_.erase(it);
+    // Counted down before the peer can see the close. close() also leaves the epoll set.
     open_connections_.store(connections_.size());
+    ::close(fd);
   }
 
   void updateInterest(Connection& connection) {
