@@ -182,19 +182,19 @@ std::size_t HttpRequestParser::feedHead(std::string_view input) {
 
   if (!request_line_end_) {
     const std::size_t lf = head_.find('\n');
+    const std::size_t line_length = lf == std::string::npos ? head_.size() : lf;
+    // +1 for the CR that ends the line. Checked first so any split of the input fails alike.
+    if (line_length > limits_.max_request_line_bytes + 1) {
+      fail(414, "UriTooLong",
+           "request line exceeds " + std::to_string(limits_.max_request_line_bytes) + " bytes");
+      return used + take;
+    }
     if (lf != std::string::npos) {
       if (lf == 0 || head_[lf - 1] != '\r') {
         fail(400, "BadRequest", "a line of the request head does not end in CRLF");
         return used + take;
       }
       request_line_end_ = lf;
-    }
-    const std::size_t line_length = lf == std::string::npos ? head_.size() : lf;
-    // +1 for the CR that ends the line.
-    if (line_length > limits_.max_request_line_bytes + 1) {
-      fail(414, "UriTooLong",
-           "request line exceeds " + std::to_string(limits_.max_request_line_bytes) + " bytes");
-      return used + take;
     }
     if (lf == std::string::npos) return used + take;
   }
