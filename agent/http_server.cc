@@ -124,8 +124,13 @@ void serializeResponse(const HttpResponse& response, bool close, bool head_only,
   head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
   if (close) head += "Connection: close\r\n";
   head += "\r\n";
-  out.append(asBytes(head));
-  if (!head_only) out.append(response.body.view(grantSecretAccess()));
+  // One allocation: every SecretBytes buffer is page-aligned and locked.
+  const ByteView body = head_only ? ByteView() : response.body.view(grantSecretAccess());
+  const std::size_t offset = out.size();
+  out.resize(offset + head.size() + body.size());
+  const std::span<uint8_t> target = out.mutableView(grantSecretAccess());
+  std::memcpy(target.data() + offset, head.data(), head.size());
+  if (!body.empty()) std::memcpy(target.data() + offset + head.size(), body.data(), body.size());
 }
 
 // A handler's response the server can put on the wire; otherwise a 500.
@@ -147,8 +152,14 @@ std::string errnoText(int error) {
   return std::strerror(error);
 }
 
-enum class ConnectionState { Reading, Handling, Writing };
-enum class TimerKind { None, Idle, Read, Write };
+// Lingering: after an error answer to a request whose body may still be arriving, the write side
+// is shut down and input is read and discarded for a while, so a client that is still sending
+// reads the error instead of a reset (RFC 9112 §9.6).
+enum class ConnectionState { Reading, Handling, Writing, Lingering };
+enum class TimerKind { None, Idle, Read, Write, Linger };
+
+// Bytes a lingering connection may still send before it is closed regardless.
+constexpr std::size_t kMinLingerBytes = 4 * 1024 * 1024;
 
 struct Connection {
   uint64_t id = 0;
@@ -162,6 +173,8 @@ struct Connection {
   std::size_t out_offset = 0;
   bool continue_sent = false;
   bool close_after_write = false;
+  bool linger_after_write = false;
+  std::size_t linger_budget = 0;
   bool head_request = false;
   bool abandoned = false;  // the peer hung up while its request was being handled
   bool registered = true;  // in the epoll set
@@ -355,7 +368,8 @@ class HttpServer::Impl {
     }
     std::vector<uint64_t> idle;
     for (auto& [id, connection] : connections_) {
-      if (connection->state == ConnectionState::Reading) {
+      if (connection->state == ConnectionState::Reading ||
+          connection->state == ConnectionState::Lingering) {
         idle.push_back(id);
       } else {
         connection->close_after_write = true;
@@ -469,7 +483,10 @@ class HttpServer::Impl {
   void updateInterest(Connection& connection) {
     if (!connection.registered) return;
     uint32_t wanted = 0;
-    if (connection.state == ConnectionState::Reading) wanted |= EPOLLIN;
+    if (connection.state == ConnectionState::Reading ||
+        connection.state == ConnectionState::Lingering) {
+      wanted |= EPOLLIN;
+    }
     if (connection.out_offset < connection.out.size()) wanted |= EPOLLOUT;
     if (wanted == connection.events) return;
     epoll_event event{};
@@ -494,6 +511,10 @@ class HttpServer::Impl {
       }
       return;
     }
+    if (connection->state == ConnectionState::Lingering) {
+      if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) discardSome(*connection);
+      return;
+    }
     if ((events & EPOLLOUT) != 0 || connection->state == ConnectionState::Writing) {
       if (!writeSome(*connection)) return;  // closed
     }
@@ -502,6 +523,19 @@ class HttpServer::Impl {
         (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
       readSome(*connection);
     }
+  }
+
+  // Lingering: reads and drops what the client still sends; closes on EOF or when the budget is
+  // spent (the Linger timer closes it otherwise).
+  void discardSome(Connection& connection) {
+    std::span<uint8_t> buffer = scratch_.mutableView(grantSecretAccess());
+    const ssize_t got = ::read(connection.fd, buffer.data(), buffer.size());
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (got <= 0 || static_cast<std::size_t>(got) >= connection.linger_budget) {
+      closeConnection(connection.id);
+      return;
+    }
+    connection.linger_budget -= static_cast<std::size_t>(got);
   }
 
   void readSome(Connection& connection) {
@@ -536,7 +570,7 @@ class HttpServer::Impl {
         return;
       case HttpRequestParser::State::Failed: {
         const HttpParseError& error = connection.parser.error();
-        sendError(connection, error.status, error.code, error.message);
+        sendError(connection, error.status, error.code, error.message, /*linger=*/true);
         return;
       }
       case HttpRequestParser::State::Incomplete:
@@ -593,8 +627,9 @@ class HttpServer::Impl {
   }
 
   void sendError(Connection& connection, int status, std::string_view code,
-                 std::string_view message) {
+                 std::string_view message, bool linger) {
     connection.close_after_write = true;
+    connection.linger_after_write = linger;
     connection.head_request = false;
     respond(connection, errorResponse(status, code, message));
   }
@@ -620,6 +655,14 @@ class HttpServer::Impl {
     connection.out_offset = 0;
     if (connection.state != ConnectionState::Writing) {
       updateInterest(connection);  // an interim 100 went out; keep reading
+      return true;
+    }
+    if (connection.close_after_write && connection.linger_after_write && !stopping_) {
+      ::shutdown(connection.fd, SHUT_WR);
+      connection.state = ConnectionState::Lingering;
+      connection.linger_budget = std::max(kMinLingerBytes, 2 * options_.max_body_bytes);
+      setTimer(connection, TimerKind::Linger, SteadyClock::now() + options_.read_timeout);
+      updateInterest(connection);
       return true;
     }
     if (connection.close_after_write) {
@@ -655,9 +698,10 @@ class HttpServer::Impl {
       if (kind == TimerKind::Read) {
         sendError(*connection, 408, "RequestTimeout",
                   "the request was not received completely within " +
-                      std::to_string(options_.read_timeout.count()) + " ms");
+                      std::to_string(options_.read_timeout.count()) + " ms",
+                  /*linger=*/false);
       } else {
-        closeConnection(id);  // idle, or a response that could not be written in time
+        closeConnection(id);  // idle, lingered long enough, or a response not written in time
       }
     }
   }

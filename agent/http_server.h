@@ -9,7 +9,10 @@
 //    shape {"error":{"code","message"}}: 400 BadRequest, 408 RequestTimeout, 413 PayloadTooLarge,
 //    414 UriTooLong, 417 ExpectationFailed, 431 HeaderTooLarge, 500 InternalError (a handler
 //    threw or returned an invalid header), 501 NotImplemented (Transfer-Encoding),
-//    503 TooManyConnections, 505 HttpVersionNotSupported. An error response always closes.
+//    503 TooManyConnections, 505 HttpVersionNotSupported. An error response always closes the
+//    connection; after a refused request (not after 408) the server first shuts down its write
+//    side and discards what the client still sends (up to max(4 MiB, 2 x max_body_bytes) or
+//    read_timeout), so a client busy sending an oversized body reads the 413, not a reset.
 //  - Timeouts: read_timeout runs from the first byte of a request until it is complete (then
 //    408 and close); idle_timeout closes a connection silently when no request is pending;
 //    write_timeout bounds the time to write one response (then close).

@@ -116,6 +116,7 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
 
   bool send(std::string_view data) {
     while (!data.empty()) {
@@ -214,6 +215,16 @@ struct TestServer {
   std::string adminPath() const { return admin_socket->path(); }
 };
 
+// Polls the server's connection count until it equals `count` (bounded by 2 s).
+bool openConnectionsReach(const HttpServer& server, std::size_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (server.openConnections() != count) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
 std::string get(std::string_view path, std::string_view extra = "") {
   return "GET " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n" + std::string(extra) +
          "\r\n";
@@ -257,6 +268,20 @@ TEST_CASE("server answers keep-alive and pipelined requests in order on one conn
   REQUIRE(again);
   CHECK(again->body == echoBody("GET", "/four", "", "client"));
   CHECK(test.server->openConnections() == 1);
+}
+
+TEST_CASE("server reads and writes bodies larger than the socket buffers") {
+  EchoHandler handler;
+  TestServer test(handler, {});
+  Client client(test.clientPath());
+  const std::string body(900 * 1024, 'z');
+  auto sent = std::async(std::launch::async, [&] { return client.send(post("/big", body)); });
+  const auto response = client.read();
+  REQUIRE(sent.wait_for(5s) == std::future_status::ready);
+  CHECK(sent.get());
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  CHECK(response->body == echoBody("POST", "/big", body, "client"));
 }
 
 TEST_CASE("server tags requests with the listener they arrived on and keeps handler headers") {
@@ -308,6 +333,29 @@ TEST_CASE("server answers 413 from Content-Length without waiting for the body")
   CHECK(response->header("connection") == "close");
   CHECK(response->header("content-type") == "application/json");
   CHECK(client.closedByServer());
+}
+
+TEST_CASE("server lets a client finish sending an oversized body and read the 413") {
+  EchoHandler handler;
+  HttpServerOptions options;
+  options.max_body_bytes = 1000;
+  TestServer test(handler, options);
+  Client client(test.clientPath());
+  // 512 KiB is far more than the socket buffers: without lingering the send would fail.
+  const std::string body(512 * 1024, 'b');
+  auto sent = std::async(std::launch::async, [&] {
+    return client.send("POST /k HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body);
+  });
+  REQUIRE(sent.wait_for(5s) == std::future_status::ready);
+  CHECK(sent.get());
+  const auto response = client.read();
+  REQUIRE(response);
+  CHECK(response->status == 413);
+  CHECK(response->header("connection") == "close");
+  CHECK(client.closedByServer());    // the server shut down its write side
+  ::shutdown(client.fd(), SHUT_WR);  // and closes once the client is done sending
+  CHECK(openConnectionsReach(*test.server, 0));
 }
 
 TEST_CASE("server answers malformed requests 400 and 431 in AKV shape and closes") {
