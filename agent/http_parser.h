@@ -18,10 +18,12 @@
 namespace skr::agent {
 
 struct HttpParserLimits {
-  std::size_t max_request_line_bytes = 8 * 1024;  // 414 beyond
-  std::size_t max_header_bytes = 16 * 1024;       // header block after the request line; 431
-  std::size_t max_header_count = 100;             // 431 beyond
-  std::size_t max_body_bytes = 1024 * 1024;       // Content-Length above it: 413 before any body
+  std::size_t max_request_line_bytes = std::size_t{8} * 1024;  // 414 beyond
+  std::size_t max_header_bytes =
+      std::size_t{16} * 1024;          // header block after the request line; 431
+  std::size_t max_header_count = 100;  // 431 beyond
+  std::size_t max_body_bytes =
+      std::size_t{1024} * 1024;  // Content-Length above it: 413 before any body
 };
 
 // Why a request was refused: the HTTP status and the AKV error code/message the server answers

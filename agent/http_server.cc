@@ -39,7 +39,7 @@ constexpr uint64_t kWakeToken = 1;
 constexpr uint64_t kFirstListenerToken = 2;
 constexpr uint64_t kFirstConnectionId = uint64_t{1} << 32;
 
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 constexpr int kMaxEvents = 64;
 
 std::string_view reasonPhrase(int status) {
@@ -117,7 +117,7 @@ void serializeResponse(const HttpResponse& response, bool close, bool head_only,
       continue;
     }
     if (equalsIgnoreCase(name, "content-type")) has_content_type = true;
-    head += name + ": " + value + "\r\n";
+    head.append(name).append(": ").append(value).append("\r\n");
   }
   if (!has_content_type) head += "Content-Type: application/json\r\n";
   head += "Cache-Control: no-store\r\n";
@@ -159,7 +159,7 @@ enum class ConnectionState { Reading, Handling, Writing, Lingering };
 enum class TimerKind { None, Idle, Read, Write, Linger };
 
 // Bytes a lingering connection may still send before it is closed regardless.
-constexpr std::size_t kMinLingerBytes = 4 * 1024 * 1024;
+constexpr std::size_t kMinLingerBytes = std::size_t{4} * 1024 * 1024;
 
 struct Connection {
   uint64_t id = 0;

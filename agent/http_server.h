@@ -40,8 +40,8 @@ namespace skr::agent {
 struct HttpServerOptions {
   std::size_t workers = 4;
   std::size_t max_connections = 256;
-  std::size_t max_body_bytes = 1024 * 1024;
-  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = std::size_t{1024} * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds write_timeout{5000};

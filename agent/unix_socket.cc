@@ -19,7 +19,7 @@ std::string errnoText(int error) {
 
 std::string octal(mode_t mode) {
   char text[16];
-  std::snprintf(text, sizeof(text), "0%03o", static_cast<unsigned>(mode));
+  (void)std::snprintf(text, sizeof(text), "0%03o", static_cast<unsigned>(mode));
   return text;
 }
 

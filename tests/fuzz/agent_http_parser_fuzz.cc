@@ -27,8 +27,10 @@ void require(bool condition) {
 // A canonical text of what the parser produced, for comparing feeding strategies.
 std::string describe(const HttpRequest& request, bool keep_alive) {
   std::string out = request.method + " " + request.path + "?";
-  for (const auto& [name, value] : request.query) out += name + "=" + value + "&";
-  for (const auto& [name, value] : request.headers) out += "|" + name + ":" + value;
+  for (const auto& [name, value] : request.query)
+    out.append(name).append("=").append(value).append("&");
+  for (const auto& [name, value] : request.headers)
+    out.append("|").append(name).append(":").append(value);
   out += "#" + skr::toString(request.body.view(skr::grantSecretAccess()));
   out += keep_alive ? "+ka" : "-ka";
   return out;

@@ -142,7 +142,7 @@ TEST_CASE("parser answers 431 when the header block or the header count is too l
 }
 
 TEST_CASE("parser answers 414 for a request line over the limit, even without a line end") {
-  const std::string line = "GET /" + std::string(8 * 1024, 'a') + " HTTP/1.1";
+  const std::string line = "GET /" + std::string(std::size_t{8} * 1024, 'a') + " HTTP/1.1";
   const Parsed parsed = parse(line, 1);
   REQUIRE(parsed.state == HttpRequestParser::State::Failed);
   CHECK(parsed.error.status == 414);

@@ -274,7 +274,7 @@ TEST_CASE("server reads and writes bodies larger than the socket buffers") {
   EchoHandler handler;
   TestServer test(handler, {});
   Client client(test.clientPath());
-  const std::string body(900 * 1024, 'z');
+  const std::string body(std::size_t{900} * 1024, 'z');
   auto sent = std::async(std::launch::async, [&] { return client.send(post("/big", body)); });
   const auto response = client.read();
   REQUIRE(sent.wait_for(5s) == std::future_status::ready);
@@ -342,7 +342,7 @@ TEST_CASE("server lets a client finish sending an oversized body and read the 41
   TestServer test(handler, options);
   Client client(test.clientPath());
   // 512 KiB is far more than the socket buffers: without lingering the send would fail.
-  const std::string body(512 * 1024, 'b');
+  const std::string body(std::size_t{512} * 1024, 'b');
   auto sent = std::async(std::launch::async, [&] {
     return client.send("POST /k HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
                        "\r\n\r\n" + body);
