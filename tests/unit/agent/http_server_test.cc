@@ -42,6 +42,11 @@ class EchoHandler : public RequestHandler {
  public:
   HttpResponse handle(const HttpRequest& request) override {
     if (request.path == "/throw") throw std::runtime_error("boom");
+    if (request.path == "/large") {
+      HttpResponse large;
+      large.body = SecretBytes(std::size_t{8} * 1024 * 1024);
+      return large;
+    }
     std::string body = "{\"method\":";
     json::appendQuoted(body, request.method);
     body += ",\"path\":";
@@ -469,6 +474,19 @@ TEST_CASE("server closes an idle keep-alive connection silently after the idle t
   CHECK(elapsed >= 250ms);
   CHECK(elapsed < 2s);
   CHECK(test.server->openConnections() == 0);
+}
+
+TEST_CASE("server closes a connection whose client does not read its response in time") {
+  EchoHandler handler;
+  HttpServerOptions options;
+  options.write_timeout = 300ms;
+  TestServer test(handler, options);
+  Client client(test.clientPath());
+  REQUIRE(client.send(get("/large")));  // 8 MiB answer, never read
+  REQUIRE(openConnectionsReach(*test.server, 1));
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(openConnectionsReach(*test.server, 0));
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
 TEST_CASE("server keeps answering a well-behaved client while 300 idle connections are open") {
