@@ -1,0 +1,786 @@
+#include "agent/http_server.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "agent/http_parser.h"
+#include "agent/peer_credentials.h"
+#include "common/json/json_string.h"
+#include "common/log/logger.h"
+
+namespace skr::agent {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using TimePoint = SteadyClock::time_point;
+
+// epoll tokens: the two eventfds, then one per listening socket, then connection ids.
+constexpr uint64_t kStopToken = 0;
+constexpr uint64_t kWakeToken = 1;
+constexpr uint64_t kFirstListenerToken = 2;
+constexpr uint64_t kFirstConnectionId = uint64_t{1} << 32;
+
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
+constexpr int kMaxEvents = 64;
+
+std::string_view reasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+  }
+}
+
+bool isHeaderNameChar(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+bool validHeader(const std::string& name, const std::string& value) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), isHeaderNameChar)) return false;
+  return std::none_of(value.begin(), value.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && u != '\t') || u == 0x7f;
+  });
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// {"error":{"code":"...","message":"..."}} as AKV shapes it.
+HttpResponse errorResponse(int status, std::string_view code, std::string_view message) {
+  std::string body = "{\"error\":{\"code\":";
+  json::appendQuoted(body, code);
+  body += ",\"message\":";
+  json::appendQuoted(body, message);
+  body += "}}";
+  HttpResponse response;
+  response.status = status;
+  response.body = SecretBytes::copyOf(asBytes(body));
+  return response;
+}
+
+// Status line, headers and (unless `head_only`) the body of `response`, appended to `out`.
+// Content-Length, Connection and Cache-Control are the server's; a handler's Content-Type wins.
+void serializeResponse(const HttpResponse& response, bool close, bool head_only, SecretBytes& out) {
+  std::string head = "HTTP/1.1 " + std::to_string(response.status) + " ";
+  head += reasonPhrase(response.status);
+  head += "\r\n";
+  bool has_content_type = false;
+  for (const auto& [name, value] : response.headers) {
+    if (equalsIgnoreCase(name, "content-length") || equalsIgnoreCase(name, "connection") ||
+        equalsIgnoreCase(name, "transfer-encoding") || equalsIgnoreCase(name, "cache-control")) {
+      continue;
+    }
+    if (equalsIgnoreCase(name, "content-type")) has_content_type = true;
+    head.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (!has_content_type) head += "Content-Type: application/json\r\n";
+  head += "Cache-Control: no-store\r\n";
+  head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+  if (close) head += "Connection: close\r\n";
+  head += "\r\n";
+  // One allocation: every SecretBytes buffer is page-aligned and locked.
+  const ByteView body = head_only ? ByteView() : response.body.view(grantSecretAccess());
+  const std::size_t offset = out.size();
+  out.resize(offset + head.size() + body.size());
+  const std::span<uint8_t> target = out.mutableView(grantSecretAccess());
+  std::memcpy(target.data() + offset, head.data(), head.size());
+  if (!body.empty()) std::memcpy(target.data() + offset + head.size(), body.data(), body.size());
+}
+
+// A handler's response the server can put on the wire; otherwise a 500.
+HttpResponse checkedResponse(HttpResponse response) {
+  if (response.status < 200 || response.status > 599) {
+    log::error("agent_http_invalid_response", {{"status", response.status}});
+    return errorResponse(500, "InternalError", "the request handler returned an invalid status");
+  }
+  for (const auto& [name, value] : response.headers) {
+    if (!validHeader(name, value)) {
+      log::error("agent_http_invalid_response", {{"header", name}});
+      return errorResponse(500, "InternalError", "the request handler returned an invalid header");
+    }
+  }
+  return response;
+}
+
+std::string errnoText(int error) {
+  return std::strerror(error);
+}
+
+// Lingering: after an error answer to a request whose body may still be arriving, the write side
+// is shut down and input is read and discarded for a while, so a client that is still sending
+// reads the error instead of a reset (RFC 9112 §9.6).
+enum class ConnectionState { Reading, Handling, Writing, Lingering };
+enum class TimerKind { None, Idle, Read, Write, Linger };
+
+// Bytes a lingering connection may still send before it is closed regardless.
+constexpr std::size_t kMinLingerBytes = std::size_t{4} * 1024 * 1024;
+
+struct Connection {
+  uint64_t id = 0;
+  int fd = -1;
+  Listener listener = Listener::Client;
+  PeerCredentials peer;
+  HttpRequestParser parser;
+  ConnectionState state = ConnectionState::Reading;
+  SecretBytes pending;  // bytes received after the request in flight (pipelining)
+  SecretBytes out;      // bytes to write (interim 100 and/or one response)
+  std::size_t out_offset = 0;
+  bool continue_sent = false;
+  bool close_after_write = false;
+  bool linger_after_write = false;
+  std::size_t linger_budget = 0;
+  bool head_request = false;
+  bool abandoned = false;  // the peer hung up while its request was being handled
+  bool registered = true;  // in the epoll set
+  uint32_t events = EPOLLIN;
+  TimerKind timer = TimerKind::None;
+  TimePoint deadline;
+
+  explicit Connection(const HttpParserLimits& limits) : parser(limits) {}
+};
+
+struct Job {
+  uint64_t connection_id;
+  HttpRequest request;
+};
+
+struct Completion {
+  uint64_t connection_id;
+  HttpResponse response;
+};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, RequestHandler& handler, std::vector<ListeningSocket> sockets)
+      : options_(options), handler_(handler), sockets_(std::move(sockets)) {
+    limits_.max_body_bytes = options_.max_body_bytes;
+    limits_.max_header_bytes = options_.max_header_bytes;
+  }
+
+  ~Impl() {
+    for (int fd : {epoll_fd_, stop_fd_, wake_fd_, reserve_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+  Status init() {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) return internalError("epoll_create1: " + errnoText(errno));
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0 || wake_fd_ < 0) return internalError("eventfd: " + errnoText(errno));
+    // Kept open so accept() can still take and refuse a connection when descriptors run out.
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    SKR_RETURN_IF_ERROR(addToEpoll(stop_fd_, EPOLLIN, kStopToken));
+    SKR_RETURN_IF_ERROR(addToEpoll(wake_fd_, EPOLLIN, kWakeToken));
+    for (std::size_t i = 0; i < sockets_.size(); ++i) {
+      const int fd = sockets_[i].fd;
+      const int flags = ::fcntl(fd, F_GETFL);
+      if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        return invalidArgumentError("listening socket " + std::to_string(fd) + ": " +
+                                    errnoText(errno));
+      }
+      SKR_RETURN_IF_ERROR(addToEpoll(fd, EPOLLIN, kFirstListenerToken + i));
+    }
+    scratch_.resize(kReadChunk);
+    try {
+      for (std::size_t i = 0; i < options_.workers; ++i) {
+        workers_.emplace_back([this] { workerLoop(); });
+      }
+      loop_thread_ = std::thread([this] { eventLoop(); });
+    } catch (const std::system_error& e) {
+      stopWorkers();
+      return internalError(std::string("starting server threads: ") + e.what());
+    }
+    return Status::ok();
+  }
+
+  void requestStop() {
+    const uint64_t one = 1;
+    // Async-signal-safe; a full counter (never in practice) still leaves the fd readable.
+    [[maybe_unused]] const ssize_t written = ::write(stop_fd_, &one, sizeof(one));
+  }
+
+  void wait() {
+    if (loop_thread_.joinable()) loop_thread_.join();
+  }
+
+  std::size_t openConnections() const { return open_connections_.load(); }
+
+ private:
+  Status addToEpoll(int fd, uint32_t events, uint64_t token) {
+    epoll_event event{};
+    event.events = events;
+    event.data.u64 = token;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+      return internalError("epoll_ctl(ADD): " + errnoText(errno));
+    }
+    return Status::ok();
+  }
+
+  // ---- worker pool ----
+
+  void workerLoop() {
+    while (true) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(jobs_mutex_);
+        jobs_cv_.wait(lock, [this] { return workers_exit_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      HttpResponse response;
+      try {
+        response = checkedResponse(handler_.handle(job.request));
+      } catch (...) {
+        log::error("agent_http_handler_threw", {{"path", job.request.path}});
+        response = errorResponse(500, "InternalError", "the request handler failed");
+      }
+      job.request = HttpRequest();  // wipe the request body now
+      {
+        std::lock_guard<std::mutex> lock(completions_mutex_);
+        completions_.push_back(Completion{job.connection_id, std::move(response)});
+      }
+      const uint64_t one = 1;
+      [[maybe_unused]] const ssize_t written = ::write(wake_fd_, &one, sizeof(one));
+    }
+  }
+
+  void stopWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex_);
+      workers_exit_ = true;
+    }
+    jobs_cv_.notify_all();
+    for (auto& worker : workers_) {
+      if (worker.joinable()) worker.join();
+    }
+  }
+
+  // ---- event loop ----
+
+  void eventLoop() {
+    epoll_event events[kMaxEvents];
+    while (true) {
+      const TimePoint now = SteadyClock::now();
+      if (stopping_ && (connections_.empty() || now >= drain_deadline_)) break;
+      int timeout_ms = -1;
+      std::optional<TimePoint> next;
+      if (!timers_.empty()) next = timers_.begin()->first;
+      if (stopping_ && (!next || drain_deadline_ < *next)) next = drain_deadline_;
+      if (next) {
+        const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+        timeout_ms = static_cast<int>(std::clamp<int64_t>(wait, 0, 60000));
+      }
+      const int count = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+      if (count < 0 && errno != EINTR) {
+        log::error("agent_http_epoll_failed", {{"error", errnoText(errno)}});
+        break;
+      }
+      for (int i = 0; i < count; ++i) {
+        const uint64_t token = events[i].data.u64;
+        if (token == kStopToken) {
+          drainEventFd(stop_fd_);
+          beginStop();
+        } else if (token == kWakeToken) {
+          drainEventFd(wake_fd_);
+          processCompletions();
+        } else if (token < kFirstConnectionId) {
+          if (!stopping_) acceptAll(sockets_[token - kFirstListenerToken]);
+        } else {
+          onConnectionEvent(token, events[i].events);
+        }
+      }
+      expireTimers(SteadyClock::now());
+    }
+    if (!connections_.empty()) {
+      log::warning("agent_http_drain_timeout",
+                   {{"connections", static_cast<int64_t>(connections_.size())}});
+    }
+    std::vector<uint64_t> ids;
+    for (const auto& [id, connection] : connections_) ids.push_back(id);
+    for (uint64_t id : ids) closeConnection(id);
+    stopWorkers();
+    std::lock_guard<std::mutex> lock(completions_mutex_);
+    completions_.clear();
+  }
+
+  static void drainEventFd(int fd) {
+    uint64_t value = 0;
+    [[maybe_unused]] const ssize_t got = ::read(fd, &value, sizeof(value));
+  }
+
+  void beginStop() {
+    if (stopping_) return;
+    stopping_ = true;
+    drain_deadline_ = SteadyClock::now() + options_.drain_timeout;
+    for (const auto& socket : sockets_) {
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, socket.fd, nullptr);
+    }
+    std::vector<uint64_t> idle;
+    for (auto& [id, connection] : connections_) {
+      if (connection->state == ConnectionState::Reading ||
+          connection->state == ConnectionState::Lingering) {
+        idle.push_back(id);
+      } else {
+        connection->close_after_write = true;
+      }
+    }
+    for (uint64_t id : idle) closeConnection(id);
+  }
+
+  void acceptAll(const ListeningSocket& socket) {
+    while (true) {
+      int fd = ::accept4(socket.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const int error = errno;
+        if (error == EINTR || error == ECONNABORTED) continue;
+        if ((error == EMFILE || error == ENFILE) && reserve_fd_ >= 0) {
+          // Out of descriptors: use the reserve to take the connection off the queue and refuse
+          // it, instead of spinning on a listening socket that stays readable.
+          ::close(reserve_fd_);
+          fd = ::accept4(socket.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (fd >= 0) refuseConnection(fd);
+          reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+          log::warning("agent_http_out_of_descriptors", {{"error", errnoText(error)}});
+          if (fd >= 0) continue;
+          return;
+        }
+        if (error != EAGAIN && error != EWOULDBLOCK) {
+          log::warning("agent_http_accept_failed", {{"error", errnoText(error)}});
+        }
+        return;
+      }
+      if (connections_.size() >= options_.max_connections) {
+        if (idle_.empty()) {
+          refuseConnection(fd);
+          continue;
+        }
+        closeConnection(idle_.begin()->second);  // the one idle the longest
+      }
+      auto credentials = readPeerCredentials(fd);
+      if (!credentials.ok()) {
+        log::warning("agent_http_peer_credentials_failed",
+                     {{"error", credentials.status().message()}});
+        ::close(fd);
+        continue;
+      }
+      auto connection = std::make_unique<Connection>(limits_);
+      connection->id = next_connection_id_++;
+      connection->fd = fd;
+      connection->listener = socket.listener;
+      connection->peer = *credentials;
+      if (!addToEpoll(fd, EPOLLIN, connection->id).isOk()) {
+        ::close(fd);
+        continue;
+      }
+      Connection& added = *connection;
+      connections_.emplace(added.id, std::move(connection));
+      open_connections_.store(connections_.size());
+      setTimer(added, TimerKind::Idle, SteadyClock::now() + options_.idle_timeout);
+    }
+  }
+
+  // 503 TooManyConnections on a fresh connection, best effort, then close.
+  void refuseConnection(int fd) {
+    SecretBytes out;
+    serializeResponse(errorResponse(503, "TooManyConnections",
+                                    "the agent has reached its connection limit of " +
+                                        std::to_string(options_.max_connections)),
+                      true, false, out);
+    const ByteView bytes = out.view(grantSecretAccess());
+    [[maybe_unused]] const ssize_t sent =
+        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(fd);
+    ++refused_since_log_;
+    if (refused_since_log_ == 1 || refused_since_log_ % 1000 == 0) {
+      log::warning("agent_http_connection_refused",
+                   {{"max_connections", static_cast<int64_t>(options_.max_connections)},
+                    {"refused", static_cast<int64_t>(refused_since_log_)}});
+    }
+  }
+
+  Connection* find(uint64_t id) {
+    const auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : it->second.get();
+  }
+
+  void setTimer(Connection& connection, TimerKind kind, TimePoint deadline) {
+    clearTimer(connection);
+    connection.timer = kind;
+    connection.deadline = deadline;
+    timers_.emplace(deadline, connection.id);
+    if (kind == TimerKind::Idle) idle_.emplace(deadline, connection.id);
+  }
+
+  void clearTimer(Connection& connection) {
+    if (connection.timer == TimerKind::None) return;
+    timers_.erase({connection.deadline, connection.id});
+    if (connection.timer == TimerKind::Idle) idle_.erase({connection.deadline, connection.id});
+    connection.timer = TimerKind::None;
+  }
+
+  void closeConnection(uint64_t id) {
+    const auto it = connections_.find(id);
+    if (it == connections_.end()) return;
+    clearTimer(*it->second);
+    const int fd = it->second->fd;
+    connections_.erase(it);
+    // Counted down before the peer can see the close. close() also leaves the epoll set.
+    open_connections_.store(connections_.size());
+    ::close(fd);
+  }
+
+  void updateInterest(Connection& connection) {
+    if (!connection.registered) return;
+    uint32_t wanted = 0;
+    if (connection.state == ConnectionState::Reading ||
+        connection.state == ConnectionState::Lingering) {
+      wanted |= EPOLLIN;
+    }
+    if (connection.out_offset < connection.out.size()) wanted |= EPOLLOUT;
+    if (wanted == connection.events) return;
+    epoll_event event{};
+    event.events = wanted;
+    event.data.u64 = connection.id;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, connection.fd, &event) == 0) {
+      connection.events = wanted;
+    }
+  }
+
+  void onConnectionEvent(uint64_t id, uint32_t events) {
+    Connection* connection = find(id);
+    if (connection == nullptr) return;
+    if (connection->state == ConnectionState::Handling) {
+      if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
+        // Gone while its request is handled: stop watching; the response is dropped.
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, connection->fd, nullptr);
+        connection->registered = false;
+        connection->abandoned = true;
+      } else if ((events & EPOLLOUT) != 0) {
+        writeSome(*connection);
+      }
+      return;
+    }
+    if (connection->state == ConnectionState::Lingering) {
+      if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) discardSome(*connection);
+      return;
+    }
+    if ((events & EPOLLOUT) != 0 || connection->state == ConnectionState::Writing) {
+      if (!writeSome(*connection)) return;  // closed
+    }
+    connection = find(id);
+    if (connection != nullptr && connection->state == ConnectionState::Reading &&
+        (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+      readSome(*connection);
+    }
+  }
+
+  // Lingering: reads and drops what the client still sends; closes on EOF or when the budget is
+  // spent (the Linger timer closes it otherwise).
+  void discardSome(Connection& connection) {
+    std::span<uint8_t> buffer = scratch_.mutableView(grantSecretAccess());
+    const ssize_t got = ::read(connection.fd, buffer.data(), buffer.size());
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (got <= 0 || static_cast<std::size_t>(got) >= connection.linger_budget) {
+      closeConnection(connection.id);
+      return;
+    }
+    connection.linger_budget -= static_cast<std::size_t>(got);
+  }
+
+  void readSome(Connection& connection) {
+    std::span<uint8_t> buffer = scratch_.mutableView(grantSecretAccess());
+    const ssize_t got = ::read(connection.fd, buffer.data(), buffer.size());
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      closeConnection(connection.id);
+      return;
+    }
+    if (got == 0) {
+      // The peer is done sending: a partial request can never complete.
+      closeConnection(connection.id);
+      return;
+    }
+    consume(connection, std::string_view(reinterpret_cast<const char*>(buffer.data()),  // NOLINT
+                                         static_cast<std::size_t>(got)));
+  }
+
+  // Feeds received bytes to the parser and acts on its state. `bytes` never aliases
+  // connection.pending.
+  void consume(Connection& connection, std::string_view bytes) {
+    const bool was_started = connection.parser.started();
+    const std::size_t used = connection.parser.feed(bytes);
+    if (!was_started && connection.parser.started()) {
+      setTimer(connection, TimerKind::Read, SteadyClock::now() + options_.read_timeout);
+    }
+    switch (connection.parser.state()) {
+      case HttpRequestParser::State::Complete:
+        connection.pending.append(asBytes(bytes.substr(used)));
+        dispatch(connection);
+        return;
+      case HttpRequestParser::State::Failed: {
+        const HttpParseError& error = connection.parser.error();
+        sendError(connection, error.status, error.code, error.message, /*linger=*/true);
+        return;
+      }
+      case HttpRequestParser::State::Incomplete:
+        if (connection.parser.awaitingBodyWithContinue() && !connection.continue_sent) {
+          connection.continue_sent = true;
+          connection.out.append(asBytes("HTTP/1.1 100 Continue\r\n\r\n"));
+          writeSome(connection);
+        }
+        return;
+    }
+  }
+
+  void dispatch(Connection& connection) {
+    connection.close_after_write = !connection.parser.keepAlive() || stopping_;
+    HttpRequest request = connection.parser.takeRequest();
+    request.peer = connection.peer;
+    request.listener = connection.listener;
+    connection.head_request = request.method == "HEAD";
+    connection.continue_sent = false;
+    connection.state = ConnectionState::Handling;
+    clearTimer(connection);
+    updateInterest(connection);
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex_);
+      jobs_.push_back(Job{connection.id, std::move(request)});
+    }
+    jobs_cv_.notify_one();
+  }
+
+  void processCompletions() {
+    std::deque<Completion> done;
+    {
+      std::lock_guard<std::mutex> lock(completions_mutex_);
+      done.swap(completions_);
+    }
+    for (Completion& completion : done) {
+      Connection* connection = find(completion.connection_id);
+      if (connection == nullptr) continue;
+      if (connection->abandoned) {
+        closeConnection(connection->id);
+        continue;
+      }
+      if (stopping_) connection->close_after_write = true;
+      respond(*connection, completion.response);
+    }
+  }
+
+  void respond(Connection& connection, const HttpResponse& response) {
+    serializeResponse(response, connection.close_after_write, connection.head_request,
+                      connection.out);
+    connection.state = ConnectionState::Writing;
+    setTimer(connection, TimerKind::Write, SteadyClock::now() + options_.write_timeout);
+    writeSome(connection);
+  }
+
+  void sendError(Connection& connection, int status, std::string_view code,
+                 std::string_view message, bool linger) {
+    connection.close_after_write = true;
+    connection.linger_after_write = linger;
+    connection.head_request = false;
+    respond(connection, errorResponse(status, code, message));
+  }
+
+  // Writes what the socket takes. Returns false when the connection was closed.
+  bool writeSome(Connection& connection) {
+    const ByteView out = connection.out.view(grantSecretAccess());
+    while (connection.out_offset < out.size()) {
+      const ssize_t sent = ::send(connection.fd, out.data() + connection.out_offset,
+                                  out.size() - connection.out_offset, MSG_NOSIGNAL);
+      if (sent < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          updateInterest(connection);
+          return true;
+        }
+        closeConnection(connection.id);
+        return false;
+      }
+      connection.out_offset += static_cast<std::size_t>(sent);
+    }
+    connection.out.clear();
+    connection.out_offset = 0;
+    if (connection.state != ConnectionState::Writing) {
+      updateInterest(connection);  // an interim 100 went out; keep reading
+      return true;
+    }
+    if (connection.close_after_write && connection.linger_after_write && !stopping_) {
+      ::shutdown(connection.fd, SHUT_WR);
+      connection.state = ConnectionState::Lingering;
+      connection.linger_budget = std::max(kMinLingerBytes, 2 * options_.max_body_bytes);
+      setTimer(connection, TimerKind::Linger, SteadyClock::now() + options_.read_timeout);
+      updateInterest(connection);
+      return true;
+    }
+    if (connection.close_after_write) {
+      closeConnection(connection.id);
+      return false;
+    }
+    // Ready for the next request: pipelined bytes first, else wait idle.
+    connection.state = ConnectionState::Reading;
+    setTimer(connection, TimerKind::Idle, SteadyClock::now() + options_.idle_timeout);
+    updateInterest(connection);
+    if (!connection.pending.empty()) {
+      const uint64_t id = connection.id;  // consume() may close and free the connection
+      SecretBytes pending = std::move(connection.pending);
+      connection.pending = SecretBytes();
+      const ByteView bytes = pending.view(grantSecretAccess());
+      consume(connection, std::string_view(reinterpret_cast<const char*>(bytes.data()),  // NOLINT
+                                           bytes.size()));
+      return find(id) != nullptr;
+    }
+    return true;
+  }
+
+  void expireTimers(TimePoint now) {
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      const uint64_t id = timers_.begin()->second;
+      Connection* connection = find(id);
+      if (connection == nullptr) {
+        timers_.erase(timers_.begin());
+        continue;
+      }
+      const TimerKind kind = connection->timer;
+      clearTimer(*connection);
+      if (kind == TimerKind::Read) {
+        sendError(*connection, 408, "RequestTimeout",
+                  "the request was not received completely within " +
+                      std::to_string(options_.read_timeout.count()) + " ms",
+                  /*linger=*/false);
+      } else {
+        closeConnection(id);  // idle, lingered long enough, or a response not written in time
+      }
+    }
+  }
+
+  HttpServerOptions options_;
+  RequestHandler& handler_;
+  std::vector<ListeningSocket> sockets_;
+  HttpParserLimits limits_;
+
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;
+  int wake_fd_ = -1;
+  int reserve_fd_ = -1;
+
+  std::thread loop_thread_;
+  std::vector<std::thread> workers_;
+
+  std::mutex jobs_mutex_;
+  std::condition_variable jobs_cv_;
+  std::deque<Job> jobs_;
+  bool workers_exit_ = false;
+
+  std::mutex completions_mutex_;
+  std::deque<Completion> completions_;
+
+  // Event-loop thread only.
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::set<std::pair<TimePoint, uint64_t>> timers_;
+  std::set<std::pair<TimePoint, uint64_t>> idle_;  // idle connections, oldest first
+  uint64_t next_connection_id_ = kFirstConnectionId;
+  bool stopping_ = false;
+  TimePoint drain_deadline_;
+  SecretBytes scratch_;
+  std::size_t refused_since_log_ = 0;
+
+  std::atomic<std::size_t> open_connections_{0};
+};
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
+                                                        RequestHandler& handler,
+                                                        std::vector<ListeningSocket> sockets) {
+  if (options.workers == 0) return invalidArgumentError("HTTP server needs at least one worker");
+  if (options.max_connections == 0) {
+    return invalidArgumentError("HTTP server max_connections must be at least 1");
+  }
+  if (options.read_timeout.count() <= 0 || options.idle_timeout.count() <= 0 ||
+      options.write_timeout.count() <= 0 || options.drain_timeout.count() < 0) {
+    return invalidArgumentError("HTTP server timeouts must be positive");
+  }
+  if (sockets.empty()) return invalidArgumentError("HTTP server has no listening socket");
+  for (const auto& socket : sockets) {
+    if (socket.fd < 0) return invalidArgumentError("HTTP server got an invalid listening socket");
+  }
+  auto impl = std::make_unique<Impl>(options, handler, std::move(sockets));
+  SKR_RETURN_IF_ERROR(impl->init());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+void HttpServer::requestStop() {
+  impl_->requestStop();
+}
+
+void HttpServer::wait() {
+  impl_->wait();
+}
+
+void HttpServer::stop() {
+  requestStop();
+  wait();
+}
+
+std::size_t HttpServer::openConnections() const {
+  return impl_->openConnections();
+}
+
+}  // namespace skr::agent
