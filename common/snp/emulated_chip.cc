@@ -491,7 +491,6 @@ StatusOr<EmulatedChip> EmulatedChip::openOrCreate(const std::string& dir,
   SKR_ASSIGN_OR_RETURN(ChipConfig config, ChipConfig::fromJson(toString(config_text)));
   SKR_ASSIGN_OR_RETURN(Certificate ark, loadCertificate(dir, "ark.pem"));
   SKR_ASSIGN_OR_RETURN(Certificate ask, loadCertificate(dir, "ask.pem"));
-  SKR_ASSIGN_OR_RETURN(PrivateKey ask_key, loadKey(dir, "ask_key.pem"));
   SKR_ASSIGN_OR_RETURN(Bytes chip_id_bytes, readPublicFile(dir, "chip_id.bin"));
   if (chip_id_bytes.size() != 64) {
     return invalidArgumentError("emulated chip: " + join(dir, "chip_id.bin") + " is " +
@@ -508,7 +507,7 @@ StatusOr<EmulatedChip> EmulatedChip::openOrCreate(const std::string& dir,
   SKR_ASSIGN_OR_RETURN(Certificate vcek, loadCertificate(dir, "vcek.pem"));
   SKR_ASSIGN_OR_RETURN(PrivateKey vcek_key, loadKey(dir, "vcek_key.pem"));
 
-  EmulatedChip chip(dir, config, std::move(ark), std::move(ask), std::move(ask_key),
+  EmulatedChip chip(dir, config, std::move(ark), std::move(ask), std::nullopt,
                     std::move(vcek), std::move(vcek_key), chip_id, std::move(chip_secret),
                     std::move(vmrk_secret));
   SKR_ASSIGN_OR_RETURN(uint64_t issued_tcb, vcekTcb(chip.vcek_));
@@ -527,7 +526,11 @@ Status EmulatedChip::updateConfig(const ChipConfig& config) {
   if (issued_tcb != config.tcbRaw()) {
     // A new TCB means a new VCEK (the real one is derived from the chip key and the TCB).
     SKR_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generateEc(crypto::Curve::P384));
-    SKR_ASSIGN_OR_RETURN(Certificate vcek, issueVcek(config, chip_id_, key, ask_, ask_key_));
+    if (!ask_key_) {
+      SKR_ASSIGN_OR_RETURN(PrivateKey ask_key, loadKey(dir_, "ask_key.pem"));
+      ask_key_ = std::move(ask_key);
+    }
+    SKR_ASSIGN_OR_RETURN(Certificate vcek, issueVcek(config, chip_id_, key, ask_, *ask_key_));
     SKR_RETURN_IF_ERROR(writeSecretFile(dir_, "vcek_key.pem", key.toPkcs8Pem()));
     SKR_RETURN_IF_ERROR(writeStateFile(dir_, "vcek.pem", asBytes(vcek.toPem()), 0644));
     log::warning("snp.emulated_chip.vcek_reissued", {{"dir", dir_}, {"tcb", tcbText(config)}});

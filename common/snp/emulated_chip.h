@@ -19,6 +19,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -99,7 +100,8 @@ class EmulatedChip {
 
  private:
   EmulatedChip(std::string dir, ChipConfig config, crypto::Certificate ark, crypto::Certificate ask,
-               crypto::PrivateKey ask_key, crypto::Certificate vcek, crypto::PrivateKey vcek_key,
+               std::optional<crypto::PrivateKey> ask_key, crypto::Certificate vcek,
+               crypto::PrivateKey vcek_key,
                std::array<uint8_t, 64> chip_id, SecretBytes chip_secret, SecretBytes vmrk_secret)
       : dir_(std::move(dir)),
         config_(std::move(config)),
@@ -116,7 +118,9 @@ class EmulatedChip {
   ChipConfig config_;
   crypto::Certificate ark_;
   crypto::Certificate ask_;
-  crypto::PrivateKey ask_key_;
+  // Loaded only when a VCEK is issued: validating an RSA-4096 private key (primality of p and q)
+  // costs ~250 ms, and reports, derived keys and collateral never need it.
+  std::optional<crypto::PrivateKey> ask_key_;
   crypto::Certificate vcek_;
   crypto::PrivateKey vcek_key_;
   std::array<uint8_t, 64> chip_id_;
