@@ -9,13 +9,12 @@ namespace {
 
 int releasePolicy(const ParsedArgs& args, Io& io) {
   if (!args.positionals().empty()) {
-    io.err << "skrctl release-policy: unexpected argument '" << args.positionals().front()
-           << "'\n";
+    io.err << "skrctl release-policy: unexpected argument '" << args.positionals().front() << "'\n";
     return kExitUsage;
   }
   const bool require_uvm = !args.has("no-uvm-compliance");
-  StatusOr<std::string> policy = azure::makeAciReleasePolicy(
-      *args.value("authority"), *args.value("hostdata"), require_uvm);
+  StatusOr<std::string> policy =
+      azure::makeAciReleasePolicy(*args.value("authority"), *args.value("hostdata"), require_uvm);
   if (!policy.ok()) return fail(io, kExitUsage, policy.status());
   if (args.has("wire")) {
     // The release_policy member of an AKV create/import request body.
