@@ -11,6 +11,7 @@
 #include "common/encoding/base64.h"
 #include "common/json/json.h"
 #include "common/log/logger.h"
+#include "common/log/redaction.h"
 
 namespace skr::azure {
 namespace {
@@ -141,30 +142,9 @@ StatusOr<system_clock::time_point> relativeExpiry(int64_t expires_in,
   return now + seconds(expires_in);
 }
 
-// Replaces anything that looks like a JWT ("eyJ..." runs of base64url and dots) so that an
-// error description can never carry a token.
-std::string redactJwts(std::string text) {
-  std::size_t pos = 0;
-  while ((pos = text.find("eyJ", pos)) != std::string::npos) {
-    std::size_t end = pos;
-    while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) != 0 ||
-                                 text[end] == '-' || text[end] == '_' || text[end] == '.')) {
-      ++end;
-    }
-    text.replace(pos, end - pos, "[redacted]");
-    pos += 10;
-  }
-  return text;
-}
-
+// Bounded, printable text from an untrusted peer, JWT-looking runs redacted.
 std::string cleanText(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, kMaxDescriptionChars)) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7F ? ' ' : c);
-  }
-  if (text.size() > kMaxDescriptionChars) out += "...";
-  return redactJwts(out);
+  return log::quoteUntrusted(text, kMaxDescriptionChars);
 }
 
 // JWT payload claims without verifying anything (only to learn exp / aud of a token we were

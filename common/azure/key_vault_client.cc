@@ -10,6 +10,7 @@
 #include "common/encoding/base64.h"
 #include "common/jose/jws.h"
 #include "common/log/logger.h"
+#include "common/log/redaction.h"
 
 namespace skr::azure {
 namespace {
@@ -41,53 +42,10 @@ std::string printable(std::string_view s, std::size_t max = 96) {
   return out;
 }
 
-bool isTokenChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' ||
-         c == '=';
-}
-
-// Whether a run of base64url characters and dots looks like a JWT / JWS (compact form): it starts
-// with "eyJ" (base64url of '{"') or has three long dot-separated parts.
-bool looksLikeJwt(std::string_view run) {
-  if (run.size() >= 16 && run.substr(0, 3) == "eyJ" && run.find('.') != std::string_view::npos) {
-    return true;
-  }
-  int long_parts = 0;
-  std::size_t start = 0;
-  while (start <= run.size()) {
-    const std::size_t dot = std::min(run.find('.', start), run.size());
-    if (dot - start >= 16) ++long_parts;
-    start = dot + 1;
-  }
-  return long_parts >= 2;
-}
-
-// The vault's message made safe to quote: JWT-looking runs and the token itself removed, control
-// characters flattened, length bounded.
+// The vault's message made safe to quote (common/log/redaction.h).
 std::string sanitizeVaultMessage(std::string_view message,
                                  const std::vector<std::string>& secrets) {
-  std::string text(message.substr(0, 16 * 1024));
-  for (const std::string& secret : secrets) {
-    if (secret.empty()) continue;
-    for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret)) {
-      text.replace(at, secret.size(), "<redacted>");
-    }
-  }
-  std::string out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    if (!isTokenChar(text[i])) {
-      out += text[i];
-      ++i;
-      continue;
-    }
-    std::size_t end = i;
-    while (end < text.size() && isTokenChar(text[end])) ++end;
-    const std::string_view run(text.data() + i, end - i);
-    out += looksLikeJwt(run) ? std::string("<redacted token>") : std::string(run);
-    i = end;
-  }
-  return printable(out, kMaxVaultMessageChars);
+  return log::quoteUntrusted(message, kMaxVaultMessageChars, secrets);
 }
 
 // The host[:port] of "https://host[:port]"; empty when the URL is not of that form.

@@ -11,6 +11,7 @@
 #include "common/jose/jwt.h"
 #include "common/json/json_string.h"
 #include "common/log/logger.h"
+#include "common/log/redaction.h"
 
 namespace skr::azure {
 namespace {
@@ -26,31 +27,9 @@ constexpr std::size_t kMaxCertsKeys = 32;
 constexpr std::size_t kMaxCertDerBytes = 16 * 1024;
 constexpr std::size_t kMaxErrorChars = 300;
 
-// Replaces anything that looks like a JWT ("eyJ..." runs of base64url and dots): MAA error
-// messages quoted in a Status can never carry a token.
-std::string redactJwts(std::string text) {
-  std::size_t pos = 0;
-  while ((pos = text.find("eyJ", pos)) != std::string::npos) {
-    std::size_t end = pos;
-    while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) != 0 ||
-                                 text[end] == '-' || text[end] == '_' || text[end] == '.')) {
-      ++end;
-    }
-    text.replace(pos, end - pos, "[redacted]");
-    pos += 10;
-  }
-  return text;
-}
-
-// Bounded, printable, redacted text from an untrusted peer.
+// Bounded, printable text from an untrusted peer, JWT-looking runs redacted.
 std::string cleanText(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, kMaxErrorChars)) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7F ? ' ' : c);
-  }
-  if (text.size() > kMaxErrorChars) out += "...";
-  return redactJwts(std::move(out));
+  return log::quoteUntrusted(text, kMaxErrorChars);
 }
 
 bool isLoopbackHost(std::string_view host) {

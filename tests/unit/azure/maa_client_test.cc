@@ -443,7 +443,7 @@ TEST_CASE("MAA 400 is PermissionDenied quoting its CloudError message, with JWTs
   CHECK(t.status().code() == StatusCode::PermissionDenied);
   CHECK(t.status().message() ==
         "MAA rejected the evidence: MAA attest at maa.test: HTTP 400 InvalidParameter: SEV-SNP "
-        "attestation failed: runtime-data: mismatch near [redacted]");
+        "attestation failed: runtime-data: mismatch near <redacted token>");
   CHECK(f.transport->requestCount() == 1);  // not retried
 }
 
