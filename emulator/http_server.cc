@@ -72,7 +72,8 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
-    const auto start = std::chrono::steady_clock::now();
+    start_ = std::chrono::steady_clock::now();
+    entry_recorded_ = false;
     RequestLogEntry entry;
     entry.time = nowRfc3339Millis();
     entry.listener = listener_;
@@ -86,16 +87,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     } catch (...) {
       entry.status = failSafe(response, "unknown exception");
     }
-    entry.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - start)
-                            .count();
-    log::info("emulator.request", {{"listener", entry.listener},
-                                   {"method", entry.method},
-                                   {"path", entry.path},
-                                   {"status", entry.status},
-                                   {"fault", entry.fault},
-                                   {"duration_ms", entry.duration_ms}});
-    if (listener_ != "admin") state_.context->requestLog().append(std::move(entry));
+    record(entry);  // responses already recorded theirs; closed connections are recorded here
   }
 
  private:
@@ -132,6 +124,30 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     return true;
   }
 
+  // Records the request in the request log, then sends the response: a client that has read a
+  // response always finds its request in GET /_emulator/requests (tests count requests).
+  void respond(RequestLogEntry& entry, Poco::Net::HTTPServerResponse& response, const Response& r,
+               std::size_t send_bytes) {
+    entry.status = r.status;
+    record(entry);
+    send(response, r, send_bytes);
+  }
+
+  void record(RequestLogEntry& entry) {
+    if (entry_recorded_) return;
+    entry_recorded_ = true;
+    entry.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - start_)
+                            .count();
+    log::info("emulator.request", {{"listener", entry.listener},
+                                   {"method", entry.method},
+                                   {"path", entry.path},
+                                   {"status", entry.status},
+                                   {"fault", entry.fault},
+                                   {"duration_ms", entry.duration_ms}});
+    if (listener_ != "admin") state_.context->requestLog().append(RequestLogEntry(entry));
+  }
+
   static void send(Poco::Net::HTTPServerResponse& response, const Response& r,
                    std::size_t send_bytes) {
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
@@ -157,7 +173,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
       for (auto& [k, v] : uri.getQueryParameters()) request.query.emplace(k, v);
     } catch (const Poco::Exception&) {
       Response bad = cloudError(400, "BadParameter", "skr-emulator: malformed request URI");
-      send(response, bad, bad.body.size());
+      respond(entry, response, bad, bad.body.size());
       return 400;
     }
     entry.path = request.path.size() > 512 ? request.path.substr(0, 512) : request.path;
@@ -166,7 +182,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
       Response big =
           cloudError(413, "RequestTooLarge", "skr-emulator: request body larger than 1 MiB");
       response.setKeepAlive(false);
-      send(response, big, big.body.size());
+      respond(entry, response, big, big.body.size());
       return 413;
     }
 
@@ -189,7 +205,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
           if (fault->retry_after_seconds) {
             r.headers.set("Retry-After", std::to_string(*fault->retry_after_seconds));
           }
-          send(response, r, r.body.size());
+          respond(entry, response, r, r.body.size());
           return r.status;
         }
         case FaultKind::Delay:
@@ -212,18 +228,20 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     Response r = state_.router->dispatch(std::move(request));
     if (fault && fault->kind == FaultKind::Truncate) {
       response.setKeepAlive(false);
-      send(response, r, r.body.size() / 2);
+      respond(entry, response, r, r.body.size() / 2);
       shutdownConnection(http);
       return r.status;
     }
     if (fault && fault->kind == FaultKind::Corrupt) corruptBody(r.body);
-    send(response, r, r.body.size());
+    respond(entry, response, r, r.body.size());
     return r.status;
   }
 
   ServerState& state_;
   std::string listener_;
   std::string base_url_;
+  std::chrono::steady_clock::time_point start_{};
+  bool entry_recorded_ = false;
 };
 
 class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {

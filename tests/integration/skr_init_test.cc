@@ -131,14 +131,17 @@ TEST_CASE("skr-init --dry-run attests and verifies but releases and writes nothi
           "[init][dry-run]") {
   InitWorld world;
   world.createKey("vault", "dry", R"("kty":"RSA-HSM","key_size":2048)");
-  world.emulator().admin("POST", "/_emulator/reset");
   ProcessResult r = world.runInit(world.configYaml({{"dry", "vault"}}, world.managedIdentityYaml()),
                                   {"--dry-run"});
   REQUIRE(r.exit_code == 0);
   CHECK(lastEvent(r.err, "done")->getValue<std::string>("message").find("dry run") == 0);
   CHECK_FALSE(std::filesystem::exists(world.stateDir()));
+  // No release was asked for (the request log may still show the key's creation).
   json::ObjectPtr requests = world.emulator().admin("GET", "/_emulator/requests?listener=vault");
-  CHECK(requests->getArray("requests")->size() == 0);
+  for (const auto& entry : *requests->getArray("requests")) {
+    CHECK(entry.extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("path").find(
+              "/release") == std::string::npos);
+  }
 }
 
 TEST_CASE("skr-init --help, --version and usage errors", "[init][cli]") {
