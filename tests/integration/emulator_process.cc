@@ -1,4 +1,5 @@
 #include "tests/integration/emulator_process.h"
+#include "tests/integration/process.h"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
@@ -157,6 +158,7 @@ EmulatorProcess::~EmulatorProcess() {
     std::error_code ec;
     std::filesystem::remove_all(state_dir_, ec);
   }
+  keepTestOutput("skr-emulator", readFileText(stderr_path_));
   ::unlink(stderr_path_.c_str());
 }
 

@@ -6,12 +6,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 extern char** environ;
 
 namespace skr::testing {
+
+void keepTestOutput(const std::string& what, const std::string& text) {
+#ifdef SKR_TEST_OUTPUT_DIR
+  static std::atomic<int> counter{0};
+  if (text.empty()) return;
+  const std::string path = std::string(SKR_TEST_OUTPUT_DIR) + "/" + std::to_string(::getpid()) +
+                           "-" + std::to_string(counter++) + ".log";
+  std::ofstream out(path, std::ios::binary);
+  out << "# " << what << "\n" << text;
+#else
+  (void)what;
+  (void)text;
+#endif
+}
 
 ProcessResult runProcess(const std::string& path, const std::vector<std::string>& args,
                          const ProcessOptions& options) {
@@ -95,6 +111,7 @@ ProcessResult runProcess(const std::string& path, const std::vector<std::string>
   } else if (WIFSIGNALED(status)) {
     result.signal = WTERMSIG(status);
   }
+  keepTestOutput(path, result.out + result.err);
   return result;
 }
 

@@ -23,6 +23,10 @@ struct ProcessOptions {
   std::chrono::seconds timeout{60};
 };
 
+// Keeps a child process's output for the suite-wide secret scan (tests/scan-test-logs): appends
+// `text` to a new file under SKR_TEST_OUTPUT_DIR (the build's test-output/ directory).
+void keepTestOutput(const std::string& what, const std::string& text);
+
 ProcessResult runProcess(const std::string& path, const std::vector<std::string>& args,
                          const ProcessOptions& options = {});
 
