@@ -339,7 +339,7 @@ StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& col
   if (!verified.ok()) return verified.status().withContext(what);
   verified->attempts = answer->attempts;
   log::info("maa_attested", {{"host", host},
-                             {"attempts", std::to_string(answer->attempts)},
+                             {"attempts", answer->attempts},
                              {"hostdata", verified->hostdata}});
   return verified;
 }
