@@ -1,0 +1,102 @@
+#include "agent/metrics.h"
+
+#include <cstdio>
+
+namespace skr::agent {
+namespace {
+
+// Label values are op names, error codes and reasons chosen by the agent; escaped anyway.
+std::string label(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+void AgentMetrics::recordRequest(std::string_view op, std::string_view outcome, double seconds) {
+  std::lock_guard lock(mutex_);
+  ++requests_[{std::string(op), std::string(outcome)}];
+  Histogram& h = durations_[std::string(op)];
+  ++h.count;
+  h.sum += seconds;
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) {
+      ++h.buckets[i];
+      break;
+    }
+  }
+}
+
+void AgentMetrics::recordAuthFailure(std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  ++auth_failures_[std::string(reason)];
+}
+
+std::string AgentMetrics::render(const Keyring& keyring, bool ready, bool emulated) const {
+  std::string out;
+  {
+    std::lock_guard lock(mutex_);
+    out += "# HELP skr_requests_total Agent requests by operation and outcome.\n";
+    out += "# TYPE skr_requests_total counter\n";
+    for (const auto& [key, n] : requests_) {
+      out += "skr_requests_total{op=\"" + label(key.first) + "\",outcome=\"" + label(key.second) +
+             "\"} " + std::to_string(n) + "\n";
+    }
+    out += "# HELP skr_request_duration_seconds Time to answer a request, by operation.\n";
+    out += "# TYPE skr_request_duration_seconds histogram\n";
+    for (const auto& [op, h] : durations_) {
+      const std::string l = "op=\"" + label(op) + "\"";
+      uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+        cumulative += h.buckets[i];
+        out += "skr_request_duration_seconds_bucket{" + l + ",le=\"" + number(kBuckets[i]) +
+               "\"} " + std::to_string(cumulative) + "\n";
+      }
+      out += "skr_request_duration_seconds_bucket{" + l + ",le=\"+Inf\"} " +
+             std::to_string(h.count) + "\n";
+      out += "skr_request_duration_seconds_sum{" + l + "} " + number(h.sum) + "\n";
+      out += "skr_request_duration_seconds_count{" + l + "} " + std::to_string(h.count) + "\n";
+    }
+    out += "# HELP skr_auth_failures_total Refused callers by reason.\n";
+    out += "# TYPE skr_auth_failures_total counter\n";
+    for (const auto& [reason, n] : auth_failures_) {
+      out +=
+          "skr_auth_failures_total{reason=\"" + label(reason) + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  std::size_t keys_loaded = 0;
+  std::size_t versions = 0;
+  for (const auto& entry : keyring.entries()) {
+    if (entry->primaryVersion() != nullptr) ++keys_loaded;
+    versions += entry->versions.size();
+  }
+  out += "# HELP skr_keys_loaded Keys with a usable primary version.\n";
+  out += "# TYPE skr_keys_loaded gauge\n";
+  out += "skr_keys_loaded " + std::to_string(keys_loaded) + "\n";
+  out += "# HELP skr_key_versions_loaded Key versions held in memory.\n";
+  out += "# TYPE skr_key_versions_loaded gauge\n";
+  out += "skr_key_versions_loaded " + std::to_string(versions) + "\n";
+  out += "# HELP skr_ready 1 when every configured key is released and verified.\n";
+  out += "# TYPE skr_ready gauge\n";
+  out += std::string("skr_ready ") + (ready ? "1" : "0") + "\n";
+  out += "# HELP skr_emulated 1 when the agent runs on the emulated platform (never production).\n";
+  out += "# TYPE skr_emulated gauge\n";
+  out += std::string("skr_emulated ") + (emulated ? "1" : "0") + "\n";
+  return out;
+}
+
+}  // namespace skr::agent

@@ -1,0 +1,48 @@
+// The agent's Prometheus metrics (DESIGN.md §10), rendered in the text exposition format 0.0.4:
+//   skr_requests_total{op,outcome}            counter; outcome "ok" or the error code
+//   skr_request_duration_seconds{op}          histogram
+//   skr_auth_failures_total{reason}           counter (authFailureName)
+//   skr_keys_loaded                           gauge: keys with a primary version
+//   skr_key_versions_loaded                   gauge: versions held
+//   skr_ready                                 gauge: 1 when every configured key is ready
+//   skr_emulated                              gauge: 1 when the agent runs in emulation mode
+// Thread-safe (one mutex; a request updates it once).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "agent/keyring.h"
+
+namespace skr::agent {
+
+class AgentMetrics {
+ public:
+  // Upper bounds of the duration histogram, in seconds.
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+
+  void recordRequest(std::string_view op, std::string_view outcome, double seconds);
+  void recordAuthFailure(std::string_view reason);
+
+  // The whole exposition, with the gauges taken from `keyring` now.
+  std::string render(const Keyring& keyring, bool ready, bool emulated) const;
+
+ private:
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};  // non-cumulative counts
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, uint64_t> requests_;
+  std::map<std::string, Histogram> durations_;
+  std::map<std::string, uint64_t> auth_failures_;
+};
+
+}  // namespace skr::agent

@@ -1,0 +1,105 @@
+// The agent's request router (DESIGN.md §6): maps HTTP requests on the client and admin sockets
+// to key operations, with Azure Key Vault-shaped JSON. Binary values are base64url without
+// padding on output (padded or standard base64 is accepted on input); `?api-version=` is ignored.
+//
+// Client socket:
+//   GET  /keys                                   {value: [{name, kid, primary_version, versions,
+//                                                 kty, state, generation}]} (keys the caller may
+//                                                 see)
+//   GET  /keys/{name}[/{version}]                {key: public JWK (never d/p/q/.../k), attributes}
+//   POST /keys/{name}[/{version}]/unwrapkey      {alg, value} -> {kid, value}
+//   POST /keys/{name}[/{version}]/wrapkey        {alg, value} -> {kid, value}
+//   POST /keys/{name}[/{version}]/decrypt        {alg, value[, iv, tag, aad]} -> {kid, value}
+//   POST /keys/{name}[/{version}]/encrypt        {alg, value[, aad]} -> {kid, value[, iv, tag]}
+//   POST /keys/{name}/rewrap                     {kid (old version), alg, value} -> {kid, value}
+//   POST /keys/{name}/unwrapkey/batch            {requests: [{alg, value[, kid]}]} (<= 100) ->
+//                                                {results: [{kid, value} | {error}]}
+//   GET  /healthz, GET /readyz                   (no caller rule needed; both sockets)
+// Admin socket ("admin" operation):
+//   GET /status, GET /metrics (Prometheus text), POST /keys/{name}/{version}/retire,
+//   POST /keys/{name}/rotate ({version?}), POST /reload  (the last two call hooks; 501 unset)
+//
+// Errors: {"error": {"code", "message"[, "innererror": {"code"}]}}:
+//   400 BadParameter   malformed JSON, base64, algorithm, key size, lengths, failed unwrap/decrypt
+//   401 MissingRequestHeader (no `X-SKR-Request: 1`), Unauthorized (token; WWW-Authenticate)
+//   403 Forbidden      no rule / operation or key outside the rule / key_ops (innererror
+//                      KeyOperationForbidden) / admin route on the client socket and vice versa
+//   404 NotFound (route), KeyNotFound, VersionNotFound (an unknown version is never a fallback)
+//   405 MethodNotAllowed (with Allow), 409 Conflict (retire the primary),
+//   501 NotImplemented (hook unset), 503 NotReady (Retry-After; until setReady(true), or the key
+//   has no primary version). 503: retry with backoff; 400/403/404: do not.
+// Every request writes one audit line (log event "request": listener, method, op, key, version,
+// status, code, caller uid/gid/pid, rule, duration_ms; never a body or a token) and updates the
+// metrics. Thread-safe: handle() runs concurrently; it never throws.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "agent/authorization.h"
+#include "agent/http_message.h"
+#include "agent/keyring.h"
+#include "agent/metrics.h"
+#include "common/core/clock.h"
+#include "common/core/status.h"
+
+namespace skr::agent {
+
+struct RouterOptions {
+  bool emulated = false;              // stamped into /status and skr_emulated
+  std::size_t max_batch_items = 100;  // POST .../unwrapkey/batch
+  int retry_after_seconds = 1;        // Retry-After of 503 NotReady
+};
+
+// Admin actions the lead wires to the release flow and the state dir (main.cc).
+struct AdminHooks {
+  // POST /keys/{name}/rotate: release `version` (or the latest), seal, write, make primary.
+  // Returns the new primary kid. Errors map like key operations (Unavailable -> 503).
+  std::function<StatusOr<std::string>(const std::string& name,
+                                      const std::optional<std::string>& version)>
+      rotate;
+  // POST /reload: re-read configuration and bundles.
+  std::function<Status()> reload;
+  // POST /keys/{name}/{version}/retire, after the keyring accepted it: remove the bundle file
+  // (seal::StateDir::removeVersion). Unset: the retirement is in memory only.
+  std::function<Status(const std::string& name, const std::string& version)> retire;
+};
+
+class Router final : public RequestHandler {
+ public:
+  // `keyring` and `authorizer` are shared with the rest of the agent; `clock` must outlive the
+  // router (durations use steadyNow()).
+  Router(std::shared_ptr<Keyring> keyring, std::shared_ptr<const Authorizer> authorizer,
+         const Clock& clock, RouterOptions options = {});
+
+  HttpResponse handle(const HttpRequest& request) override;
+
+  // Readiness: every configured key released and verified (the lead decides). Until then key
+  // operations and /readyz answer 503 NotReady.
+  void setReady(bool ready) { ready_.store(ready); }
+  bool ready() const { return ready_.load(); }
+
+  void setAdminHooks(AdminHooks hooks);
+
+  const AgentMetrics& metrics() const { return metrics_; }
+
+ private:
+  struct Context;
+  HttpResponse dispatch(const HttpRequest& request, Context& ctx);
+  AdminHooks hooks() const;
+
+  std::shared_ptr<Keyring> keyring_;
+  std::shared_ptr<const Authorizer> authorizer_;
+  const Clock* clock_;
+  RouterOptions options_;
+  std::atomic<bool> ready_{false};
+  mutable std::mutex hooks_mutex_;
+  AdminHooks hooks_;
+  AgentMetrics metrics_;
+};
+
+}  // namespace skr::agent
