@@ -46,6 +46,11 @@ void AgentMetrics::recordAuthFailure(std::string_view reason) {
   ++auth_failures_[std::string(reason)];
 }
 
+void AgentMetrics::recordRelease(std::string_view reason, std::string_view outcome) {
+  std::lock_guard lock(mutex_);
+  ++releases_[{std::string(reason), std::string(outcome)}];
+}
+
 std::string AgentMetrics::render(const Keyring& keyring, bool ready, bool emulated) const {
   std::string out;
   {
@@ -76,6 +81,12 @@ std::string AgentMetrics::render(const Keyring& keyring, bool ready, bool emulat
     for (const auto& [reason, n] : auth_failures_) {
       out +=
           "skr_auth_failures_total{reason=\"" + label(reason) + "\"} " + std::to_string(n) + "\n";
+    }
+    out += "# HELP skr_releases_total Key releases by the agent, by reason and outcome.\n";
+    out += "# TYPE skr_releases_total counter\n";
+    for (const auto& [key, n] : releases_) {
+      out += "skr_releases_total{reason=\"" + label(key.first) + "\",outcome=\"" +
+             label(key.second) + "\"} " + std::to_string(n) + "\n";
     }
   }
   std::size_t keys_loaded = 0;

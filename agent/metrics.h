@@ -2,6 +2,9 @@
 //   skr_requests_total{op,outcome}            counter; outcome "ok" or the error code
 //   skr_request_duration_seconds{op}          histogram
 //   skr_auth_failures_total{reason}           counter (authFailureName)
+//   skr_releases_total{reason,outcome}         counter: releases by the agent; reason "start",
+//                                             "pending", "rotate", "scheduled"; outcome "ok" or
+//                                             the failed step
 //   skr_keys_loaded                           gauge: keys with a primary version
 //   skr_key_versions_loaded                   gauge: versions held
 //   skr_ready                                 gauge: 1 when every configured key is ready
@@ -29,6 +32,7 @@ class AgentMetrics {
 
   void recordRequest(std::string_view op, std::string_view outcome, double seconds);
   void recordAuthFailure(std::string_view reason);
+  void recordRelease(std::string_view reason, std::string_view outcome);
 
   // The whole exposition, with the gauges taken from `keyring` now.
   std::string render(const Keyring& keyring, bool ready, bool emulated) const;
@@ -43,6 +47,7 @@ class AgentMetrics {
   std::map<std::pair<std::string, std::string>, uint64_t> requests_;
   std::map<std::string, Histogram> durations_;
   std::map<std::string, uint64_t> auth_failures_;
+  std::map<std::pair<std::string, std::string>, uint64_t> releases_;
 };
 
 }  // namespace skr::agent

@@ -153,7 +153,8 @@ enum class RouteKind {
   Metrics,
   Retire,
   Rotate,
-  Reload
+  Reload,
+  Events
 };
 
 struct Route {
@@ -165,6 +166,19 @@ struct Route {
   std::optional<std::string> version;
   std::string op_label;
 };
+
+// A non-negative decimal <= max, without sign or spaces.
+std::optional<uint64_t> parseDecimal(std::string_view text, uint64_t max) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (value > (max - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
 
 // Resolves the path; nullopt for an unknown path.
 std::optional<Route> resolve(const std::vector<std::string>& seg) {
@@ -184,6 +198,8 @@ std::optional<Route> resolve(const std::vector<std::string>& seg) {
     if (seg[0] == "reload")
       return route(RouteKind::Reload, "POST", Operation::Admin, true, "reload");
     if (seg[0] == "keys") return route(RouteKind::ListKeys, "GET", Operation::Keys, false, "keys");
+    if (seg[0] == "events")
+      return route(RouteKind::Events, "GET", Operation::Events, false, "events");
     return std::nullopt;
   }
   if (seg.empty() || seg[0] != "keys" || seg[1].empty()) return std::nullopt;
@@ -351,6 +367,16 @@ void Router::setAdminHooks(AdminHooks hooks) {
   hooks_ = std::move(hooks);
 }
 
+void Router::setEventLog(std::shared_ptr<EventLog> events) {
+  std::lock_guard lock(hooks_mutex_);
+  events_ = std::move(events);
+}
+
+std::shared_ptr<EventLog> Router::eventLog() const {
+  std::lock_guard lock(hooks_mutex_);
+  return events_;
+}
+
 AdminHooks Router::hooks() const {
   std::lock_guard lock(hooks_mutex_);
   return hooks_;
@@ -448,7 +474,8 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
   ctx.rule = caller.ruleNames();
   // A listing is filtered per key below; everything else needs the grant on the route's key.
   if (route->kind != RouteKind::ListKeys && route->kind != RouteKind::Status &&
-      route->kind != RouteKind::Metrics && route->kind != RouteKind::Reload) {
+      route->kind != RouteKind::Metrics && route->kind != RouteKind::Reload &&
+      route->kind != RouteKind::Events) {
     if (std::optional<AuthError> refused = caller.check(route->auth_op, route->key)) {
       metrics_.recordAuthFailure(authFailureName(refused->reason));
       return fail({refused->http_status, refused->code, refused->message, "", {}});
@@ -759,6 +786,34 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
         return fail({501, "NotImplemented", "reload is not wired in this agent", "", {}});
       if (Status s = h.reload(); !s.isOk()) return fail(fromStatus(s, retry_after));
       return jsonResponse(200, R"({"reloaded":true})");
+    }
+
+    case RouteKind::Events: {
+      std::shared_ptr<EventLog> log = eventLog();
+      if (log == nullptr)
+        return fail({501, "NotImplemented", "events are not wired in this agent", "", {}});
+      uint64_t after = 0;
+      int timeout_seconds = kDefaultEventsTimeoutSeconds;
+      for (const auto& [name, value] : request.query) {
+        if (name == "after") {
+          std::optional<uint64_t> n = parseDecimal(value, UINT64_MAX);
+          if (!n) return fail(badParameter("query 'after' must be a sequence number"));
+          after = *n;
+        } else if (name == "timeout") {
+          std::optional<uint64_t> n = parseDecimal(value, kMaxEventsTimeoutSeconds);
+          if (!n) {
+            return fail(badParameter("query 'timeout' must be 0.." +
+                                     std::to_string(kMaxEventsTimeoutSeconds) + " seconds"));
+          }
+          timeout_seconds = static_cast<int>(*n);
+        }
+      }
+      // Only the caller's keys (and agent-wide events) are shown.
+      EventBatch batch = log->waitAfter(after, std::chrono::seconds(timeout_seconds));
+      std::erase_if(batch.events, [&](const AgentEvent& event) {
+        return !event.key.empty() && !caller.allows(Operation::Events, event.key);
+      });
+      return jsonResponse(200, eventBatchJson(batch));
     }
 
     case RouteKind::Healthz:

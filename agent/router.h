@@ -14,6 +14,11 @@
 //   POST /keys/{name}/rewrap                     {kid (old version), alg, value} -> {kid, value}
 //   POST /keys/{name}/unwrapkey/batch            {requests: [{alg, value[, kid]}]} (<= 100) ->
 //                                                {results: [{kid, value} | {error}]}
+//   GET  /events?after=N[&timeout=S]            long-poll (operation "events"): waits up to S
+//                                                seconds (default 30, max 60) for an event with
+//                                                seq > N -> {events: [...], next} (events.h);
+//                                                events of keys outside the caller's rules are
+//                                                left out. Served before readiness.
 //   GET  /healthz, GET /readyz                   (no caller rule needed; both sockets)
 // Admin socket ("admin" operation):
 //   GET /status, GET /metrics (Prometheus text), POST /keys/{name}/{version}/retire,
@@ -41,6 +46,7 @@
 #include <string>
 
 #include "agent/authorization.h"
+#include "agent/events.h"
 #include "agent/http_message.h"
 #include "agent/keyring.h"
 #include "agent/metrics.h"
@@ -84,13 +90,20 @@ class Router final : public RequestHandler {
   bool ready() const { return ready_.load(); }
 
   void setAdminHooks(AdminHooks hooks);
+  // The event log GET /events reads (unset: 501). A long poll holds one worker thread.
+  void setEventLog(std::shared_ptr<EventLog> events);
+
+  static constexpr int kDefaultEventsTimeoutSeconds = 30;
+  static constexpr int kMaxEventsTimeoutSeconds = 60;
 
   const AgentMetrics& metrics() const { return metrics_; }
+  AgentMetrics& metrics() { return metrics_; }
 
  private:
   struct Context;
   HttpResponse dispatch(const HttpRequest& request, Context& ctx);
   AdminHooks hooks() const;
+  std::shared_ptr<EventLog> eventLog() const;
 
   std::shared_ptr<Keyring> keyring_;
   std::shared_ptr<const Authorizer> authorizer_;
@@ -99,6 +112,7 @@ class Router final : public RequestHandler {
   std::atomic<bool> ready_{false};
   mutable std::mutex hooks_mutex_;
   AdminHooks hooks_;
+  std::shared_ptr<EventLog> events_;
   AgentMetrics metrics_;
 };
 

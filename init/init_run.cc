@@ -9,6 +9,7 @@
 #include "common/crypto/pkey.h"
 #include "common/jose/jwk.h"
 #include "common/log/logger.h"
+#include "common/release/released_bundle.h"
 #include "common/seal/bundle.h"
 
 namespace skr::init {
@@ -17,15 +18,6 @@ namespace {
 using release::ExitCode;
 using release::Step;
 using release::StepFailure;
-
-// "https://host[:port]" -> "host[:port]".
-std::string hostOf(const std::string& url) {
-  std::string_view rest = url;
-  if (auto scheme = rest.find("://"); scheme != std::string_view::npos)
-    rest.remove_prefix(scheme + 3);
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
-  return std::string(rest);
-}
 
 InitOutcome failed(const StepFailure& failure, std::string key) {
   InitOutcome outcome;
@@ -54,35 +46,6 @@ struct SealedOutput {
   std::string version;  // empty for a pending bundle
   std::string content;
 };
-
-seal::BundleInfo baseInfo(const config::Config& config, const release::Attestation& attestation,
-                          const config::KeyConfig& key, seal::BundleKind kind, Clock& clock) {
-  seal::BundleInfo info;
-  info.kind = kind;
-  info.key_name = key.name;
-  info.vault = hostOf(key.vault_url);
-  info.released_at = clock.now();
-  info.maa = seal::MaaTokenInfo::describe(attestation.maa.issuer, attestation.maa.token,
-                                          attestation.maa.expires_at);
-  info.hostdata = attestation.maa.hostdata;
-  info.platform = attestation.platform;
-  info.emulated = config.emulated() || attestation.maa.emulated;
-  return info;
-}
-
-StatusOr<std::string> sealPendingFor(const config::Config& config,
-                                     const release::Attestation& attestation,
-                                     const config::KeyConfig& key,
-                                     const seal::SealingKeyProvider& provider, Clock& clock) {
-  seal::BundleInfo info = baseInfo(config, attestation, key, seal::BundleKind::Pending, clock);
-  info.kid = key.vault_url + "/keys/" + key.name + (key.version.empty() ? "" : "/" + key.version);
-  SKR_ASSIGN_OR_RETURN(
-      crypto::PrivateKey transfer,
-      crypto::PrivateKey::fromPkcs8Der(attestation.transfer.private_key.toPkcs8Der()));
-  jose::Jwk transfer_jwk = jose::Jwk::fromPrivateKey(std::move(transfer));
-  transfer_jwk.setKid(attestation.transfer.public_jwk.kid());
-  return seal::sealPending(std::move(info), transfer_jwk, attestation.maa.token, provider);
-}
 
 // Writes every output; on failure removes the version files this run created and restores
 // nothing else (current is only switched after every version file is in place).
@@ -236,7 +199,7 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
     if (defer) {
       auto start = clock.steadyNow();
       StatusOr<std::string> pending =
-          sealPendingFor(config, attestation, key, *services.sealing, clock);
+          release::sealPendingRelease(config, attestation, key, *services.sealing, clock.now());
       release::ProgressEvent event{
           Step::Seal,
           key.name,
@@ -263,11 +226,8 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
     azure::ReleasedKey& key_released = std::get<azure::ReleasedKey>(released);
 
     auto start = clock.steadyNow();
-    seal::BundleInfo info = baseInfo(config, attestation, key, seal::BundleKind::Key, clock);
-    info.vault = key_released.vault_host;
-    info.kid = key_released.kid;
-    info.key_ops = key_released.key.keyOps();
-    StatusOr<std::string> sealed = seal::sealKey(info, key_released.key, *services.sealing);
+    StatusOr<std::string> sealed = release::sealReleasedKey(config, attestation, key, key_released,
+                                                            *services.sealing, clock.now());
     logProgress({Step::Seal, key.name, "",
                  std::chrono::duration_cast<std::chrono::milliseconds>(clock.steadyNow() - start),
                  1, sealed.ok() ? Status() : sealed.status()});

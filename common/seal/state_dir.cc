@@ -23,6 +23,7 @@ constexpr std::string_view kTmpPrefix = ".tmp-";
 constexpr std::string_view kJsonSuffix = ".json";
 constexpr const char* kCurrentName = "current";
 constexpr const char* kPendingName = "pending.json";
+constexpr const char* kGenerationName = "generation";
 constexpr mode_t kDirForbidden = 0022;  // group/world-writable directories are refused
 constexpr mode_t kFileForbidden = 0022;
 
@@ -399,6 +400,33 @@ Status StateDir::setCurrent(std::string_view key, std::string_view version) {
 
 Status StateDir::writePending(std::string_view key, std::string_view content) {
   return atomicWrite(key, kPendingName, content);
+}
+
+Status StateDir::writeGeneration(std::string_view key, uint64_t generation) {
+  return atomicWrite(key, kGenerationName, std::to_string(generation) + "\n");
+}
+
+StatusOr<uint64_t> StateDir::generation(std::string_view key) const {
+  StatusOr<std::string> text = readFile(key, kGenerationName, 32);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::NotFound) return uint64_t{0};
+    return text.status();
+  }
+  const std::string where = "state file " + options_.path + "/" + std::string(key) + "/generation";
+  if (text->size() < 2 || text->size() > 21 || text->back() != '\n') {
+    return invalidArgumentError(where + ": expected a decimal number and a newline");
+  }
+  uint64_t value = 0;
+  for (std::size_t i = 0; i + 1 < text->size(); ++i) {
+    const char c = (*text)[i];
+    if (c < '0' || c > '9') {
+      return invalidArgumentError(where + ": expected a decimal number and a newline");
+    }
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return invalidArgumentError(where + ": out of range");
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 StatusOr<std::string> StateDir::readVersion(std::string_view key, std::string_view version,

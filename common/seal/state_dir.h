@@ -3,6 +3,8 @@
 //                                      the agent's group)
 //   {state_dir}/{key}/current          the primary version's name and a newline
 //   {state_dir}/{key}/pending.json     the attest-and-defer bundle (bundle.h, kind "pending")
+//   {state_dir}/{key}/generation       a decimal counter and a newline, bumped by the agent on
+//                                      every rotation (DESIGN.md §7)
 // Writes are atomic: a ".tmp-*" file in the same directory (O_CREAT|O_EXCL|O_NOFOLLOW), write all,
 // fsync, rename over the target, fsync the directory, under an flock on the key directory. A crash
 // leaves at most a ".tmp-*" file, which readers ignore and the next writer removes.
@@ -15,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -73,6 +76,12 @@ class StateDir {
   Status setCurrent(std::string_view key, std::string_view version);
   // {key}/pending.json, atomically.
   Status writePending(std::string_view key, std::string_view content);
+
+  // {key}/generation = `generation`, atomically.
+  Status writeGeneration(std::string_view key, uint64_t generation);
+  // The number in {key}/generation; 0 when the file does not exist. InvalidArgument when it is
+  // not a decimal number and a newline.
+  StatusOr<uint64_t> generation(std::string_view key) const;
 
   // Content of {key}/{version}.json (at most `max_bytes`; ResourceExhausted beyond, NotFound when
   // missing).

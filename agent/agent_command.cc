@@ -1,0 +1,370 @@
+#include "agent/agent_command.h"
+
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <variant>
+
+#include "agent/authorization.h"
+#include "agent/events.h"
+#include "agent/http_server.h"
+#include "agent/key_provisioner.h"
+#include "agent/keyring.h"
+#include "agent/release_backend.h"
+#include "agent/router.h"
+#include "agent/unix_socket.h"
+#include "common/config/config.h"
+#include "common/core/clock.h"
+#include "common/core/hardening.h"
+#include "common/http/retry.h"
+#include "common/log/logger.h"
+#include "common/release/release_services.h"
+#include "common/seal/state_dir.h"
+
+namespace skr::agent {
+namespace {
+
+using release::ExitCode;
+
+int fail(ExitCode code, std::string_view step, const Status& status, std::string_view hint) {
+  log::error("failed", {{"exit_code", static_cast<int>(code)},
+                        {"step", step},
+                        {"message", status.toString()},
+                        {"hint", hint}});
+  return static_cast<int>(code);
+}
+
+// A stop flag that background loops wait on instead of sleeping.
+class StopFlag {
+ public:
+  void set() {
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+    }
+    changed_.notify_all();
+  }
+  // Waits up to `duration`; true when stopped.
+  bool waitFor(std::chrono::milliseconds duration) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, duration, [&] { return stopped_; });
+  }
+  bool stopped() {
+    std::lock_guard lock(mutex_);
+    return stopped_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool stopped_ = false;
+};
+
+void logStep(const release::ProgressEvent& event) {
+  const bool ok = event.status.isOk();
+  if (ok) {
+    log::info("step", {{"step", release::stepName(event.step)},
+                       {"key", event.key},
+                       {"host", event.host},
+                       {"duration_ms", static_cast<int64_t>(event.duration.count())},
+                       {"attempts", event.attempts},
+                       {"status", "ok"}});
+  } else {
+    log::warning("step", {{"step", release::stepName(event.step)},
+                          {"key", event.key},
+                          {"host", event.host},
+                          {"duration_ms", static_cast<int64_t>(event.duration.count())},
+                          {"attempts", event.attempts},
+                          {"status", statusCodeName(event.status.code())},
+                          {"message", event.status.message()}});
+  }
+}
+
+std::vector<AuthRule> authRules(const config::AgentConfig& agent) {
+  std::vector<AuthRule> rules;
+  for (const config::ClientRule& client : agent.clients) {
+    rules.push_back({client.name, client.uids, client.gids, client.operations, client.keys,
+                     client.token_sha256});
+  }
+  if (!agent.admin_uids.empty()) {
+    rules.push_back({"admin", agent.admin_uids, {}, {"admin"}, {"*"}, std::nullopt});
+  }
+  return rules;
+}
+
+HttpServerOptions serverOptions(const config::AgentConfig& agent) {
+  HttpServerOptions options;
+  options.workers = static_cast<std::size_t>(agent.workers);
+  options.max_connections = static_cast<std::size_t>(agent.limits.max_connections);
+  options.max_body_bytes = agent.limits.max_body_bytes;
+  options.max_header_bytes = agent.limits.max_header_bytes;
+  options.read_timeout = agent.limits.read_timeout;
+  options.idle_timeout = agent.limits.idle_timeout;
+  return options;
+}
+
+}  // namespace
+
+std::string agentUsageText() {
+  return "usage: skr-agent [--config FILE] [--help] [--version]\n"
+         "\n"
+         "Serves the keys released for this confidential container group on Unix domain sockets\n"
+         "(AKV-shaped key operations on the client socket; rotate, retire, status, metrics and\n"
+         "reload on the admin socket). Loads the bundles skr-init sealed, completes pending ones\n"
+         "with the group's identity, releases missing keys itself (agent.release_on_start), and\n"
+         "rotates on request or on schedule (agent.rotation_interval).\n"
+         "\n"
+         "  --config FILE  YAML configuration (docs/config.md); or set SKR_CONFIG_YAML to the\n"
+         "                 YAML itself; SKR_* variables override single settings\n"
+         "  --help, --version\n"
+         "\n"
+         "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP re-reads the bundles.\n"
+         "Logs: JSON lines on stderr, one audit line per request.\n";
+}
+
+StatusOr<AgentCommandLine> parseAgentCommandLine(const std::vector<std::string>& args) {
+  AgentCommandLine line;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--config") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return invalidArgumentError("--config needs a file name");
+      }
+      line.config_file = args[++i];
+    } else if (arg.starts_with("--config=")) {
+      if (arg.size() == 9) return invalidArgumentError("--config needs a file name");
+      line.config_file = arg.substr(9);
+    } else if (arg == "--help" || arg == "-h") {
+      line.help = true;
+    } else if (arg == "--version") {
+      line.version = true;
+    } else {
+      return invalidArgumentError("unknown argument '" + arg + "'");
+    }
+  }
+  return line;
+}
+
+int runSkrAgent(const std::vector<std::string>& args) {
+  StatusOr<AgentCommandLine> line = parseAgentCommandLine(args);
+  if (!line.ok()) {
+    std::cerr << "skr-agent: " << line.status().message() << "\n" << agentUsageText();
+    return static_cast<int>(ExitCode::Usage);
+  }
+  if (line->help) {
+    std::cout << agentUsageText();
+    return 0;
+  }
+  if (line->version) {
+    std::cout << "skr-agent " << SKR_VERSION << "\n";
+    return 0;
+  }
+  // Signals are taken by one thread with sigwait(); block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (StatusOr<HardeningReport> hardened = hardenProcess(); !hardened.ok()) {
+    return fail(ExitCode::Platform, "hardening", hardened.status(),
+                "core dumps could not be disabled; refusing to handle keys");
+  }
+
+  config::LoadOptions load;
+  load.file = line->config_file;
+  load.getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+  StatusOr<config::Config> loaded = config::loadConfig(load);
+  if (!loaded.ok()) {
+    return fail(ExitCode::Usage, "config", loaded.status(),
+                "fix the configuration key named in the message (see docs/config.md)");
+  }
+  const config::Config& config = *loaded;
+  log::setMinLevel(config.log.level);
+  if (config.keys.empty()) {
+    return fail(ExitCode::Usage, "config", invalidArgumentError("keys: no key is configured"),
+                "add at least one entry under keys: (or set SKR_KEYS)");
+  }
+  if (config.emulated()) {
+    log::warning("emulated", {{"message",
+                               "EMULATION: platform or sealing is emulated; no production release "
+                               "policy accepts this platform"}});
+  }
+
+  Clock& clock = systemClock();
+  http::RandomJitter jitter;
+  std::variant<release::ReleaseServices, release::SetupFailure> built =
+      release::buildReleaseServices(config, clock, jitter);
+  if (auto* failure = std::get_if<release::SetupFailure>(&built)) {
+    return fail(failure->code, "setup", failure->status, "see docs/config.md");
+  }
+  release::ReleaseServices& services = std::get<release::ReleaseServices>(built);
+
+  seal::StateDirOptions state_options;
+  state_options.path = config.state_dir;
+  state_options.group = config.seal.group;
+  StatusOr<seal::StateDir> state_dir = seal::StateDir::open(std::move(state_options));
+  if (!state_dir.ok()) {
+    return fail(ExitCode::Output, "state_dir", state_dir.status(),
+                "state_dir must be a directory owned by this user, not group/world writable");
+  }
+
+  StatusOr<Authorizer> authorizer = Authorizer::create(authRules(config.agent));
+  if (!authorizer.ok()) {
+    return fail(ExitCode::Usage, "config", authorizer.status().withContext("agent.clients"),
+                "fix the client rule named in the message");
+  }
+
+  // Sockets before any thread: creation runs under a temporary umask.
+  UnixSocketOptions client_options{config.agent.client_socket,
+                                   static_cast<mode_t>(config.agent.socket_mode),
+                                   config.agent.socket_group, 128};
+  StatusOr<UnixListeningSocket> client_socket = UnixListeningSocket::create(client_options);
+  if (!client_socket.ok()) {
+    return fail(ExitCode::Output, "client_socket", client_socket.status(),
+                "check agent.client_socket, its directory's owner and mode, and socket_group");
+  }
+  UnixSocketOptions admin_options{config.agent.admin_socket, 0600, std::nullopt, 16};
+  if (config.agent.socket_group) admin_options.mode = 0660;
+  admin_options.gid = config.agent.socket_group;
+  StatusOr<UnixListeningSocket> admin_socket = UnixListeningSocket::create(admin_options);
+  if (!admin_socket.ok()) {
+    return fail(ExitCode::Output, "admin_socket", admin_socket.status(),
+                "check agent.admin_socket, its directory's owner and mode");
+  }
+
+  auto keyring = std::make_shared<Keyring>();
+  auto events = std::make_shared<EventLog>();
+  RouterOptions router_options;
+  router_options.emulated = config.emulated();
+  Router router(keyring, std::make_shared<const Authorizer>(std::move(authorizer).value()), clock,
+                router_options);
+  router.setEventLog(events);
+
+  FlowReleaseBackend backend(config, services, clock, jitter, logStep);
+  ProvisionerOptions provisioner_options;
+  provisioner_options.release_on_start = config.agent.release_on_start;
+  KeyProvisioner provisioner(config, backend, *services.sealing, *state_dir, keyring, events, clock,
+                             &router.metrics(), provisioner_options);
+
+  std::atomic<bool> ready{false};
+  auto markReadyIfAll = [&] {
+    if (provisioner.allReady() && !ready.exchange(true)) {
+      router.setReady(true);
+      events->publish(EventType::Ready, "", "", clock.now());
+      log::info("ready", {{"keys", static_cast<int64_t>(config.keys.size())}});
+    }
+  };
+  AdminHooks hooks;
+  hooks.rotate = [&](const std::string& name, const std::optional<std::string>& version) {
+    StatusOr<std::string> kid = provisioner.rotate(name, version);
+    if (kid.ok()) markReadyIfAll();
+    return kid;
+  };
+  hooks.reload = [&]() -> Status {
+    SKR_RETURN_IF_ERROR(provisioner.loadBundles());
+    markReadyIfAll();
+    return Status::ok();
+  };
+  hooks.retire = [&](const std::string& name, const std::string& version) {
+    return state_dir->removeVersion(name, version);
+  };
+  router.setAdminHooks(hooks);
+
+  StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::start(
+      serverOptions(config.agent), router,
+      {{client_socket->fd(), Listener::Client}, {admin_socket->fd(), Listener::Admin}});
+  if (!server.ok()) {
+    return fail(ExitCode::Output, "server", server.status(), "see the message");
+  }
+  log::info("listening",
+            {{"version", SKR_VERSION},
+             {"client_socket", client_socket->path()},
+             {"admin_socket", admin_socket->path()},
+             {"keys", static_cast<int64_t>(config.keys.size())},
+             {"release_on_start", config::releaseOnStartName(config.agent.release_on_start)}});
+
+  StopFlag stop;
+  std::thread signal_thread([&] {
+    for (;;) {
+      int received = 0;
+      if (sigwait(&signals, &received) != 0) continue;
+      if (received == SIGHUP) {
+        log::info("signal", {{"signal", "SIGHUP"}, {"action", "reload"}});
+        if (Status s = hooks.reload(); !s.isOk()) {
+          log::error("reload_failed", {{"message", s.toString()}});
+        }
+        continue;
+      }
+      log::info("signal",
+                {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}, {"action", "drain"}});
+      stop.set();
+      events->close();
+      (*server)->requestStop();
+      return;
+    }
+  });
+
+  // Start-up: bundles first, then releases in the background with backoff until ready.
+  std::thread provision_thread([&] {
+    if (Status bundles = provisioner.loadBundles(); !bundles.isOk()) {
+      log::error("bundles_not_loaded", {{"message", bundles.toString()}});
+    }
+    http::BackoffParams backoff;
+    backoff.base = config.retry.base;
+    backoff.cap = std::max(config.retry.cap, std::chrono::milliseconds(30000));
+    for (int attempt = 1; !stop.stopped(); ++attempt) {
+      if (provisioner.provision()) {
+        markReadyIfAll();
+        return;
+      }
+      // Full jitter can be ~0: keep at least 250 ms between passes.
+      const auto delay = std::max(http::retryDelay(attempt, backoff, jitter, std::nullopt),
+                                  std::chrono::milliseconds(250));
+      log::info("not_ready",
+                {{"attempt", attempt}, {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+      if (stop.waitFor(delay)) return;
+    }
+  });
+
+  std::thread rotation_thread;
+  if (config.agent.rotation_interval.count() > 0) {
+    rotation_thread = std::thread([&] {
+      while (!stop.waitFor(scheduledDelay(config.agent.rotation_interval,
+                                          config.agent.rotation_jitter, jitter.next()))) {
+        if (!ready.load()) continue;
+        for (const config::KeyConfig& key : config.keys) {
+          StatusOr<bool> rotated = provisioner.checkForNewVersion(key.name);
+          if (rotated.ok() && *rotated) log::info("scheduled_rotation", {{"key", key.name}});
+        }
+      }
+    });
+  }
+
+  (*server)->wait();
+  stop.set();
+  if (provision_thread.joinable()) provision_thread.join();
+  if (rotation_thread.joinable()) rotation_thread.join();
+  signal_thread.join();
+  log::info("stopped", {{"exit_code", 0}});
+  return 0;
+}
+
+}  // namespace skr::agent
