@@ -1,0 +1,331 @@
+// skr-agent, the real binary, against skr-emulator (issue 6 "Done when", the start-up, rotation
+// and shutdown parts): bundles written by skr-init are served without a new release; a pending
+// bundle (attest-and-defer) is completed by the agent; rotation through the admin socket makes
+// the emulator's new version primary while the old one still unwraps, wakes a pending
+// GET /events, and a rotation failing through an emulator fault changes nothing but /status;
+// SIGTERM drains, exits 0 and removes both sockets.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "common/crypto/pkey.h"
+#include "common/crypto/random.h"
+#include "common/crypto/rsa_oaep.h"
+#include "common/encoding/base64.h"
+#include "common/json/json.h"
+#include "tests/integration/init_world.h"
+#include "tests/integration/uds_http_client.h"
+
+extern char** environ;
+
+namespace skr::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using encoding::base64UrlDecode;
+using encoding::base64UrlEncode;
+
+// A running skr-agent with its sockets in a short private directory.
+class AgentProcess {
+ public:
+  AgentProcess(InitWorld& world, const std::string& yaml_without_agent) : world_(world) {
+    char name[] = "/tmp/skr-XXXXXX";
+    REQUIRE(::mkdtemp(name) != nullptr);
+    dir_ = name;
+    client_ = dir_ + "/c.sock";
+    admin_ = dir_ + "/a.sock";
+    const std::string uid = std::to_string(::getuid());
+    const std::string yaml =
+        yaml_without_agent + "agent:\n  client_socket: " + client_ + "\n  admin_socket: " + admin_ +
+        "\n  clients:\n    - name: tests\n      uids: [" + uid +
+        "]\n      operations: ['*']\n      keys: ['*']\n  admin_uids: [" + uid + "]\n";
+    stderr_path_ = dir_ + "/agent.err";
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      const int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (err >= 0) ::dup2(err, 2);
+      ::setenv("SKR_CONFIG_YAML", yaml.c_str(), 1);
+      const char* argv[] = {SKR_AGENT_PATH, nullptr};
+      ::execve(SKR_AGENT_PATH, const_cast<char* const*>(argv), environ);
+      ::_exit(127);
+    }
+  }
+  ~AgentProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    keepTestOutput("skr-agent", stderrText());
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  AgentProcess(const AgentProcess&) = delete;
+  AgentProcess& operator=(const AgentProcess&) = delete;
+
+  const std::string& client() const { return client_; }
+  const std::string& admin() const { return admin_; }
+  std::string stderrText() const { return readFileText(stderr_path_); }
+
+  // Polls GET /readyz on the admin socket until 200 (REQUIREs it within `limit`).
+  void waitReady(std::chrono::seconds limit = 120s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    int last = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      REQUIRE(running());
+      UdsResponse r = udsRequest(admin_, "GET", "/readyz", {}, {}, 5s);
+      if (!r.transport_error) last = r.status;
+      if (last == 200) return;
+      std::this_thread::sleep_for(100ms);
+    }
+    INFO(stderrText());
+    FAIL("skr-agent not ready within the limit; last /readyz status " << last);
+  }
+
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      exit_status_ = status;
+      return false;
+    }
+    return true;
+  }
+
+  // SIGTERM and wait (bounded); the exit code, or -1 on a signal / timeout.
+  int terminate() {
+    REQUIRE(pid_ > 0);
+    ::kill(pid_, SIGTERM);
+    const auto end = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < end) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return -1;
+  }
+
+ private:
+  InitWorld& world_;
+  std::string dir_, client_, admin_, stderr_path_;
+  pid_t pid_ = -1;
+  int exit_status_ = 0;
+};
+
+json::ObjectPtr parsed(const UdsResponse& r) {
+  INFO(r.status << " " << r.body);
+  REQUIRE(!r.transport_error);
+  StatusOr<json::ObjectPtr> object = json::parseObject(r.body);
+  REQUIRE(object.ok());
+  return *object;
+}
+
+// The highest seq of the emulator's request log.
+int64_t lastRequestSeq(EmulatorProcess& emu) {
+  json::ObjectPtr log = emu.admin("GET", "/_emulator/requests");
+  int64_t last = 0;
+  auto requests = log->getArray("requests");
+  for (unsigned i = 0; i < requests->size(); ++i) {
+    last = std::max<int64_t>(last, requests->getObject(i)->getValue<int64_t>("seq"));
+  }
+  return last;
+}
+
+// Release requests (".../release") in the request log after `after`.
+int releasesSince(EmulatorProcess& emu, int64_t after) {
+  json::ObjectPtr log = emu.admin("GET", "/_emulator/requests");
+  int n = 0;
+  auto requests = log->getArray("requests");
+  for (unsigned i = 0; i < requests->size(); ++i) {
+    json::ObjectPtr r = requests->getObject(i);
+    const std::string path = r->getValue<std::string>("path");
+    if (r->getValue<int64_t>("seq") > after && path.size() >= 8 &&
+        path.compare(path.size() - 8, 8, "/release") == 0) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+// A random 32-byte DEK wrapped with RSA-OAEP-256 under the public key GET /keys/{name}
+// returns; also returns that response's kid.
+struct WrappedDek {
+  Bytes dek;
+  std::string wrapped_b64;
+  std::string kid;
+};
+WrappedDek wrapWithPublicKey(AgentProcess& agent, const std::string& name) {
+  json::ObjectPtr got = parsed(udsRequest(agent.client(), "GET", "/keys/" + name));
+  json::ObjectPtr jwk = got->getObject("key");
+  REQUIRE(!jwk.isNull());
+  CHECK(!jwk->has("d"));
+  StatusOr<Bytes> n = base64UrlDecode(jwk->getValue<std::string>("n"));
+  StatusOr<Bytes> e = base64UrlDecode(jwk->getValue<std::string>("e"));
+  REQUIRE((n.ok() && e.ok()));
+  StatusOr<crypto::PublicKey> pub = crypto::PublicKey::fromRsaComponents(*n, *e);
+  REQUIRE(pub.ok());
+  WrappedDek out;
+  out.dek.resize(32);
+  for (std::size_t i = 0; i < out.dek.size(); ++i) out.dek[i] = static_cast<uint8_t>(i * 7 + 3);
+  StatusOr<Bytes> wrapped = crypto::rsaOaepEncrypt(*pub, crypto::HashAlg::Sha256, out.dek);
+  REQUIRE(wrapped.ok());
+  out.wrapped_b64 = base64UrlEncode(*wrapped);
+  out.kid = jwk->getValue<std::string>("kid");
+  return out;
+}
+
+// POST unwrapkey (on `version_path` = "/keys/N" or "/keys/N/V"); REQUIREs the DEK back.
+void expectUnwraps(AgentProcess& agent, const std::string& version_path, const WrappedDek& dek) {
+  UdsResponse r = udsRequest(agent.client(), "POST", version_path + "/unwrapkey",
+                             R"({"alg":"RSA-OAEP-256","value":")" + dek.wrapped_b64 + "\"}");
+  REQUIRE(r.status == 200);
+  json::ObjectPtr body = parsed(r);
+  StatusOr<Bytes> value = base64UrlDecode(body->getValue<std::string>("value"));
+  REQUIRE(value.ok());
+  CHECK(*value == dek.dek);
+  CHECK(body->getValue<std::string>("kid") == dek.kid);
+}
+
+std::string versionOf(const std::string& kid) {
+  return kid.substr(kid.rfind('/') + 1);
+}
+
+TEST_CASE(
+    "skr-agent serves the bundles skr-init wrote without a new release, unwraps a DEK wrapped "
+    "with its public key, and SIGTERM exits 0 and removes the sockets",
+    "[agent][startup]") {
+  InitWorld world;
+  world.createKey("vault", "app-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  const std::string yaml = world.configYaml({{"app-kek", "vault"}}, world.managedIdentityYaml());
+  REQUIRE(world.runInit(yaml).exit_code == 0);
+  const int64_t before = lastRequestSeq(world.emulator());
+
+  AgentProcess agent(world, yaml);
+  agent.waitReady();
+  INFO(agent.stderrText());
+
+  json::ObjectPtr list = parsed(udsRequest(agent.client(), "GET", "/keys"));
+  auto keys = list->getArray("value");
+  REQUIRE(keys->size() == 1);
+  CHECK(keys->getObject(0)->getValue<std::string>("name") == "app-kek");
+  CHECK(keys->getObject(0)->getValue<std::string>("state") == "ready");
+
+  WrappedDek dek = wrapWithPublicKey(agent, "app-kek");
+  expectUnwraps(agent, "/keys/app-kek", dek);
+  CHECK(releasesSince(world.emulator(), before) == 0);
+
+  CHECK(agent.terminate() == 0);
+  CHECK(!std::filesystem::exists(agent.client()));
+  CHECK(!std::filesystem::exists(agent.admin()));
+}
+
+TEST_CASE("skr-agent completes a pending bundle from skr-init (identity none) and becomes ready",
+          "[agent][pending]") {
+  InitWorld world;
+  world.createKey("vault", "deferred", R"("kty":"RSA-HSM","key_size":2048)");
+  REQUIRE(world.runInit(world.configYaml({{"deferred", "vault"}}, "  kind: none\n")).exit_code ==
+          0);
+  REQUIRE(std::filesystem::exists(world.stateDir() + "/deferred/pending.json"));
+  const int64_t before = lastRequestSeq(world.emulator());
+
+  AgentProcess agent(world, world.configYaml({{"deferred", "vault"}}, world.managedIdentityYaml()));
+  agent.waitReady();
+  INFO(agent.stderrText());
+  CHECK(releasesSince(world.emulator(), before) == 1);
+  CHECK(!std::filesystem::exists(world.stateDir() + "/deferred/pending.json"));
+  CHECK(std::filesystem::exists(world.stateDir() + "/deferred/current"));
+  // The bundle the agent wrote holds the emulator's key.
+  world.expectSameMaterial("vault", "deferred");
+  WrappedDek dek = wrapWithPublicKey(agent, "deferred");
+  expectUnwraps(agent, "/keys/deferred", dek);
+  CHECK(agent.stderrText().find("pending_token_reused") != std::string::npos);
+  CHECK(agent.terminate() == 0);
+}
+
+TEST_CASE(
+    "skr-agent rotates to the emulator's new version through the admin socket, keeps the old one "
+    "for unwrap, wakes a pending GET /events, and a failed rotation changes nothing",
+    "[agent][rotate]") {
+  InitWorld world;
+  world.createKey("vault", "rot-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  const std::string yaml = world.configYaml({{"rot-kek", "vault"}}, world.managedIdentityYaml());
+  AgentProcess agent(world, yaml);  // no bundle yet: the agent releases it (if-missing)
+  agent.waitReady();
+  INFO(agent.stderrText());
+  WrappedDek old_dek = wrapWithPublicKey(agent, "rot-kek");
+  const std::string old_version = versionOf(old_dek.kid);
+
+  EmulatorProcess& emu = world.emulator();
+  HttpCall rotate_call;
+  rotate_call.method = "POST";
+  rotate_call.url = emu.url("vault") + "/keys/rot-kek/rotate?api-version=7.4";
+  rotate_call.headers.push_back({"Authorization", "Bearer " + world.officerToken("vault")});
+  HttpResult rotated_in_vault = emu.call(rotate_call);
+  REQUIRE(rotated_in_vault.status == 200);
+  const std::string new_kid =
+      rotated_in_vault.json()->getObject("key")->getValue<std::string>("kid");
+
+  json::ObjectPtr first = parsed(udsRequest(agent.client(), "GET", "/events?after=0&timeout=0"));
+  const int64_t after = first->getValue<int64_t>("next");
+  std::future<UdsResponse> waiting = std::async(std::launch::async, [&] {
+    return udsRequest(agent.client(), "GET",
+                      "/events?after=" + std::to_string(after) + "&timeout=30");
+  });
+  // The long poll is parked (no event yet) before the rotation.
+  CHECK(waiting.wait_for(300ms) == std::future_status::timeout);
+
+  UdsResponse rotated = udsRequest(agent.admin(), "POST", "/keys/rot-kek/rotate", "{}");
+  REQUIRE(rotated.status == 200);
+  CHECK(parsed(rotated)->getValue<std::string>("kid") == new_kid);
+
+  REQUIRE(waiting.wait_for(10s) == std::future_status::ready);
+  json::ObjectPtr events = parsed(waiting.get());
+  auto list = events->getArray("events");
+  REQUIRE(list->size() >= 1);
+  json::ObjectPtr event = list->getObject(0);
+  CHECK(event->getValue<std::string>("type") == "rotated");
+  CHECK(event->getValue<std::string>("key") == "rot-kek");
+  CHECK(event->getValue<std::string>("version") == versionOf(new_kid));
+  CHECK(events->getValue<int64_t>("next") == event->getValue<int64_t>("seq"));
+
+  // The new version is primary; the old ciphertext still unwraps under its version.
+  WrappedDek new_dek = wrapWithPublicKey(agent, "rot-kek");
+  CHECK(new_dek.kid == new_kid);
+  expectUnwraps(agent, "/keys/rot-kek/" + old_version, old_dek);
+  expectUnwraps(agent, "/keys/rot-kek", new_dek);
+  CHECK(readFileText(world.stateDir() + "/rot-kek/current") == versionOf(new_kid) + "\n");
+  CHECK(readFileText(world.stateDir() + "/rot-kek/generation") == "2\n");
+
+  // A newer version exists, but the release fails (the vault refuses once): nothing changes.
+  REQUIRE(emu.call(rotate_call).status == 200);
+  emu.admin("POST", "/_emulator/faults",
+            R"({"listener":"vault","method":"POST","path_regex":"/keys/rot-kek(/[^/]+)?/release",)"
+            R"("action":"status","status":403,"count":1})");
+  UdsResponse failed = udsRequest(agent.admin(), "POST", "/keys/rot-kek/rotate", "{}");
+  CHECK(failed.status != 200);
+  json::ObjectPtr status = parsed(udsRequest(agent.admin(), "GET", "/status"));
+  auto status_keys = status->getArray("keys");
+  REQUIRE(status_keys->size() == 1);
+  const std::string last_error = status_keys->getObject(0)->getValue<std::string>("last_error");
+  CHECK(last_error.find("release") != std::string::npos);
+  CHECK(status_keys->getObject(0)->getValue<std::string>("primary") == versionOf(new_kid));
+  WrappedDek still = wrapWithPublicKey(agent, "rot-kek");
+  CHECK(still.kid == new_kid);
+  expectUnwraps(agent, "/keys/rot-kek", new_dek);
+  CHECK(readFileText(world.stateDir() + "/rot-kek/generation") == "2\n");
+  CHECK(agent.terminate() == 0);
+}
+
+}  // namespace
+}  // namespace skr::testing
