@@ -1,5 +1,6 @@
 #include "agent/events.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/json/json_string.h"
@@ -31,7 +32,7 @@ uint64_t EventLog::publish(EventType type, std::string key, std::string version,
 
 EventBatch EventLog::collect(uint64_t after) const {
   EventBatch batch;
-  batch.next = after > last_seq_ ? last_seq_ : after;
+  batch.next = std::min(after, last_seq_);
   if (!events_.empty() && after + 1 < events_.front().seq) batch.truncated = true;
   for (const AgentEvent& event : events_) {
     if (event.seq <= after) continue;
@@ -48,10 +49,10 @@ EventBatch EventLog::after(uint64_t after) const {
 
 EventBatch EventLog::waitAfter(uint64_t after, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mutex_);
-  // A client that is ahead of us (e.g. after an agent restart) waits for the next event.
-  const uint64_t threshold = after > last_seq_ ? last_seq_ : after;
-  changed_.wait_for(lock, timeout, [&] { return closed_ || last_seq_ > threshold; });
-  return collect(threshold);
+  // A cursor beyond the log comes from before an agent restart: everything kept is new to it.
+  if (after > last_seq_) return collect(0);
+  changed_.wait_for(lock, timeout, [&] { return closed_ || last_seq_ > after; });
+  return collect(after);
 }
 
 void EventLog::close() {

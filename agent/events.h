@@ -50,7 +50,8 @@ class EventLog {
   // Events with seq > after, without waiting.
   EventBatch after(uint64_t after) const;
   // Waits until an event with seq > after exists, close() is called, or `timeout` passed; then
-  // as after(). An `after` beyond the last seq waits for the next event.
+  // as after(). An `after` beyond the last seq (a cursor from before an agent restart) returns
+  // at once every event kept, as after(0).
   EventBatch waitAfter(uint64_t after, std::chrono::milliseconds timeout) const;
 
   // Wakes every waiter for good (the agent stops); later waits return at once.

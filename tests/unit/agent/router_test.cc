@@ -489,3 +489,36 @@ TEST_CASE("metrics count requests by op and outcome and auth failures by reason"
 
 }  // namespace
 }  // namespace skr::agent
+
+namespace skr::agent {
+namespace {
+
+TEST_CASE("GET /events long-polls the event log on the client socket and filters by the rule") {
+  Fixture f;
+  auto events = std::make_shared<EventLog>();
+  CHECK(f.get("/events").status == 501);
+  f.router->setEventLog(events);
+  events->publish(EventType::Rotated, "aes-kek", "v2", f.clock.now());
+  events->publish(EventType::Rotated, "gcm-key", "g2", f.clock.now());
+  HttpRequest r = testing::request("GET", "/events", {}, 1001, 1001);
+  r.query = {{"after", "0"}, {"timeout", "0"}};
+  HttpResponse narrow = f.router->handle(r);
+  REQUIRE(narrow.status == 403);  // the narrow rule does not grant "events"
+  r = testing::request("GET", "/events");
+  r.query = {{"after", "1"}, {"timeout", "0"}};
+  HttpResponse later = f.router->handle(r);
+  REQUIRE(later.status == 200);
+  CHECK(testing::bodyText(later).find("\"key\":\"gcm-key\"") != std::string::npos);
+  CHECK(testing::bodyText(later).find("aes-kek") == std::string::npos);
+  CHECK(testing::bodyText(later).find("\"next\":2") != std::string::npos);
+  r.query = {{"after", "x"}};
+  CHECK(f.router->handle(r).status == 400);
+  r.query = {{"timeout", "61"}};
+  CHECK(f.router->handle(r).status == 400);
+  HttpRequest on_admin = testing::request("GET", "/events", {}, 0, 0);
+  on_admin.listener = Listener::Admin;
+  CHECK(f.router->handle(on_admin).status == 403);
+}
+
+}  // namespace
+}  // namespace skr::agent

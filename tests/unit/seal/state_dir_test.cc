@@ -81,6 +81,23 @@ TEST_CASE("state dir writes bundles 0400 in 0700 directories and reads them back
         std::vector<std::string>{"current", "v1.json", "v2.json"});
 }
 
+TEST_CASE("state dir generation is 0 without a file, written atomically, and refuses junk") {
+  Tree t;
+  StateDir dir = take(StateDir::open(optionsFor(t.state)));
+  REQUIRE(dir.writeVersion("data-kek", "v1", "one\n").isOk());
+  CHECK(take(dir.generation("data-kek")) == 0);
+  REQUIRE(dir.writeGeneration("data-kek", 7).isOk());
+  CHECK(slurp(t.state + "/data-kek/generation") == "7\n");
+  CHECK(take(dir.generation("data-kek")) == 7);
+  // Not a version: listings ignore it.
+  CHECK(take(dir.listVersions("data-kek")) == std::vector<std::string>{"v1"});
+  REQUIRE(::chmod((t.state + "/data-kek/generation").c_str(), 0600) == 0);
+  { std::ofstream(t.state + "/data-kek/generation", std::ios::trunc) << "7x\n"; }
+  CHECK(dir.generation("data-kek").status().code() == StatusCode::InvalidArgument);
+  { std::ofstream(t.state + "/data-kek/generation", std::ios::trunc) << "99999999999999999999\n"; }
+  CHECK(dir.generation("data-kek").status().code() == StatusCode::InvalidArgument);
+}
+
 TEST_CASE("state dir with a group writes 0440 files and 0750 directories owned by that group") {
   Tree t;
   StateDirOptions o = optionsFor(t.state);
