@@ -254,6 +254,7 @@ int runSkrAgent(const std::vector<std::string>& args) {
   auto events = std::make_shared<EventLog>();
   RouterOptions router_options;
   router_options.emulated = config.emulated();
+  router_options.max_event_waiters = std::max(0, config.agent.workers - 1);
   Router router(keyring, std::make_shared<const Authorizer>(std::move(authorizer).value()), clock,
                 router_options);
   router.setEventLog(events);

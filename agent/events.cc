@@ -44,7 +44,7 @@ EventBatch EventLog::collect(uint64_t after) const {
 
 EventBatch EventLog::after(uint64_t after) const {
   std::lock_guard lock(mutex_);
-  return collect(after);
+  return collect(after > last_seq_ ? 0 : after);
 }
 
 EventBatch EventLog::waitAfter(uint64_t after, std::chrono::milliseconds timeout) const {

@@ -47,7 +47,7 @@ class EventLog {
   // Appends an event (assigning its seq) and wakes every waiter. Returns the seq.
   uint64_t publish(EventType type, std::string key, std::string version, SystemTime time);
 
-  // Events with seq > after, without waiting.
+  // Events with seq > after, without waiting (a cursor beyond the log: as after(0)).
   EventBatch after(uint64_t after) const;
   // Waits until an event with seq > after exists, close() is called, or `timeout` passed; then
   // as after(). An `after` beyond the last seq (a cursor from before an agent restart) returns

@@ -809,7 +809,14 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
         }
       }
       // Only the caller's keys (and agent-wide events) are shown.
-      EventBatch batch = log->waitAfter(after, std::chrono::seconds(timeout_seconds));
+      // Past max_event_waiters a poll answers at once instead of holding a worker.
+      EventBatch batch;
+      if (event_waiters_.fetch_add(1) < options_.max_event_waiters) {
+        batch = log->waitAfter(after, std::chrono::seconds(timeout_seconds));
+      } else {
+        batch = log->after(after);
+      }
+      event_waiters_.fetch_sub(1);
       std::erase_if(batch.events, [&](const AgentEvent& event) {
         return !event.key.empty() && !caller.allows(Operation::Events, event.key);
       });

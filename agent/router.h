@@ -59,6 +59,9 @@ struct RouterOptions {
   bool emulated = false;              // stamped into /status and skr_emulated
   std::size_t max_batch_items = 100;  // POST .../unwrapkey/batch
   int retry_after_seconds = 1;        // Retry-After of 503 NotReady
+  // GET /events polls that may wait at once; further polls answer at once (as timeout=0), so
+  // long polls never hold every server worker. The agent sets workers - 1.
+  int max_event_waiters = 2;
 };
 
 // Admin actions the lead wires to the release flow and the state dir (main.cc).
@@ -113,6 +116,7 @@ class Router final : public RequestHandler {
   mutable std::mutex hooks_mutex_;
   AdminHooks hooks_;
   std::shared_ptr<EventLog> events_;
+  std::atomic<int> event_waiters_{0};
   AgentMetrics metrics_;
 };
 

@@ -100,6 +100,11 @@ class AgentProcess {
     return true;
   }
 
+  void signal(int sig) {
+    REQUIRE(pid_ > 0);
+    REQUIRE(::kill(pid_, sig) == 0);
+  }
+
   // SIGTERM and wait (bounded); the exit code, or -1 on a signal / timeout.
   int terminate() {
     REQUIRE(pid_ > 0);
@@ -224,6 +229,28 @@ TEST_CASE(
   WrappedDek dek = wrapWithPublicKey(agent, "app-kek");
   expectUnwraps(agent, "/keys/app-kek", dek);
   CHECK(releasesSince(world.emulator(), before) == 0);
+
+  // skr-init releases a newer version into the state dir; SIGHUP makes the agent serve it,
+  // still without a release of its own, and the older version keeps unwrapping.
+  EmulatorProcess& emu = world.emulator();
+  HttpCall rotate_call;
+  rotate_call.method = "POST";
+  rotate_call.url = emu.url("vault") + "/keys/app-kek/rotate?api-version=7.4";
+  rotate_call.headers.push_back({"Authorization", "Bearer " + world.officerToken("vault")});
+  REQUIRE(emu.call(rotate_call).status == 200);
+  REQUIRE(world.runInit(yaml).exit_code == 0);
+  const int64_t before_reload = lastRequestSeq(emu);
+  const std::string new_version = readFileText(world.stateDir() + "/app-kek/current");
+  REQUIRE(new_version != versionOf(dek.kid) + "\n");
+  agent.signal(SIGHUP);
+  std::string served;
+  for (int i = 0; i < 100 && served + "\n" != new_version; ++i) {
+    std::this_thread::sleep_for(50ms);
+    served = versionOf(wrapWithPublicKey(agent, "app-kek").kid);
+  }
+  CHECK(served + "\n" == new_version);
+  expectUnwraps(agent, "/keys/app-kek/" + versionOf(dek.kid), dek);
+  CHECK(releasesSince(emu, before_reload) == 0);
 
   CHECK(agent.terminate() == 0);
   CHECK(!std::filesystem::exists(agent.client()));

@@ -520,5 +520,22 @@ TEST_CASE("GET /events long-polls the event log on the client socket and filters
   CHECK(f.router->handle(on_admin).status == 403);
 }
 
+TEST_CASE("GET /events beyond max_event_waiters answers at once instead of holding a worker") {
+  Fixture f;
+  RouterOptions options;
+  options.max_event_waiters = 0;
+  Router router(f.keyring, f.authorizer, f.clock, options);
+  auto events = std::make_shared<EventLog>();
+  router.setEventLog(events);
+  events->publish(EventType::Ready, "", "", f.clock.now());
+  HttpRequest r = testing::request("GET", "/events");
+  r.query = {{"after", "1"}, {"timeout", "60"}};
+  const auto started = std::chrono::steady_clock::now();
+  HttpResponse answer = router.handle(r);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+  REQUIRE(answer.status == 200);
+  CHECK(testing::bodyText(answer) == R"({"events":[],"next":1})");
+}
+
 }  // namespace
 }  // namespace skr::agent
