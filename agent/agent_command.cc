@@ -241,9 +241,10 @@ int runSkrAgent(const std::vector<std::string>& args) {
     return fail(ExitCode::Output, "client_socket", client_socket.status(),
                 "check agent.client_socket, its directory's owner and mode, and socket_group");
   }
-  UnixSocketOptions admin_options{config.agent.admin_socket, 0600, std::nullopt, 16};
-  if (config.agent.socket_group) admin_options.mode = 0660;
-  admin_options.gid = config.agent.socket_group;
+  // Same mode and group as the client socket; admin_uids decide who may use it.
+  UnixSocketOptions admin_options = client_options;
+  admin_options.path = config.agent.admin_socket;
+  admin_options.backlog = 16;
   StatusOr<UnixListeningSocket> admin_socket = UnixListeningSocket::create(admin_options);
   if (!admin_socket.ok()) {
     return fail(ExitCode::Output, "admin_socket", admin_socket.status(),

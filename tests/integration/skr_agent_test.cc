@@ -31,6 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 using encoding::base64UrlDecode;
 using encoding::base64UrlEncode;
+namespace fs = std::filesystem;
 
 // A running skr-agent with its sockets in a short private directory.
 class AgentProcess {
@@ -219,6 +220,12 @@ TEST_CASE(
   AgentProcess agent(world, yaml);
   agent.waitReady();
   INFO(agent.stderrText());
+
+  // Both sockets carry the configured mode (default 0660).
+  CHECK((fs::status(agent.client()).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+         fs::perms::group_write));
+  CHECK(fs::is_socket(agent.admin()));
 
   json::ObjectPtr list = parsed(udsRequest(agent.client(), "GET", "/keys"));
   auto keys = list->getArray("value");
