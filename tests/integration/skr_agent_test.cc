@@ -361,5 +361,22 @@ TEST_CASE(
   CHECK(agent.terminate() == 0);
 }
 
+TEST_CASE("skr-agent --help, --version and usage or config errors exit 0 or 2", "[agent][cli]") {
+  ProcessResult help = runProcess(SKR_AGENT_PATH, {"--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("usage: skr-agent") != std::string::npos);
+  ProcessResult version = runProcess(SKR_AGENT_PATH, {"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.rfind("skr-agent ", 0) == 0);
+  ProcessResult unknown = runProcess(SKR_AGENT_PATH, {"--bogus"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("unknown argument '--bogus'") != std::string::npos);
+  ProcessOptions bad_config;
+  bad_config.env["SKR_CONFIG_YAML"] = "agent:\n  workers: many\n";
+  ProcessResult config = runProcess(SKR_AGENT_PATH, {}, bad_config);
+  CHECK(config.exit_code == 2);
+  CHECK(config.err.find("agent.workers") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace skr::testing
