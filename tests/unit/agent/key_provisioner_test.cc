@@ -231,7 +231,8 @@ TEST_CASE("a failed start-up release names the step and host and is retried by t
 }
 
 TEST_CASE(
-    "rotation makes the new version primary, keeps the old one, bumps generation and publishes; "
+    "rotation makes the new version primary, keeps the old one, bumps generation and publishes, "
+    "and "
     "a failed rotation changes nothing",
     "[agent][provisioner][rotate]") {
   World w;
