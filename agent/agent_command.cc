@@ -260,11 +260,27 @@ int runSkrAgent(const std::vector<std::string>& args) {
                 router_options);
   router.setEventLog(events);
 
-  FlowReleaseBackend backend(config, services, clock, jitter, logStep);
+  AgentMetrics& metrics = router.metrics();
+  FlowReleaseBackend backend(
+      config, services, clock, jitter, [&metrics](const release::ProgressEvent& event) {
+        logStep(event);
+        metrics.recordRetries(release::stepName(event.step), event.attempts - 1);
+      });
   ProvisionerOptions provisioner_options;
   provisioner_options.release_on_start = config.agent.release_on_start;
   KeyProvisioner provisioner(config, backend, *services.sealing, *state_dir, keyring, events, clock,
-                             &router.metrics(), provisioner_options);
+                             &metrics, provisioner_options);
+  auto* entra = dynamic_cast<azure::CachingTokenProvider*>(services.tokens.get());
+  metrics.setTokenExpirySource([&provisioner, entra] {
+    std::vector<std::pair<std::string, SystemTime>> out;
+    if (std::optional<SystemTime> maa = provisioner.cachedMaaExpiry())
+      out.emplace_back("maa", *maa);
+    if (entra != nullptr) {
+      if (std::optional<SystemTime> token = entra->earliestExpiry())
+        out.emplace_back("entra", *token);
+    }
+    return out;
+  });
 
   std::atomic<bool> ready{false};
   auto markReadyIfAll = [&] {

@@ -131,7 +131,16 @@ release::StepResult<std::shared_ptr<const release::Attestation>> KeyProvisioner:
   if (auto* failed = std::get_if<release::StepFailure>(&fresh)) return *failed;
   cached_ = std::make_shared<const release::Attestation>(
       std::move(std::get<release::Attestation>(fresh)));
+  {
+    std::lock_guard expiry_lock(expiry_mutex_);
+    cached_expiry_ = cached_->maa.expires_at;
+  }
   return cached_;
+}
+
+std::optional<SystemTime> KeyProvisioner::cachedMaaExpiry() const {
+  std::lock_guard lock(expiry_mutex_);
+  return cached_expiry_;
 }
 
 StatusOr<KeyProvisioner::Committed> KeyProvisioner::releaseAndCommit(const config::KeyConfig& key,
@@ -146,7 +155,11 @@ StatusOr<KeyProvisioner::Committed> KeyProvisioner::releaseAndCommit(const confi
   release::StepResult<azure::ReleasedKey> released = backend_.release(*attestation, key, version);
   if (auto* failed = std::get_if<release::StepFailure>(&released)) {
     // A token the vault no longer accepts is not kept for the next try.
-    if (failed->step == release::Step::Attest) cached_.reset();
+    if (failed->step == release::Step::Attest) {
+      cached_.reset();
+      std::lock_guard expiry_lock(expiry_mutex_);
+      cached_expiry_.reset();
+    }
     return failure(key, reason, *failed);
   }
   azure::ReleasedKey& key_released = std::get<azure::ReleasedKey>(released);

@@ -55,6 +55,9 @@ class KeyProvisioner {
   bool provision();
   // Every configured key has a primary version.
   bool allReady() const;
+  // The expiry of the cached attestation's MAA token (none cached: nullopt). Never waits for a
+  // release in progress (for metrics).
+  std::optional<SystemTime> cachedMaaExpiry() const;
 
   // Releases `version` (or the latest) of a configured key and makes it primary. Returns the
   // primary kid. An unchanged version (the latest is already primary) changes nothing.
@@ -101,6 +104,8 @@ class KeyProvisioner {
   std::mutex mutex_;
   std::set<std::string> started_;  // keys whose start-up step succeeded
   std::shared_ptr<const release::Attestation> cached_;
+  mutable std::mutex expiry_mutex_;  // guards cached_expiry_ (mutex_ is held during releases)
+  std::optional<SystemTime> cached_expiry_;
 };
 
 // The delay before the next scheduled check: interval ± jitter, uniform (`unit` in [0, 1) from a

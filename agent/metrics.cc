@@ -1,6 +1,7 @@
 #include "agent/metrics.h"
 
-#include <cstdio>
+#include <charconv>
+#include <system_error>
 
 namespace skr::agent {
 namespace {
@@ -19,10 +20,12 @@ std::string label(std::string_view value) {
   return out;
 }
 
+// The shortest text that reads back as `v` ("0.0005", not "0.00050000000000000001").
 std::string number(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  if (r.ec != std::errc()) r = std::to_chars(buf, buf + sizeof buf, v);  // too long for fixed
+  return std::string(buf, r.ptr);
 }
 
 }  // namespace
@@ -51,8 +54,20 @@ void AgentMetrics::recordRelease(std::string_view reason, std::string_view outco
   ++releases_[{std::string(reason), std::string(outcome)}];
 }
 
+void AgentMetrics::recordRetries(std::string_view step, int retries) {
+  if (retries <= 0) return;
+  std::lock_guard lock(mutex_);
+  retries_[std::string(step)] += static_cast<uint64_t>(retries);
+}
+
+void AgentMetrics::setTokenExpirySource(TokenExpirySource source) {
+  std::lock_guard lock(mutex_);
+  token_expiry_ = std::move(source);
+}
+
 std::string AgentMetrics::render(const Keyring& keyring, bool ready, bool emulated) const {
   std::string out;
+  TokenExpirySource token_expiry;
   {
     std::lock_guard lock(mutex_);
     out += "# HELP skr_requests_total Agent requests by operation and outcome.\n";
@@ -87,6 +102,24 @@ std::string AgentMetrics::render(const Keyring& keyring, bool ready, bool emulat
     for (const auto& [key, n] : releases_) {
       out += "skr_releases_total{reason=\"" + label(key.first) + "\",outcome=\"" +
              label(key.second) + "\"} " + std::to_string(n) + "\n";
+    }
+    out += "# HELP skr_dependency_retries_total Extra attempts release steps needed, by step.\n";
+    out += "# TYPE skr_dependency_retries_total counter\n";
+    for (const auto& [step, n] : retries_) {
+      out +=
+          "skr_dependency_retries_total{step=\"" + label(step) + "\"} " + std::to_string(n) + "\n";
+    }
+    token_expiry = token_expiry_;
+  }
+  // Outside the lock: the source takes its own locks.
+  out += "# HELP skr_token_expiry_timestamp_seconds Unix time at which a cached token expires.\n";
+  out += "# TYPE skr_token_expiry_timestamp_seconds gauge\n";
+  if (token_expiry) {
+    for (const auto& [token, expires] : token_expiry()) {
+      const auto seconds =
+          std::chrono::duration_cast<std::chrono::seconds>(expires.time_since_epoch()).count();
+      out += "skr_token_expiry_timestamp_seconds{token=\"" + label(token) + "\"} " +
+             std::to_string(seconds) + "\n";
     }
   }
   std::size_t keys_loaded = 0;

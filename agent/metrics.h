@@ -9,16 +9,24 @@
 //   skr_key_versions_loaded                   gauge: versions held
 //   skr_ready                                 gauge: 1 when every configured key is ready
 //   skr_emulated                              gauge: 1 when the agent runs in emulation mode
+//   skr_dependency_retries_total{step}        counter: extra attempts (retries) a release step
+//                                             needed ("maa", "release", ...)
+//   skr_token_expiry_timestamp_seconds{token} gauge: unix time at which the cached token
+//                                             ("maa", "entra") expires; absent when none is
+//                                             cached. Alert on `... - time() < 300`.
 // Thread-safe (one mutex; a request updates it once).
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "agent/keyring.h"
 
@@ -33,6 +41,13 @@ class AgentMetrics {
   void recordRequest(std::string_view op, std::string_view outcome, double seconds);
   void recordAuthFailure(std::string_view reason);
   void recordRelease(std::string_view reason, std::string_view outcome);
+  // `retries` = attempts - 1 of one release step; 0 records nothing.
+  void recordRetries(std::string_view step, int retries);
+
+  // Cached tokens and their expiry, asked for at each render (set once, before serving).
+  using TokenExpirySource =
+      std::function<std::vector<std::pair<std::string, std::chrono::system_clock::time_point>>()>;
+  void setTokenExpirySource(TokenExpirySource source);
 
   // The whole exposition, with the gauges taken from `keyring` now.
   std::string render(const Keyring& keyring, bool ready, bool emulated) const;
@@ -48,6 +63,8 @@ class AgentMetrics {
   std::map<std::string, Histogram> durations_;
   std::map<std::string, uint64_t> auth_failures_;
   std::map<std::pair<std::string, std::string>, uint64_t> releases_;
+  std::map<std::string, uint64_t> retries_;
+  TokenExpirySource token_expiry_;
 };
 
 }  // namespace skr::agent

@@ -771,10 +771,8 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
         version = *v;
       }
       StatusOr<std::string> kid = h.rotate(route->key, version);
-      if (!kid.ok()) {
-        keyring_->setLastError(route->key, "rotate: " + kid.status().toString());
-        return fail(fromStatus(kid.status(), retry_after));
-      }
+      // A failed release already set the key's last_error (the hook's provisioner does it).
+      if (!kid.ok()) return fail(fromStatus(kid.status(), retry_after));
       json::ObjectPtr out = new Poco::JSON::Object;
       out->set("kid", *kid);
       return jsonResponse(200, out);

@@ -570,10 +570,12 @@ StatusOr<AccessToken> CachingTokenProvider::token(const std::string& resource) {
       return it->second.clone();
     }
     cache_.erase(it);
+    noteExpiries();
   }
   SKR_ASSIGN_OR_RETURN(AccessToken fresh, inner_->token(resource));
   if (fresh.expires_on == system_clock::time_point::max() || now < fresh.expires_on - margin_) {
     cache_.insert_or_assign(key, fresh.clone());
+    noteExpiries();
   }
   return fresh;
 }
@@ -581,6 +583,22 @@ StatusOr<AccessToken> CachingTokenProvider::token(const std::string& resource) {
 void CachingTokenProvider::invalidate() {
   std::lock_guard<std::mutex> lock(mutex_);
   cache_.clear();
+  noteExpiries();
+}
+
+void CachingTokenProvider::noteExpiries() {
+  std::optional<system_clock::time_point> earliest;
+  for (const auto& [resource, token] : cache_) {
+    if (token.expires_on == system_clock::time_point::max()) continue;
+    if (!earliest || token.expires_on < *earliest) earliest = token.expires_on;
+  }
+  std::lock_guard<std::mutex> lock(expiry_mutex_);
+  earliest_ = earliest;
+}
+
+std::optional<system_clock::time_point> CachingTokenProvider::earliestExpiry() const {
+  std::lock_guard<std::mutex> lock(expiry_mutex_);
+  return earliest_;
 }
 
 }  // namespace skr::azure

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -157,13 +158,20 @@ class CachingTokenProvider : public TokenProvider {
   std::string describe() const override { return inner_->describe(); }
   // Drops every cached token (after a 401 from the vault, say).
   void invalidate();
+  // The earliest expiry of the cached tokens (none cached: nullopt). Never waits for a fetch in
+  // progress (for metrics).
+  std::optional<std::chrono::system_clock::time_point> earliestExpiry() const;
 
  private:
+  void noteExpiries();  // mutex_ held
+
   std::unique_ptr<TokenProvider> inner_;
   Clock& clock_;
   std::chrono::seconds margin_;
   std::mutex mutex_;
   std::map<std::string, AccessToken> cache_;
+  mutable std::mutex expiry_mutex_;  // guards earliest_
+  std::optional<std::chrono::system_clock::time_point> earliest_;
 };
 
 // ---- Parsers (exposed for tests and fuzzing) ----

@@ -464,7 +464,9 @@ TEST_CASE("rotate and reload call their hooks and are 501 while unset") {
   CHECK(member(r, "kid") == kidOf("aes-kek", "v3"));
   r = f.admin("POST", "/keys/aes-kek/rotate", R"({"version":"bad"})");
   CHECK(r.status == 503);
-  CHECK(f.keyring->entry("aes-kek")->last_error == "rotate: Unavailable: vault unreachable");
+  CHECK(errorMessage(r).find("vault unreachable") != std::string::npos);
+  // last_error is the provisioner's to set (with one "rotate: " prefix), not the router's.
+  CHECK(f.keyring->entry("aes-kek")->last_error.empty());
   CHECK(f.admin("POST", "/reload").status == 200);
 }
 

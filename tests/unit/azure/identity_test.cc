@@ -504,6 +504,7 @@ TEST_CASE("cache serves tokens until expiry minus margin, per resource, errors n
   f.transport->queueResponse(kVaultTokenUrl, 200, imdsBody("v2", std::to_string(kNow + 7200)));
   f.transport->setResponse(mhsm_url, 200, imdsBody("m1", std::to_string(kNow + 3600)));
   CachingTokenProvider cache(f.provider(), f.clock, std::chrono::minutes(5));
+  CHECK_FALSE(cache.earliestExpiry().has_value());
 
   CHECK(text(cache.token(kVaultResource)->token) == "v1");
   CHECK(text(cache.token("https://vault.azure.net/")->token) == "v1");
@@ -514,8 +515,12 @@ TEST_CASE("cache serves tokens until expiry minus margin, per resource, errors n
   f.clock.advance(std::chrono::minutes(2));  // 56 min
   CHECK(text(cache.token(kVaultResource)->token) == "v2");
   CHECK(f.transport->requestCount() == 3);
+  // The metrics gauge: the earliest expiry among the cached tokens (m1 at kNow + 3600).
+  using std::chrono::system_clock;
+  CHECK(cache.earliestExpiry() == system_clock::time_point(std::chrono::seconds(kNow + 3600)));
 
   cache.invalidate();
+  CHECK_FALSE(cache.earliestExpiry().has_value());
   f.transport->setResponse(kVaultTokenUrl, 400, R"({"error":"invalid_request"})");
   CHECK_FALSE(cache.token(kVaultResource).ok());
   CHECK_FALSE(cache.token(kVaultResource).ok());
