@@ -118,7 +118,8 @@ std::string overview(const std::vector<Command>& commands) {
   std::ostringstream s;
   s << "usage: skrctl COMMAND [options]\n\n"
        "skrctl is the operator's CLI of skr (Secure Key Release for Azure confidential\n"
-       "containers): inspect and verify SEV-SNP evidence, compute host data of a policy.\n\n"
+       "containers): inspect and verify SEV-SNP evidence, compute host data of a policy,\n"
+       "operate a running skr-agent through its admin socket.\n\n"
        "commands:\n";
   for (const auto& c : commands) {
     std::string left = "  " + c.path;
@@ -126,6 +127,7 @@ std::string overview(const std::vector<Command>& commands) {
     s << left << " " << c.summary << "\n";
   }
   s << "\n'skrctl COMMAND --help' describes a command. Exit codes: 0 ok, 2 usage, 3 platform,\n"
+       "5 identity, 6 release denied, 7 key not found, 8 agent or dependency unavailable,\n"
        "9 integrity (verification failed), 10 output.\n";
   return s.str();
 }

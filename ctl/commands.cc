@@ -7,6 +7,7 @@ std::vector<Command> allCommands() {
   for (auto& c : reportCommands()) all.push_back(std::move(c));
   for (auto& c : hostdataCommands()) all.push_back(std::move(c));
   for (auto& c : releasePolicyCommands()) all.push_back(std::move(c));
+  for (auto& c : agentCommands()) all.push_back(std::move(c));
   return all;
 }
 

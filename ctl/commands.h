@@ -10,5 +10,6 @@ namespace skr::ctl {
 std::vector<Command> reportCommands();
 std::vector<Command> hostdataCommands();
 std::vector<Command> releasePolicyCommands();
+std::vector<Command> agentCommands();
 
 }  // namespace skr::ctl

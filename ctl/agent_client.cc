@@ -1,0 +1,90 @@
+#include "ctl/agent_client.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Timespan.h>
+
+#include <cstdlib>
+#include <istream>
+#include <ostream>
+
+#include "common/json/json.h"
+#include "common/log/redaction.h"
+
+namespace skr::ctl {
+
+std::string adminSocketPath(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("SKR_ADMIN_SOCKET");
+  if (env != nullptr && *env != '\0') return env;
+  return "/run/skr/admin/agent.sock";
+}
+
+StatusOr<AgentReply> callAgent(const std::string& socket_path, const std::string& method,
+                               const std::string& target, const std::string& body,
+                               std::chrono::milliseconds timeout) {
+  const std::string where = "skr-agent at " + socket_path;
+  const Poco::Timespan span(static_cast<Poco::Timespan::TimeDiff>(timeout.count()) * 1000);
+  Poco::Net::StreamSocket socket;
+  try {
+    socket.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, socket_path),
+                   span);
+  } catch (const Poco::Exception& e) {
+    return unavailableError(where + ": cannot connect (" + e.displayText() +
+                            "); is skr-agent running, and is this its admin socket?");
+  }
+  try {
+    Poco::Net::HTTPClientSession session(socket);
+    session.setTimeout(span);
+    session.setKeepAlive(false);
+    Poco::Net::HTTPRequest request(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+    request.setHost("skr-agent");
+    request.set("X-SKR-Request", "1");
+    if (!body.empty()) {
+      request.setContentType("application/json");
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+    } else if (method == "POST") {
+      request.setContentLength(0);
+    }
+    std::ostream& out = session.sendRequest(request);
+    out << body;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    AgentReply reply;
+    reply.status = static_cast<int>(response.getStatus());
+    reply.content_type = response.getContentType();
+    char buffer[8192];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+      reply.body.append(buffer, static_cast<std::size_t>(in.gcount()));
+      if (reply.body.size() > kMaxAgentReplyBytes) {
+        return dataLossError(where + ": the answer is larger than " +
+                             std::to_string(kMaxAgentReplyBytes) + " bytes");
+      }
+    }
+    return reply;
+  } catch (const Poco::TimeoutException&) {
+    return deadlineExceededError(where + ": no answer within " + std::to_string(timeout.count()) +
+                                 " ms");
+  } catch (const Poco::Net::MessageException& e) {
+    return dataLossError(where + ": not an HTTP answer (" + e.displayText() + ")");
+  } catch (const Poco::Exception& e) {
+    return unavailableError(where + ": " + e.displayText());
+  }
+}
+
+std::string agentErrorMessage(const std::string& body) {
+  json::ParseLimits limits;
+  limits.max_bytes = kMaxAgentReplyBytes;
+  StatusOr<json::ObjectPtr> root = json::parseObject(body, limits);
+  if (!root.ok()) return "";
+  json::ObjectPtr error = (*root)->getObject("error");
+  if (error.isNull() || !error->has("message")) return "";
+  return log::quoteUntrusted(error->optValue<std::string>("message", ""), 500);
+}
+
+}  // namespace skr::ctl

@@ -1,0 +1,145 @@
+// skrctl rotate / retire / status / metrics / reload: skr-agent's admin socket (DESIGN.md §6, §7).
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "ctl/agent_client.h"
+#include "ctl/cli.h"
+#include "ctl/commands.h"
+
+namespace skr::ctl {
+namespace {
+
+constexpr auto kDefaultTimeout = std::chrono::seconds(120);
+
+const OptionSpec kSocketOption{"socket", true, "PATH",
+                               "the agent's admin socket (default $SKR_ADMIN_SOCKET, else "
+                               "/run/skr/admin/agent.sock)"};
+const OptionSpec kTimeoutOption{"timeout", true, "SECONDS",
+                                "how long to wait for the answer (default 120; a rotation "
+                                "attests and releases)"};
+
+// Key names and versions go into the request path: the agent's own rules (letters, digits, '-').
+bool safePathSegment(const std::string& s) {
+  if (s.empty() || s.size() > 127) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The exit code for an agent error answer (DESIGN.md §9).
+int exitCodeForStatus(int status) {
+  switch (status) {
+    case 400:
+    case 405:
+    case 409:
+    case 413: return kExitUsage;
+    case 401: return kExitIdentity;
+    case 403: return kExitReleaseDenied;
+    case 404: return kExitKeyNotFound;
+    default: return kExitDependency;  // 429, 5xx, anything unexpected
+  }
+}
+
+// Sends the request; prints the body (JSON and metrics as they come) on 200, else a one-line
+// error naming the agent's status and message, and returns the exit code.
+int call(const ParsedArgs& args, Io& io, const std::string& method, const std::string& target,
+         const std::string& body, bool print_body) {
+  std::chrono::milliseconds timeout = kDefaultTimeout;
+  if (std::optional<std::string> t = args.value("timeout")) {
+    char* end = nullptr;
+    const long seconds = std::strtol(t->c_str(), &end, 10);
+    if (t->empty() || *end != '\0' || seconds < 1 || seconds > 3600) {
+      io.err << "skrctl: --timeout must be 1..3600 seconds\n";
+      return kExitUsage;
+    }
+    timeout = std::chrono::seconds(seconds);
+  }
+  const std::string socket = adminSocketPath(args.value("socket").value_or(""));
+  StatusOr<AgentReply> reply = callAgent(socket, method, target, body, timeout);
+  if (!reply.ok()) return fail(io, kExitDependency, reply.status());
+  if (reply->status == 200) {
+    if (print_body) {
+      io.out << reply->body;
+      if (!reply->body.empty() && reply->body.back() != '\n') io.out << "\n";
+    }
+    return kExitOk;
+  }
+  std::string message = agentErrorMessage(reply->body);
+  if (message.empty()) message = "(no error message)";
+  io.err << "skrctl: skr-agent answered " << reply->status << " to " << method << " " << target
+         << ": " << message << "\n";
+  return exitCodeForStatus(reply->status);
+}
+
+int rotate(const ParsedArgs& args, Io& io) {
+  if (args.positionals().size() != 1 || !safePathSegment(args.positionals()[0])) {
+    io.err << "usage: skrctl rotate KEY [--version V] [--socket PATH]\n";
+    return kExitUsage;
+  }
+  std::string body = "{}";
+  if (std::optional<std::string> version = args.value("version")) {
+    if (!safePathSegment(*version)) {
+      io.err << "skrctl rotate: --version must be a key version (letters, digits, '-')\n";
+      return kExitUsage;
+    }
+    body = "{\"version\":\"" + *version + "\"}";
+  }
+  return call(args, io, "POST", "/keys/" + args.positionals()[0] + "/rotate", body, true);
+}
+
+int retire(const ParsedArgs& args, Io& io) {
+  if (args.positionals().size() != 2 || !safePathSegment(args.positionals()[0]) ||
+      !safePathSegment(args.positionals()[1])) {
+    io.err << "usage: skrctl retire KEY VERSION [--socket PATH]\n";
+    return kExitUsage;
+  }
+  return call(args, io, "POST",
+              "/keys/" + args.positionals()[0] + "/" + args.positionals()[1] + "/retire", "", true);
+}
+
+int simple(const ParsedArgs& args, Io& io, const std::string& method, const std::string& target,
+           const std::string& name) {
+  if (!args.positionals().empty()) {
+    io.err << "usage: skrctl " << name << " [--socket PATH]\n";
+    return kExitUsage;
+  }
+  return call(args, io, method, target, "", true);
+}
+
+}  // namespace
+
+std::vector<Command> agentCommands() {
+  const std::vector<OptionSpec> common = {kSocketOption, kTimeoutOption};
+  std::vector<OptionSpec> rotate_options = common;
+  rotate_options.push_back(
+      {"version", true, "V", "release this version instead of the latest", false});
+  return {
+      Command{"rotate", "rotate KEY [--version V] [--socket PATH]",
+              "Ask skr-agent to release the latest (or given) version of KEY and make it primary.",
+              "Prints {\"kid\": ...} of the primary version. Older versions keep serving\n"
+              "unwrap/decrypt until retired. Exit codes: 6 release denied, 7 unknown key,\n"
+              "8 agent or dependency unavailable.",
+              rotate_options, rotate},
+      Command{"retire", "retire KEY VERSION [--socket PATH]",
+              "Drop a non-primary VERSION of KEY from skr-agent and its state directory.", "",
+              common, retire},
+      Command{
+          "status", "status [--socket PATH]",
+          "Print skr-agent's status (keys, versions, readiness, last errors) as JSON.", "", common,
+          [](const ParsedArgs& a, Io& io) { return simple(a, io, "GET", "/status", "status"); }},
+      Command{
+          "metrics", "metrics [--socket PATH]", "Print skr-agent's Prometheus metrics.", "", common,
+          [](const ParsedArgs& a, Io& io) { return simple(a, io, "GET", "/metrics", "metrics"); }},
+      Command{
+          "reload", "reload [--socket PATH]",
+          "Make skr-agent re-read the sealed bundles of its state directory.", "", common,
+          [](const ParsedArgs& a, Io& io) { return simple(a, io, "POST", "/reload", "reload"); }},
+  };
+}
+
+}  // namespace skr::ctl

@@ -1,0 +1,88 @@
+// skrctl rotate / retire / status / metrics / reload against a real skr-agent (admin socket) and
+// skr-emulator: the commands print the agent's answers and map its errors to DESIGN §9 exit codes.
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "tests/integration/agent_process.h"
+#include "tests/integration/init_world.h"
+#include "tests/integration/process.h"
+
+namespace skr::testing {
+namespace {
+
+ProcessResult skrctl(const std::vector<std::string>& args) {
+  return runProcess(SKR_SKRCTL_PATH, args);
+}
+
+TEST_CASE(
+    "skrctl status, rotate, retire, metrics and reload operate a running skr-agent through its "
+    "admin socket, with exit codes for unknown keys and an unreachable agent",
+    "[agent][skrctl]") {
+  InitWorld world;
+  world.createKey("vault", "ctl-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  AgentProcess agent(world, world.configYaml({{"ctl-kek", "vault"}}, world.managedIdentityYaml()));
+  agent.waitReady();
+  INFO(agent.stderrText());
+  const std::string socket = "--socket=" + agent.admin();
+
+  ProcessResult status = skrctl({"status", socket});
+  INFO(status.err);
+  REQUIRE(status.exit_code == 0);
+  json::ObjectPtr before = parsed(UdsResponse{false, "", 200, {}, status.out});
+  CHECK(status.out.find("\"ctl-kek\"") != std::string::npos);
+  WrappedDek dek = wrapWithPublicKey(agent, "ctl-kek");
+  const std::string old_version = versionOf(dek.kid);
+
+  // A new version in the vault; skrctl rotate makes it primary and prints its kid.
+  EmulatorProcess& emu = world.emulator();
+  HttpCall vault_rotate;
+  vault_rotate.method = "POST";
+  vault_rotate.url = emu.url("vault") + "/keys/ctl-kek/rotate?api-version=7.4";
+  vault_rotate.headers.push_back({"Authorization", "Bearer " + world.officerToken("vault")});
+  HttpResult in_vault = emu.call(vault_rotate);
+  REQUIRE(in_vault.status == 200);
+  const std::string new_kid = in_vault.json()->getObject("key")->getValue<std::string>("kid");
+  ProcessResult rotated = skrctl({"rotate", "ctl-kek", socket});
+  INFO(rotated.err);
+  REQUIRE(rotated.exit_code == 0);
+  CHECK(parsed(UdsResponse{false, "", 200, {}, rotated.out})->getValue<std::string>("kid") ==
+        new_kid);
+  expectUnwraps(agent, "/keys/ctl-kek/" + old_version, dek);
+
+  // Retire the old version: it no longer unwraps (404); retiring the primary is refused (2).
+  ProcessResult retired = skrctl({"retire", "ctl-kek", old_version, socket});
+  INFO(retired.err);
+  CHECK(retired.exit_code == 0);
+  UdsResponse gone =
+      udsRequest(agent.client(), "POST", "/keys/ctl-kek/" + old_version + "/unwrapkey",
+                 R"({"alg":"RSA-OAEP-256","value":")" + dek.wrapped_b64 + "\"}");
+  CHECK(gone.status == 404);
+  ProcessResult primary = skrctl({"retire", "ctl-kek", versionOf(new_kid), socket});
+  CHECK(primary.exit_code == 2);
+  CHECK(primary.err.find("skr-agent answered 409") != std::string::npos);
+
+  // Unknown key: 7 with the agent's message; bad names never reach the socket.
+  ProcessResult unknown = skrctl({"rotate", "no-such-key", socket});
+  CHECK(unknown.exit_code == 7);
+  CHECK(unknown.err.find("skr-agent answered 404") != std::string::npos);
+  CHECK(skrctl({"rotate", "../x", socket}).exit_code == 2);
+  CHECK(skrctl({"rotate", socket}).exit_code == 2);
+
+  ProcessResult metrics = skrctl({"metrics", socket});
+  CHECK(metrics.exit_code == 0);
+  CHECK(metrics.out.find("skr_releases_total{reason=\"rotate\",outcome=\"ok\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.out.find("skr_token_expiry_timestamp_seconds{token=\"maa\"}") != std::string::npos);
+  CHECK(skrctl({"reload", socket}).exit_code == 0);
+
+  // The client socket is not the admin socket: admin routes are refused there (6 = 403).
+  CHECK(skrctl({"status", "--socket=" + agent.client()}).exit_code == 6);
+  CHECK(agent.terminate() == 0);
+  // No agent: 8, naming the socket.
+  ProcessResult down = skrctl({"status", socket});
+  CHECK(down.exit_code == 8);
+  CHECK(down.err.find(agent.admin()) != std::string::npos);
+}
+
+}  // namespace
+}  // namespace skr::testing
