@@ -71,26 +71,6 @@ class StopFlag {
   bool stopped_ = false;
 };
 
-void logStep(const release::ProgressEvent& event) {
-  const bool ok = event.status.isOk();
-  if (ok) {
-    log::info("step", {{"step", release::stepName(event.step)},
-                       {"key", event.key},
-                       {"host", event.host},
-                       {"duration_ms", static_cast<int64_t>(event.duration.count())},
-                       {"attempts", event.attempts},
-                       {"status", "ok"}});
-  } else {
-    log::warning("step", {{"step", release::stepName(event.step)},
-                          {"key", event.key},
-                          {"host", event.host},
-                          {"duration_ms", static_cast<int64_t>(event.duration.count())},
-                          {"attempts", event.attempts},
-                          {"status", statusCodeName(event.status.code())},
-                          {"message", event.status.message()}});
-  }
-}
-
 std::vector<AuthRule> authRules(const config::AgentConfig& agent) {
   std::vector<AuthRule> rules;
   for (const config::ClientRule& client : agent.clients) {
@@ -263,7 +243,7 @@ int runSkrAgent(const std::vector<std::string>& args) {
   AgentMetrics& metrics = router.metrics();
   FlowReleaseBackend backend(
       config, services, clock, jitter, [&metrics](const release::ProgressEvent& event) {
-        logStep(event);
+        release::logProgress(event, log::Level::Warning);
         metrics.recordRetries(release::stepName(event.step), event.attempts - 1);
       });
   ProvisionerOptions provisioner_options;

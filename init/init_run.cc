@@ -98,24 +98,7 @@ Status writeAll(seal::StateDir& state, const std::vector<SealedOutput>& outputs)
 }  // namespace
 
 void logProgress(const release::ProgressEvent& event) {
-  const bool ok = event.status.isOk();
-  std::string status = ok ? "ok" : std::string(statusCodeName(event.status.code()));
-  if (ok) {
-    log::info("step", {{"step", release::stepName(event.step)},
-                       {"key", event.key},
-                       {"host", event.host},
-                       {"duration_ms", static_cast<int64_t>(event.duration.count())},
-                       {"attempts", event.attempts},
-                       {"status", status}});
-  } else {
-    log::error("step", {{"step", release::stepName(event.step)},
-                        {"key", event.key},
-                        {"host", event.host},
-                        {"duration_ms", static_cast<int64_t>(event.duration.count())},
-                        {"attempts", event.attempts},
-                        {"status", status},
-                        {"message", event.status.message()}});
-  }
+  release::logProgress(event, log::Level::Error);
 }
 
 std::string hintFor(ExitCode code, std::string_view step, const Status& status) {

@@ -222,4 +222,27 @@ StepResult<azure::ReleasedKey> ReleaseFlow::release(
   return std::move(released).value();
 }
 
+void logProgress(const ProgressEvent& event, log::Level failure_level) {
+  const bool ok = event.status.isOk();
+  const std::string status = ok ? "ok" : std::string(statusCodeName(event.status.code()));
+  const auto duration_ms = static_cast<int64_t>(event.duration.count());
+  if (ok) {
+    log::info("step", {{"step", stepName(event.step)},
+                       {"key", event.key},
+                       {"host", event.host},
+                       {"duration_ms", duration_ms},
+                       {"attempts", event.attempts},
+                       {"status", status}});
+    return;
+  }
+  log::write(failure_level, "step",
+             {{"step", stepName(event.step)},
+              {"key", event.key},
+              {"host", event.host},
+              {"duration_ms", duration_ms},
+              {"attempts", event.attempts},
+              {"status", status},
+              {"message", event.status.message()}});
+}
+
 }  // namespace skr::release

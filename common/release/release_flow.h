@@ -19,6 +19,7 @@
 #include "common/core/bytes.h"
 #include "common/core/clock.h"
 #include "common/core/status.h"
+#include "common/log/logger.h"
 #include "common/snp/collateral.h"
 #include "common/snp/snp_device.h"
 
@@ -37,9 +38,9 @@ enum class ExitCode : int {
   Identity = 5,       // no token from IMDS / Entra / file
   ReleaseDenied = 6,  // AKV 401/403
   KeyNotFound = 7,
-  Unavailable = 8,    // retries / deadline exhausted
-  Integrity = 9,      // signature, chain, unwrap
-  Output = 10,        // state dir, sealing
+  Unavailable = 8,  // retries / deadline exhausted
+  Integrity = 9,    // signature, chain, unwrap
+  Output = 10,      // state dir, sealing
 };
 
 // A failed step: which, against which host ("" for local steps), and why.
@@ -71,6 +72,11 @@ struct ProgressEvent {
 };
 using ProgressSink = std::function<void(const ProgressEvent&)>;
 
+// Writes one log line (event "step") for a finished step: info when it succeeded, else
+// `failure_level` with the status code and message (skr-init: error, its run ends; skr-agent:
+// warning, it retries).
+void logProgress(const ProgressEvent& event, log::Level failure_level);
+
 // What one attestation produced; reusable for several keys while the token is valid.
 struct Attestation {
   azure::TransferKey transfer;
@@ -95,10 +101,12 @@ class ReleaseFlow {
               ProgressSink progress = {});
 
   // transfer-key, report, collateral, maa. `deadline` bounds every network step.
-  StepResult<Attestation> attest(std::optional<std::chrono::steady_clock::time_point> deadline = {});
+  StepResult<Attestation> attest(
+      std::optional<std::chrono::steady_clock::time_point> deadline = {});
   // Same, with a given transfer key (completing a pending bundle: re-attest with its key).
-  StepResult<Attestation> attestWith(azure::TransferKey transfer,
-                                     std::optional<std::chrono::steady_clock::time_point> deadline = {});
+  StepResult<Attestation> attestWith(
+      azure::TransferKey transfer,
+      std::optional<std::chrono::steady_clock::time_point> deadline = {});
   // release (identity token + AKV release + unwrap + material check) of one key.
   StepResult<azure::ReleasedKey> release(
       const Attestation& attestation, const azure::VaultKeyRef& key,

@@ -174,6 +174,18 @@ void expectUnwraps(AgentProcess& agent, const std::string& version_path, const W
   CHECK(body->getValue<std::string>("kid") == dek.kid);
 }
 
+std::string rotateInVault(InitWorld& world, const std::string& name) {
+  EmulatorProcess& emu = world.emulator();
+  HttpCall call;
+  call.method = "POST";
+  call.url = emu.url("vault") + "/keys/" + name + "/rotate?api-version=7.4";
+  call.headers.push_back({"Authorization", "Bearer " + world.officerToken("vault")});
+  HttpResult rotated = emu.call(call);
+  INFO(rotated.body);
+  REQUIRE(rotated.status == 200);
+  return rotated.json()->getObject("key")->getValue<std::string>("kid");
+}
+
 std::string versionOf(const std::string& kid) {
   return kid.substr(kid.rfind('/') + 1);
 }

@@ -76,6 +76,10 @@ WrappedDek wrapWithPublicKey(AgentProcess& agent, const std::string& name);
 // POST unwrapkey (on `version_path` = "/keys/N" or "/keys/N/V"); REQUIREs the DEK back.
 void expectUnwraps(AgentProcess& agent, const std::string& version_path, const WrappedDek& dek);
 
+// Creates a new version of key `name` in the emulator's vault (Key Vault's POST .../rotate with
+// an officer token); returns its kid.
+std::string rotateInVault(InitWorld& world, const std::string& name);
+
 // The version part of a kid URL.
 std::string versionOf(const std::string& kid);
 

@@ -24,7 +24,6 @@
 #include "tests/integration/init_world.h"
 #include "tests/integration/uds_http_client.h"
 
-
 namespace skr::testing {
 namespace {
 
@@ -66,11 +65,7 @@ TEST_CASE(
   // skr-init releases a newer version into the state dir; SIGHUP makes the agent serve it,
   // still without a release of its own, and the older version keeps unwrapping.
   EmulatorProcess& emu = world.emulator();
-  HttpCall rotate_call;
-  rotate_call.method = "POST";
-  rotate_call.url = emu.url("vault") + "/keys/app-kek/rotate?api-version=7.4";
-  rotate_call.headers.push_back({"Authorization", "Bearer " + world.officerToken("vault")});
-  REQUIRE(emu.call(rotate_call).status == 200);
+  rotateInVault(world, "app-kek");
   REQUIRE(world.runInit(yaml).exit_code == 0);
   const int64_t before_reload = lastRequestSeq(emu);
   const std::string new_version = readFileText(world.stateDir() + "/app-kek/current");
@@ -127,14 +122,7 @@ TEST_CASE(
   const std::string old_version = versionOf(old_dek.kid);
 
   EmulatorProcess& emu = world.emulator();
-  HttpCall rotate_call;
-  rotate_call.method = "POST";
-  rotate_call.url = emu.url("vault") + "/keys/rot-kek/rotate?api-version=7.4";
-  rotate_call.headers.push_back({"Authorization", "Bearer " + world.officerToken("vault")});
-  HttpResult rotated_in_vault = emu.call(rotate_call);
-  REQUIRE(rotated_in_vault.status == 200);
-  const std::string new_kid =
-      rotated_in_vault.json()->getObject("key")->getValue<std::string>("kid");
+  const std::string new_kid = rotateInVault(world, "rot-kek");
 
   json::ObjectPtr first = parsed(udsRequest(agent.client(), "GET", "/events?after=0&timeout=0"));
   const int64_t after = first->getValue<int64_t>("next");
@@ -168,7 +156,7 @@ TEST_CASE(
   CHECK(readFileText(world.stateDir() + "/rot-kek/generation") == "2\n");
 
   // A newer version exists, but the release fails (the vault refuses once): nothing changes.
-  REQUIRE(emu.call(rotate_call).status == 200);
+  rotateInVault(world, "rot-kek");
   emu.admin("POST", "/_emulator/faults",
             R"({"listener":"vault","method":"POST","path_regex":"/keys/rot-kek(/[^/]+)?/release",)"
             R"("action":"status","status":403,"count":1})");

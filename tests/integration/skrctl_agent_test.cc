@@ -28,20 +28,13 @@ TEST_CASE(
   ProcessResult status = skrctl({"status", socket});
   INFO(status.err);
   REQUIRE(status.exit_code == 0);
-  json::ObjectPtr before = parsed(UdsResponse{false, "", 200, {}, status.out});
+  REQUIRE(parsed(UdsResponse{false, "", 200, {}, status.out})->has("keys"));
   CHECK(status.out.find("\"ctl-kek\"") != std::string::npos);
   WrappedDek dek = wrapWithPublicKey(agent, "ctl-kek");
   const std::string old_version = versionOf(dek.kid);
 
   // A new version in the vault; skrctl rotate makes it primary and prints its kid.
-  EmulatorProcess& emu = world.emulator();
-  HttpCall vault_rotate;
-  vault_rotate.method = "POST";
-  vault_rotate.url = emu.url("vault") + "/keys/ctl-kek/rotate?api-version=7.4";
-  vault_rotate.headers.push_back({"Authorization", "Bearer " + world.officerToken("vault")});
-  HttpResult in_vault = emu.call(vault_rotate);
-  REQUIRE(in_vault.status == 200);
-  const std::string new_kid = in_vault.json()->getObject("key")->getValue<std::string>("kid");
+  const std::string new_kid = rotateInVault(world, "ctl-kek");
   ProcessResult rotated = skrctl({"rotate", "ctl-kek", socket});
   INFO(rotated.err);
   REQUIRE(rotated.exit_code == 0);
