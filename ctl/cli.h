@@ -12,22 +12,21 @@
 #include <vector>
 
 #include "common/core/status.h"
+#include "common/release/release_flow.h"
 
 namespace skr::ctl {
 
-// DESIGN.md §9.
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitUsage = 2,
-  kExitPlatform = 3,
-  kExitAttestation = 4,
-  kExitIdentity = 5,
-  kExitReleaseDenied = 6,
-  kExitKeyNotFound = 7,
-  kExitDependency = 8,
-  kExitIntegrity = 9,
-  kExitOutput = 10,
-};
+// DESIGN.md §9: the same codes as skr-init (release::ExitCode), as ints for main().
+inline constexpr int kExitOk = static_cast<int>(release::ExitCode::Ok);
+inline constexpr int kExitUsage = static_cast<int>(release::ExitCode::Usage);
+inline constexpr int kExitPlatform = static_cast<int>(release::ExitCode::Platform);
+inline constexpr int kExitAttestation = static_cast<int>(release::ExitCode::Attestation);
+inline constexpr int kExitIdentity = static_cast<int>(release::ExitCode::Identity);
+inline constexpr int kExitReleaseDenied = static_cast<int>(release::ExitCode::ReleaseDenied);
+inline constexpr int kExitKeyNotFound = static_cast<int>(release::ExitCode::KeyNotFound);
+inline constexpr int kExitDependency = static_cast<int>(release::ExitCode::Unavailable);
+inline constexpr int kExitIntegrity = static_cast<int>(release::ExitCode::Integrity);
+inline constexpr int kExitOutput = static_cast<int>(release::ExitCode::Output);
 
 struct OptionSpec {
   std::string name;  // without the leading "--"
