@@ -31,15 +31,9 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// A bounded, printable rendering of an untrusted string for messages.
+// A bounded, printable rendering of an untrusted string for messages (common/log/redaction.h).
 std::string printable(std::string_view s, std::size_t max = 96) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size() && i < max; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : ' ';
-  }
-  if (s.size() > max) out += "...";
-  return out;
+  return log::quoteUntrusted(s, max);
 }
 
 // The vault's message made safe to quote (common/log/redaction.h).
