@@ -5,33 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "tests/unit/crypto/hex_vectors.h"
+
 namespace skr::crypto {
 namespace {
 
-// Test-local hex helpers: vectors are written as in their sources (spaces allowed).
-Bytes hex(std::string_view text) {
-  std::string digits;
-  for (char c : text) {
-    if (std::isxdigit(static_cast<unsigned char>(c))) digits.push_back(c);
-  }
-  REQUIRE(digits.size() % 2 == 0);
-  Bytes out;
-  for (std::size_t i = 0; i < digits.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
-
-std::string toHex(ByteView bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) out += {kDigits[b >> 4], kDigits[b & 15]};
-  return out;
-}
-
-SecretBytes secretHex(std::string_view text) {
-  return SecretBytes::copyOf(hex(text));
-}
+using namespace skr::crypto::testing;  // hex, toHex, secretHex
 
 // McGrew & Viega, "The Galois/Counter Mode of Operation (GCM)", Appendix B, Test Case 16
 // (AES-256, 96-bit IV, 60-byte plaintext, 20-byte AAD).

@@ -11,29 +11,12 @@
 #include <string>
 #include <string_view>
 
+#include "tests/unit/crypto/hex_vectors.h"
+
 namespace skr::crypto {
 namespace {
 
-// Test-local hex helpers: vectors are written as in their sources (spaces allowed).
-Bytes hex(std::string_view text) {
-  std::string digits;
-  for (char c : text) {
-    if (std::isxdigit(static_cast<unsigned char>(c))) digits.push_back(c);
-  }
-  REQUIRE(digits.size() % 2 == 0);
-  Bytes out;
-  for (std::size_t i = 0; i < digits.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
-
-std::string toHex(ByteView bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) out += {kDigits[b >> 4], kDigits[b & 15]};
-  return out;
-}
+using namespace skr::crypto::testing;  // hex, toHex, secretHex
 
 // Key generation is slow: one key per type/curve for the whole file.
 const PrivateKey& rsaKey() {
