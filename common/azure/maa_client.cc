@@ -22,6 +22,7 @@ using std::chrono::steady_clock;
 
 constexpr std::size_t kMaxAttestResponseBytes = 256 * 1024;
 constexpr std::size_t kMaxTokenBytes = 64 * 1024;
+constexpr std::size_t kMaxRuntimeDataBytes = 64 * 1024;
 constexpr std::size_t kMaxCertsBytes = 256 * 1024;
 constexpr std::size_t kMaxCertsKeys = 32;
 constexpr std::size_t kMaxCertDerBytes = 16 * 1024;
@@ -285,18 +286,10 @@ MaaClient::MaaClient(std::shared_ptr<http::HttpTransport> transport, Clock& cloc
       jitter_(jitter),
       options_(std::move(options)) {}
 
-StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& collateral,
-                                     const TransferKey& transfer,
-                                     const std::array<uint8_t, 64>& report_data,
-                                     const std::optional<std::string>& nonce,
-                                     std::optional<steady_clock::time_point> deadline) {
-  const std::string host = hostOf(options_.endpoint);
-  const std::string what = "MAA attest at " + host;
-  const std::string runtime = runtimeDataJson(transfer.public_jwk);
-  if (reportDataFor(runtime) != report_data) {
-    return invalidArgumentError(what +
-                                ": REPORT_DATA is not SHA-256 of the transfer key's runtime data");
-  }
+StatusOr<MaaClient::Posted> MaaClient::postEvidence(
+    ByteView report, const snp::Collateral& collateral, std::string_view runtime,
+    const std::optional<std::string>& nonce, std::optional<steady_clock::time_point> deadline,
+    const std::string& what) {
   http::HttpRequest request;
   request.method = "POST";
   request.url = options_.endpoint + "/attest/SevSnpVm?api-version=" + options_.api_version;
@@ -335,18 +328,62 @@ StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& col
     return invalidArgumentError(what + ": malformed response: " + token.status().message());
   }
   if (token->empty()) return invalidArgumentError(what + ": malformed response: empty token");
-  StatusOr<MaaToken> verified = verifyToken(*token, transfer.public_jwk, report_data, deadline);
+  return Posted{std::move(token).value(), answer->attempts};
+}
+
+StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& collateral,
+                                     const TransferKey& transfer,
+                                     const std::array<uint8_t, 64>& report_data,
+                                     const std::optional<std::string>& nonce,
+                                     std::optional<steady_clock::time_point> deadline) {
+  const std::string host = hostOf(options_.endpoint);
+  const std::string what = "MAA attest at " + host;
+  const std::string runtime = runtimeDataJson(transfer.public_jwk);
+  if (reportDataFor(runtime) != report_data) {
+    return invalidArgumentError(what +
+                                ": REPORT_DATA is not SHA-256 of the transfer key's runtime data");
+  }
+  SKR_ASSIGN_OR_RETURN(Posted posted,
+                       postEvidence(report, collateral, runtime, nonce, deadline, what));
+  StatusOr<MaaToken> verified = verify(posted.token, &transfer.public_jwk, report_data, deadline);
   if (!verified.ok()) return verified.status().withContext(what);
-  verified->attempts = answer->attempts;
+  verified->attempts = posted.attempts;
+  log::info("maa_attested",
+            {{"host", host}, {"attempts", posted.attempts}, {"hostdata", verified->hostdata}});
+  return verified;
+}
+
+StatusOr<MaaToken> MaaClient::attestRuntimeData(ByteView report, const snp::Collateral& collateral,
+                                                std::string_view runtime_data,
+                                                std::optional<steady_clock::time_point> deadline) {
+  const std::string host = hostOf(options_.endpoint);
+  const std::string what = "MAA attest at " + host;
+  if (runtime_data.size() > kMaxRuntimeDataBytes) {
+    return invalidArgumentError(what + ": runtime data of " + std::to_string(runtime_data.size()) +
+                                " bytes, at most " + std::to_string(kMaxRuntimeDataBytes));
+  }
+  SKR_ASSIGN_OR_RETURN(
+      Posted posted, postEvidence(report, collateral, runtime_data, std::nullopt, deadline, what));
+  StatusOr<MaaToken> verified =
+      verify(posted.token, nullptr, reportDataFor(runtime_data), deadline);
+  if (!verified.ok()) return verified.status().withContext(what);
+  verified->attempts = posted.attempts;
   log::info("maa_attested", {{"host", host},
-                             {"attempts", answer->attempts},
-                             {"hostdata", verified->hostdata}});
+                             {"attempts", posted.attempts},
+                             {"hostdata", verified->hostdata},
+                             {"runtime_data", "caller"}});
   return verified;
 }
 
 StatusOr<MaaToken> MaaClient::verifyToken(std::string_view token, const jose::Jwk& transfer_public,
                                           const std::optional<std::array<uint8_t, 64>>& report_data,
                                           std::optional<steady_clock::time_point> deadline) {
+  return verify(token, &transfer_public, report_data, deadline);
+}
+
+StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* transfer_public,
+                                     const std::optional<std::array<uint8_t, 64>>& report_data,
+                                     std::optional<steady_clock::time_point> deadline) {
   const std::string host = hostOf(options_.endpoint);
   if (token.size() > kMaxTokenBytes) {
     return tokenError("format", std::to_string(token.size()) + " bytes, at most " +
@@ -439,22 +476,24 @@ StatusOr<MaaToken> MaaClient::verifyToken(std::string_view token, const jose::Jw
     return tokenError("x-ms-attestation-type", "'" + cleanText(*type) + "', expected 'sevsnpvm'");
   }
 
-  StatusOr<const crypto::PublicKey*> ours = transfer_public.publicKey();
-  if (!ours.ok() || (*ours)->type() != crypto::KeyType::Rsa) {
-    return invalidArgumentError("MAA token check: the transfer key is not an RSA key");
-  }
-  const crypto::RsaPublicComponents rsa = (*ours)->rsaComponents().value();
-  StatusOr<json::ObjectPtr> runtime = json::getObject(*claims, "x-ms-runtime");
-  if (!runtime.ok()) return tokenError("x-ms-runtime", runtime.status().message());
-  StatusOr<json::ArrayPtr> keys = json::getArray(*runtime, "keys");
-  if (!keys.ok()) return tokenError("x-ms-runtime", keys.status().message());
-  bool found = false;
-  for (std::size_t i = 0; i < (*keys)->size() && !found; ++i) {
-    found = runtimeKeyMatches((*keys)->get(static_cast<unsigned>(i)), rsa);
-  }
-  if (!found) {
-    return tokenError("x-ms-runtime",
-                      "keys does not hold the transfer key (kid " + transfer_public.kid() + ")");
+  if (transfer_public != nullptr) {
+    StatusOr<const crypto::PublicKey*> ours = transfer_public->publicKey();
+    if (!ours.ok() || (*ours)->type() != crypto::KeyType::Rsa) {
+      return invalidArgumentError("MAA token check: the transfer key is not an RSA key");
+    }
+    const crypto::RsaPublicComponents rsa = (*ours)->rsaComponents().value();
+    StatusOr<json::ObjectPtr> runtime = json::getObject(*claims, "x-ms-runtime");
+    if (!runtime.ok()) return tokenError("x-ms-runtime", runtime.status().message());
+    StatusOr<json::ArrayPtr> keys = json::getArray(*runtime, "keys");
+    if (!keys.ok()) return tokenError("x-ms-runtime", keys.status().message());
+    bool found = false;
+    for (std::size_t i = 0; i < (*keys)->size() && !found; ++i) {
+      found = runtimeKeyMatches((*keys)->get(static_cast<unsigned>(i)), rsa);
+    }
+    if (!found) {
+      return tokenError("x-ms-runtime",
+                        "keys does not hold the transfer key (kid " + transfer_public->kid() + ")");
+    }
   }
 
   if (report_data) {

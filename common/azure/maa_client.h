@@ -51,13 +51,13 @@ std::string maaRequestBody(ByteView report, const snp::Collateral& collateral,
 
 // A verified MAA token.
 struct MaaToken {
-  std::string token;                   // compact JWT (a bearer credential for AKV release)
-  json::ObjectPtr claims;              // the verified payload
-  std::string issuer;                  // iss
+  std::string token;       // compact JWT (a bearer credential for AKV release)
+  json::ObjectPtr claims;  // the verified payload
+  std::string issuer;      // iss
   std::chrono::system_clock::time_point expires_at;
-  std::string hostdata;                // x-ms-sevsnpvm-hostdata (64 lowercase hex)
-  bool emulated = false;               // x-ms-emulated: true (tokens of skr-emulator)
-  int attempts = 0;                    // HTTP attempts the attestation took
+  std::string hostdata;   // x-ms-sevsnpvm-hostdata (64 lowercase hex)
+  bool emulated = false;  // x-ms-emulated: true (tokens of skr-emulator)
+  int attempts = 0;       // HTTP attempts the attestation took
 };
 
 struct MaaOptions {
@@ -84,26 +84,48 @@ class MaaClient {
   // POST {endpoint}/attest/SevSnpVm?api-version=..., then verifyToken(). Errors:
   //   PermissionDenied  MAA answered 400/401/403 (evidence rejected): its error message is quoted
   //   Unavailable / DeadlineExceeded  retries or deadline exhausted
-  //   DataLoss          the token does not verify (signature, unknown kid, runtime key, report data)
-  //   InvalidArgument   malformed response
+  //   DataLoss          the token does not verify (signature, unknown kid, runtime key, report
+  //   data) InvalidArgument   malformed response
   StatusOr<MaaToken> attest(ByteView report, const snp::Collateral& collateral,
                             const TransferKey& transfer, const std::array<uint8_t, 64>& report_data,
                             const std::optional<std::string>& nonce = std::nullopt,
                             std::optional<std::chrono::steady_clock::time_point> deadline = {});
 
+  // As attest(), for runtime data a caller chose (the Azure SKR sidecar's POST /attest/maa):
+  // REPORT_DATA of `report` must be reportDataFor(runtime_data) (MAA checks it; the token's
+  // x-ms-sevsnpvm-reportdata is checked too). The token is verified like verifyToken() except
+  // that x-ms-runtime need not hold a transfer key. InvalidArgument for runtime data over 64 KiB.
+  StatusOr<MaaToken> attestRuntimeData(
+      ByteView report, const snp::Collateral& collateral, std::string_view runtime_data,
+      std::optional<std::chrono::steady_clock::time_point> deadline = {});
+
   // Verifies a token from this instance: RS256 by the /certs key named by kid (x5c[0]; a header
   // jku is never followed), iss == endpoint, exp/nbf within skew, x-ms-attestation-type sevsnpvm,
   // x-ms-runtime.keys holds `transfer_public` (n and e equal), x-ms-sevsnpvm-reportdata ==
   // hex(report_data) when given.
-  StatusOr<MaaToken> verifyToken(std::string_view token, const jose::Jwk& transfer_public,
-                                 const std::optional<std::array<uint8_t, 64>>& report_data,
-                                 std::optional<std::chrono::steady_clock::time_point> deadline = {});
+  StatusOr<MaaToken> verifyToken(
+      std::string_view token, const jose::Jwk& transfer_public,
+      const std::optional<std::array<uint8_t, 64>>& report_data,
+      std::optional<std::chrono::steady_clock::time_point> deadline = {});
 
   const MaaOptions& options() const { return options_; }
 
  private:
   MaaClient(std::shared_ptr<http::HttpTransport> transport, Clock& clock,
             http::JitterSource& jitter, MaaOptions options);
+  struct Posted {
+    std::string token;  // not yet verified
+    int attempts = 0;
+  };
+  // POSTs the evidence with `runtime` as runtime data; the token MAA answered with.
+  StatusOr<Posted> postEvidence(ByteView report, const snp::Collateral& collateral,
+                                std::string_view runtime, const std::optional<std::string>& nonce,
+                                std::optional<std::chrono::steady_clock::time_point> deadline,
+                                const std::string& what);
+  // verifyToken(); a null `transfer_public` skips the x-ms-runtime key check.
+  StatusOr<MaaToken> verify(std::string_view token, const jose::Jwk* transfer_public,
+                            const std::optional<std::array<uint8_t, 64>>& report_data,
+                            std::optional<std::chrono::steady_clock::time_point> deadline);
   std::shared_ptr<http::HttpTransport> transport_;
   Clock& clock_;
   http::JitterSource& jitter_;
