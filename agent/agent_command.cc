@@ -21,8 +21,10 @@
 #include "agent/http_server.h"
 #include "agent/key_provisioner.h"
 #include "agent/keyring.h"
+#include "agent/loopback_tcp_socket.h"
 #include "agent/release_backend.h"
 #include "agent/router.h"
+#include "agent/sidecar_compat.h"
 #include "agent/unix_socket.h"
 #include "common/config/config.h"
 #include "common/core/clock.h"
@@ -231,6 +233,29 @@ int runSkrAgent(const std::vector<std::string>& args) {
                 "check agent.admin_socket, its directory's owner and mode");
   }
 
+  // The Azure SKR sidecar compatibility listener, when enabled: a Unix socket (same mode and
+  // group as the others) or a loopback TCP port.
+  const config::AzureSidecarCompat& compat = config.agent.azure_sidecar;
+  std::optional<UnixListeningSocket> compat_socket;
+  std::optional<LoopbackTcpListeningSocket> compat_port;
+  if (compat.enabled && !compat.socket.empty()) {
+    UnixSocketOptions compat_options = client_options;
+    compat_options.path = compat.socket;
+    StatusOr<UnixListeningSocket> made = UnixListeningSocket::create(compat_options);
+    if (!made.ok()) {
+      return fail(ExitCode::Output, "compat_socket", made.status(),
+                  "check agent.compat.azure_sidecar.socket and its directory");
+    }
+    compat_socket = std::move(made).value();
+  } else if (compat.enabled) {
+    StatusOr<LoopbackTcpListeningSocket> made = LoopbackTcpListeningSocket::create(compat.tcp_port);
+    if (!made.ok()) {
+      return fail(ExitCode::Output, "compat_port", made.status(),
+                  "choose a free agent.compat.azure_sidecar.tcp_port");
+    }
+    compat_port = std::move(made).value();
+  }
+
   auto keyring = std::make_shared<Keyring>();
   auto events = std::make_shared<EventLog>();
   RouterOptions router_options;
@@ -286,9 +311,17 @@ int runSkrAgent(const std::vector<std::string>& args) {
   };
   router.setAdminHooks(hooks);
 
-  StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::start(
-      serverOptions(config.agent), router,
-      {{client_socket->fd(), Listener::Client}, {admin_socket->fd(), Listener::Admin}});
+  std::vector<ListeningSocket> listeners = {{client_socket->fd(), Listener::Client},
+                                            {admin_socket->fd(), Listener::Admin}};
+  if (compat.enabled) {
+    router.setSidecarCompat(std::make_shared<const SidecarCompat>(
+        keyring, std::make_shared<ServicesSidecarPlatform>(services, clock, config.platform.vmpl),
+        config.attestation.maa_endpoint));
+    listeners.push_back(
+        {compat_socket ? compat_socket->fd() : compat_port->fd(), Listener::Compat});
+  }
+  StatusOr<std::unique_ptr<HttpServer>> server =
+      HttpServer::start(serverOptions(config.agent), router, listeners);
   if (!server.ok()) {
     return fail(ExitCode::Output, "server", server.status(), "see the message");
   }
@@ -296,6 +329,9 @@ int runSkrAgent(const std::vector<std::string>& args) {
             {{"version", SKR_VERSION},
              {"client_socket", client_socket->path()},
              {"admin_socket", admin_socket->path()},
+             {"compat", compat_socket ? compat_socket->path()
+                        : compat_port ? "127.0.0.1:" + std::to_string(compat_port->port())
+                                      : std::string("off")},
              {"keys", static_cast<int64_t>(config.keys.size())},
              {"release_on_start", config::releaseOnStartName(config.agent.release_on_start)}});
 

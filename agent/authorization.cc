@@ -13,9 +13,16 @@
 namespace skr::agent {
 namespace {
 
-constexpr std::array<Operation, 8> kAllOperations = {
-    Operation::Unwrap, Operation::Wrap, Operation::Decrypt, Operation::Encrypt,
-    Operation::Rewrap, Operation::Keys, Operation::Events,  Operation::Admin};
+constexpr std::array<Operation, 10> kAllOperations = {
+    Operation::Unwrap, Operation::Wrap,   Operation::Decrypt, Operation::Encrypt,
+    Operation::Rewrap, Operation::Keys,   Operation::Events,  Operation::Admin,
+    Operation::Attest, Operation::Release};
+
+// Operations "*" does not grant: they must be named (admin; the sidecar-compat attest and
+// release, which hand out tokens and private keys).
+bool explicitOnly(Operation op) {
+  return op == Operation::Admin || op == Operation::Attest || op == Operation::Release;
+}
 
 bool knownOperation(std::string_view name) {
   if (name == "*") return true;
@@ -36,7 +43,7 @@ bool grants(const AuthRule& rule, Operation op, std::string_view key) {
   const std::string_view name = operationName(op);
   const bool op_ok = std::any_of(
       rule.operations.begin(), rule.operations.end(),
-      [&](const std::string& o) { return o == name || (o == "*" && op != Operation::Admin); });
+      [&](const std::string& o) { return o == name || (o == "*" && !explicitOnly(op)); });
   if (!op_ok) return false;
   if (key.empty()) return true;
   return std::any_of(rule.keys.begin(), rule.keys.end(),
@@ -44,7 +51,9 @@ bool grants(const AuthRule& rule, Operation op, std::string_view key) {
 }
 
 std::string describe(const PeerCredentials& peer) {
-  return "uid " + std::to_string(peer.uid) + " gid " + std::to_string(peer.gid) +
+  // TCP peers (the sidecar-compat port) have no gid: it is not printed as 4294967295.
+  return "uid " + std::to_string(peer.uid) +
+         (peer.gid != static_cast<gid_t>(-1) ? " gid " + std::to_string(peer.gid) : std::string()) +
          (peer.pid != 0 ? " pid " + std::to_string(peer.pid) : std::string());
 }
 
@@ -75,6 +84,8 @@ std::string_view operationName(Operation op) {
     case Operation::Keys: return "keys";
     case Operation::Events: return "events";
     case Operation::Admin: return "admin";
+    case Operation::Attest: return "attest";
+    case Operation::Release: return "release";
   }
   return "?";
 }

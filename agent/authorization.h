@@ -8,8 +8,9 @@
 //      Unauthorized with `WWW-Authenticate: Bearer` (missing or bad token).
 //   2. Caller::allows(op, key): some applicable rule grants the operation and the key name
 //      (or "*") -> else 403 Forbidden.
-// "*" grants every client operation, not "admin": admin operations need "admin" explicitly, and
-// the router serves them only on the admin socket.
+// "*" grants every client operation, not "admin", "attest" or "release": those need naming
+// explicitly. The router serves admin operations only on the admin socket, attest and release
+// only on the sidecar compatibility listener.
 // Tokens are compared as SHA-256 digests with CRYPTO_memcmp (constant time); no token or digest is
 // ever put in a message. Thread safety: immutable after create(); authorize concurrently.
 #pragma once
@@ -29,8 +30,20 @@
 
 namespace skr::agent {
 
-enum class Operation { Unwrap, Wrap, Decrypt, Encrypt, Rewrap, Keys, Events, Admin };
-// "unwrap", "wrap", "decrypt", "encrypt", "rewrap", "keys", "events", "admin".
+enum class Operation {
+  Unwrap,
+  Wrap,
+  Decrypt,
+  Encrypt,
+  Rewrap,
+  Keys,
+  Events,
+  Admin,
+  Attest,
+  Release
+};
+// "unwrap", "wrap", "decrypt", "encrypt", "rewrap", "keys", "events", "admin", and the Azure SKR
+// sidecar compatibility operations "attest" (/attest/*) and "release" (/key/release).
 std::string_view operationName(Operation op);
 
 // One `clients:` rule (the lead maps the configuration onto it).

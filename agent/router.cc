@@ -417,6 +417,46 @@ HttpResponse Router::handle(const HttpRequest& request) {
   return response;
 }
 
+// The sidecar listener: its own routes and error shape ({"error": "..."}), the same caller
+// authentication as the other sockets.
+HttpResponse Router::dispatchCompat(const HttpRequest& request, Context& ctx) {
+  std::optional<CompatRoute> route = compat_ ? SidecarCompat::resolve(request.path) : std::nullopt;
+  if (!route) {
+    ctx.code = "NotFound";
+    return SidecarCompat::error(404, "no route for " + request.method + " " + request.path +
+                                         " on the Azure SKR sidecar listener");
+  }
+  ctx.op = route->label;
+  if (request.method != route->method) {
+    ctx.code = "MethodNotAllowed";
+    HttpResponse r =
+        SidecarCompat::error(405, request.method + " is not allowed here; use " + route->method);
+    r.headers.emplace_back("Allow", route->method);
+    return r;
+  }
+  std::optional<std::variant<Caller, AuthError>> auth;
+  const Caller* caller = nullptr;
+  if (route->needs_rule) {
+    auth = authorizer_->authenticate(request);
+    if (auto* error = std::get_if<AuthError>(&*auth)) {
+      metrics_.recordAuthFailure(authFailureName(error->reason));
+      ctx.code = error->code;
+      HttpResponse r = SidecarCompat::error(error->http_status, error->message);
+      if (error->www_authenticate) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    caller = &std::get<Caller>(*auth);
+    ctx.rule = caller->ruleNames();
+  }
+  CompatAudit audit;
+  HttpResponse response = compat_->serve(*route, request, caller, ready(), audit);
+  ctx.key = audit.key;
+  ctx.version = audit.version;
+  ctx.code = audit.code;
+  if (audit.auth_failure) metrics_.recordAuthFailure(authFailureName(*audit.auth_failure));
+  return response;
+}
+
 HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
   auto fail = [&](ApiError e) {
     ctx.code = e.code;
@@ -430,10 +470,7 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
                  {{"Retry-After", std::to_string(options_.retry_after_seconds)}}});
   };
 
-  if (request.listener == Listener::Compat) {
-    return fail(
-        {404, "NotFound", "this listener serves only the Azure SKR sidecar routes", "", {}});
-  }
+  if (request.listener == Listener::Compat) return dispatchCompat(request, ctx);
   std::optional<Route> route = resolve(splitPath(request.path));
   if (!route) {
     return fail({404, "NotFound", "no route for " + request.method + " " + request.path, "", {}});

@@ -24,6 +24,9 @@
 //   GET /status, GET /metrics (Prometheus text), POST /keys/{name}/{version}/retire,
 //   POST /keys/{name}/rotate ({version?}), POST /reload  (the last two call hooks; 501 unset)
 //
+// Azure SKR sidecar compatibility listener: the routes of sidecar_compat.h (setSidecarCompat),
+//   with the sidecar's {"error": "..."} failures; same authentication as the other sockets.
+//
 // Errors: {"error": {"code", "message"[, "innererror": {"code"}]}}:
 //   400 BadParameter   malformed JSON, base64, algorithm, key size, lengths, failed unwrap/decrypt
 //   401 MissingRequestHeader (no `X-SKR-Request: 1`), Unauthorized (token; WWW-Authenticate)
@@ -50,6 +53,7 @@
 #include "agent/http_message.h"
 #include "agent/keyring.h"
 #include "agent/metrics.h"
+#include "agent/sidecar_compat.h"
 #include "common/core/clock.h"
 #include "common/core/status.h"
 
@@ -93,6 +97,11 @@ class Router final : public RequestHandler {
   bool ready() const { return ready_.load(); }
 
   void setAdminHooks(AdminHooks hooks);
+  // The Azure SKR sidecar routes of the Listener::Compat socket (sidecar_compat.h); unset, that
+  // listener answers 404. Set before the server starts.
+  void setSidecarCompat(std::shared_ptr<const SidecarCompat> compat) {
+    compat_ = std::move(compat);
+  }
   // The event log GET /events reads (unset: 501). A long poll holds one worker thread.
   void setEventLog(std::shared_ptr<EventLog> events);
 
@@ -105,6 +114,7 @@ class Router final : public RequestHandler {
  private:
   struct Context;
   HttpResponse dispatch(const HttpRequest& request, Context& ctx);
+  HttpResponse dispatchCompat(const HttpRequest& request, Context& ctx);
   AdminHooks hooks() const;
   std::shared_ptr<EventLog> eventLog() const;
 
@@ -116,6 +126,7 @@ class Router final : public RequestHandler {
   mutable std::mutex hooks_mutex_;
   AdminHooks hooks_;
   std::shared_ptr<EventLog> events_;
+  std::shared_ptr<const SidecarCompat> compat_;
   std::atomic<int> event_waiters_{0};
   AgentMetrics metrics_;
 };

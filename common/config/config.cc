@@ -14,8 +14,8 @@ namespace skr::config {
 namespace {
 
 constexpr std::size_t kMaxSocketPath = 107;  // sun_path is 108 bytes with the NUL
-constexpr const char* kOperations[] = {"unwrap", "wrap", "decrypt", "encrypt",
-                                       "rewrap", "keys", "events",  "*"};
+constexpr const char* kOperations[] = {"unwrap", "wrap",   "decrypt", "encrypt", "rewrap",
+                                       "keys",   "events", "attest",  "release", "*"};
 
 Status fail(const std::string& path, const std::string& message) {
   return invalidArgumentError(path + ": " + message);
@@ -232,10 +232,10 @@ Status validateClients(const AgentConfig& agent, const std::vector<KeyConfig>& k
       bool known = false;
       for (const char* op : kOperations) known = known || c.operations[j] == op;
       if (!known) {
-        return fail(
-            path + ".operations[" + std::to_string(j) + "]",
-            "unknown operation " + quotedForMessage(c.operations[j]) +
-                ", expected unwrap | wrap | decrypt | encrypt | rewrap | keys | events | *");
+        return fail(path + ".operations[" + std::to_string(j) + "]",
+                    "unknown operation " + quotedForMessage(c.operations[j]) +
+                        ", expected unwrap | wrap | decrypt | encrypt | rewrap | keys | events | "
+                        "attest | release | *");
       }
     }
     if (c.keys.empty()) return fail(path + ".keys", "must not be empty (use \"*\" for all keys)");

@@ -268,7 +268,7 @@ TEST_CASE("client rules are checked against operations and configured keys") {
   CHECK(
       errorOf(head + "    - {name: app, uids: [1000], operations: [unwrap, sign], keys: ['*']}") ==
       "agent.clients[0].operations[1]: unknown operation \"sign\", expected unwrap | wrap | "
-      "decrypt | encrypt | rewrap | keys | events | *");
+      "decrypt | encrypt | rewrap | keys | events | attest | release | *");
   CHECK(errorOf(head + "    - {name: app, uids: [1000], operations: [unwrap], keys: [other]}") ==
         "agent.clients[0].keys[0]: \"other\" is not a configured key");
   CHECK(errorOf(head + "    - {name: app, operations: [unwrap], keys: ['*']}") ==

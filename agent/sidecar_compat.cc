@@ -1,0 +1,352 @@
+#include "agent/sidecar_compat.h"
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "common/azure/maa_client.h"
+#include "common/encoding/base64.h"
+#include "common/encoding/hex.h"
+#include "common/json/json.h"
+#include "common/json/json_string.h"
+#include "common/log/redaction.h"
+#include "common/snp/report.h"
+
+namespace skr::agent {
+namespace {
+
+constexpr std::string_view kJsonType = "application/json; charset=utf-8";
+// runtime_data is a few hundred bytes in practice (a JWKS); MAA takes at most a few KiB.
+constexpr std::size_t kMaxRuntimeData = 16 * 1024;
+
+HttpResponse jsonText(int status, std::string_view text) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", std::string(kJsonType));
+  r.body = SecretBytes::copyOf(asBytes(text));
+  return r;
+}
+
+// {"<member>": "<value>"} for a non-secret value.
+HttpResponse single(std::string_view member, std::string_view value) {
+  std::string text = "{";
+  json::appendQuoted(text, member);
+  text += ":";
+  json::appendQuoted(text, value);
+  text += "}";
+  return jsonText(200, text);
+}
+
+// "host[:port]" of an endpoint given as "host", "https://host/" or "http://host:1/": lower case,
+// without a scheme or trailing slashes. The sidecar's fields carry bare hosts.
+std::string endpointHost(std::string_view endpoint) {
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (endpoint.size() >= scheme.size()) {
+      bool same = true;
+      for (std::size_t i = 0; i < scheme.size() && same; ++i) {
+        same = std::tolower(static_cast<unsigned char>(endpoint[i])) == scheme[i];
+      }
+      if (same) {
+        endpoint.remove_prefix(scheme.size());
+        break;
+      }
+    }
+  }
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.remove_suffix(1);
+  std::string out(endpoint);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// The host of a kid "https://host/keys/name/version".
+std::string kidHost(std::string_view kid) {
+  std::string host = endpointHost(kid);
+  const std::size_t slash = host.find('/');
+  return slash == std::string::npos ? host : host.substr(0, slash);
+}
+
+struct Failure {
+  int status;
+  std::string code;
+  std::string message;
+};
+
+// The request body as a JSON object, and its required string members (as gin's
+// `binding:"required"`: missing or empty is a malformed request).
+StatusOr<json::ObjectPtr> parseRequest(const HttpRequest& request) {
+  if (request.body.empty()) {
+    return invalidArgumentError("invalid request format: the body is empty, expected JSON");
+  }
+  const ByteView bytes = request.body.view(grantSecretAccess());
+  json::ParseLimits limits;
+  limits.max_bytes = 256 * 1024;
+  limits.max_depth = 4;
+  limits.max_string_bytes = 64 * 1024;
+  StatusOr<json::ObjectPtr> object = json::parseObject(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), limits);
+  if (!object.ok()) {
+    return invalidArgumentError("invalid request format: " + object.status().message());
+  }
+  return object;
+}
+
+StatusOr<std::string> required(const json::ObjectPtr& body, std::string_view member) {
+  StatusOr<std::string> value = json::getString(body, member);
+  if (!value.ok() || value->empty()) {
+    return invalidArgumentError("invalid request format: '" + std::string(member) +
+                                "' is required and must be a non-empty string");
+  }
+  return value;
+}
+
+StatusOr<Bytes> runtimeData(const json::ObjectPtr& body) {
+  SKR_ASSIGN_OR_RETURN(std::string text, required(body, "runtime_data"));
+  StatusOr<Bytes> bytes = encoding::base64DecodeLenient(text, kMaxRuntimeData);
+  if (!bytes.ok()) {
+    return invalidArgumentError("decoding base64-encoded runtime data of request failed: " +
+                                bytes.status().message());
+  }
+  return bytes;
+}
+
+// Quotes `text` (ASCII JSON) as a JSON string into `out`, without an intermediate std::string:
+// the private JWK must stay in secret storage.
+void appendQuotedSecret(SecretBytes& out, ByteView text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.append(asBytes(std::string_view("\"")));
+  for (const uint8_t c : text) {
+    if (c == '"' || c == '\\') {
+      const uint8_t pair[2] = {'\\', c};
+      out.append(ByteView(pair, 2));
+    } else if (c < 0x20) {
+      const uint8_t esc[6] = {'\\',
+                              'u',
+                              '0',
+                              '0',
+                              static_cast<uint8_t>(kHex[c >> 4]),
+                              static_cast<uint8_t>(kHex[c & 15])};
+      out.append(ByteView(esc, 6));
+    } else {
+      out.append(ByteView(&c, 1));
+    }
+  }
+  out.append(asBytes(std::string_view("\"")));
+}
+
+}  // namespace
+
+// ---- ServicesSidecarPlatform ----
+
+ServicesSidecarPlatform::ServicesSidecarPlatform(release::ReleaseServices& services,
+                                                 const Clock& clock, uint32_t vmpl,
+                                                 std::chrono::milliseconds deadline)
+    : services_(services), clock_(clock), vmpl_(vmpl), deadline_(deadline) {}
+
+StatusOr<Bytes> ServicesSidecarPlatform::report(const std::array<uint8_t, 64>& report_data) {
+  return services_.device->getReport(report_data, vmpl_);
+}
+
+StatusOr<snp::Collateral> ServicesSidecarPlatform::collateral(ByteView report) {
+  SKR_ASSIGN_OR_RETURN(snp::SnpReport parsed, snp::SnpReport::parse(report));
+  return services_.collateral->fetch(parsed);
+}
+
+StatusOr<std::string> ServicesSidecarPlatform::maaToken(std::string_view runtime_data) {
+  SKR_ASSIGN_OR_RETURN(Bytes raw, report(azure::reportDataFor(runtime_data)));
+  SKR_ASSIGN_OR_RETURN(snp::Collateral endorsements, collateral(raw));
+  SKR_ASSIGN_OR_RETURN(azure::MaaToken token,
+                       services_.maa->attestRuntimeData(raw, endorsements, runtime_data,
+                                                        clock_.steadyNow() + deadline_));
+  return std::move(token.token);
+}
+
+// ---- SidecarCompat ----
+
+SidecarCompat::SidecarCompat(std::shared_ptr<Keyring> keyring,
+                             std::shared_ptr<SidecarPlatform> platform, std::string maa_endpoint)
+    : keyring_(std::move(keyring)),
+      platform_(std::move(platform)),
+      maa_endpoint_(std::move(maa_endpoint)) {}
+
+std::optional<CompatRoute> SidecarCompat::resolve(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path == "/status") {
+    return CompatRoute{CompatRouteKind::Status, "GET", "sidecar_status", false, Operation::Attest};
+  }
+  if (path == "/attest/raw") {
+    return CompatRoute{CompatRouteKind::AttestRaw, "POST", "sidecar_attest_raw", true,
+                       Operation::Attest};
+  }
+  if (path == "/attest/combined") {
+    return CompatRoute{CompatRouteKind::AttestCombined, "POST", "sidecar_attest_combined", true,
+                       Operation::Attest};
+  }
+  if (path == "/attest/maa") {
+    return CompatRoute{CompatRouteKind::AttestMaa, "POST", "sidecar_attest_maa", true,
+                       Operation::Attest};
+  }
+  if (path == "/key/release") {
+    return CompatRoute{CompatRouteKind::KeyRelease, "POST", "sidecar_key_release", true,
+                       Operation::Release};
+  }
+  return std::nullopt;
+}
+
+HttpResponse SidecarCompat::error(int status, std::string_view message) {
+  std::string text = R"({"error":)";
+  json::appendQuoted(text, message);
+  text += "}";
+  return jsonText(status, text);
+}
+
+HttpResponse SidecarCompat::serve(const CompatRoute& route, const HttpRequest& request,
+                                  const Caller* caller, bool ready, CompatAudit& audit) const {
+  if (route.kind == CompatRouteKind::Status) {
+    return single("message", ready ? "Status OK" : "Status NOT OK");
+  }
+  if (caller == nullptr) {
+    audit.code = "Forbidden";
+    return error(403, "no authenticated caller");
+  }
+  if (route.kind == CompatRouteKind::KeyRelease) return keyRelease(request, *caller, audit);
+  if (std::optional<AuthError> refused = caller->check(route.op, "")) {
+    audit.code = refused->code;
+    audit.auth_failure = refused->reason;
+    return error(refused->http_status, refused->message);
+  }
+  switch (route.kind) {
+    case CompatRouteKind::AttestRaw: return attestRaw(request, false, audit);
+    case CompatRouteKind::AttestCombined: return attestRaw(request, true, audit);
+    case CompatRouteKind::AttestMaa: return attestMaa(request, audit);
+    default: break;
+  }
+  audit.code = "Internal";
+  return error(500, "unhandled route");
+}
+
+HttpResponse SidecarCompat::attestRaw(const HttpRequest& request, bool combined,
+                                      CompatAudit& audit) const {
+  auto fail = [&](int status, std::string code, const std::string& message) {
+    audit.code = std::move(code);
+    return error(status, message);
+  };
+  StatusOr<json::ObjectPtr> body = parseRequest(request);
+  if (!body.ok()) return fail(400, "BadRequest", body.status().message());
+  StatusOr<Bytes> runtime = runtimeData(*body);
+  if (!runtime.ok()) return fail(400, "BadRequest", runtime.status().message());
+
+  StatusOr<Bytes> report = platform_->report(azure::reportDataFor(
+      std::string_view(reinterpret_cast<const char*>(runtime->data()), runtime->size())));
+  if (!report.ok()) {
+    // The sidecar answers 403 when /attest/raw cannot fetch a report, 500 for /attest/combined.
+    return fail(combined ? 500 : 403, combined ? "Internal" : "Forbidden",
+                "fetching the attestation report failed: " + report.status().message());
+  }
+  if (!combined) return single("report", encoding::hexEncode(*report));
+
+  StatusOr<snp::Collateral> collateral = platform_->collateral(*report);
+  if (!collateral.ok()) {
+    return fail(500, "Internal",
+                "fetching the AMD certificates failed: " + collateral.status().message());
+  }
+  std::string chain = collateral->vek.toPem();
+  for (const crypto::Certificate& cert : collateral->chain) chain += cert.toPem();
+  json::ObjectPtr inner = new Poco::JSON::Object;
+  inner->set("endorsed_tcb", collateral->tcbm);
+  inner->set("endorsements", encoding::base64Encode(asBytes(chain)));
+  inner->set("evidence", encoding::base64Encode(*report));
+  inner->set("uvm_endorsements", collateral->uvm_endorsement
+                                     ? encoding::base64Encode(*collateral->uvm_endorsement)
+                                     : std::string());
+  StatusOr<std::string> text = json::serializeCanonical(inner);
+  if (!text.ok()) return fail(500, "Internal", "encoding the combined report failed");
+  return single("combined_report", *text);
+}
+
+HttpResponse SidecarCompat::attestMaa(const HttpRequest& request, CompatAudit& audit) const {
+  auto fail = [&](int status, std::string code, const std::string& message) {
+    audit.code = std::move(code);
+    return error(status, message);
+  };
+  StatusOr<json::ObjectPtr> body = parseRequest(request);
+  if (!body.ok()) return fail(400, "BadRequest", body.status().message());
+  StatusOr<std::string> maa = required(*body, "maa_endpoint");
+  if (!maa.ok()) return fail(400, "BadRequest", maa.status().message());
+  StatusOr<Bytes> runtime = runtimeData(*body);
+  if (!runtime.ok()) return fail(400, "BadRequest", runtime.status().message());
+  const std::string expected = endpointHost(maa_endpoint_);
+  if (endpointHost(*maa) != expected) {
+    return fail(403, "Forbidden",
+                "maa_endpoint '" + log::quoteUntrusted(*maa, 200) +
+                    "' is not the configured MAA instance '" + expected + "'");
+  }
+  StatusOr<std::string> token = platform_->maaToken(
+      std::string_view(reinterpret_cast<const char*>(runtime->data()), runtime->size()));
+  if (!token.ok()) return fail(403, "Forbidden", token.status().message());
+  return single("token", *token);
+}
+
+HttpResponse SidecarCompat::keyRelease(const HttpRequest& request, const Caller& caller,
+                                       CompatAudit& audit) const {
+  auto fail = [&](int status, std::string code, const std::string& message) {
+    audit.code = std::move(code);
+    return error(status, message);
+  };
+  StatusOr<json::ObjectPtr> body = parseRequest(request);
+  if (!body.ok()) return fail(400, "BadRequest", body.status().message());
+  StatusOr<std::string> maa = required(*body, "maa_endpoint");
+  if (!maa.ok()) return fail(400, "BadRequest", maa.status().message());
+  StatusOr<std::string> akv = required(*body, "akv_endpoint");
+  if (!akv.ok()) return fail(400, "BadRequest", akv.status().message());
+  StatusOr<std::string> kid = required(*body, "kid");
+  if (!kid.ok()) return fail(400, "BadRequest", kid.status().message());
+  if ((*body)->has("access_token") && !(*body)->get("access_token").isString()) {
+    return fail(400, "BadRequest", "invalid request format: 'access_token' must be a string");
+  }
+
+  // kid: "name" or "name/version" (the sidecar puts it into https://{akv}/keys/{kid}/release).
+  std::string name = *kid;
+  std::optional<std::string> version;
+  if (const std::size_t slash = name.find('/'); slash != std::string::npos) {
+    version = name.substr(slash + 1);
+    name.resize(slash);
+  }
+  audit.key = log::quoteUntrusted(name, 128);
+  if (version) audit.version = log::quoteUntrusted(*version, 128);
+  if (std::optional<AuthError> refused = caller.check(Operation::Release, name)) {
+    audit.code = refused->code;
+    audit.auth_failure = refused->reason;
+    return error(refused->http_status, refused->message);
+  }
+  const std::string expected_maa = endpointHost(maa_endpoint_);
+  if (endpointHost(*maa) != expected_maa) {
+    return fail(403, "Forbidden",
+                "maa_endpoint '" + log::quoteUntrusted(*maa, 200) +
+                    "' is not the configured MAA instance '" + expected_maa + "'");
+  }
+  StatusOr<std::shared_ptr<const KeyVersion>> found =
+      keyring_->find(name, version ? std::optional<std::string_view>(*version) : std::nullopt);
+  if (!found.ok()) {
+    return fail(403, "Forbidden", "key release failed: " + found.status().message());
+  }
+  const KeyVersion& key = **found;
+  if (endpointHost(*akv) != kidHost(key.kid)) {
+    return fail(403, "Forbidden",
+                "akv_endpoint '" + log::quoteUntrusted(*akv, 200) + "' is not the vault of key '" +
+                    key.name + "' ('" + kidHost(key.kid) + "')");
+  }
+  audit.version = key.version;
+  StatusOr<SecretBytes> jwk = key.key->privateJson(grantSecretAccess());
+  if (!jwk.ok()) return fail(500, "Internal", "the key cannot be exported as a JWK");
+
+  HttpResponse r;
+  r.status = 200;
+  r.headers.emplace_back("Content-Type", std::string(kJsonType));
+  r.body.append(asBytes(std::string_view(R"({"key":)")));
+  appendQuotedSecret(r.body, jwk->view(grantSecretAccess()));
+  r.body.append(asBytes(std::string_view("}")));
+  return r;
+}
+
+}  // namespace skr::agent
