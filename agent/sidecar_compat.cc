@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <utility>
+#include <vector>
 
 #include "common/azure/maa_client.h"
 #include "common/encoding/base64.h"
@@ -134,6 +136,27 @@ void appendQuotedSecret(SecretBytes& out, ByteView text) {
   out.append(asBytes(std::string_view("\"")));
 }
 
+// A failure reply, noted for the audit line.
+HttpResponse failWith(CompatAudit& audit, int status, std::string code,
+                      const std::string& message) {
+  audit.code = std::move(code);
+  return SidecarCompat::error(status, message);
+}
+
+// The request's JSON object and its required string members, in order.
+StatusOr<std::vector<std::string>> requiredMembers(const HttpRequest& request,
+                                                   std::initializer_list<std::string_view> names,
+                                                   json::ObjectPtr* body_out = nullptr) {
+  SKR_ASSIGN_OR_RETURN(json::ObjectPtr body, parseRequest(request));
+  std::vector<std::string> out;
+  for (std::string_view name : names) {
+    SKR_ASSIGN_OR_RETURN(std::string value, required(body, name));
+    out.push_back(std::move(value));
+  }
+  if (body_out != nullptr) *body_out = body;
+  return out;
+}
+
 }  // namespace
 
 // ---- ServicesSidecarPlatform ----
@@ -228,8 +251,7 @@ HttpResponse SidecarCompat::serve(const CompatRoute& route, const HttpRequest& r
 HttpResponse SidecarCompat::attestRaw(const HttpRequest& request, bool combined,
                                       CompatAudit& audit) const {
   auto fail = [&](int status, std::string code, const std::string& message) {
-    audit.code = std::move(code);
-    return error(status, message);
+    return failWith(audit, status, std::move(code), message);
   };
   StatusOr<json::ObjectPtr> body = parseRequest(request);
   if (!body.ok()) return fail(400, "BadRequest", body.status().message());
@@ -264,49 +286,43 @@ HttpResponse SidecarCompat::attestRaw(const HttpRequest& request, bool combined,
   return single("combined_report", *text);
 }
 
-HttpResponse SidecarCompat::attestMaa(const HttpRequest& request, CompatAudit& audit) const {
-  auto fail = [&](int status, std::string code, const std::string& message) {
-    audit.code = std::move(code);
-    return error(status, message);
-  };
-  StatusOr<json::ObjectPtr> body = parseRequest(request);
-  if (!body.ok()) return fail(400, "BadRequest", body.status().message());
-  StatusOr<std::string> maa = required(*body, "maa_endpoint");
-  if (!maa.ok()) return fail(400, "BadRequest", maa.status().message());
-  StatusOr<Bytes> runtime = runtimeData(*body);
-  if (!runtime.ok()) return fail(400, "BadRequest", runtime.status().message());
+Status SidecarCompat::checkMaaEndpoint(const std::string& maa) const {
   const std::string expected = endpointHost(maa_endpoint_);
-  if (endpointHost(*maa) != expected) {
-    return fail(403, "Forbidden",
-                "maa_endpoint '" + log::quoteUntrusted(*maa, 200) +
-                    "' is not the configured MAA instance '" + expected + "'");
+  if (endpointHost(maa) == expected) return Status::ok();
+  return permissionDeniedError("maa_endpoint '" + log::quoteUntrusted(maa, 200) +
+                               "' is not the configured MAA instance '" + expected + "'");
+}
+
+HttpResponse SidecarCompat::attestMaa(const HttpRequest& request, CompatAudit& audit) const {
+  json::ObjectPtr body;
+  StatusOr<std::vector<std::string>> fields = requiredMembers(request, {"maa_endpoint"}, &body);
+  if (!fields.ok()) return failWith(audit, 400, "BadRequest", fields.status().message());
+  StatusOr<Bytes> runtime = runtimeData(body);
+  if (!runtime.ok()) return failWith(audit, 400, "BadRequest", runtime.status().message());
+  if (Status s = checkMaaEndpoint((*fields)[0]); !s.isOk()) {
+    return failWith(audit, 403, "Forbidden", s.message());
   }
   StatusOr<std::string> token = platform_->maaToken(
       std::string_view(reinterpret_cast<const char*>(runtime->data()), runtime->size()));
-  if (!token.ok()) return fail(403, "Forbidden", token.status().message());
+  if (!token.ok()) return failWith(audit, 403, "Forbidden", token.status().message());
   return single("token", *token);
 }
 
 HttpResponse SidecarCompat::keyRelease(const HttpRequest& request, const Caller& caller,
                                        CompatAudit& audit) const {
-  auto fail = [&](int status, std::string code, const std::string& message) {
-    audit.code = std::move(code);
-    return error(status, message);
-  };
-  StatusOr<json::ObjectPtr> body = parseRequest(request);
-  if (!body.ok()) return fail(400, "BadRequest", body.status().message());
-  StatusOr<std::string> maa = required(*body, "maa_endpoint");
-  if (!maa.ok()) return fail(400, "BadRequest", maa.status().message());
-  StatusOr<std::string> akv = required(*body, "akv_endpoint");
-  if (!akv.ok()) return fail(400, "BadRequest", akv.status().message());
-  StatusOr<std::string> kid = required(*body, "kid");
-  if (!kid.ok()) return fail(400, "BadRequest", kid.status().message());
-  if ((*body)->has("access_token") && !(*body)->get("access_token").isString()) {
-    return fail(400, "BadRequest", "invalid request format: 'access_token' must be a string");
+  json::ObjectPtr body;
+  StatusOr<std::vector<std::string>> fields =
+      requiredMembers(request, {"maa_endpoint", "akv_endpoint", "kid"}, &body);
+  if (!fields.ok()) return failWith(audit, 400, "BadRequest", fields.status().message());
+  const std::string& maa = (*fields)[0];
+  const std::string& akv = (*fields)[1];
+  if (body->has("access_token") && !body->get("access_token").isString()) {
+    return failWith(audit, 400, "BadRequest",
+                    "invalid request format: 'access_token' must be a string");
   }
 
   // kid: "name" or "name/version" (the sidecar puts it into https://{akv}/keys/{kid}/release).
-  std::string name = *kid;
+  std::string name = (*fields)[2];
   std::optional<std::string> version;
   if (const std::size_t slash = name.find('/'); slash != std::string::npos) {
     version = name.substr(slash + 1);
@@ -315,30 +331,27 @@ HttpResponse SidecarCompat::keyRelease(const HttpRequest& request, const Caller&
   audit.key = log::quoteUntrusted(name, 128);
   if (version) audit.version = log::quoteUntrusted(*version, 128);
   if (std::optional<AuthError> refused = caller.check(Operation::Release, name)) {
-    audit.code = refused->code;
     audit.auth_failure = refused->reason;
-    return error(refused->http_status, refused->message);
+    return failWith(audit, refused->http_status, refused->code, refused->message);
   }
-  const std::string expected_maa = endpointHost(maa_endpoint_);
-  if (endpointHost(*maa) != expected_maa) {
-    return fail(403, "Forbidden",
-                "maa_endpoint '" + log::quoteUntrusted(*maa, 200) +
-                    "' is not the configured MAA instance '" + expected_maa + "'");
+  if (Status s = checkMaaEndpoint(maa); !s.isOk()) {
+    return failWith(audit, 403, "Forbidden", s.message());
   }
   StatusOr<std::shared_ptr<const KeyVersion>> found =
       keyring_->find(name, version ? std::optional<std::string_view>(*version) : std::nullopt);
   if (!found.ok()) {
-    return fail(403, "Forbidden", "key release failed: " + found.status().message());
+    return failWith(audit, 403, "Forbidden", "key release failed: " + found.status().message());
   }
   const KeyVersion& key = **found;
-  if (endpointHost(*akv) != kidHost(key.kid)) {
-    return fail(403, "Forbidden",
-                "akv_endpoint '" + log::quoteUntrusted(*akv, 200) + "' is not the vault of key '" +
-                    key.name + "' ('" + kidHost(key.kid) + "')");
+  if (endpointHost(akv) != kidHost(key.kid)) {
+    return failWith(audit, 403, "Forbidden",
+                    "akv_endpoint '" + log::quoteUntrusted(akv, 200) +
+                        "' is not the vault of key '" + key.name + "' ('" + kidHost(key.kid) +
+                        "')");
   }
   audit.version = key.version;
   StatusOr<SecretBytes> jwk = key.key->privateJson(grantSecretAccess());
-  if (!jwk.ok()) return fail(500, "Internal", "the key cannot be exported as a JWK");
+  if (!jwk.ok()) return failWith(audit, 500, "Internal", "the key cannot be exported as a JWK");
 
   HttpResponse r;
   r.status = 200;

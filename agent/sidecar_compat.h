@@ -118,6 +118,8 @@ class SidecarCompat {
  private:
   HttpResponse attestRaw(const HttpRequest& request, bool combined, CompatAudit& audit) const;
   HttpResponse attestMaa(const HttpRequest& request, CompatAudit& audit) const;
+  // PermissionDenied unless `maa` names the configured MAA instance.
+  Status checkMaaEndpoint(const std::string& maa) const;
   HttpResponse keyRelease(const HttpRequest& request, const Caller& caller,
                           CompatAudit& audit) const;
 
