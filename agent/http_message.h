@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,17 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type defaults to JSON
   SecretBytes body;
 };
+
+inline constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";
+
+// A JSON answer with `text` as its body.
+inline HttpResponse jsonTextResponse(int status, std::string_view text) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", std::string(kJsonContentType));
+  r.body = SecretBytes::copyOf(asBytes(text));
+  return r;
+}
 
 // Handles one request; called concurrently from the server's worker threads. Must not throw.
 class RequestHandler {

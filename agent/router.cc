@@ -27,8 +27,6 @@ struct Router::Context {
 
 namespace {
 
-constexpr std::string_view kJsonType = "application/json; charset=utf-8";
-
 // Request bodies are JSON documents of a few KiB at most; the server bounds the body size too.
 json::ParseLimits requestLimits() {
   json::ParseLimits limits;
@@ -48,11 +46,7 @@ struct ApiError {
 };
 
 HttpResponse jsonResponse(int status, std::string_view text) {
-  HttpResponse r;
-  r.status = status;
-  r.headers.emplace_back("Content-Type", std::string(kJsonType));
-  r.body = SecretBytes::copyOf(asBytes(text));
-  return r;
+  return jsonTextResponse(status, text);
 }
 
 HttpResponse jsonResponse(int status, const json::ObjectPtr& object) {
@@ -316,7 +310,7 @@ void appendSecretResult(SecretBytes& out, const std::string& kid, const SecretBy
 HttpResponse secretResultResponse(const std::string& kid, const SecretBytes& value) {
   HttpResponse r;
   r.status = 200;
-  r.headers.emplace_back("Content-Type", std::string(kJsonType));
+  r.headers.emplace_back("Content-Type", std::string(kJsonContentType));
   appendSecretResult(r.body, kid, value);
   return r;
 }
@@ -670,7 +664,7 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
       }
       HttpResponse r;
       r.status = 200;
-      r.headers.emplace_back("Content-Type", std::string(kJsonType));
+      r.headers.emplace_back("Content-Type", std::string(kJsonContentType));
       r.body.append(asBytes("{\"results\":["));
       for (std::size_t i = 0; i < n; ++i) {
         if (i > 0) r.body.append(asBytes(","));

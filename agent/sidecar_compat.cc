@@ -17,17 +17,8 @@
 namespace skr::agent {
 namespace {
 
-constexpr std::string_view kJsonType = "application/json; charset=utf-8";
 // runtime_data is a few hundred bytes in practice (a JWKS); MAA takes at most a few KiB.
 constexpr std::size_t kMaxRuntimeData = 16 * 1024;
-
-HttpResponse jsonText(int status, std::string_view text) {
-  HttpResponse r;
-  r.status = status;
-  r.headers.emplace_back("Content-Type", std::string(kJsonType));
-  r.body = SecretBytes::copyOf(asBytes(text));
-  return r;
-}
 
 // {"<member>": "<value>"} for a non-secret value.
 HttpResponse single(std::string_view member, std::string_view value) {
@@ -36,7 +27,7 @@ HttpResponse single(std::string_view member, std::string_view value) {
   text += ":";
   json::appendQuoted(text, value);
   text += "}";
-  return jsonText(200, text);
+  return jsonTextResponse(200, text);
 }
 
 // "host[:port]" of an endpoint given as "host", "https://host/" or "http://host:1/": lower case,
@@ -220,7 +211,7 @@ HttpResponse SidecarCompat::error(int status, std::string_view message) {
   std::string text = R"({"error":)";
   json::appendQuoted(text, message);
   text += "}";
-  return jsonText(status, text);
+  return jsonTextResponse(status, text);
 }
 
 HttpResponse SidecarCompat::serve(const CompatRoute& route, const HttpRequest& request,
@@ -355,7 +346,7 @@ HttpResponse SidecarCompat::keyRelease(const HttpRequest& request, const Caller&
 
   HttpResponse r;
   r.status = 200;
-  r.headers.emplace_back("Content-Type", std::string(kJsonType));
+  r.headers.emplace_back("Content-Type", std::string(kJsonContentType));
   r.body.append(asBytes(std::string_view(R"({"key":)")));
   appendQuotedSecret(r.body, jwk->view(grantSecretAccess()));
   r.body.append(asBytes(std::string_view("}")));
