@@ -555,5 +555,40 @@ TEST_CASE("a failing /certs is Unavailable", "[azure][maa]") {
   CHECK_THAT(t.status().message(), Catch::StartsWith("MAA maa.test /certs: HTTP 500"));
 }
 
+TEST_CASE(
+    "attestRuntimeData sends the caller's runtime data and checks the token's report data, "
+    "not a transfer key",
+    "[azure][maa]") {
+  Fixture f;
+  const std::string runtime = R"({"app":"chosen by the caller"})";
+  json::ObjectPtr c = f.claims();
+  c->set("x-ms-runtime", json::parseObject(runtime).value());
+  c->set("x-ms-sevsnpvm-reportdata", encoding::hexEncode(reportDataFor(runtime)));
+  const std::string token = Fixture::sign(c);
+  f.transport->setResponse(kAttestUrl, 200, Fixture::tokenBody(token));
+  auto client = f.client();
+  MaaToken t = take(client->attestRuntimeData(f.report, f.collateral, runtime));
+  CHECK(t.token == token);
+  CHECK(t.hostdata == kHostData);
+  const std::vector<http::HttpRequest> requests = f.transport->requests();
+  REQUIRE_FALSE(requests.empty());
+  CHECK(requests[0].body == maaRequestBody(f.report, f.collateral, runtime, std::nullopt));
+
+  SECTION("a token over other report data is DataLoss") {
+    f.transport->setResponse(kAttestUrl, 200, Fixture::tokenBody(Fixture::sign(f.claims())));
+    StatusOr<MaaToken> other = client->attestRuntimeData(f.report, f.collateral, runtime);
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.status().code() == StatusCode::DataLoss);
+    CHECK_THAT(other.status().message(), Catch::Contains("x-ms-sevsnpvm-reportdata"));
+  }
+  SECTION("runtime data over 64 KiB is refused before sending") {
+    const std::size_t before = f.transport->requests().size();
+    StatusOr<MaaToken> big =
+        client->attestRuntimeData(f.report, f.collateral, std::string(64 * 1024 + 1, ' '));
+    CHECK(big.status().code() == StatusCode::InvalidArgument);
+    CHECK(f.transport->requests().size() == before);
+  }
+}
+
 }  // namespace
 }  // namespace skr::azure
