@@ -1,11 +1,12 @@
 // skr_agent_load: the load generator and in-process baseline behind `scripts/bench agent`
 // (issue 6, "Speed and footprint"). Three modes, each printing one machine-readable line of
 // key=value pairs on stdout:
-//   --socket PATH --key NAME --alg ALG [--clients N] [--seconds S]
+//   --socket PATH --key NAME --alg ALG [--clients N] [--seconds S] [--agent-pid PID]
 //       N threads, each with its own keep-alive connection to the agent's client socket, send
 //       POST /keys/NAME/unwrapkey as fast as the answers come back; every answer must be 200 with
 //       the expected DEK. RSA payloads are wrapped here with the public key from GET /keys/NAME;
 //       for AES key wrap the DEK is wrapped once through the agent (POST wrapkey) and reused.
+//       With --agent-pid, the agent's CPU time per request is reported too.
 //   --in-process --alg ALG [--threads N] [--seconds S]
 //       the same unwrap with OpenSSL in this process (a fresh RSA-3072 or AES-256 key), N threads.
 //   --ready --agent BIN --config FILE --socket PATH [--runs N] [--log FILE]
@@ -31,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +71,7 @@ struct Options {
   std::string config;
   std::string log = "/dev/null";
   int runs = 5;
+  pid_t agent_pid = 0;  // load mode: the agent whose CPU time is reported
 };
 
 int parsePositive(const char* flag, const char* text) {
@@ -124,6 +127,8 @@ Options parseOptions(int argc, char** argv) {
       o.log = value();
     } else if (arg == "--runs") {
       o.runs = parsePositive("--runs", value());
+    } else if (arg == "--agent-pid") {
+      o.agent_pid = parsePositive("--agent-pid", value());
     } else {
       die("unknown option '" + std::string(arg) +
           "' (see the comment at the top of agent_load.cc)");
@@ -286,8 +291,36 @@ struct Result {
   uint64_t requests = 0;
   uint64_t errors = 0;
   double elapsed = 0.0;
+  double own_cpu = 0.0;    // CPU seconds of this process during the measured window
+  double server_cpu = -1;  // CPU seconds of --agent-pid during the window (-1: not measured)
   std::vector<uint32_t> latencies_us;  // every counted request
 };
+
+double processCpuSeconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+// utime + stime of another process (/proc/PID/stat fields 14 and 15), in seconds; -1 if unreadable.
+double otherProcessCpuSeconds(pid_t pid) {
+  if (pid <= 0) return -1;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return -1;
+  char line[1024];
+  const std::size_t n = std::fread(line, 1, sizeof(line) - 1, f);
+  std::fclose(f);
+  line[n] = '\0';
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const char* p = std::strrchr(line, ')');
+  if (p == nullptr) return -1;
+  unsigned long long utime = 0, stime = 0;
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) !=
+      2) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 uint32_t percentile(const std::vector<uint32_t>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -295,23 +328,32 @@ uint32_t percentile(const std::vector<uint32_t>& sorted, double p) {
   return sorted[std::min(index, sorted.size() - 1)];
 }
 
+double perRequestMicros(double cpu_seconds, const Result& r) {
+  return r.requests == 0 ? 0.0 : cpu_seconds * 1e6 / static_cast<double>(r.requests);
+}
+
+// cpu_us_per_req is this process's CPU time per request (the client side, or the whole unwrap in
+// process); agent_cpu_us_per_req the agent's (--agent-pid), both over the measured window.
 void printResult(const char* mode, const Options& o, int concurrency, Result& r) {
   std::sort(r.latencies_us.begin(), r.latencies_us.end());
   std::printf(
       "mode=%s alg=%s concurrency=%d seconds=%.2f requests=%llu errors=%llu rps=%.0f "
-      "p50_us=%u p99_us=%u max_us=%u\n",
+      "p50_us=%u p99_us=%u max_us=%u cpu_us_per_req=%.1f",
       mode, o.alg.c_str(), concurrency, r.elapsed, static_cast<unsigned long long>(r.requests),
       static_cast<unsigned long long>(r.errors),
       r.elapsed > 0 ? static_cast<double>(r.requests) / r.elapsed : 0.0,
       percentile(r.latencies_us, 0.50), percentile(r.latencies_us, 0.99),
-      r.latencies_us.empty() ? 0U : r.latencies_us.back());
+      r.latencies_us.empty() ? 0U : r.latencies_us.back(), perRequestMicros(r.own_cpu, r));
+  if (r.server_cpu >= 0)
+    std::printf(" agent_cpu_us_per_req=%.1f", perRequestMicros(r.server_cpu, r));
+  std::printf("\n");
   std::fflush(stdout);
 }
 
 // Runs `work(thread index, latencies)` on `threads` threads for warmup + seconds; only what
 // finishes after the warm-up counts. `work` returns false on an error.
 template <typename Work>
-Result runTimed(int threads, const Options& o, Work work) {
+Result runTimed(int threads, const Options& o, Work work, pid_t server = 0) {
   std::atomic<int> phase{0};  // 0 warm-up, 1 measured, 2 stop
   std::atomic<uint64_t> errors{0};
   std::vector<std::vector<uint32_t>> latencies(static_cast<std::size_t>(threads));
@@ -338,13 +380,19 @@ Result runTimed(int threads, const Options& o, Work work) {
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
   const auto start = Clock::now();
+  const double own_start = processCpuSeconds();
+  const double server_start = otherProcessCpuSeconds(server);
   phase = 1;
   std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
   phase = 2;
   const auto end = Clock::now();
+  const double own_end = processCpuSeconds();
+  const double server_end = otherProcessCpuSeconds(server);
   for (auto& thread : pool) thread.join();
   Result r;
   r.elapsed = std::chrono::duration<double>(end - start).count();
+  r.own_cpu = own_end - own_start;
+  if (server_start >= 0 && server_end >= 0) r.server_cpu = server_end - server_start;
   r.errors = errors.load();
   for (auto& l : latencies) r.latencies_us.insert(r.latencies_us.end(), l.begin(), l.end());
   r.requests = r.latencies_us.size();
@@ -401,15 +449,18 @@ int runLoad(const Options& o) {
   }
   std::vector<HttpAnswer> answers(static_cast<std::size_t>(o.clients));
   std::atomic<bool> broken{false};
-  Result r = runTimed(o.clients, o, [&](int t) {
-    const auto i = static_cast<std::size_t>(t);
-    if (broken.load(std::memory_order_relaxed)) return false;
-    if (!clients[i]->exchange(requests[i], answers[i])) {
-      broken = true;  // a dead connection would spin; stop counting
-      return false;
-    }
-    return answers[i].status == 200 && answers[i].body.find(expected[i]) != std::string::npos;
-  });
+  Result r = runTimed(
+      o.clients, o,
+      [&](int t) {
+        const auto i = static_cast<std::size_t>(t);
+        if (broken.load(std::memory_order_relaxed)) return false;
+        if (!clients[i]->exchange(requests[i], answers[i])) {
+          broken = true;  // a dead connection would spin; stop counting
+          return false;
+        }
+        return answers[i].status == 200 && answers[i].body.find(expected[i]) != std::string::npos;
+      },
+      o.agent_pid);
   if (broken) die("a connection to the agent failed during the run");
   printResult("socket", o, o.clients, r);
   return r.errors == 0 ? 0 : 1;
