@@ -4,8 +4,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 
 #include "common/log/logger.h"
@@ -31,6 +33,36 @@ std::size_t roundToPages(std::size_t bytes) {
   return (bytes + page - 1) / page * page;
 }
 
+// Released one-page buffers, already wiped and still locked and dump-excluded, kept for reuse:
+// madvise + mlock + munlock + madvise per buffer each take the process's mmap lock for writing
+// and split or merge a VMA, which serialized the agent's workers (scripts/bench agent: half of
+// its CPU time under A256KW load). Only buffers known to be locked are kept (none once any mlock
+// failed), so a reused buffer is as locked as a fresh one. At most 64 pages (256 KiB) are held.
+class LockedPagePool {
+ public:
+  void* take() {
+    std::lock_guard lock(mutex_);
+    return count_ == 0 ? nullptr : pages_[--count_];
+  }
+  // False when full: the caller frees the page itself.
+  bool give(void* page) {
+    std::lock_guard lock(mutex_);
+    if (count_ == pages_.size()) return false;
+    pages_[count_++] = page;
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::array<void*, 64> pages_{};
+  std::size_t count_ = 0;
+};
+
+LockedPagePool& pagePool() {
+  static LockedPagePool* pool = new LockedPagePool;  // never destroyed: used until exit
+  return *pool;
+}
+
 }  // namespace
 
 namespace internal {
@@ -38,6 +70,13 @@ namespace internal {
 void* allocateSecretMemory(std::size_t bytes) {
   if (bytes == 0) bytes = 1;
   const std::size_t len = roundToPages(bytes);
+  if (len == pageSize()) {
+    if (void* pooled = pagePool().take()) {
+      ++g_locked;
+      ++g_live;
+      return pooled;
+    }
+  }
   void* p = std::aligned_alloc(pageSize(), len);
   if (p == nullptr) throw std::bad_alloc();
   // Keep secrets out of core dumps even if dumps get re-enabled, and out of swap where allowed.
@@ -63,6 +102,10 @@ void releaseSecretMemory(void* p, std::size_t bytes) noexcept {
   if (bytes == 0) bytes = 1;
   const std::size_t len = roundToPages(bytes);
   OPENSSL_cleanse(p, len);
+  if (len == pageSize() && g_lock_failures.load() == 0 && pagePool().give(p)) {
+    --g_live;
+    return;
+  }
   (void)munlock(p, len);
   (void)madvise(p, len, MADV_DODUMP);
   std::free(p);

@@ -3,7 +3,8 @@
 //  - move-only; an explicit clone() is the only copy;
 //  - storage is page-aligned, mlock()ed where the RLIMIT_MEMLOCK allows (else one logged warning)
 //    and excluded from core dumps (MADV_DONTDUMP); every buffer, including those freed by a
-//    reallocation, is wiped with OPENSSL_cleanse before it is released;
+//    reallocation, is wiped with OPENSSL_cleanse before it is released; up to 64 released
+//    one-page buffers stay locked and dump-excluded for reuse (no syscalls per small secret);
 //  - operator== runs in time independent of the contents;
 //  - no operator<<, no implicit conversion: raw access needs a visible token,
 //    `secret.view(grantSecretAccess())`, so `grep grantSecretAccess` lists every export site.

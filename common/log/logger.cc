@@ -17,9 +17,13 @@ std::mutex& sinkMutex() {
   return m;
 }
 
+// stderr is unbuffered: one fwrite is one write(2), so the line and its newline go out together
+// (the agent writes an audit line per request).
 void stderrSink(Level /*level*/, std::string_view line) {
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fputc('\n', stderr);
+  std::string out;
+  out.reserve(line.size() + 1);
+  out.append(line).push_back('\n');
+  std::fwrite(out.data(), 1, out.size(), stderr);
   std::fflush(stderr);
 }
 

@@ -81,6 +81,22 @@ TEST_CASE("secret buffers are page-aligned and accounted as locked or as a lock 
   CHECK(secretMemoryStats().live_allocations == before.live_allocations);
 }
 
+TEST_CASE("a released one-page buffer is reused while mlock works, still counted as locked") {
+  const SecretMemoryStats before = secretMemoryStats();
+  const uint8_t* first = nullptr;
+  {
+    SecretBytes s = SecretBytes::copyOf(asBytes("first secret"));
+    first = s.view(grantSecretAccess()).data();
+  }
+  SecretBytes again(16);
+  const SecretMemoryStats after = secretMemoryStats();
+  CHECK(after.live_allocations == before.live_allocations + 1);
+  CHECK(after.locked + after.lock_failures == before.locked + before.lock_failures + 2);
+  if (after.lock_failures == 0) {
+    CHECK(again.view(grantSecretAccess()).data() == first);
+  }
+}
+
 TEST_CASE("clear wipes the bytes in place") {
   // Reading freed memory is undefined, so the wipe is observed through clear(): it keeps the
   // capacity (the memory is still ours to read) and must leave zeros behind.
