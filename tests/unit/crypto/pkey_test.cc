@@ -1,5 +1,6 @@
 #include "common/crypto/pkey.h"
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -340,6 +341,51 @@ TEST_CASE("RSA private components that do not form a key pair are rejected") {
     priv->qi = SecretBytes();
     checkInvalidArgument(PrivateKey::fromRsaComponents(*pub, *priv).status());
   }
+}
+
+namespace {
+
+SecretBytes bnSecret(const BIGNUM* bn) {
+  SecretBytes out(static_cast<std::size_t>(BN_num_bytes(bn)));
+  BN_bn2bin(bn, out.mutableView(grantSecretAccess()).data());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("an RSA key whose p is composite is rejected although every congruence holds") {
+  // p = r*s (two 512-bit primes), q prime: n = p*q, d = e^-1 mod lcm(p-1, q-1) and the CRT values
+  // are all consistent as if p were prime; only the private operation round trip exposes it.
+  BN_CTX* ctx = BN_CTX_new();
+  BIGNUM *r = BN_new(), *s = BN_new(), *p = BN_new(), *q = BN_new(), *n = BN_new(), *e = BN_new(),
+         *p1 = BN_new(), *q1 = BN_new(), *g = BN_new(), *lcm = BN_new(), *d = BN_new(),
+         *dp = BN_new(), *dq = BN_new(), *qi = BN_new();
+  REQUIRE(BN_set_word(e, 65537));
+  do {
+    REQUIRE(BN_generate_prime_ex(r, 512, 0, nullptr, nullptr, nullptr));
+    REQUIRE(BN_generate_prime_ex(s, 512, 0, nullptr, nullptr, nullptr));
+    REQUIRE(BN_generate_prime_ex(q, 1024, 0, nullptr, nullptr, nullptr));
+    REQUIRE(BN_mul(p, r, s, ctx));
+    REQUIRE(BN_mul(n, p, q, ctx));
+    REQUIRE(BN_sub(p1, p, BN_value_one()));
+    REQUIRE(BN_sub(q1, q, BN_value_one()));
+    REQUIRE(BN_gcd(g, p1, q1, ctx));
+    REQUIRE(BN_mul(lcm, p1, q1, ctx));
+    REQUIRE(BN_div(lcm, nullptr, lcm, g, ctx));
+  } while (BN_num_bits(n) != 2048 || BN_mod_inverse(d, e, lcm, ctx) == nullptr);
+  REQUIRE(BN_mod(dp, d, p1, ctx));
+  REQUIRE(BN_mod(dq, d, q1, ctx));
+  REQUIRE(BN_mod_inverse(qi, q, p, ctx) != nullptr);
+
+  RsaPublicComponents pub;
+  pub.n.resize(static_cast<std::size_t>(BN_num_bytes(n)));
+  BN_bn2bin(n, pub.n.data());
+  pub.e = {0x01, 0x00, 0x01};
+  RsaPrivateComponents priv{bnSecret(d),  bnSecret(p),  bnSecret(q),
+                            bnSecret(dp), bnSecret(dq), bnSecret(qi)};
+  checkInvalidArgument(PrivateKey::fromRsaComponents(pub, priv).status());
+  for (BIGNUM* bn : {r, s, p, q, n, e, p1, q1, g, lcm, d, dp, dq, qi}) BN_clear_free(bn);
+  BN_CTX_free(ctx);
 }
 
 TEST_CASE("RSA public keys below 1024 bits or with an even exponent are rejected") {
