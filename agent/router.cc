@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/key_operations.h"
+#include "agent/secret_member.h"
 #include "common/encoding/base64.h"
 #include "common/json/json.h"
 #include "common/json/json_string.h"
@@ -235,17 +236,36 @@ std::optional<Route> resolve(const std::vector<std::string>& seg) {
 }
 
 // Request body helpers. Messages name the member; they never echo values.
-StatusOr<json::ObjectPtr> parseBody(const HttpRequest& request) {
-  if (request.body.empty())
+StatusOr<json::ObjectPtr> parseBodyText(std::string_view text) {
+  if (text.empty())
     return invalidArgumentError("the request body is empty; expected a JSON object");
-  const ByteView bytes = request.body.view(grantSecretAccess());
-  StatusOr<json::ObjectPtr> object = json::parseObject(
-      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), requestLimits());
+  StatusOr<json::ObjectPtr> object = json::parseObject(text, requestLimits());
   if (!object.ok()) {
     return invalidArgumentError("the request body is not a valid JSON object: " +
                                 object.status().message());
   }
   return object;
+}
+
+StatusOr<json::ObjectPtr> parseBody(const HttpRequest& request) {
+  const ByteView bytes = request.body.view(grantSecretAccess());
+  return parseBodyText(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// A key operation's body; for wrapkey / encrypt (`has_plaintext`) its plaintext `value` is taken
+// out as a secret first (secret_member.h) and the rest parsed as usual.
+struct SecretRequest {
+  json::ObjectPtr body;
+  std::optional<SecretBytes> value_text;  // the base64 text of `value`
+};
+StatusOr<SecretRequest> parseSecretBody(const HttpRequest& request, bool has_plaintext) {
+  if (!has_plaintext) {
+    SKR_ASSIGN_OR_RETURN(json::ObjectPtr body, parseBody(request));
+    return SecretRequest{std::move(body), std::nullopt};
+  }
+  SKR_ASSIGN_OR_RETURN(SecretMemberSplit split, splitSecretMember(request.body, "value"));
+  SKR_ASSIGN_OR_RETURN(json::ObjectPtr body, parseBodyText(split.redacted));
+  return SecretRequest{std::move(body), std::move(split.value)};
 }
 
 StatusOr<std::string> requiredString(const json::ObjectPtr& body, std::string_view member) {
@@ -282,13 +302,20 @@ StatusOr<Bytes> binaryMember(const json::ObjectPtr& body, std::string_view membe
   return bytes;
 }
 
-StatusOr<SecretBytes> secretMember(const json::ObjectPtr& body, std::string_view member) {
-  StatusOr<std::optional<std::string>> text = json::getOptionalString(body, member);
-  if (!text.ok()) return invalidArgumentError(text.status().message());
-  if (!text->has_value()) {
-    return invalidArgumentError("member '" + std::string(member) + "' is required");
+// The secret `value` of a SecretRequest, base64-decoded.
+StatusOr<SecretBytes> secretValue(const SecretRequest& request) {
+  constexpr std::string_view member = "value";
+  if (!request.value_text) {
+    // Absent, not a string, or a name spelled with escapes (which would have put the secret
+    // through the general parser): the parsed body says which.
+    StatusOr<std::optional<std::string>> text = json::getOptionalString(request.body, member);
+    if (!text.ok()) return invalidArgumentError(text.status().message());
+    if (!text->has_value()) return invalidArgumentError("member 'value' is required");
+    return invalidArgumentError("member 'value' must be named without escape sequences");
   }
-  StatusOr<SecretBytes> bytes = encoding::base64DecodeLenientSecret(**text);
+  const ByteView view = request.value_text->view(grantSecretAccess());
+  StatusOr<SecretBytes> bytes = encoding::base64DecodeLenientSecret(
+      std::string_view(reinterpret_cast<const char*>(view.data()), view.size()));
   if (!bytes.ok()) {
     return invalidArgumentError("member '" + std::string(member) +
                                 "' is not valid base64url: " + bytes.status().message());
@@ -561,8 +588,12 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
 
     case RouteKind::KeyOp: {
       if (!ready()) return notReady("the agent is not ready: keys are still being released");
-      StatusOr<json::ObjectPtr> body = parseBody(request);
-      if (!body.ok()) return fail(fromStatus(body.status(), retry_after));
+      // wrapkey / encrypt carry plaintext: it is taken out before the JSON parser sees the body.
+      const bool plaintext_in =
+          route->auth_op == Operation::Wrap || route->auth_op == Operation::Encrypt;
+      StatusOr<SecretRequest> secret_request = parseSecretBody(request, plaintext_in);
+      if (!secret_request.ok()) return fail(fromStatus(secret_request.status(), retry_after));
+      StatusOr<json::ObjectPtr> body = secret_request->body;
       StatusOr<KeyAlgorithm> alg = algorithmOf(*body);
       if (!alg.ok()) return fail(fromStatus(alg.status(), retry_after));
       StatusOr<std::shared_ptr<const KeyVersion>> found = lookup(route->version);
@@ -590,7 +621,7 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
         if (!plain.ok()) return fail(fromStatus(plain.status(), retry_after));
         return secretResultResponse(key.kid, *plain);
       }
-      StatusOr<SecretBytes> value = secretMember(*body, "value");
+      StatusOr<SecretBytes> value = secretValue(*secret_request);
       if (!value.ok()) return fail(fromStatus(value.status(), retry_after));
       json::ObjectPtr out = new Poco::JSON::Object;
       out->set("kid", key.kid);

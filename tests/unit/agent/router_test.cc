@@ -541,3 +541,33 @@ TEST_CASE("GET /events beyond max_event_waiters answers at once instead of holdi
 
 }  // namespace
 }  // namespace skr::agent
+
+namespace skr::agent {
+namespace {
+
+TEST_CASE(
+    "wrapkey and encrypt take their plaintext out before JSON parsing: escaped or repeated "
+    "value members are 400") {
+  Fixture f;
+  const std::string dek = b64Hex(kKeyData256);
+  HttpResponse r =
+      f.post("/keys/aes-kek/v1/wrapkey", R"({"alg":"A256KW","value" : ")" + dek + R"("})");
+  REQUIRE(r.status == 200);
+  CHECK(member(r, "value") == b64Hex(kWrapped46));
+  r = f.post("/keys/aes-kek/v1/wrapkey", R"({"alg":"A256KW","val\u0075e":")" + dek + R"("})");
+  CHECK(r.status == 400);
+  CHECK_THAT(bodyText(r), Catch::Contains("must be named without escape sequences"));
+  r = f.post("/keys/gcm-key/encrypt",
+             R"({"alg":"A256GCM","value":")" + dek + R"(","value":")" + dek + R"("})");
+  CHECK(r.status == 400);
+  CHECK_THAT(bodyText(r), Catch::Contains("member 'value' appears twice"));
+  CHECK_THAT(bodyText(r), !Catch::Contains(dek));
+  r = f.post("/keys/aes-kek/v1/wrapkey", R"({"alg":"A256KW"})");
+  CHECK(r.status == 400);
+  CHECK_THAT(bodyText(r), Catch::Contains("member 'value' is required"));
+  r = f.post("/keys/aes-kek/v1/wrapkey", R"({"alg":"A256KW","value":7})");
+  CHECK(r.status == 400);
+}
+
+}  // namespace
+}  // namespace skr::agent
