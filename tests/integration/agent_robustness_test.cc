@@ -1,0 +1,258 @@
+// skr-agent, the real binary, under hostile or broken clients (issue 6 "Done when", the
+// robustness part): an oversized body is a 413 and oversized headers a 431; a client that sends
+// half a request gets 408 and is closed after the configured read timeout while other clients are
+// served meanwhile; 1,000 concurrent connections (half silent, half stuck mid-request) neither
+// crash the agent nor keep a well-behaved client from its answer for more than a few seconds;
+// malformed JSON, base64, algorithm and value sizes are 400 BadParameter with a message that
+// says what is wrong.
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/encoding/base64.h"
+#include "common/json/json.h"
+#include "tests/integration/agent_process.h"
+#include "tests/integration/init_world.h"
+#include "tests/integration/uds_http_client.h"
+
+namespace skr::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A raw connected stream socket to `path` (connect and receive bounded by `timeout`); -1 when
+// the connection fails.
+int connectRaw(const std::string& path, std::chrono::milliseconds timeout) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool sendAll(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Everything the peer sends until it closes (or the receive timeout); `closed` says which.
+std::string readUntilClosed(int fd, bool& closed) {
+  std::string out;
+  char buffer[4096];
+  closed = false;
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+      closed = true;
+      return out;
+    }
+    if (n < 0) return out;  // timeout
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+json::ObjectPtr errorOf(const UdsResponse& r) {
+  json::ObjectPtr error = parsed(r)->getObject("error");
+  REQUIRE(!error.isNull());
+  return error;
+}
+
+// REQUIREs 400 BadParameter with `expected` in the message.
+void expectBadParameter(const UdsResponse& r, const std::string& expected) {
+  INFO(r.status << " " << r.body);
+  REQUIRE(r.status == 400);
+  json::ObjectPtr error = errorOf(r);
+  CHECK(error->getValue<std::string>("code") == "BadParameter");
+  CHECK(error->getValue<std::string>("message").find(expected) != std::string::npos);
+}
+
+TEST_CASE(
+    "skr-agent answers 413 and 431 over its limits, times out a half request with 408 while "
+    "serving others, and explains malformed JSON, base64, algorithm and sizes with a 400",
+    "[agent][robustness][limits]") {
+  InitWorld world;
+  world.createKey("vault", "rob-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  AgentOptions options;
+  options.extra_agent_yaml =
+      "  limits:\n    max_body_bytes: 1024\n    max_header_bytes: 1024\n"
+      "    read_timeout: 700ms\n";
+  AgentProcess agent(world, world.configYaml({{"rob-kek", "vault"}}, world.managedIdentityYaml()),
+                     options);
+  agent.waitReady();
+  WrappedDek dek = wrapWithPublicKey(agent, "rob-kek");
+  // A well-formed request near the limit is served: the limit is the body, not the default.
+  expectUnwraps(agent, "/keys/rob-kek", dek);
+
+  {  // 413 on an oversized body, 431 on oversized headers
+    const std::string big = R"({"alg":"RSA-OAEP-256","value":")" + std::string(2000, 'A') + "\"}";
+    UdsResponse r = udsRequest(agent.client(), "POST", "/keys/rob-kek/unwrapkey", big);
+    INFO(r.body);
+    REQUIRE(r.status == 413);
+    CHECK(errorOf(r)->getValue<std::string>("code") == "PayloadTooLarge");
+    UdsResponse h = udsRequest(agent.client(), "GET", "/keys/rob-kek", {},
+                               {{"X-Padding", std::string(2000, 'p')}});
+    INFO(h.body);
+    CHECK(h.status == 431);
+    // Still serving.
+    expectUnwraps(agent, "/keys/rob-kek", dek);
+  }
+
+  {  // a half request gets 408 and is closed after the read timeout, others are served
+    const int half = connectRaw(agent.client(), 10s);
+    REQUIRE(half >= 0);
+    const auto sent_at = Clock::now();
+    REQUIRE(sendAll(half,
+                    "POST /keys/rob-kek/unwrapkey HTTP/1.1\r\nHost: skr\r\nX-SKR-Request: 1\r\n"
+                    "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"alg\":"));
+    // Meanwhile other clients are served at once.
+    for (int i = 0; i < 3; ++i) {
+      const auto start = Clock::now();
+      expectUnwraps(agent, "/keys/rob-kek", dek);
+      CHECK(Clock::now() - start < 500ms);
+    }
+    bool closed = false;
+    const std::string answer = readUntilClosed(half, closed);
+    const auto elapsed = Clock::now() - sent_at;
+    ::close(half);
+    INFO(answer);
+    CHECK(closed);
+    CHECK(answer.rfind("HTTP/1.1 408", 0) == 0);
+    CHECK(answer.find("RequestTimeout") != std::string::npos);
+    CHECK(elapsed >= 600ms);
+    CHECK(elapsed < 4s);
+    expectUnwraps(agent, "/keys/rob-kek", dek);
+  }
+
+  {  // malformed JSON, base64, algorithm and sizes are 400 BadParameter with the reason
+    const std::string path = "/keys/rob-kek/unwrapkey";
+    expectBadParameter(udsRequest(agent.client(), "POST", path, R"({"alg":"RSA-OAEP-256",)"),
+                       "not a valid JSON object");
+    expectBadParameter(udsRequest(agent.client(), "POST", path, R"(["alg"])"),
+                       "not a valid JSON object");
+    expectBadParameter(udsRequest(agent.client(), "POST", path,
+                                  R"({"alg":"RSA-OAEP-256","value":"@@not*base64@@"})"),
+                       "member 'value' is not valid base64url");
+    expectBadParameter(udsRequest(agent.client(), "POST", path,
+                                  R"({"alg":"RSA-OAEP-512","value":")" + dek.wrapped_b64 + "\"}"),
+                       "unsupported algorithm 'RSA-OAEP-512'; supported: RSA-OAEP, RSA-OAEP-256");
+    expectBadParameter(
+        udsRequest(agent.client(), "POST", path, R"({"value":")" + dek.wrapped_b64 + "\"}"),
+        "member 'alg' is required");
+    expectBadParameter(udsRequest(agent.client(), "POST", path, R"({"alg":"RSA-OAEP-256"})"),
+                       "member 'value' is required");
+    expectBadParameter(udsRequest(agent.client(), "POST", path,
+                                  R"({"alg":"RSA-OAEP-256","value":")" +
+                                      encoding::base64UrlEncode(Bytes(10, 0x5a)) + "\"}"),
+                       "value is 10 bytes, expected 256 (the modulus size)");
+    expectBadParameter(udsRequest(agent.client(), "POST", "/keys/rob-kek/encrypt",
+                                  R"({"alg":"RSA-OAEP-256","value":"AAAA","iv":"AAAA"})"),
+                       "'iv' and 'tag' must not be sent to encrypt");
+    expectBadParameter(udsRequest(agent.client(), "POST", path, ""), "the request body is empty");
+    // None of the refusals echoes the submitted value.
+    CHECK(agent.stderrText().find(dek.wrapped_b64) == std::string::npos);
+    expectUnwraps(agent, "/keys/rob-kek", dek);
+  }
+  CHECK(agent.running());
+  CHECK(agent.terminate() == 0);
+}
+
+TEST_CASE(
+    "1000 concurrent connections neither crash skr-agent nor keep a well-behaved client from "
+    "its answer",
+    "[agent][robustness][connections]") {
+  constexpr int kConnections = 1000;
+  rlimit files{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
+  if (files.rlim_cur < 4096) {
+    files.rlim_cur = std::min<rlim_t>(4096, files.rlim_max);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &files) == 0);
+  }
+  REQUIRE(files.rlim_cur >= kConnections + 200);
+
+  InitWorld world;
+  world.createKey("vault", "conn-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  AgentOptions options;
+  options.extra_agent_yaml = "  limits:\n    read_timeout: 1s\n";
+  AgentProcess agent(world, world.configYaml({{"conn-kek", "vault"}}, world.managedIdentityYaml()),
+                     options);
+  agent.waitReady();
+  WrappedDek dek = wrapWithPublicKey(agent, "conn-kek");
+
+  // First half silent and half stuck mid-request (the agent may close the idle ones to make
+  // room), then every one stuck mid-request (the agent must refuse with 503 TooManyConnections
+  // until the 1 s read timeout frees its slots).
+  for (const bool all_stuck : {false, true}) {
+    INFO("all stuck mid-request: " << all_stuck);
+    std::vector<int> fds;
+    fds.reserve(kConnections);
+    for (int i = 0; i < kConnections; ++i) {
+      const int fd = connectRaw(agent.client(), 2s);
+      if (fd < 0) continue;
+      fds.push_back(fd);
+      if (all_stuck || i % 2 == 0) {
+        sendAll(fd, "POST /keys/conn-kek/unwrapkey HTTP/1.1\r\nHost: x\r\n");
+      }
+    }
+    INFO(fds.size() << " of " << kConnections << " connections open");
+    CHECK(fds.size() >= kConnections * 9 / 10);
+
+    // The well-behaved client: retries a 503 TooManyConnections or a dropped connection with a
+    // short backoff, as docs/agent.md tells clients to; gets its answer within a few seconds.
+    const auto start = Clock::now();
+    int attempts = 0;
+    int last_status = 0;
+    while (Clock::now() - start < 8s) {
+      ++attempts;
+      UdsResponse r =
+          udsRequest(agent.client(), "POST", "/keys/conn-kek/unwrapkey",
+                     R"({"alg":"RSA-OAEP-256","value":")" + dek.wrapped_b64 + "\"}", {}, 3s);
+      last_status = r.transport_error ? -1 : r.status;
+      if (last_status == 200) break;
+      if (last_status == 503) {
+        CHECK(errorOf(r)->getValue<std::string>("code") == "TooManyConnections");
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    const auto waited = Clock::now() - start;
+    INFO("attempts " << attempts << ", waited "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
+                     << " ms, last status " << last_status);
+    CHECK(last_status == 200);
+    CHECK(waited < 5s);
+    REQUIRE(agent.running());
+    for (int fd : fds) ::close(fd);
+    expectUnwraps(agent, "/keys/conn-kek", dek);
+  }
+  json::ObjectPtr status = parsed(udsRequest(agent.admin(), "GET", "/status"));
+  CHECK(status->getValue<bool>("ready"));
+  CHECK(agent.terminate() == 0);
+}
+
+}  // namespace
+}  // namespace skr::testing
