@@ -1,0 +1,171 @@
+// skr-agent, the real binary, restarted on its own state directory (issue 6 "Done when", the
+// restart part): a second agent serves the bundles the first one sealed without asking the
+// emulator for a release (its request log shows none) and unwraps what the first one served; a
+// bundle with one flipped byte is rejected (`bundle_rejected` in the log) and, per
+// `release_on_start`, released again (if-missing: the new bundle holds the emulator's key) or
+// reported (never: /readyz and key operations answer 503 NotReady, /status names the reason,
+// the agent keeps running and asks the emulator for nothing).
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "common/json/json.h"
+#include "tests/integration/agent_process.h"
+#include "tests/integration/init_world.h"
+#include "tests/integration/uds_http_client.h"
+
+namespace skr::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string currentVersion(const InitWorld& world, const std::string& key) {
+  std::string text = readFileText(world.stateDir() + "/" + key + "/current");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  REQUIRE(!text.empty());
+  return text;
+}
+
+std::string bundlePath(const InitWorld& world, const std::string& key) {
+  return world.stateDir() + "/" + key + "/" + currentVersion(world, key) + ".json";
+}
+
+// Flips one base64url character in the middle of the bundle's sealed.ciphertext (still valid
+// JSON and base64url, so only the AES-GCM tag check can notice). Returns the tampered text.
+std::string tamperBundle(const std::string& path) {
+  std::string text = readFileText(path);
+  const std::string marker = "\"ciphertext\":\"";
+  const std::size_t start = text.find(marker);
+  REQUIRE(start != std::string::npos);
+  const std::size_t end = text.find('"', start + marker.size());
+  REQUIRE(end != std::string::npos);
+  REQUIRE(end - start > marker.size() + 40);
+  const std::size_t at = start + marker.size() + (end - start - marker.size()) / 2;
+  text[at] = text[at] == 'A' ? 'B' : 'A';
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  REQUIRE(out.good());
+  return text;
+}
+
+json::ObjectPtr keyStatus(AgentProcess& agent, const std::string& key) {
+  json::ObjectPtr status = parsed(udsRequest(agent.admin(), "GET", "/status"));
+  auto keys = status->getArray("keys");
+  for (unsigned i = 0; keys && i < keys->size(); ++i) {
+    if (keys->getObject(i)->getValue<std::string>("name") == key) return keys->getObject(i);
+  }
+  FAIL("no key '" << key << "' in /status");
+  return {};
+}
+
+TEST_CASE("a restarted skr-agent serves from its bundles without a new release",
+          "[agent][restart]") {
+  InitWorld world;
+  world.createKey("vault", "re-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  const std::string yaml = world.configYaml({{"re-kek", "vault"}}, world.managedIdentityYaml());
+  EmulatorProcess& emu = world.emulator();
+  const int64_t first_start = lastRequestSeq(emu);
+  WrappedDek dek;
+  {
+    AgentProcess first(world, yaml);  // no bundle: releases it (if-missing)
+    first.waitReady();
+    CHECK(releasesSince(emu, first_start) == 1);
+    dek = wrapWithPublicKey(first, "re-kek");
+    expectUnwraps(first, "/keys/re-kek", dek);
+    CHECK(first.terminate() == 0);
+  }
+  const std::string bundle_before = readFileText(bundlePath(world, "re-kek"));
+
+  const int64_t second_start = lastRequestSeq(emu);
+  AgentProcess second(world, yaml);
+  const auto started = std::chrono::steady_clock::now();
+  second.waitReady();
+  const auto ready_after = std::chrono::steady_clock::now() - started;
+  INFO(second.stderrText());
+  INFO("ready after " << std::chrono::duration_cast<std::chrono::milliseconds>(ready_after).count()
+                      << " ms");
+  CHECK(ready_after < 5s);
+  expectUnwraps(second, "/keys/re-kek", dek);
+  expectUnwraps(second, "/keys/re-kek/" + versionOf(dek.kid), dek);
+  CHECK(releasesSince(emu, second_start) == 0);
+  CHECK(lastRequestSeq(emu) == second_start);  // not even a token or an attestation
+  CHECK(lastEvent(second.stderrText(), "bundles_loaded")->getValue<std::string>("primary") ==
+        versionOf(dek.kid));
+  CHECK(second.stderrText().find("bundle_rejected") == std::string::npos);
+  CHECK(readFileText(bundlePath(world, "re-kek")) == bundle_before);
+  CHECK(second.terminate() == 0);
+}
+
+TEST_CASE(
+    "a tampered bundle is rejected: reported and not ready with release_on_start never, "
+    "released again with if-missing",
+    "[agent][restart][tamper]") {
+  InitWorld world;
+  world.createKey("vault", "tam-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  const std::string yaml = world.configYaml({{"tam-kek", "vault"}}, world.managedIdentityYaml());
+  REQUIRE(world.runInit(yaml).exit_code == 0);
+  const std::string version = currentVersion(world, "tam-kek");
+  const std::string path = bundlePath(world, "tam-kek");
+  const std::string tampered = tamperBundle(path);
+  EmulatorProcess& emu = world.emulator();
+
+  {  // release_on_start: never -> rejected, reported, not ready, nothing asked of the emulator
+    const int64_t before = lastRequestSeq(emu);
+    AgentOptions never;
+    never.extra_agent_yaml = "  release_on_start: never\n";
+    AgentProcess agent(world, yaml, never);
+    std::string last_error;
+    for (int i = 0; i < 100 && last_error.empty(); ++i) {
+      std::this_thread::sleep_for(50ms);
+      REQUIRE(agent.running());
+      UdsResponse r = udsRequest(agent.admin(), "GET", "/status", {}, {}, 5s);
+      if (r.status != 200) continue;
+      last_error = keyStatus(agent, "tam-kek")->getValue<std::string>("last_error");
+    }
+    INFO(agent.stderrText());
+    INFO("last_error: " << last_error);
+    CHECK(last_error.find("release_on_start is never") != std::string::npos);
+    CHECK(last_error.find(version) != std::string::npos);  // names the rejected file
+    json::ObjectPtr rejected = lastEvent(agent.stderrText(), "bundle_rejected");
+    CHECK(rejected->getValue<std::string>("key") == "tam-kek");
+    CHECK(rejected->getValue<std::string>("file").find(version) != std::string::npos);
+    CHECK(rejected->getValue<std::string>("status") == "DataLoss");
+
+    UdsResponse readyz = udsRequest(agent.admin(), "GET", "/readyz");
+    CHECK(readyz.status == 503);
+    UdsResponse op = udsRequest(agent.client(), "POST", "/keys/tam-kek/unwrapkey",
+                                R"({"alg":"RSA-OAEP-256","value":"AAAA"})");
+    CHECK(op.status == 503);
+    CHECK(parsed(op)->getObject("error")->getValue<std::string>("code") == "NotReady");
+    CHECK(op.headers.count("retry-after") == 1);
+    CHECK(parsed(udsRequest(agent.admin(), "GET", "/status"))->getValue<bool>("ready") == false);
+    std::this_thread::sleep_for(300ms);
+    CHECK(agent.running());
+    CHECK(releasesSince(emu, before) == 0);
+    CHECK(readFileText(path) == tampered);  // reported, not repaired or removed
+    CHECK(agent.terminate() == 0);
+  }
+
+  {  // release_on_start: if-missing -> rejected, released again, serving the emulator's key
+    const int64_t before = lastRequestSeq(emu);
+    AgentProcess agent(world, yaml);
+    agent.waitReady();
+    INFO(agent.stderrText());
+    CHECK(lastEvent(agent.stderrText(), "bundle_rejected")->getValue<std::string>("key") ==
+          "tam-kek");
+    CHECK(releasesSince(emu, before) == 1);
+    CHECK(readFileText(bundlePath(world, "tam-kek")) != tampered);
+    world.expectSameMaterial("vault", "tam-kek");
+    WrappedDek dek = wrapWithPublicKey(agent, "tam-kek");
+    expectUnwraps(agent, "/keys/tam-kek", dek);
+    CHECK(keyStatus(agent, "tam-kek")->getValue<std::string>("last_error").empty());
+    CHECK(agent.terminate() == 0);
+  }
+}
+
+}  // namespace
+}  // namespace skr::testing
