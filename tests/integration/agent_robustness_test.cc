@@ -5,6 +5,7 @@
 // crash the agent nor keep a well-behaved client from its answer for more than a few seconds;
 // malformed JSON, base64, algorithm and value sizes are 400 BadParameter with a message that
 // says what is wrong.
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -75,6 +77,50 @@ std::string readUntilClosed(int fd, bool& closed) {
     if (n < 0) return out;  // timeout
     out.append(buffer, static_cast<std::size_t>(n));
   }
+}
+
+// One HTTP response read from `fd` (head up to CRLFCRLF, then Content-Length bytes); status 0
+// when the peer closed or the receive timed out first. Bytes beyond it stay in `buffer`.
+struct RawResponse {
+  int status = 0;
+  std::string head;
+  std::string body;
+};
+RawResponse readResponse(int fd, std::string& buffer) {
+  RawResponse out;
+  char chunk[4096];
+  std::size_t end = std::string::npos;
+  std::size_t length = 0;
+  for (;;) {
+    if (end == std::string::npos) {
+      end = buffer.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        out.head = buffer.substr(0, end);
+        std::string lower = out.head;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const std::size_t cl = lower.find("\r\ncontent-length:");
+        if (cl != std::string::npos) length = std::stoul(lower.substr(cl + 17));
+      }
+    }
+    if (end != std::string::npos && buffer.size() >= end + 4 + length) {
+      out.body = buffer.substr(end + 4, length);
+      buffer.erase(0, end + 4 + length);
+      if (out.head.rfind("HTTP/1.1 ", 0) == 0) out.status = std::stoi(out.head.substr(9, 3));
+      return out;
+    }
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return out;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+std::string requestText(const std::string& method, const std::string& path, const std::string& body,
+                        const std::string& extra_headers = {}) {
+  return method + " " + path + " HTTP/1.1\r\nHost: skr\r\nX-SKR-Request: 1\r\n" + extra_headers +
+         (body.empty() ? std::string()
+                       : "Content-Type: application/json\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n") +
+         "\r\n" + body;
 }
 
 json::ObjectPtr errorOf(const UdsResponse& r) {
@@ -251,6 +297,146 @@ TEST_CASE(
   }
   json::ObjectPtr status = parsed(udsRequest(agent.admin(), "GET", "/status"));
   CHECK(status->getValue<bool>("ready"));
+  CHECK(agent.terminate() == 0);
+}
+
+TEST_CASE(
+    "skr-agent's HTTP layer: keep-alive and pipelining, idle and slow-drip timeouts, a declared "
+    "huge body, chunked bodies, deep JSON, oversized batches and its connection limit",
+    "[agent][robustness][http]") {
+  InitWorld world;
+  world.createKey("vault", "http-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  AgentOptions options;
+  options.extra_agent_yaml =
+      "  limits:\n    max_connections: 8\n    read_timeout: 700ms\n    idle_timeout: 500ms\n";
+  AgentProcess agent(world, world.configYaml({{"http-kek", "vault"}}, world.managedIdentityYaml()),
+                     options);
+  agent.waitReady();
+  WrappedDek dek = wrapWithPublicKey(agent, "http-kek");
+  const std::string unwrap = R"({"alg":"RSA-OAEP-256","value":")" + dek.wrapped_b64 + "\"}";
+
+  {  // keep-alive and two pipelined requests on one connection, then closed when idle
+    const int fd = connectRaw(agent.client(), 5s);
+    REQUIRE(fd >= 0);
+    std::string buffer;
+    REQUIRE(sendAll(fd, requestText("POST", "/keys/http-kek/unwrapkey", unwrap)));
+    CHECK(readResponse(fd, buffer).status == 200);
+    REQUIRE(sendAll(fd, requestText("GET", "/keys/http-kek", "") +
+                            requestText("POST", "/keys/http-kek/unwrapkey", unwrap)));
+    CHECK(readResponse(fd, buffer).status == 200);
+    RawResponse second = readResponse(fd, buffer);
+    CHECK(second.status == 200);
+    StatusOr<json::ObjectPtr> body = json::parseObject(second.body);
+    REQUIRE(body.ok());
+    CHECK((*body)->getValue<std::string>("kid") == dek.kid);
+    const auto idle_from = Clock::now();
+    bool closed = false;
+    const std::string rest = readUntilClosed(fd, closed);
+    const auto idle = Clock::now() - idle_from;
+    ::close(fd);
+    CHECK(closed);
+    CHECK(rest.empty());
+    CHECK(idle >= 400ms);
+    CHECK(idle < 3s);
+  }
+
+  {  // a client dripping one byte every 100 ms is cut at the read timeout (not per byte)
+    const int fd = connectRaw(agent.client(), 5s);
+    REQUIRE(fd >= 0);
+    const std::string text = requestText("POST", "/keys/http-kek/unwrapkey", unwrap);
+    const auto start = Clock::now();
+    std::size_t sent = 0;
+    while (sent < text.size() && Clock::now() - start < 4s) {
+      if (!sendAll(fd, text.substr(sent, 1))) break;
+      ++sent;
+      std::this_thread::sleep_for(100ms);
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) break;  // the agent answered (or closed)
+    }
+    std::string buffer;
+    RawResponse r = readResponse(fd, buffer);
+    const auto elapsed = Clock::now() - start;
+    ::close(fd);
+    INFO(r.head << " after " << sent << " bytes");
+    CHECK(r.status == 408);
+    CHECK(elapsed >= 600ms);
+    CHECK(elapsed < 2s);
+    CHECK(sent < text.size());
+  }
+
+  {  // a declared body over the limit is refused before it is sent; chunked bodies are 501
+    const int fd = connectRaw(agent.client(), 5s);
+    REQUIRE(fd >= 0);
+    REQUIRE(sendAll(fd,
+                    "POST /keys/http-kek/unwrapkey HTTP/1.1\r\nHost: skr\r\nX-SKR-Request: 1\r\n"
+                    "Content-Length: 1000000000\r\n\r\n"));
+    std::string buffer;
+    RawResponse r = readResponse(fd, buffer);
+    ::close(fd);
+    CHECK(r.status == 413);
+    CHECK(r.body.find("PayloadTooLarge") != std::string::npos);
+    const int chunked = connectRaw(agent.client(), 5s);
+    REQUIRE(chunked >= 0);
+    REQUIRE(sendAll(chunked,
+                    "POST /keys/http-kek/unwrapkey HTTP/1.1\r\nHost: skr\r\nX-SKR-Request: 1\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n"));
+    buffer.clear();
+    RawResponse c = readResponse(chunked, buffer);
+    ::close(chunked);
+    CHECK(c.status == 501);
+    CHECK(c.body.find("Content-Length") != std::string::npos);
+  }
+
+  {  // deeply nested JSON and an oversized batch are 400s that say why
+    expectBadParameter(udsRequest(agent.client(), "POST", "/keys/http-kek/unwrapkey",
+                                  std::string(5000, '[') + std::string(5000, ']')),
+                       "not a valid JSON object");
+    expectBadParameter(
+        udsRequest(agent.client(), "POST", "/keys/http-kek/unwrapkey",
+                   R"({"alg":{"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[)"
+                   R"([[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[)"
+                   R"(]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]])"
+                   R"(]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}})"),
+        "JSON");
+    std::string batch = R"({"requests":[)";
+    for (int i = 0; i < 101; ++i) {
+      if (i > 0) batch += ",";
+      batch += unwrap;
+    }
+    batch += "]}";
+    expectBadParameter(udsRequest(agent.client(), "POST", "/keys/http-kek/unwrapkey/batch", batch),
+                       "has 101 items, expected 1..100");
+  }
+
+  {  // max_connections 8: eight stuck requests, a ninth client gets 503 TooManyConnections at
+     // once, and is served again after the read timeout frees the slots
+    std::vector<int> stuck;
+    for (int i = 0; i < 8; ++i) {
+      const int fd = connectRaw(agent.client(), 5s);
+      REQUIRE(fd >= 0);
+      REQUIRE(sendAll(fd, "POST /keys/http-kek/unwrapkey HTTP/1.1\r\n"));
+      stuck.push_back(fd);
+    }
+    std::this_thread::sleep_for(100ms);  // let the agent accept and read them
+    // Read without sending: the refusal is written right after accept, then the agent closes
+    // (a client that is still sending may see EPIPE instead).
+    const int ninth = connectRaw(agent.client(), 5s);
+    REQUIRE(ninth >= 0);
+    std::string buffer;
+    RawResponse refused = readResponse(ninth, buffer);
+    ::close(ninth);
+    INFO(refused.head << "\n" << refused.body);
+    CHECK(refused.status == 503);
+    CHECK(refused.body.find("TooManyConnections") != std::string::npos);
+    std::this_thread::sleep_for(1s);
+    expectUnwraps(agent, "/keys/http-kek", dek);
+    for (int fd : stuck) {
+      buffer.clear();
+      CHECK(readResponse(fd, buffer).status == 408);
+      ::close(fd);
+    }
+  }
+  CHECK(agent.running());
   CHECK(agent.terminate() == 0);
 }
 
