@@ -5,12 +5,22 @@
 // an admin route from a non-admin uid each get the documented 401/403 and an audit line (event
 // "request" with caller_uid, status and code); the socket files carry the configured mode and
 // group. Runs as root (setpriv needs it).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/crypto/digest.h"
@@ -21,6 +31,8 @@
 #include "tests/integration/init_world.h"
 #include "tests/integration/uds_http_client.h"
 
+extern char** environ;
+
 namespace skr::testing {
 namespace {
 
@@ -28,6 +40,8 @@ constexpr int kGroup = 4242;       // socket_group; every test client runs with 
 constexpr int kAllowedUid = 4001;  // rule "app": unwrap and keys on key "k1"
 constexpr int kDeniedUid = 4002;   // no rule
 constexpr int kTokenUid = 4003;    // rule "tokened": everything, with a bearer token
+constexpr int kGroupUid = 4005;    // no uid rule; primary gid kRuleGid
+constexpr int kRuleGid = 4343;     // rule "by-group": keys (list and get) on every key
 
 struct CurlResponse {
   int status = 0;
@@ -36,22 +50,25 @@ struct CurlResponse {
 };
 
 // `method path` on `socket` as uid/gid through setpriv + curl; `headers` as "Name: value".
+// With `gid` other than kGroup the client keeps kGroup as its only supplementary group (to
+// reach the socket) and `gid` as its primary one (what SO_PEERCRED reports).
 CurlResponse callAs(int uid, const std::string& socket, const std::string& method,
                     const std::string& path, const std::string& body = {},
-                    std::vector<std::string> headers = {"X-SKR-Request: 1"}) {
-  std::vector<std::string> args = {"--reuid=" + std::to_string(uid),
-                                   "--regid=" + std::to_string(kGroup),
-                                   "--clear-groups",
-                                   "/usr/bin/curl",
-                                   "-q",
-                                   "-sS",
-                                   "-i",
-                                   "--max-time",
-                                   "20",
-                                   "--unix-socket",
-                                   socket,
-                                   "-X",
-                                   method};
+                    std::vector<std::string> headers = {"X-SKR-Request: 1"}, int gid = kGroup) {
+  std::vector<std::string> args = {
+      "--reuid=" + std::to_string(uid),
+      "--regid=" + std::to_string(gid),
+      gid == kGroup ? "--clear-groups" : "--groups=" + std::to_string(kGroup),
+      "/usr/bin/curl",
+      "-q",
+      "-sS",
+      "-i",
+      "--max-time",
+      "20",
+      "--unix-socket",
+      socket,
+      "-X",
+      method};
   for (const std::string& h : headers) {
     args.push_back("-H");
     args.push_back(h);
@@ -157,7 +174,8 @@ TEST_CASE(
       "    - name: tokened\n      uids: [" +
       std::to_string(kTokenUid) +
       "]\n      operations: ['*']\n      keys: ['*']\n      token_sha256: " + token_sha256 +
-      "\n    - name: tests\n      uids: [" + me +
+      "\n    - name: by-group\n      gids: [" + std::to_string(kRuleGid) +
+      "]\n      operations: [keys]\n      keys: ['*']\n    - name: tests\n      uids: [" + me +
       "]\n      operations: ['*']\n      keys: ['*']\n  admin_uids: [" + me + "]\n";
   AgentProcess agent(
       world, world.configYaml({{"k1", "vault"}, {"k2", "vault"}}, world.managedIdentityYaml()),
@@ -232,6 +250,21 @@ TEST_CASE(
               "Forbidden", "is not granted operation 'unwrap' on key 'k2'");
   expectAudit(agent, kAllowedUid, 403, "Forbidden", "unwrapkey", "k2");
 
+  // A rule by gid: the caller's primary gid grants the listing, not an unwrap.
+  CurlResponse by_group =
+      callAs(kGroupUid, agent.client(), "GET", "/keys", {}, {"X-SKR-Request: 1"}, kRuleGid);
+  INFO(by_group.body);
+  CHECK(by_group.status == 200);
+  CHECK(by_group.body.find("\"k1\"") != std::string::npos);
+  CHECK(by_group.body.find("\"k2\"") != std::string::npos);
+  expectError(callAs(kGroupUid, agent.client(), "POST", "/keys/k1/unwrapkey", unwrap_body,
+                     {"X-SKR-Request: 1"}, kRuleGid),
+              403, "Forbidden", "(rules: by-group) is not granted operation 'unwrap'");
+  for (const json::ObjectPtr& line : auditLines(agent, kGroupUid)) {
+    CHECK(line->optValue<int64_t>("caller_gid", -1) == kRuleGid);
+    CHECK(line->optValue<std::string>("rule", "") == "by-group");
+  }
+
   // The admin socket: a client uid is refused there.
   expectError(callAs(kAllowedUid, agent.admin(), "GET", "/status"), 403, "Forbidden", "");
   expectAudit(agent, kAllowedUid, 403, "Forbidden", "status", "");
@@ -249,6 +282,104 @@ TEST_CASE(
   CHECK(log.find(dek.wrapped_b64) == std::string::npos);
   CHECK(log.find((*ok_body)->getValue<std::string>("value")) == std::string::npos);
   CHECK(agent.terminate() == 0);
+}
+
+// skr-agent with both sockets at `dir`/c.sock and `dir`/a.sock and no clients; runs to its exit
+// (bounded), for the start-up refusals.
+ProcessResult runAgentWithSocketsIn(InitWorld& world, const std::string& dir) {
+  ProcessOptions options;
+  options.env["SKR_CONFIG_YAML"] =
+      world.configYaml({{"s-kek", "vault"}}, world.managedIdentityYaml()) +
+      "agent:\n  client_socket: " + dir + "/c.sock\n  admin_socket: " + dir + "/a.sock\n";
+  options.timeout = std::chrono::seconds(30);
+  return runProcess(SKR_AGENT_PATH, {}, options);
+}
+
+// A socket file bound at `path`; listening when `listen`, else closed at once (stale).
+int bindSocket(const std::string& path, bool listen) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  if (listen) {
+    REQUIRE(::listen(fd, 4) == 0);
+    return fd;
+  }
+  ::close(fd);
+  return -1;
+}
+
+TEST_CASE(
+    "skr-agent refuses a socket directory writable by others, a non-socket file and a live "
+    "socket at its path, and replaces a stale socket of its own",
+    "[agent][callers][sockets]") {
+  InitWorld world;
+  world.createKey("vault", "s-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  const std::string dir = makeTempDir("skr-s");
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{dir};
+
+  REQUIRE(::chmod(dir.c_str(), 0777) == 0);
+  ProcessResult writable = runAgentWithSocketsIn(world, dir);
+  CHECK(writable.exit_code == 10);
+  CHECK(writable.err.find("writable by group or others without the sticky bit") !=
+        std::string::npos);
+  CHECK(!std::filesystem::exists(dir + "/c.sock"));
+  REQUIRE(::chmod(dir.c_str(), 0700) == 0);
+
+  { std::ofstream(dir + "/c.sock") << "not a socket"; }
+  ProcessResult file = runAgentWithSocketsIn(world, dir);
+  CHECK(file.exit_code == 10);
+  CHECK(file.err.find("exists and is not a socket; refusing to remove it") != std::string::npos);
+  CHECK(readFileText(dir + "/c.sock") == "not a socket");
+  std::filesystem::remove(dir + "/c.sock");
+
+  const int live = bindSocket(dir + "/c.sock", true);
+  ProcessResult busy = runAgentWithSocketsIn(world, dir);
+  CHECK(busy.exit_code == 10);
+  CHECK(busy.err.find("another process is listening on it") != std::string::npos);
+  CHECK(std::filesystem::is_socket(dir + "/c.sock"));  // still the other listener's
+  ::close(live);
+
+  // Now c.sock is stale (nobody listens): the agent removes it and starts.
+  bindSocket(dir + "/a.sock", false);
+  REQUIRE(std::filesystem::is_socket(dir + "/c.sock"));
+  const std::string err_path = dir + "/agent.err";
+  const std::string yaml = world.configYaml({{"s-kek", "vault"}}, world.managedIdentityYaml()) +
+                           "agent:\n  client_socket: " + dir + "/c.sock\n  admin_socket: " + dir +
+                           "/a.sock\n  admin_uids: [" + std::to_string(::getuid()) + "]\n";
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (err >= 0) ::dup2(err, 2);
+    ::setenv("SKR_CONFIG_YAML", yaml.c_str(), 1);
+    const char* argv[] = {SKR_AGENT_PATH, nullptr};
+    ::execve(SKR_AGENT_PATH, const_cast<char* const*>(argv), environ);
+    ::_exit(127);
+  }
+  int last = 0;
+  for (int i = 0; i < 200 && last != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    UdsResponse r = udsRequest(dir + "/a.sock", "GET", "/healthz", {}, {}, std::chrono::seconds(2));
+    if (!r.transport_error) last = r.status;
+  }
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string err = readFileText(err_path);
+  keepTestOutput("skr-agent", err);
+  INFO(err);
+  CHECK(last == 200);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 }  // namespace
