@@ -172,9 +172,15 @@ struct InteropWorld {
     world.createKey("mhsm", "aes128", R"("kty":"oct-HSM","key_size":128)");
     world.createKey("mhsm", "aes192", R"("kty":"oct-HSM","key_size":192)");
     world.createKey("mhsm", "aes256", R"("kty":"oct-HSM","key_size":256)");
-    yaml = world.configYaml(
-        {{"rsa-kek", "vault"}, {"aes128", "mhsm"}, {"aes192", "mhsm"}, {"aes256", "mhsm"}},
-        world.managedIdentityYaml());
+    // A key whose key_ops allow only unwrapKey and decrypt.
+    world.createKey("vault", "rsa-limited",
+                    R"("kty":"RSA-HSM","key_size":2048,"key_ops":["unwrapKey","decrypt"])");
+    yaml = world.configYaml({{"rsa-kek", "vault"},
+                             {"aes128", "mhsm"},
+                             {"aes192", "mhsm"},
+                             {"aes256", "mhsm"},
+                             {"rsa-limited", "vault"}},
+                            world.managedIdentityYaml());
   }
   // The released key's bytes as the emulator holds them (raw for oct, PKCS#8 DER for RSA).
   SecretBytes material(AgentProcess& agent, const std::string& listener, const std::string& name) {
@@ -424,6 +430,64 @@ TEST_CASE(
   expectBadParameter(udsRequest(agent.client(), "POST", "/keys/aes256/wrapkey",
                                 R"({"alg":"A256KW","value":")" + b64(testBytes(20, 1)) + "\"}"),
                      "expected a multiple of 8");
+  // Members that do not fit the algorithm, and GCM parameters of the wrong size.
+  expectBadParameter(
+      udsRequest(agent.client(), "POST", "/keys/rsa-kek/encrypt",
+                 R"({"alg":"RSA-OAEP-256","value":")" + dek32 + R"(","aad":"YWFk"})"),
+      "aad is only supported with A256GCM");
+  json::ObjectPtr gcm =
+      post200(agent, "/keys/aes256/encrypt", R"({"alg":"A256GCM","value":")" + dek32 + "\"}");
+  const std::string gcm_value = gcm->getValue<std::string>("value");
+  const std::string gcm_tag = gcm->getValue<std::string>("tag");
+  const std::string gcm_iv = gcm->getValue<std::string>("iv");
+  expectBadParameter(udsRequest(agent.client(), "POST", "/keys/aes256/decrypt",
+                                R"({"alg":"A256GCM","value":")" + gcm_value + R"(","iv":")" +
+                                    b64(testBytes(8, 1)) + R"(","tag":")" + gcm_tag + "\"}"),
+                     "iv is 8 bytes, expected 12");
+  expectBadParameter(udsRequest(agent.client(), "POST", "/keys/aes256/decrypt",
+                                R"({"alg":"A256GCM","value":")" + gcm_value + R"(","iv":")" +
+                                    gcm_iv + R"(","tag":")" + b64(testBytes(15, 1)) + "\"}"),
+                     "tag is 15 bytes, expected 16");
+  expectBadParameter(
+      udsRequest(agent.client(), "POST", "/keys/aes256/decrypt",
+                 R"({"alg":"A256GCM","value":")" + gcm_value + R"(","iv":")" + gcm_iv + "\"}"),
+      "tag is 0 bytes, expected 16");
+  // ?api-version= is ignored; the GET of an oct key never shows its bytes.
+  CHECK(udsRequest(agent.client(), "POST", "/keys/aes256/decrypt?api-version=7.4",
+                   R"({"alg":"A256GCM","value":")" + gcm_value + R"(","iv":")" + gcm_iv +
+                       R"(","tag":")" + gcm_tag + "\"}")
+            .status == 200);
+  json::ObjectPtr oct_jwk =
+      parsed(udsRequest(agent.client(), "GET", "/keys/aes256"))->getObject("key");
+  CHECK(oct_jwk->getValue<std::string>("kid") == kids["aes256"]);
+  CHECK(!oct_jwk->has("k"));
+
+  // Unknown key, unknown version (never a fallback), wrong method.
+  UdsResponse no_key = udsRequest(agent.client(), "POST", "/keys/nope/unwrapkey",
+                                  R"({"alg":"A256KW","value":")" + dek32 + "\"}");
+  CHECK(no_key.status == 404);
+  CHECK(parsed(no_key)->getObject("error")->getValue<std::string>("code") == "KeyNotFound");
+  UdsResponse no_version = udsRequest(agent.client(), "POST", "/keys/aes256/0123abcd/wrapkey",
+                                      R"({"alg":"A256KW","value":")" + dek32 + "\"}");
+  CHECK(no_version.status == 404);
+  CHECK(parsed(no_version)->getObject("error")->getValue<std::string>("code") == "VersionNotFound");
+  UdsResponse get_op = udsRequest(agent.client(), "GET", "/keys/aes256/unwrapkey");
+  CHECK(get_op.status == 405);
+  CHECK(get_op.headers["allow"] == "POST");
+
+  // key_ops from the release limit the key: 403 Forbidden, inner KeyOperationForbidden.
+  for (const char* op : {"wrapkey", "encrypt"}) {
+    INFO(op);
+    UdsResponse refused = udsRequest(agent.client(), "POST", std::string("/keys/rsa-limited/") + op,
+                                     R"({"alg":"RSA-OAEP-256","value":")" + dek32 + "\"}");
+    CHECK(refused.status == 403);
+    json::ObjectPtr error = parsed(refused)->getObject("error");
+    CHECK(error->getValue<std::string>("code") == "Forbidden");
+    CHECK(error->getObject("innererror")->getValue<std::string>("code") == "KeyOperationForbidden");
+  }
+  WrappedDek limited = wrapWithPublicKey(agent, "rsa-limited");
+  expectUnwraps(agent, "/keys/rsa-limited", limited);
+
   // A wrapped key that does not verify (RFC 3394 integrity check) is a 400, never a 200.
   json::ObjectPtr good =
       post200(agent, "/keys/aes256/wrapkey", R"({"alg":"A256KW","value":")" + dek32 + "\"}");
