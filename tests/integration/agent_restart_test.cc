@@ -167,5 +167,88 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "a restarted skr-agent keeps a rotated primary, the older version and the generation, "
+    "forgets a retired version, and rejects only a tampered older bundle",
+    "[agent][restart][versions]") {
+  InitWorld world;
+  world.createKey("vault", "ver-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  const std::string yaml = world.configYaml({{"ver-kek", "vault"}}, world.managedIdentityYaml());
+  EmulatorProcess& emu = world.emulator();
+  WrappedDek old_dek, new_dek;
+  {
+    AgentProcess first(world, yaml);
+    first.waitReady();
+    old_dek = wrapWithPublicKey(first, "ver-kek");
+    const std::string new_kid = rotateInVault(world, "ver-kek");
+    REQUIRE(udsRequest(first.admin(), "POST", "/keys/ver-kek/rotate", "{}").status == 200);
+    new_dek = wrapWithPublicKey(first, "ver-kek");
+    REQUIRE(new_dek.kid == new_kid);
+    CHECK(first.terminate() == 0);
+  }
+  const std::string old_version = versionOf(old_dek.kid);
+  const std::string new_version = versionOf(new_dek.kid);
+
+  {  // restart: both versions, the rotated primary and generation 2, nothing asked of the vault
+    const int64_t before = lastRequestSeq(emu);
+    AgentProcess second(world, yaml);
+    second.waitReady();
+    INFO(second.stderrText());
+    CHECK(lastRequestSeq(emu) == before);
+    expectUnwraps(second, "/keys/ver-kek", new_dek);
+    expectUnwraps(second, "/keys/ver-kek/" + old_version, old_dek);
+    json::ObjectPtr listed = parsed(udsRequest(second.client(), "GET", "/keys"));
+    json::ObjectPtr key = listed->getArray("value")->getObject(0);
+    CHECK(key->getValue<std::string>("primary_version") == new_version);
+    // The rotation count lives in the state dir; GET /keys "generation" is the keyring's
+    // in-memory change counter (not compared: it counts the loads of this process).
+    CHECK(readFileText(world.stateDir() + "/ver-kek/generation") == "2\n");
+    CHECK(key->getArray("versions")->size() == 2);
+    // Retire the old version: gone from memory and from the state directory.
+    UdsResponse retired =
+        udsRequest(second.admin(), "POST", "/keys/ver-kek/" + old_version + "/retire", "{}");
+    INFO(retired.body);
+    CHECK(retired.status == 200);
+    CHECK(!std::filesystem::exists(world.stateDir() + "/ver-kek/" + old_version + ".json"));
+    CHECK(second.terminate() == 0);
+  }
+
+  {  // restart: the retired version stays gone (404, never a fallback to the primary)
+    AgentProcess third(world, yaml);
+    third.waitReady();
+    INFO(third.stderrText());
+    UdsResponse gone =
+        udsRequest(third.client(), "POST", "/keys/ver-kek/" + old_version + "/unwrapkey",
+                   R"({"alg":"RSA-OAEP-256","value":")" + old_dek.wrapped_b64 + "\"}");
+    CHECK(gone.status == 404);
+    CHECK(parsed(gone)->getObject("error")->getValue<std::string>("code") == "VersionNotFound");
+    expectUnwraps(third, "/keys/ver-kek", new_dek);
+    CHECK(third.terminate() == 0);
+  }
+
+  {  // a newer version from the vault, then the older bundle tampered: only it is rejected
+    rotateInVault(world, "ver-kek");
+    REQUIRE(world.runInit(yaml).exit_code == 0);  // writes the newest version, makes it current
+    const std::string newest = currentVersion(world, "ver-kek");
+    REQUIRE(newest != new_version);
+    tamperBundle(world.stateDir() + "/ver-kek/" + new_version + ".json");
+    const int64_t before = lastRequestSeq(emu);
+    AgentProcess fourth(world, yaml);
+    fourth.waitReady();
+    INFO(fourth.stderrText());
+    CHECK(releasesSince(emu, before) == 0);
+    json::ObjectPtr rejected = lastEvent(fourth.stderrText(), "bundle_rejected");
+    CHECK(rejected->getValue<std::string>("file").find(new_version) != std::string::npos);
+    UdsResponse lost =
+        udsRequest(fourth.client(), "POST", "/keys/ver-kek/" + new_version + "/unwrapkey",
+                   R"({"alg":"RSA-OAEP-256","value":")" + new_dek.wrapped_b64 + "\"}");
+    CHECK(lost.status == 404);
+    WrappedDek newest_dek = wrapWithPublicKey(fourth, "ver-kek");
+    CHECK(versionOf(newest_dek.kid) == newest);
+    expectUnwraps(fourth, "/keys/ver-kek", newest_dek);
+    CHECK(fourth.terminate() == 0);
+  }
+}
+
 }  // namespace
 }  // namespace skr::testing
