@@ -123,6 +123,21 @@ std::string requestText(const std::string& method, const std::string& path, cons
          "\r\n" + body;
 }
 
+// The number of audit lines ("request" events) of this process's uid with `status` and `code`.
+int auditLines(const AgentProcess& agent, int status, const std::string& code) {
+  int n = 0;
+  for (const json::ObjectPtr& line : jsonLines(agent.stderrText())) {
+    if (line->optValue<std::string>("event", "") == "request" &&
+        line->optValue<int64_t>("status", 0) == status &&
+        line->optValue<std::string>("code", "") == code &&
+        line->optValue<int64_t>("caller_uid", -1) == static_cast<int64_t>(::getuid()) &&
+        line->optValue<std::string>("listener", "") == "client") {
+      ++n;
+    }
+  }
+  return n;
+}
+
 json::ObjectPtr errorOf(const UdsResponse& r) {
   json::ObjectPtr error = parsed(r)->getObject("error");
   REQUIRE(!error.isNull());
@@ -165,6 +180,9 @@ TEST_CASE(
                                {{"X-Padding", std::string(2000, 'p')}});
     INFO(h.body);
     CHECK(h.status == 431);
+    // Refused before routing, but each still leaves its audit line.
+    CHECK(auditLines(agent, 413, "PayloadTooLarge") == 1);
+    CHECK(auditLines(agent, 431, "HeaderTooLarge") == 1);
     // Still serving.
     expectUnwraps(agent, "/keys/rob-kek", dek);
   }
@@ -192,6 +210,7 @@ TEST_CASE(
     CHECK(answer.find("RequestTimeout") != std::string::npos);
     CHECK(elapsed >= 600ms);
     CHECK(elapsed < 4s);
+    CHECK(auditLines(agent, 408, "RequestTimeout") == 1);
     expectUnwraps(agent, "/keys/rob-kek", dek);
   }
 
