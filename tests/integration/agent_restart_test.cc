@@ -250,5 +250,35 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "a reload that finds the current bundle tampered keeps serving the verified primary and "
+    "reports the rejected file",
+    "[agent][restart][reload]") {
+  InitWorld world;
+  world.createKey("vault", "rl-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  const std::string yaml = world.configYaml({{"rl-kek", "vault"}}, world.managedIdentityYaml());
+  REQUIRE(world.runInit(yaml).exit_code == 0);
+  AgentProcess agent(world, yaml);
+  agent.waitReady();
+  INFO(agent.stderrText());
+  WrappedDek dek = wrapWithPublicKey(agent, "rl-kek");
+  const std::string version = versionOf(dek.kid);
+
+  tamperBundle(bundlePath(world, "rl-kek"));
+  UdsResponse reloaded = udsRequest(agent.admin(), "POST", "/reload", "{}");
+  INFO(reloaded.body);
+  CHECK(reloaded.status == 200);
+  json::ObjectPtr rejected = lastEvent(agent.stderrText(), "bundle_rejected");
+  CHECK(rejected->getValue<std::string>("file").find(version) != std::string::npos);
+  json::ObjectPtr status = keyStatus(agent, "rl-kek");
+  CHECK(status->getValue<std::string>("last_error").find(version) != std::string::npos);
+  // The version verified at start keeps serving, with and without its version in the path.
+  CHECK(status->getValue<std::string>("primary") == version);
+  expectUnwraps(agent, "/keys/rl-kek/" + version, dek);
+  expectUnwraps(agent, "/keys/rl-kek", dek);
+  CHECK(udsRequest(agent.admin(), "GET", "/readyz").status == 200);
+  CHECK(agent.terminate() == 0);
+}
+
 }  // namespace
 }  // namespace skr::testing
