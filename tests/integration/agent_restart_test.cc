@@ -70,12 +70,16 @@ TEST_CASE("a restarted skr-agent serves from its bundles without a new release",
   EmulatorProcess& emu = world.emulator();
   const int64_t first_start = lastRequestSeq(emu);
   WrappedDek dek;
+  int64_t cursor = 0;  // a client's GET /events cursor from the first agent
   {
     AgentProcess first(world, yaml);  // no bundle: releases it (if-missing)
     first.waitReady();
     CHECK(releasesSince(emu, first_start) == 1);
     dek = wrapWithPublicKey(first, "re-kek");
     expectUnwraps(first, "/keys/re-kek", dek);
+    json::ObjectPtr events = parsed(udsRequest(first.client(), "GET", "/events?after=0&timeout=0"));
+    cursor = events->getValue<int64_t>("next");
+    CHECK(cursor >= 2);  // released, ready
     CHECK(first.terminate() == 0);
   }
   const std::string bundle_before = readFileText(bundlePath(world, "re-kek"));
@@ -97,7 +101,28 @@ TEST_CASE("a restarted skr-agent serves from its bundles without a new release",
         versionOf(dek.kid));
   CHECK(second.stderrText().find("bundle_rejected") == std::string::npos);
   CHECK(readFileText(bundlePath(world, "re-kek")) == bundle_before);
+  // The client's cursor from before the restart is beyond the new log: it gets every kept
+  // event at once instead of waiting.
+  const auto polled = std::chrono::steady_clock::now();
+  json::ObjectPtr events = parsed(udsRequest(
+      second.client(), "GET", "/events?after=" + std::to_string(cursor) + "&timeout=10"));
+  CHECK(std::chrono::steady_clock::now() - polled < 3s);
+  auto list = events->getArray("events");
+  REQUIRE(list->size() >= 1);
+  CHECK(list->getObject(list->size() - 1)->getValue<std::string>("type") == "ready");
+  CHECK(events->getValue<int64_t>("next") ==
+        list->getObject(list->size() - 1)->getValue<int64_t>("seq"));
   CHECK(second.terminate() == 0);
+
+  // release_on_start: always releases once more although the bundle is valid.
+  const int64_t third_start = lastRequestSeq(emu);
+  AgentOptions always;
+  always.extra_agent_yaml = "  release_on_start: always\n";
+  AgentProcess third(world, yaml, always);
+  third.waitReady();
+  CHECK(releasesSince(emu, third_start) == 1);
+  expectUnwraps(third, "/keys/re-kek", dek);
+  CHECK(third.terminate() == 0);
 }
 
 TEST_CASE(
