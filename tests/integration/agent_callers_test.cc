@@ -250,6 +250,16 @@ TEST_CASE(
               "Forbidden", "is not granted operation 'unwrap' on key 'k2'");
   expectAudit(agent, kAllowedUid, 403, "Forbidden", "unwrapkey", "k2");
 
+  // Operations the rule does not list: events and rewrap.
+  expectError(callAs(kAllowedUid, agent.client(), "GET", "/events?after=0&timeout=0"), 403,
+              "Forbidden", "is not granted operation 'events'");
+  expectAudit(agent, kAllowedUid, 403, "Forbidden", "events", "");
+  expectError(callAs(kAllowedUid, agent.client(), "POST", "/keys/k1/rewrap",
+                     R"({"kid":")" + dek.kid + R"(","alg":"RSA-OAEP-256","value":")" +
+                         dek.wrapped_b64 + "\"}"),
+              403, "Forbidden", "is not granted operation 'rewrap' on key 'k1'");
+  expectAudit(agent, kAllowedUid, 403, "Forbidden", "rewrap", "k1");
+
   // A rule by gid: the caller's primary gid grants the listing, not an unwrap.
   CurlResponse by_group =
       callAs(kGroupUid, agent.client(), "GET", "/keys", {}, {"X-SKR-Request: 1"}, kRuleGid);
