@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <chrono>
@@ -456,6 +457,52 @@ TEST_CASE(
     }
   }
   CHECK(agent.running());
+  CHECK(agent.terminate() == 0);
+}
+
+TEST_CASE("16 concurrent clients unwrapping through a rotation all get 200 and their DEK back",
+          "[agent][robustness][concurrent]") {
+  InitWorld world;
+  world.createKey("vault", "busy-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  AgentProcess agent(world, world.configYaml({{"busy-kek", "vault"}}, world.managedIdentityYaml()));
+  agent.waitReady();
+  const WrappedDek old_dek = wrapWithPublicKey(agent, "busy-kek");
+  const std::string old_path = "/keys/busy-kek/" + versionOf(old_dek.kid) + "/unwrapkey";
+  const std::string body = R"({"alg":"RSA-OAEP-256","value":")" + old_dek.wrapped_b64 + "\"}";
+  const std::string expected = encoding::base64UrlEncode(old_dek.dek);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 16; ++i) {
+    clients.emplace_back([&] {
+      while (!stop.load()) {
+        UdsResponse r = udsRequest(agent.client(), "POST", old_path, body, {}, 10s);
+        StatusOr<json::ObjectPtr> parsed_body = json::parseObject(r.body);
+        if (r.status == 200 && parsed_body.ok() &&
+            (*parsed_body)->optValue<std::string>("value", "") == expected &&
+            (*parsed_body)->optValue<std::string>("kid", "") == old_dek.kid) {
+          ++ok;
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(300ms);
+  const std::string new_kid = rotateInVault(world, "busy-kek");
+  UdsResponse rotated = udsRequest(agent.admin(), "POST", "/keys/busy-kek/rotate", "{}");
+  std::this_thread::sleep_for(300ms);
+  stop = true;
+  for (std::thread& t : clients) t.join();
+  INFO(ok.load() << " ok, " << failed.load() << " failed");
+  CHECK(rotated.status == 200);
+  CHECK(failed.load() == 0);
+  CHECK(ok.load() >= 32);
+  const WrappedDek new_dek = wrapWithPublicKey(agent, "busy-kek");
+  CHECK(new_dek.kid == new_kid);
+  expectUnwraps(agent, "/keys/busy-kek", new_dek);
   CHECK(agent.terminate() == 0);
 }
 
