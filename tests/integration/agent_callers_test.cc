@@ -3,8 +3,10 @@
 // sees that uid/gid through SO_PEERCRED. An allowed uid succeeds; a uid without a rule, a missing
 // X-SKR-Request header, a missing or wrong bearer token, an operation or key outside the rule and
 // an admin route from a non-admin uid each get the documented 401/403 and an audit line (event
-// "request" with caller_uid, status and code); the socket files carry the configured mode and
-// group. Runs as root (setpriv needs it).
+// "request" with caller_uid, status and code); a gid rule matches the caller's primary gid; the
+// socket files carry the configured mode and group, and start-up refuses a socket directory
+// writable by others, a non-socket file or a live socket at the path, but replaces a stale one.
+// Runs as root (setpriv needs it).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>

@@ -11,16 +11,16 @@
 //   unwraps in the agent and the agent's wrapkey output unwraps in Node.
 // - Every op x algorithm of docs/agent.md round-trips through the agent, including rewrap to a
 //   new primary and batch unwrap; an algorithm that does not fit the key or the operation is a
-//   400 BadParameter naming the reason.
+//   400 BadParameter naming the reason; key_ops from the release are enforced (403).
 // No DEK or key bytes are printed; the scratch files live in a 0700 directory removed at the end.
-#include <sys/stat.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/crypto/pkey.h"

@@ -4,7 +4,10 @@
 // bundle with one flipped byte is rejected (`bundle_rejected` in the log) and, per
 // `release_on_start`, released again (if-missing: the new bundle holds the emulator's key) or
 // reported (never: /readyz and key operations answer 503 NotReady, /status names the reason,
-// the agent keeps running and asks the emulator for nothing).
+// the agent keeps running and asks the emulator for nothing). Also: `always` releases again, an
+// events cursor from before the restart gets the kept events at once, a rotated primary, the
+// older version and the generation file survive a restart while a retired version stays gone,
+// and a reload (POST /reload) that finds the current bundle tampered keeps the verified primary.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>

@@ -1,10 +1,12 @@
 // skr-agent, the real binary, under hostile or broken clients (issue 6 "Done when", the
-// robustness part): an oversized body is a 413 and oversized headers a 431; a client that sends
-// half a request gets 408 and is closed after the configured read timeout while other clients are
-// served meanwhile; 1,000 concurrent connections (half silent, half stuck mid-request) neither
-// crash the agent nor keep a well-behaved client from its answer for more than a few seconds;
-// malformed JSON, base64, algorithm and value sizes are 400 BadParameter with a message that
-// says what is wrong.
+// robustness part): an oversized body is a 413 and oversized headers a 431, each with an audit
+// line; a client that sends half a request (or drips it byte by byte) gets 408 and is closed
+// after the configured read timeout while other clients are served meanwhile; 1,000 concurrent
+// connections (half silent and half stuck mid-request, then all stuck) neither crash the agent
+// nor keep a well-behaved client from its answer for more than a few seconds; max_connections,
+// keep-alive, pipelining and the idle timeout behave as documented; malformed JSON, base64,
+// algorithm and value sizes are 400 BadParameter with a message that says what is wrong; 16
+// concurrent clients unwrap through a rotation without a failure.
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
