@@ -20,6 +20,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -407,6 +408,8 @@ TEST_CASE(
     ::close(chunked);
     CHECK(c.status == 501);
     CHECK(c.body.find("Content-Length") != std::string::npos);
+    CHECK(auditLines(agent, 413, "PayloadTooLarge") == 1);
+    CHECK(auditLines(agent, 501, "NotImplemented") == 1);
   }
 
   {  // deeply nested JSON and an oversized batch are 400s that say why
@@ -506,6 +509,50 @@ TEST_CASE("16 concurrent clients unwrapping through a rotation all get 200 and t
   CHECK(new_dek.kid == new_kid);
   expectUnwraps(agent, "/keys/busy-kek", new_dek);
   CHECK(agent.terminate() == 0);
+}
+
+TEST_CASE(
+    "SIGTERM with a parked events poll, a half request and an idle keep-alive connection exits 0 "
+    "at once and answers the poll",
+    "[agent][robustness][drain]") {
+  InitWorld world;
+  world.createKey("vault", "drain-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  AgentProcess agent(world,
+                     world.configYaml({{"drain-kek", "vault"}}, world.managedIdentityYaml()));
+  agent.waitReady();
+  WrappedDek dek = wrapWithPublicKey(agent, "drain-kek");
+  json::ObjectPtr first = parsed(udsRequest(agent.client(), "GET", "/events?after=0&timeout=0"));
+  const int64_t next = first->getValue<int64_t>("next");
+  std::future<UdsResponse> poll = std::async(std::launch::async, [&] {
+    return udsRequest(agent.client(), "GET",
+                      "/events?after=" + std::to_string(next) + "&timeout=30", {}, {}, 20s);
+  });
+  CHECK(poll.wait_for(300ms) == std::future_status::timeout);  // parked
+  const int half = connectRaw(agent.client(), 5s);
+  REQUIRE(half >= 0);
+  REQUIRE(sendAll(half, "POST /keys/drain-kek/unwrapkey HTTP/1.1\r\nHost: x\r\n"));
+  const int idle = connectRaw(agent.client(), 5s);
+  REQUIRE(idle >= 0);
+  std::string buffer;
+  REQUIRE(sendAll(idle, requestText("GET", "/keys/drain-kek", "")));
+  REQUIRE(readResponse(idle, buffer).status == 200);  // now idle between keep-alive requests
+
+  const auto start = Clock::now();
+  CHECK(agent.terminate() == 0);
+  const auto took = Clock::now() - start;
+  INFO(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms to exit");
+  CHECK(took < 3s);
+  REQUIRE(poll.wait_for(5s) == std::future_status::ready);
+  UdsResponse polled = poll.get();
+  INFO(polled.error << " " << polled.body);
+  CHECK(polled.status == 200);
+  bool closed = false;
+  readUntilClosed(half, closed);
+  CHECK(closed);
+  readUntilClosed(idle, closed);
+  CHECK(closed);
+  ::close(half);
+  ::close(idle);
 }
 
 }  // namespace
