@@ -308,5 +308,56 @@ TEST_CASE(
   CHECK(agent.terminate() == 0);
 }
 
+TEST_CASE(
+    "a tampered pending bundle is not completed: not ready with release_on_start never, a full "
+    "release with if-missing",
+    "[agent][restart][tamper][pending]") {
+  InitWorld world;
+  world.createKey("vault", "pend-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  REQUIRE(world.runInit(world.configYaml({{"pend-kek", "vault"}}, "  kind: none\n")).exit_code ==
+          0);
+  const std::string pending = world.stateDir() + "/pend-kek/pending.json";
+  REQUIRE(std::filesystem::exists(pending));
+  tamperBundle(pending);
+  const std::string yaml = world.configYaml({{"pend-kek", "vault"}}, world.managedIdentityYaml());
+  EmulatorProcess& emu = world.emulator();
+
+  {  // never: the pending bundle does not open, nothing is released, the reason is in /status
+    const int64_t before = lastRequestSeq(emu);
+    AgentOptions never;
+    never.extra_agent_yaml = "  release_on_start: never\n";
+    AgentProcess agent(world, yaml, never);
+    std::string last_error;
+    for (int i = 0; i < 100 && last_error.find("release_on_start") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(50ms);
+      REQUIRE(agent.running());
+      UdsResponse r = udsRequest(agent.admin(), "GET", "/status", {}, {}, 5s);
+      if (r.status == 200) {
+        last_error = keyStatus(agent, "pend-kek")->getValue<std::string>("last_error");
+      }
+    }
+    INFO(agent.stderrText());
+    INFO("last_error: " << last_error);
+    CHECK(last_error.find("release_on_start is never") != std::string::npos);
+    CHECK(udsRequest(agent.admin(), "GET", "/readyz").status == 503);
+    CHECK(releasesSince(emu, before) == 0);
+    CHECK(agent.stderrText().find("pending.json") != std::string::npos);
+    CHECK(agent.terminate() == 0);
+  }
+
+  {  // if-missing: a full release with the agent's own identity, then ready
+    const int64_t before = lastRequestSeq(emu);
+    AgentProcess agent(world, yaml);
+    agent.waitReady();
+    INFO(agent.stderrText());
+    CHECK(releasesSince(emu, before) == 1);
+    CHECK(agent.stderrText().find("pending_token_reused") == std::string::npos);
+    world.expectSameMaterial("vault", "pend-kek");
+    WrappedDek dek = wrapWithPublicKey(agent, "pend-kek");
+    expectUnwraps(agent, "/keys/pend-kek", dek);
+    CHECK(agent.terminate() == 0);
+  }
+}
+
 }  // namespace
 }  // namespace skr::testing
