@@ -231,6 +231,13 @@ TEST_CASE(
                 R"({"alg":")" + alg + R"(","value":")" + b64(wrapped) + "\"}");
     CHECK(member(unwrapped, "value") == dek);
     CHECK(unwrapped->getValue<std::string>("kid") == kid);
+    // The same ciphertext in standard base64 with padding, as `openssl base64` prints it.
+    ProcessResult standard = openssl({"base64", "-A", "-in", scratch.path() + "/wrapped"});
+    REQUIRE(standard.out.find('=') != std::string::npos);
+    json::ObjectPtr from_standard =
+        post200(agent, "/keys/rsa-kek/unwrapkey",
+                R"({"alg":")" + alg + R"(","value":")" + standard.out + "\"}");
+    CHECK(member(from_standard, "value") == dek);
     // Same through decrypt (RSA-OAEP decrypt and unwrapkey are the same operation in AKV).
     json::ObjectPtr decrypted =
         post200(agent, "/keys/rsa-kek/decrypt",
