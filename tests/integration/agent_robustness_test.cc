@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -266,25 +267,42 @@ TEST_CASE(
 
   InitWorld world;
   world.createKey("vault", "conn-kek", R"("kty":"RSA-HSM","key_size":2048)");
-  AgentOptions options;
-  options.extra_agent_yaml = "  limits:\n    read_timeout: 1s\n";
-  AgentProcess agent(world, world.configYaml({{"conn-kek", "vault"}}, world.managedIdentityYaml()),
-                     options);
-  agent.waitReady();
-  WrappedDek dek = wrapWithPublicKey(agent, "conn-kek");
+  const std::string yaml = world.configYaml({{"conn-kek", "vault"}}, world.managedIdentityYaml());
 
-  // First half silent and half stuck mid-request (the agent may close the idle ones to make
-  // room), then every one stuck mid-request (the agent must refuse with 503 TooManyConnections
-  // until the 1 s read timeout frees its slots).
-  for (const bool all_stuck : {false, true}) {
-    INFO("all stuck mid-request: " << all_stuck);
+  // Default max_connections (256): first half silent and half stuck mid-request (the agent may
+  // close the idle ones to make room), then every one stuck mid-request (the agent must refuse
+  // with 503 TooManyConnections until the 1 s read timeout frees its slots). With
+  // max_connections 2000 the agent holds all 1000 stuck ones and still answers at once.
+  struct Mode {
+    std::string limits;
+    bool all_stuck;
+    std::chrono::milliseconds within;
+  };
+  const std::vector<Mode> modes = {
+      {"    read_timeout: 1s\n", false, 5000ms},
+      {"    read_timeout: 1s\n", true, 5000ms},
+      {"    read_timeout: 5s\n    max_connections: 2000\n", true, 1000ms}};
+  std::unique_ptr<AgentProcess> agent;
+  std::string running_limits;
+  WrappedDek dek;
+  for (const Mode& mode : modes) {
+    INFO("limits:\n" << mode.limits << "all stuck mid-request: " << mode.all_stuck);
+    if (mode.limits != running_limits) {
+      if (agent) CHECK(agent->terminate() == 0);
+      AgentOptions options;
+      options.extra_agent_yaml = "  limits:\n" + mode.limits;
+      agent = std::make_unique<AgentProcess>(world, yaml, options);
+      agent->waitReady();
+      running_limits = mode.limits;
+      dek = wrapWithPublicKey(*agent, "conn-kek");
+    }
     std::vector<int> fds;
     fds.reserve(kConnections);
     for (int i = 0; i < kConnections; ++i) {
-      const int fd = connectRaw(agent.client(), 2s);
+      const int fd = connectRaw(agent->client(), 2s);
       if (fd < 0) continue;
       fds.push_back(fd);
-      if (all_stuck || i % 2 == 0) {
+      if (mode.all_stuck || i % 2 == 0) {
         sendAll(fd, "POST /keys/conn-kek/unwrapkey HTTP/1.1\r\nHost: x\r\n");
       }
     }
@@ -299,7 +317,7 @@ TEST_CASE(
     while (Clock::now() - start < 8s) {
       ++attempts;
       UdsResponse r =
-          udsRequest(agent.client(), "POST", "/keys/conn-kek/unwrapkey",
+          udsRequest(agent->client(), "POST", "/keys/conn-kek/unwrapkey",
                      R"({"alg":"RSA-OAEP-256","value":")" + dek.wrapped_b64 + "\"}", {}, 3s);
       last_status = r.transport_error ? -1 : r.status;
       if (last_status == 200) break;
@@ -313,14 +331,14 @@ TEST_CASE(
                      << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
                      << " ms, last status " << last_status);
     CHECK(last_status == 200);
-    CHECK(waited < 5s);
-    REQUIRE(agent.running());
+    CHECK(waited < mode.within);
+    REQUIRE(agent->running());
     for (int fd : fds) ::close(fd);
-    expectUnwraps(agent, "/keys/conn-kek", dek);
+    expectUnwraps(*agent, "/keys/conn-kek", dek);
   }
-  json::ObjectPtr status = parsed(udsRequest(agent.admin(), "GET", "/status"));
+  json::ObjectPtr status = parsed(udsRequest(agent->admin(), "GET", "/status"));
   CHECK(status->getValue<bool>("ready"));
-  CHECK(agent.terminate() == 0);
+  CHECK(agent->terminate() == 0);
 }
 
 TEST_CASE(
