@@ -181,6 +181,7 @@ struct Connection {
   uint32_t events = EPOLLIN;
   TimerKind timer = TimerKind::None;
   TimePoint deadline;
+  TimePoint request_started;  // first byte of the request being read
 
   explicit Connection(const HttpParserLimits& limits) : parser(limits) {}
 };
@@ -559,9 +560,10 @@ class HttpServer::Impl {
   // connection.pending.
   void consume(Connection& connection, std::string_view bytes) {
     const bool was_started = connection.parser.started();
+    if (!was_started) connection.request_started = SteadyClock::now();
     const std::size_t used = connection.parser.feed(bytes);
     if (!was_started && connection.parser.started()) {
-      setTimer(connection, TimerKind::Read, SteadyClock::now() + options_.read_timeout);
+      setTimer(connection, TimerKind::Read, connection.request_started + options_.read_timeout);
     }
     switch (connection.parser.state()) {
       case HttpRequestParser::State::Complete:
@@ -570,6 +572,7 @@ class HttpServer::Impl {
         return;
       case HttpRequestParser::State::Failed: {
         const HttpParseError& error = connection.parser.error();
+        auditRefusal(connection, error.status, error.code);
         sendError(connection, error.status, error.code, error.message, /*linger=*/true);
         return;
       }
@@ -624,6 +627,28 @@ class HttpServer::Impl {
     connection.state = ConnectionState::Writing;
     setTimer(connection, TimerKind::Write, SteadyClock::now() + options_.write_timeout);
     writeSome(connection);
+  }
+
+  // The audit line of a request refused before it reached the handler (malformed, too large,
+  // too slow): the same "request" event the router writes, without method, op or key.
+  void auditRefusal(const Connection& connection, int status, std::string_view code) {
+    const char* listener = connection.listener == Listener::Admin    ? "admin"
+                           : connection.listener == Listener::Compat ? "compat"
+                                                                     : "client";
+    const double seconds =
+        std::chrono::duration<double>(SteadyClock::now() - connection.request_started).count();
+    log::info("request", {{"listener", listener},
+                          {"method", ""},
+                          {"op", ""},
+                          {"key", ""},
+                          {"version", ""},
+                          {"status", status},
+                          {"code", std::string(code)},
+                          {"caller_uid", static_cast<int64_t>(connection.peer.uid)},
+                          {"caller_gid", static_cast<int64_t>(connection.peer.gid)},
+                          {"caller_pid", static_cast<int64_t>(connection.peer.pid)},
+                          {"rule", ""},
+                          {"duration_ms", seconds * 1000.0}});
   }
 
   void sendError(Connection& connection, int status, std::string_view code,
@@ -696,6 +721,7 @@ class HttpServer::Impl {
       const TimerKind kind = connection->timer;
       clearTimer(*connection);
       if (kind == TimerKind::Read) {
+        auditRefusal(*connection, 408, "RequestTimeout");
         sendError(*connection, 408, "RequestTimeout",
                   "the request was not received completely within " +
                       std::to_string(options_.read_timeout.count()) + " ms",

@@ -174,6 +174,9 @@ StatusOr<std::vector<KeyLoadResult>> Keyring::loadFromStateDir(
   for (const std::string& key : keys) {
     KeyLoadResult result;
     result.name = key;
+    // On a reload, the primary this process verified before (at start or by a rotation).
+    const std::shared_ptr<const KeyEntry> before = entry(key);
+    const std::string previous_primary = before != nullptr ? before->primary : std::string();
     StatusOr<std::vector<std::string>> versions = state_dir.listVersions(key);
     if (!versions.ok()) {
       result.errors.push_back({key + "/", versions.status()});
@@ -207,9 +210,14 @@ StatusOr<std::vector<KeyLoadResult>> Keyring::loadFromStateDir(
       result.primary = *current;
     }
     if (result.primary.empty()) {
-      // Without a verified `current` no version is primary: never guess one.
-      update(key, /*create=*/true, [](KeyEntry& entry) {
-        entry.primary.clear();
+      // Without a verified `current` no version is primary: never guess one. A reload that
+      // cannot verify `current` changes nothing: the primary verified earlier keeps serving.
+      update(key, /*create=*/true, [&](KeyEntry& entry) {
+        if (entry.versions.count(previous_primary) != 0) {
+          entry.primary = previous_primary;
+        } else {
+          entry.primary.clear();
+        }
         return Status::ok();
       }).ignoreError();
     }

@@ -58,7 +58,8 @@ class Keyring {
   // A bundle that does not open (tampered, wrong stamp, wrong provider) or whose key name or kid
   // version differs from its path is reported in the result and not loaded; it does not stop the
   // others. Loaded versions are added (replacing a version of the same name) and `current` made
-  // primary when it loaded. Fails only when the state dir itself cannot be listed.
+  // primary when it loaded; when it did not, a primary verified earlier (a reload) stays, else
+  // the key has none. Fails only when the state dir itself cannot be listed.
   StatusOr<std::vector<KeyLoadResult>> loadFromStateDir(const seal::StateDir& state_dir,
                                                         const seal::SealingKeyProvider& provider,
                                                         const seal::OpenOptions& options);

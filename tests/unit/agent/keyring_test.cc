@@ -148,6 +148,34 @@ TEST_CASE("a key whose current file is missing has no primary rather than a gues
   CHECK(take(keyring.find("data-kek", "v1"))->version == "v1");
 }
 
+TEST_CASE("a reload that cannot verify current keeps the primary verified before") {
+  TempDir tmp;
+  auto provider = keyfileProvider(tmp);
+  seal::StateDirOptions options;
+  options.path = tmp.path + "/state";
+  seal::StateDir state = take(seal::StateDir::open(options));
+  REQUIRE(state
+              .writeVersion("data-kek", "v1",
+                            take(seal::sealKey(infoFor("data-kek", "v1"), octJwk(32), *provider)))
+              .isOk());
+  REQUIRE(state.setCurrent("data-kek", "v1").isOk());
+  Keyring keyring;
+  REQUIRE(take(keyring.loadFromStateDir(state, *provider, seal::OpenOptions{}))[0].primary == "v1");
+
+  // The current bundle is replaced by one in another key's name: it does not load on reload.
+  REQUIRE(state
+              .writeVersion("data-kek", "v1",
+                            take(seal::sealKey(infoFor("other-kek", "v1"), octJwk(32), *provider)))
+              .isOk());
+  std::vector<KeyLoadResult> reloaded =
+      take(keyring.loadFromStateDir(state, *provider, seal::OpenOptions{}));
+  REQUIRE(reloaded.size() == 1);
+  CHECK(reloaded[0].primary.empty());
+  CHECK(!reloaded[0].errors.empty());
+  CHECK(take(keyring.find("data-kek", std::nullopt))->version == "v1");
+  CHECK(keyring.entry("data-kek")->last_error.find("data-kek/v1.json") == 0);
+}
+
 TEST_CASE("a bundle lying in another key's directory is reported, not loaded") {
   TempDir tmp;
   auto provider = keyfileProvider(tmp);
