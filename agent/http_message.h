@@ -68,6 +68,11 @@ class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   virtual HttpResponse handle(const HttpRequest& request) = 0;
+  // A request the server answered itself without calling handle(): malformed or oversized (4xx),
+  // too slow (408), or a connection over the limit (503 TooManyConnections, seconds 0). Called on
+  // the event-loop thread: must be quick and must not block. `code` is the AKV error code sent.
+  virtual void refused(Listener /*listener*/, int /*status*/, std::string_view /*code*/,
+                       double /*seconds*/) {}
 };
 
 }  // namespace skr::agent

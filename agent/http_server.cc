@@ -390,7 +390,7 @@ class HttpServer::Impl {
           // it, instead of spinning on a listening socket that stays readable.
           ::close(reserve_fd_);
           fd = ::accept4(socket.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd >= 0) refuseConnection(fd);
+          if (fd >= 0) refuseConnection(fd, socket.listener);
           reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
           log::warning("agent_http_out_of_descriptors", {{"error", errnoText(error)}});
           if (fd >= 0) continue;
@@ -403,7 +403,7 @@ class HttpServer::Impl {
       }
       if (connections_.size() >= options_.max_connections) {
         if (idle_.empty()) {
-          refuseConnection(fd);
+          refuseConnection(fd, socket.listener);
           continue;
         }
         closeConnection(idle_.begin()->second);  // the one idle the longest
@@ -432,7 +432,7 @@ class HttpServer::Impl {
   }
 
   // 503 TooManyConnections on a fresh connection, best effort, then close.
-  void refuseConnection(int fd) {
+  void refuseConnection(int fd, Listener listener) {
     SecretBytes out;
     serializeResponse(errorResponse(503, "TooManyConnections",
                                     "the agent has reached its connection limit of " +
@@ -442,6 +442,7 @@ class HttpServer::Impl {
     [[maybe_unused]] const ssize_t sent =
         ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
+    handler_.refused(listener, 503, "TooManyConnections", 0.0);
     ++refused_since_log_;
     if (refused_since_log_ == 1 || refused_since_log_ % 1000 == 0) {
       log::warning("agent_http_connection_refused",
@@ -649,6 +650,7 @@ class HttpServer::Impl {
                           {"caller_pid", static_cast<int64_t>(connection.peer.pid)},
                           {"rule", ""},
                           {"duration_ms", seconds * 1000.0}});
+    handler_.refused(connection.listener, status, code, seconds);
   }
 
   void sendError(Connection& connection, int status, std::string_view code,

@@ -276,6 +276,8 @@ StatusOr<KeyProvisioner::Committed> KeyProvisioner::commit(const config::KeyConf
   const uint64_t next = (generation.ok() ? *generation : 0) + 1;
   if (Status bumped = state_dir_.writeGeneration(key.name, next); !bumped.isOk()) {
     log::warning("generation_not_written", {{"key", key.name}, {"message", bumped.message()}});
+  } else {
+    keyring_->setGeneration(key.name, next);
   }
   const bool rotation = reason == "rotate" || reason == "scheduled";
   if (events_ != nullptr) {

@@ -47,7 +47,7 @@ Status Keyring::addVersion(KeyVersion version, bool make_primary) {
   return update(name, /*create=*/true, [&](KeyEntry& entry) {
     entry.versions[shared->version] = shared;
     if (make_primary || entry.primaryVersion() == nullptr) entry.primary = shared->version;
-    ++entry.generation;
+    ++entry.changes;
     return Status::ok();
   });
 }
@@ -60,7 +60,7 @@ Status Keyring::setPrimary(std::string_view name, std::string_view version) {
     }
     if (entry.primary != version) {
       entry.primary = std::string(version);
-      ++entry.generation;
+      ++entry.changes;
     }
     return Status::ok();
   });
@@ -79,7 +79,7 @@ Status Keyring::retire(std::string_view name, std::string_view version) {
                                      "'; rotate to another version before retiring it");
     }
     entry.versions.erase(it);
-    ++entry.generation;
+    ++entry.changes;
     return Status::ok();
   });
 }
@@ -87,6 +87,13 @@ Status Keyring::retire(std::string_view name, std::string_view version) {
 void Keyring::setLastError(std::string_view name, std::string message) {
   update(name, /*create=*/true, [&](KeyEntry& entry) {
     entry.last_error = std::move(message);
+    return Status::ok();
+  }).ignoreError();
+}
+
+void Keyring::setGeneration(std::string_view name, uint64_t generation) {
+  update(name, /*create=*/true, [&](KeyEntry& entry) {
+    entry.generation = generation;
     return Status::ok();
   }).ignoreError();
 }
@@ -220,6 +227,11 @@ StatusOr<std::vector<KeyLoadResult>> Keyring::loadFromStateDir(
         }
         return Status::ok();
       }).ignoreError();
+    }
+    if (StatusOr<uint64_t> generation = state_dir.generation(key); generation.ok()) {
+      setGeneration(key, *generation);
+    } else {
+      result.errors.push_back({key + "/generation", generation.status()});
     }
     std::string last_error;
     for (const FileLoadError& e : result.errors) {

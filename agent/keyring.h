@@ -1,5 +1,6 @@
 // The agent's keyring (DESIGN.md §6, §7): per key name, the released versions, which one is
-// primary, a generation counter bumped on every change, and the last error seen for the key.
+// primary, the key's persisted generation ({state_dir}/{name}/generation), an in-memory change
+// counter, and the last error seen for the key.
 // Thread safety: all methods may be called concurrently. Readers take a shared lock just long
 // enough to copy a shared_ptr to an immutable KeyEntry snapshot (copy-on-write), so readers never
 // block each other and a writer never blocks a request that is already running a crypto operation.
@@ -27,7 +28,10 @@ struct KeyEntry {
   std::string name;
   std::map<std::string, std::shared_ptr<const KeyVersion>> versions;  // by version name
   std::string primary;      // empty when no version is primary (e.g. `current` missing)
-  uint64_t generation = 0;  // bumped on every add / set-primary / retire
+  // The number in {state_dir}/{name}/generation: bumped on every release that is committed (start,
+  // rotation), so it matches the file apps may watch. Set by loadFromStateDir and setGeneration.
+  uint64_t generation = 0;
+  uint64_t changes = 0;     // in-memory: bumped on every add / set-primary / retire of this process
   std::string last_error;   // the last failure reported for this key (load, rotation); no secret
 
   // The primary version, or nullptr.
@@ -57,7 +61,8 @@ class Keyring {
   // Opens every {key}/{version}.json in the state dir with seal::openKey, and {key}/current.
   // A bundle that does not open (tampered, wrong stamp, wrong provider) or whose key name or kid
   // version differs from its path is reported in the result and not loaded; it does not stop the
-  // others. Loaded versions are added (replacing a version of the same name) and `current` made
+  // others. {key}/generation is read into KeyEntry::generation (an unreadable one is reported and
+  // leaves the value unchanged). Loaded versions are added (replacing a version of the same name) and `current` made
   // primary when it loaded; when it did not, a primary verified earlier (a reload) stays, else
   // the key has none. Fails only when the state dir itself cannot be listed.
   StatusOr<std::vector<KeyLoadResult>> loadFromStateDir(const seal::StateDir& state_dir,
@@ -74,6 +79,9 @@ class Keyring {
   // Records (or, with an empty message, clears) the last error of a key. Creates an entry without
   // versions for an unknown key, so a configured key that failed to load shows up in /status.
   void setLastError(std::string_view name, std::string message);
+  // Records the persisted generation of a key (after the agent wrote {name}/generation). Creates an
+  // entry without versions for an unknown key.
+  void setGeneration(std::string_view name, uint64_t generation);
 
   // The named version, or the primary when `version` is nullopt. NotFound "key 'x' not found",
   // NotFound "version 'v' of key 'x' not found" (never a fallback to the primary),

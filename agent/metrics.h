@@ -1,5 +1,6 @@
 // The agent's Prometheus metrics (DESIGN.md §10), rendered in the text exposition format 0.0.4:
-//   skr_requests_total{op,outcome}            counter; outcome "ok" or the error code
+//   skr_requests_total{op,outcome}            counter; outcome "ok" or the error code; op "http"
+//                                             for requests the HTTP server refused itself
 //   skr_request_duration_seconds{op}          histogram
 //   skr_auth_failures_total{reason}           counter (authFailureName)
 //   skr_releases_total{reason,outcome}         counter: releases by the agent; reason "start",

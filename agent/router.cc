@@ -403,6 +403,11 @@ AdminHooks Router::hooks() const {
   return hooks_;
 }
 
+void Router::refused(Listener /*listener*/, int /*status*/, std::string_view code,
+                     double seconds) {
+  metrics_.recordRequest("http", code, seconds);
+}
+
 HttpResponse Router::handle(const HttpRequest& request) {
   const auto start = clock_->steadyNow();
   Context ctx;

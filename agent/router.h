@@ -90,6 +90,9 @@ class Router final : public RequestHandler {
          const Clock& clock, RouterOptions options = {});
 
   HttpResponse handle(const HttpRequest& request) override;
+  // Counts a request the HTTP server refused itself in skr_requests_total{op="http"} (its audit
+  // line is written by the server).
+  void refused(Listener listener, int status, std::string_view code, double seconds) override;
 
   // Readiness: every configured key released and verified (the lead decides). Until then key
   // operations and /readyz answer 503 NotReady.

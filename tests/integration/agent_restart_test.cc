@@ -228,9 +228,9 @@ TEST_CASE(
     json::ObjectPtr listed = parsed(udsRequest(second.client(), "GET", "/keys"));
     json::ObjectPtr key = listed->getArray("value")->getObject(0);
     CHECK(key->getValue<std::string>("primary_version") == new_version);
-    // The rotation count lives in the state dir; GET /keys "generation" is the keyring's
-    // in-memory change counter (not compared: it counts the loads of this process).
+    // GET /keys "generation" is the number in the state dir's generation file.
     CHECK(readFileText(world.stateDir() + "/ver-kek/generation") == "2\n");
+    CHECK(key->getValue<uint64_t>("generation") == 2);
     CHECK(key->getArray("versions")->size() == 2);
     // Retire the old version: gone from memory and from the state directory.
     UdsResponse retired =

@@ -217,6 +217,15 @@ TEST_CASE(
     CHECK(elapsed < 4s);
     CHECK(auditLines(agent, 408, "RequestTimeout") == 1);
     expectUnwraps(agent, "/keys/rob-kek", dek);
+    // The refusals of the HTTP layer are counted like every other request.
+    const std::string metrics = udsRequest(agent.admin(), "GET", "/metrics").body;
+    INFO(metrics);
+    CHECK(metrics.find(R"(skr_requests_total{op="http",outcome="PayloadTooLarge"} 1)") !=
+          std::string::npos);
+    CHECK(metrics.find(R"(skr_requests_total{op="http",outcome="HeaderTooLarge"} 1)") !=
+          std::string::npos);
+    CHECK(metrics.find(R"(skr_requests_total{op="http",outcome="RequestTimeout"} 1)") !=
+          std::string::npos);
   }
 
   {  // malformed JSON, base64, algorithm and sizes are 400 BadParameter with the reason

@@ -167,6 +167,7 @@ TEST_CASE("a key without a bundle is released, sealed, written and made primary 
   CHECK(w.primary() == "v1");
   CHECK(w.file("kek/current") == "v1\n");
   CHECK(w.file("kek/generation") == "1\n");
+  CHECK(w.keyring->entry("kek")->generation == 1);
   CHECK(w.file("kek/v1.json").find("\"format\":\"skr-sealed-key/1\"") != std::string::npos);
   EventBatch events = w.events->after(0);
   REQUIRE(events.events.size() == 1);
@@ -248,6 +249,7 @@ TEST_CASE(
   CHECK(w.primary() == "v2");
   CHECK(w.keyring->entry("kek")->versions.count("v1") == 1);
   CHECK(w.file("kek/generation") == "2\n");
+  CHECK(w.keyring->entry("kek")->generation == 2);
   CHECK(w.file("kek/current") == "v2\n");
   EventBatch events = w.events->after(1);
   REQUIRE(events.events.size() == 1);

@@ -79,6 +79,7 @@ TEST_CASE("the keyring loads sealed bundles and reports a tampered one without l
                             take(seal::sealKey(infoFor("data-kek", "v2"), octJwk(32), *provider)))
               .isOk());
   REQUIRE(state.setCurrent("data-kek", "v2").isOk());
+  REQUIRE(state.writeGeneration("data-kek", 7).isOk());
   // Tampered: the hostdata (part of the AAD) changed after sealing.
   std::string tampered = take(seal::sealKey(infoFor("data-kek", "v3"), octJwk(32), *provider));
   const std::size_t at = tampered.find(std::string(64, 'a'));
@@ -106,6 +107,9 @@ TEST_CASE("the keyring loads sealed bundles and reports a tampered one without l
   CHECK(data.errors[0].status.code() == StatusCode::DataLoss);
   CHECK(results[1].primary == "r1");
   CHECK(results[1].errors.empty());
+  // The generation is the file's (what apps watching it see), not a count of this load's changes.
+  CHECK(keyring.entry("data-kek")->generation == 7);
+  CHECK(keyring.entry("rsa-kek")->generation == 0);
 
   std::shared_ptr<const KeyVersion> primary = take(keyring.find("data-kek", std::nullopt));
   CHECK(primary->version == "v2");
@@ -215,18 +219,18 @@ TEST_CASE("an emulation-stamped bundle is refused by a production-mode keyring")
   CHECK(results[0].loaded_versions.empty());
 }
 
-TEST_CASE("add, set primary and retire bump the generation and protect the primary") {
+TEST_CASE("add, set primary and retire count as changes and protect the primary") {
   Keyring keyring;
   REQUIRE(keyring.addVersion(versionOf("k", "v1", octJwk(32)), false).isOk());
   CHECK(keyring.entry("k")->primary == "v1");  // the first version becomes primary
   REQUIRE(keyring.addVersion(versionOf("k", "v2", octJwk(32)), false).isOk());
   CHECK(keyring.entry("k")->primary == "v1");
   REQUIRE(keyring.setPrimary("k", "v2").isOk());
-  CHECK(keyring.entry("k")->generation == 3);
+  CHECK(keyring.entry("k")->changes == 3);
   Status refused = keyring.retire("k", "v2");
   CHECK(refused.code() == StatusCode::FailedPrecondition);
   REQUIRE(keyring.retire("k", "v1").isOk());
-  CHECK(keyring.entry("k")->generation == 4);
+  CHECK(keyring.entry("k")->changes == 4);
   CHECK(keyring.find("k", "v1").status().message() == "version 'v1' of key 'k' not found");
   CHECK(keyring.setPrimary("k", "v9").code() == StatusCode::NotFound);
   CHECK(keyring.find("nope", std::nullopt).status().message() == "key 'nope' not found");

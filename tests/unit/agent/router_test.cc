@@ -441,7 +441,7 @@ TEST_CASE("retire refuses the primary with 409 and makes a retired version 404")
              R"({"alg":"A256KW","value":")" + b64Hex(kWrapped46) + R"("})");
   CHECK(r.status == 404);
   CHECK(errorCode(r) == "VersionNotFound");
-  CHECK(f.keyring->entry("aes-kek")->generation == 3);
+  CHECK(f.keyring->entry("aes-kek")->changes == 3);
 }
 
 TEST_CASE("rotate and reload call their hooks and are 501 while unset") {
