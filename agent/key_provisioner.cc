@@ -86,19 +86,28 @@ bool KeyProvisioner::provision() {
   for (const config::KeyConfig& key : config_.keys) {
     if (started_.count(key.name) != 0) continue;
     StatusOr<std::string> pending = state_dir_.readPending(key.name, seal::kMaxBundleBytes);
-    if (pending.ok()) {
+    Status unusable_pending = Status::ok();
+    if (!pending.ok() && pending.status().code() != StatusCode::NotFound) {
+      // Unreadable (a symlink, not a regular file, too large, no permission): never trusted.
+      unusable_pending = pending.status().withContext("pending.json");
+      log::warning("pending_unreadable", {{"key", key.name},
+                                          {"status", statusCodeName(unusable_pending.code())},
+                                          {"message", unusable_pending.message()}});
+    } else if (pending.ok()) {
       StatusOr<Committed> completed = completePending(key);
       if (completed.ok()) {
         started_.insert(key.name);
         continue;
       }
-      // An unusable pending bundle falls through to release_on_start below; a failed release
-      // (network, identity) is retried on the next pass.
+      // An unusable pending bundle (unreadable, tampered, another key's, sealed for another
+      // mode) falls through to release_on_start below; a failed release (network, identity) is
+      // retried on the next pass.
       if (completed.status().code() != StatusCode::DataLoss &&
           completed.status().code() != StatusCode::FailedPrecondition &&
           completed.status().code() != StatusCode::InvalidArgument) {
         continue;
       }
+      unusable_pending = completed.status();
     }
     std::shared_ptr<const KeyEntry> entry = keyring_->entry(key.name);
     const bool has_primary = entry != nullptr && entry->primaryVersion() != nullptr;
@@ -107,6 +116,7 @@ bool KeyProvisioner::provision() {
         (has_primary && policy == config::ReleaseOnStart::IfMissing)) {
       if (has_primary) {
         started_.insert(key.name);
+        if (!unusable_pending.isOk()) discardPending(key.name, unusable_pending);
       } else {
         const std::string previous = entry != nullptr ? entry->last_error : std::string();
         keyring_->setLastError(
@@ -120,8 +130,23 @@ bool KeyProvisioner::provision() {
     }
     StatusOr<Committed> released = releaseAndCommit(key, key.version, "start", false);
     if (released.ok()) started_.insert(key.name);
+    if (released.ok() && !unusable_pending.isOk()) discardPending(key.name, unusable_pending);
   }
   return allReady();
+}
+
+void KeyProvisioner::discardPending(const std::string& name, const Status& why) {
+  Status removed = state_dir_.removePending(name);
+  if (!removed.isOk() && removed.code() != StatusCode::NotFound) {
+    log::warning("pending_not_removed", {{"key", name}, {"message", removed.message()}});
+    return;
+  }
+  log::warning("pending_discarded",
+               {{"key", name},
+                {"status", statusCodeName(why.code())},
+                {"message", "the key is served by a committed bundle; the unusable pending.json "
+                            "was removed: " +
+                                why.message()}});
 }
 
 release::StepResult<std::shared_ptr<const release::Attestation>> KeyProvisioner::attestation(

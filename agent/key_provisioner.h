@@ -88,6 +88,9 @@ class KeyProvisioner {
                              azure::ReleasedKey released, std::string_view reason);
   Status failure(const config::KeyConfig& key, std::string_view reason,
                  const release::StepFailure& failed);
+  // Removes an unusable {name}/pending.json once the key is served by a committed bundle, so it
+  // is not tried (and reported) again on every start; logs why. mutex_ held.
+  void discardPending(const std::string& name, const Status& why);
   Status localFailure(const config::KeyConfig& key, std::string_view reason, std::string_view step,
                       const Status& status);
 

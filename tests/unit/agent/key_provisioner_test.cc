@@ -357,5 +357,47 @@ TEST_CASE("a pending bundle whose token does not verify is re-attested with its 
   CHECK(w.backend.attests_with == 1);
 }
 
+TEST_CASE(
+    "an unusable pending bundle does not block the key: it is released per policy and the file "
+    "is removed",
+    "[agent][provisioner][pending]") {
+  SECTION("tampered") {
+    World w;
+    writePending(w, "pending.token.sig");
+    std::string text = w.file("kek/pending.json");
+    const std::size_t at = text.find("\"ciphertext\":\"") + 14;
+    REQUIRE(at > 14);
+    text[at] = text[at] == 'A' ? 'B' : 'A';
+    REQUIRE(w.state->writePending("kek", text).isOk());
+    auto p = w.start(config::ReleaseOnStart::IfMissing);
+    CHECK(p->provision());
+    CHECK(w.backend.releases == 1);
+    CHECK(w.backend.verifies == 0);  // its token was never trusted
+    CHECK(w.primary() == "v1");
+    CHECK(w.state->readPending("kek", 1 << 20).status().code() == StatusCode::NotFound);
+  }
+  SECTION("unreadable: a symlink in its place") {
+    World w;
+    auto p = w.start(config::ReleaseOnStart::IfMissing);
+    REQUIRE(p->provision());  // v1 committed
+    const std::string pending = w.dir + "/state/kek/pending.json";
+    REQUIRE(::symlink((w.dir + "/sealing.key").c_str(), pending.c_str()) == 0);
+    auto restarted = w.start(config::ReleaseOnStart::IfMissing);
+    CHECK(restarted->provision());
+    CHECK(w.backend.releases == 1);  // served from the bundle
+    CHECK(w.primary() == "v1");
+    CHECK(!fs::exists(fs::symlink_status(pending)));
+    CHECK(fs::exists(w.dir + "/sealing.key"));  // the link, not its target, was removed
+  }
+  SECTION("with release_on_start never and no bundle, the key stays not ready and the file stays") {
+    World w;
+    REQUIRE(w.state->writePending("kek", "{not a bundle").isOk());
+    auto p = w.start(config::ReleaseOnStart::Never);
+    CHECK(!p->provision());
+    CHECK(w.backend.releases == 0);
+    CHECK(w.state->readPending("kek", 1 << 20).ok());
+  }
+}
+
 }  // namespace
 }  // namespace skr::agent
