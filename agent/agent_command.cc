@@ -314,11 +314,21 @@ int runSkrAgent(const std::vector<std::string>& args) {
   std::vector<ListeningSocket> listeners = {{client_socket->fd(), Listener::Client},
                                             {admin_socket->fd(), Listener::Admin}};
   if (compat.enabled) {
-    router.setSidecarCompat(std::make_shared<const SidecarCompat>(
-        keyring, std::make_shared<ServicesSidecarPlatform>(services, clock, config.platform.vmpl),
-        config.attestation.maa_endpoint));
+    router.setSidecarCompat(
+        std::make_shared<const SidecarCompat>(
+            keyring,
+            std::make_shared<ServicesSidecarPlatform>(services, clock, config.platform.vmpl),
+            config.attestation.maa_endpoint),
+        compat.require_request_header);
     listeners.push_back(
         {compat_socket ? compat_socket->fd() : compat_port->fd(), Listener::Compat});
+    if (!compat.require_request_header) {
+      log::warning("compat_header_not_required",
+                   {{"message",
+                     "the Azure SKR sidecar listener accepts requests without X-SKR-Request: 1 "
+                     "(agent.compat.azure_sidecar.require_request_header: false); a request "
+                     "forged through an app can reach it"}});
+    }
   }
   StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::start(serverOptions(config.agent), router, listeners);

@@ -167,8 +167,9 @@ StatusOr<Authorizer> Authorizer::create(std::vector<AuthRule> rules) {
   return authorizer;
 }
 
-std::variant<Caller, AuthError> Authorizer::authenticate(const HttpRequest& request) const {
-  if (request.header("x-skr-request") != "1") {
+std::variant<Caller, AuthError> Authorizer::authenticate(const HttpRequest& request,
+                                                         bool require_header) const {
+  if (require_header && request.header("x-skr-request") != "1") {
     return AuthError{AuthFailure::MissingHeader, 401, "MissingRequestHeader",
                      "the request header 'X-SKR-Request: 1' is required", false};
   }

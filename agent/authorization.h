@@ -100,7 +100,10 @@ class Authorizer {
   Authorizer& operator=(Authorizer&&) noexcept = default;
 
   // Step 1 above. The returned Caller refers to this Authorizer's rules: it must not outlive it.
-  std::variant<Caller, AuthError> authenticate(const HttpRequest& request) const;
+  // `require_header` false skips step 1's header check (the sidecar compatibility listener with
+  // compat.azure_sidecar.require_request_header: false); the peer and token checks stay.
+  std::variant<Caller, AuthError> authenticate(const HttpRequest& request,
+                                               bool require_header = true) const;
 
   const std::vector<AuthRule>& rules() const { return rules_; }
 

@@ -144,9 +144,10 @@ void KeyProvisioner::discardPending(const std::string& name, const Status& why) 
   log::warning("pending_discarded",
                {{"key", name},
                 {"status", statusCodeName(why.code())},
-                {"message", "the key is served by a committed bundle; the unusable pending.json "
-                            "was removed: " +
-                                why.message()}});
+                {"message",
+                 "the key is served by a committed bundle; the unusable pending.json "
+                 "was removed: " +
+                     why.message()}});
 }
 
 release::StepResult<std::shared_ptr<const release::Attestation>> KeyProvisioner::attestation(

@@ -27,12 +27,12 @@ namespace skr::agent {
 struct KeyEntry {
   std::string name;
   std::map<std::string, std::shared_ptr<const KeyVersion>> versions;  // by version name
-  std::string primary;      // empty when no version is primary (e.g. `current` missing)
+  std::string primary;  // empty when no version is primary (e.g. `current` missing)
   // The number in {state_dir}/{name}/generation: bumped on every release that is committed (start,
   // rotation), so it matches the file apps may watch. Set by loadFromStateDir and setGeneration.
   uint64_t generation = 0;
-  uint64_t changes = 0;     // in-memory: bumped on every add / set-primary / retire of this process
-  std::string last_error;   // the last failure reported for this key (load, rotation); no secret
+  uint64_t changes = 0;    // in-memory: bumped on every add / set-primary / retire of this process
+  std::string last_error;  // the last failure reported for this key (load, rotation); no secret
 
   // The primary version, or nullptr.
   std::shared_ptr<const KeyVersion> primaryVersion() const;
@@ -62,9 +62,9 @@ class Keyring {
   // A bundle that does not open (tampered, wrong stamp, wrong provider) or whose key name or kid
   // version differs from its path is reported in the result and not loaded; it does not stop the
   // others. {key}/generation is read into KeyEntry::generation (an unreadable one is reported and
-  // leaves the value unchanged). Loaded versions are added (replacing a version of the same name) and `current` made
-  // primary when it loaded; when it did not, a primary verified earlier (a reload) stays, else
-  // the key has none. Fails only when the state dir itself cannot be listed.
+  // leaves the value unchanged). Loaded versions are added (replacing a version of the same name)
+  // and `current` made primary when it loaded; when it did not, a primary verified earlier (a
+  // reload) stays, else the key has none. Fails only when the state dir itself cannot be listed.
   StatusOr<std::vector<KeyLoadResult>> loadFromStateDir(const seal::StateDir& state_dir,
                                                         const seal::SealingKeyProvider& provider,
                                                         const seal::OpenOptions& options);

@@ -403,8 +403,7 @@ AdminHooks Router::hooks() const {
   return hooks_;
 }
 
-void Router::refused(Listener /*listener*/, int /*status*/, std::string_view code,
-                     double seconds) {
+void Router::refused(Listener /*listener*/, int /*status*/, std::string_view code, double seconds) {
   metrics_.recordRequest("http", code, seconds);
 }
 
@@ -463,7 +462,7 @@ HttpResponse Router::dispatchCompat(const HttpRequest& request, Context& ctx) {
   std::optional<std::variant<Caller, AuthError>> auth;
   const Caller* caller = nullptr;
   if (route->needs_rule) {
-    auth = authorizer_->authenticate(request);
+    auth = authorizer_->authenticate(request, compat_requires_header_);
     if (auto* error = std::get_if<AuthError>(&*auth)) {
       metrics_.recordAuthFailure(authFailureName(error->reason));
       ctx.code = error->code;

@@ -102,8 +102,12 @@ class Router final : public RequestHandler {
   void setAdminHooks(AdminHooks hooks);
   // The Azure SKR sidecar routes of the Listener::Compat socket (sidecar_compat.h); unset, that
   // listener answers 404. Set before the server starts.
-  void setSidecarCompat(std::shared_ptr<const SidecarCompat> compat) {
+  // `require_request_header` false: that listener accepts requests without `X-SKR-Request: 1`
+  // (compat.azure_sidecar.require_request_header); every other check stays.
+  void setSidecarCompat(std::shared_ptr<const SidecarCompat> compat,
+                        bool require_request_header = true) {
     compat_ = std::move(compat);
+    compat_requires_header_ = require_request_header;
   }
   // The event log GET /events reads (unset: 501). A long poll holds one worker thread.
   void setEventLog(std::shared_ptr<EventLog> events);
@@ -130,6 +134,7 @@ class Router final : public RequestHandler {
   AdminHooks hooks_;
   std::shared_ptr<EventLog> events_;
   std::shared_ptr<const SidecarCompat> compat_;
+  bool compat_requires_header_ = true;
   std::atomic<int> event_waiters_{0};
   AgentMetrics metrics_;
 };

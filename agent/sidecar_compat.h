@@ -1,7 +1,8 @@
 // Azure SKR sidecar compatibility (DESIGN.md §6, `agent.compat.azure_sidecar`): the routes of the
 // public microsoft/confidential-sidecar-containers SKR sidecar (internal/httpginendpoints), with
 // its request fields and response shapes, so an app migrates by changing the address (and adding
-// the `X-SKR-Request: 1` header every skr request carries):
+// the `X-SKR-Request: 1` header every skr request carries, unless the listener is configured with
+// require_request_header: false):
 //
 //   GET  /status            200 {"message": "Status OK"} once every key is ready, else 200
 //                           {"message": "Status NOT OK"} (as the sidecar). No caller rule needed.

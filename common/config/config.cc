@@ -561,6 +561,7 @@ std::string describeConfig(const Config& c) {
   j.boolean("enabled", ag.azure_sidecar.enabled);
   if (!ag.azure_sidecar.socket.empty()) j.string("socket", ag.azure_sidecar.socket);
   if (ag.azure_sidecar.tcp_port != 0) j.number("tcp_port", ag.azure_sidecar.tcp_port);
+  j.boolean("require_request_header", ag.azure_sidecar.require_request_header);
   j.close();
   j.close();
   j.close();

@@ -139,6 +139,9 @@ struct AzureSidecarCompat {
   bool enabled = false;
   std::string socket;  // a Unix socket path, or
   int tcp_port = 0;    // a loopback TCP port (exactly one when enabled)
+  // `X-SKR-Request: 1` on this listener. Off only for apps that cannot add a header: the uid rule
+  // still applies, but a request forged through the app (SSRF) is then no longer refused.
+  bool require_request_header = true;
 };
 
 struct AgentConfig {

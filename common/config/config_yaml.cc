@@ -393,6 +393,8 @@ Status readCompat(const YamlNode& node, const std::string& path, AzureSidecarCom
     SKR_RETURN_IF_ERROR(readString(sm.take("socket"), sm.child("socket"), s.socket));
     SKR_RETURN_IF_ERROR(
         readNumber(sm.take("tcp_port"), sm.child("tcp_port"), 1, 65535, s.tcp_port));
+    SKR_RETURN_IF_ERROR(readBool(sm.take("require_request_header"),
+                                 sm.child("require_request_header"), s.require_request_header));
     SKR_RETURN_IF_ERROR(sm.finish());
   }
   return m.finish();

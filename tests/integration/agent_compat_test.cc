@@ -64,13 +64,14 @@ struct TcpAnswer {
   std::string body;
 };
 
-TcpAnswer tcpPost(int port, const std::string& path, const std::string& body) {
+TcpAnswer tcpPost(int port, const std::string& path, const std::string& body,
+                  bool with_header = true) {
   Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
   session.setTimeout(Poco::Timespan(60, 0));
   Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path,
                                  Poco::Net::HTTPMessage::HTTP_1_1);
   request.setContentType("application/json");
-  request.set("X-SKR-Request", "1");
+  if (with_header) request.set("X-SKR-Request", "1");
   request.setContentLength(static_cast<std::streamsize>(body.size()));
   session.sendRequest(request) << body;
   Poco::Net::HTTPResponse response;
@@ -255,6 +256,26 @@ TEST_CASE(
   CHECK(other.out.rfind("403 caller uid 4321", 0) == 0);
   CHECK(w.agent->stderrText().find(R"("status":403,"code":"Forbidden","caller_uid":4321)") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "with require_request_header false an unchanged sidecar client (no X-SKR-Request) is served "
+    "on the compat port, and the agent warns about it",
+    "[agent][compat]") {
+  const int port = freePort();
+  {
+    CompatWorld strict("      tcp_port: " + std::to_string(port) + "\n");
+    TcpAnswer refused = tcpPost(port, "/key/release", strict.releaseBody("app-kek"), false);
+    CHECK(refused.status == 401);
+    CHECK(refused.body.find("X-SKR-Request") != std::string::npos);
+  }
+  CompatWorld w("      tcp_port: " + std::to_string(port) +
+                "\n      require_request_header: false\n");
+  INFO(w.agent->stderrText());
+  TcpAnswer a = tcpPost(port, "/key/release", w.releaseBody("app-kek"), false);
+  REQUIRE(a.status == 200);
+  CHECK(a.body.rfind(R"({"key":")", 0) == 0);
+  CHECK(w.agent->stderrText().find("compat_header_not_required") != std::string::npos);
 }
 
 }  // namespace

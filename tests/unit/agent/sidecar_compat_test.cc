@@ -255,6 +255,31 @@ TEST_CASE("sidecar routes need attest or release named: \"*\" does not grant the
   CHECK(f.platform->reports == 1);
 }
 
+TEST_CASE(
+    "require_request_header false lets unchanged sidecar clients in on the compat listener only, "
+    "with every other check kept") {
+  Fixture f;
+  f.router->setSidecarCompat(std::make_shared<SidecarCompat>(
+                                 f.keyring, f.platform, "https://sharedeus.eus.attest.azure.net"),
+                             /*require_request_header=*/false);
+  auto headerless = [&](const std::string& path, std::string_view body, uid_t uid,
+                        Listener listener) {
+    HttpRequest r = request("POST", path, body, uid, uid);
+    r.headers.clear();
+    r.listener = listener;
+    return f.router->handle(r);
+  };
+  HttpResponse released =
+      headerless("/key/release", releaseBody("rsa-kek"), 1000, Listener::Compat);
+  CHECK(released.status == 200);
+  CHECK(headerless("/key/release", releaseBody("rsa-kek"), 999, Listener::Compat).status == 403);
+  CHECK(headerless("/key/release", releaseBody("aes-kek"), 1000, Listener::Compat).status == 403);
+  // The skr socket still wants the header.
+  HttpRequest skr = request("GET", "/keys", {}, 1001, 1001);
+  skr.headers.clear();
+  CHECK(f.router->handle(skr).status == 401);
+}
+
 TEST_CASE("sidecar listener: other paths are 404, wrong methods 405, and skr routes are absent") {
   Fixture f;
   HttpResponse r = f.call("GET", "/keys", {});

@@ -101,9 +101,24 @@ TEST_CASE("an empty document gives the documented defaults") {
   CHECK(c.agent.limits.max_body_bytes == 1u << 20);
   CHECK(c.agent.release_on_start == ReleaseOnStart::IfMissing);
   CHECK(c.agent.rotation_interval == std::chrono::seconds(0));
+  CHECK_FALSE(c.agent.azure_sidecar.enabled);
+  CHECK(c.agent.azure_sidecar.require_request_header);
   CHECK(c.log.level == log::Level::Info);
   CHECK(c.log.format == "json");
   CHECK_FALSE(c.emulated());
+}
+
+TEST_CASE("the sidecar listener's header requirement can be turned off, and only there") {
+  auto config = parseConfigYaml(
+      "agent: {compat: {azure_sidecar: {enabled: true, tcp_port: 8080, "
+      "require_request_header: false}}}");
+  REQUIRE(config.ok());
+  CHECK_FALSE(config->agent.azure_sidecar.require_request_header);
+  CHECK(config->agent.azure_sidecar.tcp_port == 8080);
+  auto bad = parseConfigYaml("agent: {require_request_header: false}");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("agent.require_request_header: unknown key") !=
+        std::string::npos);
 }
 
 TEST_CASE("loadConfig without file or environment gives the defaults") {
