@@ -257,7 +257,8 @@ int runSkrAgent(const std::vector<std::string>& args) {
   }
 
   auto keyring = std::make_shared<Keyring>();
-  auto events = std::make_shared<EventLog>();
+  auto events =
+      std::make_shared<EventLog>(EventLog::kDefaultCapacity, firstSeqFromClock(clock.now()));
   RouterOptions router_options;
   router_options.emulated = config.emulated();
   router_options.max_event_waiters = std::max(0, config.agent.workers - 1);

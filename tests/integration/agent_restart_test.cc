@@ -104,8 +104,8 @@ TEST_CASE("a restarted skr-agent serves from its bundles without a new release",
         versionOf(dek.kid));
   CHECK(second.stderrText().find("bundle_rejected") == std::string::npos);
   CHECK(readFileText(bundlePath(world, "re-kek")) == bundle_before);
-  // The client's cursor from before the restart is beyond the new log: it gets every kept
-  // event at once instead of waiting.
+  // The client's cursor from before the restart is below the new process's numbers (they start
+  // at its start time): it gets every kept event at once, flagged truncated (resync).
   const auto polled = std::chrono::steady_clock::now();
   json::ObjectPtr events = parsed(udsRequest(
       second.client(), "GET", "/events?after=" + std::to_string(cursor) + "&timeout=10"));
@@ -113,6 +113,8 @@ TEST_CASE("a restarted skr-agent serves from its bundles without a new release",
   auto list = events->getArray("events");
   REQUIRE(list->size() >= 1);
   CHECK(list->getObject(list->size() - 1)->getValue<std::string>("type") == "ready");
+  CHECK(list->getObject(0)->getValue<int64_t>("seq") > cursor);
+  CHECK(events->optValue<bool>("truncated", false));
   CHECK(events->getValue<int64_t>("next") ==
         list->getObject(list->size() - 1)->getValue<int64_t>("seq"));
   CHECK(second.terminate() == 0);

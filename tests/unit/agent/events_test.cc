@@ -76,6 +76,37 @@ TEST_CASE("a cursor beyond the log (agent restarted) gets every kept event at on
   REQUIRE(batch.events.size() == 2);
   CHECK(batch.events[0].seq == 1);
   CHECK(batch.next == 2);
+  CHECK(batch.truncated);  // it cannot know what it missed
+}
+
+TEST_CASE(
+    "numbered from the start time, a restarted agent's events are all above an old cursor, "
+    "which gets them flagged truncated",
+    "[agent][events]") {
+  const SystemTime first_start = kTime;
+  const SystemTime second_start = kTime + 2s;
+  CHECK(firstSeqFromClock(first_start) == 1767225600000000u);
+  // The first process published many events; its client keeps the last cursor.
+  EventLog first(EventLog::kDefaultCapacity, firstSeqFromClock(first_start));
+  uint64_t cursor = 0;
+  for (int i = 0; i < 50; ++i) cursor = first.publish(EventType::Rotated, "k", "v", kTime);
+  // The restarted process has fewer events than the old cursor had counted; none is skipped.
+  EventLog second(EventLog::kDefaultCapacity, firstSeqFromClock(second_start));
+  second.publish(EventType::Released, "k", "v9", kTime);
+  second.publish(EventType::Ready, "", "", kTime);
+  EventBatch batch = second.waitAfter(cursor, 60s);
+  REQUIRE(batch.events.size() == 2);
+  CHECK(batch.events[0].seq > cursor);
+  CHECK(batch.events[0].type == EventType::Released);
+  CHECK(batch.truncated);
+  CHECK(batch.next == batch.events[1].seq);
+  // A fresh client (after=0) gets the same events, not flagged.
+  EventBatch fresh = second.after(0);
+  CHECK(fresh.events.size() == 2);
+  CHECK(!fresh.truncated);
+  // A cursor from this process is not flagged either.
+  CHECK(!second.after(batch.events[0].seq).truncated);
+  CHECK(second.after(batch.events[0].seq).events.size() == 1);
 }
 
 TEST_CASE("close wakes every waiter at once", "[agent][events]") {
