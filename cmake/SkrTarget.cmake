@@ -34,6 +34,19 @@ function(skr_library name)
   endif()
 endfunction()
 
+# A program: its logic in a static library of every *.cc of the calling directory but main.cc
+# (tests link the library), and a thin executable from main.cc.
+# Usage: skr_component(LIBRARY name PROGRAM name DEPS ...)
+function(skr_component)
+  cmake_parse_arguments(ARG "" "LIBRARY;PROGRAM" "DEPS" ${ARGN})
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  list(REMOVE_ITEM sources ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
+  skr_library(${ARG_LIBRARY} SOURCES ${sources} DEPS ${ARG_DEPS})
+  add_executable(${ARG_PROGRAM} ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
+  target_link_libraries(${ARG_PROGRAM} PRIVATE ${ARG_LIBRARY})
+  skr_target_defaults(${ARG_PROGRAM})
+endfunction()
+
 # Poco's Crypto, JWT and NetSSL headers use OpenSSL APIs that OPENSSL_NO_DEPRECATED hides: only the
 # source files that include them (TLS adapters, cross-check tests) are compiled without that guard.
 function(skr_poco_openssl_sources)
