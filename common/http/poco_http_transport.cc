@@ -12,6 +12,7 @@
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -410,6 +411,17 @@ struct PocoHttpTransport::Impl {
                                          Poco::Net::HTTPMessage::HTTP_1_1);
       out_request.set("User-Agent", options.user_agent);
       for (const Header& h : request.headers) out_request.add(h.name, h.value);
+      // Header values may be credentials (Authorization): wiped before Poco frees them.
+      struct WipeHeaderValues {
+        Poco::Net::HTTPRequest& request;
+        ~WipeHeaderValues() {
+          for (auto it = request.begin(); it != request.end(); ++it) {
+            // The collection is not const; only its iterator is.
+            auto& value = const_cast<std::string&>(it->second);
+            if (!value.empty()) OPENSSL_cleanse(value.data(), value.size());
+          }
+        }
+      } wipe_header_values{out_request};
       out_request.setKeepAlive(true);
       if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
           request.method == "PATCH") {
