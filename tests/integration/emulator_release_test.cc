@@ -22,78 +22,30 @@
 #include "common/jose/jws.h"
 #include "common/snp/emulated_chip.h"
 #include "tests/integration/emulator_process.h"
+#include "tests/integration/maa_test_tokens.h"
 
 namespace skr::testing {
 namespace {
 
-const std::string kHostData = "532eaabd9574880dbf76b9b8cc00832c20a6ec113d682299550d7a6e0f345e25";
+const std::string& kHostData = kTestHostData;
 const std::string kOtherHostData =
     "0000000000000000000000000000000000000000000000000000000000000001";
 
-int64_t unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 const crypto::PrivateKey& transferKey() {
-  static const crypto::PrivateKey key = crypto::PrivateKey::generateRsa(2048).value();
-  return key;
+  return testTransferKey();
 }
 
-crypto::PrivateKey signingKeyFile(const EmulatorProcess& emu, const std::string& name) {
-  const std::string pem = readFileText(emu.stateDir() + "/signing/" + name + "_key.pem");
-  REQUIRE(!pem.empty());
-  StatusOr<crypto::PrivateKey> key = crypto::PrivateKey::fromPem(SecretBytes::copyOf(asBytes(pem)));
-  REQUIRE(key.ok());
-  return std::move(key).value();
-}
-
-// The claims an emulated MAA would issue for an ACI UVM (spec §1.5), with the test transfer key.
 json::ObjectPtr maaClaims(const EmulatorProcess& emu, const std::string& maa = "maa") {
-  jose::Jwk jwk = jose::Jwk::fromPublicKey(transferKey().publicKey());
-  jwk.setKid("transfer");
-  jwk.setKeyOps({"encrypt"});
-  Poco::JSON::Array::Ptr keys = new Poco::JSON::Array;
-  keys->add(jwk.publicJson().value());
-  json::ObjectPtr runtime = new Poco::JSON::Object;
-  runtime->set("keys", keys);
-  json::ObjectPtr c = new Poco::JSON::Object;
-  const int64_t now = unixNow();
-  c->set("iss", emu.url(maa));
-  c->set("iat", now - 60);
-  c->set("nbf", now - 60);
-  c->set("exp", now + 8 * 3600);
-  c->set("x-ms-attestation-type", "sevsnpvm");
-  c->set("x-ms-compliance-status", "azure-compliant-uvm");
-  c->set("x-ms-sevsnpvm-hostdata", kHostData);
-  c->set("x-ms-sevsnpvm-is-debuggable", false);
-  c->set("x-ms-sevsnpvm-vmpl", 0);
-  c->set("x-ms-runtime", runtime);
-  return c;
+  return aciMaaClaims(emu, kHostData, maa);
 }
 
-// A token signed with `signer` (default: the key of MAA instance `maa`) and kid = that MAA key's
-// RFC 7638 thumbprint.
 std::string mintToken(const EmulatorProcess& emu, const json::ObjectPtr& claims,
                       const std::string& maa = "maa", const crypto::PrivateKey* signer = nullptr) {
-  const crypto::PrivateKey key = signingKeyFile(emu, maa);
-  json::ObjectPtr header = new Poco::JSON::Object;
-  header->set("kid", jose::Jwk::fromPublicKey(key.publicKey()).thumbprint());
-  header->set("typ", "JWT");
-  header->set("jku", emu.url(maa) + "/certs");
-  StatusOr<std::string> jws =
-      jose::signJws(signer ? *signer : key, jose::JwsAlgorithm::RS256,
-                    asBytes(json::serializeCanonical(claims).value()), header);
-  REQUIRE(jws.ok());
-  return *jws;
+  return signMaaToken(emu, claims, maa, signer);
 }
 
 std::string policyWire(const std::string& authority, bool require_uvm = true) {
-  StatusOr<std::string> policy = azure::makeAciReleasePolicy(authority, kHostData, require_uvm);
-  REQUIRE(policy.ok());
-  return R"({"contentType":"application/json; charset=utf-8","data":")" +
-         azure::toWireBase64Url(*policy) + "\"}";
+  return aciReleasePolicyWire(authority, kHostData, require_uvm);
 }
 
 struct Vault {
@@ -370,7 +322,7 @@ TEST_CASE("key release is denied with 403 naming the failing claim, issuer, sign
               "is the emulated MAA instance 'maa2', which this vault does not trust",
               "AccessDenied");
   // maa2's key signing a token that claims to be from maa: kid and signature give it away.
-  const crypto::PrivateKey maa2_key = signingKeyFile(*emu, "maa2");
+  const crypto::PrivateKey maa2_key = maaSigningKey(*emu, "maa2");
   expectError(release("kek", mintToken(*emu, maaClaims(*emu), "maa", &maa2_key)), 403, "Forbidden",
               "signature does not verify", "AccessDenied");
   // A token from an unknown issuer.

@@ -18,62 +18,20 @@
 #include "common/jose/jwk.h"
 #include "common/jose/jws.h"
 #include "tests/integration/emulator_process.h"
+#include "tests/integration/maa_test_tokens.h"
 
 namespace skr::testing {
 namespace {
 
-const std::string kHostData = "532eaabd9574880dbf76b9b8cc00832c20a6ec113d682299550d7a6e0f345e25";
-
-int64_t unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+const std::string& kHostData = kTestHostData;
 
 const crypto::PrivateKey& transferKey() {
-  static const crypto::PrivateKey key = crypto::PrivateKey::generateRsa(2048).value();
-  return key;
+  return testTransferKey();
 }
 
-// An MAA token as the emulated MAA would issue it for an ACI UVM with the test transfer key,
-// signed with that MAA instance's persisted key (DIR/signing/maa_key.pem).
+// An MAA token as the emulated MAA would issue it for an ACI UVM with the test transfer key.
 std::string mintMaaToken(const EmulatorProcess& emu, const std::string& host_data) {
-  const std::string pem = readFileText(emu.stateDir() + "/signing/maa_key.pem");
-  REQUIRE(!pem.empty());
-  const crypto::PrivateKey signer =
-      crypto::PrivateKey::fromPem(SecretBytes::copyOf(asBytes(pem))).value();
-  jose::Jwk jwk = jose::Jwk::fromPublicKey(transferKey().publicKey());
-  jwk.setKid("transfer");
-  jwk.setKeyOps({"encrypt"});
-  Poco::JSON::Array::Ptr keys = new Poco::JSON::Array;
-  keys->add(jwk.publicJson().value());
-  json::ObjectPtr runtime = new Poco::JSON::Object;
-  runtime->set("keys", keys);
-  json::ObjectPtr c = new Poco::JSON::Object;
-  const int64_t now = unixNow();
-  c->set("iss", emu.url("maa"));
-  c->set("iat", now - 60);
-  c->set("nbf", now - 60);
-  c->set("exp", now + 3600);
-  c->set("x-ms-attestation-type", "sevsnpvm");
-  c->set("x-ms-compliance-status", "azure-compliant-uvm");
-  c->set("x-ms-sevsnpvm-hostdata", host_data);
-  c->set("x-ms-sevsnpvm-is-debuggable", false);
-  c->set("x-ms-sevsnpvm-vmpl", 0);
-  c->set("x-ms-runtime", runtime);
-  json::ObjectPtr header = new Poco::JSON::Object;
-  header->set("kid", jose::Jwk::fromPublicKey(signer.publicKey()).thumbprint());
-  header->set("typ", "JWT");
-  header->set("jku", emu.url("maa") + "/certs");
-  return jose::signJws(signer, jose::JwsAlgorithm::RS256,
-                       asBytes(json::serializeCanonical(c).value()), header)
-      .value();
-}
-
-std::string releasePolicyWire(const EmulatorProcess& emu) {
-  const std::string policy = azure::makeAciReleasePolicy(emu.url("maa"), kHostData, true).value();
-  return R"({"contentType":"application/json; charset=utf-8","data":")" +
-         azure::toWireBase64Url(policy) + "\"}";
+  return signMaaToken(emu, aciMaaClaims(emu, host_data));
 }
 
 // PUT {vault}/keys/{name} with a private JWK (spec §2.6 import); returns the kid.
@@ -85,7 +43,7 @@ std::string importKey(const EmulatorProcess& emu, const std::string& listener,
   c.url = emu.url(listener) + "/keys/" + name + "?api-version=7.4";
   c.headers.push_back({"Authorization", "Bearer " + officer_token});
   c.body = R"({"key":)" + jwk_json + R"(,"hsm":true,"attributes":{"exportable":true},)" +
-           R"("release_policy":)" + releasePolicyWire(emu) + "}";
+           R"("release_policy":)" + aciReleasePolicyWire(emu.url("maa")) + "}";
   HttpResult r = emu.call(c);
   INFO(r.body);
   REQUIRE(r.status == 200);
