@@ -1,8 +1,18 @@
 #include "common/http/http_transport.h"
 
+#include <openssl/crypto.h>
 #include <strings.h>
 
 namespace skr::http {
+
+void wipeString(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+}
+
+void wipeRequest(HttpRequest& request) {
+  for (Header& h : request.headers) wipeString(h.value);
+  wipeString(request.body);
+}
 
 std::string HttpResponse::header(std::string_view name) const {
   for (const Header& h : headers) {

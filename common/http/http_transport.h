@@ -27,6 +27,13 @@ struct HttpRequest {
   std::size_t max_response_bytes = 4 * 1024 * 1024;
 };
 
+// Overwrites the header values and the body of `request` with zeros (OPENSSL_cleanse): for copies
+// of a request that carried a bearer token or a token in its body, before they are freed.
+void wipeRequest(HttpRequest& request);
+
+// Like wipeRequest for the strings of a request or response: `s` keeps its size, zeroed.
+void wipeString(std::string& s);
+
 struct HttpResponse {
   int status = 0;
   std::vector<Header> headers;

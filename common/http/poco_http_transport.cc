@@ -159,6 +159,25 @@ class FramedSession final : public Session, public RawBodyReader {
   int readRaw(char* buffer, std::streamsize length) override { return this->read(buffer, length); }
 };
 
+// A read buffer on the stack, wiped when it goes out of scope (bodies may carry tokens).
+struct WipedReadBuffer {
+  std::array<char, 16 * 1024> bytes{};
+  ~WipedReadBuffer() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+// Appends to `body` without leaving a copy behind: when it must grow, the bytes move to a larger
+// buffer and the old one is wiped before it is freed.
+void appendWiping(std::string& body, const char* data, std::size_t n) {
+  if (body.size() + n > body.capacity()) {
+    std::string grown;
+    grown.reserve(std::max(body.capacity() * 2, body.size() + n));
+    grown.assign(body);
+    wipeString(body);
+    body.swap(grown);
+  }
+  body.append(data, n);
+}
+
 // Reads a response body under the attempt deadline and the size cap. Throws what Poco throws
 // (timeouts, resets); returns Unavailable for truncation / bad framing, ResourceExhausted for size.
 struct BodyFraming {
@@ -189,26 +208,35 @@ struct BodyFraming {
   }
 
   Status readExactly(std::size_t length, std::string& body) {
-    std::array<char, 16 * 1024> buffer{};
+    WipedReadBuffer wiped;
+    auto& buffer = wiped.bytes;
     const std::size_t start = body.size();
+    if (body.capacity() < start + length) {  // one allocation for a known length
+      std::string sized;
+      sized.reserve(std::max(body.capacity() * 2, start + length));
+      sized.assign(body);
+      wipeString(body);
+      body.swap(sized);
+    }
     while (body.size() - start < length) {
       const std::size_t want = std::min(buffer.size(), length - (body.size() - start));
       SKR_ASSIGN_OR_RETURN(const std::size_t n, readSome(buffer.data(), want));
       if (n == 0) {
         return truncated(body.size() - start, "Content-Length " + std::to_string(length));
       }
-      body.append(buffer.data(), n);
+      appendWiping(body, buffer.data(), n);
     }
     return Status::ok();
   }
 
   Status readToEnd(std::string& body) {
-    std::array<char, 16 * 1024> buffer{};
+    WipedReadBuffer wiped;
+    auto& buffer = wiped.bytes;
     while (true) {
       SKR_ASSIGN_OR_RETURN(const std::size_t n, readSome(buffer.data(), buffer.size()));
       if (n == 0) return Status::ok();
       if (body.size() + n > max_bytes) return tooLarge();
-      body.append(buffer.data(), n);
+      appendWiping(body, buffer.data(), n);
     }
   }
 

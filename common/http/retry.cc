@@ -135,6 +135,11 @@ StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequ
   std::string stop_reason;
   int attempt = 0;
   HttpRequest this_attempt = request;  // one copy: only the timeout changes between attempts
+  // The copy holds the caller's credentials (Authorization, a token in the body): wiped on return.
+  struct WipeCopy {
+    HttpRequest& request;
+    ~WipeCopy() { wipeRequest(request); }
+  } wipe_copy{this_attempt};
   while (true) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock.steadyNow());
     if (left.count() <= 0) {

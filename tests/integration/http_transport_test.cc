@@ -10,6 +10,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -521,6 +522,44 @@ TEST_CASE("transport enforces the response size cap while reading", "[http]") {
     StatusOr<HttpResponse> fits = transport->send(r);
     REQUIRE(fits.ok());
     CHECK(fits->body.size() == 5000);
+  }
+}
+
+TEST_CASE(
+    "transport reads large bodies byte for byte with Content-Length, in many chunks and up to "
+    "the close",
+    "[http]") {
+  std::string big(200 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7919) % 26);
+  LocalServer server([&big](int fd, LocalServer&) {
+    const std::string request = readRequest(fd);
+    if (request.empty()) return;
+    if (request.find("GET /chunked") == 0) {
+      std::string chunks = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+      for (std::size_t at = 0; at < big.size(); at += 3000) {
+        const std::string piece = big.substr(at, 3000);
+        char size[16];
+        std::snprintf(size, sizeof size, "%zx", piece.size());
+        chunks += std::string(size) + "\r\n" + piece + "\r\n";
+      }
+      sendAll(fd, chunks + "0\r\n\r\n");
+    } else if (request.find("GET /close") == 0) {
+      sendAll(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + big);
+    } else {
+      sendAll(fd, okResponse(big));
+    }
+    ::shutdown(fd, SHUT_RDWR);
+  });
+  auto transport = makeTransport();
+  for (const std::string path : {"/length", "/chunked", "/close"}) {
+    INFO(path);
+    HttpRequest r;
+    r.url = "http://127.0.0.1:" + std::to_string(server.port()) + path;
+    r.max_response_bytes = 1024 * 1024;
+    StatusOr<HttpResponse> result = transport->send(r);
+    REQUIRE(result.ok());
+    CHECK(result->body.size() == big.size());
+    CHECK(result->body == big);
   }
 }
 
