@@ -1,7 +1,5 @@
 #include "common/azure/identity.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -32,7 +30,7 @@ std::string lower(std::string_view s) {
 
 // Wipes a std::string that held a token (response bodies, file contents) before it is freed.
 void wipe(std::string& s) {
-  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  http::wipeString(s);
   s.clear();
 }
 

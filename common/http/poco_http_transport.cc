@@ -165,16 +165,20 @@ struct WipedReadBuffer {
   ~WipedReadBuffer() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
 };
 
-// Appends to `body` without leaving a copy behind: when it must grow, the bytes move to a larger
-// buffer and the old one is wiped before it is freed.
+// Makes room for `needed` bytes in `body` without leaving a copy behind: when it must grow (to at
+// least twice its capacity), the bytes move to the new buffer and the old one is wiped before it
+// is freed.
+void reserveWiping(std::string& body, std::size_t needed) {
+  if (needed <= body.capacity()) return;
+  std::string grown;
+  grown.reserve(std::max(body.capacity() * 2, needed));
+  grown.assign(body);
+  wipeString(body);
+  body.swap(grown);
+}
+
 void appendWiping(std::string& body, const char* data, std::size_t n) {
-  if (body.size() + n > body.capacity()) {
-    std::string grown;
-    grown.reserve(std::max(body.capacity() * 2, body.size() + n));
-    grown.assign(body);
-    wipeString(body);
-    body.swap(grown);
-  }
+  reserveWiping(body, body.size() + n);
   body.append(data, n);
 }
 
@@ -211,13 +215,7 @@ struct BodyFraming {
     WipedReadBuffer wiped;
     auto& buffer = wiped.bytes;
     const std::size_t start = body.size();
-    if (body.capacity() < start + length) {  // one allocation for a known length
-      std::string sized;
-      sized.reserve(std::max(body.capacity() * 2, start + length));
-      sized.assign(body);
-      wipeString(body);
-      body.swap(sized);
-    }
+    reserveWiping(body, start + length);  // one allocation for a known length
     while (body.size() - start < length) {
       const std::size_t want = std::min(buffer.size(), length - (body.size() - start));
       SKR_ASSIGN_OR_RETURN(const std::size_t n, readSome(buffer.data(), want));

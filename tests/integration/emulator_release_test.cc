@@ -462,14 +462,7 @@ TEST_CASE(
 
 // The runtime data of §0 step 2: a JWKS holding the transfer key (kid "transfer", encrypt).
 std::string runtimeJwks() {
-  jose::Jwk jwk = jose::Jwk::fromPublicKey(transferKey().publicKey());
-  jwk.setKid("transfer");
-  jwk.setKeyOps({"encrypt"});
-  Poco::JSON::Array::Ptr keys = new Poco::JSON::Array;
-  keys->add(jwk.publicJson().value());
-  json::ObjectPtr jwks = new Poco::JSON::Object;
-  jwks->set("keys", keys);
-  return json::serializeCanonical(jwks).value();
+  return json::serializeCanonical(testRuntimeJwks()).value();
 }
 
 // A token from MAA instance `maa` for a report of the emulated chip binding `runtime` (§0 steps

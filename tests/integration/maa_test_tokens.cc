@@ -33,8 +33,7 @@ crypto::PrivateKey maaSigningKey(const EmulatorProcess& emu, const std::string& 
   return std::move(key).value();
 }
 
-json::ObjectPtr aciMaaClaims(const EmulatorProcess& emu, const std::string& host_data,
-                             const std::string& maa) {
+json::ObjectPtr testRuntimeJwks() {
   jose::Jwk jwk = jose::Jwk::fromPublicKey(testTransferKey().publicKey());
   jwk.setKid("transfer");
   jwk.setKeyOps({"encrypt"});
@@ -42,6 +41,11 @@ json::ObjectPtr aciMaaClaims(const EmulatorProcess& emu, const std::string& host
   keys->add(jwk.publicJson().value());
   json::ObjectPtr runtime = new Poco::JSON::Object;
   runtime->set("keys", keys);
+  return runtime;
+}
+
+json::ObjectPtr aciMaaClaims(const EmulatorProcess& emu, const std::string& host_data,
+                             const std::string& maa) {
   json::ObjectPtr c = new Poco::JSON::Object;
   const int64_t now = unixNow();
   c->set("iss", emu.url(maa));
@@ -53,7 +57,7 @@ json::ObjectPtr aciMaaClaims(const EmulatorProcess& emu, const std::string& host
   c->set("x-ms-sevsnpvm-hostdata", host_data);
   c->set("x-ms-sevsnpvm-is-debuggable", false);
   c->set("x-ms-sevsnpvm-vmpl", 0);
-  c->set("x-ms-runtime", runtime);
+  c->set("x-ms-runtime", testRuntimeJwks());
   return c;
 }
 

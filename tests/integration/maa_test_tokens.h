@@ -25,6 +25,10 @@ const crypto::PrivateKey& testTransferKey();
 // The signing key of MAA instance `maa` ("maa", "maa2") from the emulator's state directory.
 crypto::PrivateKey maaSigningKey(const EmulatorProcess& emu, const std::string& maa = "maa");
 
+// The runtime data of an ACI UVM: {"keys": [testTransferKey() as a public JWK, kid "transfer",
+// key_ops ["encrypt"]]}.
+json::ObjectPtr testRuntimeJwks();
+
 // The claims an emulated MAA would issue for an ACI UVM (azure-wire.md §1.5): issuer `maa`, valid
 // from a minute ago for 8 hours, the given host data, x-ms-runtime holding testTransferKey().
 json::ObjectPtr aciMaaClaims(const EmulatorProcess& emu,
