@@ -117,6 +117,14 @@ Status preScan(std::string_view text, const ParseLimits& limits) {
   }
   int depth = 0;
   bool in_string = false;
+  std::size_t values = 0;
+  auto countValue = [&](std::size_t offset) -> Status {
+    if (++values > limits.max_values) {
+      return resourceExhaustedError("JSON: more than " + std::to_string(limits.max_values) +
+                                    " values (at offset " + std::to_string(offset) + ")");
+    }
+    return Status::ok();
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<uint8_t>(text[i]);
     if (in_string) {
@@ -137,6 +145,10 @@ Status preScan(std::string_view text, const ParseLimits& limits) {
         i += length - 1;
       }
       continue;
+    }
+    if (c == '"' || c == '[' || c == '{' || c == '-' || (c >= '0' && c <= '9') || c == 't' ||
+        c == 'f' || c == 'n') {
+      SKR_RETURN_IF_ERROR(countValue(i));
     }
     if (c == '"') {
       in_string = true;

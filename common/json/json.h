@@ -25,6 +25,9 @@ struct ParseLimits {
   std::size_t max_bytes = 1024 * 1024;  // whole document
   int max_depth = 32;                   // nesting of objects and arrays
   std::size_t max_string_bytes = 256 * 1024;
+  // Values (objects, arrays, strings, numbers, literals; member names count too) in the whole
+  // document, counted before any tree is built: a megabyte of "{}," is 350,000 values.
+  std::size_t max_values = std::size_t{1} << 20;
 };
 
 // Parses any JSON value. Rejects: empty input, over-size, over-deep, trailing garbage, invalid

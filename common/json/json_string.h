@@ -7,8 +7,13 @@
 namespace skr::json {
 
 // Appends `value` as a JSON string literal (with quotes) to `out`. Escapes '"', '\\' and control
-// characters (short forms \b \f \n \r \t, otherwise \u00XX); other bytes, including UTF-8, are
-// copied unchanged, as RFC 8785 and RFC 7638 require.
+// characters (short forms \b \f \n \r \t, otherwise \u00XX); well-formed UTF-8 is copied
+// unchanged, as RFC 8785 and RFC 7638 require. A byte that is not part of well-formed UTF-8 is
+// written as \u00XX (its Latin-1 reading), so the output is always valid JSON.
 void appendQuoted(std::string& out, std::string_view value);
+// As appendQuoted, and also escapes (\uXXXX) DEL, C1 controls, U+2028/9 and the bidirectional
+// formatting characters (U+200E/F, U+202A..E, U+2066..9): for log lines, where such characters
+// could hide or reorder what an operator reads.
+void appendQuotedPrintable(std::string& out, std::string_view value);
 
 }  // namespace skr::json

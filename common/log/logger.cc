@@ -81,13 +81,13 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
   line += ",\"level\":";
   json::appendQuoted(line, levelName(level));
   line += ",\"event\":";
-  json::appendQuoted(line, event);
+  json::appendQuotedPrintable(line, event);
   for (const Field& f : fields) {
     line.push_back(',');
-    json::appendQuoted(line, f.key);
+    json::appendQuotedPrintable(line, f.key);
     line.push_back(':');
     if (const auto* s = std::get_if<std::string>(&f.value)) {
-      json::appendQuoted(line, *s);
+      json::appendQuotedPrintable(line, *s);
     } else if (const auto* i = std::get_if<int64_t>(&f.value)) {
       line += std::to_string(*i);
     } else if (const auto* b = std::get_if<bool>(&f.value)) {

@@ -577,3 +577,41 @@ TEST_CASE("serializeCanonical produces the RFC 7638 section 3.1 thumbprint input
 
 }  // namespace
 }  // namespace skr::json
+
+#include "common/json/json_string.h"
+
+namespace skr::json {
+namespace {
+
+TEST_CASE("parse counts values before building a tree and refuses more than max_values") {
+  ParseLimits limits;
+  limits.max_values = 10;
+  // {"a":[1,2,3]} : object, name, array, three numbers = 6 values.
+  CHECK(parse(R"({"a":[1,2,3]})", limits).ok());
+  // 1 object + 1 name + 1 array + 8 empty objects = 11.
+  const auto over = parse(R"({"a":[{},{},{},{},{},{},{},{}]})", limits);
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.status().code() == StatusCode::ResourceExhausted);
+  CHECK_THAT(over.status().message(), Catch::Contains("more than 10 values"));
+  // Brackets and literals inside strings are not values.
+  CHECK(parse(R"({"a":"[{},{},{},{},{},{},{},{},{},true,null]"})", limits).ok());
+  CHECK(parse(R"([true,false,null,-1,2.5e3,"x"])", limits).ok());
+}
+
+TEST_CASE("appendQuoted escapes bytes that are not UTF-8, appendQuotedPrintable also bidi and C1") {
+  std::string out;
+  appendQuoted(out, std::string("a\xff" "b\xc3\xa9" "c\xe2\x80\xae" "d\x7f", 11));
+  CHECK(out == "\"a\\u00ffb\xc3\xa9" "c\xe2\x80\xae" "d\x7f\"");
+  CHECK(parse(out).ok());
+  out.clear();
+  appendQuotedPrintable(out, std::string("a\xff" "b\xc3\xa9" "c\xe2\x80\xae" "d\x7f" "e\xc2\x85", 14));
+  CHECK(out == "\"a\\u00ffb\xc3\xa9" "c\\u202ed\\u007fe\\u0085\"");
+  CHECK(parse(out).ok());
+  // A truncated sequence, an overlong form and a surrogate are single bytes each.
+  out.clear();
+  appendQuoted(out, std::string("\xe2\x80" "x\xc0\xaf\xed\xa0\x80", 8));
+  CHECK(out == "\"\\u00e2\\u0080x\\u00c0\\u00af\\u00ed\\u00a0\\u0080\"");
+}
+
+}  // namespace
+}  // namespace skr::json
