@@ -1,6 +1,7 @@
 #include "agent/agent_command.h"
 
 #include <grp.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -89,6 +90,12 @@ HttpServerOptions serverOptions(const config::AgentConfig& agent) {
   HttpServerOptions options;
   options.workers = static_cast<std::size_t>(agent.workers);
   options.max_connections = static_cast<std::size_t>(agent.limits.max_connections);
+  options.admin_connections = static_cast<std::size_t>(agent.limits.admin_connections);
+  options.unknown_peer_connections =
+      static_cast<std::size_t>(agent.limits.unknown_peer_connections);
+  options.max_connections_per_uid = static_cast<std::size_t>(agent.limits.max_connections_per_uid);
+  options.max_buffered_body_bytes = agent.limits.max_buffered_body_bytes;
+  options.header_timeout = agent.limits.header_timeout;
   options.max_body_bytes = agent.limits.max_body_bytes;
   options.max_header_bytes = agent.limits.max_header_bytes;
   options.read_timeout = agent.limits.read_timeout;
@@ -160,6 +167,11 @@ int runSkrAgent(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Allocations of 128 KiB and more (request bodies near max_body_bytes) get their own mapping
+  // and go back to the kernel when freed. glibc would otherwise raise this threshold after the
+  // first such free and serve later large bodies from heaps whose pages stay resident (issue 14:
+  // RSS must return near idle after a burst of large requests).
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
   if (StatusOr<HardeningReport> hardened = hardenProcess(); !hardened.ok()) {
     return fail(ExitCode::Platform, "hardening", hardened.status(),

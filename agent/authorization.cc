@@ -220,4 +220,12 @@ std::variant<Caller, AuthError> Authorizer::authenticate(const HttpRequest& requ
   return caller;
 }
 
+bool Authorizer::namesPeer(const PeerCredentials& peer, bool admin) const {
+  return std::any_of(rules_.begin(), rules_.end(), [&](const AuthRule& rule) {
+    if (!matches(rule, peer)) return false;
+    return !admin || std::find(rule.operations.begin(), rule.operations.end(), "admin") !=
+                         rule.operations.end();
+  });
+}
+
 }  // namespace skr::agent

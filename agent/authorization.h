@@ -105,6 +105,11 @@ class Authorizer {
   std::variant<Caller, AuthError> authenticate(const HttpRequest& request,
                                                bool require_header = true) const;
 
+  // Whether some rule matches this uid/gid at all (with `admin`: some rule that names the
+  // "admin" operation). Decides at accept which connection budget a peer uses (http_server.h);
+  // no request, token or operation is looked at.
+  bool namesPeer(const PeerCredentials& peer, bool admin) const;
+
   const std::vector<AuthRule>& rules() const { return rules_; }
 
  private:

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,6 +74,16 @@ class RequestHandler {
   // the event-loop thread: must be quick and must not block. `code` is the AKV error code sent.
   virtual void refused(Listener /*listener*/, int /*status*/, std::string_view /*code*/,
                        double /*seconds*/) {}
+  // Called on the event-loop thread once the head of a request that announces a body is parsed,
+  // before any body byte is read (`head` has peer and listener, no body). nullopt lets the body
+  // in; a response refuses the request: the server sends it, closes the connection and discards
+  // the body unread, so a caller that may not use the route costs no body memory. The handler
+  // writes the refusal's audit line. Must be quick and must not block.
+  virtual std::optional<HttpResponse> admit(const HttpRequest& /*head*/) { return std::nullopt; }
+  // Called on the event-loop thread at accept: whether some rule names this peer on `listener`
+  // (on the admin socket: an admin). Connections of peers no rule names share a small separate
+  // budget (HttpServerOptions::unknown_peer_connections). Must be quick and must not block.
+  virtual bool knownPeer(Listener /*listener*/, const PeerCredentials& /*peer*/) { return true; }
 };
 
 }  // namespace skr::agent

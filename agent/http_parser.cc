@@ -1,6 +1,7 @@
 #include "agent/http_parser.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -76,6 +77,51 @@ bool hasControl(std::string_view s) {
   return std::any_of(s.begin(), s.end(), isControl);
 }
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF) without C1
+// controls or bidirectional formatting characters (U+200E/F, U+202A..E, U+2066..9), which would
+// let a caller reorder what an operator reads.
+bool isUtf8Text(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      length = 2;
+      cp = c & 0x1fU;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      length = 3;
+      cp = c & 0x0fU;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      length = 4;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (i + length > s.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0U) != 0x80U) return false;
+      cp = (cp << 6) | (cc & 0x3fU);
+    }
+    if ((length == 3 && cp < 0x800) || (length == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+        (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+        cp == 0x2029) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 }  // namespace
 
 StatusOr<std::string> percentDecode(std::string_view text, bool plus_is_space) {
@@ -118,12 +164,13 @@ void HttpRequestParser::reset() {
   content_length_ = 0;
   body_received_ = 0;
   expect_continue_ = false;
+  admitted_ = true;
   error_ = HttpParseError();
 }
 
 bool HttpRequestParser::awaitingBodyWithContinue() const {
   return state_ == State::Incomplete && phase_ == Phase::Body && expect_continue_ &&
-         body_received_ == 0;
+         admitted_ && body_received_ == 0;
 }
 
 HttpRequest HttpRequestParser::takeRequest() {
@@ -144,6 +191,7 @@ void HttpRequestParser::fail(int status, std::string code, std::string message) 
 std::size_t HttpRequestParser::feed(std::string_view input) {
   std::size_t used = 0;
   while (state_ == State::Incomplete && used < input.size()) {
+    if (awaitingAdmission()) break;  // no body byte before the caller is decided on
     const std::size_t step =
         phase_ == Phase::Head ? feedHead(input.substr(used)) : feedBody(input.substr(used));
     used += step;
@@ -304,6 +352,12 @@ void HttpRequestParser::parseHead() {
       fail(400, "BadRequest", "path: control characters are not accepted");
       return;
     }
+    // Key names and versions are text: raw bytes such as "%ff" never name anything, and they
+    // must not reach messages and audit lines.
+    if (!isUtf8Text(*decoded)) {
+      fail(400, "BadRequest", "path: a segment is not valid UTF-8 text");
+      return;
+    }
     path += '/';
     path += *decoded;
   }
@@ -406,6 +460,7 @@ void HttpRequestParser::parseHead() {
   }
   keep_alive_ = http10 ? (connection_keep_alive && !connection_close) : !connection_close;
   content_length_ = content_length.value_or(0);
+  admitted_ = !limits_.pause_before_body || content_length_ == 0;
   phase_ = Phase::Body;
   head_.clear();
   head_.shrink_to_fit();

@@ -24,6 +24,9 @@ struct HttpParserLimits {
   std::size_t max_header_count = 100;  // 431 beyond
   std::size_t max_body_bytes =
       std::size_t{1024} * 1024;  // Content-Length above it: 413 before any body
+  // When true, feed() stops after a head that announces a body (awaitingAdmission()) and takes
+  // no body byte until admit(): the server decides on the caller before it buffers the body.
+  bool pause_before_body = false;
 };
 
 // Why a request was refused: the HTTP status and the AKV error code/message the server answers
@@ -55,6 +58,17 @@ class HttpRequestParser {
   // True once the request line and headers are parsed and a body is still expected, and the
   // client asked for `Expect: 100-continue` (the server then sends an interim 100).
   bool awaitingBodyWithContinue() const;
+
+  // True when pause_before_body is set, the head is parsed, a body of contentLength() > 0 bytes is
+  // announced and admit() was not called yet: feed() consumes nothing meanwhile.
+  bool awaitingAdmission() const {
+    return state_ == State::Incomplete && phase_ == Phase::Body && !admitted_;
+  }
+  // The parsed head (method, path, query, headers; no body yet) while awaitingAdmission().
+  HttpRequest& head() { return request_; }
+  std::size_t contentLength() const { return content_length_; }
+  // Lets feed() take the body of the request awaiting admission.
+  void admit() { admitted_ = true; }
 
   // The finished request (state Complete); peer and listener are left for the server to fill.
   // Afterwards the parser is ready for the next request on the same connection.
@@ -88,6 +102,7 @@ class HttpRequestParser {
   std::size_t body_received_ = 0;
   bool keep_alive_ = true;
   bool expect_continue_ = false;
+  bool admitted_ = true;  // false between a parsed head and admit() (pause_before_body)
   HttpParseError error_;
 };
 

@@ -1,12 +1,14 @@
 #include "agent/http_server.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -19,6 +21,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <map>
 #include <unordered_map>
 #include <utility>
 
@@ -40,6 +43,10 @@ constexpr uint64_t kFirstListenerToken = 2;
 constexpr uint64_t kFirstConnectionId = uint64_t{1} << 32;
 
 constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
+// After a request whose body or response has at least this many bytes (or a connection that
+// buffered that many before it was closed), free heap pages go back to the kernel (malloc_trim),
+// so a burst of large requests (100-item batches are about 35 KiB) does not leave RSS high.
+constexpr std::size_t kTrimAfterBytes = std::size_t{16} * 1024;
 constexpr int kMaxEvents = 64;
 
 std::string_view reasonPhrase(int status) {
@@ -156,7 +163,12 @@ std::string errnoText(int error) {
 // is shut down and input is read and discarded for a while, so a client that is still sending
 // reads the error instead of a reset (RFC 9112 §9.6).
 enum class ConnectionState { Reading, Handling, Writing, Lingering };
-enum class TimerKind { None, Idle, Read, Write, Linger };
+enum class TimerKind { None, Idle, Header, Read, Write, Linger };
+
+// Which connection budget a connection counts against (HttpServerOptions): the client (and
+// compat) sockets, the admin socket, or peers that no rule names on their socket.
+enum class Pool { Client = 0, Admin = 1, Unknown = 2 };
+constexpr std::size_t kPools = 3;
 
 // Bytes a lingering connection may still send before it is closed regardless.
 constexpr std::size_t kMinLingerBytes = std::size_t{4} * 1024 * 1024;
@@ -182,6 +194,9 @@ struct Connection {
   TimerKind timer = TimerKind::None;
   TimePoint deadline;
   TimePoint request_started;  // first byte of the request being read
+  std::size_t request_bytes = 0;  // bytes of the request being read received so far
+  Pool pool = Pool::Client;
+  std::size_t reserved_body = 0;  // share of max_buffered_body_bytes held by this request
 
   explicit Connection(const HttpParserLimits& limits) : parser(limits) {}
 };
@@ -190,6 +205,13 @@ struct Job {
   uint64_t connection_id;
   HttpRequest request;
 };
+
+// Cheap requests (every GET but the /events long poll: listings, public keys, health, status,
+// metrics) have their own queue that every worker serves first and that one extra "lane" thread
+// serves alone, so expensive requests (RSA batches) of one caller never stall them.
+bool isCheap(const HttpRequest& request) {
+  return (request.method == "GET" || request.method == "HEAD") && request.path != "/events";
+}
 
 struct Completion {
   uint64_t connection_id;
@@ -204,6 +226,11 @@ class HttpServer::Impl {
       : options_(options), handler_(handler), sockets_(std::move(sockets)) {
     limits_.max_body_bytes = options_.max_body_bytes;
     limits_.max_header_bytes = options_.max_header_bytes;
+    limits_.pause_before_body = true;
+    max_buffered_body_ = options_.max_buffered_body_bytes != 0
+                             ? options_.max_buffered_body_bytes
+                             : kDefaultBufferedBodies * options_.max_body_bytes;
+    header_timeout_ = std::min(options_.header_timeout, options_.read_timeout);
   }
 
   ~Impl() {
@@ -234,8 +261,9 @@ class HttpServer::Impl {
     scratch_.resize(kReadChunk);
     try {
       for (std::size_t i = 0; i < options_.workers; ++i) {
-        workers_.emplace_back([this] { workerLoop(); });
+        workers_.emplace_back([this] { workerLoop(/*cheap_only=*/false); });
       }
+      workers_.emplace_back([this] { workerLoop(/*cheap_only=*/true); });
       loop_thread_ = std::thread([this] { eventLoop(); });
     } catch (const std::system_error& e) {
       stopWorkers();
@@ -269,16 +297,58 @@ class HttpServer::Impl {
 
   // ---- worker pool ----
 
-  void workerLoop() {
+  // Queues a complete request: cheap ones in their own queue, the others per caller uid, taken
+  // round-robin so one caller's many expensive requests do not queue ahead of everyone else.
+  void enqueue(Job job) {
+    const bool cheap = isCheap(job.request);
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex_);
+      if (cheap) {
+        cheap_jobs_.push_back(std::move(job));
+      } else {
+        const uid_t uid = job.request.peer.uid;
+        std::deque<Job>& queue = jobs_by_uid_[uid];
+        if (queue.empty()) uid_turns_.push_back(uid);
+        queue.push_back(std::move(job));
+      }
+    }
+    jobs_cv_.notify_one();
+    if (cheap) lane_cv_.notify_one();
+  }
+
+  // Under jobs_mutex_: the next job for a worker (cheap first, then the next uid in turn).
+  bool takeJob(bool cheap_only, Job& job) {
+    if (!cheap_jobs_.empty()) {
+      job = std::move(cheap_jobs_.front());
+      cheap_jobs_.pop_front();
+      return true;
+    }
+    if (cheap_only || uid_turns_.empty()) return false;
+    const uid_t uid = uid_turns_.front();
+    uid_turns_.pop_front();
+    std::deque<Job>& queue = jobs_by_uid_[uid];
+    job = std::move(queue.front());
+    queue.pop_front();
+    if (queue.empty()) {
+      jobs_by_uid_.erase(uid);
+    } else {
+      uid_turns_.push_back(uid);
+    }
+    return true;
+  }
+
+  void workerLoop(bool cheap_only) {
+    std::condition_variable& cv = cheap_only ? lane_cv_ : jobs_cv_;
     while (true) {
       Job job;
       {
         std::unique_lock<std::mutex> lock(jobs_mutex_);
-        jobs_cv_.wait(lock, [this] { return workers_exit_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
+        cv.wait(lock, [&] {
+          return workers_exit_ || !cheap_jobs_.empty() || (!cheap_only && !uid_turns_.empty());
+        });
+        if (!takeJob(cheap_only, job)) return;  // exiting and nothing left for this thread
       }
+      const std::size_t body_bytes = job.request.body.size();
       HttpResponse response;
       try {
         response = checkedResponse(handler_.handle(job.request));
@@ -287,6 +357,7 @@ class HttpServer::Impl {
         response = errorResponse(500, "InternalError", "the request handler failed");
       }
       job.request = HttpRequest();  // wipe the request body now
+      if (body_bytes >= kTrimAfterBytes || response.body.size() >= kTrimAfterBytes) trimHeap();
       {
         std::lock_guard<std::mutex> lock(completions_mutex_);
         completions_.push_back(Completion{job.connection_id, std::move(response)});
@@ -296,12 +367,17 @@ class HttpServer::Impl {
     }
   }
 
+  // Gives free heap pages of every arena back to the kernel. Called after a large request only
+  // (tens of microseconds on the agent's small heap, next to a body of >= 16 KiB).
+  static void trimHeap() { ::malloc_trim(0); }
+
   void stopWorkers() {
     {
       std::lock_guard<std::mutex> lock(jobs_mutex_);
       workers_exit_ = true;
     }
     jobs_cv_.notify_all();
+    lane_cv_.notify_all();
     for (auto& worker : workers_) {
       if (worker.joinable()) worker.join();
     }
@@ -401,13 +477,6 @@ class HttpServer::Impl {
         }
         return;
       }
-      if (connections_.size() >= options_.max_connections) {
-        if (idle_.empty()) {
-          refuseConnection(fd, socket.listener);
-          continue;
-        }
-        closeConnection(idle_.begin()->second);  // the one idle the longest
-      }
       auto credentials = readPeerCredentials(fd);
       if (!credentials.ok()) {
         log::warning("agent_http_peer_credentials_failed",
@@ -415,11 +484,15 @@ class HttpServer::Impl {
         ::close(fd);
         continue;
       }
+      const Pool pool = socket.listener == Listener::Admin ? Pool::Admin : Pool::Client;
+      const Pool chosen = handler_.knownPeer(socket.listener, *credentials) ? pool : Pool::Unknown;
+      if (!makeRoom(chosen, credentials->uid, socket.listener, fd)) continue;
       auto connection = std::make_unique<Connection>(limits_);
       connection->id = next_connection_id_++;
       connection->fd = fd;
       connection->listener = socket.listener;
       connection->peer = *credentials;
+      connection->pool = chosen;
       if (!addToEpoll(fd, EPOLLIN, connection->id).isOk()) {
         ::close(fd);
         continue;
@@ -427,17 +500,114 @@ class HttpServer::Impl {
       Connection& added = *connection;
       connections_.emplace(added.id, std::move(connection));
       open_connections_.store(connections_.size());
+      ++pool_count_[static_cast<std::size_t>(chosen)];
+      if (chosen != Pool::Admin) ++uid_count_[added.peer.uid];
       setTimer(added, TimerKind::Idle, SteadyClock::now() + options_.idle_timeout);
     }
   }
 
-  // 503 TooManyConnections on a fresh connection, best effort, then close.
-  void refuseConnection(int fd, Listener listener) {
+  std::size_t poolLimit(Pool pool) const {
+    switch (pool) {
+      case Pool::Admin: return options_.admin_connections;
+      case Pool::Unknown: return options_.unknown_peer_connections;
+      case Pool::Client: break;
+    }
+    return options_.max_connections;
+  }
+
+  static std::string_view poolName(Pool pool) {
+    switch (pool) {
+      case Pool::Admin: return "admin";
+      case Pool::Unknown: return "unknown_peer";
+      case Pool::Client: break;
+    }
+    return "client";
+  }
+
+  // Below the budget of `pool` and the per-uid limit (admin excepted), closing a connection of
+  // the same pool (and uid, for the uid limit) when one is over: first one already refused and
+  // lingering, then the one idle the longest, then the slowest partial request (fewest bytes per
+  // second since its first byte). False (and `fd` refused with 503) when nothing can go.
+  bool makeRoom(Pool pool, uid_t uid, Listener listener, int fd) {
+    const auto index = static_cast<std::size_t>(pool);
+    if (pool_count_[index] >= poolLimit(pool) && !evictOne(pool, std::nullopt)) {
+      refuseConnection(fd, listener, poolName(pool), poolLimit(pool));
+      return false;
+    }
+    if (pool != Pool::Admin) {
+      const auto it = uid_count_.find(uid);
+      if (it != uid_count_.end() && it->second >= options_.max_connections_per_uid &&
+          !evictOne(pool, uid)) {
+        refuseConnection(fd, listener, "per_uid", options_.max_connections_per_uid);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool evictOne(Pool pool, std::optional<uid_t> uid) {
+    const TimePoint now = SteadyClock::now();
+    Connection* lingering = nullptr;
+    Connection* idle = nullptr;
+    Connection* slowest = nullptr;
+    double slowest_rate = 0;
+    for (auto& [id, c] : connections_) {
+      if (uid ? (c->pool == Pool::Admin || c->peer.uid != *uid) : c->pool != pool) continue;
+      if (c->state == ConnectionState::Lingering) {
+        if (lingering == nullptr) lingering = c.get();
+      } else if (c->state == ConnectionState::Reading && c->timer == TimerKind::Idle) {
+        if (idle == nullptr || c->deadline < idle->deadline) idle = c.get();
+      } else if (c->state == ConnectionState::Reading && c->parser.started()) {
+        const double seconds =
+            std::max(1e-3, std::chrono::duration<double>(now - c->request_started).count());
+        const double rate = static_cast<double>(c->request_bytes) / seconds;
+        if (slowest == nullptr || rate < slowest_rate) {
+          slowest = c.get();
+          slowest_rate = rate;
+        }
+      }
+    }
+    if (lingering != nullptr) {
+      closeConnection(lingering->id);
+    } else if (idle != nullptr) {
+      closeConnection(idle->id);
+    } else if (slowest != nullptr) {
+      // The partial request loses its place to a new connection: 408, best effort, then close.
+      auditRefusal(*slowest, 408, "RequestTimeout");
+      SecretBytes out;
+      serializeResponse(errorResponse(408, "RequestTimeout",
+                                      "the request was closed for a new connection: it was the "
+                                      "slowest partial request while the connection limit was "
+                                      "reached"),
+                        true, false, out);
+      const ByteView bytes = out.view(grantSecretAccess());
+      [[maybe_unused]] const ssize_t sent =
+          ::send(slowest->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ++evicted_since_log_;
+      if (evicted_since_log_ == 1 || evicted_since_log_ % 1000 == 0) {
+        log::warning("agent_http_partial_request_evicted",
+                     {{"caller_uid", static_cast<int64_t>(slowest->peer.uid)},
+                      {"evicted", static_cast<int64_t>(evicted_since_log_)}});
+      }
+      closeConnection(slowest->id);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // 503 TooManyConnections on a fresh connection, best effort, then close. `limit` names the
+  // budget that is full (client, admin, unknown_peer, per_uid) for the message and the log.
+  void refuseConnection(int fd, Listener listener, std::string_view limit = "client",
+                        std::size_t value = 0) {
+    if (value == 0) value = options_.max_connections;
     SecretBytes out;
-    serializeResponse(errorResponse(503, "TooManyConnections",
-                                    "the agent has reached its connection limit of " +
-                                        std::to_string(options_.max_connections)),
-                      true, false, out);
+    HttpResponse response =
+        errorResponse(503, "TooManyConnections",
+                      "the agent has reached its " + std::string(limit) + " connection limit of " +
+                          std::to_string(value));
+    response.headers.emplace_back("Retry-After", "1");
+    serializeResponse(response, true, false, out);
     const ByteView bytes = out.view(grantSecretAccess());
     [[maybe_unused]] const ssize_t sent =
         ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -446,7 +616,8 @@ class HttpServer::Impl {
     ++refused_since_log_;
     if (refused_since_log_ == 1 || refused_since_log_ % 1000 == 0) {
       log::warning("agent_http_connection_refused",
-                   {{"max_connections", static_cast<int64_t>(options_.max_connections)},
+                   {{"limit", std::string(limit)},
+                    {"max_connections", static_cast<int64_t>(value)},
                     {"refused", static_cast<int64_t>(refused_since_log_)}});
     }
   }
@@ -474,9 +645,17 @@ class HttpServer::Impl {
   void closeConnection(uint64_t id) {
     const auto it = connections_.find(id);
     if (it == connections_.end()) return;
-    clearTimer(*it->second);
-    const int fd = it->second->fd;
+    Connection& closing = *it->second;
+    clearTimer(closing);
+    const int fd = closing.fd;
+    --pool_count_[static_cast<std::size_t>(closing.pool)];
+    if (closing.pool != Pool::Admin) {
+      const auto count = uid_count_.find(closing.peer.uid);
+      if (count != uid_count_.end() && --count->second == 0) uid_count_.erase(count);
+    }
+    const std::size_t released = releaseBody(closing);
     connections_.erase(it);
+    if (released >= kTrimAfterBytes) trimHeap();
     // Counted down before the peer can see the close. close() also leaves the epoll set.
     open_connections_.store(connections_.size());
     ::close(fd);
@@ -561,11 +740,21 @@ class HttpServer::Impl {
   // connection.pending.
   void consume(Connection& connection, std::string_view bytes) {
     const bool was_started = connection.parser.started();
-    if (!was_started) connection.request_started = SteadyClock::now();
-    const std::size_t used = connection.parser.feed(bytes);
-    if (!was_started && connection.parser.started()) {
-      setTimer(connection, TimerKind::Read, connection.request_started + options_.read_timeout);
+    if (!was_started) {
+      connection.request_started = SteadyClock::now();
+      connection.request_bytes = 0;
     }
+    std::size_t used = connection.parser.feed(bytes);
+    if (!was_started && connection.parser.started()) {
+      // The head must be in well before read_timeout (slow-header clients); the whole request
+      // within read_timeout.
+      setTimer(connection, TimerKind::Header, connection.request_started + header_timeout_);
+    }
+    if (connection.parser.awaitingAdmission()) {
+      if (!admit(connection)) return;  // refused: answered and lingering
+      used += connection.parser.feed(bytes.substr(used));
+    }
+    connection.request_bytes += used;
     switch (connection.parser.state()) {
       case HttpRequestParser::State::Complete:
         connection.pending.append(asBytes(bytes.substr(used)));
@@ -587,6 +776,74 @@ class HttpServer::Impl {
     }
   }
 
+  // The head of a request with a body is in: the handler decides on the caller, then the body
+  // must fit the global budget of buffered body bytes. False when refused (answered, lingering).
+  bool admit(Connection& connection) {
+    HttpRequest& head = connection.parser.head();
+    head.peer = connection.peer;
+    head.listener = connection.listener;
+    std::optional<HttpResponse> refusal;
+    try {
+      refusal = handler_.admit(head);
+    } catch (...) {
+      refusal = errorResponse(500, "InternalError", "the request handler failed");
+    }
+    if (refusal) {
+      connection.close_after_write = true;
+      connection.linger_after_write = true;
+      connection.head_request = false;
+      respond(connection, checkedResponse(std::move(*refusal)));
+      return false;
+    }
+    const std::size_t length = connection.parser.contentLength();
+    // One uid may hold at most half of the budget (at least one maximal body), so an app that
+    // keeps large bodies half-sent cannot stop every other caller's requests with a body.
+    const std::size_t uid_share = std::max(max_buffered_body_ / 2, options_.max_body_bytes);
+    const auto held = buffered_by_uid_.find(connection.peer.uid);
+    const std::size_t uid_held = held == buffered_by_uid_.end() ? 0 : held->second;
+    if (length > max_buffered_body_ - std::min(max_buffered_body_, buffered_body_) ||
+        length > uid_share - std::min(uid_share, uid_held)) {
+      auditRefusal(connection, 503, "ServerBusy");
+      HttpResponse busy = errorResponse(
+          503, "ServerBusy",
+          "the agent is buffering its limit of request body bytes (" +
+              std::to_string(max_buffered_body_) + " in all, " + std::to_string(uid_share) +
+              " per caller uid); retry with backoff");
+      busy.headers.emplace_back("Retry-After", "1");
+      connection.close_after_write = true;
+      connection.linger_after_write = true;
+      connection.head_request = false;
+      respond(connection, busy);
+      ++busy_since_log_;
+      if (busy_since_log_ == 1 || busy_since_log_ % 1000 == 0) {
+        log::warning("agent_http_body_budget_full",
+                     {{"max_buffered_body_bytes", static_cast<int64_t>(max_buffered_body_)},
+                      {"refused", static_cast<int64_t>(busy_since_log_)}});
+      }
+      return false;
+    }
+    buffered_body_ += length;
+    buffered_by_uid_[connection.peer.uid] += length;
+    connection.reserved_body = length;
+    connection.parser.admit();
+    setTimer(connection, TimerKind::Read, connection.request_started + options_.read_timeout);
+    return true;
+  }
+
+  // Returns the request's share of the body budget (its body was handled or dropped).
+  std::size_t releaseBody(Connection& connection) {
+    const std::size_t released = connection.reserved_body;
+    if (released == 0) return 0;
+    buffered_body_ -= std::min(buffered_body_, released);
+    const auto held = buffered_by_uid_.find(connection.peer.uid);
+    if (held != buffered_by_uid_.end()) {
+      held->second -= std::min(held->second, released);
+      if (held->second == 0) buffered_by_uid_.erase(held);
+    }
+    connection.reserved_body = 0;
+    return released;
+  }
+
   void dispatch(Connection& connection) {
     connection.close_after_write = !connection.parser.keepAlive() || stopping_;
     HttpRequest request = connection.parser.takeRequest();
@@ -597,11 +854,7 @@ class HttpServer::Impl {
     connection.state = ConnectionState::Handling;
     clearTimer(connection);
     updateInterest(connection);
-    {
-      std::lock_guard<std::mutex> lock(jobs_mutex_);
-      jobs_.push_back(Job{connection.id, std::move(request)});
-    }
-    jobs_cv_.notify_one();
+    enqueue(Job{connection.id, std::move(request)});
   }
 
   void processCompletions() {
@@ -613,6 +866,7 @@ class HttpServer::Impl {
     for (Completion& completion : done) {
       Connection* connection = find(completion.connection_id);
       if (connection == nullptr) continue;
+      releaseBody(*connection);
       if (connection->abandoned) {
         closeConnection(connection->id);
         continue;
@@ -722,7 +976,13 @@ class HttpServer::Impl {
       }
       const TimerKind kind = connection->timer;
       clearTimer(*connection);
-      if (kind == TimerKind::Read) {
+      if (kind == TimerKind::Header) {
+        auditRefusal(*connection, 408, "RequestTimeout");
+        sendError(*connection, 408, "RequestTimeout",
+                  "the request line and headers were not received within " +
+                      std::to_string(header_timeout_.count()) + " ms",
+                  /*linger=*/false);
+      } else if (kind == TimerKind::Read) {
         auditRefusal(*connection, 408, "RequestTimeout");
         sendError(*connection, 408, "RequestTimeout",
                   "the request was not received completely within " +
@@ -748,8 +1008,11 @@ class HttpServer::Impl {
   std::vector<std::thread> workers_;
 
   std::mutex jobs_mutex_;
-  std::condition_variable jobs_cv_;
-  std::deque<Job> jobs_;
+  std::condition_variable jobs_cv_;  // the workers
+  std::condition_variable lane_cv_;  // the cheap-request lane thread
+  std::deque<Job> cheap_jobs_;
+  std::map<uid_t, std::deque<Job>> jobs_by_uid_;
+  std::deque<uid_t> uid_turns_;  // uids with queued jobs, in round-robin order
   bool workers_exit_ = false;
 
   std::mutex completions_mutex_;
@@ -764,6 +1027,14 @@ class HttpServer::Impl {
   TimePoint drain_deadline_;
   SecretBytes scratch_;
   std::size_t refused_since_log_ = 0;
+  std::size_t evicted_since_log_ = 0;
+  std::size_t busy_since_log_ = 0;
+  std::array<std::size_t, kPools> pool_count_{};
+  std::unordered_map<uid_t, std::size_t> uid_count_;  // client and unknown-peer connections
+  std::size_t buffered_body_ = 0;                      // reserved body bytes, all connections
+  std::unordered_map<uid_t, std::size_t> buffered_by_uid_;  // the same per caller uid
+  std::size_t max_buffered_body_ = 0;
+  std::chrono::milliseconds header_timeout_{0};
 
   std::atomic<std::size_t> open_connections_{0};
 };
@@ -775,7 +1046,13 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions option
   if (options.max_connections == 0) {
     return invalidArgumentError("HTTP server max_connections must be at least 1");
   }
-  if (options.read_timeout.count() <= 0 || options.idle_timeout.count() <= 0 ||
+  if (options.admin_connections == 0 || options.unknown_peer_connections == 0 ||
+      options.max_connections_per_uid == 0) {
+    return invalidArgumentError(
+        "HTTP server admin, unknown-peer and per-uid connection limits must be at least 1");
+  }
+  if (options.header_timeout.count() <= 0 || options.read_timeout.count() <= 0 ||
+      options.idle_timeout.count() <= 0 ||
       options.write_timeout.count() <= 0 || options.drain_timeout.count() < 0) {
     return invalidArgumentError("HTTP server timeouts must be positive");
   }

@@ -13,13 +13,27 @@
 //    connection; after a refused request (not after 408) the server first shuts down its write
 //    side and discards what the client still sends (up to max(4 MiB, 2 x max_body_bytes) or
 //    read_timeout), so a client busy sending an oversized body reads the 413, not a reset.
-//  - Timeouts: read_timeout runs from the first byte of a request until it is complete (then
-//    408 and close); idle_timeout closes a connection silently when no request is pending;
+//  - Timeouts: the request line and headers must arrive within header_timeout (capped at
+//    read_timeout) of the request's first byte, the whole request within read_timeout (then 408
+//    and close); idle_timeout closes a connection silently when no request is pending;
 //    write_timeout bounds the time to write one response (then close).
-//  - Connection limit: when max_connections are open, a new connection first evicts the
-//    connection idle the longest (keep-alive, no request pending); when none is idle it is
-//    accepted, answered 503 TooManyConnections and closed. Idle clients therefore cannot lock
-//    out a well-behaved one; busy ones can only until their read_timeout.
+//  - Authorization before the body (issue 14): once the head of a request with a body is parsed
+//    the handler's admit() decides on the caller, route, operation and key; a refusal is answered
+//    and the body discarded unread. An admitted body must fit max_buffered_body_bytes (all
+//    connections together, reserved by Content-Length; one uid at most half of it, at least one
+//    max_body_bytes), else 503 ServerBusy with Retry-After.
+//  - Connection budgets: the client (and compat) sockets share max_connections, the admin socket
+//    has admin_connections, and peers that no rule names (RequestHandler::knownPeer) share
+//    unknown_peer_connections on any socket; outside the admin socket one uid holds at most
+//    max_connections_per_uid. A new connection over a budget first closes, in that budget (or
+//    of that uid), a connection already refused and lingering, else the one idle the longest,
+//    else the slowest partial request (fewest bytes per second, answered 408); only when every
+//    connection is being handled or written it is answered 503 TooManyConnections and closed.
+//  - Workers: complete requests queue per caller uid and are taken round-robin; cheap requests
+//    (GET/HEAD except /events) have their own queue that every worker takes first, and one more
+//    thread (the cheap lane) serves only that queue, so expensive requests never stall them.
+//    After a request or response of 16 KiB or more the heap is trimmed (malloc_trim) so RSS
+//    returns near idle.
 //  - Peer credentials (SO_PEERCRED) are read once per connection at accept; a connection whose
 //    credentials cannot be read is closed.
 //  - Request and response bodies live in SecretBytes, as do the connection's read and write
@@ -37,11 +51,19 @@
 
 namespace skr::agent {
 
+// Default max_buffered_body_bytes: this many bodies of max_body_bytes buffered at once.
+inline constexpr std::size_t kDefaultBufferedBodies = 4;
+
 struct HttpServerOptions {
-  std::size_t workers = 4;
-  std::size_t max_connections = 256;
+  std::size_t workers = 4;  // plus one thread for cheap requests
+  std::size_t max_connections = 256;       // client and compat sockets
+  std::size_t admin_connections = 16;      // admin socket
+  std::size_t unknown_peer_connections = 8;  // peers no rule names, any socket
+  std::size_t max_connections_per_uid = 64;  // one uid, outside the admin socket
+  std::size_t max_buffered_body_bytes = 0;   // 0: kDefaultBufferedBodies * max_body_bytes
   std::size_t max_body_bytes = std::size_t{1024} * 1024;
   std::size_t max_header_bytes = std::size_t{16} * 1024;
+  std::chrono::milliseconds header_timeout{2000};  // capped at read_timeout
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds write_timeout{5000};

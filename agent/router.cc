@@ -28,12 +28,15 @@ struct Router::Context {
 
 namespace {
 
-// Request bodies are JSON documents of a few KiB at most; the server bounds the body size too.
+// Request bodies are small, flat JSON documents; the server bounds the body size too.
+constexpr std::size_t kMaxRequestJsonValues = 4096;
 json::ParseLimits requestLimits() {
   json::ParseLimits limits;
   limits.max_bytes = 1024 * 1024;
   limits.max_depth = 8;
   limits.max_string_bytes = 512 * 1024;
+  // A 100-item batch is about 500 values; a megabyte of "{}," would be 350,000 (issue 14).
+  limits.max_values = kMaxRequestJsonValues;
   return limits;
 }
 
@@ -376,6 +379,18 @@ StatusOr<json::ObjectPtr> keyBundleJson(const KeyVersion& v, bool primary) {
 
 }  // namespace
 
+struct Router::Preflight {
+  std::optional<Route> route;
+  std::optional<Caller> caller;         // unset for healthz / readyz
+  std::optional<HttpResponse> refusal;  // set: answer this, nothing else
+};
+
+struct Router::CompatPreflight {
+  std::optional<CompatRoute> route;
+  std::optional<Caller> caller;  // unset for routes that need no rule
+  std::optional<HttpResponse> refusal;
+};
+
 Router::Router(std::shared_ptr<Keyring> keyring, std::shared_ptr<const Authorizer> authorizer,
                const Clock& clock, RouterOptions options)
     : keyring_(std::move(keyring)),
@@ -422,7 +437,12 @@ HttpResponse Router::handle(const HttpRequest& request) {
     response =
         errorResponse({500, "Internal", "internal error while handling the request", "", {}});
   }
-  const double seconds = std::chrono::duration<double>(clock_->steadyNow() - start).count();
+  audit(request, ctx, response.status,
+        std::chrono::duration<double>(clock_->steadyNow() - start).count());
+  return response;
+}
+
+void Router::audit(const HttpRequest& request, const Context& ctx, int status, double seconds) {
   metrics_.recordRequest(ctx.op, ctx.code.empty() ? "ok" : ctx.code, seconds);
   const char* listener = request.listener == Listener::Admin    ? "admin"
                          : request.listener == Listener::Compat ? "compat"
@@ -432,49 +452,80 @@ HttpResponse Router::handle(const HttpRequest& request) {
                         {"op", ctx.op},
                         {"key", ctx.key},
                         {"version", ctx.version},
-                        {"status", response.status},
+                        {"status", status},
                         {"code", ctx.code},
                         {"caller_uid", static_cast<int64_t>(request.peer.uid)},
                         {"caller_gid", static_cast<int64_t>(request.peer.gid)},
                         {"caller_pid", static_cast<int64_t>(request.peer.pid)},
                         {"rule", ctx.rule},
                         {"duration_ms", seconds * 1000.0}});
-  return response;
+}
+
+std::optional<HttpResponse> Router::admit(const HttpRequest& head) {
+  const auto start = clock_->steadyNow();
+  Context ctx;
+  std::optional<HttpResponse> refusal;
+  try {
+    if (head.listener == Listener::Compat) {
+      refusal = compatPreflight(head, ctx).refusal;
+    } else {
+      refusal = preflight(head, ctx).refusal;
+    }
+  } catch (...) {
+    return std::nullopt;  // handle() answers it, with its own error handling
+  }
+  if (!refusal) return std::nullopt;
+  audit(head, ctx, refusal->status,
+        std::chrono::duration<double>(clock_->steadyNow() - start).count());
+  return refusal;
+}
+
+bool Router::knownPeer(Listener listener, const PeerCredentials& peer) {
+  return authorizer_->namesPeer(peer, listener == Listener::Admin);
 }
 
 // The sidecar listener: its own routes and error shape ({"error": "..."}), the same caller
 // authentication as the other sockets.
-HttpResponse Router::dispatchCompat(const HttpRequest& request, Context& ctx) {
-  std::optional<CompatRoute> route = compat_ ? SidecarCompat::resolve(request.path) : std::nullopt;
-  if (!route) {
+Router::CompatPreflight Router::compatPreflight(const HttpRequest& request, Context& ctx) {
+  CompatPreflight out;
+  out.route = compat_ ? SidecarCompat::resolve(request.path) : std::nullopt;
+  if (!out.route) {
     ctx.code = "NotFound";
-    return SidecarCompat::error(404, "no route for " + request.method + " " + request.path +
-                                         " on the Azure SKR sidecar listener");
+    out.refusal = SidecarCompat::error(404, "no route for " + request.method + " " +
+                                                request.path + " on the Azure SKR sidecar listener");
+    return out;
   }
-  ctx.op = route->label;
-  if (request.method != route->method) {
+  ctx.op = out.route->label;
+  if (request.method != out.route->method) {
     ctx.code = "MethodNotAllowed";
-    HttpResponse r =
-        SidecarCompat::error(405, request.method + " is not allowed here; use " + route->method);
-    r.headers.emplace_back("Allow", route->method);
-    return r;
+    out.refusal = SidecarCompat::error(
+        405, request.method + " is not allowed here; use " + out.route->method);
+    out.refusal->headers.emplace_back("Allow", out.route->method);
+    return out;
   }
-  std::optional<std::variant<Caller, AuthError>> auth;
-  const Caller* caller = nullptr;
-  if (route->needs_rule) {
-    auth = authorizer_->authenticate(request, compat_requires_header_);
-    if (auto* error = std::get_if<AuthError>(&*auth)) {
+  if (out.route->needs_rule) {
+    std::variant<Caller, AuthError> auth =
+        authorizer_->authenticate(request, compat_requires_header_);
+    if (auto* error = std::get_if<AuthError>(&auth)) {
       metrics_.recordAuthFailure(authFailureName(error->reason));
       ctx.code = error->code;
-      HttpResponse r = SidecarCompat::error(error->http_status, error->message);
-      if (error->www_authenticate) r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return r;
+      out.refusal = SidecarCompat::error(error->http_status, error->message);
+      if (error->www_authenticate) out.refusal->headers.emplace_back("WWW-Authenticate", "Bearer");
+      return out;
     }
-    caller = &std::get<Caller>(*auth);
-    ctx.rule = caller->ruleNames();
+    out.caller = std::get<Caller>(std::move(auth));
+    ctx.rule = out.caller->ruleNames();
   }
+  return out;
+}
+
+HttpResponse Router::dispatchCompat(const HttpRequest& request, Context& ctx) {
+  CompatPreflight checked = compatPreflight(request, ctx);
+  if (checked.refusal) return std::move(*checked.refusal);
   CompatAudit audit;
-  HttpResponse response = compat_->serve(*route, request, caller, ready(), audit);
+  HttpResponse response = compat_->serve(*checked.route, request,
+                                         checked.caller ? &*checked.caller : nullptr, ready(),
+                                         audit);
   ctx.key = audit.key;
   ctx.version = audit.version;
   ctx.code = audit.code;
@@ -482,20 +533,16 @@ HttpResponse Router::dispatchCompat(const HttpRequest& request, Context& ctx) {
   return response;
 }
 
-HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
+// Everything decided from the request line and headers alone: the route, its method, the
+// socket, the caller and its grant on the route's operation and key. Healthz and readyz pass
+// with no caller. Runs for handle() and, before the body is read, for admit().
+Router::Preflight Router::preflight(const HttpRequest& request, Context& ctx) {
+  Preflight out;
   auto fail = [&](ApiError e) {
     ctx.code = e.code;
-    return errorResponse(e);
+    out.refusal = errorResponse(e);
+    return std::move(out);
   };
-  auto notReady = [&](std::string message) {
-    return fail({503,
-                 "NotReady",
-                 std::move(message),
-                 "",
-                 {{"Retry-After", std::to_string(options_.retry_after_seconds)}}});
-  };
-
-  if (request.listener == Listener::Compat) return dispatchCompat(request, ctx);
   std::optional<Route> route = resolve(splitPath(request.path));
   if (!route) {
     return fail({404, "NotFound", "no route for " + request.method + " " + request.path, "", {}});
@@ -510,13 +557,9 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
                  "",
                  {{"Allow", route->method}}});
   }
-
+  out.route = route;
   // Liveness and readiness: no caller rule, on either socket.
-  if (route->kind == RouteKind::Healthz) return jsonResponse(200, R"({"status":"ok"})");
-  if (route->kind == RouteKind::Readyz) {
-    if (!ready()) return notReady("not every configured key is released and verified yet");
-    return jsonResponse(200, R"({"status":"ready"})");
-  }
+  if (route->kind == RouteKind::Healthz || route->kind == RouteKind::Readyz) return out;
 
   if (route->admin && request.listener != Listener::Admin) {
     return fail({403, "Forbidden", "admin operations are served only on the admin socket", "", {}});
@@ -546,6 +589,33 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
     metrics_.recordAuthFailure(authFailureName(refused->reason));
     return fail({refused->http_status, refused->code, refused->message, "", {}});
   }
+  out.caller = caller;
+  return out;
+}
+
+HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
+  auto fail = [&](ApiError e) {
+    ctx.code = e.code;
+    return errorResponse(e);
+  };
+  auto notReady = [&](std::string message) {
+    return fail({503,
+                 "NotReady",
+                 std::move(message),
+                 "",
+                 {{"Retry-After", std::to_string(options_.retry_after_seconds)}}});
+  };
+
+  if (request.listener == Listener::Compat) return dispatchCompat(request, ctx);
+  Preflight checked = preflight(request, ctx);
+  if (checked.refusal) return std::move(*checked.refusal);
+  const std::optional<Route>& route = checked.route;
+  if (route->kind == RouteKind::Healthz) return jsonResponse(200, R"({"status":"ok"})");
+  if (route->kind == RouteKind::Readyz) {
+    if (!ready()) return notReady("not every configured key is released and verified yet");
+    return jsonResponse(200, R"({"status":"ready"})");
+  }
+  const Caller& caller = *checked.caller;
 
   const int retry_after = options_.retry_after_seconds;
   auto lookup = [&](const std::optional<std::string>& version)
@@ -873,12 +943,22 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
         }
       }
       // Only the caller's keys (and agent-wide events) are shown.
-      // Past max_event_waiters a poll answers at once instead of holding a worker.
+      // Past max_event_waiters a poll that would have to wait is 429 Throttled instead of
+      // holding a worker (one with events to return, or timeout=0, is answered at once).
       EventBatch batch;
       if (event_waiters_.fetch_add(1) < options_.max_event_waiters) {
         batch = log->waitAfter(after, std::chrono::seconds(timeout_seconds));
       } else {
         batch = log->after(after);
+        if (batch.events.empty() && !batch.truncated && timeout_seconds > 0) {
+          event_waiters_.fetch_sub(1);
+          return fail({429,
+                       "Throttled",
+                       "too many /events polls are waiting (at most " +
+                           std::to_string(options_.max_event_waiters) + "); retry with backoff",
+                       "",
+                       {{"Retry-After", std::to_string(options_.retry_after_seconds)}}});
+        }
       }
       event_waiters_.fetch_sub(1);
       std::erase_if(batch.events, [&](const AgentEvent& event) {

@@ -93,6 +93,12 @@ class Router final : public RequestHandler {
   // Counts a request the HTTP server refused itself in skr_requests_total{op="http"} (its audit
   // line is written by the server).
   void refused(Listener listener, int status, std::string_view code, double seconds) override;
+  // Before the body is read: the route, method, socket, caller and its grant on the route's
+  // operation and key (the same checks handle() makes first). A refusal is audited and counted
+  // here; nullopt lets the body in.
+  std::optional<HttpResponse> admit(const HttpRequest& head) override;
+  // Whether some rule names the peer (on the admin socket: an admin rule).
+  bool knownPeer(Listener listener, const PeerCredentials& peer) override;
 
   // Readiness: every configured key released and verified (the lead decides). Until then key
   // operations and /readyz answer 503 NotReady.
@@ -120,6 +126,11 @@ class Router final : public RequestHandler {
 
  private:
   struct Context;
+  struct Preflight;
+  struct CompatPreflight;
+  Preflight preflight(const HttpRequest& request, Context& ctx);
+  CompatPreflight compatPreflight(const HttpRequest& request, Context& ctx);
+  void audit(const HttpRequest& request, const Context& ctx, int status, double seconds);
   HttpResponse dispatch(const HttpRequest& request, Context& ctx);
   HttpResponse dispatchCompat(const HttpRequest& request, Context& ctx);
   AdminHooks hooks() const;

@@ -280,6 +280,22 @@ Status validateAgent(const Config& config) {
     return fail("agent.limits.max_connections",
                 std::to_string(l.max_connections) + " is not 1..65536");
   }
+  for (const auto& [name, value] :
+       {std::pair<const char*, int>{"agent.limits.admin_connections", l.admin_connections},
+        {"agent.limits.unknown_peer_connections", l.unknown_peer_connections},
+        {"agent.limits.max_connections_per_uid", l.max_connections_per_uid}}) {
+    if (value < 1 || value > 65536) return fail(name, std::to_string(value) + " is not 1..65536");
+  }
+  if (l.max_buffered_body_bytes != 0 &&
+      (l.max_buffered_body_bytes < l.max_body_bytes || l.max_buffered_body_bytes > (1u << 30))) {
+    return fail("agent.limits.max_buffered_body_bytes",
+                std::to_string(l.max_buffered_body_bytes) +
+                    " is not 0 (4 x max_body_bytes) or max_body_bytes (" +
+                    std::to_string(l.max_body_bytes) + ")..1073741824");
+  }
+  if (l.header_timeout.count() <= 0) {
+    return fail("agent.limits.header_timeout", "must be positive");
+  }
   if (l.idle_timeout.count() <= 0) return fail("agent.limits.idle_timeout", "must be positive");
   if (l.read_timeout.count() <= 0) return fail("agent.limits.read_timeout", "must be positive");
   if (a.rotation_interval.count() < 0) return fail("agent.rotation_interval", "is negative");
@@ -549,8 +565,13 @@ std::string describeConfig(const Config& c) {
   j.number("max_body_bytes", static_cast<int64_t>(ag.limits.max_body_bytes));
   j.number("max_header_bytes", static_cast<int64_t>(ag.limits.max_header_bytes));
   j.number("max_connections", ag.limits.max_connections);
+  j.number("admin_connections", ag.limits.admin_connections);
+  j.number("unknown_peer_connections", ag.limits.unknown_peer_connections);
+  j.number("max_connections_per_uid", ag.limits.max_connections_per_uid);
+  j.number("max_buffered_body_bytes", static_cast<int64_t>(ag.limits.max_buffered_body_bytes));
   j.string("idle_timeout", formatDuration(ag.limits.idle_timeout));
   j.string("read_timeout", formatDuration(ag.limits.read_timeout));
+  j.string("header_timeout", formatDuration(ag.limits.header_timeout));
   j.close();
   j.string("release_on_start", releaseOnStartName(ag.release_on_start));
   j.string("rotation_interval", formatDuration(duration_cast<milliseconds>(ag.rotation_interval)));

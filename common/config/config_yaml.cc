@@ -378,6 +378,19 @@ Status readLimits(const YamlNode& node, const std::string& path, AgentLimits& l)
                                  int64_t{1} << 40, l.max_header_bytes));
   SKR_RETURN_IF_ERROR(readNumber(m.take("max_connections"), m.child("max_connections"), 0,
                                  int64_t{1} << 30, l.max_connections));
+  SKR_RETURN_IF_ERROR(readNumber(m.take("admin_connections"), m.child("admin_connections"), 0,
+                                 int64_t{1} << 30, l.admin_connections));
+  SKR_RETURN_IF_ERROR(readNumber(m.take("unknown_peer_connections"),
+                                 m.child("unknown_peer_connections"), 0, int64_t{1} << 30,
+                                 l.unknown_peer_connections));
+  SKR_RETURN_IF_ERROR(readNumber(m.take("max_connections_per_uid"),
+                                 m.child("max_connections_per_uid"), 0, int64_t{1} << 30,
+                                 l.max_connections_per_uid));
+  SKR_RETURN_IF_ERROR(readNumber(m.take("max_buffered_body_bytes"),
+                                 m.child("max_buffered_body_bytes"), 0, int64_t{1} << 40,
+                                 l.max_buffered_body_bytes));
+  SKR_RETURN_IF_ERROR(readDuration(m.take("header_timeout"), m.child("header_timeout"),
+                                   milliseconds(1), l.header_timeout));
   SKR_RETURN_IF_ERROR(readDuration(m.take("idle_timeout"), m.child("idle_timeout"), milliseconds(1),
                                    l.idle_timeout));
   SKR_RETURN_IF_ERROR(readDuration(m.take("read_timeout"), m.child("read_timeout"), milliseconds(1),

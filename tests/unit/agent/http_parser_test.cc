@@ -237,3 +237,50 @@ TEST_CASE("percentDecode decodes escapes and plus only in query mode") {
 
 }  // namespace
 }  // namespace skr::agent
+
+namespace skr::agent {
+namespace {
+
+TEST_CASE(
+    "with pause_before_body the parser stops after a head that announces a body and takes no "
+    "body byte until admit()") {
+  HttpParserLimits limits;
+  limits.pause_before_body = true;
+  HttpRequestParser parser(limits);
+  const std::size_t head_size = kPost.find("\r\n\r\n") + 4;
+  const std::size_t used = parser.feed(kPost);
+  CHECK(used == head_size);
+  CHECK(parser.state() == HttpRequestParser::State::Incomplete);
+  REQUIRE(parser.awaitingAdmission());
+  CHECK(parser.head().path == "/keys/data-kek/unwrapkey");
+  CHECK(parser.head().body.empty());
+  CHECK(parser.contentLength() == 11);
+  CHECK(parser.feed(std::string_view(kPost).substr(used)) == 0);  // still paused
+  parser.admit();
+  CHECK(parser.feed(std::string_view(kPost).substr(used)) == 11);
+  REQUIRE(parser.state() == HttpRequestParser::State::Complete);
+  CHECK(bodyText(parser.takeRequest()) == "{\"a\":\"xyz\"}");
+  // A request without a body completes with its head, no admission step.
+  HttpRequestParser get(limits);
+  get.feed("GET /keys HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK_FALSE(get.awaitingAdmission());
+  CHECK(get.state() == HttpRequestParser::State::Complete);
+}
+
+TEST_CASE("path segments that are not UTF-8 text are 400 BadRequest") {
+  for (const std::string target :
+       {"/keys/%ff", "/keys/%80", "/keys/%c0%af", "/keys/%ed%a0%80", "/keys/%f5%80%80%80",
+        "/keys/a%e2%80%aeb", "/keys/%c2%85", "/keys/%e2%81%a6x"}) {
+    const Parsed parsed = parse("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    INFO(target);
+    REQUIRE(parsed.state == HttpRequestParser::State::Failed);
+    CHECK(parsed.error.status == 400);
+    CHECK(parsed.error.message == "path: a segment is not valid UTF-8 text");
+  }
+  const Parsed ok = parse("GET /keys/caf%c3%a9/%f0%9f%94%91 HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(ok.state == HttpRequestParser::State::Complete);
+  CHECK(ok.request->path == "/keys/caf\xc3\xa9/\xf0\x9f\x94\x91");
+}
+
+}  // namespace
+}  // namespace skr::agent

@@ -526,7 +526,7 @@ TEST_CASE("server refuses connections beyond max_connections with 503 when none 
   CHECK(refused->status == 503);
   CHECK(refused->body ==
         "{\"error\":{\"code\":\"TooManyConnections\",\"message\":\"the agent has reached its "
-        "connection limit of 2\"}}");
+        "client connection limit of 2\"}}");
   CHECK(third.closedByServer());
   CHECK(test.server->openConnections() == 2);
   // The busy ones still complete.
@@ -596,6 +596,232 @@ TEST_CASE("server start rejects invalid options") {
         "HTTP server needs at least one worker");
   CHECK(HttpServer::start({}, handler, {}).status().message() ==
         "HTTP server has no listening socket");
+}
+
+}  // namespace
+}  // namespace skr::agent
+
+namespace skr::agent {
+namespace {
+
+// Refuses in admit() every request whose path starts with /refused, counts handle() calls and
+// treats uid `stranger` as a peer no rule names.
+class AdmittingHandler : public EchoHandler {
+ public:
+  explicit AdmittingHandler(uid_t stranger = static_cast<uid_t>(-2)) : stranger_(stranger) {}
+  HttpResponse handle(const HttpRequest& request) override {
+    ++handled;
+    return EchoHandler::handle(request);
+  }
+  std::optional<HttpResponse> admit(const HttpRequest& head) override {
+    ++admitted;
+    if (head.path.rfind("/refused", 0) != 0) return std::nullopt;
+    HttpResponse r;
+    r.status = 403;
+    r.body = SecretBytes::copyOf(asBytes("{\"error\":{\"code\":\"Forbidden\"}}"));
+    return r;
+  }
+  bool knownPeer(Listener /*listener*/, const PeerCredentials& peer) override {
+    return peer.uid != stranger_;
+  }
+  std::atomic<int> handled{0};
+  std::atomic<int> admitted{0};
+
+ private:
+  uid_t stranger_;
+};
+
+TEST_CASE("server asks admit() after the head and answers a refusal before any body byte") {
+  AdmittingHandler handler;
+  TestServer test(handler, {});
+  Client client(test.clientPath());
+  // Announces 1 MiB, sends none of it: the refusal comes at once, the handler never runs.
+  REQUIRE(client.send("POST /refused HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"));
+  const auto refused = client.read();
+  REQUIRE(refused);
+  CHECK(refused->status == 403);
+  CHECK(refused->header("connection") == "close");
+  CHECK(handler.handled == 0);
+  // With `Expect: 100-continue` the refusal replaces the interim 100.
+  Client expecting(test.clientPath());
+  REQUIRE(expecting.send(
+      "POST /refused HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+  const auto no_continue = expecting.read();
+  REQUIRE(no_continue);
+  CHECK(no_continue->status == 403);
+  // An admitted body is read and handled as before; a request without a body needs no admit().
+  Client allowed(test.clientPath());
+  REQUIRE(allowed.send(post("/ok", "data")));
+  const auto served = allowed.read();
+  REQUIRE(served);
+  CHECK(served->status == 200);
+  const int admitted_before = handler.admitted;
+  REQUIRE(allowed.send(get("/keys")));
+  REQUIRE(allowed.read());
+  CHECK(handler.admitted == admitted_before);
+  CHECK(handler.handled == 2);
+}
+
+TEST_CASE("server answers 503 ServerBusy when a body would pass max_buffered_body_bytes") {
+  AdmittingHandler handler;
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  options.max_buffered_body_bytes = 1500;
+  TestServer test(handler, options);
+  Client first(test.clientPath());
+  REQUIRE(first.send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc"));
+  REQUIRE(openConnectionsReach(*test.server, 1));
+  std::this_thread::sleep_for(50ms);  // the first body's 1000 bytes are reserved
+  Client second(test.clientPath());
+  REQUIRE(second.send("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
+  const auto busy = second.read();
+  REQUIRE(busy);
+  CHECK(busy->status == 503);
+  CHECK(busy->header("retry-after") == "1");
+  CHECK(busy->body.find("ServerBusy") != std::string::npos);
+  // Once the first request is done, its share is back.
+  REQUIRE(first.send(std::string(997, 'x')));
+  const auto done = first.read();
+  REQUIRE(done);
+  CHECK(done->status == 200);
+  Client third(test.clientPath());
+  REQUIRE(third.send(post("/c", std::string(1000, 'y'))));
+  const auto served = third.read();
+  REQUIRE(served);
+  CHECK(served->status == 200);
+}
+
+TEST_CASE("server answers 408 when the head is not in within header_timeout") {
+  EchoHandler handler;
+  HttpServerOptions options;
+  options.header_timeout = 200ms;
+  options.read_timeout = 3s;
+  TestServer test(handler, options);
+  Client client(test.clientPath());
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(client.send("GET /slow HTTP/1.1\r\nHost: x\r\n"));
+  const auto response = client.read();
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  REQUIRE(response);
+  CHECK(response->status == 408);
+  CHECK(response->body.find("request line and headers were not received within 200 ms") !=
+        std::string::npos);
+  CHECK(elapsed >= 190ms);
+  CHECK(elapsed < 2s);
+}
+
+TEST_CASE(
+    "server evicts the slowest partial request for a new connection when its budget is full") {
+  EchoHandler handler;
+  HttpServerOptions options;
+  options.max_connections = 2;
+  TestServer test(handler, options);
+  Client slow(test.clientPath());
+  REQUIRE(slow.send("G"));
+  std::this_thread::sleep_for(100ms);
+  Client faster(test.clientPath());
+  REQUIRE(faster.send("GET /x HTTP/1.1\r\nHost: x\r\n"));
+  std::this_thread::sleep_for(100ms);
+  Client newcomer(test.clientPath());
+  REQUIRE(newcomer.send(get("/new")));
+  const auto served = newcomer.read();
+  REQUIRE(served);
+  CHECK(served->status == 200);
+  const auto evicted = slow.read();
+  REQUIRE(evicted);
+  CHECK(evicted->status == 408);
+  CHECK(slow.closedByServer());
+  REQUIRE(faster.send("\r\n"));  // the faster one was kept and completes
+  const auto kept = faster.read();
+  REQUIRE(kept);
+  CHECK(kept->status == 200);
+}
+
+TEST_CASE(
+    "server gives peers no rule names their own small budget, and one uid at most "
+    "max_connections_per_uid") {
+  AdmittingHandler handler(::getuid());  // this process is the stranger
+  HttpServerOptions options;
+  options.unknown_peer_connections = 1;
+  options.max_connections_per_uid = 1;
+  TestServer test(handler, options);
+  // Busy connections cannot be evicted: the second gets 503 naming the budget.
+  SlowHandler slow_handler;
+  TestServer busy(slow_handler, options);
+  Client first(busy.clientPath());
+  REQUIRE(first.send(post("/a", "x")));
+  REQUIRE(slow_handler.entered(5s));
+  Client second(busy.clientPath());
+  const auto refused = second.read();
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(refused->body.find("per_uid connection limit of 1") != std::string::npos);
+  slow_handler.release();
+  REQUIRE(first.read());
+  // Unknown peers: the single slot goes to the newest connection (the idle one is evicted).
+  Client a(test.clientPath());
+  REQUIRE(a.send(get("/1")));
+  REQUIRE(a.read());
+  Client b(test.clientPath());
+  REQUIRE(b.send(get("/2")));
+  const auto answered = b.read();
+  REQUIRE(answered);
+  CHECK(answered->status == 200);
+  CHECK(a.closedByServer());
+}
+
+TEST_CASE("server keeps the admin socket's own budget when the client socket is full") {
+  SlowHandler handler;
+  HttpServerOptions options;
+  options.max_connections = 1;
+  TestServer test(handler, options);
+  Client busy(test.clientPath());
+  REQUIRE(busy.send(post("/a", "x")));
+  REQUIRE(handler.entered(5s));
+  Client refused(test.clientPath());
+  const auto full = refused.read();
+  REQUIRE(full);
+  CHECK(full->status == 503);
+  // Same uid, admin socket: a budget of its own, no per-uid count there.
+  Client admin(test.adminPath());
+  REQUIRE(admin.send(post("/status", "{}")));
+  REQUIRE(handler.entered(5s, 2));
+  handler.release();
+  CHECK(busy.read());
+  CHECK(admin.read());
+}
+
+TEST_CASE("a cheap GET is answered while every worker is busy with slow POSTs") {
+  class Mixed : public SlowHandler {
+   public:
+    HttpResponse handle(const HttpRequest& request) override {
+      if (request.method == "GET") {
+        HttpResponse r;
+        r.body = SecretBytes::copyOf(asBytes("{\"cheap\":true}"));
+        return r;
+      }
+      return SlowHandler::handle(request);
+    }
+  } handler;
+  HttpServerOptions options;
+  options.workers = 2;
+  TestServer test(handler, options);
+  Client busy1(test.clientPath());
+  Client busy2(test.clientPath());
+  Client busy3(test.clientPath());
+  REQUIRE(busy1.send(post("/a", "1")));
+  REQUIRE(busy2.send(post("/b", "2")));
+  REQUIRE(busy3.send(post("/c", "3")));  // queued behind the two
+  REQUIRE(handler.entered(5s, 2));
+  Client cheap(test.clientPath());
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(cheap.send(get("/keys")));
+  const auto answered = cheap.read();
+  REQUIRE(answered);
+  CHECK(answered->status == 200);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  handler.release();
+  for (Client* c : {&busy1, &busy2, &busy3}) CHECK(c->read());
 }
 
 }  // namespace

@@ -522,7 +522,9 @@ TEST_CASE("GET /events long-polls the event log on the client socket and filters
   CHECK(f.router->handle(on_admin).status == 403);
 }
 
-TEST_CASE("GET /events beyond max_event_waiters answers at once instead of holding a worker") {
+TEST_CASE(
+    "GET /events beyond max_event_waiters is 429 Throttled when it would wait, and answers at "
+    "once when it need not") {
   Fixture f;
   RouterOptions options;
   options.max_event_waiters = 0;
@@ -530,13 +532,75 @@ TEST_CASE("GET /events beyond max_event_waiters answers at once instead of holdi
   auto events = std::make_shared<EventLog>();
   router.setEventLog(events);
   events->publish(EventType::Ready, "", "", f.clock.now());
+  const uint64_t seq = events->after(0).next;
   HttpRequest r = testing::request("GET", "/events");
-  r.query = {{"after", "1"}, {"timeout", "60"}};
+  r.query = {{"after", std::to_string(seq)}, {"timeout", "60"}};
   const auto started = std::chrono::steady_clock::now();
   HttpResponse answer = router.handle(r);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
-  REQUIRE(answer.status == 200);
-  CHECK(testing::bodyText(answer) == R"({"events":[],"next":1})");
+  REQUIRE(answer.status == 429);
+  CHECK(take(json::getString(bodyJson(answer)->getObject("error"), "code")) == "Throttled");
+  CHECK(std::find(answer.headers.begin(), answer.headers.end(),
+                  std::pair<std::string, std::string>("Retry-After", "1")) !=
+        answer.headers.end());
+  // timeout=0 never waits; a poll with events to return does not either.
+  r.query = {{"after", std::to_string(seq)}, {"timeout", "0"}};
+  CHECK(router.handle(r).status == 200);
+  r.query = {{"after", "0"}, {"timeout", "60"}};
+  HttpResponse kept = router.handle(r);
+  REQUIRE(kept.status == 200);
+  CHECK(bodyJson(kept)->getArray("events")->size() == 1);
+}
+
+TEST_CASE(
+    "admit() refuses from the head alone: no rule, missing header, key or operation outside the "
+    "rule, unknown route, wrong socket, and lets allowed callers' bodies in") {
+  Fixture f;
+  auto head = [](std::string method, std::string path, uid_t uid) {
+    HttpRequest r = testing::request(std::move(method), std::move(path), {}, uid, uid);
+    return r;
+  };
+  CHECK_FALSE(f.router->admit(head("POST", "/keys/aes-kek/unwrapkey", 1000)).has_value());
+  CHECK_FALSE(f.router->admit(head("POST", "/keys/aes-kek/unwrapkey", 1001)).has_value());
+  std::optional<HttpResponse> stranger = f.router->admit(head("POST", "/keys/aes-kek/unwrapkey", 7));
+  REQUIRE(stranger.has_value());
+  CHECK(stranger->status == 403);
+  std::optional<HttpResponse> other_key =
+      f.router->admit(head("POST", "/keys/rsa-kek/unwrapkey", 1001));
+  REQUIRE(other_key.has_value());
+  CHECK(other_key->status == 403);
+  std::optional<HttpResponse> other_op = f.router->admit(head("POST", "/keys/aes-kek/wrapkey", 1001));
+  REQUIRE(other_op.has_value());
+  CHECK(other_op->status == 403);
+  HttpRequest no_header = head("POST", "/keys/aes-kek/unwrapkey", 1000);
+  no_header.headers.clear();
+  std::optional<HttpResponse> missing = f.router->admit(no_header);
+  REQUIRE(missing.has_value());
+  CHECK(missing->status == 401);
+  std::optional<HttpResponse> unknown = f.router->admit(head("POST", "/nowhere", 1000));
+  REQUIRE(unknown.has_value());
+  CHECK(unknown->status == 404);
+  std::optional<HttpResponse> method = f.router->admit(head("PUT", "/keys/aes-kek/unwrapkey", 1000));
+  REQUIRE(method.has_value());
+  CHECK(method->status == 405);
+  std::optional<HttpResponse> admin_here = f.router->admit(head("POST", "/keys/aes-kek/rotate", 1000));
+  REQUIRE(admin_here.has_value());
+  CHECK(admin_here->status == 403);
+  // Who is known at all decides the connection budget.
+  CHECK(f.router->knownPeer(Listener::Client, PeerCredentials{1, 1000, 1000}));
+  CHECK_FALSE(f.router->knownPeer(Listener::Client, PeerCredentials{1, 7, 7}));
+  CHECK(f.router->knownPeer(Listener::Admin, PeerCredentials{1, 0, 0}));
+  CHECK_FALSE(f.router->knownPeer(Listener::Admin, PeerCredentials{1, 1000, 1000}));
+}
+
+TEST_CASE("a request body of more than 4096 JSON values is 400 before a tree is built") {
+  Fixture f;
+  std::string body = R"({"alg":"A256KW","value":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","x":[)";
+  for (int i = 0; i < 5000; ++i) body += i == 0 ? "{}" : ",{}";
+  body += "]}";
+  HttpResponse r = f.post("/keys/aes-kek/unwrapkey", body);
+  CHECK(r.status == 400);
+  CHECK_THAT(bodyText(r), Catch::Contains("more than 4096 values"));
 }
 
 }  // namespace
