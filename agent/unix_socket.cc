@@ -30,8 +30,8 @@ std::string parentDirectory(const std::string& path) {
   return path.substr(0, slash);
 }
 
-// Owned by us or root, and not writable by group/others unless sticky (then nobody else can
-// remove or replace our socket file).
+// Owned by us or root, and not writable by group/others, sticky or not: in a sticky directory
+// nobody else can remove our socket file, but anyone can create its path before we do.
 Status checkDirectory(const std::string& directory) {
   struct stat st {};
   if (::stat(directory.c_str(), &st) != 0) {
@@ -49,6 +49,14 @@ Status checkDirectory(const std::string& directory) {
     return permissionDeniedError("socket directory '" + directory + "' has mode " +
                                  octal(st.st_mode & 07777) +
                                  ": writable by group or others without the sticky bit");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    // /tmp-like: anyone may create the socket's path before the agent does, and clients would
+    // then talk to an impostor.
+    return permissionDeniedError("socket directory '" + directory + "' has mode " +
+                                 octal(st.st_mode & 07777) +
+                                 ": writable by group or others (a sticky bit does not stop "
+                                 "another user from creating the socket path first)");
   }
   return Status::ok();
 }

@@ -113,7 +113,7 @@ TEST_CASE("unix socket refuses a path that exists and is not a socket, and leave
   CHECK(exists(dir.file("d")));
 }
 
-TEST_CASE("unix socket refuses a directory writable by others unless it is sticky") {
+TEST_CASE("unix socket refuses a directory writable by group or others, sticky or not") {
   SocketTestDir dir;
   const std::string open_dir = dir.file("open");
   REQUIRE(::mkdir(open_dir.c_str(), 0700) == 0);
@@ -130,7 +130,17 @@ TEST_CASE("unix socket refuses a directory writable by others unless it is stick
   CHECK(UnixListeningSocket::create(optionsFor(open_dir + "/s.sock")).status().code() ==
         StatusCode::PermissionDenied);
 
-  REQUIRE(::chmod(open_dir.c_str(), 01777) == 0);
+  // A sticky /tmp-like directory: anyone could create the path first (issue 14).
+  for (const mode_t mode : {mode_t{01777}, mode_t{01770}}) {
+    REQUIRE(::chmod(open_dir.c_str(), mode) == 0);
+    auto sticky = UnixListeningSocket::create(optionsFor(open_dir + "/s.sock"));
+    REQUIRE_FALSE(sticky.ok());
+    CHECK(sticky.status().code() == StatusCode::PermissionDenied);
+    CHECK_THAT(sticky.status().message(),
+               Catch::Contains("a sticky bit does not stop another user from creating"));
+    CHECK_FALSE(exists(open_dir + "/s.sock"));
+  }
+  REQUIRE(::chmod(open_dir.c_str(), 0750) == 0);
   CHECK(UnixListeningSocket::create(optionsFor(open_dir + "/s.sock")).ok());
 }
 
