@@ -315,6 +315,12 @@ int runSkrAgent(const std::vector<std::string>& args) {
     return kid;
   };
   hooks.reload = [&]() -> Status {
+    // What start-up enforced must still hold: a state dir made group/world-writable, or removed
+    // and created again, is not read (the keys verified earlier keep serving).
+    if (Status checked = state_dir->recheck(); !checked.isOk()) {
+      log::error("reload_refused", {{"path", state_dir->path()}, {"message", checked.toString()}});
+      return checked;
+    }
     SKR_RETURN_IF_ERROR(provisioner.loadBundles());
     markReadyIfAll();
     return Status::ok();

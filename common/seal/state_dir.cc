@@ -234,6 +234,24 @@ StatusOr<StateDir> StateDir::open(StateDirOptions options) {
   return StateDir(std::move(options), fd.release());
 }
 
+Status StateDir::recheck() const {
+  // Opened again by path with the same checks as open(): mode, owner, no symlink.
+  SKR_ASSIGN_OR_RETURN(Fd by_path, openCheckedDir(AT_FDCWD, options_.path, options_.path,
+                                                  "state dir", options_.owner));
+  struct stat now {};
+  struct stat held {};
+  if (::fstat(by_path.get(), &now) != 0 || ::fstat(fd_, &held) != 0) {
+    return internalError("state dir " + options_.path + ": fstat: " + errnoText(errno));
+  }
+  if (now.st_dev != held.st_dev || now.st_ino != held.st_ino) {
+    return failedPreconditionError("state dir " + options_.path +
+                                   " is no longer the directory opened at start (it was removed "
+                                   "and created again); restart the process to use the new one");
+  }
+  // The held descriptor too: a chmod on the same directory shows here as well.
+  return checkOwnerAndMode(held, "state dir", options_.path, options_.owner, kDirForbidden);
+}
+
 StateDir::StateDir(StateDir&& other) noexcept
     : options_(std::move(other.options_)), fd_(std::exchange(other.fd_, -1)) {}
 
@@ -482,10 +500,9 @@ StatusOr<std::vector<std::string>> StateDir::listVersions(std::string_view key) 
     }
     std::string version = name.substr(0, name.size() - kJsonSuffix.size());
     if (!validateVersionName(version).isOk()) continue;
-    struct stat st {};
-    if (::fstatat(dir.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-      versions.push_back(std::move(version));
-    }
+    // Listed whatever its type: a FIFO, directory or symlink in a bundle's place is then refused
+    // by readVersion() with a reason the agent logs (bundle_rejected), not skipped silently.
+    versions.push_back(std::move(version));
   }
   if (stale_tmp) {
     // Only when no writer holds the lock: a live writer's tmp file is not stale.

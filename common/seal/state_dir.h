@@ -69,6 +69,10 @@ class StateDir {
   ~StateDir();
 
   const std::string& path() const { return options_.path; }
+  // Checks again what open() checked (a directory, no symlink, owner and mode) on the path, and
+  // that the path still names the directory this object holds open. FailedPrecondition when the
+  // directory was removed and created again; PermissionDenied / NotFound as open().
+  Status recheck() const;
 
   // {key}/{version}.json, atomically (creates {key}/ when missing).
   Status writeVersion(std::string_view key, std::string_view version, std::string_view content);
@@ -93,8 +97,10 @@ class StateDir {
 
   // Key directories (valid key names only), sorted; other entries are ignored.
   StatusOr<std::vector<std::string>> listKeys() const;
-  // Versions with a {version}.json, sorted; tmp files and other names are ignored (and stale tmp
-  // files removed when no writer holds the key's lock). NotFound when the key has no directory.
+  // Versions with a {version}.json entry of any type (readVersion() refuses one that is not a
+  // regular file, so a FIFO or symlink there is reported, not skipped), sorted; tmp files and
+  // other names are ignored (and stale tmp files removed when no writer holds the key's lock).
+  // NotFound when the key has no directory.
   StatusOr<std::vector<std::string>> listVersions(std::string_view key) const;
 
   // Retires a version: removes {version}.json. FailedPrecondition when it is the current one.

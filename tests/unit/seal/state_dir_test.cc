@@ -142,7 +142,8 @@ TEST_CASE("state dir refuses a symlinked state dir, key dir or file") {
   StatusOr<std::string> read = dir.readVersion("j", "v2", kCap);
   REQUIRE_FALSE(read.ok());
   CHECK(read.status().message().find("is a symlink") != std::string::npos);
-  CHECK(take(dir.listVersions("j")) == std::vector<std::string>{"v1"});
+  // Listed, so that its reader reports the refusal (the agent's bundle_rejected line).
+  CHECK(take(dir.listVersions("j")) == std::vector<std::string>{"v1", "v2"});
   // Writing over a symlink replaces the link; the file it pointed to is untouched.
   REQUIRE(dir.writeVersion("j", "v2", "bundle").isOk());
   CHECK(slurp(secret) == "not a bundle");
@@ -369,6 +370,31 @@ TEST_CASE("state dir open does not create when asked not to, and trims a trailin
   StateDir dir = take(StateDir::open(o));
   CHECK(dir.path() == t.state);
   CHECK(StateDir::open(optionsFor("")).status().code() == StatusCode::InvalidArgument);
+}
+
+}  // namespace
+}  // namespace skr::seal
+
+namespace skr::seal {
+namespace {
+
+TEST_CASE(
+    "recheck refuses a state dir made group/world-writable, or removed and created again, after "
+    "open") {
+  Tree t;
+  StateDir dir = take(StateDir::open(optionsFor(t.state)));
+  CHECK(dir.recheck().isOk());
+  REQUIRE(::chmod(t.state.c_str(), 0777) == 0);
+  Status writable = dir.recheck();
+  CHECK(writable.code() == StatusCode::PermissionDenied);
+  REQUIRE(::chmod(t.state.c_str(), 0700) == 0);
+  CHECK(dir.recheck().isOk());
+  REQUIRE(::rmdir(t.state.c_str()) == 0);
+  CHECK(dir.recheck().code() == StatusCode::NotFound);
+  REQUIRE(::mkdir(t.state.c_str(), 0700) == 0);
+  Status replaced = dir.recheck();
+  CHECK(replaced.code() == StatusCode::FailedPrecondition);
+  CHECK(replaced.message().find("removed and created again") != std::string::npos);
 }
 
 }  // namespace
