@@ -39,14 +39,15 @@ AgentProcess::AgentProcess(InitWorld& world, const std::string& yaml_without_age
   }
   yaml += options.extra_agent_yaml;
   stderr_path_ = dir_ + "/agent.err";
+  const std::string binary = options.agent_path.empty() ? SKR_AGENT_PATH : options.agent_path;
   pid_ = ::fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
     const int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (err >= 0) ::dup2(err, 2);
     ::setenv("SKR_CONFIG_YAML", yaml.c_str(), 1);
-    const char* argv[] = {SKR_AGENT_PATH, nullptr};
-    ::execve(SKR_AGENT_PATH, const_cast<char* const*>(argv), environ);
+    const char* argv[] = {binary.c_str(), nullptr};
+    ::execve(binary.c_str(), const_cast<char* const*>(argv), environ);
     ::_exit(127);
   }
 }

@@ -23,6 +23,9 @@ struct AgentOptions {
   // "  limits:\n    max_body_bytes: 1024\n") follow it inside the same block.
   bool default_clients = true;
   std::string extra_agent_yaml;
+  // The skr-agent binary to run; empty: this build's (SKR_AGENT_PATH). scripts/bench hostile runs
+  // an older build this way to compare before and after.
+  std::string agent_path;
 };
 
 class AgentProcess {
