@@ -42,18 +42,19 @@ for image in skr-init skr-agent skr-sample-app; do
 done
 
 # The emulator runs as the skr uid (10001, from the manifest), so the containers can read the
-# chip and CA files of its state directory through the read-only hostPath mount.
+# chip and CA files of its state directory through the hostPath mount.
 skr_uid=$(python3 -c 'import sys, yaml
 pod = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "Pod"][0]
 print([c for c in pod["spec"]["initContainers"] if c["name"] == "skr-agent"][0]["securityContext"]["runAsUser"])' "$manifest")
 work=$(mktemp -d /tmp/skr-pod-XXXXXX)
 chmod 0755 "$work"
-cat >"$work/emulator" <<EOF
+cat >"$work/run-emulator" <<EOF
 #!/bin/sh
 exec setpriv --reuid $skr_uid --regid $skr_uid --clear-groups "$emulator_bin" "\$@"
 EOF
-chmod 0755 "$work/emulator"
-emulator=$work/emulator
+chmod 0755 "$work/run-emulator"
+emulator=$work/run-emulator
+install -d -m 0700 -o "$skr_uid" -g "$skr_uid" "$work/emulator"
 # shellcheck source=scripts/lib/emulator.sh
 . scripts/lib/emulator.sh
 
@@ -63,19 +64,21 @@ bad() { echo "FAIL $*"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 
 cleanup() {
-  if [[ $failed -ne 0 || $keep -eq 1 ]]; then
+  for c in "$agent_ctr" "$app_ctr"; do podman logs "$c" >"$work/$c.log" 2>&1 || true; done
+  if [[ $failed -ne 0 ]]; then
     for c in "$agent_ctr" "$app_ctr"; do
-      echo "--- podman logs $c (last 20 lines)"; podman logs "$c" 2>&1 | tail -n 20 || true
+      echo "--- podman logs $c (last 20 lines)"; tail -n 20 "$work/$c.log"
     done
   fi
   podman pod rm -f "$pod" >/dev/null 2>&1 || true
+  [[ -n "${volumes:-}" ]] && remove_volumes
   emulator_stop
   if [[ $keep -eq 1 ]]; then echo "pod_test: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
 # Counts the emulator's requests whose path matches REGEX.
-requests() { curl -sS "$admin/requests" | grep -o '"path":"[^"]*"' | grep -cE "$1" || true; }
+requests() { curl -sS "$admin/requests" | grep -o '"path":"[^"]*"' | cut -d'"' -f4 | grep -cE "$1" || true; }
 
 emulator_start
 echo "pod_test: emulator up ($SKR_EMULATOR_MAA_URL), state $work/emulator"
@@ -96,6 +99,27 @@ echo "pod_test: key $kid, release policy requires hostdata $hostdata"
 python3 tests/deploy/podman_variant.py "$manifest" --endpoints "$work/emulator/endpoints.env" \
   --emulator-dir "$work/emulator" --client-id "$client_id" --tag "$tag" >"$work/pod.yaml"
 
+# podman 4.3 turns an emptyDir into a named volume on disk, owned by the uid of the first container
+# that mounts it, and keeps it after the pod is gone. Kubernetes makes a Memory emptyDir a fresh
+# tmpfs with mode 0777 that lives as long as the pod: make the pod's emptyDir volumes that way
+# (a tmpfs mounted on the volume's directory for the whole test), and remove them afterwards.
+volumes=$(python3 -c 'import sys, yaml
+pod = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "Pod"][0]
+print(" ".join(v["name"] for v in pod["spec"]["volumes"] if "emptyDir" in v))' "$work/pod.yaml")
+remove_volumes() {
+  local v mp
+  for v in $volumes; do
+    mp=$(podman volume inspect -f '{{.Mountpoint}}' "$v" 2>/dev/null) || continue
+    while mountpoint -q "$mp"; do umount "$mp" || break; done
+    podman volume rm -f "$v" >/dev/null 2>&1 || true
+  done
+}
+remove_volumes
+for v in $volumes; do
+  podman volume create "$v" >/dev/null
+  mount -t tmpfs -o mode=0777,size=4m "skr-test-$v" "$(podman volume inspect -f '{{.Mountpoint}}' "$v")"
+done
+
 start=$(date +%s.%N)
 podman kube play "$work/pod.yaml" >"$work/play.log" 2>&1 || { cat "$work/play.log"; bad "podman kube play"; exit 1; }
 ok "podman kube play $manifest (derived variant)"
@@ -112,10 +136,11 @@ check "the sample app unwrapped its DEK through the agent and decrypted the samp
 
 check "skr-agent is ready (skrctl health --ready inside the agent container, as the startupProbe runs it)" \
   podman exec "$agent_ctr" /usr/local/bin/skrctl health --ready
-check "skr-init attested once (one MAA attest request)" test "$(requests '^/attest/')" -eq 1
+attests=$(requests '^/attest/') releases=$(requests '/release$')
+check "skr-init attested once ($attests MAA attest requests)" test "$attests" -eq 1
 check "skr-init deferred and skr-agent completed the release with init's MAA token" \
   bash -c "podman logs '$agent_ctr' 2>&1 | grep -q '\"pending_token_reused\"'"
-check "exactly one Key Vault release" test "$(requests '/release$')" -eq 1
+check "exactly one Key Vault release ($releases)" test "$releases" -eq 1
 
 mounts=$(podman inspect -f '{{range .Mounts}}{{.Destination}}:{{.RW}} {{end}}' "$app_ctr")
 check "the app container has no skr-keys mount (mounts: $mounts)" \

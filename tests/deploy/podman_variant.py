@@ -17,8 +17,9 @@ podman 4.3 or this machine cannot do is changed, and nothing else (docs/deploy-k
 3. Identity: there is no AKS workload identity webhook here; the agent's SKR_IDENTITY=workload
    becomes `managed` against the emulator's IMDS with the emulated identity's client id.
 4. Network and files: `hostNetwork: true` (the emulator listens on the host's 127.0.0.1) and a
-   read-only hostPath volume with the emulator's state (chip, CA) at /run/skr-emulator in skr-init
-   and skr-agent only.
+   hostPath volume with the emulator's state (chip, CA) at /run/skr-emulator in skr-init and
+   skr-agent only (read-write: the emulated chip serializes its users with a lock file there, as
+   the firmware would).
 5. Images: NAME:TAG from the manifest's registry become localhost/NAME:TAG (scripts/images).
 6. `restartPolicy: Never` so that a failure shows instead of a restart loop; the ServiceAccount is
    dropped (podman has no API server).
@@ -131,7 +132,7 @@ def transform(docs, endpoints, emulator_dir, client_id, tag):
             c.pop(probe, None)
     spec["containers"] = sidecars + spec["containers"]
 
-    mount = {"name": "skr-emulator", "mountPath": EMULATOR_MOUNT, "readOnly": True}
+    mount = {"name": "skr-emulator", "mountPath": EMULATOR_MOUNT}
     for c in spec["initContainers"] + spec["containers"]:
         # 5. Local images.
         name_tag = c["image"].rsplit("/", 1)[-1].split("@", 1)[0]
@@ -139,7 +140,7 @@ def transform(docs, endpoints, emulator_dir, client_id, tag):
         c["image"] = f"localhost/{name}:{tag or name_tag.split(':', 1)[1]}"
         uses_config = any(e["name"] == "SKR_CONFIG_YAML" for e in c.get("env", []))
         if uses_config:
-            # 4. The emulator's chip and CA, read-only, for skr-init and skr-agent only.
+            # 4. The emulator's chip and CA, for skr-init and skr-agent only.
             c.setdefault("volumeMounts", []).append(dict(mount))
             # 3. Identity: the emulator's IMDS instead of the workload identity webhook.
             for e in c.get("env", []):
