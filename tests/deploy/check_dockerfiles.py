@@ -19,6 +19,9 @@ import pathlib
 import re
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from checker import Checker  # noqa: E402
+
 EXPECTED_USERS = {
     "skr-init": "10001:10001",
     "skr-agent": "10001:10002",
@@ -58,18 +61,6 @@ def stages(lines):
     return result
 
 
-class Checker:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, what):
-        print(("ok   " if ok else "FAIL ") + what)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
 
 def check_dockerfile(path, text, c):
     lines = logical_lines(text)
@@ -88,11 +79,14 @@ def check_dockerfile(path, text, c):
     c.check("@sha256:<digest>" in text and "BASE_IMAGE=" in text,
             f"{path}: the comment says how to pin BASE_IMAGE by digest")
     for name, src, _ in st:
-        ok = (src in names or src == "scratch" or src == "${BASE_IMAGE}" or src == "${BINARIES}")
+        ok = (src in names or src == "scratch" or src == "${BASE_IMAGE}" or
+              re.fullmatch(r"\$\{BINARIES:-(\w+)\}", src) is not None)
         c.check(ok, f"{path}: stage {name or '(unnamed)'} FROM {src} is a stage, scratch or the pinnable base")
-    if "${BINARIES}" in [s for _, s, _ in st]:
-        c.check(args.get("BINARIES") in names,
-                f"{path}: ARG BINARIES defaults to a stage ({args.get('BINARIES')!r})")
+    for _, src, _ in st:
+        m = re.fullmatch(r"\$\{BINARIES:-(\w+)\}", src)
+        if m:
+            c.check(m.group(1) in names and args.get("BINARIES") == m.group(1),
+                    f"{path}: BINARIES defaults to the stage {m.group(1)} (ARG and FROM agree)")
 
     adds = [line for line in lines if re.match(r"ADD\s", line, re.I)]
     c.check(not adds, f"{path}: no ADD (COPY only; never a remote URL) {adds[:1]}")

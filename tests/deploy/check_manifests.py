@@ -29,19 +29,8 @@ import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import podman_variant  # noqa: E402
+from checker import Checker  # noqa: E402
 
-
-class Checker:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, what):
-        print(("ok   " if ok else "FAIL ") + what)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
 
 
 def pod_spec(doc):
