@@ -114,6 +114,7 @@ remove_volumes() {
     podman volume rm -f "$v" >/dev/null 2>&1 || true
   done
 }
+podman pod rm -f "$pod" >/dev/null 2>&1 || true   # a pod left over from an interrupted run
 remove_volumes
 for v in $volumes; do
   podman volume create "$v" >/dev/null
