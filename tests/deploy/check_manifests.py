@@ -10,7 +10,7 @@ variant CI runs (tests/deploy/podman_variant.py) changes only what it documents:
   * every container: runAsUser/runAsGroup, runAsNonRoot, readOnlyRootFilesystem, no privilege
     escalation, all capabilities dropped; skr-init and skr-agent share the uid that owns the
     state directory; the agent's and the app's runAsGroup is the socket group;
-  * the ConfigMap's skr.yaml: the app's uid is in a clients: rule, the agent's uid in admin_uids,
+  * the ConfigMap's skr.yaml is manifests/config/skr.yaml without comments; the app's uid is in a clients: rule, the agent's uid in admin_uids,
     the sockets and state_dir live in the mounted volumes; the real skr-init accepts it
     (configuration errors exit 2; here only the missing SEV-SNP device stops it, exit 3);
   * the pod variant: only the documented fields differ.
@@ -43,7 +43,7 @@ def under(path, mount):
     return path == mount or path.startswith(mount.rstrip("/") + "/")
 
 
-def check_file(path, c, skr_init):
+def check_file(path, c, skr_init, reference_config):
     docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
     kinds = [d["kind"] for d in docs]
     c.check("ConfigMap" in kinds and ("Pod" in kinds or "Deployment" in kinds),
@@ -51,6 +51,8 @@ def check_file(path, c, skr_init):
     cm = [d for d in docs if d["kind"] == "ConfigMap"][0]
     config_text = cm["data"]["skr.yaml"]
     config = yaml.safe_load(config_text)
+    c.check(config == reference_config,
+            f"{path}: the ConfigMap's skr.yaml is manifests/config/skr.yaml (same data, comments aside)")
     workload = [d for d in docs if d["kind"] in ("Pod", "Deployment")][0]
     spec = pod_spec(workload)
     inits = {x["name"]: x for x in spec.get("initContainers", [])}
@@ -167,8 +169,9 @@ def main():
     files = sorted(list((root / "manifests/kubernetes").glob("*.yaml")) +
                    list((root / "manifests/aks-virtual-node").glob("*.yaml")))
     c.check(len(files) >= 3, f"manifests found: {[str(f.relative_to(root)) for f in files]}")
+    reference_config = yaml.safe_load((root / "manifests/config/skr.yaml").read_text(encoding="utf-8"))
     for f in files:
-        docs = check_file(f, c, args.skr_init)
+        docs = check_file(f, c, args.skr_init, reference_config)
         if any(d["kind"] == "Pod" for d in docs):
             check_variant(docs, c)
     vn2 = root / "manifests/aks-virtual-node/skr-deployment.yaml"

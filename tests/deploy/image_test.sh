@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The built images (scripts/images) as a user gets them:
 #   tests/deploy/image_test.sh [--tag TAG]
+# (images/Dockerfile, whose runtime file systems images/rootfs.sh assembles.)
 # Checks: each image exists and runs its program as the documented non-root uid:gid; the
 # FROM-scratch images have no shell and start only their binary; every shared library resolves
 # inside the image (the program starts and prints its version); skr-agent stays under 60 MB.
