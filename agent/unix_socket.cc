@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/log/logger.h"
+
 namespace skr::agent {
 namespace {
 
@@ -58,6 +60,28 @@ Status checkDirectory(const std::string& directory) {
                                  ": writable by group or others (a sticky bit does not stop "
                                  "another user from creating the socket path first)");
   }
+  return Status::ok();
+}
+
+// A missing socket directory is created (its last component only) with mode 0750 and the socket's
+// group, so that a socket can live in a volume the agent does not own (a Kubernetes emptyDir is
+// root-owned 0777, which checkDirectory refuses); the caller checks the result like any other
+// directory, so one that someone else created first is still refused.
+Status createMissingDirectory(const std::string& directory, std::optional<gid_t> gid) {
+  if (::mkdir(directory.c_str(), 0700) != 0) {
+    if (errno == EEXIST) return Status::ok();
+    return failedPreconditionError("socket directory '" + directory +
+                                   "': mkdir: " + errnoText(errno));
+  }
+  if (gid && ::chown(directory.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+    return permissionDeniedError("socket directory '" + directory + "': set group " +
+                                 std::to_string(*gid) + ": " + errnoText(errno));
+  }
+  if (::chmod(directory.c_str(), 0750) != 0) {
+    return permissionDeniedError("socket directory '" + directory +
+                                 "': chmod 0750: " + errnoText(errno));
+  }
+  log::info("socket_dir.created", {{"path", directory}});
   return Status::ok();
 }
 
@@ -126,6 +150,7 @@ StatusOr<UnixListeningSocket> UnixListeningSocket::create(const UnixSocketOption
     return invalidArgumentError("socket backlog must be positive, got " +
                                 std::to_string(options.backlog));
   }
+  SKR_RETURN_IF_ERROR(createMissingDirectory(parentDirectory(path), options.gid));
   SKR_RETURN_IF_ERROR(checkDirectory(parentDirectory(path)));
   SKR_RETURN_IF_ERROR(removeStaleSocket(path));
 

@@ -13,16 +13,23 @@
 #include <istream>
 #include <ostream>
 
+#include "common/config/config.h"
 #include "common/json/json.h"
 #include "common/log/redaction.h"
 
 namespace skr::ctl {
 
-std::string adminSocketPath(const std::string& flag) {
+StatusOr<std::string> adminSocketPath(const std::string& flag) {
   if (!flag.empty()) return flag;
-  const char* env = std::getenv("SKR_ADMIN_SOCKET");
-  if (env != nullptr && *env != '\0') return env;
-  return "/run/skr/admin/agent.sock";
+  // Inside the agent's container (an exec probe, `kubectl exec ... skrctl rotate`) the agent's own
+  // configuration is in the environment: read it the way skr-agent does.
+  StatusOr<config::Config> config = config::loadConfig(config::LoadOptions{});
+  if (!config.ok()) {
+    return invalidArgumentError("no --socket given, and the agent configuration in the "
+                                "environment does not load: " +
+                                config.status().message());
+  }
+  return config->agent.admin_socket;
 }
 
 StatusOr<AgentReply> callAgent(const std::string& socket_path, const std::string& method,

@@ -9,8 +9,11 @@
 
 namespace skr::ctl {
 
-// The admin socket: `flag` when given, else $SKR_ADMIN_SOCKET, else /run/skr/admin/agent.sock.
-std::string adminSocketPath(const std::string& flag);
+// The admin socket: `flag` when given, else the one skr-agent itself would use: the configuration
+// from SKR_CONFIG_YAML (agent.admin_socket) with the SKR_ADMIN_SOCKET override, else
+// /run/skr/admin/agent.sock. InvalidArgument when no flag is given and that configuration does not
+// load (the message names the key).
+StatusOr<std::string> adminSocketPath(const std::string& flag);
 
 struct AgentReply {
   int status = 0;

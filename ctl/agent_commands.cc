@@ -12,9 +12,11 @@ namespace skr::ctl {
 namespace {
 
 constexpr auto kDefaultTimeout = std::chrono::seconds(120);
+constexpr auto kHealthTimeout = std::chrono::seconds(5);  // a probe must not hang
 
 const OptionSpec kSocketOption{"socket", true, "PATH",
-                               "the agent's admin socket (default $SKR_ADMIN_SOCKET, else "
+                               "the agent's admin socket (default: agent.admin_socket of "
+                               "$SKR_CONFIG_YAML, $SKR_ADMIN_SOCKET, else "
                                "/run/skr/admin/agent.sock)"};
 const OptionSpec kTimeoutOption{"timeout", true, "SECONDS",
                                 "how long to wait for the answer (default 120; a rotation "
@@ -48,8 +50,8 @@ int exitCodeForStatus(int status) {
 // Sends the request; prints the body (JSON and metrics as they come) on 200, else a one-line
 // error naming the agent's status and message, and returns the exit code.
 int call(const ParsedArgs& args, Io& io, const std::string& method, const std::string& target,
-         const std::string& body, bool print_body) {
-  std::chrono::milliseconds timeout = kDefaultTimeout;
+         const std::string& body, bool print_body,
+         std::chrono::milliseconds timeout = kDefaultTimeout) {
   if (std::optional<std::string> t = args.value("timeout")) {
     char* end = nullptr;
     const long seconds = std::strtol(t->c_str(), &end, 10);
@@ -59,8 +61,9 @@ int call(const ParsedArgs& args, Io& io, const std::string& method, const std::s
     }
     timeout = std::chrono::seconds(seconds);
   }
-  const std::string socket = adminSocketPath(args.value("socket").value_or(""));
-  StatusOr<AgentReply> reply = callAgent(socket, method, target, body, timeout);
+  StatusOr<std::string> socket = adminSocketPath(args.value("socket").value_or(""));
+  if (!socket.ok()) return fail(io, kExitUsage, socket.status());
+  StatusOr<AgentReply> reply = callAgent(*socket, method, target, body, timeout);
   if (!reply.ok()) return fail(io, kExitDependency, reply.status());
   if (reply->status == 200) {
     if (print_body) {
@@ -111,6 +114,18 @@ int simple(const ParsedArgs& args, Io& io, const std::string& method, const std:
   return call(args, io, method, target, "", true);
 }
 
+// skrctl health [--ready]: for exec probes (Kubernetes startupProbe, ACI liveness/readiness).
+// Exit 0 when the agent answers 200 to /healthz (alive) or /readyz (every key released and
+// verified), else 8 with one line saying why.
+int health(const ParsedArgs& args, Io& io) {
+  if (!args.positionals().empty()) {
+    io.err << "usage: skrctl health [--ready] [--socket PATH] [--timeout SECONDS]\n";
+    return kExitUsage;
+  }
+  const std::string target = args.has("ready") ? "/readyz" : "/healthz";
+  return call(args, io, "GET", target, "", true, kHealthTimeout);
+}
+
 }  // namespace
 
 std::vector<Command> agentCommands() {
@@ -118,7 +133,17 @@ std::vector<Command> agentCommands() {
   std::vector<OptionSpec> rotate_options = common;
   rotate_options.push_back(
       {"version", true, "V", "release this version instead of the latest", false});
+  std::vector<OptionSpec> health_options = common;
+  health_options.push_back(
+      {"ready", false, "", "ask /readyz (every key released and verified), not /healthz", false});
   return {
+      Command{"health", "health [--ready] [--socket PATH]",
+              "Exit 0 when skr-agent is alive (or, with --ready, ready to serve every key).",
+              "For exec probes: a Kubernetes startupProbe or an ACI liveness/readiness probe.\n"
+              "Asks GET /healthz (or /readyz) on the admin socket; waits at most 5 s unless\n"
+              "--timeout says otherwise. Exit codes: 0 ok, 8 not alive / not ready (the line\n"
+              "says why), 2 usage.",
+              health_options, health},
       Command{"rotate", "rotate KEY [--version V] [--socket PATH]",
               "Ask skr-agent to release the latest (or given) version of KEY and make it primary.",
               "Prints {\"kid\": ...} of the primary version. Older versions keep serving\n"

@@ -78,4 +78,43 @@ TEST_CASE(
 }
 
 }  // namespace
+TEST_CASE(
+    "skrctl health answers for exec probes: 0 when alive / ready, the admin socket found in the "
+    "agent's own SKR_CONFIG_YAML, 8 when the agent is gone",
+    "[agent][skrctl]") {
+  InitWorld world;
+  world.createKey("vault", "probe-kek", R"("kty":"RSA-HSM","key_size":2048)");
+  AgentProcess agent(world,
+                     world.configYaml({{"probe-kek", "vault"}}, world.managedIdentityYaml()));
+  agent.waitReady();
+  INFO(agent.stderrText());
+
+  CHECK(skrctl({"health", "--socket=" + agent.admin()}).exit_code == 0);
+  ProcessResult ready = skrctl({"health", "--ready", "--socket=" + agent.admin()});
+  INFO(ready.err);
+  CHECK(ready.exit_code == 0);
+
+  // In the agent's container the probe runs with the agent's environment and no flags.
+  ProcessOptions in_container;
+  in_container.env["SKR_CONFIG_YAML"] =
+      "agent:\n  admin_socket: " + agent.admin() + "\n  client_socket: " + agent.client() + "\n";
+  in_container.unset_env = {"SKR_ADMIN_SOCKET"};
+  ProcessResult probe = runProcess(SKR_SKRCTL_PATH, {"health", "--ready"}, in_container);
+  INFO(probe.err);
+  CHECK(probe.exit_code == 0);
+
+  // A configuration that does not load is a usage error that names the key.
+  ProcessOptions broken;
+  broken.env["SKR_CONFIG_YAML"] = "agent:\n  admin_sockt: /x\n";
+  ProcessResult bad = runProcess(SKR_SKRCTL_PATH, {"health"}, broken);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("admin_sockt") != std::string::npos);
+  CHECK(skrctl({"health", "extra", "--socket=" + agent.admin()}).exit_code == 2);
+
+  CHECK(agent.terminate() == 0);
+  ProcessResult down = runProcess(SKR_SKRCTL_PATH, {"health", "--ready"}, in_container);
+  CHECK(down.exit_code == 8);
+  CHECK(down.err.find(agent.admin()) != std::string::npos);
+}
+
 }  // namespace skr::testing

@@ -144,6 +144,37 @@ TEST_CASE("unix socket refuses a directory writable by group or others, sticky o
   CHECK(UnixListeningSocket::create(optionsFor(open_dir + "/s.sock")).ok());
 }
 
+TEST_CASE("unix socket creates a missing directory 0750 with the socket's group inside an open volume") {
+  // A Kubernetes emptyDir is root-owned 0777: the agent cannot use it directly, but it can make its
+  // own directory in it.
+  SocketTestDir dir;
+  const std::string volume = dir.file("volume");
+  REQUIRE(::mkdir(volume.c_str(), 0700) == 0);
+  REQUIRE(::chmod(volume.c_str(), 0777) == 0);
+  UnixSocketOptions options = optionsFor(volume + "/agent/agent.sock");
+  options.gid = ::getgid();
+  auto socket = UnixListeningSocket::create(options);
+  REQUIRE(socket.ok());
+  const struct stat st = lstatOf(volume + "/agent");
+  CHECK(S_ISDIR(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0750);
+  CHECK(st.st_uid == ::geteuid());
+  CHECK(st.st_gid == ::getgid());
+  CHECK(S_ISSOCK(lstatOf(options.path).st_mode));
+
+  // Only the last component is created.
+  auto deeper = UnixListeningSocket::create(optionsFor(volume + "/x/y/agent.sock"));
+  REQUIRE_FALSE(deeper.ok());
+  CHECK(deeper.status().code() == StatusCode::FailedPrecondition);
+  CHECK_FALSE(exists(volume + "/x"));
+
+  // A directory someone made first with a loose mode is still refused.
+  REQUIRE(::mkdir((volume + "/planted").c_str(), 0700) == 0);
+  REQUIRE(::chmod((volume + "/planted").c_str(), 0777) == 0);
+  CHECK(UnixListeningSocket::create(optionsFor(volume + "/planted/agent.sock")).status().code() ==
+        StatusCode::PermissionDenied);
+}
+
 TEST_CASE("unix socket refuses a directory owned by another user") {
   if (::geteuid() != 0) {
     WARN("not root: cannot create a directory owned by another user");
