@@ -169,8 +169,8 @@ void HttpRequestParser::reset() {
 }
 
 bool HttpRequestParser::awaitingBodyWithContinue() const {
-  return state_ == State::Incomplete && phase_ == Phase::Body && expect_continue_ &&
-         admitted_ && body_received_ == 0;
+  return state_ == State::Incomplete && phase_ == Phase::Body && expect_continue_ && admitted_ &&
+         body_received_ == 0;
 }
 
 HttpRequest HttpRequestParser::takeRequest() {

@@ -15,13 +15,13 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <span>
 #include <string>
 #include <thread>
-#include <map>
 #include <unordered_map>
 #include <utility>
 
@@ -602,10 +602,9 @@ class HttpServer::Impl {
                         std::size_t value = 0) {
     if (value == 0) value = options_.max_connections;
     SecretBytes out;
-    HttpResponse response =
-        errorResponse(503, "TooManyConnections",
-                      "the agent has reached its " + std::string(limit) + " connection limit of " +
-                          std::to_string(value));
+    HttpResponse response = errorResponse(503, "TooManyConnections",
+                                          "the agent has reached its " + std::string(limit) +
+                                              " connection limit of " + std::to_string(value));
     response.headers.emplace_back("Retry-After", "1");
     serializeResponse(response, true, false, out);
     const ByteView bytes = out.view(grantSecretAccess());
@@ -804,11 +803,11 @@ class HttpServer::Impl {
     if (length > max_buffered_body_ - std::min(max_buffered_body_, buffered_body_) ||
         length > uid_share - std::min(uid_share, uid_held)) {
       auditRefusal(connection, 503, "ServerBusy");
-      HttpResponse busy = errorResponse(
-          503, "ServerBusy",
-          "the agent is buffering its limit of request body bytes (" +
-              std::to_string(max_buffered_body_) + " in all, " + std::to_string(uid_share) +
-              " per caller uid); retry with backoff");
+      HttpResponse busy =
+          errorResponse(503, "ServerBusy",
+                        "the agent is buffering its limit of request body bytes (" +
+                            std::to_string(max_buffered_body_) + " in all, " +
+                            std::to_string(uid_share) + " per caller uid); retry with backoff");
       busy.headers.emplace_back("Retry-After", "1");
       connection.close_after_write = true;
       connection.linger_after_write = true;
@@ -1030,8 +1029,8 @@ class HttpServer::Impl {
   std::size_t evicted_since_log_ = 0;
   std::size_t busy_since_log_ = 0;
   std::array<std::size_t, kPools> pool_count_{};
-  std::unordered_map<uid_t, std::size_t> uid_count_;  // client and unknown-peer connections
-  std::size_t buffered_body_ = 0;                      // reserved body bytes, all connections
+  std::unordered_map<uid_t, std::size_t> uid_count_;        // client and unknown-peer connections
+  std::size_t buffered_body_ = 0;                           // reserved body bytes, all connections
   std::unordered_map<uid_t, std::size_t> buffered_by_uid_;  // the same per caller uid
   std::size_t max_buffered_body_ = 0;
   std::chrono::milliseconds header_timeout_{0};
@@ -1052,8 +1051,8 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions option
         "HTTP server admin, unknown-peer and per-uid connection limits must be at least 1");
   }
   if (options.header_timeout.count() <= 0 || options.read_timeout.count() <= 0 ||
-      options.idle_timeout.count() <= 0 ||
-      options.write_timeout.count() <= 0 || options.drain_timeout.count() < 0) {
+      options.idle_timeout.count() <= 0 || options.write_timeout.count() <= 0 ||
+      options.drain_timeout.count() < 0) {
     return invalidArgumentError("HTTP server timeouts must be positive");
   }
   if (sockets.empty()) return invalidArgumentError("HTTP server has no listening socket");

@@ -55,9 +55,9 @@ namespace skr::agent {
 inline constexpr std::size_t kDefaultBufferedBodies = 4;
 
 struct HttpServerOptions {
-  std::size_t workers = 4;  // plus one thread for cheap requests
-  std::size_t max_connections = 256;       // client and compat sockets
-  std::size_t admin_connections = 16;      // admin socket
+  std::size_t workers = 4;                   // plus one thread for cheap requests
+  std::size_t max_connections = 256;         // client and compat sockets
+  std::size_t admin_connections = 16;        // admin socket
   std::size_t unknown_peer_connections = 8;  // peers no rule names, any socket
   std::size_t max_connections_per_uid = 64;  // one uid, outside the admin socket
   std::size_t max_buffered_body_bytes = 0;   // 0: kDefaultBufferedBodies * max_body_bytes

@@ -491,8 +491,8 @@ Router::CompatPreflight Router::compatPreflight(const HttpRequest& request, Cont
   out.route = compat_ ? SidecarCompat::resolve(request.path) : std::nullopt;
   if (!out.route) {
     ctx.code = "NotFound";
-    out.refusal = SidecarCompat::error(404, "no route for " + request.method + " " +
-                                                request.path + " on the Azure SKR sidecar listener");
+    out.refusal = SidecarCompat::error(404, "no route for " + request.method + " " + request.path +
+                                                " on the Azure SKR sidecar listener");
     return out;
   }
   ctx.op = out.route->label;
@@ -523,9 +523,8 @@ HttpResponse Router::dispatchCompat(const HttpRequest& request, Context& ctx) {
   CompatPreflight checked = compatPreflight(request, ctx);
   if (checked.refusal) return std::move(*checked.refusal);
   CompatAudit audit;
-  HttpResponse response = compat_->serve(*checked.route, request,
-                                         checked.caller ? &*checked.caller : nullptr, ready(),
-                                         audit);
+  HttpResponse response = compat_->serve(
+      *checked.route, request, checked.caller ? &*checked.caller : nullptr, ready(), audit);
   ctx.key = audit.key;
   ctx.version = audit.version;
   ctx.code = audit.code;

@@ -128,10 +128,10 @@ struct ClientRule {
 struct AgentLimits {
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16384;
-  int max_connections = 256;          // client (and compat) sockets
-  int admin_connections = 16;         // the admin socket, its own budget
-  int unknown_peer_connections = 8;   // peers that no rule names, any socket
-  int max_connections_per_uid = 64;   // one uid, outside the admin socket
+  int max_connections = 256;           // client (and compat) sockets
+  int admin_connections = 16;          // the admin socket, its own budget
+  int unknown_peer_connections = 8;    // peers that no rule names, any socket
+  int max_connections_per_uid = 64;    // one uid, outside the admin socket
   size_t max_buffered_body_bytes = 0;  // all request bodies at once; 0 = 4 x max_body_bytes
   std::chrono::milliseconds idle_timeout{30000}, read_timeout{5000};
   std::chrono::milliseconds header_timeout{2000};  // request line + headers; capped at read_timeout

@@ -118,8 +118,9 @@ int main(int argc, char** argv) {
       break;
     }
     case Mode::Slowloris:
-      request = "GET " + path + " HTTP/1.1\r\nHost: skr\r\nX-SKR-Request: 1\r\nX-Pad: " +
-                std::string(4000, 'p') + "\r\n\r\n";
+      request = "GET " + path +
+                " HTTP/1.1\r\nHost: skr\r\nX-SKR-Request: 1\r\nX-Pad: " + std::string(4000, 'p') +
+                "\r\n\r\n";
       break;
     case Mode::JsonBomb: {
       const std::string body = jsonBomb();
@@ -144,8 +145,8 @@ int main(int argc, char** argv) {
   }
 
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<Conn> conns(static_cast<std::size_t>(connections));
   std::map<int, long> statuses;
   long opened = 0, failed_connects = 0, closed_by_agent = 0;

@@ -49,7 +49,9 @@ constexpr int kGroup = 4242;        // socket_group; the attackers run with this
 constexpr int kAppUid = 4101;       // rule "app": unwrap and keys on key "hk"
 constexpr int kStrangerUid = 4102;  // no rule
 
-double mib(long kib) { return static_cast<double>(kib) / 1024.0; }
+double mib(long kib) {
+  return static_cast<double>(kib) / 1024.0;
+}
 
 // VmRSS of `pid` in KiB (0 when unreadable).
 long rssKib(pid_t pid) {
@@ -78,9 +80,9 @@ struct AttackReport {
   std::string name;
   long idle_kib = 0;
   long peak_kib = 0;
-  long after_kib = 0;  // lowest RSS seen within 5 s after the attack
-  Latencies good;      // GET /keys, client socket
-  Latencies admin;     // GET /status, admin socket
+  long after_kib = 0;    // lowest RSS seen within 5 s after the attack
+  Latencies good;        // GET /keys, client socket
+  Latencies admin;       // GET /status, admin socket
   std::string attacker;  // skr_hostile_client's summary line
   json::ObjectPtr statuses;
 
@@ -113,8 +115,7 @@ void probe(Latencies& into, const std::string& socket, const std::string& path) 
 // to 5 s for RSS to come back down.
 AttackReport runAttack(AgentProcess& agent, const std::string& name, int uid,
                        const std::string& mode, const std::string& socket, int connections,
-                       double seconds, const std::string& path,
-                       const std::string& body_file = {}) {
+                       double seconds, const std::string& path, const std::string& body_file = {}) {
   AttackReport report;
   report.name = name;
   std::this_thread::sleep_for(300ms);
@@ -128,14 +129,14 @@ AttackReport runAttack(AgentProcess& agent, const std::string& name, int uid,
     }
   });
   std::vector<std::string> args = {"--reuid=" + std::to_string(uid),
-                                    "--regid=" + std::to_string(kGroup),
-                                    "--clear-groups",
-                                    SKR_HOSTILE_CLIENT_PATH,
-                                    mode,
-                                    socket,
-                                    std::to_string(connections),
-                                    std::to_string(seconds),
-                                    path};
+                                   "--regid=" + std::to_string(kGroup),
+                                   "--clear-groups",
+                                   SKR_HOSTILE_CLIENT_PATH,
+                                   mode,
+                                   socket,
+                                   std::to_string(connections),
+                                   std::to_string(seconds),
+                                   path};
   if (!body_file.empty()) args.push_back(body_file);
   std::future<ProcessResult> attacker = std::async(std::launch::async, [args] {
     ProcessOptions options;
@@ -260,8 +261,8 @@ TEST_CASE(
 
   // The same flood from an allowed app: bodies are admitted up to the global budget
   // (4 x max_body_bytes), the rest is 503 ServerBusy; memory stays bounded all the same.
-  AttackReport a = runAttack(agent, "body-flood/allowed", kAppUid, "body-flood", agent.client(),
-                             64, 4.0, "/keys/hk/unwrapkey");
+  AttackReport a = runAttack(agent, "body-flood/allowed", kAppUid, "body-flood", agent.client(), 64,
+                             4.0, "/keys/hk/unwrapkey");
   CHECK(a.peak_kib < a.idle_kib + 24 * 1024);
   CHECK(a.statusCount(503) > 0);
   CHECK(a.good.ok == a.good.total);
@@ -279,13 +280,11 @@ TEST_CASE(
   REQUIRE(::geteuid() == 0);
   HostileAgent h;
   AgentProcess& agent = *h.agent;
-  for (const auto& [name, uid] :
-       std::vector<std::pair<std::string, int>>{{"slowloris/no-rule", kStrangerUid},
-                                                {"slowloris/allowed", kAppUid}}) {
+  for (const auto& [name, uid] : std::vector<std::pair<std::string, int>>{
+           {"slowloris/no-rule", kStrangerUid}, {"slowloris/allowed", kAppUid}}) {
     // 300 connections: more than max_connections (256) on the client socket, plus 40 on the
     // admin socket (more than its own budget of 16).
-    AttackReport r =
-        runAttack(agent, name, uid, "slowloris", agent.client(), 300, 5.0, "/healthz");
+    AttackReport r = runAttack(agent, name, uid, "slowloris", agent.client(), 300, 5.0, "/healthz");
     CHECK(r.good.ok == r.good.total);
     CHECK(r.good.max() < 1000);
     CHECK(r.admin.ok == r.admin.total);
@@ -410,8 +409,7 @@ TEST_CASE(
     rejected.push_back(line->optValue<std::string>("file", ""));
   }
   std::sort(rejected.begin(), rejected.end());
-  CHECK(rejected ==
-        std::vector<std::string>{"hk/dir1.json", "hk/fifo1.json", "hk/link1.json"});
+  CHECK(rejected == std::vector<std::string>{"hk/dir1.json", "hk/fifo1.json", "hk/link1.json"});
   expectUnwraps(agent, "/keys/hk", h.dek);
 
   // World-writable: refused, logged, still serving.
@@ -420,8 +418,8 @@ TEST_CASE(
   INFO(writable.body);
   CHECK(writable.status == 403);
   REQUIRE(events(agent, "reload_refused").size() == 1);
-  CHECK(events(agent, "reload_refused")[0]->optValue<std::string>("message", "").find(
-            "writable") != std::string::npos);
+  CHECK(events(agent, "reload_refused")[0]->optValue<std::string>("message", "").find("writable") !=
+        std::string::npos);
   expectUnwraps(agent, "/keys/hk", h.dek);
   REQUIRE(::chmod(state.c_str(), 0700) == 0);
   CHECK(udsRequest(agent.admin(), "POST", "/reload", "{}").status == 200);
@@ -455,8 +453,8 @@ TEST_CASE("hostile-caller attacks against $SKR_BENCH_AGENT, printed for before/a
   }
   {
     HostileAgent h(agent_path);
-    runAttack(*h.agent, "slowloris/no-rule", kStrangerUid, "slowloris", h.agent->client(), 300,
-              5.0, "/healthz");
+    runAttack(*h.agent, "slowloris/no-rule", kStrangerUid, "slowloris", h.agent->client(), 300, 5.0,
+              "/healthz");
   }
   {
     HostileAgent h(agent_path);

@@ -541,8 +541,7 @@ TEST_CASE(
   REQUIRE(answer.status == 429);
   CHECK(take(json::getString(bodyJson(answer)->getObject("error"), "code")) == "Throttled");
   CHECK(std::find(answer.headers.begin(), answer.headers.end(),
-                  std::pair<std::string, std::string>("Retry-After", "1")) !=
-        answer.headers.end());
+                  std::pair<std::string, std::string>("Retry-After", "1")) != answer.headers.end());
   // timeout=0 never waits; a poll with events to return does not either.
   r.query = {{"after", std::to_string(seq)}, {"timeout", "0"}};
   CHECK(router.handle(r).status == 200);
@@ -562,14 +561,16 @@ TEST_CASE(
   };
   CHECK_FALSE(f.router->admit(head("POST", "/keys/aes-kek/unwrapkey", 1000)).has_value());
   CHECK_FALSE(f.router->admit(head("POST", "/keys/aes-kek/unwrapkey", 1001)).has_value());
-  std::optional<HttpResponse> stranger = f.router->admit(head("POST", "/keys/aes-kek/unwrapkey", 7));
+  std::optional<HttpResponse> stranger =
+      f.router->admit(head("POST", "/keys/aes-kek/unwrapkey", 7));
   REQUIRE(stranger.has_value());
   CHECK(stranger->status == 403);
   std::optional<HttpResponse> other_key =
       f.router->admit(head("POST", "/keys/rsa-kek/unwrapkey", 1001));
   REQUIRE(other_key.has_value());
   CHECK(other_key->status == 403);
-  std::optional<HttpResponse> other_op = f.router->admit(head("POST", "/keys/aes-kek/wrapkey", 1001));
+  std::optional<HttpResponse> other_op =
+      f.router->admit(head("POST", "/keys/aes-kek/wrapkey", 1001));
   REQUIRE(other_op.has_value());
   CHECK(other_op->status == 403);
   HttpRequest no_header = head("POST", "/keys/aes-kek/unwrapkey", 1000);
@@ -580,10 +581,12 @@ TEST_CASE(
   std::optional<HttpResponse> unknown = f.router->admit(head("POST", "/nowhere", 1000));
   REQUIRE(unknown.has_value());
   CHECK(unknown->status == 404);
-  std::optional<HttpResponse> method = f.router->admit(head("PUT", "/keys/aes-kek/unwrapkey", 1000));
+  std::optional<HttpResponse> method =
+      f.router->admit(head("PUT", "/keys/aes-kek/unwrapkey", 1000));
   REQUIRE(method.has_value());
   CHECK(method->status == 405);
-  std::optional<HttpResponse> admin_here = f.router->admit(head("POST", "/keys/aes-kek/rotate", 1000));
+  std::optional<HttpResponse> admin_here =
+      f.router->admit(head("POST", "/keys/aes-kek/rotate", 1000));
   REQUIRE(admin_here.has_value());
   CHECK(admin_here->status == 403);
   // Who is known at all decides the connection budget.
@@ -595,7 +598,8 @@ TEST_CASE(
 
 TEST_CASE("a request body of more than 4096 JSON values is 400 before a tree is built") {
   Fixture f;
-  std::string body = R"({"alg":"A256KW","value":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","x":[)";
+  std::string body =
+      R"({"alg":"A256KW","value":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","x":[)";
   for (int i = 0; i < 5000; ++i) body += i == 0 ? "{}" : ",{}";
   body += "]}";
   HttpResponse r = f.post("/keys/aes-kek/unwrapkey", body);

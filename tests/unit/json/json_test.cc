@@ -600,16 +600,32 @@ TEST_CASE("parse counts values before building a tree and refuses more than max_
 
 TEST_CASE("appendQuoted escapes bytes that are not UTF-8, appendQuotedPrintable also bidi and C1") {
   std::string out;
-  appendQuoted(out, std::string("a\xff" "b\xc3\xa9" "c\xe2\x80\xae" "d\x7f", 11));
-  CHECK(out == "\"a\\u00ffb\xc3\xa9" "c\xe2\x80\xae" "d\x7f\"");
+  appendQuoted(out, std::string("a\xff"
+                                "b\xc3\xa9"
+                                "c\xe2\x80\xae"
+                                "d\x7f",
+                                11));
+  CHECK(out ==
+        "\"a\\u00ffb\xc3\xa9"
+        "c\xe2\x80\xae"
+        "d\x7f\"");
   CHECK(parse(out).ok());
   out.clear();
-  appendQuotedPrintable(out, std::string("a\xff" "b\xc3\xa9" "c\xe2\x80\xae" "d\x7f" "e\xc2\x85", 14));
-  CHECK(out == "\"a\\u00ffb\xc3\xa9" "c\\u202ed\\u007fe\\u0085\"");
+  appendQuotedPrintable(out, std::string("a\xff"
+                                         "b\xc3\xa9"
+                                         "c\xe2\x80\xae"
+                                         "d\x7f"
+                                         "e\xc2\x85",
+                                         14));
+  CHECK(out ==
+        "\"a\\u00ffb\xc3\xa9"
+        "c\\u202ed\\u007fe\\u0085\"");
   CHECK(parse(out).ok());
   // A truncated sequence, an overlong form and a surrogate are single bytes each.
   out.clear();
-  appendQuoted(out, std::string("\xe2\x80" "x\xc0\xaf\xed\xa0\x80", 8));
+  appendQuoted(out, std::string("\xe2\x80"
+                                "x\xc0\xaf\xed\xa0\x80",
+                                8));
   CHECK(out == "\"\\u00e2\\u0080x\\u00c0\\u00af\\u00ed\\u00a0\\u0080\"");
 }
 
