@@ -1,8 +1,8 @@
 // A listening AF_UNIX stream socket created the safe way (DESIGN.md §6): the path fits sun_path;
 // a missing directory is created (last component, 0750, the socket's group); the directory is
-// owned by us or root and not writable by others unless sticky; an existing
-// path is removed only when it is our own stale socket (connect() refused); the file gets the
-// configured mode and group right after bind(), verified with lstat(), or creation fails closed.
+// owned by us or root and writable by nobody else (sticky or not); an existing path is removed
+// only when it is our own stale socket (connect() refused); the file gets the configured mode and
+// group right after bind(), verified with lstat(), or creation fails closed.
 #pragma once
 
 #include <sys/stat.h>
