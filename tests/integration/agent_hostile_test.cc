@@ -49,6 +49,19 @@ constexpr int kGroup = 4242;        // socket_group; the attackers run with this
 constexpr int kAppUid = 4101;       // rule "app": unwrap and keys on key "hk"
 constexpr int kStrangerUid = 4102;  // no rule
 
+// Under AddressSanitizer every freed block waits in ASan's quarantine and malloc_trim cannot hand
+// it back, so the agent's RSS says nothing about its own memory bounds there: the RSS assertions
+// run in the ordinary build (scripts/test), the behaviour assertions in both.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+#define CHECK_RSS(expr)                \
+  do {                                 \
+    if (kRssIsMeaningful) CHECK(expr); \
+  } while (false)
+
 double mib(long kib) {
   return static_cast<double>(kib) / 1024.0;
 }
@@ -240,7 +253,7 @@ TEST_CASE(
   AttackReport r = runAttack(agent, "body-flood/no-rule", kStrangerUid, "body-flood",
                              agent.client(), 128, 4.0, "/keys/hk/unwrapkey");
   // Refused callers cost no body memory: 128 x 1 MiB sent, RSS stays within 24 MiB of idle.
-  CHECK(r.peak_kib < r.idle_kib + 24 * 1024);
+  CHECK_RSS(r.peak_kib < r.idle_kib + 24 * 1024);
   CHECK(r.statusCount(403) > 0);
   CHECK(r.statusCount(200) == 0);
   CHECK(r.good.ok == r.good.total);
@@ -263,12 +276,12 @@ TEST_CASE(
   // (4 x max_body_bytes), the rest is 503 ServerBusy; memory stays bounded all the same.
   AttackReport a = runAttack(agent, "body-flood/allowed", kAppUid, "body-flood", agent.client(), 64,
                              4.0, "/keys/hk/unwrapkey");
-  CHECK(a.peak_kib < a.idle_kib + 24 * 1024);
+  CHECK_RSS(a.peak_kib < a.idle_kib + 24 * 1024);
   CHECK(a.statusCount(503) > 0);
   CHECK(a.good.ok == a.good.total);
   CHECK(a.good.max() < 1000);
   CHECK(a.admin.ok == a.admin.total);
-  CHECK(a.after_kib < a.idle_kib + 8 * 1024);
+  CHECK_RSS(a.after_kib < a.idle_kib + 8 * 1024);
   expectUnwraps(agent, "/keys/hk", h.dek);
   CHECK(agent.terminate() == 0);
 }
@@ -289,7 +302,7 @@ TEST_CASE(
     CHECK(r.good.max() < 1000);
     CHECK(r.admin.ok == r.admin.total);
     CHECK(r.admin.max() < 1000);
-    CHECK(r.peak_kib < r.idle_kib + 24 * 1024);
+    CHECK_RSS(r.peak_kib < r.idle_kib + 24 * 1024);
     // The header deadline (2 s) and the budgets closed the attacker's connections over and over.
     CHECK(r.statusCount(408) + r.statusCount(503) > 0);
   }
@@ -311,8 +324,8 @@ TEST_CASE(
                              4.0, "/keys/hk/unwrapkey");
   CHECK(r.statusCount(400) > 0);
   CHECK(r.statusCount(200) == 0);
-  CHECK(r.peak_kib < r.idle_kib + 24 * 1024);
-  CHECK(r.after_kib < r.idle_kib + 8 * 1024);
+  CHECK_RSS(r.peak_kib < r.idle_kib + 24 * 1024);
+  CHECK_RSS(r.after_kib < r.idle_kib + 8 * 1024);
   CHECK(r.good.ok == r.good.total);
   CHECK(r.good.max() < 1000);
   // The message says why.
