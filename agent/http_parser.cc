@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/json/json_string.h"
+
 namespace skr::agent {
 namespace {
 
@@ -75,51 +77,6 @@ std::vector<std::string_view> split(std::string_view s, char separator) {
 
 bool hasControl(std::string_view s) {
   return std::any_of(s.begin(), s.end(), isControl);
-}
-
-// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF) without C1
-// controls or bidirectional formatting characters (U+200E/F, U+202A..E, U+2066..9), which would
-// let a caller reorder what an operator reads.
-bool isUtf8Text(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-      length = 2;
-      cp = c & 0x1fU;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      length = 3;
-      cp = c & 0x0fU;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      length = 4;
-      cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (i + length > s.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0U) != 0x80U) return false;
-      cp = (cp << 6) | (cc & 0x3fU);
-    }
-    if ((length == 3 && cp < 0x800) || (length == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
-        (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
-        cp == 0x2029) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
 }
 
 }  // namespace
@@ -354,7 +311,7 @@ void HttpRequestParser::parseHead() {
     }
     // Key names and versions are text: raw bytes such as "%ff" never name anything, and they
     // must not reach messages and audit lines.
-    if (!isUtf8Text(*decoded)) {
+    if (!json::isReadableUtf8(*decoded)) {
       fail(400, "BadRequest", "path: a segment is not valid UTF-8 text");
       return;
     }

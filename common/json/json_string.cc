@@ -98,4 +98,18 @@ void appendQuotedPrintable(std::string& out, std::string_view value) {
   appendQuotedImpl(out, value, true);
 }
 
+bool isReadableUtf8(std::string_view value) {
+  for (std::size_t i = 0; i < value.size();) {
+    if (static_cast<unsigned char>(value[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    uint32_t code_point = 0;
+    const std::size_t length = utf8Sequence(value, i, code_point);
+    if (length == 0 || invisibleOrReordering(code_point)) return false;
+    i += length;
+  }
+  return true;
+}
+
 }  // namespace skr::json

@@ -15,5 +15,9 @@ void appendQuoted(std::string& out, std::string_view value);
 // formatting characters (U+200E/F, U+202A..E, U+2066..9): for log lines, where such characters
 // could hide or reorder what an operator reads.
 void appendQuotedPrintable(std::string& out, std::string_view value);
+// True when `value` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+// U+10FFFF) with none of the characters appendQuotedPrintable escapes above U+007F (C1 controls,
+// U+2028/9, bidirectional formatting): text a caller cannot use to hide or reorder a log line.
+bool isReadableUtf8(std::string_view value);
 
 }  // namespace skr::json

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/encoding/base64.h"
+#include "common/json/json_string.h"
 
 namespace skr::json {
 namespace {
@@ -575,14 +576,6 @@ TEST_CASE("serializeCanonical produces the RFC 7638 section 3.1 thumbprint input
         "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
 }
 
-}  // namespace
-}  // namespace skr::json
-
-#include "common/json/json_string.h"
-
-namespace skr::json {
-namespace {
-
 TEST_CASE("parse counts values before building a tree and refuses more than max_values") {
   ParseLimits limits;
   limits.max_values = 10;
@@ -627,6 +620,21 @@ TEST_CASE("appendQuoted escapes bytes that are not UTF-8, appendQuotedPrintable 
                                 "x\xc0\xaf\xed\xa0\x80",
                                 8));
   CHECK(out == "\"\\u00e2\\u0080x\\u00c0\\u00af\\u00ed\\u00a0\\u0080\"");
+}
+
+TEST_CASE("isReadableUtf8 accepts well-formed text and refuses what a log line would escape") {
+  CHECK(isReadableUtf8(""));
+  CHECK(isReadableUtf8("plain-key"));
+  CHECK(isReadableUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"));  // é € U+1F511
+  CHECK_FALSE(isReadableUtf8("a\xff"));                                // not UTF-8
+  CHECK_FALSE(isReadableUtf8("\xe2\x80"));                             // truncated
+  CHECK_FALSE(isReadableUtf8("\xc0\xaf"));                             // overlong '/'
+  CHECK_FALSE(isReadableUtf8("\xed\xa0\x80"));                         // surrogate
+  CHECK_FALSE(isReadableUtf8("\xf4\x90\x80\x80"));                     // above U+10FFFF
+  CHECK_FALSE(isReadableUtf8("\xc2\x85"));                             // C1 NEL
+  CHECK_FALSE(isReadableUtf8("x\xe2\x80\xaey"));  // U+202E right-to-left override
+  CHECK_FALSE(isReadableUtf8("\xe2\x81\xa6"));    // U+2066 isolate
+  CHECK_FALSE(isReadableUtf8("\xe2\x80\xa8"));    // U+2028 line separator
 }
 
 }  // namespace
