@@ -317,13 +317,13 @@ int runSkrAgent(const std::vector<std::string>& args) {
   hooks.reload = [&]() -> Status {
     // What start-up enforced must still hold: a state dir made group/world-writable, or removed
     // and created again, is not read (the keys verified earlier keep serving).
-    if (Status checked = state_dir->recheck(); !checked.isOk()) {
+    if (Status checked = state_dir->recheck(); !checked.ok()) {
       log::error("reload_refused", {{"path", state_dir->path()}, {"message", checked.toString()}});
       return checked;
     }
     SKR_RETURN_IF_ERROR(provisioner.loadBundles());
     markReadyIfAll();
-    return Status::ok();
+    return okStatus();
   };
   hooks.retire = [&](const std::string& name, const std::string& version) {
     return state_dir->removeVersion(name, version);
@@ -371,7 +371,7 @@ int runSkrAgent(const std::vector<std::string>& args) {
       if (sigwait(&signals, &received) != 0) continue;
       if (received == SIGHUP) {
         log::info("signal", {{"signal", "SIGHUP"}, {"action", "reload"}});
-        if (Status s = hooks.reload(); !s.isOk()) {
+        if (Status s = hooks.reload(); !s.ok()) {
           log::error("reload_failed", {{"message", s.toString()}});
         }
         continue;
@@ -387,7 +387,7 @@ int runSkrAgent(const std::vector<std::string>& args) {
 
   // Start-up: bundles first, then releases in the background with backoff until ready.
   std::thread provision_thread([&] {
-    if (Status bundles = provisioner.loadBundles(); !bundles.isOk()) {
+    if (Status bundles = provisioner.loadBundles(); !bundles.ok()) {
       log::error("bundles_not_loaded", {{"message", bundles.toString()}});
     }
     http::BackoffParams backoff;

@@ -269,7 +269,7 @@ class HttpServer::Impl {
       stopWorkers();
       return internalError(std::string("starting server threads: ") + e.what());
     }
-    return Status::ok();
+    return okStatus();
   }
 
   void requestStop() {
@@ -292,7 +292,7 @@ class HttpServer::Impl {
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
       return internalError("epoll_ctl(ADD): " + errnoText(errno));
     }
-    return Status::ok();
+    return okStatus();
   }
 
   // ---- worker pool ----
@@ -493,7 +493,7 @@ class HttpServer::Impl {
       connection->listener = socket.listener;
       connection->peer = *credentials;
       connection->pool = chosen;
-      if (!addToEpoll(fd, EPOLLIN, connection->id).isOk()) {
+      if (!addToEpoll(fd, EPOLLIN, connection->id).ok()) {
         ::close(fd);
         continue;
       }

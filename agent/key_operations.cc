@@ -106,7 +106,7 @@ Status checkOperation(const KeyVersion& key, KeyOperation op, KeyAlgorithm alg) 
         return invalidArgumentError("algorithm " + std::string(keyAlgorithmName(alg)) +
                                     " needs an oct key, but " + where(key) + " is RSA");
       }
-      return Status::ok();
+      return okStatus();
     case jose::JwkType::Oct: {
       if (isRsa(alg)) {
         return invalidArgumentError("algorithm " + std::string(keyAlgorithmName(alg)) +
@@ -119,7 +119,7 @@ Status checkOperation(const KeyVersion& key, KeyOperation op, KeyAlgorithm alg) 
                                     "-bit key, but " + where(key) + " is " +
                                     std::to_string(k->size() * 8) + "-bit");
       }
-      return Status::ok();
+      return okStatus();
     }
   }
   return internalError("unknown key type");

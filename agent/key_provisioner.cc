@@ -70,7 +70,7 @@ Status KeyProvisioner::loadBundles() {
                                  {"versions", static_cast<int64_t>(result.loaded_versions.size())},
                                  {"primary", result.primary}});
   }
-  return Status::ok();
+  return okStatus();
 }
 
 bool KeyProvisioner::allReady() const {
@@ -86,7 +86,7 @@ bool KeyProvisioner::provision() {
   for (const config::KeyConfig& key : config_.keys) {
     if (started_.count(key.name) != 0) continue;
     StatusOr<std::string> pending = state_dir_.readPending(key.name, seal::kMaxBundleBytes);
-    Status unusable_pending = Status::ok();
+    Status unusable_pending = okStatus();
     if (!pending.ok() && pending.status().code() != StatusCode::NotFound) {
       // Unreadable (a symlink, not a regular file, too large, no permission): never trusted.
       unusable_pending = pending.status().withContext("pending.json");
@@ -116,7 +116,7 @@ bool KeyProvisioner::provision() {
         (has_primary && policy == config::ReleaseOnStart::IfMissing)) {
       if (has_primary) {
         started_.insert(key.name);
-        if (!unusable_pending.isOk()) discardPending(key.name, unusable_pending);
+        if (!unusable_pending.ok()) discardPending(key.name, unusable_pending);
       } else {
         const std::string previous = entry != nullptr ? entry->last_error : std::string();
         keyring_->setLastError(
@@ -130,14 +130,14 @@ bool KeyProvisioner::provision() {
     }
     StatusOr<Committed> released = releaseAndCommit(key, key.version, "start", false);
     if (released.ok()) started_.insert(key.name);
-    if (released.ok() && !unusable_pending.isOk()) discardPending(key.name, unusable_pending);
+    if (released.ok() && !unusable_pending.ok()) discardPending(key.name, unusable_pending);
   }
   return allReady();
 }
 
 void KeyProvisioner::discardPending(const std::string& name, const Status& why) {
   Status removed = state_dir_.removePending(name);
-  if (!removed.isOk() && removed.code() != StatusCode::NotFound) {
+  if (!removed.ok() && removed.code() != StatusCode::NotFound) {
     log::warning("pending_not_removed", {{"key", name}, {"message", removed.message()}});
     return;
   }
@@ -257,7 +257,7 @@ StatusOr<KeyProvisioner::Committed> KeyProvisioner::completePending(const config
       commit(key, *attestation, std::move(std::get<azure::ReleasedKey>(released)), kReason);
   if (!committed.ok()) return committed;
   if (Status removed = state_dir_.removePending(key.name);
-      !removed.isOk() && removed.code() != StatusCode::NotFound) {
+      !removed.ok() && removed.code() != StatusCode::NotFound) {
     log::warning("pending_not_removed", {{"key", key.name}, {"message", removed.message()}});
   }
   return committed;
@@ -272,12 +272,12 @@ StatusOr<KeyProvisioner::Committed> KeyProvisioner::commit(const config::KeyConf
       release::sealReleasedKey(config_, attestation, key, released, sealing_, now);
   if (!sealed.ok()) return localFailure(key, reason, "seal", sealed.status());
   if (Status written = state_dir_.writeVersion(key.name, released.version, *sealed);
-      !written.isOk()) {
+      !written.ok()) {
     return localFailure(
         key, reason, "write",
         written.withContext("write " + key.name + "/" + released.version + ".json"));
   }
-  if (Status current = state_dir_.setCurrent(key.name, released.version); !current.isOk()) {
+  if (Status current = state_dir_.setCurrent(key.name, released.version); !current.ok()) {
     return localFailure(key, reason, "write", current.withContext("set " + key.name + "/current"));
   }
   std::shared_ptr<const KeyEntry> before = keyring_->entry(key.name);
@@ -293,14 +293,14 @@ StatusOr<KeyProvisioner::Committed> KeyProvisioner::commit(const config::KeyConf
   version.emulated = config_.emulated() || attestation.maa.emulated;
   version.key = std::make_shared<const jose::Jwk>(std::move(released.key));
   if (Status added = keyring_->addVersion(std::move(version), /*make_primary=*/true);
-      !added.isOk()) {
+      !added.ok()) {
     return localFailure(key, reason, "keyring", added);
   }
   keyring_->setLastError(key.name, "");
 
   StatusOr<uint64_t> generation = state_dir_.generation(key.name);
   const uint64_t next = (generation.ok() ? *generation : 0) + 1;
-  if (Status bumped = state_dir_.writeGeneration(key.name, next); !bumped.isOk()) {
+  if (Status bumped = state_dir_.writeGeneration(key.name, next); !bumped.ok()) {
     log::warning("generation_not_written", {{"key", key.name}, {"message", bumped.message()}});
   } else {
     keyring_->setGeneration(key.name, next);

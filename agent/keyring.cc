@@ -31,7 +31,7 @@ Status Keyring::update(std::string_view name, bool create, Change&& change) {
   } else {
     keys_.emplace(std::string(name), std::move(published));
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status Keyring::addVersion(KeyVersion version, bool make_primary) {
@@ -48,7 +48,7 @@ Status Keyring::addVersion(KeyVersion version, bool make_primary) {
     entry.versions[shared->version] = shared;
     if (make_primary || entry.primaryVersion() == nullptr) entry.primary = shared->version;
     ++entry.changes;
-    return Status::ok();
+    return okStatus();
   });
 }
 
@@ -62,7 +62,7 @@ Status Keyring::setPrimary(std::string_view name, std::string_view version) {
       entry.primary = std::string(version);
       ++entry.changes;
     }
-    return Status::ok();
+    return okStatus();
   });
 }
 
@@ -80,21 +80,21 @@ Status Keyring::retire(std::string_view name, std::string_view version) {
     }
     entry.versions.erase(it);
     ++entry.changes;
-    return Status::ok();
+    return okStatus();
   });
 }
 
 void Keyring::setLastError(std::string_view name, std::string message) {
   update(name, /*create=*/true, [&](KeyEntry& entry) {
     entry.last_error = std::move(message);
-    return Status::ok();
+    return okStatus();
   }).ignoreError();
 }
 
 void Keyring::setGeneration(std::string_view name, uint64_t generation) {
   update(name, /*create=*/true, [&](KeyEntry& entry) {
     entry.generation = generation;
-    return Status::ok();
+    return okStatus();
   }).ignoreError();
 }
 
@@ -196,7 +196,7 @@ StatusOr<std::vector<KeyLoadResult>> Keyring::loadFromStateDir(
           continue;
         }
         Status added = addVersion(std::move(opened).value(), /*make_primary=*/false);
-        if (!added.isOk()) {
+        if (!added.ok()) {
           result.errors.push_back({file, added});
           continue;
         }
@@ -211,7 +211,7 @@ StatusOr<std::vector<KeyLoadResult>> Keyring::loadFromStateDir(
       result.errors.push_back(
           {key + "/current",
            notFoundError("current names version '" + *current + "', which did not load")});
-    } else if (Status s = setPrimary(key, *current); !s.isOk()) {
+    } else if (Status s = setPrimary(key, *current); !s.ok()) {
       result.errors.push_back({key + "/current", s});
     } else {
       result.primary = *current;
@@ -225,7 +225,7 @@ StatusOr<std::vector<KeyLoadResult>> Keyring::loadFromStateDir(
         } else {
           entry.primary.clear();
         }
-        return Status::ok();
+        return okStatus();
       }).ignoreError();
     }
     if (StatusOr<uint64_t> generation = state_dir.generation(key); generation.ok()) {

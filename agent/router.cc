@@ -869,14 +869,14 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
 
     case RouteKind::Retire: {
       Status s = keyring_->retire(route->key, *route->version);
-      if (!s.isOk()) {
+      if (!s.ok()) {
         if (s.code() == StatusCode::FailedPrecondition) {
           return fail({409, "Conflict", s.message(), "", {}});
         }
         return fail(fromStatus(s, retry_after));
       }
       if (AdminHooks h = hooks(); h.retire) {
-        if (Status persisted = h.retire(route->key, *route->version); !persisted.isOk()) {
+        if (Status persisted = h.retire(route->key, *route->version); !persisted.ok()) {
           keyring_->setLastError(route->key,
                                  "retire " + *route->version + ": " + persisted.toString());
           return fail({500,
@@ -917,7 +917,7 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
       AdminHooks h = hooks();
       if (!h.reload)
         return fail({501, "NotImplemented", "reload is not wired in this agent", "", {}});
-      if (Status s = h.reload(); !s.isOk()) return fail(fromStatus(s, retry_after));
+      if (Status s = h.reload(); !s.ok()) return fail(fromStatus(s, retry_after));
       return jsonResponse(200, R"({"reloaded":true})");
     }
 

@@ -279,7 +279,7 @@ HttpResponse SidecarCompat::attestRaw(const HttpRequest& request, bool combined,
 
 Status SidecarCompat::checkMaaEndpoint(const std::string& maa) const {
   const std::string expected = endpointHost(maa_endpoint_);
-  if (endpointHost(maa) == expected) return Status::ok();
+  if (endpointHost(maa) == expected) return okStatus();
   return permissionDeniedError("maa_endpoint '" + log::quoteUntrusted(maa, 200) +
                                "' is not the configured MAA instance '" + expected + "'");
 }
@@ -290,7 +290,7 @@ HttpResponse SidecarCompat::attestMaa(const HttpRequest& request, CompatAudit& a
   if (!fields.ok()) return failWith(audit, 400, "BadRequest", fields.status().message());
   StatusOr<Bytes> runtime = runtimeData(body);
   if (!runtime.ok()) return failWith(audit, 400, "BadRequest", runtime.status().message());
-  if (Status s = checkMaaEndpoint((*fields)[0]); !s.isOk()) {
+  if (Status s = checkMaaEndpoint((*fields)[0]); !s.ok()) {
     return failWith(audit, 403, "Forbidden", s.message());
   }
   StatusOr<std::string> token = platform_->maaToken(
@@ -325,7 +325,7 @@ HttpResponse SidecarCompat::keyRelease(const HttpRequest& request, const Caller&
     audit.auth_failure = refused->reason;
     return failWith(audit, refused->http_status, refused->code, refused->message);
   }
-  if (Status s = checkMaaEndpoint(maa); !s.isOk()) {
+  if (Status s = checkMaaEndpoint(maa); !s.ok()) {
     return failWith(audit, 403, "Forbidden", s.message());
   }
   StatusOr<std::shared_ptr<const KeyVersion>> found =

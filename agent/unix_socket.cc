@@ -60,7 +60,7 @@ Status checkDirectory(const std::string& directory) {
                                  ": writable by group or others (a sticky bit does not stop "
                                  "another user from creating the socket path first)");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // A missing socket directory is created (its last component only) with mode 0750 and the socket's
@@ -69,7 +69,7 @@ Status checkDirectory(const std::string& directory) {
 // directory, so one that someone else created first is still refused.
 Status createMissingDirectory(const std::string& directory, std::optional<gid_t> gid) {
   if (::mkdir(directory.c_str(), 0700) != 0) {
-    if (errno == EEXIST) return Status::ok();
+    if (errno == EEXIST) return okStatus();
     return failedPreconditionError("socket directory '" + directory +
                                    "': mkdir: " + errnoText(errno));
   }
@@ -82,7 +82,7 @@ Status createMissingDirectory(const std::string& directory, std::optional<gid_t>
                                  "': chmod 0750: " + errnoText(errno));
   }
   log::info("socket_dir.created", {{"path", directory}});
-  return Status::ok();
+  return okStatus();
 }
 
 sockaddr_un socketAddress(const std::string& path) {
@@ -96,7 +96,7 @@ sockaddr_un socketAddress(const std::string& path) {
 Status removeStaleSocket(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return Status::ok();
+    if (errno == ENOENT) return okStatus();
     return failedPreconditionError("socket path '" + path + "': " + errnoText(errno));
   }
   if (!S_ISSOCK(st.st_mode)) {
@@ -126,7 +126,7 @@ Status removeStaleSocket(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return failedPreconditionError("removing stale socket '" + path + "': " + errnoText(errno));
   }
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace

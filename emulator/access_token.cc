@@ -56,7 +56,7 @@ StatusOr<Principal> verifyAccessToken(std::string_view token, const crypto::Publ
         "token: " +
         jws.status().message() + ")");
   }
-  if (jws->algorithm() != jose::JwsAlgorithm::RS256 || !jws->verify(key).isOk()) {
+  if (jws->algorithm() != jose::JwsAlgorithm::RS256 || !jws->verify(key).ok()) {
     return unauthenticatedError(
         "AKV10031: Invalid token signature (not signed by the emulated "
         "Entra ID)");
@@ -67,7 +67,7 @@ StatusOr<Principal> verifyAccessToken(std::string_view token, const crypto::Publ
   check.now = std::chrono::system_clock::time_point(std::chrono::seconds(now));
   check.require_exp = true;
   Status checked = jose::checkClaims(*claims, check);
-  if (!checked.isOk()) {
+  if (!checked.ok()) {
     return unauthenticatedError("AKV10032: Token validation failed: " + checked.message());
   }
   StatusOr<std::string> iss = json::getString(*claims, "iss");

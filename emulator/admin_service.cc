@@ -160,14 +160,14 @@ Response putSettings(EmulatorContext& context, const Request& request) {
   if (!life.ok()) return adminError(life.status());
   if (*life) {
     Status set = context.identities().setTokenLifetimeSeconds(**life);
-    if (!set.isOk()) return adminError(set);
+    if (!set.ok()) return adminError(set);
   }
   StatusOr<std::optional<int64_t>> maa_life =
       json::getOptionalInt(*body, "maa_token_lifetime_seconds");
   if (!maa_life.ok()) return adminError(maa_life.status());
   if (*maa_life) {
     Status set = context.setMaaTokenLifetimeSeconds(**maa_life);
-    if (!set.isOk()) return adminError(set);
+    if (!set.ok()) return adminError(set);
   }
   return settings(context);
 }
@@ -194,24 +194,24 @@ Response getChip(EmulatorContext& context) {
 template <std::size_t N>
 Status setHex(const json::ObjectPtr& body, const char* member, std::array<uint8_t, N>& out) {
   SKR_ASSIGN_OR_RETURN(std::optional<std::string> text, json::getOptionalString(body, member));
-  if (!text) return Status::ok();
+  if (!text) return okStatus();
   SKR_ASSIGN_OR_RETURN(Bytes bytes, encoding::hexDecode(*text, N));
   if (bytes.size() != N) {
     return invalidArgumentError(std::string("chip member '") + member + "': expected " +
                                 std::to_string(N) + " bytes of hex");
   }
   std::copy(bytes.begin(), bytes.end(), out.begin());
-  return Status::ok();
+  return okStatus();
 }
 
 Status setByte(const json::ObjectPtr& body, const char* member, uint8_t& out) {
   SKR_ASSIGN_OR_RETURN(std::optional<int64_t> v, json::getOptionalInt(body, member));
-  if (!v) return Status::ok();
+  if (!v) return okStatus();
   if (*v < 0 || *v > 255) {
     return invalidArgumentError(std::string("chip member '") + member + "': not in 0..255");
   }
   out = static_cast<uint8_t>(*v);
-  return Status::ok();
+  return okStatus();
 }
 
 Status applyChipChanges(const json::ObjectPtr& body, snp::ChipConfig& config) {
@@ -236,7 +236,7 @@ Status applyChipChanges(const json::ObjectPtr& body, snp::ChipConfig& config) {
     if (*svn < 0 || *svn > 0xffffffffLL) return invalidArgumentError("guest_svn out of range");
     config.guest_svn = static_cast<uint32_t>(*svn);
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Response putChip(EmulatorContext& context, const Request& request) {
@@ -247,9 +247,9 @@ Response putChip(EmulatorContext& context, const Request& request) {
   if (!chip.ok()) return adminError(chip.status());
   snp::ChipConfig config = chip->config();
   Status applied = applyChipChanges(*body, config);
-  if (!applied.isOk()) return adminError(applied);
+  if (!applied.ok()) return adminError(applied);
   Status updated = chip->updateConfig(config);
-  if (!updated.isOk()) return adminError(updated);
+  if (!updated.ok()) return adminError(updated);
   log::warning("emulator.admin.chip_updated", {{"tcb", static_cast<int64_t>(config.tcbRaw())},
                                                {"policy", static_cast<int64_t>(config.policy)}});
   return chipJson(*chip);
@@ -287,7 +287,7 @@ void AdminService::registerRoutes(Router& router, EmulatorContext& context) {
              [ctx](const Request& r) { return addIdentity(*ctx, r); });
   router.add(admin, "DELETE", "/_emulator/identities/{id}", [ctx](const Request& r) {
     Status removed = ctx->identities().removeIdentity(r.captures.at("id"));
-    if (!removed.isOk()) return adminError(removed);
+    if (!removed.ok()) return adminError(removed);
     Response ok;
     ok.status = 204;
     return ok;
@@ -302,7 +302,7 @@ void AdminService::registerRoutes(Router& router, EmulatorContext& context) {
              [ctx](const Request& r) { return addRoleAssignment(*ctx, r); });
   router.add(admin, "DELETE", "/_emulator/role-assignments/{id}", [ctx](const Request& r) {
     Status removed = ctx->identities().removeRoleAssignment(r.captures.at("id"));
-    if (!removed.isOk()) return adminError(removed);
+    if (!removed.ok()) return adminError(removed);
     Response ok;
     ok.status = 204;
     return ok;

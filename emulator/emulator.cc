@@ -158,7 +158,7 @@ Status Emulator::start() {
                                     {"vault", context_->url("vault")},
                                     {"admin", context_->url("admin")},
                                     {"note", "EMULATED Azure: not trusted by real Azure"}});
-  return Status::ok();
+  return okStatus();
 }
 
 void Emulator::stop() {
@@ -201,7 +201,7 @@ int runEmulator(const std::vector<std::string>& args, std::ostream& out, std::os
     return 1;
   }
   Status started = (*emulator)->start();
-  if (!started.isOk()) {
+  if (!started.ok()) {
     err << "skr-emulator: " << started.toString() << "\n";
     return 1;
   }

@@ -133,7 +133,7 @@ StatusOr<EmulatorCa> EmulatorCa::openOrCreate(const std::string& state_dir) {
     StatusOr<std::pair<Certificate, PrivateKey>> server =
         loadPair(server_cert_path, server_key_path);
     need_server = !server.ok() || server->first.notAfter() < now + std::chrono::hours(24 * 30) ||
-                  !server->first.verifySignedBy(result.ca_cert_).isOk();
+                  !server->first.verifySignedBy(result.ca_cert_).ok();
   }
   if (need_server) {
     SKR_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generateEc(crypto::Curve::P256));

@@ -116,7 +116,7 @@ Status EmulatorContext::setMaaTokenLifetimeSeconds(int64_t seconds) {
                                 " is not in -86400..604800");
   }
   maa_token_lifetime_seconds_.store(seconds);
-  return Status::ok();
+  return okStatus();
 }
 
 StatusOr<snp::EmulatedChip> EmulatorContext::openChip() const {

@@ -184,7 +184,7 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
   }
   // The only issuer whose keys the emulated Entra ID knows is its own service-account issuer.
   if (iss != context.k8sIssuer() ||
-      !jws->verify(context.signingKeys().k8sIssuer().key.publicKey()).isOk()) {
+      !jws->verify(context.signingKeys().k8sIssuer().key.publicKey()).ok()) {
     return aadError(context, 401, "invalid_client", 700027,
                     "Client assertion failed signature validation.");
   }

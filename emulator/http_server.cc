@@ -310,20 +310,20 @@ StatusOr<std::unique_ptr<EmulatorServer>> EmulatorServer::bind(
         socket.listen(128);
         l.socket = socket;
         l.port = socket.address().port();
-        return Status::ok();
+        return okStatus();
       } catch (const Poco::Exception& e) {
         return unavailableError("listener '" + spec.name + "': bind " + host + ":" +
                                 std::to_string(port) + ": " + e.displayText());
       }
     };
-    Status bound = Status::ok();
+    Status bound = okStatus();
     if (spec.port == 0 && spec.preferred_port != 0) {
       bound = tryBind(spec.preferred_port);
-      if (!bound.isOk()) bound = tryBind(0);
+      if (!bound.ok()) bound = tryBind(0);
     } else {
       bound = tryBind(spec.port);
     }
-    if (!bound.isOk()) return bound;
+    if (!bound.ok()) return bound;
     l.url = std::string(spec.tls ? "https" : "http") + "://" + (ipv6 ? "[" + host + "]" : host) +
             ":" + std::to_string(l.port);
     impl->listeners.push_back(std::move(l));
@@ -363,7 +363,7 @@ Status EmulatorServer::start(EmulatorContext& context, const Router& router) {
     return internalError("starting listeners: " + e.displayText());
   }
   impl_->started = true;
-  return Status::ok();
+  return okStatus();
 }
 
 void EmulatorServer::stop() {

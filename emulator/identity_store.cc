@@ -288,7 +288,7 @@ Status IdentityStore::setTokenLifetimeSeconds(int64_t seconds) {
   const int64_t old = token_lifetime_seconds_;
   token_lifetime_seconds_ = seconds;
   Status saved = saveDirectoryLocked();
-  if (!saved.isOk()) token_lifetime_seconds_ = old;
+  if (!saved.ok()) token_lifetime_seconds_ = old;
   return saved;
 }
 
@@ -352,7 +352,7 @@ StatusOr<Identity> IdentityStore::addIdentity(Identity identity) {
   }
   identities_.push_back(identity);
   Status saved = saveIdentitiesLocked();
-  if (!saved.isOk()) {
+  if (!saved.ok()) {
     identities_.pop_back();
     return saved;
   }
@@ -390,7 +390,7 @@ StatusOr<Identity> IdentityStore::addFederatedCredential(const std::string& obje
   }
   it->federated_credentials.push_back(std::move(credential));
   Status saved = saveIdentitiesLocked();
-  if (!saved.isOk()) {
+  if (!saved.ok()) {
     it->federated_credentials.pop_back();
     return saved;
   }
@@ -472,7 +472,7 @@ StatusOr<RoleAssignment> IdentityStore::addRoleAssignment(RoleAssignment r) {
   }
   roles_.push_back(r);
   Status saved = saveRolesLocked();
-  if (!saved.isOk()) {
+  if (!saved.ok()) {
     roles_.pop_back();
     return saved;
   }

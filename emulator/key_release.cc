@@ -193,7 +193,7 @@ StatusOr<VerifiedMaaToken> verifyMaaToken(std::string_view target,
                                  " (its JWKS has kid \"" + match->kid + "\")");
   }
   Status verified = jws.verify(match->key);
-  if (!verified.isOk()) {
+  if (!verified.ok()) {
     return permissionDeniedError(
         "the attestation token's signature does not verify with the "
         "signing key of " +
@@ -204,7 +204,7 @@ StatusOr<VerifiedMaaToken> verifyMaaToken(std::string_view target,
   check.leeway = leeway;
   check.require_exp = true;
   Status lifetime = jose::checkClaims(*claims, check);
-  if (!lifetime.isOk()) {
+  if (!lifetime.ok()) {
     return permissionDeniedError("the attestation token is not valid now: " + lifetime.message());
   }
   return VerifiedMaaToken{*claims, *iss, match->listener};

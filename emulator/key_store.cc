@@ -86,7 +86,7 @@ Status derivePublicMembers(KeyVersion& v) {
                                   " bytes, expected 16, 24 or 32");
     }
     v.key_size = static_cast<int>(bytes * 8);
-    return Status::ok();
+    return okStatus();
   }
   SKR_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::fromPkcs8Der(v.material));
   const crypto::PublicKey pub = key.publicKey();
@@ -104,7 +104,7 @@ Status derivePublicMembers(KeyVersion& v) {
     v.curve = crypto::curveName(p.curve);
     v.key_size = 0;
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status generateKeyMaterial(const KeySpec& spec, KeyVersion& out) {

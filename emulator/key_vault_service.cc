@@ -168,7 +168,7 @@ Status applyNewKeyRules(KeyVersion& v, const KeyRequestCommon& c, int64_t now) {
     return invalidArgumentError("AKV.SKR.1006: Exportable keys must be HSM-protected (kty " +
                                 v.kty + "; use " + v.kty + "-HSM)");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Response forbiddenByRbac(EmulatorContext& context, const Request& request,
@@ -244,12 +244,12 @@ Response createKey(EmulatorContext& context, const Request& request) {
   v.version = newKeyVersionId();
   v.kty = resolved->second;
   Status generated = generateKeyMaterial(spec, v);
-  if (!generated.isOk()) {
+  if (!generated.ok()) {
     log::error("emulator.keyvault.generate_failed", {{"error", generated.toString()}});
     return cloudError(500, "InternalError", "key generation failed");
   }
   Status rules = applyNewKeyRules(v, *common, context.now());
-  if (!rules.isOk()) return badParameter(rules.message());
+  if (!rules.ok()) return badParameter(rules.message());
   StatusOr<KeyVersionPtr> stored = context.keys().addVersion(std::move(v));
   if (!stored.ok()) {
     log::error("emulator.keyvault.store_failed", {{"error", stored.status().toString()}});
@@ -320,9 +320,9 @@ Response importKey(EmulatorContext& context, const Request& request) {
     v.material = key->toPkcs8Der();
   }
   Status derived = derivePublicMembers(v);
-  if (!derived.isOk()) return badParameter("JSON Web Key: " + derived.message());
+  if (!derived.ok()) return badParameter("JSON Web Key: " + derived.message());
   Status rules = applyNewKeyRules(v, *common, context.now());
-  if (!rules.isOk()) return badParameter(rules.message());
+  if (!rules.ok()) return badParameter(rules.message());
   StatusOr<KeyVersionPtr> stored = context.keys().addVersion(std::move(v));
   if (!stored.ok()) return cloudError(500, "InternalError", "storing the key failed");
   log::info("emulator.keyvault.imported", {{"vault", request.listener},
@@ -411,7 +411,7 @@ Response rotateKey(EmulatorContext& context, const Request& request) {
   v.version = newKeyVersionId();
   v.kty = latest->kty;
   Status generated = generateKeyMaterial(spec, v);
-  if (!generated.isOk()) return cloudError(500, "InternalError", "key generation failed");
+  if (!generated.ok()) return cloudError(500, "InternalError", "key generation failed");
   v.key_ops = latest->key_ops;
   v.attributes = latest->attributes;
   v.attributes.enabled = true;
@@ -458,7 +458,7 @@ Response updateKey(EmulatorContext& context, const Request& request) {
         if (common->key_ops) v.key_ops = *common->key_ops;
         if (common->tags) v.tags = *common->tags;
         v.attributes.updated = now;
-        return Status::ok();
+        return okStatus();
       });
   if (!updated.ok()) {
     if (updated.status().code() == StatusCode::InvalidArgument) {

@@ -81,7 +81,7 @@ StatusOr<std::optional<std::string>> parseNonce(const json::ObjectPtr& body) {
 Status parseEndorsements(const json::ObjectPtr& report, AttestSevSnpVmRequest& out) {
   StatusOr<std::optional<std::string>> text = json::getOptionalString(report, "Endorsements");
   if (!text.ok()) return requestError("report: " + text.status().message());
-  if (!*text || (*text)->empty()) return Status::ok();
+  if (!*text || (*text)->empty()) return okStatus();
   StatusOr<Bytes> decoded = encoding::base64DecodeLenient(**text, kMaxMaaReportJsonBytes);
   if (!decoded.ok()) {
     return requestError("report: member 'Endorsements' is not base64url: " +
@@ -101,7 +101,7 @@ Status parseEndorsements(const json::ObjectPtr& report, AttestSevSnpVmRequest& o
     return std::optional<json::ArrayPtr>(a);
   }();
   if (!uvm.ok()) return requestError("report: Endorsements: " + uvm.status().message());
-  if (!*uvm) return Status::ok();
+  if (!*uvm) return okStatus();
   const json::ArrayPtr& entries = **uvm;
   if (entries->size() > kMaxUvmEndorsements) {
     return requestError("report: Endorsements.Uvm has " + std::to_string(entries->size()) +
@@ -120,7 +120,7 @@ Status parseEndorsements(const json::ObjectPtr& report, AttestSevSnpVmRequest& o
     }
     out.uvm_endorsements.push_back(std::move(cose).value());
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status parseReportDocument(const json::ObjectPtr& body, AttestSevSnpVmRequest& out) {
@@ -164,11 +164,11 @@ Status checkUvmEndorsement(ByteView cose, const snp::SnpReport& report,
                                  measurement);
   }
   Status signature = uvm->verifySignature();
-  if (!signature.isOk()) {
+  if (!signature.ok()) {
     return Status(signature.code(), "uvm-endorsement: " + signature.message());
   }
   accepted = std::move(uvm).value();
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace

@@ -131,7 +131,10 @@ StatusOr<EmulatorOptions> parseOptions(const std::vector<std::string>& args) {
       SKR_ASSIGN_OR_RETURN(std::string v, value());
       SKR_ASSIGN_OR_RETURN(o.token_lifetime_seconds, parseInt(a, v, 60, 7 * 86400));
     } else if (a == "--log-level") {
-      SKR_ASSIGN_OR_RETURN(std::string v, value());
+      // Not SKR_ASSIGN_OR_RETURN: GCC 12 reports a false maybe-uninitialized on the moved string.
+      const StatusOr<std::string> level = value();
+      if (!level.ok()) return level.status();
+      const std::string& v = *level;
       if (v == "debug") {
         o.log_level = log::Level::Debug;
       } else if (v == "info") {

@@ -36,7 +36,7 @@ Status writeAll(int fd, ByteView data, const std::string& path) {
     }
     off += static_cast<std::size_t>(n);
   }
-  return Status::ok();
+  return okStatus();
 }
 
 template <typename Sink>
@@ -76,16 +76,16 @@ Status readAll(const std::string& path, std::size_t max_bytes, Sink&& sink) {
     sink(ByteView(buf, static_cast<std::size_t>(n)));
   }
   ::close(fd);
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace
 
 Status ensureDirectory(const std::string& dir, mode_t mode) {
-  if (::mkdir(dir.c_str(), mode) == 0) return Status::ok();
+  if (::mkdir(dir.c_str(), mode) == 0) return okStatus();
   const int err = errno;
   struct stat st {};
-  if (err == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::ok();
+  if (err == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return okStatus();
   return internalError("mkdir " + dir + ": " + errnoText(err));
 }
 
@@ -94,17 +94,17 @@ Status writeFileAtomic(const std::string& path, ByteView data, mode_t mode) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return internalError("create " + tmp + ": " + errnoText(errno));
   Status written = writeAll(fd, data, tmp);
-  if (written.isOk() && ::fchmod(fd, mode) != 0) {
+  if (written.ok() && ::fchmod(fd, mode) != 0) {
     written = internalError("chmod " + tmp + ": " + errnoText(errno));
   }
-  if (written.isOk() && ::fsync(fd) != 0) {
+  if (written.ok() && ::fsync(fd) != 0) {
     written = internalError("fsync " + tmp + ": " + errnoText(errno));
   }
   ::close(fd);
-  if (written.isOk() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (written.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     written = internalError("rename " + tmp + " -> " + path + ": " + errnoText(errno));
   }
-  if (!written.isOk()) {
+  if (!written.ok()) {
     ::unlink(tmp.c_str());
     return written;
   }
@@ -113,7 +113,7 @@ Status writeFileAtomic(const std::string& path, ByteView data, mode_t mode) {
     ::fsync(dfd);
     ::close(dfd);
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status writeSecretFileAtomic(const std::string& path, const SecretBytes& data) {

@@ -33,7 +33,7 @@ class CborReader {
     const uint8_t info = initial & 0x1f;
     if (info < 24) {
       *argument = info;
-      return Status::ok();
+      return okStatus();
     }
     int size = 0;
     switch (info) {
@@ -49,7 +49,7 @@ class CborReader {
     uint64_t value = 0;
     for (int i = 0; i < size; ++i) value = (value << 8) | data_[pos_++];
     *argument = value;
-    return Status::ok();
+    return okStatus();
   }
 
   StatusOr<Bytes> bytes(uint64_t length) {
@@ -77,7 +77,7 @@ class CborReader {
     switch (major) {
       case 0:
       case 1:
-      case 7: return Status::ok();
+      case 7: return okStatus();
       case 2:
       case 3: return bytes(arg).status();
       case 4:
@@ -85,7 +85,7 @@ class CborReader {
         if (arg > kMaxItems) return malformed("more than " + std::to_string(kMaxItems) + " items");
         const uint64_t items = major == 5 ? arg * 2 : arg;
         for (uint64_t i = 0; i < items; ++i) SKR_RETURN_IF_ERROR(skip(depth + 1));
-        return Status::ok();
+        return okStatus();
       }
       default:  // 6: tag, then the tagged item
         return skip(depth + 1);
@@ -206,7 +206,7 @@ Status parseProtectedHeader(ByteView serialized, UvmEndorsement& out) {
   }
   if (!r.atEnd()) return CborReader::malformed("trailing bytes after the protected header");
   if (!has_alg) return invalidArgumentError("COSE_Sign1: protected header has no alg (label 1)");
-  return Status::ok();
+  return okStatus();
 }
 
 Status parsePayload(UvmEndorsement& out) {
@@ -231,7 +231,7 @@ Status parsePayload(UvmEndorsement& out) {
     const Poco::Dynamic::Var svn = payload.value()->get("x-ms-sevsnpvm-guestsvn");
     if (svn.isString() || svn.isInteger()) out.guest_svn = svn.convert<std::string>();
   }
-  return Status::ok();
+  return okStatus();
 }
 
 std::optional<crypto::SignatureScheme> schemeFor(int64_t alg) {
@@ -352,19 +352,19 @@ Status UvmEndorsement::verifySignature() const {
     der_or_raw = std::move(der).value();
   }
   const Bytes to_be_signed = coseSign1SigStructure(protected_header, payload);
-  if (!crypto::verify(key, *scheme, to_be_signed, der_or_raw).isOk()) {
+  if (!crypto::verify(key, *scheme, to_be_signed, der_or_raw).ok()) {
     return dataLossError("COSE_Sign1: signature does not verify with the x5chain leaf (" +
                          x5chain.front().subjectOneLine() + ")");
   }
   for (std::size_t i = 0; i + 1 < x5chain.size(); ++i) {
     Status linked = x5chain[i].verifySignedBy(x5chain[i + 1]);
-    if (!linked.isOk()) {
+    if (!linked.ok()) {
       return dataLossError("COSE_Sign1: x5chain[" + std::to_string(i) +
                            "] is not signed by x5chain[" + std::to_string(i + 1) +
                            "]: " + linked.message());
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace skr::emulator

@@ -55,7 +55,7 @@ Status writeAll(seal::StateDir& state, const std::vector<SealedOutput>& outputs)
     for (const auto& [key, version] : created) {
       Status removed =
           version.empty() ? state.removePending(key) : state.removeVersion(key, version);
-      if (!removed.isOk()) {
+      if (!removed.ok()) {
         log::warning("init.rollback_failed", {{"key", key}, {"message", removed.message()}});
       }
     }
@@ -64,7 +64,7 @@ Status writeAll(seal::StateDir& state, const std::vector<SealedOutput>& outputs)
     if (output.version.empty()) {
       StatusOr<std::string> existing = state.readPending(output.key, seal::kMaxBundleBytes);
       Status written = state.writePending(output.key, output.content);
-      if (!written.isOk()) {
+      if (!written.ok()) {
         rollback();
         return written.withContext("write " + output.key + "/pending.json");
       }
@@ -75,7 +75,7 @@ Status writeAll(seal::StateDir& state, const std::vector<SealedOutput>& outputs)
         state.readVersion(output.key, output.version, seal::kMaxBundleBytes);
     if (existing.ok()) continue;  // this version is already sealed here: keep that file
     Status written = state.writeVersion(output.key, output.version, output.content);
-    if (!written.isOk()) {
+    if (!written.ok()) {
       rollback();
       return written.withContext("write " + output.key + "/" + output.version + ".json");
     }
@@ -84,10 +84,10 @@ Status writeAll(seal::StateDir& state, const std::vector<SealedOutput>& outputs)
   for (const SealedOutput& output : outputs) {
     if (output.version.empty()) continue;
     Status current = state.setCurrent(output.key, output.version);
-    if (!current.isOk()) return current.withContext("set " + output.key + "/current");
+    if (!current.ok()) return current.withContext("set " + output.key + "/current");
     // A completed release supersedes an earlier attest-and-defer bundle.
     Status removed = state.removePending(output.key);
-    if (!removed.isOk() && removed.code() != StatusCode::NotFound) {
+    if (!removed.ok() && removed.code() != StatusCode::NotFound) {
       log::warning("init.pending_not_removed",
                    {{"key", output.key}, {"message", removed.message()}});
     }
@@ -230,7 +230,7 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
   logProgress({Step::Write, "", "",
                std::chrono::duration_cast<std::chrono::milliseconds>(clock.steadyNow() - start), 1,
                written});
-  if (!written.isOk()) return failedLocal(ExitCode::Output, Step::Write, "", written);
+  if (!written.ok()) return failedLocal(ExitCode::Output, Step::Write, "", written);
 
   outcome.message = defer ? "attest-and-defer: wrote " + std::to_string(outputs.size()) +
                                 " pending bundle(s); skr-agent completes the release with the "

@@ -66,7 +66,7 @@ Status validateResource(const std::string& resource) {
     return invalidArgumentError("token resource '" + resource.substr(0, 256) +
                                 "' is not an https:// URI");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // Strips a trailing "/" so "https://vault.azure.net/" and "https://vault.azure.net" compare equal.
@@ -90,7 +90,7 @@ Status validateAccessToken(std::string_view token, std::string_view source) {
                                   ": access_token has characters not allowed in a bearer token");
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // A number that Azure may send as a JSON string ("3599") or as an integer.
@@ -114,7 +114,7 @@ Status checkTokenType(const json::ObjectPtr& object) {
   if (type.has_value() && lower(*type) != "bearer") {
     return invalidArgumentError("token_type is '" + type->substr(0, 32) + "', expected Bearer");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 StatusOr<AccessToken> tokenFrom(const json::ObjectPtr& object, system_clock::time_point expires_on,
@@ -122,7 +122,7 @@ StatusOr<AccessToken> tokenFrom(const json::ObjectPtr& object, system_clock::tim
   SKR_ASSIGN_OR_RETURN(std::string token, json::getString(object, "access_token"));
   Status valid = validateAccessToken(token, source);
   AccessToken result;
-  if (valid.isOk()) {
+  if (valid.ok()) {
     result.token =
         SecretBytes::copyOf(ByteView(reinterpret_cast<const uint8_t*>(token.data()), token.size()));
   }
@@ -246,7 +246,7 @@ StatusOr<AccessToken> parseImdsTokenResponse(std::string_view body, system_clock
   if (!parsed.ok()) return parsed.status().withContext("IMDS token response");
   const json::ObjectPtr& object = *parsed;
   Status type = checkTokenType(object);
-  if (!type.isOk()) return type.withContext("IMDS token response");
+  if (!type.ok()) return type.withContext("IMDS token response");
   StatusOr<std::optional<int64_t>> expires_on = getFlexibleInt(object, "expires_on");
   if (!expires_on.ok()) return expires_on.status().withContext("IMDS token response");
   system_clock::time_point expiry;
@@ -274,7 +274,7 @@ StatusOr<AccessToken> parseEntraTokenResponse(std::string_view body, system_cloc
   if (!parsed.ok()) return parsed.status().withContext("Entra ID token response");
   const json::ObjectPtr& object = *parsed;
   Status type = checkTokenType(object);
-  if (!type.isOk()) return type.withContext("Entra ID token response");
+  if (!type.ok()) return type.withContext("Entra ID token response");
   StatusOr<std::optional<int64_t>> expires_in = getFlexibleInt(object, "expires_in");
   if (!expires_in.ok()) return expires_in.status().withContext("Entra ID token response");
   if (!expires_in->has_value()) {

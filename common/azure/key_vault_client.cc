@@ -130,7 +130,7 @@ Status checkPublicMember(const json::ObjectPtr& key, std::string_view name, Byte
     return dataLossError("release payload: response.key.key." + std::string(name) +
                          " is not a string");
   }
-  if (!value->has_value()) return Status::ok();
+  if (!value->has_value()) return okStatus();
   StatusOr<Bytes> decoded = encoding::base64DecodeLenient(**value, 16 * 1024);
   if (!decoded.ok()) {
     return dataLossError("release payload: response.key.key." + std::string(name) +
@@ -145,7 +145,7 @@ Status checkPublicMember(const json::ObjectPtr& key, std::string_view name, Byte
                          " bytes announced, " + std::to_string(actual.size()) +
                          " bytes in the key)");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // What a vault error body says ({"error": {"code", "message", "innererror": {...}}}).
@@ -293,7 +293,7 @@ StatusOr<VerifiedRelease> verifyRelease(std::string_view body, std::string_view 
   if (!x5c.ok()) return dataLossError("release JWS header: x5c: " + x5c.status().message());
   const crypto::Certificate& leaf = x5c->front();
   Status signature = jws->verify(leaf.publicKey());
-  if (!signature.isOk()) {
+  if (!signature.ok()) {
     return dataLossError("release JWS signature does not verify with x5c[0] ('" +
                          leaf.subjectOneLine() + "'): " + signature.message());
   }
@@ -308,13 +308,13 @@ StatusOr<VerifiedRelease> verifyRelease(std::string_view body, std::string_view 
   if (chain.code() == StatusCode::FailedPrecondition && skew.count() > 0) {
     for (const auto at : {now - skew, now + skew}) {
       options.at = at;
-      if (crypto::verifyChain(leaf, intermediates, anchors, options).isOk()) {
-        chain = Status::ok();
+      if (crypto::verifyChain(leaf, intermediates, anchors, options).ok()) {
+        chain = okStatus();
         break;
       }
     }
   }
-  if (!chain.isOk()) {
+  if (!chain.ok()) {
     return dataLossError("release JWS x5c chain is not trusted for vault host '" +
                          std::string(vault_host) + "' (" +
                          (anchors.empty() ? std::string("system trust store")

@@ -445,7 +445,7 @@ StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* tr
       certs_ = std::move(keys);
       certs_fetched_ = clock_.steadyNow();
       fetched = true;
-      return Status::ok();
+      return okStatus();
     };
     if (stale) SKR_RETURN_IF_ERROR(refresh());
     if (certs_.find(*kid) == certs_.end() && !fetched) {
@@ -458,7 +458,7 @@ StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* tr
           "kid", "'" + cleanText(*kid) + "' is not among the keys " + host + "/certs publishes");
     }
     Status signature = jws->verify(key->second);
-    if (!signature.isOk()) return tokenError("signature", signature.message());
+    if (!signature.ok()) return tokenError("signature", signature.message());
   }
 
   jose::ClaimCheck check;
@@ -466,7 +466,7 @@ StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* tr
   check.leeway = options_.clock_skew;
   check.require_exp = true;
   Status times = jose::checkClaims(*claims, check);
-  if (!times.isOk()) return tokenError("exp/nbf", times.message());
+  if (!times.ok()) return tokenError("exp/nbf", times.message());
   StatusOr<int64_t> exp = json::getInt(*claims, "exp");
   if (!exp.ok()) return tokenError("exp/nbf", exp.status().message());
 

@@ -482,7 +482,7 @@ class PolicyParser {
       return policyError(path, "the policy has more than " +
                                    std::to_string(kMaxReleasePolicyConditions) + " conditions");
     }
-    return Status::ok();
+    return okStatus();
   }
 
   Status parseStatement(const Var& value, const std::string& path, AuthorityStatement& out) {
@@ -541,7 +541,7 @@ class PolicyParser {
       SKR_RETURN_IF_ERROR(
           parseCondition(array->get(static_cast<unsigned>(i)), child_path, depth, out.children[i]));
     }
-    return Status::ok();
+    return okStatus();
   }
 
   Status parseCondition(const Var& value, const std::string& path, int depth,
@@ -653,7 +653,7 @@ class PolicyParser {
     }
     out.claim = claim;
     out.claim_segments = std::move(segments);
-    return Status::ok();
+    return okStatus();
   }
 
   static Status setValue(const Var& operand, const std::string& value_path, PolicyCondition& out) {
@@ -674,7 +674,7 @@ class PolicyParser {
       out.expect_present = value.scalar.text == "true";
     }
     out.value = value.scalar;
-    return Status::ok();
+    return okStatus();
   }
 
   std::size_t conditions_ = 0;

@@ -25,11 +25,11 @@ Status checkAbsolutePath(const std::string& path, const std::string& value) {
   if (value.empty()) return fail(path, "must not be empty");
   if (value.front() != '/') return fail(path, quotedForMessage(value) + " is not an absolute path");
   if (value.size() > 4096) return fail(path, "longer than 4096 bytes");
-  return Status::ok();
+  return okStatus();
 }
 
 Status checkOptionalPath(const std::string& path, const std::string& value) {
-  if (value.empty()) return Status::ok();
+  if (value.empty()) return okStatus();
   return checkAbsolutePath(path, value);
 }
 
@@ -39,12 +39,12 @@ Status checkSocketPath(const std::string& path, const std::string& value) {
     return fail(path, std::to_string(value.size()) + " bytes, a Unix socket path holds at most " +
                           std::to_string(kMaxSocketPath));
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status checkUrlField(const std::string& path, const std::string& value, UrlPolicy policy) {
   auto checked = checkUrl(path, value, policy);
-  return checked.ok() ? Status::ok() : checked.status();
+  return checked.ok() ? okStatus() : checked.status();
 }
 
 bool isHex64(std::string_view s) {
@@ -65,7 +65,7 @@ Status validatePlatform(const PlatformConfig& p) {
   SKR_RETURN_IF_ERROR(checkAbsolutePath("platform.sev_guest_path", p.sev_guest_path));
   SKR_RETURN_IF_ERROR(checkAbsolutePath("platform.sev_legacy_path", p.sev_legacy_path));
   SKR_RETURN_IF_ERROR(checkAbsolutePath("platform.tsm_report_dir", p.tsm_report_dir));
-  return Status::ok();
+  return okStatus();
 }
 
 Status validateAttestation(const AttestationConfig& a, bool have_keys) {
@@ -90,7 +90,7 @@ Status validateAttestation(const AttestationConfig& a, bool have_keys) {
   SKR_RETURN_IF_ERROR(checkUrlField("attestation.collateral.thim_url", c.thim_url,
                                     UrlPolicy{.allow_path = true, .allow_http = true}));
   SKR_RETURN_IF_ERROR(checkUrlField("attestation.collateral.kds_url", c.kds_url, UrlPolicy{}));
-  return Status::ok();
+  return okStatus();
 }
 
 Status validateIdentity(const IdentityConfig& id) {
@@ -160,7 +160,7 @@ Status validateIdentity(const IdentityConfig& id) {
                       " is not one of https://vault.azure.net | https://managedhsm.azure.net");
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status validateKeys(const std::vector<KeyConfig>& keys) {
@@ -172,7 +172,7 @@ Status validateKeys(const std::vector<KeyConfig>& keys) {
     const KeyConfig& k = keys[i];
     const std::string path = "keys[" + std::to_string(i) + "]";
     Status name_ok = seal::validateKeyName(k.name);
-    if (!name_ok.isOk()) return fail(path + ".name", name_ok.message());
+    if (!name_ok.ok()) return fail(path + ".name", name_ok.message());
     if (!names.insert(k.name).second) {
       return fail(path + ".name", "duplicate key name " + quotedForMessage(k.name));
     }
@@ -181,13 +181,13 @@ Status validateKeys(const std::vector<KeyConfig>& keys) {
         checkUrlField(path + (k.managed_hsm ? ".mhsm" : ".vault"), k.vault_url, UrlPolicy{}));
     if (!k.version.empty()) {
       Status version_ok = seal::validateKeyName(k.version);
-      if (!version_ok.isOk()) {
+      if (!version_ok.ok()) {
         return fail(path + ".version", quotedForMessage(k.version) + " is not [0-9a-zA-Z-]{1,127}");
       }
     }
     if (k.api_version.empty()) return fail(path + ".api_version", "must not be empty");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status validateSeal(const Config& config) {
@@ -202,7 +202,7 @@ Status validateSeal(const Config& config) {
   if (s.provider == seal::SealProviderKind::Emulated && config.platform.chip_dir.empty()) {
     return fail("seal.provider", "emulated needs platform.chip_dir (the emulated chip)");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status validateRetry(const RetryConfig& r) {
@@ -212,7 +212,7 @@ Status validateRetry(const RetryConfig& r) {
   if (r.base.count() <= 0) return fail("retry.base", "must be positive");
   if (r.cap < r.base) return fail("retry.cap", "must not be below retry.base");
   if (r.overall.count() <= 0) return fail("retry.overall", "must be positive");
-  return Status::ok();
+  return okStatus();
 }
 
 Status validateClients(const AgentConfig& agent, const std::vector<KeyConfig>& keys) {
@@ -244,7 +244,7 @@ Status validateClients(const AgentConfig& agent, const std::vector<KeyConfig>& k
       if (name == "*") continue;
       const std::string key_path = path + ".keys[" + std::to_string(j) + "]";
       Status name_ok = seal::validateKeyName(name);
-      if (!name_ok.isOk()) return fail(key_path, name_ok.message());
+      if (!name_ok.ok()) return fail(key_path, name_ok.message());
       bool configured = false;
       for (const KeyConfig& k : keys) configured = configured || k.name == name;
       if (!configured) {
@@ -255,7 +255,7 @@ Status validateClients(const AgentConfig& agent, const std::vector<KeyConfig>& k
       return fail(path + ".token_sha256", "expected 64 hex digits (the SHA-256 of the token)");
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status validateAgent(const Config& config) {
@@ -315,7 +315,7 @@ Status validateAgent(const Config& config) {
     return fail(sp, "when enabled, exactly one of socket or tcp_port is required");
   }
   if (!s.socket.empty()) SKR_RETURN_IF_ERROR(checkSocketPath(sp + ".socket", s.socket));
-  return Status::ok();
+  return okStatus();
 }
 
 // ---- describeConfig: a small ordered JSON writer ----
@@ -443,7 +443,7 @@ Status validateConfig(const Config& config) {
     return fail("log.format",
                 "unknown value " + quotedForMessage(config.log.format) + ", expected json | text");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 std::string describeConfig(const Config& c) {

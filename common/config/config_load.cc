@@ -72,7 +72,7 @@ Status checkAbsolute(const std::string& label, const std::string& value) {
     return invalidArgumentError(label + ": " + quotedForMessage(value) +
                                 " is not an absolute path");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // One SKR_KEYS item: name@vault[/version], vault = https://host[:port], a vault name, or
@@ -86,7 +86,7 @@ StatusOr<KeyConfig> parseKeyItem(const std::string& label, std::string_view item
   KeyConfig key;
   key.name = std::string(item.substr(0, at));
   Status name_ok = seal::validateKeyName(key.name);
-  if (!name_ok.isOk()) return invalidArgumentError(label + ": " + name_ok.message());
+  if (!name_ok.ok()) return invalidArgumentError(label + ": " + name_ok.message());
   std::string_view rest = item.substr(at + 1);
   if (rest.substr(0, 5) == "mhsm:") {
     key.managed_hsm = true;
@@ -99,7 +99,7 @@ StatusOr<KeyConfig> parseKeyItem(const std::string& label, std::string_view item
   if (slash != std::string_view::npos) {
     key.version = std::string(rest.substr(slash + 1));
     Status version_ok = seal::validateKeyName(key.version);
-    if (!version_ok.isOk()) {
+    if (!version_ok.ok()) {
       return invalidArgumentError(label + ": key " + quotedForMessage(key.name) + ": version " +
                                   quotedForMessage(key.version) + " is not [0-9a-zA-Z-]{1,127}");
     }
@@ -202,7 +202,7 @@ Status applyOverrides(const Getenv& getenv, Config& c) {
     SKR_RETURN_IF_ERROR(checkAbsolute("SKR_ADMIN_SOCKET", *v));
     c.agent.admin_socket = *v;
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // Workload identity fills what the configuration leaves empty from the variables the Azure
@@ -255,12 +255,12 @@ StatusOr<Config> loadConfig(const LoadOptions& options) {
     auto root = parseYamlDocument(text, limits);
     if (!root.ok()) return root.status().withContext(source);
     Status applied = applyYamlDocument(*root, config);
-    if (!applied.isOk()) return applied.withContext(source);
+    if (!applied.ok()) return applied.withContext(source);
   }
   SKR_RETURN_IF_ERROR(applyOverrides(getenv, config));
   applyWorkloadDefaults(getenv, config.identity);
   Status valid = validateConfig(config);
-  if (!valid.isOk()) {
+  if (!valid.ok()) {
     return source.empty() ? valid : valid.withContext(source);
   }
   if (config.identity.kind == IdentityKind::Token) {

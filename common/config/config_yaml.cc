@@ -50,7 +50,7 @@ class MapReader {
         return invalidArgumentError(where + ": unknown key, expected one of " + expected);
       }
     }
-    return Status::ok();
+    return okStatus();
   }
 
  private:
@@ -66,15 +66,15 @@ StatusOr<std::string_view> scalarOf(const YamlNode& node, const std::string& pat
 }
 
 Status readString(const YamlNode* node, const std::string& path, std::string& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   SKR_ASSIGN_OR_RETURN(std::string_view text, scalarOf(*node, path, "a string"));
   if (text.size() > 4096) return invalidArgumentError(path + ": longer than 4096 bytes");
   out = std::string(text);
-  return Status::ok();
+  return okStatus();
 }
 
 Status readBool(const YamlNode* node, const std::string& path, bool& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   SKR_ASSIGN_OR_RETURN(std::string_view text, scalarOf(*node, path, "a boolean"));
   if (node->plain && (text == "true" || text == "True" || text == "TRUE")) {
     out = true;
@@ -83,12 +83,12 @@ Status readBool(const YamlNode* node, const std::string& path, bool& out) {
   } else {
     return invalidArgumentError(path + ": expected true or false, got " + quotedForMessage(text));
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status readInt(const YamlNode* node, const std::string& path, int64_t min, int64_t max,
                int64_t& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   SKR_ASSIGN_OR_RETURN(std::string_view text, scalarOf(*node, path, "an integer"));
   if (!node->plain) {
     return invalidArgumentError(path + ": expected an integer, got the string " +
@@ -100,7 +100,7 @@ Status readInt(const YamlNode* node, const std::string& path, int64_t min, int64
                                 std::to_string(min) + ".." + std::to_string(max));
   }
   out = value;
-  return Status::ok();
+  return okStatus();
 }
 
 template <typename T>
@@ -108,13 +108,13 @@ Status readNumber(const YamlNode* node, const std::string& path, int64_t min, in
   int64_t value = static_cast<int64_t>(out);
   SKR_RETURN_IF_ERROR(readInt(node, path, min, max, value));
   out = static_cast<T>(value);
-  return Status::ok();
+  return okStatus();
 }
 
 template <typename Rep, typename Period>
 Status readDuration(const YamlNode* node, const std::string& path,
                     std::chrono::milliseconds bare_unit, std::chrono::duration<Rep, Period>& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   SKR_ASSIGN_OR_RETURN(std::string_view text, scalarOf(*node, path, "a duration"));
   SKR_ASSIGN_OR_RETURN(std::chrono::milliseconds value, parseDuration(path, text, bare_unit));
   const auto converted = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(value);
@@ -123,67 +123,67 @@ Status readDuration(const YamlNode* node, const std::string& path,
                                 " is not a whole number of seconds");
   }
   out = converted;
-  return Status::ok();
+  return okStatus();
 }
 
 template <typename E, std::size_t N>
 Status readEnum(const YamlNode* node, const std::string& path, const EnumName<E> (&names)[N],
                 E& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   SKR_ASSIGN_OR_RETURN(std::string_view text, scalarOf(*node, path, "a string"));
   SKR_ASSIGN_OR_RETURN(out, parseEnum(path, text, names));
-  return Status::ok();
+  return okStatus();
 }
 
 // A sequence of scalars (a single scalar is not accepted: lists stay lists).
 Status readList(const YamlNode* node, const std::string& path,
                 const std::function<Status(const std::string&, std::string_view)>& each) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   if (node->kind != Kind::Sequence) return typeError(path, "a list", *node);
   for (std::size_t i = 0; i < node->items.size(); ++i) {
     const std::string item_path = path + "[" + std::to_string(i) + "]";
     SKR_ASSIGN_OR_RETURN(std::string_view text, scalarOf(node->items[i], item_path, "a string"));
     SKR_RETURN_IF_ERROR(each(item_path, text));
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status readStringList(const YamlNode* node, const std::string& path,
                       std::vector<std::string>& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   out.clear();
   return readList(node, path, [&](const std::string&, std::string_view text) {
     out.emplace_back(text);
-    return Status::ok();
+    return okStatus();
   });
 }
 
 Status readUserList(const YamlNode* node, const std::string& path, std::vector<uid_t>& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   out.clear();
   return readList(node, path, [&](const std::string& item_path, std::string_view text) {
     SKR_ASSIGN_OR_RETURN(uid_t uid, parseUser(item_path, text));
     out.push_back(uid);
-    return Status::ok();
+    return okStatus();
   });
 }
 
 Status readGroupList(const YamlNode* node, const std::string& path, std::vector<gid_t>& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   out.clear();
   return readList(node, path, [&](const std::string& item_path, std::string_view text) {
     SKR_ASSIGN_OR_RETURN(gid_t gid, parseGroup(item_path, text));
     out.push_back(gid);
-    return Status::ok();
+    return okStatus();
   });
 }
 
 Status readGroup(const YamlNode* node, const std::string& path, std::optional<gid_t>& out) {
-  if (node == nullptr) return Status::ok();
+  if (node == nullptr) return okStatus();
   SKR_ASSIGN_OR_RETURN(std::string_view text, scalarOf(*node, path, "a group name or number"));
   SKR_ASSIGN_OR_RETURN(gid_t gid, parseGroup(path, text));
   out = gid;
-  return Status::ok();
+  return okStatus();
 }
 
 Status readPlatform(const YamlNode& node, PlatformConfig& p) {
@@ -221,7 +221,7 @@ Status readCollateral(const YamlNode& node, const std::string& path, CollateralC
             return invalidArgumentError(item + ": unknown value " + quotedForMessage(s) +
                                         ", expected security-context | thim | kds");
           }
-          return Status::ok();
+          return okStatus();
         }));
   }
   if (const YamlNode* dir = m.take("security_context_dir")) {
@@ -308,7 +308,7 @@ Status readKey(const YamlNode& node, const std::string& path, KeyConfig& k) {
 }
 
 Status readKeys(const YamlNode& node, std::vector<KeyConfig>& keys) {
-  if (node.kind == Kind::Null) return Status::ok();
+  if (node.kind == Kind::Null) return okStatus();
   if (node.kind != Kind::Sequence) return typeError("keys", "a list", node);
   if (node.items.size() > kMaxKeys) {
     return invalidArgumentError("keys: " + std::to_string(node.items.size()) + " keys, at most " +
@@ -320,7 +320,7 @@ Status readKeys(const YamlNode& node, std::vector<KeyConfig>& keys) {
     SKR_RETURN_IF_ERROR(readKey(node.items[i], "keys[" + std::to_string(i) + "]", key));
     keys.push_back(std::move(key));
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status readSeal(const YamlNode& node, SealConfig& s) {

@@ -39,7 +39,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    if (!status_.isOk()) return;
+    if (!status_.ok()) return;
     auto it = anchors_.find(anchor);
     if (it == anchors_.end()) {
       fail(invalidArgumentError(at(mark) + ": alias of an unknown or unfinished anchor"));
@@ -85,7 +85,7 @@ class TreeBuilder : public YAML::EventHandler {
   };
 
   void fail(Status status) {
-    if (status_.isOk()) status_ = std::move(status);
+    if (status_.ok()) status_ = std::move(status);
   }
 
   bool reserve(std::size_t count, const YAML::Mark& mark) {
@@ -99,7 +99,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   void open(YamlNode::Kind kind, YAML::anchor_t anchor, const YAML::Mark& mark) {
-    if (!status_.isOk()) {
+    if (!status_.ok()) {
       ++ignored_depth_;
       return;
     }
@@ -144,7 +144,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   void add(YamlNode node, YAML::anchor_t anchor, const YAML::Mark& mark) {
-    if (!status_.isOk()) return;
+    if (!status_.ok()) return;
     if (!reserve(node.node_count, mark)) return;
     if (anchor != YAML::NullAnchor) {
       // Anchors are kept as copies; an anchor's size already counted once above.
@@ -230,9 +230,9 @@ StatusOr<YamlNode> parseYamlDocument(std::string_view text, const YamlLimits& li
     YAML::Parser parser(in);
     TreeBuilder builder(limits);
     while (parser.HandleNextDocument(builder)) {
-      if (!builder.status().isOk()) return builder.status();
+      if (!builder.status().ok()) return builder.status();
     }
-    if (!builder.status().isOk()) return builder.status();
+    if (!builder.status().ok()) return builder.status();
     if (!builder.hasDocument()) return YamlNode{};
     return builder.takeRoot();
   } catch (const YAML::Exception& e) {

@@ -1,5 +1,6 @@
 #include "common/core/status.h"
 
+#include <atomic>
 #include <cstdio>
 
 namespace skr {
@@ -22,23 +23,74 @@ std::string_view statusCodeName(StatusCode code) {
   return "Unknown";
 }
 
-Status::Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {
+namespace {
+std::atomic<testing::MessageRewriter> g_rewriter{nullptr};
+
+std::string rewritten(std::string message) {
+  const testing::MessageRewriter rewrite = g_rewriter.load(std::memory_order_relaxed);
+  return rewrite == nullptr ? message : rewrite(message);
+}
+}  // namespace
+
+std::string_view dependencyName(Dependency dependency) {
+  switch (dependency) {
+    case Dependency::None: return "none";
+    case Dependency::Identity: return "identity";
+    case Dependency::Maa: return "maa";
+    case Dependency::KeyVault: return "keyvault";
+    case Dependency::Collateral: return "collateral";
+    case Dependency::Agent: return "agent";
+  }
+  return "unknown";
+}
+
+std::string_view errorCauseName(ErrorCause cause) {
+  switch (cause) {
+    case ErrorCause::Unspecified: return "unspecified";
+    case ErrorCause::Identity: return "identity";
+    case ErrorCause::AttestationRejected: return "attestation_rejected";
+    case ErrorCause::PolicyDenied: return "policy_denied";
+    case ErrorCause::RoleMissing: return "role_missing";
+    case ErrorCause::Transport: return "transport";
+    case ErrorCause::Integrity: return "integrity";
+    case ErrorCause::VersionNotFound: return "version_not_found";
+  }
+  return "unknown";
+}
+
+Status::Status(StatusCode code, std::string message)
+    : code_(code), message_(rewritten(std::move(message))) {
   if (code_ == StatusCode::Ok) message_.clear();
 }
 
+const ErrorDetails& Status::details() const {
+  static const ErrorDetails kNone;
+  return details_ != nullptr ? *details_ : kNone;
+}
+
+Status Status::withDetails(ErrorDetails details) const& {
+  Status copy = *this;
+  return std::move(copy).withDetails(std::move(details));
+}
+
+Status Status::withDetails(ErrorDetails details) && {
+  if (!ok()) details_ = std::make_shared<const ErrorDetails>(std::move(details));
+  return std::move(*this);
+}
+
 Status Status::withContext(std::string_view context) const& {
-  if (isOk()) return *this;
-  return Status(code_, std::string(context) + ": " + message_);
+  Status copy = *this;
+  return std::move(copy).withContext(context);
 }
 
 Status Status::withContext(std::string_view context) && {
-  if (isOk()) return std::move(*this);
-  message_.insert(0, std::string(context) + ": ");
+  if (ok()) return std::move(*this);
+  message_ = rewritten(std::string(context) + ": " + message_);
   return std::move(*this);
 }
 
 std::string Status::toString() const {
-  if (isOk()) return "OK";
+  if (ok()) return "OK";
   return std::string(statusCodeName(code_)) + ": " + message_;
 }
 
@@ -75,6 +127,12 @@ Status unimplementedError(std::string m) {
 Status internalError(std::string m) {
   return {StatusCode::Internal, std::move(m)};
 }
+
+namespace testing {
+void setMessageRewriterForTest(MessageRewriter rewrite) {
+  g_rewriter.store(rewrite, std::memory_order_relaxed);
+}
+}  // namespace testing
 
 namespace internal {
 void dieOnBadStatusAccess(const Status& status) {

@@ -3,7 +3,9 @@
 // (host, key name, sizes, expected vs actual) and never contain secret material.
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,17 +32,63 @@ enum class StatusCode {
 // Stable, lower-case-free name of a code ("InvalidArgument", ...), for messages and logs.
 std::string_view statusCodeName(StatusCode code);
 
+// The outside party an error came from. Exit codes, skrctl hints, metrics labels and the agent's
+// HTTP answers read this (never the message text, whose wording may change).
+enum class Dependency : uint8_t {
+  None = 0,    // local: configuration, files, crypto, the SNP device
+  Identity,    // Entra ID, IMDS managed identity, a token file
+  Maa,         // Microsoft Azure Attestation
+  KeyVault,    // Azure Key Vault / Managed HSM
+  Collateral,  // THIM, AMD KDS or the security-context directory
+  Agent,       // skr-agent, as seen by skrctl and clients
+};
+
+// What kind of failure this is, independent of the code's wording and the dependency.
+enum class ErrorCause : uint8_t {
+  Unspecified = 0,
+  Identity,             // no access token could be obtained, whatever the reason
+  AttestationRejected,  // MAA refused the evidence
+  PolicyDenied,         // the key's release policy did not accept the attestation token
+  RoleMissing,          // the identity lacks the release role or access-policy permission
+  Transport,            // the dependency could not be reached or answered 5xx/429 to the end
+  Integrity,            // a signature, certificate chain, MAC or unwrap check failed
+  VersionNotFound,      // the key exists but the requested version does not
+};
+
+std::string_view dependencyName(Dependency dependency);  // "none", "identity", "maa", ...
+std::string_view errorCauseName(ErrorCause cause);       // "unspecified", "identity", ...
+
+// Machine-readable facts about an error, filled where it arises (transport, retry loop, clients)
+// and carried unchanged through withContext().
+struct ErrorDetails {
+  Dependency dependency = Dependency::None;
+  ErrorCause cause = ErrorCause::Unspecified;
+  std::string host;          // "host[:port]" of the dependency; "" when none
+  int http_status = 0;       // the dependency's last HTTP status; 0 when no answer arrived
+  std::string service_code;  // the dependency's own error code(s), e.g. "Forbidden/AccessDenied"
+  int attempts = 0;          // requests sent, retries included; 0 when not counted
+
+  friend bool operator==(const ErrorDetails&, const ErrorDetails&) = default;
+};
+
 class [[nodiscard]] Status {
  public:
   // OK status.
   Status() = default;
   Status(StatusCode code, std::string message);
 
-  static Status ok() { return Status(); }
-
-  bool isOk() const { return code_ == StatusCode::Ok; }
+  // True when this is OK. (Making an OK status is okStatus(): a query and a factory with one name
+  // let `return s.ok();` turn an error into success without a warning.)
+  bool ok() const { return code_ == StatusCode::Ok; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+
+  // The typed details (all defaults when none were attached).
+  const ErrorDetails& details() const;
+  bool hasDetails() const { return details_ != nullptr; }
+  // A copy carrying `details` (replacing any before). OK stays OK and carries none.
+  Status withDetails(ErrorDetails details) const&;
+  Status withDetails(ErrorDetails details) &&;
 
   // Returns a copy whose message reads "<context>: <message>", so a final log line reads like a
   // trace: "release key 'data-kek': MAA attest: HTTP 400 ...". OK stays OK.
@@ -54,13 +102,19 @@ class [[nodiscard]] Status {
   void ignoreError() const {}
 
   friend bool operator==(const Status& a, const Status& b) {
-    return a.code_ == b.code_ && a.message_ == b.message_;
+    return a.code_ == b.code_ && a.message_ == b.message_ && a.details() == b.details();
   }
 
  private:
   StatusCode code_ = StatusCode::Ok;
   std::string message_;
+  std::shared_ptr<const ErrorDetails> details_;  // immutable once attached; shared by copies
 };
+
+// The OK status.
+inline Status okStatus() {
+  return Status();
+}
 
 // Constructors that read like the condition they report.
 Status invalidArgumentError(std::string message);
@@ -75,6 +129,14 @@ Status resourceExhaustedError(std::string message);
 Status unimplementedError(std::string message);
 Status internalError(std::string message);
 
+namespace testing {
+// Test-only: every Status message made after this call (constructor and withContext) is replaced
+// by rewrite(message), so a test can show that no exit code, hint, HTTP status or metric label
+// depends on wording. nullptr restores the default. Not thread-safe against concurrent errors.
+using MessageRewriter = std::string (*)(std::string_view message);
+void setMessageRewriterForTest(MessageRewriter rewrite);
+}  // namespace testing
+
 namespace internal {
 [[noreturn]] void dieOnBadStatusAccess(const Status& status);
 [[noreturn]] void dieOkStatusAsError();
@@ -86,7 +148,7 @@ template <typename T>
 class [[nodiscard]] StatusOr {
  public:
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    if (status_.isOk()) internal::dieOkStatusAsError();
+    if (status_.ok()) internal::dieOkStatusAsError();
   }
   StatusOr(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   template <typename U>
@@ -100,7 +162,7 @@ class [[nodiscard]] StatusOr {
   StatusOr(const StatusOr&) = default;
   StatusOr& operator=(const StatusOr&) = default;
 
-  bool ok() const { return status_.isOk(); }
+  bool ok() const { return status_.ok(); }
   const Status& status() const& { return status_; }
   Status status() && { return std::move(status_); }
 
@@ -124,7 +186,7 @@ class [[nodiscard]] StatusOr {
 
  private:
   void check() const {
-    if (!status_.isOk()) internal::dieOnBadStatusAccess(status_);
+    if (!status_.ok()) internal::dieOnBadStatusAccess(status_);
   }
 
   Status status_;
@@ -140,7 +202,7 @@ class [[nodiscard]] StatusOr {
 #define SKR_RETURN_IF_ERROR(expr)                                \
   do {                                                           \
     ::skr::Status skr_status_ = ::skr::internal::toStatus(expr); \
-    if (!skr_status_.isOk()) return skr_status_;                 \
+    if (!skr_status_.ok()) return skr_status_;                 \
   } while (false)
 
 // `SKR_ASSIGN_OR_RETURN(auto x, f());` declares/assigns the value or returns the error.

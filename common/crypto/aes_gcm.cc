@@ -56,12 +56,12 @@ StatusOr<SslPtr<EVP_CIPHER_CTX>> newGcmContext(const SecretBytes& key, ByteView 
 }
 
 Status addAad(EVP_CIPHER_CTX* ctx, ByteView aad, const char* op) {
-  if (aad.empty()) return Status::ok();
+  if (aad.empty()) return okStatus();
   int len = 0;
   if (EVP_CipherUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
     return opensslInternal(std::string(op) + ": AAD");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace

@@ -152,7 +152,7 @@ Status addRawExtension(X509* x, const std::string& oid, ByteView value, bool cri
       X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), critical ? 1 : 0, octets.get()));
   if (!ext) return opensslError("X509_EXTENSION_create_by_OBJ(" + oid + ")");
   if (X509_add_ext(x, ext.get(), -1) != 1) return opensslError("X509_add_ext(" + oid + ")");
-  return Status::ok();
+  return okStatus();
 }
 
 // SHA-1 over the subjectPublicKey BIT STRING value of `x` (RFC 5280 §4.2.1.2 method 1).
@@ -213,7 +213,7 @@ Status signWith(X509* x, const PrivateKey& key, CertificateSignatureAlg alg) {
     }
   }
   if (X509_sign_ctx(x, mctx.get()) <= 0) return opensslError("X509_sign_ctx");
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace

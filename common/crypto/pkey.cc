@@ -161,7 +161,7 @@ Status checkRsaKey(EVP_PKEY* pkey, int min_bits) {
   if (!BN_is_odd(e.get()) || BN_is_one(e.get())) {
     return invalidArgumentError("RSA public exponent must be odd and > 1");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 SslPtr<EVP_PKEY_CTX> ctxForKey(EVP_PKEY* pkey) {

@@ -34,7 +34,7 @@ Status checkKeyAndHash(EVP_PKEY* pkey, KeyType type, HashAlg hash, const char* o
     return invalidArgumentError(std::string("RSA-OAEP ") + op +
                                 ": SHA-512 is not supported; expected SHA-1, SHA-256 or SHA-384");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // OAEP with MGF1 over the same hash and an empty label (RFC 8017 §7.1).
@@ -49,7 +49,7 @@ Status configureOaep(EVP_PKEY_CTX* ctx, HashAlg hash, bool encrypt) {
   const int ok =
       encrypt ? EVP_PKEY_encrypt_init_ex(ctx, params) : EVP_PKEY_decrypt_init_ex(ctx, params);
   if (ok != 1) return opensslInternal(std::string("RSA-OAEP-") + hashName(hash) + " init");
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ Status checkKeyFitsScheme(EVP_PKEY* pkey, KeyType type, SignatureScheme scheme) 
     return invalidArgumentError(schemeName(scheme) +
                                 ": the key is restricted to RSA-PSS (id-RSASSA-PSS)");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // A digest-sign/verify context. PSS: salt length = hash length, MGF1 with the same hash (JOSE
@@ -185,7 +185,7 @@ Status verify(const PublicKey& key, SignatureScheme scheme, ByteView data, ByteV
   // A bad signature leaves errors on the queue; they must not surface in later, unrelated calls.
   ERR_clear_error();
   if (rc != 1) return dataLossError(schemeName(scheme) + ": signature does not verify");
-  return Status::ok();
+  return okStatus();
 }
 
 StatusOr<Bytes> ecdsaDerFromJose(Curve curve, ByteView jose_signature) {

@@ -391,7 +391,7 @@ Status Certificate::verifySignedBy(const Certificate& issuer) const {
   EVP_PKEY* issuer_key = X509_get0_pubkey(issuer.x509_.get());
   if (issuer_key == nullptr) return internalError("X509_get0_pubkey: " + takeOpensslErrors());
   int rc = X509_verify(x509_.get(), issuer_key);
-  if (rc == 1) return Status::ok();
+  if (rc == 1) return okStatus();
   return dataLossError(
       "certificate '" + describe(x509_.get()) + "' is not signed by '" +
       describe(issuer.x509_.get()) + "': " +
@@ -467,7 +467,7 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
                            std::to_string(options.max_depth));
     }
     ERR_clear_error();
-    return Status::ok();
+    return okStatus();
   }
 
   int error = X509_STORE_CTX_get_error(ctx.get());

@@ -163,7 +163,7 @@ Status checkSextet(uint32_t sextet, Mode mode, std::size_t offset, uint32_t& see
     return invalidArgumentError(std::string(modeName(mode)) + ": character at offset " +
                                 std::to_string(offset) + " mixes the standard and URL alphabets");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // Decodes the data characters of `text` (layout from checkLayout) into `out`.
@@ -202,7 +202,7 @@ Status decodeInto(std::string_view text, Mode mode, const Layout& layout, std::s
     out[o++] = static_cast<uint8_t>(group >> 16);
     if (rest == 3) out[o++] = static_cast<uint8_t>(group >> 8);
   }
-  return Status::ok();
+  return okStatus();
 }
 
 StatusOr<Bytes> decodePublic(std::string_view text, Mode mode, std::size_t max_bytes) {

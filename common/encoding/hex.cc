@@ -38,7 +38,7 @@ Status decodeInto(std::string_view text, std::span<uint8_t> out) {
     }
     out[i] = static_cast<uint8_t>((high << 4) | low);
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // Checks the length of `text` against the format and `max_bytes`, before anything is allocated.
@@ -52,7 +52,7 @@ Status checkLength(std::string_view text, std::size_t max_bytes) {
                                   " bytes exceeds the limit of " + std::to_string(max_bytes) +
                                   " bytes");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace

@@ -224,7 +224,7 @@ struct BodyFraming {
       }
       appendWiping(body, buffer.data(), n);
     }
-    return Status::ok();
+    return okStatus();
   }
 
   Status readToEnd(std::string& body) {
@@ -232,7 +232,7 @@ struct BodyFraming {
     auto& buffer = wiped.bytes;
     while (true) {
       SKR_ASSIGN_OR_RETURN(const std::size_t n, readSome(buffer.data(), buffer.size()));
-      if (n == 0) return Status::ok();
+      if (n == 0) return okStatus();
       if (body.size() + n > max_bytes) return tooLarge();
       appendWiping(body, buffer.data(), n);
     }
@@ -252,7 +252,7 @@ struct BodyFraming {
       line.push_back(c);
     }
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    return Status::ok();
+    return okStatus();
   }
 
   // RFC 9112 §7.1: chunk-size [; ext] CRLF data CRLF ... 0 CRLF trailers CRLF.
@@ -286,7 +286,7 @@ struct BodyFraming {
     }
     for (int trailers = 0;; ++trailers) {
       SKR_RETURN_IF_ERROR(readLine(line, body.size()));
-      if (line.empty()) return Status::ok();
+      if (line.empty()) return okStatus();
       if (trailers > 64) return unavailableError(target.where + ": too many chunked trailers");
     }
   }

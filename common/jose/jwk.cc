@@ -103,7 +103,7 @@ Status readCommonMembers(const json::ObjectPtr& object, std::string& kid,
     SKR_ASSIGN_OR_RETURN(key_ops, json::getStringArray(object, "key_ops"));
   }
   SKR_ASSIGN_OR_RETURN(alg, json::getOptionalString(object, "alg"));
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace

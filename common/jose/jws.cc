@@ -65,7 +65,7 @@ Status checkKeyFits(JwsAlgorithm alg, KeyType type, StatusOr<Curve> curve, int b
                                   crypto::curveName(esCurve(alg)) + ", got " +
                                   (curve.ok() ? crypto::curveName(*curve) : "unknown"));
     }
-    return Status::ok();
+    return okStatus();
   }
   if (type != KeyType::Rsa) {
     return invalidArgumentError("JWS algorithm " + name + " needs an RSA key, got an EC key");
@@ -74,7 +74,7 @@ Status checkKeyFits(JwsAlgorithm alg, KeyType type, StatusOr<Curve> curve, int b
     return invalidArgumentError("JWS algorithm " + name + ": RSA key of " + std::to_string(bits) +
                                 " bits is below the 2048-bit minimum");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 StatusOr<Bytes> decodePart(std::string_view part, std::string_view what, std::size_t max) {

@@ -95,7 +95,7 @@ Status checkClaims(const json::ObjectPtr& claims, const ClaimCheck& check) {
       return unauthenticatedError("token audience does not include \"" + *check.audience + "\"");
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace skr::jose

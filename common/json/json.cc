@@ -123,7 +123,7 @@ Status preScan(std::string_view text, const ParseLimits& limits) {
       return resourceExhaustedError("JSON: more than " + std::to_string(limits.max_values) +
                                     " values (at offset " + std::to_string(offset) + ")");
     }
-    return Status::ok();
+    return okStatus();
   };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<uint8_t>(text[i]);
@@ -170,7 +170,7 @@ Status preScan(std::string_view text, const ParseLimits& limits) {
       --depth;
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // Builds the value tree from Poco's tokenizer events. The first violation is recorded and parsing
@@ -188,7 +188,7 @@ class TreeBuilder final : public Poco::JSON::Handler {
     stack_.clear();
     result_ = Var();
     has_result_ = false;
-    status_ = Status::ok();
+    status_ = okStatus();
   }
   void startObject() override {
     ObjectPtr object = new Object();
@@ -460,12 +460,12 @@ class CanonicalWriter {
     }
     if (v.isEmpty()) {
       out_ += "null";
-      return Status::ok();
+      return okStatus();
     }
     if (holds<std::string>(v)) return writeString(v.extract<std::string>());
     if (holds<bool>(v)) {
       out_ += v.extract<bool>() ? "true" : "false";
-      return Status::ok();
+      return okStatus();
     }
     if (holds<ObjectPtr>(v)) {
       const ObjectPtr& object = v.extract<ObjectPtr>();
@@ -502,7 +502,7 @@ class CanonicalWriter {
                                   std::to_string(bad));
     }
     appendQuoted(out_, s);
-    return Status::ok();
+    return okStatus();
   }
 
   // Members in byte order of their UTF-8 names (std::string compares as unsigned char).
@@ -522,7 +522,7 @@ class CanonicalWriter {
       SKR_RETURN_IF_ERROR(write(*value, depth + 1));
     }
     out_.push_back('}');
-    return Status::ok();
+    return okStatus();
   }
 
   template <typename Elements>
@@ -535,7 +535,7 @@ class CanonicalWriter {
       SKR_RETURN_IF_ERROR(write(element, depth + 1));
     }
     out_.push_back(']');
-    return Status::ok();
+    return okStatus();
   }
 
   template <typename Int>
@@ -543,7 +543,7 @@ class CanonicalWriter {
     char buffer[24];
     const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
     out_.append(buffer, result.ptr);
-    return Status::ok();
+    return okStatus();
   }
 
   // Shortest round-trip form. -0 is written as 0 (as RFC 8785 does). An integral value written
@@ -557,7 +557,7 @@ class CanonicalWriter {
     }
     if (value == 0) {
       out_.push_back('0');
-      return Status::ok();
+      return okStatus();
     }
     char buffer[64];
     auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
@@ -569,7 +569,7 @@ class CanonicalWriter {
     }
     if (result.ec != std::errc()) return internalError("JSON serialize: number formatting failed");
     out_.append(buffer, result.ptr);
-    return Status::ok();
+    return okStatus();
   }
   Status writeDouble(double value) { return writeFloating(value); }
   Status writeFloat(float value) { return writeFloating(value); }

@@ -145,7 +145,7 @@ StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
   };
   auto succeed = [&](Step step, const std::string& host, auto started, int attempts) {
     const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
-    report({step, "", host, duration, attempts, Status::ok()});
+    report({step, "", host, duration, attempts, okStatus()});
   };
 
   auto started = clock_.steadyNow();
@@ -218,12 +218,12 @@ StepResult<azure::ReleasedKey> ReleaseFlow::release(
     return fail(Step::Release, vault_host, status);
   }
   const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
-  report({Step::Release, key.name, vault_host, duration, released->attempts, Status::ok()});
+  report({Step::Release, key.name, vault_host, duration, released->attempts, okStatus()});
   return std::move(released).value();
 }
 
 void logProgress(const ProgressEvent& event, log::Level failure_level) {
-  const bool ok = event.status.isOk();
+  const bool ok = event.status.ok();
   const std::string status = ok ? "ok" : std::string(statusCodeName(event.status.code()));
   const auto duration_ms = static_cast<int64_t>(event.duration.count());
   if (ok) {

@@ -114,7 +114,7 @@ Status validateInfo(const BundleInfo& info) {
   if (*platform == snp::PlatformKind::Emulated && !info.emulated) {
     return invalidArgumentError("member 'emulated': platform 'emulated' requires the stamp");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 json::ObjectPtr maaJson(const MaaTokenInfo& maa) {
@@ -140,7 +140,7 @@ Status onlyMembers(const json::ObjectPtr& o, std::string_view where,
                                   std::string(where));
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 StatusOr<Bytes> getBase64Url(const json::ObjectPtr& o, std::string_view member,
@@ -189,7 +189,7 @@ Status validateKeyName(std::string_view name) {
                                   " is not one of [0-9a-zA-Z-]");
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 MaaTokenInfo MaaTokenInfo::describe(std::string issuer, std::string_view token,

@@ -27,7 +27,7 @@ Status checkOwnerAndMode(const struct stat& st, std::string_view what, const std
                                  octalMode(st.st_mode) + ": " +
                                  (writable ? "writable" : "accessible") + " by " + who);
   }
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace skr::seal

@@ -124,7 +124,7 @@ Status checkDevice(const std::shared_ptr<const snp::SnpDevice>& device, SealProv
     return invalidArgumentError(std::string("seal provider '") +
                                 std::string(sealProviderName(kind)) + "': no SNP device");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace
@@ -203,7 +203,7 @@ StatusOr<std::unique_ptr<SealingKeyProvider>> makeKeyfileProvider(const std::str
   if (!S_ISREG(st.st_mode)) return fail(invalidArgumentError(what + " is not a regular file"));
   {
     Status checked = checkOwnerAndMode(st, "seal keyfile", path, owner, 0027);
-    if (!checked.isOk()) {
+    if (!checked.ok()) {
       return fail(Status(checked.code(), checked.message() +
                                              " (use mode 0400 or 0440, e.g. a secret volume's "
                                              "defaultMode)"));

@@ -63,7 +63,7 @@ Status fsyncFd(int fd, const std::string& path) {
     rc = ::fsync(fd);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) return internalError("state dir: fsync " + path + ": " + errnoText(errno));
-  return Status::ok();
+  return okStatus();
 }
 
 Status openError(int err, const std::string& what, const std::string& path) {
@@ -201,10 +201,10 @@ std::string_view writeStepName(WriteStep step) {
 Status validateVersionName(std::string_view version) {
   if (version == "pending") return invalidArgumentError("version name 'pending' is reserved");
   Status s = validateKeyName(version);
-  if (!s.isOk()) {
+  if (!s.ok()) {
     return invalidArgumentError("version" + s.message().substr(std::string("key name").size()));
   }
-  return Status::ok();
+  return okStatus();
 }
 
 StatusOr<StateDir> StateDir::open(StateDirOptions options) {
@@ -317,7 +317,7 @@ Status StateDir::atomicWrite(std::string_view key, const std::string& name,
     return status.withContext("write " + target);
   };
   auto step = [&](WriteStep s) -> Status {
-    if (!options_.on_write_step) return Status::ok();
+    if (!options_.on_write_step) return okStatus();
     return options_.on_write_step(s, tmp);
   };
   if (options_.group.has_value() &&
@@ -328,7 +328,7 @@ Status StateDir::atomicWrite(std::string_view key, const std::string& name,
   if (::fchmod(fd.get(), mode) != 0) {  // the umask must neither widen nor narrow it
     return fail(internalError("chmod: " + errnoText(errno)));
   }
-  if (Status s = step(WriteStep::TmpCreated); !s.isOk()) return fail(s);
+  if (Status s = step(WriteStep::TmpCreated); !s.ok()) return fail(s);
   std::size_t done = 0;
   while (done < content.size()) {
     const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
@@ -339,18 +339,18 @@ Status StateDir::atomicWrite(std::string_view key, const std::string& name,
     }
     done += static_cast<std::size_t>(n);
   }
-  if (Status s = step(WriteStep::Written); !s.isOk()) return fail(s);
-  if (Status s = fsyncFd(fd.get(), dir.path() + "/" + tmp); !s.isOk()) return fail(s);
-  if (Status s = step(WriteStep::FileSynced); !s.isOk()) return fail(s);
+  if (Status s = step(WriteStep::Written); !s.ok()) return fail(s);
+  if (Status s = fsyncFd(fd.get(), dir.path() + "/" + tmp); !s.ok()) return fail(s);
+  if (Status s = step(WriteStep::FileSynced); !s.ok()) return fail(s);
   fd.reset();
   if (::renameat(dir.fd(), tmp.c_str(), dir.fd(), name.c_str()) != 0) {
     return fail(internalError("rename " + tmp + " -> " + name + ": " + errnoText(errno)));
   }
   renamed = true;
-  if (Status s = step(WriteStep::Renamed); !s.isOk()) return fail(s);
-  if (Status s = fsyncFd(dir.fd(), dir.path()); !s.isOk()) return fail(s);
-  if (Status s = step(WriteStep::DirSynced); !s.isOk()) return fail(s);
-  return Status::ok();
+  if (Status s = step(WriteStep::Renamed); !s.ok()) return fail(s);
+  if (Status s = fsyncFd(dir.fd(), dir.path()); !s.ok()) return fail(s);
+  if (Status s = step(WriteStep::DirSynced); !s.ok()) return fail(s);
+  return okStatus();
 }
 
 StatusOr<std::string> StateDir::readFile(std::string_view key, const std::string& name,
@@ -465,7 +465,7 @@ StatusOr<std::string> StateDir::current(std::string_view key) const {
   }
   text.pop_back();
   Status valid = validateVersionName(text);
-  if (!valid.isOk()) {
+  if (!valid.ok()) {
     return valid.withContext("state file " + options_.path + "/" + std::string(key) + "/current");
   }
   return text;
@@ -475,7 +475,7 @@ StatusOr<std::vector<std::string>> StateDir::listKeys() const {
   SKR_ASSIGN_OR_RETURN(std::vector<std::string> names, listEntries(fd_, options_.path));
   std::vector<std::string> keys;
   for (std::string& name : names) {
-    if (!validateKeyName(name).isOk()) continue;
+    if (!validateKeyName(name).ok()) continue;
     struct stat st {};
     if (::fstatat(fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
       keys.push_back(std::move(name));
@@ -499,7 +499,7 @@ StatusOr<std::vector<std::string>> StateDir::listVersions(std::string_view key) 
       continue;
     }
     std::string version = name.substr(0, name.size() - kJsonSuffix.size());
-    if (!validateVersionName(version).isOk()) continue;
+    if (!validateVersionName(version).ok()) continue;
     // Listed whatever its type: a FIFO, directory or symlink in a bundle's place is then refused
     // by readVersion() with a reason the agent logs (bundle_rejected), not skipped silently.
     versions.push_back(std::move(version));

@@ -95,7 +95,7 @@ Status reconcileTcb(const Collateral& c, const SnpReport& report) {
                                      describeTcb(reported) + " (" + hex64(reported.raw) + ")");
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace
@@ -326,7 +326,7 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
 
   // Reconcile with REPORTED_TCB; refetch once from KDS for the reported TCB.
   Status reconciled = reconcileTcb(*candidate, report);
-  if (!reconciled.isOk()) {
+  if (!reconciled.ok()) {
     if (reconciled.code() != StatusCode::FailedPrecondition) {
       return reconciled.withContext("collateral");
     }
@@ -342,7 +342,7 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
                         "; refetch for REPORTED_TCB: " + refetched.status().message());
     }
     Status again = reconcileTcb(*refetched, report);
-    if (!again.isOk()) {
+    if (!again.ok()) {
       return Status(again.code(), "collateral: " + reconciled.message() +
                                       "; after refetching: " + again.message());
     }

@@ -95,7 +95,7 @@ Status fsyncDirectory(const std::string& dir) {
   const int err = errno;
   ::close(fd);
   if (rc != 0) return internalError("emulated chip: fsync " + dir + ": " + errnoText(err));
-  return Status::ok();
+  return okStatus();
 }
 
 // tmp file (O_CREAT|O_EXCL|O_NOFOLLOW, `mode`) + write + fsync + rename over `name`.
@@ -126,7 +126,7 @@ Status writeStateFile(const std::string& dir, const char* name, ByteView data, m
     ::unlink(tmp_path.c_str());
     return internalError("emulated chip: write " + final_path + ": " + errnoText(err));
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status writeSecretFile(const std::string& dir, const char* name, const SecretBytes& secret) {
@@ -164,7 +164,7 @@ Status readStateFile(const std::string& dir, const char* name, Buffer& out, Data
   }
   ::close(fd);
   if (err != 0) return internalError("emulated chip: read " + path + ": " + errnoText(err));
-  return Status::ok();
+  return okStatus();
 }
 
 StatusOr<Bytes> readPublicFile(const std::string& dir, const char* name) {
@@ -331,19 +331,19 @@ StatusOr<PrivateKey> loadKey(const std::string& dir, const char* name) {
 template <std::size_t N>
 Status hexField(const json::ObjectPtr& obj, const char* key, std::array<uint8_t, N>& out) {
   SKR_ASSIGN_OR_RETURN(std::optional<std::string> text, json::getOptionalString(obj, key));
-  if (!text) return Status::ok();
+  if (!text) return okStatus();
   StatusOr<Bytes> bytes = encoding::hexDecode(*text);
   if (!bytes.ok() || bytes->size() != N) {
     return invalidArgumentError(std::string("chip.json: member '") + key + "' must be " +
                                 std::to_string(2 * N) + " hex digits");
   }
   std::copy(bytes->begin(), bytes->end(), out.begin());
-  return Status::ok();
+  return okStatus();
 }
 
 Status u64HexField(const json::ObjectPtr& obj, const char* key, uint64_t& out) {
   SKR_ASSIGN_OR_RETURN(std::optional<std::string> text, json::getOptionalString(obj, key));
-  if (!text) return Status::ok();
+  if (!text) return okStatus();
   unsigned long long v = 0;
   int consumed = 0;
   if (text->size() < 3 || text->substr(0, 2) != "0x" ||
@@ -353,19 +353,19 @@ Status u64HexField(const json::ObjectPtr& obj, const char* key, uint64_t& out) {
                                 "', expected a 0x-prefixed hex number of at most 64 bits");
   }
   out = v;
-  return Status::ok();
+  return okStatus();
 }
 
 template <typename T>
 Status intField(const json::ObjectPtr& obj, const char* key, T& out, int64_t max) {
   SKR_ASSIGN_OR_RETURN(std::optional<int64_t> v, json::getOptionalInt(obj, key));
-  if (!v) return Status::ok();
+  if (!v) return okStatus();
   if (*v < 0 || *v > max) {
     return invalidArgumentError(std::string("chip.json: member '") + key + "' is " +
                                 std::to_string(*v) + ", expected 0.." + std::to_string(max));
   }
   out = static_cast<T>(*v);
-  return Status::ok();
+  return okStatus();
 }
 
 std::string tcbText(const ChipConfig& c) {
@@ -540,7 +540,7 @@ Status EmulatedChip::updateConfig(const ChipConfig& config) {
   SKR_RETURN_IF_ERROR(writeStateFile(dir_, "chip.json", asBytes(config.toJson()), 0644));
   SKR_RETURN_IF_ERROR(fsyncDirectory(dir_));
   config_ = config;
-  return Status::ok();
+  return okStatus();
 }
 
 uint32_t EmulatedChip::checkReportRequest(uint32_t vmpl, std::string* why) const {

@@ -37,7 +37,7 @@ Status collectPolicies(const Poco::Dynamic::Var& value, const std::string& path,
   }
   if (value.type() == typeid(json::ObjectPtr)) {
     const json::ObjectPtr& object = value.extract<json::ObjectPtr>();
-    if (object.isNull()) return Status::ok();
+    if (object.isNull()) return okStatus();
     for (const auto& [key, member] : *object) {
       const std::string member_path = path.empty() ? key : path + "." + key;
       if (key == "confidentialComputeProperties" && member.type() == typeid(json::ObjectPtr)) {
@@ -52,13 +52,13 @@ Status collectPolicies(const Poco::Dynamic::Var& value, const std::string& path,
     }
   } else if (value.type() == typeid(json::ArrayPtr)) {
     const json::ArrayPtr& array = value.extract<json::ArrayPtr>();
-    if (array.isNull()) return Status::ok();
+    if (array.isNull()) return okStatus();
     for (std::size_t i = 0; i < array->size(); ++i) {
       SKR_RETURN_IF_ERROR(collectPolicies(array->get(static_cast<unsigned int>(i)),
                                           path + "[" + std::to_string(i) + "]", depth + 1, out));
     }
   }
-  return Status::ok();
+  return okStatus();
 }
 
 // An ARM template expression is a string in brackets; "[[" escapes a literal '['.

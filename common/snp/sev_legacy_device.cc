@@ -80,7 +80,7 @@ Status guestRequest(const DeviceFile& file, unsigned long ioctl_nr, uint8_t req_
                          "-byte buffer");
   }
   *response_len = io.response_len;
-  return Status::ok();
+  return okStatus();
 }
 
 }  // namespace

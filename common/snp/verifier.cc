@@ -41,13 +41,13 @@ Status checkValidity(std::string_view check, const crypto::Certificate& c, crypt
                        nameOf(c) + " not valid at " + formatUtc(at) + " (valid " +
                            formatUtc(c.notBefore()) + " .. " + formatUtc(c.notAfter()) + ")");
   }
-  return Status::ok();
+  return okStatus();
 }
 
 Status checkSignedBy(std::string_view check, const crypto::Certificate& subject,
                      const crypto::Certificate& issuer) {
   Status s = subject.verifySignedBy(issuer);
-  if (s.isOk()) return s;
+  if (s.ok()) return s;
   return checkFailed(
       StatusCode::DataLoss, check,
       nameOf(subject) + " is not signed by " + nameOf(issuer) + " (" + s.message() + ")");
@@ -104,9 +104,9 @@ StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain, Ge
   StatusOr<crypto::Certificate> pinned = pinnedAmdCertificate(generation, AmdKeyRole::Ark);
   if (!pinned.ok())
     return checkFailed(StatusCode::PermissionDenied, kCheck, pinned.status().message());
-  if (!chain.empty() && !chain[0].verifySignedBy(*pinned).isOk()) {
+  if (!chain.empty() && !chain[0].verifySignedBy(*pinned).ok()) {
     for (const crypto::Certificate& extra : options.extra_trusted_arks) {
-      if (chain[0].verifySignedBy(extra).isOk()) return TrustedArk{extra, false};
+      if (chain[0].verifySignedBy(extra).ok()) return TrustedArk{extra, false};
     }
   }
   return TrustedArk{std::move(pinned).value(), true};
@@ -148,7 +148,7 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   SKR_ASSIGN_OR_RETURN(TrustedArk ark, selectArk(chain, ext->generation, *ext, options));
   {
     Status self = ark.certificate.verifySignedBy(ark.certificate);
-    if (!self.isOk()) {
+    if (!self.ok()) {
       return checkFailed(StatusCode::DataLoss, "ark",
                          nameOf(ark.certificate) + " is not self-signed (" + self.message() + ")");
     }
@@ -197,7 +197,7 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
     }
     Status s = crypto::verify(key, crypto::SignatureScheme::EcdsaSha384,
                               bytes.first(kSignedRegionSize), *der);
-    if (!s.isOk()) {
+    if (!s.ok()) {
       return checkFailed(StatusCode::DataLoss, kCheck,
                          "does not verify with the " + key_name + " (" + nameOf(vek) + ", sha256 " +
                              sha256Hex(vek) + "): " + s.message());

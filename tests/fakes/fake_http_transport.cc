@@ -11,7 +11,7 @@ void FakeHttpTransport::setResponse(const std::string& url, int status, std::str
   response.status = status;
   response.body = std::move(body);
   response.headers = std::move(headers);
-  canned_[url] = Canned{Status::ok(), std::move(response)};
+  canned_[url] = Canned{okStatus(), std::move(response)};
 }
 
 void FakeHttpTransport::setError(const std::string& url, Status status) {
@@ -26,7 +26,7 @@ void FakeHttpTransport::queueResponse(const std::string& url, int status, std::s
   response.status = status;
   response.body = std::move(body);
   response.headers = std::move(headers);
-  queued_[url].push_back(Canned{Status::ok(), std::move(response)});
+  queued_[url].push_back(Canned{okStatus(), std::move(response)});
 }
 
 void FakeHttpTransport::queueError(const std::string& url, Status status) {
@@ -55,7 +55,7 @@ StatusOr<http::HttpResponse> FakeHttpTransport::send(const http::HttpRequest& re
     }
     answer = it->second;
   }
-  if (!answer.error.isOk()) return answer.error;
+  if (!answer.error.ok()) return answer.error;
   if (answer.response.body.size() > request.max_response_bytes) {
     return resourceExhaustedError("fake transport: response from " + request.url + " is " +
                                   std::to_string(answer.response.body.size()) + " bytes, limit " +

@@ -73,11 +73,11 @@ struct World {
                                      jose::Jwk::fromPrivateKey(
                                          take(crypto::PrivateKey::fromPkcs8Der(rsa.toPkcs8Der())))),
                              true)
-                .isOk());
+                .ok());
     SecretBytes k(32);
     require(
         keyring->addVersion(version("aes", "a1", take(jose::Jwk::fromOctet(std::move(k)))), true)
-            .isOk());
+            .ok());
     std::vector<AuthRule> rules;
     rules.push_back({"all", {1000}, {}, {"*", "attest", "release"}, {"*"}, std::nullopt});
     rules.push_back({"ops", {0}, {}, {"admin"}, {"*"}, std::nullopt});

@@ -30,7 +30,7 @@ bool parseError(const skr::Status& status) {
 }
 
 bool getterError(const skr::Status& status) {
-  return status.isOk() || status.code() == StatusCode::InvalidArgument ||
+  return status.ok() || status.code() == StatusCode::InvalidArgument ||
          status.code() == StatusCode::NotFound;
 }
 

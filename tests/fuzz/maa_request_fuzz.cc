@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (uvm.ok()) {
     require(uvm->launch_measurement_hex.size() == 96);
     const skr::Status verified = uvm->verifySignature();
-    require(verified.isOk() || verified.code() == StatusCode::FailedPrecondition ||
+    require(verified.ok() || verified.code() == StatusCode::FailedPrecondition ||
             verified.code() == StatusCode::InvalidArgument ||
             verified.code() == StatusCode::DataLoss);
   } else {

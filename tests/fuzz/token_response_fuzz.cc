@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   answer.response.status = 400;
   answer.response.body = text;
   const skr::Status error = skr::azure::tokenEndpointError("fuzz", answer);
-  if (error.isOk() || error.message().size() > 2048) std::abort();
+  if (error.ok() || error.message().size() > 2048) std::abort();
   const auto retry_after = skr::http::parseRetryAfter(text, now);
   if (retry_after.has_value() && retry_after->count() < 0) std::abort();
   return 0;

@@ -66,7 +66,7 @@ TEST_CASE("IMDS issues string-typed tokens for system- and user-assigned identit
   CHECK(claims->getValue<std::string>("iss") ==
         emu->url("entra") + "/" + emu->env().at("SKR_EMULATOR_TENANT_ID") + "/v2.0");
   CHECK(claims->getValue<bool>("x-ms-emulated"));
-  CHECK(verifyWithEntraJwks(*emu, token).isOk());
+  CHECK(verifyWithEntraJwks(*emu, token).ok());
 
   const TestIdentity user = addUserIdentity(*emu, "app-identity");
   for (const std::string& selector :
@@ -129,8 +129,8 @@ TEST_CASE("THIM certification JSON carries the emulated chip's VCEK, chaining to
       readFileText(emu->env().at("SKR_EMULATOR_CHIP_DIR") + "/ark.pem"));
   REQUIRE(ark.ok());
   CHECK(thim->chain[1].der() == ark->der());
-  CHECK(thim->vcek.verifySignedBy(thim->chain[0]).isOk());
-  CHECK(thim->chain[0].verifySignedBy(*ark).isOk());
+  CHECK(thim->vcek.verifySignedBy(thim->chain[0]).ok());
+  CHECK(thim->chain[0].verifySignedBy(*ark).ok());
   CHECK(thim->vcek.der() == crypto::Certificate::fromPem(
                                 readFileText(emu->env().at("SKR_EMULATOR_CHIP_DIR") + "/vcek.pem"))
                                 ->der());
@@ -154,7 +154,7 @@ TEST_CASE("admin chip settings change the TCB THIM reports and the policy debug 
   REQUIRE(thim.ok());
   // TCB_VERSION (Milan): bootloader byte 0, tee byte 1, snp byte 6, microcode byte 7.
   CHECK(thim->tcbm_value == 0xC809000000000104ull);
-  CHECK(thim->vcek.verifySignedBy(thim->chain[0]).isOk());
+  CHECK(thim->vcek.verifySignedBy(thim->chain[0]).ok());
   HttpCall bad;
   bad.method = "PUT";
   bad.url = emu->url("admin") + "/_emulator/chip";
@@ -216,7 +216,7 @@ TEST_CASE("Entra ID exchanges a federated service-account token for a vault toke
   CHECK(claims->getValue<std::string>("oid") == app.object_id);
   CHECK(claims->getValue<std::string>("appid") == app.client_id);
   CHECK(claims->getValue<std::string>("aud") == "https://vault.azure.net");
-  CHECK(verifyWithEntraJwks(*emu, token).isOk());
+  CHECK(verifyWithEntraJwks(*emu, token).ok());
 
   // The token works against the vault once the app holds a role.
   assignRole(*emu, app.object_id, "Key Vault Crypto User");

@@ -111,10 +111,10 @@ json::ObjectPtr verifiedClaims(const EmulatorProcess& emu, const std::string& li
   StatusOr<crypto::Certificate> cert = crypto::Certificate::fromDer(*der);
   REQUIRE(cert.ok());
   CHECK(cert->subjectCommonName() == emu.url(listener));
-  CHECK(cert->verifySignedBy(*cert).isOk());  // self-issued
+  CHECK(cert->verifySignedBy(*cert).ok());  // self-issued
   Status verified = jws->verify(cert->publicKey());
   INFO(verified.toString());
-  REQUIRE(verified.isOk());
+  REQUIRE(verified.ok());
   StatusOr<json::ObjectPtr> claims = jws->payloadJson();
   REQUIRE(claims.ok());
   return *claims;

@@ -123,17 +123,17 @@ Released verifyRelease(const EmulatorProcess& emu, const HttpResult& r,
     options.hostname = host;
     Status chain = crypto::verifyChain(x5c->front(), intermediates, std::vector{*ca}, options);
     INFO(host << ": " << chain.toString());
-    REQUIRE(chain.isOk());
+    REQUIRE(chain.ok());
   }
   crypto::ChainVerifyOptions other_host;
   other_host.hostname = "myvault.vault.azure.net";
-  CHECK(!crypto::verifyChain(x5c->front(), intermediates, std::vector{*ca}, other_host).isOk());
+  CHECK(!crypto::verifyChain(x5c->front(), intermediates, std::vector{*ca}, other_host).ok());
   CHECK(jws->header()->getValue<std::string>("x5t#S256") ==
         encoding::base64UrlEncode(x5c->front().sha256Fingerprint()));
   CHECK(jws->kid().has_value());
   Status sig = jws->verify(x5c->front().publicKey());
   INFO(sig.toString());
-  REQUIRE(sig.isOk());
+  REQUIRE(sig.ok());
 
   Released out;
   out.payload = jws->payloadJson().value();

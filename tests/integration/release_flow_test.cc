@@ -111,7 +111,7 @@ TEST_CASE("the release flow attests the emulated chip at the emulated MAA and ve
   std::vector<std::string> steps;
   for (const release::ProgressEvent& e : w.events) {
     steps.emplace_back(release::stepName(e.step));
-    CHECK(e.status.isOk());
+    CHECK(e.status.ok());
   }
   CHECK(steps == std::vector<std::string>{"transfer-key", "report", "collateral", "maa"});
   CHECK(w.events[2].host == hostPort(emu->url("imds")));
@@ -199,7 +199,7 @@ TEST_CASE("the release flow releases a key from the emulated vault end to end",
   CHECK(done.step == release::Step::Release);
   CHECK(done.key == "kek");
   CHECK(done.host == hostPort(emu->url("vault")));
-  CHECK(done.status.isOk());
+  CHECK(done.status.ok());
 
   // A key whose policy requires another platform's hostdata: denied, with this platform's.
   release::StepResult<azure::ReleasedKey> denied =

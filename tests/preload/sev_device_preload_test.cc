@@ -84,7 +84,7 @@ void checkGenuineReport(const Bytes& bytes, uint8_t seed, uint32_t vmpl) {
   const Bytes der = take(crypto::ecdsaDerFromSnp(r.signature_r, r.signature_s));
   CHECK(crypto::verify(chip().vcek().publicKey(), crypto::SignatureScheme::EcdsaSha384,
                        ByteView(bytes).first(kSignedRegionSize), der)
-            .isOk());
+            .ok());
   VerifyOptions options;
   options.extra_trusted_arks.push_back(chip().ark());
   CHECK(verifyReport(bytes, chip().vcek(), {chip().ask(), chip().ark()}, options).ok());

@@ -134,7 +134,7 @@ struct World {
     options.release_on_start = policy;
     auto p = std::make_unique<KeyProvisioner>(config, backend, *sealing, *state, keyring, events,
                                               clock, &metrics, options);
-    REQUIRE(p->loadBundles().isOk());
+    REQUIRE(p->loadBundles().ok());
     return p;
   }
   std::string file(const std::string& relative) const {
@@ -318,7 +318,7 @@ std::string writePending(World& w, const std::string& token) {
   release::Attestation attestation{std::move(transfer), "", {}, {}, "sev-guest", std::move(maa)};
   const std::string content = take(release::sealPendingRelease(
       w.config, attestation, w.config.keys[0], *w.sealing, w.clock.now()));
-  REQUIRE(w.state->writePending("kek", content).isOk());
+  REQUIRE(w.state->writePending("kek", content).ok());
   return transfer_kid;
 }
 
@@ -368,7 +368,7 @@ TEST_CASE(
     const std::size_t at = text.find("\"ciphertext\":\"") + 14;
     REQUIRE(at > 14);
     text[at] = text[at] == 'A' ? 'B' : 'A';
-    REQUIRE(w.state->writePending("kek", text).isOk());
+    REQUIRE(w.state->writePending("kek", text).ok());
     auto p = w.start(config::ReleaseOnStart::IfMissing);
     CHECK(p->provision());
     CHECK(w.backend.releases == 1);
@@ -391,7 +391,7 @@ TEST_CASE(
   }
   SECTION("with release_on_start never and no bundle, the key stays not ready and the file stays") {
     World w;
-    REQUIRE(w.state->writePending("kek", "{not a bundle").isOk());
+    REQUIRE(w.state->writePending("kek", "{not a bundle").ok());
     auto p = w.start(config::ReleaseOnStart::Never);
     CHECK(!p->provision());
     CHECK(w.backend.releases == 0);

@@ -73,26 +73,26 @@ TEST_CASE("the keyring loads sealed bundles and reports a tampered one without l
 
   const jose::Jwk v1 = octJwk(32);
   const std::string v1_text = take(seal::sealKey(infoFor("data-kek", "v1"), v1, *provider));
-  REQUIRE(state.writeVersion("data-kek", "v1", v1_text).isOk());
+  REQUIRE(state.writeVersion("data-kek", "v1", v1_text).ok());
   REQUIRE(state
               .writeVersion("data-kek", "v2",
                             take(seal::sealKey(infoFor("data-kek", "v2"), octJwk(32), *provider)))
-              .isOk());
-  REQUIRE(state.setCurrent("data-kek", "v2").isOk());
-  REQUIRE(state.writeGeneration("data-kek", 7).isOk());
+              .ok());
+  REQUIRE(state.setCurrent("data-kek", "v2").ok());
+  REQUIRE(state.writeGeneration("data-kek", 7).ok());
   // Tampered: the hostdata (part of the AAD) changed after sealing.
   std::string tampered = take(seal::sealKey(infoFor("data-kek", "v3"), octJwk(32), *provider));
   const std::size_t at = tampered.find(std::string(64, 'a'));
   REQUIRE(at != std::string::npos);
   tampered.replace(at, 64, std::string(64, 'b'));
-  REQUIRE(state.writeVersion("data-kek", "v3", tampered).isOk());
+  REQUIRE(state.writeVersion("data-kek", "v3", tampered).ok());
   // A second key, RSA, whose `current` is fine.
   REQUIRE(state
               .writeVersion("rsa-kek", "r1",
                             take(seal::sealKey(infoFor("rsa-kek", "r1"), rsaJwk(rsaPrivate2048()),
                                                *provider)))
-              .isOk());
-  REQUIRE(state.setCurrent("rsa-kek", "r1").isOk());
+              .ok());
+  REQUIRE(state.setCurrent("rsa-kek", "r1").ok());
 
   Keyring keyring;
   std::vector<KeyLoadResult> results =
@@ -137,7 +137,7 @@ TEST_CASE("a key whose current file is missing has no primary rather than a gues
   REQUIRE(state
               .writeVersion("data-kek", "v1",
                             take(seal::sealKey(infoFor("data-kek", "v1"), octJwk(32), *provider)))
-              .isOk());
+              .ok());
   Keyring keyring;
   std::vector<KeyLoadResult> results =
       take(keyring.loadFromStateDir(state, *provider, seal::OpenOptions{}));
@@ -161,8 +161,8 @@ TEST_CASE("a reload that cannot verify current keeps the primary verified before
   REQUIRE(state
               .writeVersion("data-kek", "v1",
                             take(seal::sealKey(infoFor("data-kek", "v1"), octJwk(32), *provider)))
-              .isOk());
-  REQUIRE(state.setCurrent("data-kek", "v1").isOk());
+              .ok());
+  REQUIRE(state.setCurrent("data-kek", "v1").ok());
   Keyring keyring;
   REQUIRE(take(keyring.loadFromStateDir(state, *provider, seal::OpenOptions{}))[0].primary == "v1");
 
@@ -170,7 +170,7 @@ TEST_CASE("a reload that cannot verify current keeps the primary verified before
   REQUIRE(state
               .writeVersion("data-kek", "v1",
                             take(seal::sealKey(infoFor("other-kek", "v1"), octJwk(32), *provider)))
-              .isOk());
+              .ok());
   std::vector<KeyLoadResult> reloaded =
       take(keyring.loadFromStateDir(state, *provider, seal::OpenOptions{}));
   REQUIRE(reloaded.size() == 1);
@@ -189,7 +189,7 @@ TEST_CASE("a bundle lying in another key's directory is reported, not loaded") {
   REQUIRE(state
               .writeVersion("other-kek", "v1",
                             take(seal::sealKey(infoFor("data-kek", "v1"), octJwk(32), *provider)))
-              .isOk());
+              .ok());
   Keyring keyring;
   std::vector<KeyLoadResult> results =
       take(keyring.loadFromStateDir(state, *provider, seal::OpenOptions{}));
@@ -210,7 +210,7 @@ TEST_CASE("an emulation-stamped bundle is refused by a production-mode keyring")
   info.emulated = true;
   info.platform = "emulated";
   REQUIRE(state.writeVersion("data-kek", "v1", take(seal::sealKey(info, octJwk(32), *provider)))
-              .isOk());
+              .ok());
   Keyring keyring;
   std::vector<KeyLoadResult> results =
       take(keyring.loadFromStateDir(state, *provider, seal::OpenOptions{false}));
@@ -221,15 +221,15 @@ TEST_CASE("an emulation-stamped bundle is refused by a production-mode keyring")
 
 TEST_CASE("add, set primary and retire count as changes and protect the primary") {
   Keyring keyring;
-  REQUIRE(keyring.addVersion(versionOf("k", "v1", octJwk(32)), false).isOk());
+  REQUIRE(keyring.addVersion(versionOf("k", "v1", octJwk(32)), false).ok());
   CHECK(keyring.entry("k")->primary == "v1");  // the first version becomes primary
-  REQUIRE(keyring.addVersion(versionOf("k", "v2", octJwk(32)), false).isOk());
+  REQUIRE(keyring.addVersion(versionOf("k", "v2", octJwk(32)), false).ok());
   CHECK(keyring.entry("k")->primary == "v1");
-  REQUIRE(keyring.setPrimary("k", "v2").isOk());
+  REQUIRE(keyring.setPrimary("k", "v2").ok());
   CHECK(keyring.entry("k")->changes == 3);
   Status refused = keyring.retire("k", "v2");
   CHECK(refused.code() == StatusCode::FailedPrecondition);
-  REQUIRE(keyring.retire("k", "v1").isOk());
+  REQUIRE(keyring.retire("k", "v1").ok());
   CHECK(keyring.entry("k")->changes == 4);
   CHECK(keyring.find("k", "v1").status().message() == "version 'v1' of key 'k' not found");
   CHECK(keyring.setPrimary("k", "v9").code() == StatusCode::NotFound);
@@ -238,7 +238,7 @@ TEST_CASE("add, set primary and retire count as changes and protect the primary"
 
 TEST_CASE("readers keep their snapshot while a writer changes the key") {
   Keyring keyring;
-  REQUIRE(keyring.addVersion(versionOf("k", "v1", octJwk(32)), true).isOk());
+  REQUIRE(keyring.addVersion(versionOf("k", "v1", octJwk(32)), true).ok());
   std::shared_ptr<const KeyEntry> before = keyring.entry("k");
   std::atomic<bool> stop{false};
   std::atomic<int> reads{0};
@@ -248,7 +248,7 @@ TEST_CASE("readers keep their snapshot while a writer changes the key") {
     }
   });
   for (int i = 2; i <= 50; ++i) {
-    REQUIRE(keyring.addVersion(versionOf("k", "v" + std::to_string(i), octJwk(32)), true).isOk());
+    REQUIRE(keyring.addVersion(versionOf("k", "v" + std::to_string(i), octJwk(32)), true).ok());
   }
   stop.store(true);
   reader.join();

@@ -58,16 +58,16 @@ struct Fixture {
                 ->addVersion(versionOf("rsa-kek", "r1", rsaJwk(rsaPrivate2048()),
                                        {"wrapKey", "unwrapKey", "encrypt", "decrypt"}),
                              true)
-                .isOk());
-    REQUIRE(keyring->addVersion(versionOf("aes-kek", "v1", octJwk(kKek256)), true).isOk());
-    REQUIRE(keyring->addVersion(versionOf("aes-kek", "v2", octJwk(32)), true).isOk());
+                .ok());
+    REQUIRE(keyring->addVersion(versionOf("aes-kek", "v1", octJwk(kKek256)), true).ok());
+    REQUIRE(keyring->addVersion(versionOf("aes-kek", "v2", octJwk(32)), true).ok());
     REQUIRE(keyring
                 ->addVersion(versionOf("kek128", "k1", octJwk("000102030405060708090A0B0C0D0E0F")),
                              true)
-                .isOk());
-    REQUIRE(keyring->addVersion(versionOf("gcm-key", "g1", octJwk(32)), true).isOk());
+                .ok());
+    REQUIRE(keyring->addVersion(versionOf("gcm-key", "g1", octJwk(32)), true).ok());
     REQUIRE(
-        keyring->addVersion(versionOf("wrap-only", "w1", octJwk(32), {"wrapKey"}), true).isOk());
+        keyring->addVersion(versionOf("wrap-only", "w1", octJwk(32), {"wrapKey"}), true).ok());
     std::vector<AuthRule> rules;
     rules.push_back({"app", {1000}, {}, {"*"}, {"*"}, std::nullopt});
     rules.push_back({"narrow", {1001}, {}, {"unwrap", "keys"}, {"aes-kek"}, std::nullopt});
@@ -431,7 +431,7 @@ TEST_CASE("retire refuses the primary with 409 and makes a retired version 404")
   AdminHooks hooks;
   hooks.retire = [&](const std::string& name, const std::string& version) {
     persisted.push_back(name + "/" + version);
-    return Status::ok();
+    return okStatus();
   };
   f.router->setAdminHooks(hooks);
   r = f.admin("POST", "/keys/aes-kek/v1/retire");
@@ -456,7 +456,7 @@ TEST_CASE("rotate and reload call their hooks and are 501 while unset") {
     if (version == std::optional<std::string>("bad")) return unavailableError("vault unreachable");
     return kidOf(name, "v3");
   };
-  hooks.reload = [] { return Status::ok(); };
+  hooks.reload = [] { return okStatus(); };
   f.router->setAdminHooks(hooks);
   HttpResponse r = f.admin("POST", "/keys/aes-kek/rotate", R"({"version":"v3"})");
   REQUIRE(r.status == 200);

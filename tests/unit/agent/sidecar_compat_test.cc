@@ -56,9 +56,9 @@ class FakePlatform final : public SidecarPlatform {
 struct Fixture {
   Fixture() {
     keyring = std::make_shared<Keyring>();
-    REQUIRE(keyring->addVersion(versionOf("rsa-kek", "r1", rsaJwk(rsaPrivate2048())), true).isOk());
-    REQUIRE(keyring->addVersion(versionOf("aes-kek", "v1", octJwk(32)), true).isOk());
-    REQUIRE(keyring->addVersion(versionOf("aes-kek", "v2", octJwk(32)), true).isOk());
+    REQUIRE(keyring->addVersion(versionOf("rsa-kek", "r1", rsaJwk(rsaPrivate2048())), true).ok());
+    REQUIRE(keyring->addVersion(versionOf("aes-kek", "v1", octJwk(32)), true).ok());
+    REQUIRE(keyring->addVersion(versionOf("aes-kek", "v2", octJwk(32)), true).ok());
     std::vector<AuthRule> rules;
     rules.push_back({"legacy", {1000}, {}, {"attest", "release"}, {"rsa-kek"}, std::nullopt});
     rules.push_back({"star", {1001}, {}, {"*"}, {"*"}, std::nullopt});

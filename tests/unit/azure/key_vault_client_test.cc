@@ -42,7 +42,7 @@ class CountingTokenProvider : public TokenProvider {
  public:
   StatusOr<AccessToken> token(const std::string& resource) override {
     resources.push_back(resource);
-    if (!failure.isOk()) return failure;
+    if (!failure.ok()) return failure;
     ++calls;
     const std::string t = "secret-access-token-" + std::to_string(calls);
     return AccessToken{SecretBytes::copyOf(asBytes(t)),

@@ -114,7 +114,7 @@ TEST_CASE("every scheme signs and verifies, and rejects a flipped byte with Data
       } else {
         CHECK(signature[0] == 0x30);  // DER SEQUENCE
       }
-      CHECK(verify(pub, c.scheme, message(), signature).isOk());
+      CHECK(verify(pub, c.scheme, message(), signature).ok());
 
       Bytes bad_signature = signature;
       bad_signature.back() ^= 0x01;  // inside s (ECDSA) or the RSA signature value
@@ -237,7 +237,7 @@ TEST_CASE("RSA-PSS uses a salt as long as the digest and MGF1 with the same hash
             1);
     return signature;
   };
-  CHECK(verify(pub, SignatureScheme::RsaPssSha256, message(), opensslPss(32, "SHA256")).isOk());
+  CHECK(verify(pub, SignatureScheme::RsaPssSha256, message(), opensslPss(32, "SHA256")).ok());
   CHECK(verify(pub, SignatureScheme::RsaPssSha256, message(), opensslPss(20, "SHA256")).code() ==
         StatusCode::DataLoss);
   CHECK(verify(pub, SignatureScheme::RsaPssSha256, message(), opensslPss(32, "SHA1")).code() ==
@@ -275,7 +275,7 @@ TEST_CASE("an RSA-PSS-restricted public key (as in AMD's ARK/ASK certificates) v
   auto pub = PublicKey::fromSpkiDer(spki);
   REQUIRE(pub.ok());
   CHECK(pub->type() == KeyType::Rsa);
-  CHECK(verify(*pub, SignatureScheme::RsaPssSha384, message(), signature).isOk());
+  CHECK(verify(*pub, SignatureScheme::RsaPssSha384, message(), signature).ok());
   CHECK(verify(*pub, SignatureScheme::RsaPkcs1Sha384, message(), signature).code() ==
         StatusCode::InvalidArgument);
 }
@@ -287,7 +287,7 @@ TEST_CASE("the RFC 6979 A.2.5 P-256/SHA-256 signatures verify through ecdsaDerFr
     REQUIRE(der.ok());
     CHECK(toHex(*der) == toHex(concat(concat(hex("3046 022100"), hex(kSampleR)),
                                       concat(hex("022100"), hex(kSampleS)))));
-    CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("sample"), *der).isOk());
+    CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("sample"), *der).ok());
     CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("samplE"), *der).code() ==
           StatusCode::DataLoss);
     CHECK(toHex(ecdsaJoseFromDer(Curve::P256, *der).value()) ==
@@ -298,7 +298,7 @@ TEST_CASE("the RFC 6979 A.2.5 P-256/SHA-256 signatures verify through ecdsaDerFr
     REQUIRE(der.ok());
     CHECK(toHex(*der) ==
           toHex(concat(concat(hex("3045 022100"), hex(kTestR)), concat(hex("0220"), hex(kTestS)))));
-    CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("test"), *der).isOk());
+    CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("test"), *der).ok());
     CHECK(verify(key, SignatureScheme::EcdsaSha256, asBytes("sample"), *der).code() ==
           StatusCode::DataLoss);
   }
@@ -383,7 +383,7 @@ TEST_CASE("ecdsaDerFromSnp converts 72-byte little-endian r and s into a verifyi
   auto converted = ecdsaDerFromSnp(r_le, s_le);
   REQUIRE(converted.ok());
   CHECK(*converted == der);
-  CHECK(verify(vcek.publicKey(), SignatureScheme::EcdsaSha384, report_body, *converted).isOk());
+  CHECK(verify(vcek.publicKey(), SignatureScheme::EcdsaSha384, report_body, *converted).ok());
 
   // Reading the components as big-endian (the classic mistake) does not verify.
   Bytes flipped_r = r_le;

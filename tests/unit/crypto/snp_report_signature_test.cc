@@ -69,7 +69,7 @@ TEST_CASE("a genuine SNP report signature verifies with its VCEK", "[snp]") {
     CHECK(f.report[0x34] == 1);  // SIGNATURE_ALGO = ECDSA P-384 with SHA-384
     Status s = verifyReportSignature(f.report, f.vcek);
     INFO(s.toString());
-    CHECK(s.isOk());
+    CHECK(s.ok());
   }
 }
 

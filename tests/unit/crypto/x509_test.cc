@@ -177,9 +177,9 @@ TEST_CASE("each AMD generation's ARK is self-signed and signs its ASK and ASVK",
     Certificate ark = loadPem("amd/" + gen + "_ark.pem");
     Certificate ask = loadPem("amd/" + gen + "_ask.pem");
     Certificate asvk = loadPem("amd/" + gen + "_asvk.pem");
-    CHECK(ark.verifySignedBy(ark).isOk());
-    CHECK(ask.verifySignedBy(ark).isOk());
-    CHECK(asvk.verifySignedBy(ark).isOk());
+    CHECK(ark.verifySignedBy(ark).ok());
+    CHECK(ask.verifySignedBy(ark).ok());
+    CHECK(asvk.verifySignedBy(ark).ok());
     // The ASK is not a root: its own key did not sign it, nor the ARK.
     CHECK(ask.verifySignedBy(ask).code() == StatusCode::DataLoss);
     CHECK(ark.verifySignedBy(ask).code() == StatusCode::DataLoss);
@@ -205,7 +205,7 @@ TEST_CASE("AMD ARKs chain with OpenSSL's X509_verify_cert (strict mode off)", "[
     std::vector<Certificate> roots{ark};
     Status s = verifyChain(ask, {}, roots, at(utc(2030, 1, 1)));
     INFO(s.toString());
-    CHECK(s.isOk());
+    CHECK(s.ok());
   }
 }
 
@@ -263,16 +263,16 @@ TEST_CASE("a genuine VCEK chains to its ASK and ARK at a time inside every valid
         std::max({f.vcek.notBefore(), f.ask.notBefore(), f.ark.notBefore()}) + hours(24);
     REQUIRE(pinned < std::min({f.vcek.notAfter(), f.ask.notAfter(), f.ark.notAfter()}));
 
-    CHECK(f.vcek.verifySignedBy(f.ask).isOk());
-    CHECK(f.ask.verifySignedBy(f.ark).isOk());
-    CHECK(f.ark.verifySignedBy(f.ark).isOk());
+    CHECK(f.vcek.verifySignedBy(f.ask).ok());
+    CHECK(f.ask.verifySignedBy(f.ark).ok());
+    CHECK(f.ark.verifySignedBy(f.ark).ok());
     CHECK(f.vcek.verifySignedBy(f.ark).code() == StatusCode::DataLoss);
 
     std::vector<Certificate> intermediates{f.ask};
     std::vector<Certificate> roots{f.ark};
     Status s = verifyChain(f.vcek, intermediates, roots, at(pinned));
     INFO(s.toString());
-    CHECK(s.isOk());
+    CHECK(s.ok());
   }
 }
 
@@ -294,8 +294,8 @@ TEST_CASE("a VCEK chain fails with FailedPrecondition before notBefore and after
                Catch::Contains("SEV-VCEK") && Catch::Contains("certificate has expired"));
 
     // OpenSSL's window (X509_cmp_time): notBefore is inclusive, notAfter exclusive.
-    CHECK(verifyChain(f.vcek, intermediates, roots, at(f.vcek.notBefore())).isOk());
-    CHECK(verifyChain(f.vcek, intermediates, roots, at(f.vcek.notAfter() - seconds(1))).isOk());
+    CHECK(verifyChain(f.vcek, intermediates, roots, at(f.vcek.notBefore())).ok());
+    CHECK(verifyChain(f.vcek, intermediates, roots, at(f.vcek.notAfter() - seconds(1))).ok());
     CHECK(verifyChain(f.vcek, intermediates, roots, at(f.vcek.notAfter())).code() ==
           StatusCode::FailedPrecondition);
   }
@@ -509,16 +509,16 @@ TEST_CASE("verifyChain accepts a valid leaf <- intermediate <- root chain", "[x5
   CHECK(chain.leaf.certificate.subjectCommonName() == "vault");
   CHECK(chain.leaf.certificate.issuerCommonName() == "skr test intermediate");
   CHECK(chain.root.certificate().isSelfIssued());
-  CHECK(chain.leaf.certificate.verifySignedBy(chain.intermediate.certificate()).isOk());
+  CHECK(chain.leaf.certificate.verifySignedBy(chain.intermediate.certificate()).ok());
 
   Status s = verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(),
                          at(testing::testPkiVerifyTime(), "vault.example.test"));
   INFO(s.toString());
-  CHECK(s.isOk());
+  CHECK(s.ok());
   // Without a hostname the name is not checked.
   CHECK(verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(),
                     at(testing::testPkiVerifyTime()))
-            .isOk());
+            .ok());
 }
 
 TEST_CASE("verifyChain fails with DataLoss for the wrong hostname", "[x509]") {
@@ -594,7 +594,7 @@ TEST_CASE("verifyChain enforces max_depth (leaf and root included)", "[x509]") {
   GeneratedChain chain;
   ChainVerifyOptions options = at(testing::testPkiVerifyTime());
   options.max_depth = 3;
-  CHECK(verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options).isOk());
+  CHECK(verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options).ok());
   options.max_depth = 2;
   Status s = verifyChain(chain.leaf.certificate, chain.intermediates(), chain.roots(), options);
   CHECK(s.code() == StatusCode::DataLoss);
@@ -610,7 +610,7 @@ TEST_CASE("a notAfter of 99991231235959Z reads as TimePoint::max() and still ver
   CHECK(forever.certificate.notBefore() == testing::testPkiNotBefore());
   CHECK(verifyChain(forever.certificate, chain.intermediates(), chain.roots(),
                     at(testing::testPkiVerifyTime()))
-            .isOk());
+            .ok());
 }
 
 TEST_CASE("verifyChain needs at least one trust anchor", "[x509]") {
@@ -680,7 +680,7 @@ TEST_CASE("verifyChain with system_trust_store trusts the default verify paths",
   rmdir(dir_template);
 
   INFO(trusted.toString());
-  CHECK(trusted.isOk());
+  CHECK(trusted.ok());
   CHECK(untrusted.code() == StatusCode::DataLoss);
   CHECK(no_anchors.code() == StatusCode::InvalidArgument);
 }

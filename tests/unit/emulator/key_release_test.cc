@@ -275,7 +275,7 @@ TEST_CASE("key_hsm and the release payload carry AKV's field names and the wrapp
   v.name = "aes";
   v.version = newKeyVersionId();
   v.kty = "oct-HSM";
-  REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Oct, 256, crypto::Curve::P256}, v).isOk());
+  REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Oct, 256, crypto::Curve::P256}, v).ok());
   v.key_ops = {"wrapKey", "unwrapKey"};
   v.attributes.exportable = true;
   v.attributes.created = v.attributes.updated = kNow;

@@ -25,7 +25,7 @@ TEST_CASE("key store persists versions with material and reloads them equal") {
     v.name = "kek";
     v.version = newKeyVersionId();
     v.kty = "RSA-HSM";
-    REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Rsa, 2048, crypto::Curve::P256}, v).isOk());
+    REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Rsa, 2048, crypto::Curve::P256}, v).ok());
     v.key_ops = {"wrapKey", "unwrapKey"};
     v.attributes.exportable = true;
     v.attributes.created = v.attributes.updated = 1700000000;
@@ -40,12 +40,12 @@ TEST_CASE("key store persists versions with material and reloads them equal") {
     o.name = "aes";
     o.version = newKeyVersionId();
     o.kty = "oct-HSM";
-    REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Oct, 256, crypto::Curve::P256}, o).isOk());
+    REQUIRE(generateKeyMaterial(KeySpec{KeyFamily::Oct, 256, crypto::Curve::P256}, o).ok());
     v2_id = o.version;
     REQUIRE((*store)->addVersion(std::move(o)).ok());
     auto updated = (*store)->updateVersion("vault", "kek", v1_id, [](KeyVersion& k) {
       k.attributes.enabled = false;
-      return Status::ok();
+      return okStatus();
     });
     REQUIRE(updated.ok());
   }
@@ -115,7 +115,7 @@ TEST_CASE("identity store keeps the tenant, identities, credentials and roles ac
     REQUIRE((*store)->addRoleAssignment(role).ok());
     role.role = "Managed HSM Crypto Officer";  // wrong family for "vault"
     CHECK(!(*store)->addRoleAssignment(role).ok());
-    REQUIRE((*store)->setTokenLifetimeSeconds(120).isOk());
+    REQUIRE((*store)->setTokenLifetimeSeconds(120).ok());
   }
   auto store = IdentityStore::open(dir, 3600);
   REQUIRE(store.ok());
@@ -132,7 +132,7 @@ TEST_CASE("identity store keeps the tenant, identities, credentials and roles ac
   CHECK(!(*store)->hasRole(user_oid, officer, "vault", "other"));
   CHECK(!(*store)->hasRole(user_oid, officer, "mhsm", "kek"));
   CHECK(!(*store)->hasRole(user_oid, {"Key Vault Crypto User"}, "vault", "kek"));
-  REQUIRE((*store)->removeIdentity(user_oid).isOk());
+  REQUIRE((*store)->removeIdentity(user_oid).ok());
   CHECK((*store)->roleAssignments().empty());
   std::filesystem::remove_all(dir);
 }

@@ -46,7 +46,7 @@ TEST_CASE("a COSE_Sign1 reference-info parses, names its feed and issuer, and ve
     CHECK(e->feed == std::optional<std::string>("ContainerPlat-AMD-UVM"));
     CHECK_THAT(e->issuer.value_or(""), Catch::StartsWith("did:x509:0:sha256:"));
     REQUIRE(e->x5chain.size() == 2);
-    CHECK(e->verifySignature().isOk());
+    CHECK(e->verifySignature().ok());
   }
 }
 

@@ -69,7 +69,7 @@ TEST_CASE("RFC 7515 A.2 RS256 JWS verifies with the published key") {
   REQUIRE(jws.ok());
   CHECK(jws->algorithm() == JwsAlgorithm::RS256);
   CHECK(toString(jws->payload()) == testing::kRfc7515Payload);
-  CHECK(jws->verify(rfc7515A2Key()).isOk());
+  CHECK(jws->verify(rfc7515A2Key()).ok());
   StatusOr<json::ObjectPtr> claims = jws->payloadJson();
   REQUIRE(claims.ok());
   CHECK((*claims)->getValue<std::string>("iss") == "joe");
@@ -80,7 +80,7 @@ TEST_CASE("RFC 7515 A.3 ES256 JWS verifies with the published key") {
   REQUIRE(jws.ok());
   CHECK(jws->algorithm() == JwsAlgorithm::ES256);
   CHECK(toString(jws->payload()) == testing::kRfc7515Payload);
-  CHECK(jws->verify(rfc7515A3Key()).isOk());
+  CHECK(jws->verify(rfc7515A3Key()).ok());
 }
 
 TEST_CASE("a JWS with any byte of header, payload or signature changed does not verify") {
@@ -161,7 +161,7 @@ TEST_CASE("sign then verify round-trips for all nine algorithms") {
     CHECK(jws->algorithm() == c.alg);
     CHECK(jws->kid() == "key-1");
     CHECK(toString(jws->payload()) == payload);
-    CHECK(jws->verify(c.key->publicKey()).isOk());
+    CHECK(jws->verify(c.key->publicKey()).ok());
     // The header is canonical JSON: sorted keys, no whitespace.
     StatusOr<Bytes> header_bytes =
         encoding::base64UrlDecode(compact->substr(0, compact->find('.')));
@@ -312,13 +312,13 @@ TEST_CASE("tokens signed by Poco::JWT verify with skr, and skr's verify with Poc
   const std::string poco_rs256 = rsa_signer.sign(token, Poco::JWT::Signer::ALGO_RS256);
   StatusOr<Jws> jws = Jws::parse(poco_rs256);
   REQUIRE(jws.ok());
-  CHECK(jws->verify(rsa2048().publicKey()).isOk());
+  CHECK(jws->verify(rsa2048().publicKey()).ok());
 
   Poco::JWT::Signer ec_signer(poco_ec);
   const std::string poco_es256 = ec_signer.sign(token, Poco::JWT::Signer::ALGO_ES256);
   StatusOr<Jws> es = Jws::parse(poco_es256);
   REQUIRE(es.ok());
-  CHECK(es->verify(ecKey(Curve::P256).publicKey()).isOk());
+  CHECK(es->verify(ecKey(Curve::P256).publicKey()).ok());
 
   const std::string payload = R"({"iss":"https://maa.example.test"})";
   StatusOr<std::string> ours = signJws(rsa2048(), JwsAlgorithm::RS256, asBytes(payload));

@@ -197,7 +197,7 @@ TEST_CASE("exit codes follow DESIGN.md section 9 for every step and status", "[r
   CHECK(code(Step::Seal, internalError("x")) == ExitCode::Output);
   CHECK(code(Step::Write, unavailableError("x")) == ExitCode::Output);
   CHECK(code(Step::Write, permissionDeniedError("x")) == ExitCode::Output);
-  CHECK(code(Step::Release, Status::ok()) == ExitCode::Ok);
+  CHECK(code(Step::Release, okStatus()) == ExitCode::Ok);
   CHECK(static_cast<int>(ExitCode::Output) == 10);
   CHECK(static_cast<int>(ExitCode::Integrity) == 9);
 }
@@ -227,7 +227,7 @@ TEST_CASE("attestWith runs report, collateral and maa, one progress event per st
   CHECK(f.events[2].attempts == 2);
   CHECK(f.events[2].duration == milliseconds(3000));  // the Retry-After sleep on the fake clock
   for (const ProgressEvent& e : f.events) {
-    CHECK(e.status.isOk());
+    CHECK(e.status.ok());
     CHECK(e.key.empty());
   }
 }
@@ -247,7 +247,7 @@ TEST_CASE("evidence MAA rejects fails at step maa with exit code 4", "[release]"
   CHECK(exitCodeFor(failure) == ExitCode::Attestation);
   REQUIRE(stepNames(f.events) ==
           std::vector<std::string>{"transfer-key", "report", "collateral", "maa"});
-  CHECK(f.events[0].status.isOk());
+  CHECK(f.events[0].status.ok());
   CHECK(f.events[3].status == failure.status);
 }
 

@@ -143,7 +143,7 @@ TEST_CASE("open fails with DataLoss under a different sealing key") {
     snp::EmulatedChip chip = take(snp::EmulatedChip::openOrCreate(dir));
     snp::ChipConfig config = chip.config();
     config.measurement[5] ^= 0x80;
-    REQUIRE(chip.updateConfig(config).isOk());
+    REQUIRE(chip.updateConfig(config).ok());
     auto other = take(makeSnpDerivedProvider(testing::emulatedDevice(dir)));
     const Status s = openStatus(text, *other);
     CHECK(s.code() == StatusCode::DataLoss);
@@ -194,7 +194,7 @@ void everyByteFlipFails(const std::string& text, const SealingKeyProvider& provi
                                : openKey(*b, provider, kEmulated).status();
       INFO("byte " << i << " of " << text.size() << " ('" << text[i] << "' ^ " << int{mask}
                    << "): " << text.substr(i > 20 ? i - 20 : 0, 40));
-      REQUIRE_FALSE(s.isOk());
+      REQUIRE_FALSE(s.ok());
       if (s.code() == StatusCode::DataLoss) ++data_loss;
     }
   }

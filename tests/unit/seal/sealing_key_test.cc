@@ -30,7 +30,7 @@ std::shared_ptr<const snp::SnpDevice> deviceWith(void (*edit)(snp::ChipConfig&))
   snp::EmulatedChip chip = take(snp::EmulatedChip::openOrCreate(dir));
   snp::ChipConfig config = chip.config();
   edit(config);
-  REQUIRE(chip.updateConfig(config).isOk());
+  REQUIRE(chip.updateConfig(config).ok());
   return testing::emulatedDevice(dir);
 }
 

@@ -61,9 +61,9 @@ TEST_CASE("state dir writes bundles 0400 in 0700 directories and reads them back
   Tree t;
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
   CHECK(modeOf(t.state) == 0700);
-  REQUIRE(dir.writeVersion("data-kek", "v1", "one\n").isOk());
-  REQUIRE(dir.writeVersion("data-kek", "v2", "two\n").isOk());
-  REQUIRE(dir.setCurrent("data-kek", "v2").isOk());
+  REQUIRE(dir.writeVersion("data-kek", "v1", "one\n").ok());
+  REQUIRE(dir.writeVersion("data-kek", "v2", "two\n").ok());
+  REQUIRE(dir.setCurrent("data-kek", "v2").ok());
   CHECK(modeOf(t.state + "/data-kek") == 0700);
   CHECK(modeOf(t.state + "/data-kek/v1.json") == 0400);
   CHECK(modeOf(t.state + "/data-kek/current") == 0400);
@@ -74,7 +74,7 @@ TEST_CASE("state dir writes bundles 0400 in 0700 directories and reads them back
   CHECK(take(dir.listVersions("data-kek")) == std::vector<std::string>{"v1", "v2"});
   CHECK(take(dir.listKeys()) == std::vector<std::string>{"data-kek"});
   // Overwrite replaces atomically and keeps the mode.
-  REQUIRE(dir.writeVersion("data-kek", "v1", "uno\n").isOk());
+  REQUIRE(dir.writeVersion("data-kek", "v1", "uno\n").ok());
   CHECK(take(dir.readVersion("data-kek", "v1", kCap)) == "uno\n");
   CHECK(modeOf(t.state + "/data-kek/v1.json") == 0400);
   CHECK(entries(t.state + "/data-kek") ==
@@ -84,9 +84,9 @@ TEST_CASE("state dir writes bundles 0400 in 0700 directories and reads them back
 TEST_CASE("state dir generation is 0 without a file, written atomically, and refuses junk") {
   Tree t;
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
-  REQUIRE(dir.writeVersion("data-kek", "v1", "one\n").isOk());
+  REQUIRE(dir.writeVersion("data-kek", "v1", "one\n").ok());
   CHECK(take(dir.generation("data-kek")) == 0);
-  REQUIRE(dir.writeGeneration("data-kek", 7).isOk());
+  REQUIRE(dir.writeGeneration("data-kek", 7).ok());
   CHECK(slurp(t.state + "/data-kek/generation") == "7\n");
   CHECK(take(dir.generation("data-kek")) == 7);
   // Not a version: listings ignore it.
@@ -103,16 +103,16 @@ TEST_CASE("state dir with a group writes 0440 files and 0750 directories owned b
   StateDirOptions o = optionsFor(t.state);
   o.group = ::getegid();
   StateDir dir = take(StateDir::open(o));
-  REQUIRE(dir.writeVersion("k", "v1", "x").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "x").ok());
   CHECK(modeOf(t.state) == 0750);
   CHECK(modeOf(t.state + "/k") == 0750);
   CHECK(modeOf(t.state + "/k/v1.json") == 0440);
   CHECK(statOf(t.state + "/k/v1.json").st_gid == ::getegid());
-  REQUIRE(dir.writePending("k", "pending").isOk());
+  REQUIRE(dir.writePending("k", "pending").ok());
   CHECK(modeOf(t.state + "/k/pending.json") == 0440);
   CHECK(take(dir.readPending("k", kCap)) == "pending");
   CHECK(take(dir.listVersions("k")) == std::vector<std::string>{"v1"});  // pending is not one
-  REQUIRE(dir.removePending("k").isOk());
+  REQUIRE(dir.removePending("k").ok());
   CHECK(dir.readPending("k", kCap).status().code() == StatusCode::NotFound);
 }
 
@@ -135,7 +135,7 @@ TEST_CASE("state dir refuses a symlinked state dir, key dir or file") {
   CHECK(s.message().find("key dir " + real + "/k is a symlink") != std::string::npos);
   CHECK(entries(elsewhere).empty());
 
-  REQUIRE(dir.writeVersion("j", "v1", "x").isOk());
+  REQUIRE(dir.writeVersion("j", "v1", "x").ok());
   const std::string secret = t.root + "/secret.txt";
   std::ofstream(secret) << "not a bundle";
   REQUIRE(::symlink(secret.c_str(), (real + "/j/v2.json").c_str()) == 0);
@@ -145,7 +145,7 @@ TEST_CASE("state dir refuses a symlinked state dir, key dir or file") {
   // Listed, so that its reader reports the refusal (the agent's bundle_rejected line).
   CHECK(take(dir.listVersions("j")) == std::vector<std::string>{"v1", "v2"});
   // Writing over a symlink replaces the link; the file it pointed to is untouched.
-  REQUIRE(dir.writeVersion("j", "v2", "bundle").isOk());
+  REQUIRE(dir.writeVersion("j", "v2", "bundle").ok());
   CHECK(slurp(secret) == "not a bundle");
   CHECK(S_ISREG(statOf(real + "/j/v2.json").st_mode));
   // A symlinked `current` is refused too.
@@ -167,7 +167,7 @@ TEST_CASE("state dir refuses world- or group-writable directories and files") {
   }
   REQUIRE(::chmod(t.state.c_str(), 0700) == 0);
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
-  REQUIRE(dir.writeVersion("k", "v1", "x").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "x").ok());
   REQUIRE(::chmod((t.state + "/k").c_str(), 0703) == 0);
   Status s = dir.writeVersion("k", "v2", "y");
   CHECK(s.code() == StatusCode::PermissionDenied);
@@ -210,7 +210,7 @@ TEST_CASE("state dir validates key and version names") {
     CHECK(dir.readVersion(key, "v1", kCap).status().code() == StatusCode::InvalidArgument);
   }
   CHECK(dir.writeVersion(std::string(128, 'k'), "v1", "x").code() == StatusCode::InvalidArgument);
-  CHECK(dir.writeVersion(std::string(127, 'k'), "v1", "x").isOk());
+  CHECK(dir.writeVersion(std::string(127, 'k'), "v1", "x").ok());
   for (const char* version : {"", "..", "pending", "v1.json", ".tmp-x", "a/b"}) {
     INFO(version);
     CHECK(dir.writeVersion("k", version, "x").code() == StatusCode::InvalidArgument);
@@ -221,7 +221,7 @@ TEST_CASE("state dir validates key and version names") {
 TEST_CASE("state dir caps reads and refuses non-regular files") {
   Tree t;
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
-  REQUIRE(dir.writeVersion("k", "big", std::string(1000, 'x')).isOk());
+  REQUIRE(dir.writeVersion("k", "big", std::string(1000, 'x')).ok());
   CHECK(take(dir.readVersion("k", "big", 1000)).size() == 1000);
   StatusOr<std::string> r = dir.readVersion("k", "big", 999);
   REQUIRE_FALSE(r.ok());
@@ -243,12 +243,12 @@ TEST_CASE("state dir caps reads and refuses non-regular files") {
 TEST_CASE("current must name an existing version and the current version cannot be retired") {
   Tree t;
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
-  REQUIRE(dir.writeVersion("k", "v1", "1").isOk());
-  REQUIRE(dir.writeVersion("k", "v2", "2").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "1").ok());
+  REQUIRE(dir.writeVersion("k", "v2", "2").ok());
   CHECK(dir.setCurrent("k", "v3").code() == StatusCode::NotFound);
   CHECK(dir.current("k").status().code() == StatusCode::NotFound);
-  REQUIRE(dir.removeVersion("k", "v1").isOk());  // no current yet: any version may go
-  REQUIRE(dir.setCurrent("k", "v2").isOk());
+  REQUIRE(dir.removeVersion("k", "v1").ok());  // no current yet: any version may go
+  REQUIRE(dir.setCurrent("k", "v2").ok());
   Status s = dir.removeVersion("k", "v2");
   CHECK(s.code() == StatusCode::FailedPrecondition);
   CHECK(take(dir.listVersions("k")) == std::vector<std::string>{"v2"});
@@ -267,12 +267,12 @@ TEST_CASE("an atomic write runs create, write, fsync, rename, fsync(dir) in orde
       CHECK(slurp(t.state + "/k/" + std::string(tmp)) == "new");
       CHECK(std::string(tmp).rfind(".tmp-v1.json-", 0) == 0);
     }
-    return Status::ok();
+    return okStatus();
   };
   StateDir dir = take(StateDir::open(o));
-  REQUIRE(dir.writeVersion("k", "v1", "old").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "old").ok());
   steps.clear();
-  REQUIRE(dir.writeVersion("k", "v1", "new").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "new").ok());
   CHECK(steps ==
         std::vector<std::string>{"tmp-created", "written", "file-synced", "renamed", "dir-synced"});
   CHECK(old_content_at_sync == "old");  // the target is only replaced by the rename
@@ -285,10 +285,10 @@ TEST_CASE("a write that fails before the rename leaves the old file and no tmp f
   WriteStep fail_at = WriteStep::DirSynced;
   bool armed = false;
   o.on_write_step = [&](WriteStep step, std::string_view) {
-    return armed && step == fail_at ? internalError("injected") : Status::ok();
+    return armed && step == fail_at ? internalError("injected") : okStatus();
   };
   StateDir dir = take(StateDir::open(o));
-  REQUIRE(dir.writeVersion("k", "v1", "old").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "old").ok());
   armed = true;
   for (WriteStep step : {WriteStep::TmpCreated, WriteStep::Written, WriteStep::FileSynced}) {
     fail_at = step;
@@ -306,7 +306,7 @@ TEST_CASE("a write that fails before the rename leaves the old file and no tmp f
 TEST_CASE("a writer killed between fsync and rename leaves the previous file intact") {
   Tree t;
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
-  REQUIRE(dir.writeVersion("k", "v1", "previous bundle").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "previous bundle").ok());
   int ready[2];
   REQUIRE(::pipe(ready) == 0);
   const pid_t child = ::fork();
@@ -320,7 +320,7 @@ TEST_CASE("a writer killed between fsync and rename leaves the previous file int
         if (::write(ready[1], &byte, 1) != 1) ::_exit(3);
         for (;;) ::pause();  // until SIGKILL
       }
-      return Status::ok();
+      return okStatus();
     };
     StatusOr<StateDir> d = StateDir::open(o);
     if (!d.ok()) ::_exit(2);
@@ -348,16 +348,16 @@ TEST_CASE("a writer killed between fsync and rename leaves the previous file int
   // The next reader ignores the stale tmp file and, with the lock free, removes it.
   CHECK(take(dir.listVersions("k")) == std::vector<std::string>{"v1"});
   CHECK(entries(t.state + "/k") == std::vector<std::string>{"v1.json"});
-  REQUIRE(dir.writeVersion("k", "v1", "next").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "next").ok());
   CHECK(take(dir.readVersion("k", "v1", kCap)) == "next");
 }
 
 TEST_CASE("the next writer removes stale tmp files") {
   Tree t;
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
-  REQUIRE(dir.writeVersion("k", "v1", "1").isOk());
+  REQUIRE(dir.writeVersion("k", "v1", "1").ok());
   std::ofstream(t.state + "/k/.tmp-v1.json-1-abcdef") << "partial";
-  REQUIRE(dir.writeVersion("k", "v2", "2").isOk());
+  REQUIRE(dir.writeVersion("k", "v2", "2").ok());
   CHECK(entries(t.state + "/k") == std::vector<std::string>{"v1.json", "v2.json"});
 }
 
@@ -383,12 +383,12 @@ TEST_CASE(
     "open") {
   Tree t;
   StateDir dir = take(StateDir::open(optionsFor(t.state)));
-  CHECK(dir.recheck().isOk());
+  CHECK(dir.recheck().ok());
   REQUIRE(::chmod(t.state.c_str(), 0777) == 0);
   Status writable = dir.recheck();
   CHECK(writable.code() == StatusCode::PermissionDenied);
   REQUIRE(::chmod(t.state.c_str(), 0700) == 0);
-  CHECK(dir.recheck().isOk());
+  CHECK(dir.recheck().ok());
   REQUIRE(::rmdir(t.state.c_str()) == 0);
   CHECK(dir.recheck().code() == StatusCode::NotFound);
   REQUIRE(::mkdir(t.state.c_str(), 0700) == 0);

@@ -57,11 +57,11 @@ TEST_CASE("each pinned intermediate is signed by its generation's pinned ARK", "
     INFO(generationName(g));
     auto ark = pinnedAmdCertificate(g, AmdKeyRole::Ark);
     REQUIRE(ark.ok());
-    CHECK(ark->verifySignedBy(*ark).isOk());
+    CHECK(ark->verifySignedBy(*ark).ok());
     for (AmdKeyRole role : {AmdKeyRole::Ask, AmdKeyRole::Asvk}) {
       auto cert = pinnedAmdCertificate(g, role);
       REQUIRE(cert.ok());
-      CHECK(cert->verifySignedBy(*ark).isOk());
+      CHECK(cert->verifySignedBy(*ark).ok());
     }
   }
 }

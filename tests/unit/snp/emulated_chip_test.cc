@@ -117,14 +117,14 @@ TEST_CASE("the emulated PKI chains ARK <- ASK <- VCEK and is visibly not AMD's",
   EmulatedChip chip = take(EmulatedChip::openOrCreate(pristineChipDir()));
   CHECK(chip.ark().subjectCommonName() == "ARK-Emulated (skr emulator - not AMD)");
   CHECK(chip.ark().isSelfIssued());
-  CHECK(chip.ark().verifySignedBy(chip.ark()).isOk());
+  CHECK(chip.ark().verifySignedBy(chip.ark()).ok());
   CHECK(chip.ask().subjectCommonName() == "SEV-Emulated");
-  CHECK(chip.ask().verifySignedBy(chip.ark()).isOk());
+  CHECK(chip.ask().verifySignedBy(chip.ark()).ok());
   CHECK(chip.vcek().subjectCommonName() == "SEV-VCEK");
   CHECK(chip.vcek().subjectOneLine() == "CN=SEV-VCEK,OU=Emulated SEV-SNP,O=skr emulator - not AMD");
   CHECK(chip.vcek().issuerCommonName() == "SEV-Emulated");
-  CHECK(chip.vcek().verifySignedBy(chip.ask()).isOk());
-  CHECK_FALSE(chip.vcek().verifySignedBy(chip.ark()).isOk());
+  CHECK(chip.vcek().verifySignedBy(chip.ask()).ok());
+  CHECK_FALSE(chip.vcek().verifySignedBy(chip.ark()).ok());
   for (const crypto::Certificate* c : {&chip.ark(), &chip.ask(), &chip.vcek()}) {
     CHECK(c->signatureAlgorithmOid() == "1.2.840.113549.1.1.10");  // RSASSA-PSS
   }
@@ -181,7 +181,7 @@ TEST_CASE("emulated reports carry the configured guest and verify with the VCEK"
     return ff;
   }());
   CHECK(r.signingKey() == SigningKey::Vcek);
-  CHECK(verifyReportSignature(bytes, chip.vcek()).isOk());
+  CHECK(verifyReportSignature(bytes, chip.vcek()).ok());
   Bytes tampered = bytes;
   tampered[0x50] ^= 1;
   CHECK(verifyReportSignature(tampered, chip.vcek()).code() == StatusCode::DataLoss);
@@ -216,16 +216,16 @@ TEST_CASE("a TCB change in the config re-issues the VCEK with the new SPLs", "[s
   ChipConfig config = chip.config();
   config.snp = 9;
   config.microcode = 0xd1;
-  REQUIRE(chip.updateConfig(config).isOk());
+  REQUIRE(chip.updateConfig(config).ok());
   CHECK(chip.vcek().der() != old_vcek);
   CHECK_FALSE(
       chip.vcek().publicKey().equals(take(crypto::Certificate::fromDer(old_vcek)).publicKey()));
-  CHECK(chip.vcek().verifySignedBy(chip.ask()).isOk());
+  CHECK(chip.vcek().verifySignedBy(chip.ask()).ok());
   CHECK(extension(chip.vcek(), "1.3.6.1.4.1.3704.1.3.3") == Bytes{0x02, 0x01, 0x09});
   CHECK(extension(chip.vcek(), "1.3.6.1.4.1.3704.1.3.8") == Bytes{0x02, 0x02, 0x00, 0xd1});
   const Bytes report = take(chip.signReport(reportData(2), 0));
   CHECK(take(SnpReport::parse(report)).reported_tcb == 0xd109000000000003ULL);
-  CHECK(verifyReportSignature(report, chip.vcek()).isOk());
+  CHECK(verifyReportSignature(report, chip.vcek()).ok());
 
   // Persisted; and an edit of chip.json by another process (the emulator's admin API) is picked
   // up on open.
@@ -247,7 +247,7 @@ TEST_CASE("derived keys mix exactly the selected guest fields", "[snp-device]") 
   EmulatedChip chip = take(EmulatedChip::openOrCreate(dir));
   ChipConfig config = chip.config();
   config.guest_svn = 5;
-  REQUIRE(chip.updateConfig(config).isOk());
+  REQUIRE(chip.updateConfig(config).ok());
 
   DerivedKeyRequest req;
   req.guest_field_select = kFieldMeasurement | kFieldGuestPolicy;
@@ -268,12 +268,12 @@ TEST_CASE("derived keys mix exactly the selected guest fields", "[snp-device]") 
   // A selected field (measurement) changes the key; an unselected one (image id) does not.
   ChipConfig changed = config;
   changed.image_id[0] ^= 1;
-  REQUIRE(chip.updateConfig(changed).isOk());
+  REQUIRE(chip.updateConfig(changed).ok());
   CHECK(take(chip.deriveKey(req)) == k1);
   changed.measurement[0] ^= 1;
-  REQUIRE(chip.updateConfig(changed).isOk());
+  REQUIRE(chip.updateConfig(changed).ok());
   CHECK_FALSE(take(chip.deriveKey(req)) == k1);
-  REQUIRE(chip.updateConfig(config).isOk());
+  REQUIRE(chip.updateConfig(config).ok());
   CHECK(take(chip.deriveKey(req)) == k1);
 
   // guest_svn and tcb_version count only when selected, and are bounded like the firmware does.
