@@ -193,7 +193,7 @@ struct Connection {
   uint32_t events = EPOLLIN;
   TimerKind timer = TimerKind::None;
   TimePoint deadline;
-  TimePoint request_started;  // first byte of the request being read
+  TimePoint request_started;      // first byte of the request being read
   std::size_t request_bytes = 0;  // bytes of the request being read received so far
   Pool pool = Pool::Client;
   std::size_t reserved_body = 0;  // share of max_buffered_body_bytes held by this request

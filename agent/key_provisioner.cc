@@ -292,8 +292,7 @@ StatusOr<KeyProvisioner::Committed> KeyProvisioner::commit(const config::KeyConf
   version.released_at = now;
   version.emulated = config_.emulated() || attestation.maa.emulated;
   version.key = std::make_shared<const jose::Jwk>(std::move(released.key));
-  if (Status added = keyring_->addVersion(std::move(version), /*make_primary=*/true);
-      !added.ok()) {
+  if (Status added = keyring_->addVersion(std::move(version), /*make_primary=*/true); !added.ok()) {
     return localFailure(key, reason, "keyring", added);
   }
   keyring_->setLastError(key.name, "");

@@ -202,7 +202,7 @@ class [[nodiscard]] StatusOr {
 #define SKR_RETURN_IF_ERROR(expr)                                \
   do {                                                           \
     ::skr::Status skr_status_ = ::skr::internal::toStatus(expr); \
-    if (!skr_status_.ok()) return skr_status_;                 \
+    if (!skr_status_.ok()) return skr_status_;                   \
   } while (false)
 
 // `SKR_ASSIGN_OR_RETURN(auto x, f());` declares/assigns the value or returns the error.

@@ -507,9 +507,8 @@ StatusOr<EmulatedChip> EmulatedChip::openOrCreate(const std::string& dir,
   SKR_ASSIGN_OR_RETURN(Certificate vcek, loadCertificate(dir, "vcek.pem"));
   SKR_ASSIGN_OR_RETURN(PrivateKey vcek_key, loadKey(dir, "vcek_key.pem"));
 
-  EmulatedChip chip(dir, config, std::move(ark), std::move(ask), std::nullopt,
-                    std::move(vcek), std::move(vcek_key), chip_id, std::move(chip_secret),
-                    std::move(vmrk_secret));
+  EmulatedChip chip(dir, config, std::move(ark), std::move(ask), std::nullopt, std::move(vcek),
+                    std::move(vcek_key), chip_id, std::move(chip_secret), std::move(vmrk_secret));
   SKR_ASSIGN_OR_RETURN(uint64_t issued_tcb, vcekTcb(chip.vcek_));
   if (issued_tcb != config.tcbRaw()) SKR_RETURN_IF_ERROR(chip.updateConfig(config));
   log::warning("snp.emulated_chip.opened",

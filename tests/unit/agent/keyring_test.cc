@@ -209,8 +209,8 @@ TEST_CASE("an emulation-stamped bundle is refused by a production-mode keyring")
   seal::BundleInfo info = infoFor("data-kek", "v1");
   info.emulated = true;
   info.platform = "emulated";
-  REQUIRE(state.writeVersion("data-kek", "v1", take(seal::sealKey(info, octJwk(32), *provider)))
-              .ok());
+  REQUIRE(
+      state.writeVersion("data-kek", "v1", take(seal::sealKey(info, octJwk(32), *provider))).ok());
   Keyring keyring;
   std::vector<KeyLoadResult> results =
       take(keyring.loadFromStateDir(state, *provider, seal::OpenOptions{false}));

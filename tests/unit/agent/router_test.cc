@@ -66,8 +66,7 @@ struct Fixture {
                              true)
                 .ok());
     REQUIRE(keyring->addVersion(versionOf("gcm-key", "g1", octJwk(32)), true).ok());
-    REQUIRE(
-        keyring->addVersion(versionOf("wrap-only", "w1", octJwk(32), {"wrapKey"}), true).ok());
+    REQUIRE(keyring->addVersion(versionOf("wrap-only", "w1", octJwk(32), {"wrapKey"}), true).ok());
     std::vector<AuthRule> rules;
     rules.push_back({"app", {1000}, {}, {"*"}, {"*"}, std::nullopt});
     rules.push_back({"narrow", {1001}, {}, {"unwrap", "keys"}, {"aes-kek"}, std::nullopt});

@@ -145,8 +145,9 @@ std::string scramble(std::string_view message) {
 
 TEST_CASE("the test-only rewriter rewords every message, and codes and details stay") {
   testing::setMessageRewriterForTest(&scramble);
-  const Status s = notFoundError("key 'k' not found").withDetails(
-      ErrorDetails{Dependency::KeyVault, ErrorCause::Unspecified, "h", 404, "KeyNotFound", 1});
+  const Status s = notFoundError("key 'k' not found")
+                       .withDetails(ErrorDetails{Dependency::KeyVault, ErrorCause::Unspecified, "h",
+                                                 404, "KeyNotFound", 1});
   const Status traced = s.withContext("release");
   testing::setMessageRewriterForTest(nullptr);
   CHECK(s.message().rfind("reworded#", 0) == 0);

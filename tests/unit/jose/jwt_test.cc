@@ -28,8 +28,8 @@ ClaimCheck check() {
 }
 
 TEST_CASE("a token inside its validity window passes") {
-  CHECK(checkClaims(claims(R"({"iat":1799999000,"nbf":1799999000,"exp":1800028800})"), check())
-            .ok());
+  CHECK(
+      checkClaims(claims(R"({"iat":1799999000,"nbf":1799999000,"exp":1800028800})"), check()).ok());
 }
 
 TEST_CASE("an expired token fails with the expiry time and the clock in the message") {
@@ -108,8 +108,7 @@ TEST_CASE("audience may be a string or an array containing the expected value") 
   ClaimCheck c = check();
   c.audience = "https://vault.azure.net";
   CHECK(checkClaims(claims(R"({"exp":1800028800,"aud":"https://vault.azure.net"})"), c).ok());
-  CHECK(
-      checkClaims(claims(R"({"exp":1800028800,"aud":["x","https://vault.azure.net"]})"), c).ok());
+  CHECK(checkClaims(claims(R"({"exp":1800028800,"aud":["x","https://vault.azure.net"]})"), c).ok());
   CHECK(checkClaims(claims(R"({"exp":1800028800,"aud":["x","y"]})"), c).code() ==
         StatusCode::Unauthenticated);
   CHECK(checkClaims(claims(R"({"exp":1800028800})"), c).code() == StatusCode::Unauthenticated);
