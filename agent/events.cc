@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 
 namespace skr::agent {
 

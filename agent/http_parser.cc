@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 
 namespace skr::agent {
 namespace {

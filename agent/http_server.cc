@@ -27,7 +27,7 @@
 
 #include "agent/http_parser.h"
 #include "agent/peer_credentials.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 #include "common/log/logger.h"
 
 namespace skr::agent {

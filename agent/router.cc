@@ -12,7 +12,7 @@
 #include "agent/secret_member.h"
 #include "common/encoding/base64.h"
 #include "common/json/json.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 #include "common/log/logger.h"
 
 namespace skr::agent {

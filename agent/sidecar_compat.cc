@@ -10,7 +10,7 @@
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
 #include "common/json/json.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 #include "common/log/redaction.h"
 #include "common/snp/report.h"
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/azure/identity.h"
+#include "common/azure/key_export_enc.h"
 #include "common/core/clock.h"
 #include "common/core/secret_bytes.h"
 #include "common/core/status.h"
@@ -27,15 +28,6 @@
 #include "common/json/json.h"
 
 namespace skr::azure {
-
-// KeyReleaseParameters.enc (spec §2.1, §2.4).
-enum class KeyExportEnc { CkmRsaAesKeyWrap, RsaAesKeyWrap256, RsaAesKeyWrap384 };
-// "CKM_RSA_AES_KEY_WRAP", "RSA_AES_KEY_WRAP_256", "RSA_AES_KEY_WRAP_384".
-std::string_view keyExportEncName(KeyExportEnc enc);
-// The inverse; InvalidArgument listing the accepted names.
-StatusOr<KeyExportEnc> parseKeyExportEnc(std::string_view name);
-// CKM_RSA_AES_KEY_WRAP uses SHA-1 OAEP (and MGF1); the _256 / _384 variants SHA-256 / SHA-384.
-crypto::HashAlg oaepHashFor(KeyExportEnc enc);
 
 // Which key to release. vault_url: "https://host[:port]" (no path, no trailing slash).
 struct VaultKeyRef {
@@ -62,10 +54,10 @@ struct KeyVaultOptions {
 // A released, verified, unwrapped key.
 struct ReleasedKey {
   jose::Jwk key;  // private RSA/EC key or oct key; kid = full kid with version, key_ops as released
-  std::string kid;           // https://{host}/keys/{name}/{version}
-  std::string version;       // the version part of kid
-  std::string vault_host;    // host[:port] of the vault
-  std::string kty;           // as on the wire: "RSA-HSM", "EC-HSM", "oct-HSM" (or without -HSM)
+  std::string kid;         // https://{host}/keys/{name}/{version}
+  std::string version;     // the version part of kid
+  std::string vault_host;  // host[:port] of the vault
+  std::string kty;         // as on the wire: "RSA-HSM", "EC-HSM", "oct-HSM" (or without -HSM)
   KeyExportEnc enc = KeyExportEnc::RsaAesKeyWrap256;  // from the signed payload's request.enc
   int attempts = 0;                                   // HTTP attempts the release took
 };

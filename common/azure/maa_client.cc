@@ -9,7 +9,7 @@
 #include "common/encoding/hex.h"
 #include "common/jose/jws.h"
 #include "common/jose/jwt.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 #include "common/log/logger.h"
 #include "common/log/redaction.h"
 

@@ -21,7 +21,7 @@
 
 #include "common/core/bytes.h"
 #include "common/encoding/base64.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 
 namespace skr::azure {
 

@@ -7,7 +7,7 @@
 #include "common/config/config_values.h"
 #include "common/crypto/digest.h"
 #include "common/encoding/hex.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 #include "common/seal/bundle.h"
 
 namespace skr::config {

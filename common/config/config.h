@@ -19,11 +19,11 @@
 #include <string_view>
 #include <vector>
 
-#include "common/azure/key_vault_client.h"
+#include "common/azure/key_export_enc.h"
 #include "common/core/secret_bytes.h"
 #include "common/core/status.h"
 #include "common/log/logger.h"
-#include "common/seal/sealing_key.h"
+#include "common/seal/seal_provider_kind.h"
 #include "common/snp/platform.h"
 
 namespace skr::config {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "common/log/logger.h"
+#include "common/core/warnings.h"
 
 namespace skr {
 
@@ -32,9 +32,8 @@ StatusOr<HardeningReport> hardenProcess() {
     report.memlock_available = report.memlock_limit_bytes >= kNeeded;
   }
   if (!report.memlock_available) {
-    log::warning("memlock_limited",
-                 {{"reason", "RLIMIT_MEMLOCK is below 64 KiB: secret pages may not be locked"},
-                  {"limit_bytes", static_cast<int64_t>(report.memlock_limit_bytes)}});
+    core::warn("memlock_limited", "RLIMIT_MEMLOCK is below 64 KiB: secret pages may not be locked",
+               {"limit_bytes", static_cast<int64_t>(report.memlock_limit_bytes)});
   }
   return report;
 }

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <new>
 
-#include "common/log/logger.h"
+#include "common/core/warnings.h"
 
 namespace skr {
 namespace {
@@ -86,11 +86,9 @@ void* allocateSecretMemory(std::size_t bytes) {
   } else {
     ++g_lock_failures;
     if (!g_warned.exchange(true)) {
-      log::warning("secret_memory_not_locked",
-                   {{"reason",
-                     "mlock failed (RLIMIT_MEMLOCK too low or not permitted); secrets "
-                     "may be swapped"},
-                    {"bytes", static_cast<int64_t>(len)}});
+      core::warn("secret_memory_not_locked",
+                 "mlock failed (RLIMIT_MEMLOCK too low or not permitted); secrets may be swapped",
+                 {"bytes", static_cast<int64_t>(len)});
     }
   }
   ++g_live;

@@ -6,7 +6,7 @@
 #include "common/crypto/digest.h"
 #include "common/encoding/base64.h"
 #include "common/jose/jose_util.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 
 namespace skr::jose {
 namespace {

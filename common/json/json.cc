@@ -24,7 +24,7 @@
 #include <typeinfo>
 #include <utility>
 
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 
 namespace skr::json {
 namespace {

@@ -7,7 +7,8 @@
 #include <ctime>
 #include <mutex>
 
-#include "common/json/json_string.h"
+#include "common/core/warnings.h"
+#include "common/encoding/json_string.h"
 
 namespace skr::log {
 namespace {
@@ -47,6 +48,15 @@ std::string timestamp() {
                 static_cast<int>(millis));
   return buf;
 }
+
+void logCoreWarning(std::string_view event, std::string_view reason, core::WarningNumber number) {
+  warning(event, {{"reason", reason}, {number.key, number.value}});
+}
+
+// common/core cannot call the logger (it is the lower layer): core warnings come here from the
+// moment this file is linked in and initialised.
+[[maybe_unused]] const bool g_core_warnings_installed =
+    (core::setWarningSink(&logCoreWarning), true);
 
 }  // namespace
 

@@ -18,16 +18,10 @@
 #include "common/core/status.h"
 #include "common/json/json.h"
 #include "common/seal/file_checks.h"
+#include "common/seal/seal_provider_kind.h"
 #include "common/snp/snp_device.h"
 
 namespace skr::seal {
-
-enum class SealProviderKind { SnpDerived, Keyfile, Emulated, None };
-
-// "snp-derived", "keyfile", "emulated", "none".
-std::string_view sealProviderName(SealProviderKind kind);
-// The inverse; InvalidArgument listing the accepted names otherwise.
-StatusOr<SealProviderKind> parseSealProvider(std::string_view name);
 
 inline constexpr std::size_t kSealingKeySize = 32;
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "agent/unix_socket.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 #include "tests/unit/agent/socket_test_dir.h"
 
 namespace skr::agent {

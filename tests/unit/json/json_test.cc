@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/encoding/base64.h"
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 
 namespace skr::json {
 namespace {

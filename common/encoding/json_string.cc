@@ -1,4 +1,4 @@
-#include "common/json/json_string.h"
+#include "common/encoding/json_string.h"
 
 #include <cstdint>
 
