@@ -8,6 +8,7 @@
 #include "common/crypto/random.h"
 #include "common/crypto/rsa_oaep.h"
 #include "common/encoding/base64.h"
+#include "common/encoding/printable.h"
 #include "common/jose/jws.h"
 #include "common/jose/jwt.h"
 #include "emulator/key_vault_service.h"
@@ -19,17 +20,6 @@ namespace {
 constexpr std::size_t kEphemeralKekBytes = 32;
 // Bounds on what the token's x-ms-runtime.keys may make us look at.
 constexpr std::size_t kMaxRuntimeKeys = 16;
-
-// A bounded, printable rendering of an untrusted string for messages.
-std::string printable(std::string_view s, std::size_t max = 96) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size() && i < max; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
 
 bool hasEncryptUse(const json::ObjectPtr& jwk) {
   if (jwk->has("key_use") && jwk->get("key_use").isString() &&
@@ -62,7 +52,7 @@ StatusOr<KeyExportEncryption> keyExportEncryptionFromName(std::string_view name)
         KeyExportEncryption::RsaAesKeyWrap384}) {
     if (name == keyExportEncryptionName(enc)) return enc;
   }
-  return invalidArgumentError("'" + printable(name, 48) +
+  return invalidArgumentError("'" + encoding::printable(name, 48) +
                               "' is not a valid key export encryption algorithm "
                               "(CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256, RSA_AES_KEY_WRAP_384)");
 }
@@ -183,14 +173,14 @@ StatusOr<VerifiedMaaToken> verifyMaaToken(std::string_view target,
     std::string which = match == nullptr ? std::string("an unknown attestation service")
                                          : "the emulated MAA instance '" + match->listener + "'";
     return permissionDeniedError(
-        "the attestation token's issuer \"" + printable(*iss) + "\" is " + which +
+        "the attestation token's issuer \"" + encoding::printable(*iss, 96) + "\" is " + which +
         ", which this vault does not trust (trusted: " + trusted_list + ")");
   }
   const std::optional<std::string> kid = jws.kid();
   if (!kid || *kid != match->kid) {
-    return permissionDeniedError("the attestation token's kid \"" + printable(kid.value_or("")) +
-                                 "\" is not a signing key of " + match->url +
-                                 " (its JWKS has kid \"" + match->kid + "\")");
+    return permissionDeniedError(
+        "the attestation token's kid \"" + encoding::printable(kid.value_or(""), 96) +
+        "\" is not a signing key of " + match->url + " (its JWKS has kid \"" + match->kid + "\")");
   }
   Status verified = jws.verify(match->key);
   if (!verified.ok()) {
