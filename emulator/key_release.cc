@@ -37,44 +37,16 @@ bool hasEncryptUse(const json::ObjectPtr& jwk) {
 
 }  // namespace
 
-std::string_view keyExportEncryptionName(KeyExportEncryption enc) {
-  switch (enc) {
-    case KeyExportEncryption::CkmRsaAesKeyWrap: return "CKM_RSA_AES_KEY_WRAP";
-    case KeyExportEncryption::RsaAesKeyWrap256: return "RSA_AES_KEY_WRAP_256";
-    case KeyExportEncryption::RsaAesKeyWrap384: return "RSA_AES_KEY_WRAP_384";
-  }
-  return "CKM_RSA_AES_KEY_WRAP";
-}
-
-StatusOr<KeyExportEncryption> keyExportEncryptionFromName(std::string_view name) {
-  for (KeyExportEncryption enc :
-       {KeyExportEncryption::CkmRsaAesKeyWrap, KeyExportEncryption::RsaAesKeyWrap256,
-        KeyExportEncryption::RsaAesKeyWrap384}) {
-    if (name == keyExportEncryptionName(enc)) return enc;
-  }
-  return invalidArgumentError("'" + encoding::printable(name, 48) +
-                              "' is not a valid key export encryption algorithm "
-                              "(CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256, RSA_AES_KEY_WRAP_384)");
-}
-
-crypto::HashAlg oaepHash(KeyExportEncryption enc) {
-  switch (enc) {
-    case KeyExportEncryption::CkmRsaAesKeyWrap: return crypto::HashAlg::Sha1;
-    case KeyExportEncryption::RsaAesKeyWrap256: return crypto::HashAlg::Sha256;
-    case KeyExportEncryption::RsaAesKeyWrap384: return crypto::HashAlg::Sha384;
-  }
-  return crypto::HashAlg::Sha1;
-}
-
-StatusOr<Bytes> rsaAesKeyWrap(const crypto::PublicKey& wrapping_key, KeyExportEncryption enc,
+StatusOr<Bytes> rsaAesKeyWrap(const crypto::PublicKey& wrapping_key, azure::KeyExportEnc enc,
                               const SecretBytes& plaintext) {
   if (wrapping_key.type() != crypto::KeyType::Rsa) {
     return invalidArgumentError("RSA-AES key wrap: the wrapping key is not an RSA key");
   }
   if (plaintext.empty()) return invalidArgumentError("RSA-AES key wrap: the key to wrap is empty");
   const SecretBytes kek = crypto::randomSecret(kEphemeralKekBytes);
-  SKR_ASSIGN_OR_RETURN(Bytes wrapped_kek, crypto::rsaOaepEncrypt(wrapping_key, oaepHash(enc),
-                                                                 kek.view(grantSecretAccess())));
+  SKR_ASSIGN_OR_RETURN(
+      Bytes wrapped_kek,
+      crypto::rsaOaepEncrypt(wrapping_key, azure::oaepHashFor(enc), kek.view(grantSecretAccess())));
   SKR_ASSIGN_OR_RETURN(Bytes wrapped_key, crypto::aesKeyWrapPad(kek, plaintext));
   wrapped_kek.insert(wrapped_kek.end(), wrapped_key.begin(), wrapped_key.end());
   return wrapped_kek;
@@ -112,7 +84,7 @@ StatusOr<ReleaseRequest> parseReleaseRequest(std::string_view body) {
   StatusOr<std::optional<std::string>> enc = json::getOptionalString(*object, "enc");
   if (!enc.ok()) return invalidArgumentError("Property 'enc' must be a string.");
   if (*enc) {
-    StatusOr<KeyExportEncryption> parsed = keyExportEncryptionFromName(**enc);
+    StatusOr<azure::KeyExportEnc> parsed = azure::parseKeyExportEnc(**enc);
     if (!parsed.ok()) return invalidArgumentError("Property 'enc': " + parsed.status().message());
     out.enc = *parsed;
   }
@@ -255,12 +227,12 @@ StatusOr<TransferKey> selectTransferKey(const json::ObjectPtr& claims) {
       (count == 0 ? std::string(" (the list is empty)") : skipped));
 }
 
-std::string keyHsm(const std::string& transfer_kid, KeyExportEncryption enc,
+std::string keyHsm(const std::string& transfer_kid, azure::KeyExportEnc enc,
                    const Bytes& ciphertext) {
   json::ObjectPtr header = new Poco::JSON::Object;
   header->set("kid", transfer_kid);
   header->set("alg", "dir");
-  header->set("enc", std::string(keyExportEncryptionName(enc)));
+  header->set("enc", std::string(azure::keyExportEncName(enc)));
   json::ObjectPtr blob = new Poco::JSON::Object;
   blob->set("schema_version", "1.0.0");
   blob->set("header", header);
@@ -270,12 +242,12 @@ std::string keyHsm(const std::string& transfer_kid, KeyExportEncryption enc,
 }
 
 json::ObjectPtr releasePayload(const KeyVersion& version, const std::string& base_url,
-                               const std::string& api_version, KeyExportEncryption enc,
+                               const std::string& api_version, azure::KeyExportEnc enc,
                                const std::optional<std::string>& nonce,
                                const std::string& key_hsm) {
   json::ObjectPtr request = new Poco::JSON::Object;
   request->set("api-version", api_version);
-  request->set("enc", std::string(keyExportEncryptionName(enc)));
+  request->set("enc", std::string(azure::keyExportEncName(enc)));
   request->set("kid", keyId(base_url, version));
   if (nonce) request->set("nonce", *nonce);
   json::ObjectPtr bundle = keyBundleJson(version, base_url);

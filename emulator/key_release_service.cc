@@ -193,7 +193,7 @@ Response releaseKey(ReleaseSigners& signers, EmulatorContext& context, const Req
             {{"vault", request.listener},
              {"key", name},
              {"version", version->version},
-             {"enc", std::string(keyExportEncryptionName(body->enc))},
+             {"enc", std::string(azure::keyExportEncName(body->enc))},
              {"maa", token->listener}});
   json::ObjectPtr result = new Poco::JSON::Object;
   result->set("value", *jws);
