@@ -7,6 +7,7 @@
 #include "common/crypto/aes_gcm.h"
 #include "common/crypto/aes_key_wrap.h"
 #include "common/crypto/rsa_oaep.h"
+#include "common/encoding/printable.h"
 
 namespace skr::agent {
 namespace {
@@ -73,11 +74,8 @@ StatusOr<KeyAlgorithm> parseKeyAlgorithm(std::string_view name) {
     if (!accepted.empty()) accepted += ", ";
     accepted += keyAlgorithmName(alg);
   }
-  std::string shown(name.substr(0, 32));
-  for (char& c : shown) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
-  }
-  return invalidArgumentError("unsupported algorithm '" + shown + "'; supported: " + accepted);
+  return invalidArgumentError("unsupported algorithm " + encoding::quoted(name, 32) +
+                              "; supported: " + accepted);
 }
 
 Status checkOperation(const KeyVersion& key, KeyOperation op, KeyAlgorithm alg) {

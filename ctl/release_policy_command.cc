@@ -1,5 +1,6 @@
 // skrctl release-policy: the key release policy (spec/azure-wire.md §3) that lets an ACI
 // confidential container group with a given HOST_DATA release a key, attested by a given MAA.
+#include "common/azure/aci_policy.h"
 #include "common/azure/release_policy.h"
 #include "ctl/cli.h"
 #include "ctl/commands.h"

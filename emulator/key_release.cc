@@ -8,6 +8,7 @@
 #include "common/crypto/random.h"
 #include "common/crypto/rsa_oaep.h"
 #include "common/encoding/base64.h"
+#include "common/encoding/printable.h"
 #include "common/jose/jws.h"
 #include "common/jose/jwt.h"
 #include "emulator/key_vault_service.h"
@@ -19,17 +20,6 @@ namespace {
 constexpr std::size_t kEphemeralKekBytes = 32;
 // Bounds on what the token's x-ms-runtime.keys may make us look at.
 constexpr std::size_t kMaxRuntimeKeys = 16;
-
-// A bounded, printable rendering of an untrusted string for messages.
-std::string printable(std::string_view s, std::size_t max = 96) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size() && i < max; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
 
 bool hasEncryptUse(const json::ObjectPtr& jwk) {
   if (jwk->has("key_use") && jwk->get("key_use").isString() &&
@@ -47,44 +37,16 @@ bool hasEncryptUse(const json::ObjectPtr& jwk) {
 
 }  // namespace
 
-std::string_view keyExportEncryptionName(KeyExportEncryption enc) {
-  switch (enc) {
-    case KeyExportEncryption::CkmRsaAesKeyWrap: return "CKM_RSA_AES_KEY_WRAP";
-    case KeyExportEncryption::RsaAesKeyWrap256: return "RSA_AES_KEY_WRAP_256";
-    case KeyExportEncryption::RsaAesKeyWrap384: return "RSA_AES_KEY_WRAP_384";
-  }
-  return "CKM_RSA_AES_KEY_WRAP";
-}
-
-StatusOr<KeyExportEncryption> keyExportEncryptionFromName(std::string_view name) {
-  for (KeyExportEncryption enc :
-       {KeyExportEncryption::CkmRsaAesKeyWrap, KeyExportEncryption::RsaAesKeyWrap256,
-        KeyExportEncryption::RsaAesKeyWrap384}) {
-    if (name == keyExportEncryptionName(enc)) return enc;
-  }
-  return invalidArgumentError("'" + printable(name, 48) +
-                              "' is not a valid key export encryption algorithm "
-                              "(CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256, RSA_AES_KEY_WRAP_384)");
-}
-
-crypto::HashAlg oaepHash(KeyExportEncryption enc) {
-  switch (enc) {
-    case KeyExportEncryption::CkmRsaAesKeyWrap: return crypto::HashAlg::Sha1;
-    case KeyExportEncryption::RsaAesKeyWrap256: return crypto::HashAlg::Sha256;
-    case KeyExportEncryption::RsaAesKeyWrap384: return crypto::HashAlg::Sha384;
-  }
-  return crypto::HashAlg::Sha1;
-}
-
-StatusOr<Bytes> rsaAesKeyWrap(const crypto::PublicKey& wrapping_key, KeyExportEncryption enc,
+StatusOr<Bytes> rsaAesKeyWrap(const crypto::PublicKey& wrapping_key, azure::KeyExportEnc enc,
                               const SecretBytes& plaintext) {
   if (wrapping_key.type() != crypto::KeyType::Rsa) {
     return invalidArgumentError("RSA-AES key wrap: the wrapping key is not an RSA key");
   }
   if (plaintext.empty()) return invalidArgumentError("RSA-AES key wrap: the key to wrap is empty");
   const SecretBytes kek = crypto::randomSecret(kEphemeralKekBytes);
-  SKR_ASSIGN_OR_RETURN(Bytes wrapped_kek, crypto::rsaOaepEncrypt(wrapping_key, oaepHash(enc),
-                                                                 kek.view(grantSecretAccess())));
+  SKR_ASSIGN_OR_RETURN(
+      Bytes wrapped_kek,
+      crypto::rsaOaepEncrypt(wrapping_key, azure::oaepHashFor(enc), kek.view(grantSecretAccess())));
   SKR_ASSIGN_OR_RETURN(Bytes wrapped_key, crypto::aesKeyWrapPad(kek, plaintext));
   wrapped_kek.insert(wrapped_kek.end(), wrapped_key.begin(), wrapped_key.end());
   return wrapped_kek;
@@ -122,7 +84,7 @@ StatusOr<ReleaseRequest> parseReleaseRequest(std::string_view body) {
   StatusOr<std::optional<std::string>> enc = json::getOptionalString(*object, "enc");
   if (!enc.ok()) return invalidArgumentError("Property 'enc' must be a string.");
   if (*enc) {
-    StatusOr<KeyExportEncryption> parsed = keyExportEncryptionFromName(**enc);
+    StatusOr<azure::KeyExportEnc> parsed = azure::parseKeyExportEnc(**enc);
     if (!parsed.ok()) return invalidArgumentError("Property 'enc': " + parsed.status().message());
     out.enc = *parsed;
   }
@@ -183,14 +145,14 @@ StatusOr<VerifiedMaaToken> verifyMaaToken(std::string_view target,
     std::string which = match == nullptr ? std::string("an unknown attestation service")
                                          : "the emulated MAA instance '" + match->listener + "'";
     return permissionDeniedError(
-        "the attestation token's issuer \"" + printable(*iss) + "\" is " + which +
+        "the attestation token's issuer \"" + encoding::printable(*iss, 96) + "\" is " + which +
         ", which this vault does not trust (trusted: " + trusted_list + ")");
   }
   const std::optional<std::string> kid = jws.kid();
   if (!kid || *kid != match->kid) {
-    return permissionDeniedError("the attestation token's kid \"" + printable(kid.value_or("")) +
-                                 "\" is not a signing key of " + match->url +
-                                 " (its JWKS has kid \"" + match->kid + "\")");
+    return permissionDeniedError(
+        "the attestation token's kid \"" + encoding::printable(kid.value_or(""), 96) +
+        "\" is not a signing key of " + match->url + " (its JWKS has kid \"" + match->kid + "\")");
   }
   Status verified = jws.verify(match->key);
   if (!verified.ok()) {
@@ -265,12 +227,12 @@ StatusOr<TransferKey> selectTransferKey(const json::ObjectPtr& claims) {
       (count == 0 ? std::string(" (the list is empty)") : skipped));
 }
 
-std::string keyHsm(const std::string& transfer_kid, KeyExportEncryption enc,
+std::string keyHsm(const std::string& transfer_kid, azure::KeyExportEnc enc,
                    const Bytes& ciphertext) {
   json::ObjectPtr header = new Poco::JSON::Object;
   header->set("kid", transfer_kid);
   header->set("alg", "dir");
-  header->set("enc", std::string(keyExportEncryptionName(enc)));
+  header->set("enc", std::string(azure::keyExportEncName(enc)));
   json::ObjectPtr blob = new Poco::JSON::Object;
   blob->set("schema_version", "1.0.0");
   blob->set("header", header);
@@ -280,12 +242,12 @@ std::string keyHsm(const std::string& transfer_kid, KeyExportEncryption enc,
 }
 
 json::ObjectPtr releasePayload(const KeyVersion& version, const std::string& base_url,
-                               const std::string& api_version, KeyExportEncryption enc,
+                               const std::string& api_version, azure::KeyExportEnc enc,
                                const std::optional<std::string>& nonce,
                                const std::string& key_hsm) {
   json::ObjectPtr request = new Poco::JSON::Object;
   request->set("api-version", api_version);
-  request->set("enc", std::string(keyExportEncryptionName(enc)));
+  request->set("enc", std::string(azure::keyExportEncName(enc)));
   request->set("kid", keyId(base_url, version));
   if (nonce) request->set("nonce", *nonce);
   json::ObjectPtr bundle = keyBundleJson(version, base_url);

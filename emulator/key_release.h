@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/azure/key_vault_client.h"
 #include "common/core/bytes.h"
 #include "common/core/secret_bytes.h"
 #include "common/core/status.h"
@@ -24,25 +25,18 @@
 
 namespace skr::emulator {
 
-// `enc` of a release request (spec §2.1, §2.4).
-enum class KeyExportEncryption { CkmRsaAesKeyWrap, RsaAesKeyWrap256, RsaAesKeyWrap384 };
 // Bound on `target` (a MAA JWT is a few KiB; the runtime keys dominate).
 inline constexpr std::size_t kMaxAttestationTokenBytes = 128 * 1024;
 
-// The default when a request has no `enc` (spec §2.1 [inferred]).
-inline constexpr KeyExportEncryption kDefaultKeyExportEncryption =
-    KeyExportEncryption::CkmRsaAesKeyWrap;
-
-std::string_view keyExportEncryptionName(KeyExportEncryption enc);
-// Exact, case-sensitive wire names; InvalidArgument listing the accepted values otherwise.
-StatusOr<KeyExportEncryption> keyExportEncryptionFromName(std::string_view name);
-// CKM_RSA_AES_KEY_WRAP uses SHA-1 OAEP (PKCS#11, BYOK); the _256/_384 variants SHA-256/384.
-// MGF1 always uses the same hash.
-crypto::HashAlg oaepHash(KeyExportEncryption enc);
+// The `enc` of a release request (spec §2.1, §2.4) is the client's azure::KeyExportEnc, with its
+// wire names and OAEP hashes; this is the default when a request has no `enc` (spec §2.1
+// [inferred]).
+inline constexpr azure::KeyExportEnc kDefaultKeyExportEncryption =
+    azure::KeyExportEnc::CkmRsaAesKeyWrap;
 
 // RSA-OAEP(wrapping_key, K) || AES-KWP(K, plaintext) with a fresh AES-256 key K (spec §2.4).
 // InvalidArgument for a non-RSA wrapping key or an empty plaintext.
-StatusOr<Bytes> rsaAesKeyWrap(const crypto::PublicKey& wrapping_key, KeyExportEncryption enc,
+StatusOr<Bytes> rsaAesKeyWrap(const crypto::PublicKey& wrapping_key, azure::KeyExportEnc enc,
                               const SecretBytes& plaintext);
 
 // The body of POST /keys/{name}[/{version}]/release (spec §2.1): {"target": MAA JWT, "nonce"?,
@@ -50,7 +44,7 @@ StatusOr<Bytes> rsaAesKeyWrap(const crypto::PublicKey& wrapping_key, KeyExportEn
 struct ReleaseRequest {
   std::string target;
   std::optional<std::string> nonce;
-  KeyExportEncryption enc = kDefaultKeyExportEncryption;
+  azure::KeyExportEnc enc = kDefaultKeyExportEncryption;
 };
 inline constexpr std::size_t kMaxReleaseNonceBytes = 1024;
 // InvalidArgument with AKV-style messages naming the member for: an empty body, text that is not
@@ -102,13 +96,13 @@ StatusOr<TransferKey> selectTransferKey(const json::ObjectPtr& claims);
 
 // key_hsm (spec §2.3): base64url of
 // {"schema_version":"1.0.0","header":{"kid":..,"alg":"dir","enc":..},"ciphertext":base64url}.
-std::string keyHsm(const std::string& transfer_kid, KeyExportEncryption enc,
+std::string keyHsm(const std::string& transfer_kid, azure::KeyExportEnc enc,
                    const Bytes& ciphertext);
 
 // The release JWS payload (spec §2.2): {"request":{"api-version","enc","kid","nonce"?},
 // "response":{"key":<KeyBundle of `version` with key.key_hsm>},"x-ms-emulated":true}.
 json::ObjectPtr releasePayload(const KeyVersion& version, const std::string& base_url,
-                               const std::string& api_version, KeyExportEncryption enc,
+                               const std::string& api_version, azure::KeyExportEnc enc,
                                const std::optional<std::string>& nonce, const std::string& key_hsm);
 
 }  // namespace skr::emulator

@@ -11,6 +11,7 @@
 
 #include "common/azure/release_policy.h"
 #include "common/encoding/base64.h"
+#include "common/http/url.h"
 #include "common/jose/jws.h"
 #include "common/log/logger.h"
 #include "emulator/key_release.h"
@@ -28,10 +29,7 @@ struct ReleaseSigner {
 
 // The host of "https://HOST:PORT" ("[::1]" -> "::1").
 std::string hostOf(const std::string& url) {
-  std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-  rest = rest.substr(0, rest.find('/'));
-  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
-  return rest.substr(0, rest.find(':'));
+  return std::string(http::authorityHost(http::urlAuthority(url)));
 }
 
 bool isIpAddress(const std::string& host) {
@@ -193,7 +191,7 @@ Response releaseKey(ReleaseSigners& signers, EmulatorContext& context, const Req
             {{"vault", request.listener},
              {"key", name},
              {"version", version->version},
-             {"enc", std::string(keyExportEncryptionName(body->enc))},
+             {"enc", std::string(azure::keyExportEncName(body->enc))},
              {"maa", token->listener}});
   json::ObjectPtr result = new Poco::JSON::Object;
   result->set("value", *jws);

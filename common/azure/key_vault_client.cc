@@ -8,6 +8,7 @@
 #include "common/crypto/aes_key_wrap.h"
 #include "common/crypto/rsa_oaep.h"
 #include "common/encoding/base64.h"
+#include "common/http/url.h"
 #include "common/jose/jws.h"
 #include "common/log/logger.h"
 #include "common/log/redaction.h"
@@ -49,20 +50,6 @@ std::string authorityOf(std::string_view url) {
   std::string_view rest = url.substr(kScheme.size());
   if (rest.find_first_of("/?#@ ") != std::string_view::npos) return {};
   return std::string(rest);
-}
-
-// host[:port] without the port and IPv6 brackets ("[::1]:8443" -> "::1").
-std::string hostWithoutPort(std::string_view authority) {
-  if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    return std::string(
-        authority.substr(1, close == std::string_view::npos ? authority.npos : close - 1));
-  }
-  const std::size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(':') == colon) {
-    return std::string(authority.substr(0, colon));
-  }
-  return std::string(authority);
 }
 
 // For comparing authorities: lower case, default port dropped.
@@ -299,7 +286,7 @@ StatusOr<VerifiedRelease> verifyRelease(std::string_view body, std::string_view 
   }
   const std::vector<crypto::Certificate> intermediates(x5c->begin() + 1, x5c->end());
   crypto::ChainVerifyOptions options;
-  options.hostname = hostWithoutPort(vault_host);
+  options.hostname = std::string(http::authorityHost(vault_host));
   options.max_depth = static_cast<int>(kMaxX5cCertificates) + 1;
   options.system_trust_store = anchors.empty();
   options.at = now;

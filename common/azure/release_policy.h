@@ -1,6 +1,6 @@
 // Azure Key Vault / Managed HSM secure key release policy (spec/azure-wire.md §3): parsing with
-// path-naming errors, evaluation against the claims of a verified MAA token with an actionable
-// reason, and generation of the ACI policy skrctl hands to operators.
+// path-naming errors and evaluation against the claims of a verified MAA token with an actionable
+// reason. The ACI policy skrctl generates is in aci_policy.h.
 //
 // Choices where AKV's behaviour is not documented (spec §3.2, marked [inferred] there):
 //  - authority vs token `iss`: equal after lower-casing scheme and host and dropping one trailing
@@ -45,7 +45,7 @@ struct PolicyDecision {
   std::string reason;
 };
 
-struct ReleasePolicyTree;  // the validated condition tree, private to release_policy.cc
+struct ReleasePolicyTree;  // the validated condition tree (release_policy_tree.h)
 
 // A validated release policy. Immutable and cheap to copy (the tree is shared); evaluate() may be
 // called concurrently from several threads.
@@ -85,17 +85,6 @@ class ReleasePolicy {
 // Authority normal form used for matching: scheme and host lower-cased, one trailing '/' removed,
 // path kept ("HTTPS://Shared.EUS.attest.azure.net/" -> "https://shared.eus.attest.azure.net").
 std::string normalizeAuthority(std::string_view authority);
-
-// The SIDECAR/ACI policy of spec §3.3 (b), canonical JSON:
-//   {"anyOf":[{"allOf":[hostdata equals <hex>, compliance-status equals "azure-compliant-uvm",
-//    is-debuggable equals "false", vmpl equals "0"],"authority":<authority>}],"version":"1.0.0"}
-// `authority` is the MAA instance URL; a bare host gets "https://" prepended. `hostdata_hex` is the
-// 32-byte HOST_DATA in hex, either case (written lower case, as MAA emits it).
-// `require_uvm_compliance` = false drops the compliance-status condition (non-Azure UVMs, tests).
-// InvalidArgument for an empty authority or hostdata that is not 64 hex digits.
-StatusOr<std::string> makeAciReleasePolicy(std::string_view authority,
-                                           std::string_view hostdata_hex,
-                                           bool require_uvm_compliance = true);
 
 // The `release_policy.data` value AKV expects: base64url (no padding) of the policy JSON bytes.
 std::string toWireBase64Url(std::string_view policy_json);

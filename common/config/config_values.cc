@@ -6,6 +6,8 @@
 #include <cctype>
 #include <vector>
 
+#include "common/encoding/printable.h"
+
 namespace skr::config {
 namespace {
 
@@ -32,15 +34,7 @@ bool validHostChar(char c) {
 }  // namespace
 
 std::string quotedForMessage(std::string_view text) {
-  std::string out = "\"";
-  const std::size_t n = text.size() < 80 ? text.size() : 80;
-  for (std::size_t i = 0; i < n; ++i) {
-    const char c = text[i];
-    out.push_back(c >= 0x20 && c < 0x7f && c != '"' ? c : '?');
-  }
-  if (text.size() > n) out += "...";
-  out += "\"";
-  return out;
+  return encoding::quoted(text, 80, '"');
 }
 
 StatusOr<int64_t> parseInteger(std::string_view label, std::string_view text) {

@@ -20,6 +20,7 @@
 
 namespace skr::config {
 
+// `text` in double quotes for a message: encoding::quoted, cut at 80 bytes.
 std::string quotedForMessage(std::string_view text);
 
 // "500ms", "30s", "5m", "1h", "2d", or a bare non-negative integer in `bare_unit` (as milliseconds:
@@ -109,8 +110,5 @@ std::string_view enumName(E value, const EnumName<E> (&names)[N]) {
   }
   return names[0].name;
 }
-
-// `text` quoted for a message, non-printable bytes as '?', cut at 80 characters.
-std::string quotedForMessage(std::string_view text);
 
 }  // namespace skr::config

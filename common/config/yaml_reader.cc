@@ -12,6 +12,8 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "common/encoding/printable.h"
+
 namespace skr::config {
 namespace {
 
@@ -174,7 +176,8 @@ class TreeBuilder : public YAML::EventHandler {
         return;
       }
       if (!parent.keys_seen.insert(node.scalar).second) {
-        fail(invalidArgumentError(at(mark) + ": duplicate key \"" + printable(node.scalar) + "\""));
+        fail(invalidArgumentError(at(mark) + ": duplicate key \"" +
+                                  encoding::printable(node.scalar, 64) + "\""));
         return;
       }
       parent.key = std::move(node.scalar);
@@ -185,14 +188,6 @@ class TreeBuilder : public YAML::EventHandler {
     parent.node.entries.push_back(YamlEntry{std::move(parent.key), std::move(node)});
     parent.key.clear();
     parent.have_key = false;
-  }
-
-  static std::string printable(std::string_view s) {
-    std::string out;
-    for (char c : s.substr(0, 64)) {
-      out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-    }
-    return out;
   }
 
   const YamlLimits& limits_;

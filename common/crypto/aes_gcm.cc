@@ -9,22 +9,11 @@
 #include <string>
 
 #include "common/core/ssl_ptr.h"
+#include "common/crypto/openssl_error.h"
 #include "common/crypto/random.h"
 
 namespace skr::crypto {
 namespace {
-
-std::string takeOpenSslReason() {
-  char reason[256] = "no OpenSSL error";
-  const unsigned long err = ERR_peek_last_error();
-  if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-  ERR_clear_error();
-  return reason;
-}
-
-Status opensslInternal(const std::string& what) {
-  return internalError(what + ": " + takeOpenSslReason());
-}
 
 // Checks sizes and returns a context initialised with key and IV for `encrypt`.
 StatusOr<SslPtr<EVP_CIPHER_CTX>> newGcmContext(const SecretBytes& key, ByteView iv, bool encrypt,
@@ -44,13 +33,13 @@ StatusOr<SslPtr<EVP_CIPHER_CTX>> newGcmContext(const SecretBytes& key, ByteView 
   }
   const std::string name = "AES-" + std::to_string(key.size() * 8) + "-GCM";
   SslPtr<EVP_CIPHER> cipher(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
-  if (!cipher) return opensslInternal("EVP_CIPHER_fetch(" + name + ")");
+  if (!cipher) return openSslInternalError("EVP_CIPHER_fetch(" + name + ")");
   SslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) return opensslInternal("EVP_CIPHER_CTX_new");
+  if (!ctx) return openSslInternalError("EVP_CIPHER_CTX_new");
   // 12 bytes is OpenSSL's default GCM IV length.
   if (EVP_CipherInit_ex2(ctx.get(), cipher.get(), key.view(grantSecretAccess()).data(), iv.data(),
                          encrypt ? 1 : 0, nullptr) != 1) {
-    return opensslInternal(std::string(op) + " init");
+    return openSslInternalError(std::string(op) + " init");
   }
   return ctx;
 }
@@ -59,7 +48,7 @@ Status addAad(EVP_CIPHER_CTX* ctx, ByteView aad, const char* op) {
   if (aad.empty()) return okStatus();
   int len = 0;
   if (EVP_CipherUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
-    return opensslInternal(std::string(op) + ": AAD");
+    return openSslInternalError(std::string(op) + ": AAD");
   }
   return okStatus();
 }
@@ -82,18 +71,18 @@ StatusOr<GcmSealed> aesGcmEncryptWithIv(const SecretBytes& key, ByteView iv, Byt
       (EVP_EncryptUpdate(ctx.get(), sealed.ciphertext.data(), &len, plaintext.data(),
                          static_cast<int>(plaintext.size())) != 1 ||
        static_cast<std::size_t>(len) != plaintext.size())) {
-    return opensslInternal("AES-GCM encrypt");
+    return openSslInternalError("AES-GCM encrypt");
   }
   unsigned char final_block[16];
   int final_len = 0;
   if (EVP_EncryptFinal_ex(ctx.get(), final_block, &final_len) != 1 || final_len != 0) {
-    return opensslInternal("AES-GCM encrypt final");
+    return openSslInternalError("AES-GCM encrypt final");
   }
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, sealed.tag.data(), kGcmTagSize),
       OSSL_PARAM_construct_end()};
   if (EVP_CIPHER_CTX_get_params(ctx.get(), params) != 1) {
-    return opensslInternal("AES-GCM encrypt: reading the tag");
+    return openSslInternalError("AES-GCM encrypt: reading the tag");
   }
   return sealed;
 }
@@ -113,14 +102,14 @@ StatusOr<SecretBytes> aesGcmDecrypt(const SecretBytes& key, ByteView iv, ByteVie
       (EVP_DecryptUpdate(ctx.get(), plaintext.mutableView(grantSecretAccess()).data(), &len,
                          ciphertext.data(), static_cast<int>(ciphertext.size())) != 1 ||
        static_cast<std::size_t>(len) != ciphertext.size())) {
-    return opensslInternal("AES-GCM decrypt");
+    return openSslInternalError("AES-GCM decrypt");
   }
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
                                         const_cast<unsigned char*>(tag.data()), tag.size()),
       OSSL_PARAM_construct_end()};
   if (EVP_CIPHER_CTX_set_params(ctx.get(), params) != 1) {
-    return opensslInternal("AES-GCM decrypt: setting the tag");
+    return openSslInternalError("AES-GCM decrypt: setting the tag");
   }
   unsigned char final_block[16];
   int final_len = 0;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/core/ssl_ptr.h"
+#include "common/crypto/openssl_error.h"
 
 namespace skr::crypto {
 namespace {
@@ -20,18 +21,6 @@ const char* modeName(Mode mode) {
   return mode == Mode::Kw ? "AES-KW" : "AES-KWP";
 }
 
-std::string takeOpenSslReason() {
-  char reason[256] = "no OpenSSL error";
-  const unsigned long err = ERR_peek_last_error();
-  if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-  ERR_clear_error();
-  return reason;
-}
-
-Status opensslInternal(const std::string& what) {
-  return internalError(what + ": " + takeOpenSslReason());
-}
-
 // Fetches AES-{128,192,256}-WRAP (RFC 3394) or -WRAP-PAD (RFC 5649) for the KEK's size.
 StatusOr<SslPtr<EVP_CIPHER>> fetchWrapCipher(Mode mode, std::size_t kek_size, const char* op) {
   if (kek_size != 16 && kek_size != 24 && kek_size != 32) {
@@ -41,7 +30,7 @@ StatusOr<SslPtr<EVP_CIPHER>> fetchWrapCipher(Mode mode, std::size_t kek_size, co
   const std::string name =
       "AES-" + std::to_string(kek_size * 8) + (mode == Mode::Kw ? "-WRAP" : "-WRAP-PAD");
   SslPtr<EVP_CIPHER> cipher(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
-  if (!cipher) return opensslInternal("EVP_CIPHER_fetch(" + name + ")");
+  if (!cipher) return openSslInternalError("EVP_CIPHER_fetch(" + name + ")");
   return cipher;
 }
 
@@ -52,17 +41,17 @@ StatusOr<std::size_t> runWrapCipher(Mode mode, const SecretBytes& kek, bool encr
                                     uint8_t* out, const char* op) {
   SKR_ASSIGN_OR_RETURN(SslPtr<EVP_CIPHER> cipher, fetchWrapCipher(mode, kek.size(), op));
   SslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) return opensslInternal("EVP_CIPHER_CTX_new");
+  if (!ctx) return openSslInternalError("EVP_CIPHER_CTX_new");
   // Required by OpenSSL 1.x for wrap modes; harmless on 3.x (spec/azure-wire.md §8).
   EVP_CIPHER_CTX_set_flags(ctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
   const unsigned char* key = kek.view(grantSecretAccess()).data();
   if (EVP_CipherInit_ex2(ctx.get(), cipher.get(), key, nullptr, encrypt ? 1 : 0, nullptr) != 1) {
-    return opensslInternal(std::string(modeName(mode)) + " " + op + " init");
+    return openSslInternalError(std::string(modeName(mode)) + " " + op + " init");
   }
   int out_len = 0;
   if (EVP_CipherUpdate(ctx.get(), out, &out_len, in.data(), static_cast<int>(in.size())) != 1 ||
       out_len < 0) {
-    if (encrypt) return opensslInternal(std::string(modeName(mode)) + " " + op);
+    if (encrypt) return openSslInternalError(std::string(modeName(mode)) + " " + op);
     ERR_clear_error();
     return dataLossError("AES key unwrap: integrity check failed (wrong key or corrupted input)");
   }

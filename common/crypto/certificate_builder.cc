@@ -1,6 +1,5 @@
 #include "common/crypto/certificate_builder.h"
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
@@ -14,6 +13,7 @@
 
 #include "common/core/ssl_ptr.h"
 #include "common/crypto/digest.h"
+#include "common/crypto/openssl_error.h"
 
 namespace skr::crypto {
 namespace {
@@ -21,22 +21,12 @@ namespace {
 constexpr std::size_t kMaxSerialBytes = 20;  // RFC 5280 §4.1.2.2
 constexpr int kAmdPssSaltLength = 48;
 
-std::string takeErrors() {
-  std::string out;
-  for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
-    const char* reason = ERR_reason_error_string(e);
-    if (!out.empty()) out += "; ";
-    out += reason != nullptr ? reason : "unknown OpenSSL error";
-  }
-  return out.empty() ? "no OpenSSL error queued" : out;
-}
-
 Status builderError(std::string_view what) {
   return invalidArgumentError("certificate builder: " + std::string(what));
 }
 
 Status opensslError(std::string_view call) {
-  return internalError("certificate builder: " + std::string(call) + ": " + takeErrors());
+  return openSslInternalError("certificate builder: " + std::string(call));
 }
 
 // --- minimal DER encoding of the standard extensions (X.690) ---
@@ -134,7 +124,7 @@ StatusOr<SslPtr<X509_NAME>> buildName(const DistinguishedName& dn, std::string_v
                                    reinterpret_cast<const unsigned char*>(value->data()),  // NOLINT
                                    static_cast<int>(value->size()), -1, 0) != 1) {
       return builderError(std::string(role) + " attribute " + OBJ_nid2sn(nid) + " '" + *value +
-                          "' is not encodable: " + takeErrors());
+                          "' is not encodable: " + takeOpenSslErrors());
     }
   }
   return name;
@@ -325,7 +315,7 @@ StatusOr<Certificate> CertificateBuilder::sign(const PrivateKey& issuer_key,
   }
   if (ASN1_TIME_set(X509_getm_notBefore(x.get()), toTimeT(*not_before_)) == nullptr ||
       ASN1_TIME_set(X509_getm_notAfter(x.get()), toTimeT(*not_after_)) == nullptr) {
-    return builderError("validity times are not representable in ASN.1: " + takeErrors());
+    return builderError("validity times are not representable in ASN.1: " + takeOpenSslErrors());
   }
 
   SKR_ASSIGN_OR_RETURN(SslPtr<X509_NAME> subject, buildName(subject_, "subject"));

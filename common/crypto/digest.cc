@@ -1,29 +1,18 @@
 #include "common/crypto/digest.h"
 
 #include <openssl/core_names.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "common/core/ssl_ptr.h"
+#include "common/crypto/openssl_error.h"
 
 namespace skr::crypto {
 namespace {
-
-// OpenSSL failing on valid arguments (a fetched algorithm missing, an allocation failing) is a
-// broken invariant of the process, not an input error: report it and abort.
-[[noreturn]] void dieOpenSsl(const char* what) {
-  char reason[256] = "no OpenSSL error";
-  const unsigned long err = ERR_peek_last_error();
-  if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-  std::fprintf(stderr, "skr: fatal: %s failed: %s\n", what, reason);
-  std::abort();
-}
 
 // OpenSSL treats a NULL key pointer as "no key given"; an empty key must still be a key.
 const unsigned char* nonNull(ByteView bytes) {
@@ -59,16 +48,16 @@ Bytes digest(HashAlg alg, ByteView data) {
   if (EVP_Q_digest(nullptr, hashName(alg), nullptr, data.data(), data.size(), out.data(),
                    &out_len) != 1 ||
       out_len != out.size()) {
-    dieOpenSsl(hashName(alg));
+    abortOnOpenSslFailure(hashName(alg));
   }
   return out;
 }
 
 Bytes hmac(HashAlg alg, const SecretBytes& key, ByteView data) {
   SslPtr<EVP_MAC> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-  if (!mac) dieOpenSsl("EVP_MAC_fetch(HMAC)");
+  if (!mac) abortOnOpenSslFailure("EVP_MAC_fetch(HMAC)");
   SslPtr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(mac.get()));
-  if (!ctx) dieOpenSsl("EVP_MAC_CTX_new");
+  if (!ctx) abortOnOpenSslFailure("EVP_MAC_CTX_new");
 
   // OSSL_PARAM takes a non-const pointer but does not write through it for a setter.
   const OSSL_PARAM params[] = {
@@ -76,15 +65,15 @@ Bytes hmac(HashAlg alg, const SecretBytes& key, ByteView data) {
       OSSL_PARAM_construct_end()};
   const ByteView key_bytes = key.view(grantSecretAccess());
   if (EVP_MAC_init(ctx.get(), nonNull(key_bytes), key_bytes.size(), params) != 1) {
-    dieOpenSsl("HMAC init");
+    abortOnOpenSslFailure("HMAC init");
   }
   if (!data.empty() && EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1) {
-    dieOpenSsl("HMAC update");
+    abortOnOpenSslFailure("HMAC update");
   }
   Bytes tag(digestSize(alg));
   std::size_t tag_len = 0;
   if (EVP_MAC_final(ctx.get(), tag.data(), &tag_len, tag.size()) != 1 || tag_len != tag.size()) {
-    dieOpenSsl("HMAC final");
+    abortOnOpenSslFailure("HMAC final");
   }
   return tag;
 }
@@ -98,9 +87,9 @@ StatusOr<SecretBytes> hkdf(HashAlg alg, const SecretBytes& ikm, ByteView salt, B
                                 std::to_string(max_length) + " (RFC 5869 §2.3)");
   }
   SslPtr<EVP_KDF> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
-  if (!kdf) dieOpenSsl("EVP_KDF_fetch(HKDF)");
+  if (!kdf) abortOnOpenSslFailure("EVP_KDF_fetch(HKDF)");
   SslPtr<EVP_KDF_CTX> ctx(EVP_KDF_CTX_new(kdf.get()));
-  if (!ctx) dieOpenSsl("EVP_KDF_CTX_new");
+  if (!ctx) abortOnOpenSslFailure("EVP_KDF_CTX_new");
 
   // Extract-and-expand is OpenSSL's default mode. An absent salt means HashLen zero bytes
   // (RFC 5869 §2.2), which is what OpenSSL does when the parameter is not given.
@@ -123,11 +112,7 @@ StatusOr<SecretBytes> hkdf(HashAlg alg, const SecretBytes& ikm, ByteView salt, B
 
   SecretBytes okm(length);
   if (EVP_KDF_derive(ctx.get(), okm.mutableView(grantSecretAccess()).data(), length, params) != 1) {
-    char reason[256] = "no OpenSSL error";
-    const unsigned long err = ERR_peek_last_error();
-    if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-    ERR_clear_error();
-    return internalError("HKDF-" + std::string(hashName(alg)) + " derive failed: " + reason);
+    return openSslInternalError("HKDF-" + std::string(hashName(alg)) + " derive failed");
   }
   return okm;
 }

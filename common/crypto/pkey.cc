@@ -15,6 +15,8 @@
 #include <string>
 #include <utility>
 
+#include "common/crypto/openssl_error.h"
+
 namespace skr::crypto {
 namespace {
 
@@ -46,29 +48,10 @@ const CurveInfo& curveInfo(Curve curve) {
   std::abort();  // Unreachable: every enumerator is in kCurves.
 }
 
-// The reason of OpenSSL's most recent error; clears the queue so it cannot leak into later calls.
-std::string takeOpenSslReason() {
-  char reason[256] = "no OpenSSL error";
-  const unsigned long err = ERR_peek_last_error();
-  if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-  ERR_clear_error();
-  return reason;
-}
-
-Status opensslInternal(const std::string& what) {
-  return internalError(what + ": " + takeOpenSslReason());
-}
-
 // Clears errors of an expected failure (bad input) and returns `status`.
 Status expectedFailure(Status status) {
   ERR_clear_error();
   return status;
-}
-
-[[noreturn]] void dieOpenSsl(const char* what) {
-  const std::string reason = takeOpenSslReason();
-  std::fprintf(stderr, "skr: fatal: %s failed: %s\n", what, reason.c_str());
-  std::abort();
 }
 
 std::string truncatedName(std::string_view name) {
@@ -104,7 +87,7 @@ StatusOr<Curve> curveOf(EVP_PKEY* pkey) {
 StatusOr<SslPtr<BIGNUM>> getBn(EVP_PKEY* pkey, const char* param) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(pkey, param, &raw) != 1) {
-    return opensslInternal(std::string("reading key parameter '") + param + "'");
+    return openSslInternalError(std::string("reading key parameter '") + param + "'");
   }
   return SslPtr<BIGNUM>(raw);
 }
@@ -129,7 +112,7 @@ StatusOr<SslPtr<BIGNUM>> publicBn(ByteView bytes, const char* what) {
     return invalidArgumentError(std::string(what) + " is too large");
   }
   SslPtr<BIGNUM> bn(BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), nullptr));
-  if (!bn) return opensslInternal("BN_bin2bn");
+  if (!bn) return openSslInternalError("BN_bin2bn");
   return bn;
 }
 
@@ -140,10 +123,10 @@ StatusOr<SslPtr<BIGNUM>> secretBn(const SecretBytes& bytes, const char* what) {
     return invalidArgumentError(std::string(what) + " is too large");
   }
   SslPtr<BIGNUM> bn(BN_secure_new());
-  if (!bn) return opensslInternal("BN_secure_new");
+  if (!bn) return openSslInternalError("BN_secure_new");
   const ByteView view = bytes.view(grantSecretAccess());
   if (BN_bin2bn(view.data(), static_cast<int>(view.size()), bn.get()) == nullptr) {
-    return opensslInternal("BN_bin2bn");
+    return openSslInternalError("BN_bin2bn");
   }
   return bn;
 }
@@ -166,7 +149,7 @@ Status checkRsaKey(EVP_PKEY* pkey, int min_bits) {
 
 SslPtr<EVP_PKEY_CTX> ctxForKey(EVP_PKEY* pkey) {
   SslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
-  if (!ctx) dieOpenSsl("EVP_PKEY_CTX_new_from_pkey");
+  if (!ctx) abortOnOpenSslFailure("EVP_PKEY_CTX_new_from_pkey");
   return ctx;
 }
 
@@ -280,10 +263,10 @@ StatusOr<KeyType> classifyPrivate(EVP_PKEY* pkey) {
 StatusOr<SslPtr<EVP_PKEY>> keyFromParams(const char* type, int selection, OSSL_PARAM_BLD* builder,
                                          const std::string& what) {
   SslPtr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(builder));
-  if (!params) return opensslInternal(what + ": OSSL_PARAM_BLD_to_param");
+  if (!params) return openSslInternalError(what + ": OSSL_PARAM_BLD_to_param");
   SslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-  if (!ctx) return opensslInternal(what + ": EVP_PKEY_CTX_new_from_name");
-  if (EVP_PKEY_fromdata_init(ctx.get()) != 1) return opensslInternal(what + ": fromdata_init");
+  if (!ctx) return openSslInternalError(what + ": EVP_PKEY_CTX_new_from_name");
+  if (EVP_PKEY_fromdata_init(ctx.get()) != 1) return openSslInternalError(what + ": fromdata_init");
   EVP_PKEY* raw = nullptr;
   if (EVP_PKEY_fromdata(ctx.get(), &raw, selection, params.get()) != 1) {
     return expectedFailure(invalidArgumentError(what + ": the components do not form a valid key"));
@@ -309,10 +292,10 @@ StatusOr<Bytes> uncompressedPoint(Curve curve, ByteView x, ByteView y, const std
 
 Bytes spkiDer(EVP_PKEY* pkey) {
   const int len = i2d_PUBKEY(pkey, nullptr);
-  if (len <= 0) dieOpenSsl("i2d_PUBKEY");
+  if (len <= 0) abortOnOpenSslFailure("i2d_PUBKEY");
   Bytes out(static_cast<std::size_t>(len));
   unsigned char* p = out.data();
-  if (i2d_PUBKEY(pkey, &p) != len) dieOpenSsl("i2d_PUBKEY");
+  if (i2d_PUBKEY(pkey, &p) != len) abortOnOpenSslFailure("i2d_PUBKEY");
   return out;
 }
 
@@ -321,7 +304,7 @@ SslPtr<BIO> memBio(ByteView bytes) {
   static const uint8_t kEmpty = 0;  // BIO_new_mem_buf rejects NULL even for length 0
   const uint8_t* data = bytes.empty() ? &kEmpty : bytes.data();
   SslPtr<BIO> bio(BIO_new_mem_buf(data, static_cast<int>(bytes.size())));
-  if (!bio) dieOpenSsl("BIO_new_mem_buf");
+  if (!bio) abortOnOpenSslFailure("BIO_new_mem_buf");
   return bio;
 }
 
@@ -392,10 +375,10 @@ StatusOr<PublicKey> PublicKey::fromRsaComponents(ByteView n, ByteView e) {
   SKR_ASSIGN_OR_RETURN(SslPtr<BIGNUM> bn_n, publicBn(n, "RSA modulus n"));
   SKR_ASSIGN_OR_RETURN(SslPtr<BIGNUM> bn_e, publicBn(e, "RSA exponent e"));
   SslPtr<OSSL_PARAM_BLD> builder(OSSL_PARAM_BLD_new());
-  if (!builder) return opensslInternal("OSSL_PARAM_BLD_new");
+  if (!builder) return openSslInternalError("OSSL_PARAM_BLD_new");
   if (OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
-    return opensslInternal("RSA public key: OSSL_PARAM_BLD_push_BN");
+    return openSslInternalError("RSA public key: OSSL_PARAM_BLD_push_BN");
   }
   SKR_ASSIGN_OR_RETURN(SslPtr<EVP_PKEY> pkey,
                        keyFromParams("RSA", EVP_PKEY_PUBLIC_KEY, builder.get(), "RSA public key"));
@@ -406,12 +389,12 @@ StatusOr<PublicKey> PublicKey::fromEcPoint(Curve curve, ByteView x, ByteView y) 
   const std::string what = std::string("EC public key for ") + curveName(curve);
   SKR_ASSIGN_OR_RETURN(Bytes point, uncompressedPoint(curve, x, y, what));
   SslPtr<OSSL_PARAM_BLD> builder(OSSL_PARAM_BLD_new());
-  if (!builder) return opensslInternal("OSSL_PARAM_BLD_new");
+  if (!builder) return openSslInternalError("OSSL_PARAM_BLD_new");
   if (OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME,
                                       curveInfo(curve).openssl_name, 0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                        point.size()) != 1) {
-    return opensslInternal(what + ": OSSL_PARAM_BLD_push");
+    return openSslInternalError(what + ": OSSL_PARAM_BLD_push");
   }
   // OpenSSL decodes the point with EC_POINT_oct2point, which rejects points not on the curve.
   auto pkey = keyFromParams("EC", EVP_PKEY_PUBLIC_KEY, builder.get(), what);
@@ -462,8 +445,9 @@ Bytes PublicKey::toSpkiDer() const {
 
 std::string PublicKey::toPem() const {
   SslPtr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio) dieOpenSsl("BIO_new");
-  if (PEM_write_bio_PUBKEY(bio.get(), pkey_.get()) != 1) dieOpenSsl("PEM_write_bio_PUBKEY");
+  if (!bio) abortOnOpenSslFailure("BIO_new");
+  if (PEM_write_bio_PUBKEY(bio.get(), pkey_.get()) != 1)
+    abortOnOpenSslFailure("PEM_write_bio_PUBKEY");
   return toString(bioContents(bio.get()));
 }
 
@@ -483,13 +467,13 @@ StatusOr<PrivateKey> PrivateKey::generateRsa(int bits) {
   }
   // e = 65537 (OpenSSL's default).
   SslPtr<EVP_PKEY> pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(bits)));
-  if (!pkey) return opensslInternal("RSA-" + std::to_string(bits) + " key generation");
+  if (!pkey) return openSslInternalError("RSA-" + std::to_string(bits) + " key generation");
   return PrivateKey(std::move(pkey), KeyType::Rsa);
 }
 
 StatusOr<PrivateKey> PrivateKey::generateEc(Curve curve) {
   SslPtr<EVP_PKEY> pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curveInfo(curve).openssl_name));
-  if (!pkey) return opensslInternal(std::string(curveName(curve)) + " key generation");
+  if (!pkey) return openSslInternalError(std::string(curveName(curve)) + " key generation");
   return PrivateKey(std::move(pkey), KeyType::Ec);
 }
 
@@ -543,7 +527,7 @@ StatusOr<PrivateKey> PrivateKey::fromRsaComponents(const RsaPublicComponents& pu
   SKR_ASSIGN_OR_RETURN(SslPtr<BIGNUM> qi, secretBn(priv.qi, "RSA CRT coefficient qi"));
 
   SslPtr<OSSL_PARAM_BLD> builder(OSSL_PARAM_BLD_new());
-  if (!builder) return opensslInternal("OSSL_PARAM_BLD_new");
+  if (!builder) return openSslInternalError("OSSL_PARAM_BLD_new");
   const struct {
     const char* name;
     const BIGNUM* value;
@@ -555,7 +539,7 @@ StatusOr<PrivateKey> PrivateKey::fromRsaComponents(const RsaPublicComponents& pu
   };
   for (const auto& component : components) {
     if (OSSL_PARAM_BLD_push_BN(builder.get(), component.name, component.value) != 1) {
-      return opensslInternal("RSA private key: OSSL_PARAM_BLD_push_BN");
+      return openSslInternalError("RSA private key: OSSL_PARAM_BLD_push_BN");
     }
   }
   SKR_ASSIGN_OR_RETURN(SslPtr<EVP_PKEY> pkey,
@@ -575,13 +559,13 @@ StatusOr<PrivateKey> PrivateKey::fromEcPrivate(Curve curve, const SecretBytes& d
   }
   SKR_ASSIGN_OR_RETURN(SslPtr<BIGNUM> bn_d, secretBn(d, "EC private scalar d"));
   SslPtr<OSSL_PARAM_BLD> builder(OSSL_PARAM_BLD_new());
-  if (!builder) return opensslInternal("OSSL_PARAM_BLD_new");
+  if (!builder) return openSslInternalError("OSSL_PARAM_BLD_new");
   if (OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME,
                                       curveInfo(curve).openssl_name, 0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                        point.size()) != 1 ||
       OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_PRIV_KEY, bn_d.get()) != 1) {
-    return opensslInternal(what + ": OSSL_PARAM_BLD_push");
+    return openSslInternalError(what + ": OSSL_PARAM_BLD_push");
   }
   auto pkey = keyFromParams("EC", EVP_PKEY_KEYPAIR, builder.get(), what);
   if (!pkey.ok()) {
@@ -614,23 +598,24 @@ PublicKey PrivateKey::publicKey() const {
 
 SecretBytes PrivateKey::toPkcs8Der() const {
   SslPtr<PKCS8_PRIV_KEY_INFO> p8(EVP_PKEY2PKCS8(pkey_.get()));
-  if (!p8) dieOpenSsl("EVP_PKEY2PKCS8");
+  if (!p8) abortOnOpenSslFailure("EVP_PKEY2PKCS8");
   const int len = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), nullptr);
-  if (len <= 0) dieOpenSsl("i2d_PKCS8_PRIV_KEY_INFO");
+  if (len <= 0) abortOnOpenSslFailure("i2d_PKCS8_PRIV_KEY_INFO");
   SecretBytes out(static_cast<std::size_t>(len));
   unsigned char* p = out.mutableView(grantSecretAccess()).data();
-  if (i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &p) != len) dieOpenSsl("i2d_PKCS8_PRIV_KEY_INFO");
+  if (i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &p) != len)
+    abortOnOpenSslFailure("i2d_PKCS8_PRIV_KEY_INFO");
   return out;
 }
 
 SecretBytes PrivateKey::toPkcs8Pem() const {
   SslPtr<PKCS8_PRIV_KEY_INFO> p8(EVP_PKEY2PKCS8(pkey_.get()));
-  if (!p8) dieOpenSsl("EVP_PKEY2PKCS8");
+  if (!p8) abortOnOpenSslFailure("EVP_PKEY2PKCS8");
   // A secure-heap memory BIO: its buffer is wiped when the BIO is freed.
   SslPtr<BIO> bio(BIO_new(BIO_s_secmem()));
-  if (!bio) dieOpenSsl("BIO_new");
+  if (!bio) abortOnOpenSslFailure("BIO_new");
   if (PEM_write_bio_PKCS8_PRIV_KEY_INFO(bio.get(), p8.get()) != 1) {
-    dieOpenSsl("PEM_write_bio_PKCS8_PRIV_KEY_INFO");
+    abortOnOpenSslFailure("PEM_write_bio_PKCS8_PRIV_KEY_INFO");
   }
   return SecretBytes::copyOf(bioContents(bio.get()));
 }

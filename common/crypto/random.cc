@@ -1,12 +1,11 @@
 #include "common/crypto/random.h"
 
-#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <climits>
-#include <cstdio>
-#include <cstdlib>
+
+#include "common/crypto/openssl_error.h"
 
 namespace skr::crypto {
 
@@ -17,14 +16,8 @@ void fillRandom(std::span<uint8_t> out) {
   while (offset < out.size()) {
     const std::size_t n = std::min(kChunk, out.size() - offset);
     if (RAND_bytes(out.data() + offset, static_cast<int>(n)) != 1) {
-      char reason[256] = "no OpenSSL error";
-      const unsigned long err = ERR_peek_last_error();
-      if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-      std::fprintf(stderr,
-                   "skr: fatal: RAND_bytes failed (%s); refusing to continue without "
-                   "randomness\n",
-                   reason);
-      std::abort();
+      // Continuing without randomness is never safe.
+      abortOnOpenSslFailure("RAND_bytes");
     }
     offset += n;
   }

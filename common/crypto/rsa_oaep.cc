@@ -8,21 +8,10 @@
 #include <string>
 
 #include "common/core/ssl_ptr.h"
+#include "common/crypto/openssl_error.h"
 
 namespace skr::crypto {
 namespace {
-
-std::string takeOpenSslReason() {
-  char reason[256] = "no OpenSSL error";
-  const unsigned long err = ERR_peek_last_error();
-  if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-  ERR_clear_error();
-  return reason;
-}
-
-Status opensslInternal(const std::string& what) {
-  return internalError(what + ": " + takeOpenSslReason());
-}
 
 // RSA-OAEP needs an rsaEncryption key: RSA-PSS keys are restricted to signing.
 Status checkKeyAndHash(EVP_PKEY* pkey, KeyType type, HashAlg hash, const char* op) {
@@ -48,7 +37,7 @@ Status configureOaep(EVP_PKEY_CTX* ctx, HashAlg hash, bool encrypt) {
       OSSL_PARAM_construct_end()};
   const int ok =
       encrypt ? EVP_PKEY_encrypt_init_ex(ctx, params) : EVP_PKEY_decrypt_init_ex(ctx, params);
-  if (ok != 1) return opensslInternal(std::string("RSA-OAEP-") + hashName(hash) + " init");
+  if (ok != 1) return openSslInternalError(std::string("RSA-OAEP-") + hashName(hash) + " init");
   return okStatus();
 }
 
@@ -65,12 +54,12 @@ StatusOr<Bytes> rsaOaepEncrypt(const PublicKey& key, HashAlg hash, ByteView plai
                                 std::to_string(key.bits()) + "-bit key");
   }
   SslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr));
-  if (!ctx) return opensslInternal("EVP_PKEY_CTX_new_from_pkey");
+  if (!ctx) return openSslInternalError("EVP_PKEY_CTX_new_from_pkey");
   SKR_RETURN_IF_ERROR(configureOaep(ctx.get(), hash, /*encrypt=*/true));
   Bytes out(k);
   std::size_t out_len = out.size();
   if (EVP_PKEY_encrypt(ctx.get(), out.data(), &out_len, plaintext.data(), plaintext.size()) != 1) {
-    return opensslInternal("RSA-OAEP-" + std::string(hashName(hash)) + " encrypt");
+    return openSslInternalError("RSA-OAEP-" + std::string(hashName(hash)) + " encrypt");
   }
   out.resize(out_len);
   return out;
@@ -85,7 +74,7 @@ StatusOr<SecretBytes> rsaOaepDecrypt(const PrivateKey& key, HashAlg hash, ByteVi
                                 std::to_string(k) + " (the modulus size)");
   }
   SslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr));
-  if (!ctx) return opensslInternal("EVP_PKEY_CTX_new_from_pkey");
+  if (!ctx) return openSslInternalError("EVP_PKEY_CTX_new_from_pkey");
   SKR_RETURN_IF_ERROR(configureOaep(ctx.get(), hash, /*encrypt=*/false));
   SecretBytes out(k);
   std::size_t out_len = out.size();

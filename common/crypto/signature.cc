@@ -13,24 +13,13 @@
 #include <string>
 
 #include "common/core/ssl_ptr.h"
+#include "common/crypto/openssl_error.h"
 
 namespace skr::crypto {
 namespace {
 
 // SEV-SNP signature components (spec/azure-wire.md §6.3).
 constexpr std::size_t kSnpComponentSize = 72;
-
-std::string takeOpenSslReason() {
-  char reason[256] = "no OpenSSL error";
-  const unsigned long err = ERR_peek_last_error();
-  if (err != 0) ERR_error_string_n(err, reason, sizeof(reason));
-  ERR_clear_error();
-  return reason;
-}
-
-Status opensslInternal(const std::string& what) {
-  return internalError(what + ": " + takeOpenSslReason());
-}
 
 bool isPss(SignatureScheme scheme) {
   return scheme == SignatureScheme::RsaPssSha256 || scheme == SignatureScheme::RsaPssSha384 ||
@@ -64,7 +53,7 @@ Status checkKeyFitsScheme(EVP_PKEY* pkey, KeyType type, SignatureScheme scheme) 
 // PS256/384/512, RFC 7518 §3.5; AMD's VCEK chain uses SHA-384 with a 48-byte salt).
 StatusOr<SslPtr<EVP_MD_CTX>> newDigestContext(EVP_PKEY* pkey, SignatureScheme scheme, bool sign) {
   SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  if (!ctx) return opensslInternal("EVP_MD_CTX_new");
+  if (!ctx) return openSslInternalError("EVP_MD_CTX_new");
   char* md = const_cast<char*>(hashName(schemeHash(scheme)));  // setters do not write through it
   const OSSL_PARAM pss_params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE,
@@ -78,7 +67,7 @@ StatusOr<SslPtr<EVP_MD_CTX>> newDigestContext(EVP_PKEY* pkey, SignatureScheme sc
       sign ? EVP_DigestSignInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey, params)
            : EVP_DigestVerifyInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey, params);
   if (ok != 1) {
-    return opensslInternal(schemeName(scheme) + (sign ? " sign init" : " verify init"));
+    return openSslInternalError(schemeName(scheme) + (sign ? " sign init" : " verify init"));
   }
   return ctx;
 }
@@ -108,17 +97,18 @@ StatusOr<SslPtr<ECDSA_SIG>> parseEcdsaDer(ByteView der) {
 
 // DER ECDSA-Sig-Value from r and s; takes ownership of both.
 StatusOr<Bytes> ecdsaDer(SslPtr<BIGNUM> r, SslPtr<BIGNUM> s) {
-  if (!r || !s) return opensslInternal("BN_bin2bn");
+  if (!r || !s) return openSslInternalError("BN_bin2bn");
   SslPtr<ECDSA_SIG> sig(ECDSA_SIG_new());
-  if (!sig) return opensslInternal("ECDSA_SIG_new");
-  if (ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return opensslInternal("ECDSA_SIG_set0");
+  if (!sig) return openSslInternalError("ECDSA_SIG_new");
+  if (ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1)
+    return openSslInternalError("ECDSA_SIG_set0");
   (void)r.release();  // now owned by sig
   (void)s.release();
   const int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  if (len <= 0) return opensslInternal("i2d_ECDSA_SIG");
+  if (len <= 0) return openSslInternalError("i2d_ECDSA_SIG");
   Bytes der(static_cast<std::size_t>(len));
   unsigned char* p = der.data();
-  if (i2d_ECDSA_SIG(sig.get(), &p) != len) return opensslInternal("i2d_ECDSA_SIG");
+  if (i2d_ECDSA_SIG(sig.get(), &p) != len) return openSslInternalError("i2d_ECDSA_SIG");
   return der;
 }
 
@@ -161,7 +151,7 @@ StatusOr<Bytes> sign(const PrivateKey& key, SignatureScheme scheme, ByteView dat
   Bytes signature(static_cast<std::size_t>(EVP_PKEY_get_size(key.evp())));
   std::size_t len = signature.size();
   if (EVP_DigestSign(ctx.get(), signature.data(), &len, data.data(), data.size()) != 1) {
-    return opensslInternal(schemeName(scheme) + " sign");
+    return openSslInternalError(schemeName(scheme) + " sign");
   }
   signature.resize(len);
   return signature;
@@ -215,7 +205,7 @@ StatusOr<Bytes> ecdsaJoseFromDer(Curve curve, ByteView der_signature) {
   const int half = static_cast<int>(field);
   if (BN_bn2binpad(r, jose.data(), half) != half ||
       BN_bn2binpad(s, jose.data() + field, half) != half) {
-    return opensslInternal("BN_bn2binpad");
+    return openSslInternalError("BN_bn2binpad");
   }
   return jose;
 }

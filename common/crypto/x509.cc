@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "common/crypto/digest.h"
+#include "common/crypto/openssl_error.h"
 
 namespace skr::crypto {
 namespace {
@@ -33,19 +34,6 @@ bool isIpLiteral(const std::string& host) {
 // keep hostile input from driving large allocations.
 constexpr std::size_t kMaxCertificateDerBytes = 64 * 1024;
 constexpr std::size_t kMaxPemInputBytes = 4 * 1024 * 1024;
-
-// Drains the thread's OpenSSL error queue into "reason; reason" (at most 3, oldest first).
-std::string takeOpensslErrors() {
-  std::string out;
-  int count = 0;
-  for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
-    if (++count > 3) continue;
-    const char* reason = ERR_reason_error_string(e);
-    if (!out.empty()) out += "; ";
-    out += reason != nullptr ? reason : "OpenSSL error " + std::to_string(ERR_GET_REASON(e));
-  }
-  return out.empty() ? std::string("no OpenSSL error reported") : out;
-}
 
 std::string formatTime(std::optional<std::time_t> maybe_t) {
   if (!maybe_t) return "?";
@@ -167,7 +155,7 @@ StatusOr<std::vector<Certificate>> readPemCertificates(std::string_view pem,
   }
   ERR_clear_error();
   SslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return internalError("BIO_new_mem_buf: " + takeOpensslErrors());
+  if (!bio) return internalError("BIO_new_mem_buf: " + takeOpenSslErrors());
 
   std::vector<Certificate> certs;
   for (std::size_t block = 1; certs.size() < stop_after; ++block) {
@@ -186,7 +174,7 @@ StatusOr<std::vector<Certificate>> readPemCertificates(std::string_view pem,
         break;
       }
       return invalidArgumentError("PEM block " + std::to_string(block) +
-                                  " is malformed: " + takeOpensslErrors());
+                                  " is malformed: " + takeOpenSslErrors());
     }
     if (std::strcmp(name.get(), PEM_STRING_X509) != 0) {
       return invalidArgumentError("PEM block " + std::to_string(block) + " is '" + name.get() +
@@ -220,7 +208,7 @@ StatusOr<Certificate> Certificate::fromDer(ByteView der) {
   SslPtr<X509> x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (!x509) {
     return invalidArgumentError("certificate DER (" + std::to_string(der.size()) +
-                                " bytes) does not parse: " + takeOpensslErrors());
+                                " bytes) does not parse: " + takeOpenSslErrors());
   }
   auto consumed = static_cast<std::size_t>(p - der.data());
   if (consumed != der.size()) {
@@ -238,7 +226,7 @@ StatusOr<Certificate> Certificate::fromDer(ByteView der) {
   SslPtr<EVP_PKEY> pkey(X509_get_pubkey(x509.get()));
   if (!pkey) {
     return invalidArgumentError("certificate '" + describe(x509.get()) +
-                                "' has an unreadable public key: " + takeOpensslErrors());
+                                "' has an unreadable public key: " + takeOpenSslErrors());
   }
   auto key = PublicKey::fromEvp(std::move(pkey));
   if (!key.ok()) {
@@ -371,7 +359,7 @@ StatusOr<std::optional<Bytes>> Certificate::extensionValue(std::string_view oid)
   SslPtr<ASN1_OBJECT> obj(OBJ_txt2obj(std::string(oid).c_str(), 1));
   if (!obj) {
     return invalidArgumentError("extension OID '" + std::string(oid) +
-                                "' is malformed: " + takeOpensslErrors());
+                                "' is malformed: " + takeOpenSslErrors());
   }
   int index = X509_get_ext_by_OBJ(x509_.get(), obj.get(), -1);
   if (index < 0) return std::optional<Bytes>();
@@ -389,14 +377,14 @@ StatusOr<std::optional<Bytes>> Certificate::extensionValue(std::string_view oid)
 Status Certificate::verifySignedBy(const Certificate& issuer) const {
   ERR_clear_error();
   EVP_PKEY* issuer_key = X509_get0_pubkey(issuer.x509_.get());
-  if (issuer_key == nullptr) return internalError("X509_get0_pubkey: " + takeOpensslErrors());
+  if (issuer_key == nullptr) return internalError("X509_get0_pubkey: " + takeOpenSslErrors());
   int rc = X509_verify(x509_.get(), issuer_key);
   if (rc == 1) return okStatus();
   return dataLossError(
       "certificate '" + describe(x509_.get()) + "' is not signed by '" +
       describe(issuer.x509_.get()) + "': " +
-      (rc == 0 ? std::string("signature does not verify") + " (" + takeOpensslErrors() + ")"
-               : takeOpensslErrors()));
+      (rc == 0 ? std::string("signature does not verify") + " (" + takeOpenSslErrors() + ")"
+               : takeOpenSslErrors()));
 }
 
 Status verifyChain(const Certificate& leaf, std::span<const Certificate> intermediates,
@@ -414,28 +402,28 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
   ERR_clear_error();
 
   SslPtr<X509_STORE> store(X509_STORE_new());
-  if (!store) return internalError("X509_STORE_new: " + takeOpensslErrors());
+  if (!store) return internalError("X509_STORE_new: " + takeOpenSslErrors());
   for (const Certificate& root : roots) {
     if (X509_STORE_add_cert(store.get(), root.x509()) != 1) {
-      return internalError("X509_STORE_add_cert: " + takeOpensslErrors());
+      return internalError("X509_STORE_add_cert: " + takeOpenSslErrors());
     }
   }
   if (options.system_trust_store && X509_STORE_set_default_paths(store.get()) != 1) {
-    return internalError("X509_STORE_set_default_paths: " + takeOpensslErrors());
+    return internalError("X509_STORE_set_default_paths: " + takeOpenSslErrors());
   }
   SslPtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
-  if (!untrusted) return internalError("sk_X509_new_null: " + takeOpensslErrors());
+  if (!untrusted) return internalError("sk_X509_new_null: " + takeOpenSslErrors());
   for (const Certificate& cert : intermediates) {
     SslPtr<X509> ref = upRef(cert.x509());
     if (sk_X509_push(untrusted.get(), ref.get()) <= 0) {
-      return internalError("sk_X509_push: " + takeOpensslErrors());
+      return internalError("sk_X509_push: " + takeOpenSslErrors());
     }
     (void)ref.release();  // Now owned by the stack.
   }
 
   SslPtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
   if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf.x509(), untrusted.get()) != 1) {
-    return internalError("X509_STORE_CTX_init: " + takeOpensslErrors());
+    return internalError("X509_STORE_CTX_init: " + takeOpenSslErrors());
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
   // X509_V_FLAG_X509_STRICT stays off: AMD VCEKs have serial 0 and no AKI (see x509.h).
@@ -450,12 +438,12 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
   if (options.hostname && isIpLiteral(*options.hostname)) {
     if (X509_VERIFY_PARAM_set1_ip_asc(param, options.hostname->c_str()) != 1) {
       return invalidArgumentError("verifyChain: IP address '" + *options.hostname +
-                                  "' is not usable: " + takeOpensslErrors());
+                                  "' is not usable: " + takeOpenSslErrors());
     }
   } else if (options.hostname && X509_VERIFY_PARAM_set1_host(param, options.hostname->data(),
                                                              options.hostname->size()) != 1) {
     return invalidArgumentError("verifyChain: hostname '" + *options.hostname +
-                                "' is not usable: " + takeOpensslErrors());
+                                "' is not usable: " + takeOpenSslErrors());
   }
 
   int rc = X509_verify_cert(ctx.get());
@@ -475,7 +463,7 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
   X509* failing = X509_STORE_CTX_get_current_cert(ctx.get());
   if (failing == nullptr) failing = leaf.x509();
   if (error == X509_V_OK) {
-    return internalError("X509_verify_cert failed without a verify error: " + takeOpensslErrors());
+    return internalError("X509_verify_cert failed without a verify error: " + takeOpenSslErrors());
   }
   ERR_clear_error();
   std::string message = "certificate '" + describe(failing) + "' (chain depth " +

@@ -5,8 +5,8 @@
 
 #include "common/crypto/digest.h"
 #include "common/encoding/base64.h"
-#include "common/jose/jose_util.h"
 #include "common/encoding/json_string.h"
+#include "common/encoding/printable.h"
 
 namespace skr::jose {
 namespace {
@@ -201,7 +201,7 @@ StatusOr<Jwk> Jwk::fromJson(const json::ObjectPtr& object) {
     return jwk;
   }
 
-  return invalidArgumentError("JWK: unsupported 'kty' \"" + internal::printable(kty) +
+  return invalidArgumentError("JWK: unsupported 'kty' \"" + encoding::printable(kty, 48) +
                               "\" (expected RSA, EC or oct)");
 }
 

@@ -3,7 +3,7 @@
 #include <array>
 
 #include "common/encoding/base64.h"
-#include "common/jose/jose_util.h"
+#include "common/encoding/printable.h"
 
 namespace skr::jose {
 namespace {
@@ -99,10 +99,10 @@ StatusOr<JwsAlgorithm> jwsAlgorithmFromName(std::string_view name) {
         "accepted");
   }
   if (name.starts_with("HS")) {
-    return invalidArgumentError("JWS algorithm '" + internal::printable(name) +
+    return invalidArgumentError("JWS algorithm '" + encoding::printable(name, 48) +
                                 "' (HMAC) is not accepted: only RS*, PS* and ES* are");
   }
-  return invalidArgumentError("unknown JWS algorithm '" + internal::printable(name) + "'");
+  return invalidArgumentError("unknown JWS algorithm '" + encoding::printable(name, 48) + "'");
 }
 
 crypto::SignatureScheme jwsSignatureScheme(JwsAlgorithm alg) {

@@ -2,7 +2,8 @@
 
 #include <cmath>
 
-#include "common/jose/jose_util.h"
+#include "common/core/rfc3339.h"
+#include "common/encoding/printable.h"
 
 namespace skr::jose {
 namespace {
@@ -34,8 +35,8 @@ Clock::time_point toTime(double seconds) {
 }
 
 std::string clockText(const ClaimCheck& check) {
-  return "now " + internal::formatTime(check.now) + ", leeway " +
-         std::to_string(check.leeway.count()) + " s";
+  return "now " + formatRfc3339(check.now) + ", leeway " + std::to_string(check.leeway.count()) +
+         " s";
 }
 
 }  // namespace
@@ -53,16 +54,16 @@ Status checkClaims(const json::ObjectPtr& claims, const ClaimCheck& check) {
   if (!iat && check.require_iat) return unauthenticatedError("token has no 'iat' claim");
 
   if (exp && now >= toTime(*exp) + check.leeway) {
-    return unauthenticatedError("token expired at " + internal::formatTime(toTime(*exp)) + ", " +
+    return unauthenticatedError("token expired at " + formatRfc3339(toTime(*exp)) + ", " +
                                 clockText(check));
   }
   if (nbf && now + check.leeway < toTime(*nbf)) {
-    return unauthenticatedError("token not valid before " + internal::formatTime(toTime(*nbf)) +
-                                ", " + clockText(check));
+    return unauthenticatedError("token not valid before " + formatRfc3339(toTime(*nbf)) + ", " +
+                                clockText(check));
   }
   if (iat && now + check.leeway < toTime(*iat)) {
-    return unauthenticatedError("token issued in the future at " +
-                                internal::formatTime(toTime(*iat)) + ", " + clockText(check));
+    return unauthenticatedError("token issued in the future at " + formatRfc3339(toTime(*iat)) +
+                                ", " + clockText(check));
   }
 
   if (check.issuer) {
@@ -74,7 +75,7 @@ Status checkClaims(const json::ObjectPtr& claims, const ClaimCheck& check) {
       return iss.status();
     }
     if (*iss != *check.issuer) {
-      return unauthenticatedError("token issuer \"" + internal::printable(*iss, 128) +
+      return unauthenticatedError("token issuer \"" + encoding::printable(*iss, 128) +
                                   "\" is not the expected \"" + *check.issuer + "\"");
     }
   }

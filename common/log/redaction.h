@@ -1,7 +1,7 @@
-// The one place that makes text from untrusted peers safe to quote (STYLE.md "Secrets"): error
-// messages of IMDS, Entra ID, MAA and Key Vault end up in Status messages and log lines, and a
-// peer may echo a token back. Quoted text is bounded, printable ASCII, and carries no JWT-looking
-// run and none of the secrets the caller just sent.
+// Makes peer text that may carry a secret safe to quote (STYLE.md "Secrets"; plain names use
+// encoding/printable.h): error messages of IMDS, Entra ID, MAA and Key Vault end up in Status
+// messages and log lines, and a peer may echo a token back. Quoted text is bounded, printable
+// ASCII, and carries no JWT-looking run and none of the secrets the caller just sent.
 #pragma once
 
 #include <string>

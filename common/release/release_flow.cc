@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/http/url.h"
 #include "common/snp/report.h"
 
 namespace skr::release {
@@ -15,11 +16,7 @@ constexpr std::chrono::seconds kMinTokenValidity{60};
 
 // "host[:port]" of "scheme://host[:port][/path...]"; "" when `url` has no scheme.
 std::string hostOfUrl(std::string_view url) {
-  const std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return "";
-  std::string_view rest = url.substr(scheme_end + 3);
-  const std::size_t end = rest.find_first_of("/?#");
-  return std::string(end == std::string_view::npos ? rest : rest.substr(0, end));
+  return std::string(http::urlAuthority(url));
 }
 
 // The remote host a collateral source names ("thim:<url>", "kds:<url>"); "" for local files.

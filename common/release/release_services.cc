@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/http/poco_http_transport.h"
+#include "common/http/url.h"
 #include "common/log/logger.h"
 #include "common/snp/platform.h"
 
@@ -59,11 +60,7 @@ StatusOr<std::unique_ptr<azure::KeyVaultClient>> ReleaseServices::vaultClientFor
   if (key.managed_hsm) {
     // A Managed HSM configured as `mhsm:` whose host does not say so (an emulator, a private
     // endpoint) still gets a token for the Managed HSM resource.
-    std::string_view host = key.vault_url;
-    if (auto scheme = host.find("://"); scheme != std::string_view::npos) {
-      host.remove_prefix(scheme + 3);
-    }
-    options.resource_overrides.try_emplace(std::string(host.substr(0, host.find('/'))),
+    options.resource_overrides.try_emplace(std::string(http::urlAuthority(key.vault_url)),
                                            azure::kManagedHsmResource);
   }
   options.retry = retryPolicyFor(retry, "Key Vault", azure::KeyVaultOptions::defaultRetryPolicy());

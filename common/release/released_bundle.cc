@@ -3,16 +3,13 @@
 #include <utility>
 
 #include "common/crypto/pkey.h"
+#include "common/http/url.h"
 #include "common/jose/jwk.h"
 
 namespace skr::release {
 
 std::string hostOfVaultUrl(const std::string& url) {
-  std::string_view rest = url;
-  if (auto scheme = rest.find("://"); scheme != std::string_view::npos)
-    rest.remove_prefix(scheme + 3);
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
-  return std::string(rest);
+  return std::string(http::urlAuthority(url));
 }
 
 seal::BundleInfo bundleInfoFor(const config::Config& config, const Attestation& attestation,

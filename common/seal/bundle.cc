@@ -9,6 +9,7 @@
 #include "common/crypto/digest.h"
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
+#include "common/encoding/printable.h"
 #include "common/log/logger.h"
 #include "common/snp/platform.h"
 
@@ -40,8 +41,9 @@ const std::set<std::string, std::less<>> kTopMembers = {
     "format",      "kind", "key_name", "vault",    "kid",      "kty",      "key_ops", "public_jwk",
     "released_at", "maa",  "hostdata", "platform", "emulated", "material", "seal",    "sealed"};
 
+// Names and members from a bundle file in messages: printable, cut at 128 bytes.
 std::string quoted(std::string_view s) {
-  return "'" + std::string(s.substr(0, 128)) + "'";
+  return encoding::quoted(s, 128);
 }
 
 bool isLowerHex(std::string_view s, std::size_t length) {

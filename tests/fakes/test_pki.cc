@@ -1,6 +1,5 @@
 #include "tests/fakes/test_pki.h"
 
-#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -12,6 +11,7 @@
 #include <utility>
 
 #include "common/core/ssl_ptr.h"
+#include "common/crypto/openssl_error.h"
 
 namespace skr::testing {
 namespace {
@@ -20,12 +20,7 @@ using std::chrono::January;
 using std::chrono::June;
 
 [[noreturn]] void fail(const std::string& what) {
-  std::string reason;
-  for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
-    const char* r = ERR_reason_error_string(e);
-    reason += std::string(reason.empty() ? "" : "; ") + (r != nullptr ? r : "unknown");
-  }
-  throw std::runtime_error("test PKI: " + what + (reason.empty() ? "" : ": " + reason));
+  throw std::runtime_error("test PKI: " + what + ": " + crypto::takeOpenSslErrors());
 }
 
 template <typename T>

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/azure/aci_policy.h"
 #include "common/azure/release_policy.h"
 #include "common/crypto/pkey.h"
 #include "common/encoding/base64.h"

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <utility>
 
+#include "common/azure/aci_policy.h"
 #include "common/azure/release_policy.h"
 #include "common/jose/jwk.h"
 #include "common/jose/jws.h"

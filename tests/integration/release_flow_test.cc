@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/azure/aci_policy.h"
 #include "common/azure/identity.h"
 #include "common/azure/key_vault_client.h"
 #include "common/azure/maa_client.h"

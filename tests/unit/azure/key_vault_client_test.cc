@@ -262,6 +262,11 @@ TEST_CASE("parseKeyExportEnc round-trips the three names and rejects others", "[
   REQUIRE(!bad.ok());
   CHECK(bad.status().code() == StatusCode::InvalidArgument);
   CHECK_THAT(bad.status().message(), Catch::Contains("RSA_AES_KEY_WRAP_384"));
+  // The names are exact and case-sensitive (the emulator parses release requests with this too).
+  for (const char* other : {"ckm_rsa_aes_key_wrap", "", "RSA_AES_KEY_WRAP_512"}) {
+    INFO(other);
+    CHECK(parseKeyExportEnc(other).status().code() == StatusCode::InvalidArgument);
+  }
 }
 
 TEST_CASE("releaseRequestBody is the JSON the vault expects, with the nonce when given",

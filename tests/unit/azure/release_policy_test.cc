@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/azure/aci_policy.h"
 #include "common/core/bytes.h"
 #include "common/encoding/base64.h"
 #include "common/json/json.h"

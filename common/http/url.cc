@@ -1,0 +1,24 @@
+#include "common/http/url.h"
+
+namespace skr::http {
+
+std::string_view urlAuthority(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  const std::string_view rest = url.substr(scheme_end + 3);
+  return rest.substr(0, rest.find_first_of("/?#"));
+}
+
+std::string_view authorityHost(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    return authority.substr(1, close == std::string_view::npos ? authority.npos : close - 1);
+  }
+  const std::size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(':') == colon) {
+    return authority.substr(0, colon);
+  }
+  return authority;
+}
+
+}  // namespace skr::http
