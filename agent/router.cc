@@ -10,6 +10,7 @@
 
 #include "agent/key_operations.h"
 #include "agent/secret_member.h"
+#include "common/azure/akv_error.h"
 #include "common/encoding/base64.h"
 #include "common/json/json.h"
 #include "common/json/json_string.h"
@@ -55,23 +56,12 @@ HttpResponse jsonResponse(int status, std::string_view text) {
 
 HttpResponse jsonResponse(int status, const json::ObjectPtr& object) {
   StatusOr<std::string> text = json::serializeCanonical(object);
-  if (!text.ok())
-    return jsonResponse(500, R"({"error":{"code":"Internal","message":"serialize"}})");
+  if (!text.ok()) return jsonResponse(500, azure::akvErrorBody("Internal", "serialize"));
   return jsonResponse(status, *text);
 }
 
 HttpResponse errorResponse(const ApiError& e) {
-  json::ObjectPtr error = new Poco::JSON::Object;
-  error->set("code", e.code);
-  error->set("message", e.message);
-  if (!e.inner.empty()) {
-    json::ObjectPtr inner = new Poco::JSON::Object;
-    inner->set("code", e.inner);
-    error->set("innererror", inner);
-  }
-  json::ObjectPtr root = new Poco::JSON::Object;
-  root->set("error", error);
-  HttpResponse r = jsonResponse(e.status, root);
+  HttpResponse r = jsonResponse(e.status, azure::akvErrorBody(e.code, e.message, e.inner));
   for (const auto& h : e.headers) r.headers.push_back(h);
   return r;
 }
@@ -774,12 +764,7 @@ HttpResponse Router::dispatch(const HttpRequest& request, Context& ctx) {
         if (i > 0) r.body.append(asBytes(","));
         const std::string where = "requests[" + std::to_string(i) + "]";
         auto item_error = [&](const ApiError& e) {
-          std::string text = "{\"error\":{\"code\":";
-          json::appendQuoted(text, e.code);
-          text += ",\"message\":";
-          json::appendQuoted(text, where + ": " + e.message);
-          text += "}}";
-          r.body.append(asBytes(text));
+          r.body.append(asBytes(azure::akvErrorBody(e.code, where + ": " + e.message)));
         };
         json::ObjectPtr item = (*requests)->getObject(static_cast<unsigned>(i));
         if (item.isNull()) {
