@@ -288,7 +288,7 @@ int runSkrAgent(const std::vector<std::string>& args) {
   provisioner_options.release_on_start = config.agent.release_on_start;
   KeyProvisioner provisioner(config, backend, *services.sealing, *state_dir, keyring, events, clock,
                              &metrics, provisioner_options);
-  auto* entra = dynamic_cast<azure::CachingTokenProvider*>(services.tokens.get());
+  azure::TokenProvider* entra = services.tokens.get();
   metrics.setTokenExpirySource([&provisioner, entra] {
     std::vector<std::pair<std::string, SystemTime>> out;
     if (std::optional<SystemTime> maa = provisioner.cachedMaaExpiry())

@@ -27,7 +27,7 @@
 
 #include "agent/http_parser.h"
 #include "agent/peer_credentials.h"
-#include "common/encoding/json_string.h"
+#include "common/azure/akv_error.h"
 #include "common/log/logger.h"
 
 namespace skr::agent {
@@ -98,16 +98,10 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-// {"error":{"code":"...","message":"..."}} as AKV shapes it.
 HttpResponse errorResponse(int status, std::string_view code, std::string_view message) {
-  std::string body = "{\"error\":{\"code\":";
-  json::appendQuoted(body, code);
-  body += ",\"message\":";
-  json::appendQuoted(body, message);
-  body += "}}";
   HttpResponse response;
   response.status = status;
-  response.body = SecretBytes::copyOf(asBytes(body));
+  response.body = SecretBytes::copyOf(asBytes(azure::akvErrorBody(code, message)));
   return response;
 }
 

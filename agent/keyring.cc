@@ -5,6 +5,18 @@
 #include <utility>
 
 namespace skr::agent {
+namespace {
+
+// The router answers 404 VersionNotFound (not KeyNotFound) for this cause.
+Status versionNotFound(std::string_view version, std::string_view key) {
+  ErrorDetails details;
+  details.cause = ErrorCause::VersionNotFound;
+  return notFoundError("version '" + std::string(version) + "' of key '" + std::string(key) +
+                       "' not found")
+      .withDetails(std::move(details));
+}
+
+}  // namespace
 
 std::shared_ptr<const KeyVersion> KeyEntry::primaryVersion() const {
   if (primary.empty()) return nullptr;
@@ -55,8 +67,7 @@ Status Keyring::addVersion(KeyVersion version, bool make_primary) {
 Status Keyring::setPrimary(std::string_view name, std::string_view version) {
   return update(name, /*create=*/false, [&](KeyEntry& entry) {
     if (entry.versions.count(std::string(version)) == 0) {
-      return notFoundError("version '" + std::string(version) + "' of key '" + entry.name +
-                           "' not found");
+      return versionNotFound(version, entry.name);
     }
     if (entry.primary != version) {
       entry.primary = std::string(version);
@@ -70,8 +81,7 @@ Status Keyring::retire(std::string_view name, std::string_view version) {
   return update(name, /*create=*/false, [&](KeyEntry& entry) {
     auto it = entry.versions.find(std::string(version));
     if (it == entry.versions.end()) {
-      return notFoundError("version '" + std::string(version) + "' of key '" + entry.name +
-                           "' not found");
+      return versionNotFound(version, entry.name);
     }
     if (entry.primary == version) {
       return failedPreconditionError("version '" + std::string(version) +
@@ -114,8 +124,7 @@ StatusOr<std::shared_ptr<const KeyVersion>> Keyring::find(
   }
   auto it = snapshot->versions.find(std::string(*version));
   if (it == snapshot->versions.end()) {
-    return notFoundError("version '" + std::string(*version) + "' of key '" + std::string(name) +
-                         "' not found");
+    return versionNotFound(*version, name);
   }
   return it->second;
 }

@@ -27,7 +27,7 @@
 // Azure SKR sidecar compatibility listener: the routes of sidecar_compat.h (setSidecarCompat),
 //   with the sidecar's {"error": "..."} failures; same authentication as the other sockets.
 //
-// Errors: {"error": {"code", "message"[, "innererror": {"code"}]}}:
+// Errors (api_error.h): {"error": {"code", "message"[, "innererror": {"code"}]}}:
 //   400 BadParameter   malformed JSON, base64, algorithm, key size, lengths, failed unwrap/decrypt
 //   401 MissingRequestHeader (no `X-SKR-Request: 1`), Unauthorized (token; WWW-Authenticate)
 //   403 Forbidden      no rule / operation or key outside the rule / key_ops (innererror
@@ -42,17 +42,20 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "agent/admin_handlers.h"
 #include "agent/authorization.h"
+#include "agent/batch_handler.h"
+#include "agent/event_handler.h"
 #include "agent/events.h"
 #include "agent/http_message.h"
+#include "agent/key_handlers.h"
 #include "agent/keyring.h"
 #include "agent/metrics.h"
+#include "agent/routes.h"
 #include "agent/sidecar_compat.h"
 #include "common/core/clock.h"
 #include "common/core/status.h"
@@ -66,20 +69,6 @@ struct RouterOptions {
   // GET /events polls that may wait at once; further polls answer at once (as timeout=0), so
   // long polls never hold every server worker. The agent sets workers - 1.
   int max_event_waiters = 2;
-};
-
-// Admin actions the lead wires to the release flow and the state dir (main.cc).
-struct AdminHooks {
-  // POST /keys/{name}/rotate: release `version` (or the latest), seal, write, make primary.
-  // Returns the new primary kid. Errors map like key operations (Unavailable -> 503).
-  std::function<StatusOr<std::string>(const std::string& name,
-                                      const std::optional<std::string>& version)>
-      rotate;
-  // POST /reload: re-read configuration and bundles.
-  std::function<Status()> reload;
-  // POST /keys/{name}/{version}/retire, after the keyring accepted it: remove the bundle file
-  // (seal::StateDir::removeVersion). Unset: the retirement is in memory only.
-  std::function<Status(const std::string& name, const std::string& version)> retire;
 };
 
 class Router final : public RequestHandler {
@@ -105,7 +94,7 @@ class Router final : public RequestHandler {
   void setReady(bool ready) { ready_.store(ready); }
   bool ready() const { return ready_.load(); }
 
-  void setAdminHooks(AdminHooks hooks);
+  void setAdminHooks(AdminHooks hooks) { admin_.setHooks(std::move(hooks)); }
   // The Azure SKR sidecar routes of the Listener::Compat socket (sidecar_compat.h); unset, that
   // listener answers 404. Set before the server starts.
   // `require_request_header` false: that listener accepts requests without `X-SKR-Request: 1`
@@ -116,38 +105,34 @@ class Router final : public RequestHandler {
     compat_requires_header_ = require_request_header;
   }
   // The event log GET /events reads (unset: 501). A long poll holds one worker thread.
-  void setEventLog(std::shared_ptr<EventLog> events);
-
-  static constexpr int kDefaultEventsTimeoutSeconds = 30;
-  static constexpr int kMaxEventsTimeoutSeconds = 60;
+  void setEventLog(std::shared_ptr<EventLog> events) { events_.setEventLog(std::move(events)); }
 
   const AgentMetrics& metrics() const { return metrics_; }
   AgentMetrics& metrics() { return metrics_; }
 
  private:
-  struct Context;
   struct Preflight;
   struct CompatPreflight;
-  Preflight preflight(const HttpRequest& request, Context& ctx);
-  CompatPreflight compatPreflight(const HttpRequest& request, Context& ctx);
-  void audit(const HttpRequest& request, const Context& ctx, int status, double seconds);
-  HttpResponse dispatch(const HttpRequest& request, Context& ctx);
-  HttpResponse dispatchCompat(const HttpRequest& request, Context& ctx);
-  AdminHooks hooks() const;
-  std::shared_ptr<EventLog> eventLog() const;
+  Preflight preflight(const HttpRequest& request, RequestAudit& audit);
+  CompatPreflight compatPreflight(const HttpRequest& request, RequestAudit& audit);
+  void audit(const HttpRequest& request, const RequestAudit& audit, int status, double seconds);
+  HttpResponse dispatch(const HttpRequest& request, RequestAudit& audit);
+  HttpResponse dispatchCompat(const HttpRequest& request, RequestAudit& audit);
+  // The route's handler; readiness gates the key operations.
+  StatusOr<HttpResponse> serve(const RouteCall& call);
 
   std::shared_ptr<Keyring> keyring_;
   std::shared_ptr<const Authorizer> authorizer_;
   const Clock* clock_;
   RouterOptions options_;
   std::atomic<bool> ready_{false};
-  mutable std::mutex hooks_mutex_;
-  AdminHooks hooks_;
-  std::shared_ptr<EventLog> events_;
   std::shared_ptr<const SidecarCompat> compat_;
   bool compat_requires_header_ = true;
-  std::atomic<int> event_waiters_{0};
   AgentMetrics metrics_;
+  KeyHandlers keys_;
+  BatchHandler batch_;
+  EventHandler events_;
+  AdminHandlers admin_;
 };
 
 }  // namespace skr::agent

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/azure/akv_error.h"
+
 namespace skr::emulator {
 namespace {
 
@@ -61,17 +63,10 @@ Response jsonResponse(int status, const json::ObjectPtr& object) {
 
 Response cloudError(int status, std::string_view code, std::string_view message,
                     std::string_view inner_code) {
-  Poco::JSON::Object::Ptr error = new Poco::JSON::Object;
-  error->set("code", std::string(code));
-  error->set("message", std::string(message));
-  if (!inner_code.empty()) {
-    Poco::JSON::Object::Ptr inner = new Poco::JSON::Object;
-    inner->set("code", std::string(inner_code));
-    error->set("innererror", inner);
-  }
-  Poco::JSON::Object::Ptr top = new Poco::JSON::Object;
-  top->set("error", error);
-  return jsonResponse(status, top);
+  Response r;
+  r.status = status;
+  r.body = azure::akvErrorBody(code, message, inner_code);
+  return r;
 }
 
 }  // namespace skr::emulator

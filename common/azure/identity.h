@@ -41,6 +41,13 @@ class TokenProvider {
   virtual StatusOr<AccessToken> token(const std::string& resource) = 0;
   // What this provider is, for messages: "IMDS managed identity (client_id 1234...)".
   virtual std::string describe() const = 0;
+  // Forgets any token it keeps (after a 401 from the vault, say). No-op for providers that keep
+  // none.
+  virtual void invalidate() {}
+  // The earliest expiry of the tokens it keeps (none kept: nullopt), for metrics. Never waits.
+  virtual std::optional<std::chrono::system_clock::time_point> earliestExpiry() const {
+    return std::nullopt;
+  }
 };
 
 // The token audience for a vault host: "*.managedhsm.azure.net" (any port) → Managed HSM, anything
@@ -156,11 +163,10 @@ class CachingTokenProvider : public TokenProvider {
                        std::chrono::seconds margin = std::chrono::minutes(5));
   StatusOr<AccessToken> token(const std::string& resource) override;
   std::string describe() const override { return inner_->describe(); }
-  // Drops every cached token (after a 401 from the vault, say).
-  void invalidate();
-  // The earliest expiry of the cached tokens (none cached: nullopt). Never waits for a fetch in
-  // progress (for metrics).
-  std::optional<std::chrono::system_clock::time_point> earliestExpiry() const;
+  // Drops every cached token.
+  void invalidate() override;
+  // Never waits for a fetch in progress.
+  std::optional<std::chrono::system_clock::time_point> earliestExpiry() const override;
 
  private:
   void noteExpiries();  // mutex_ held

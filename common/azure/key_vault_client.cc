@@ -626,7 +626,7 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
     if (!sent.ok() || sent->response.status != 401 || retried_unauthorized) break;
     // 401: the token was rejected (revoked, wrong audience, expired early). Drop it once.
     retried_unauthorized = true;
-    if (auto* caching = dynamic_cast<CachingTokenProvider*>(&tokens_)) caching->invalidate();
+    tokens_.invalidate();
     const auto left = std::chrono::duration_cast<milliseconds>(overall_end - clock_.steadyNow());
     if (left.count() <= 0) break;
     policy.overall_deadline = left;

@@ -1,0 +1,49 @@
+#include "agent/routes.h"
+
+#include <catch2/catch.hpp>
+
+namespace skr::agent {
+namespace {
+
+TEST_CASE("resolveRoute maps key paths to their kind, operation, key and version") {
+  std::optional<Route> unwrap = resolveRoute("/keys/data-kek/v2/UnwrapKey");
+  REQUIRE(unwrap);
+  CHECK(unwrap->kind == RouteKind::KeyOp);
+  CHECK(unwrap->method == "POST");
+  CHECK(unwrap->auth_op == Operation::Unwrap);
+  CHECK(unwrap->op_label == "unwrapkey");
+  CHECK(unwrap->key == "data-kek");
+  CHECK(unwrap->version == "v2");
+
+  std::optional<Route> get = resolveRoute("/keys/data-kek/v2");
+  REQUIRE(get);
+  CHECK(get->kind == RouteKind::GetKey);
+  CHECK(get->version == "v2");
+
+  std::optional<Route> batch = resolveRoute("/keys/data-kek/unwrapkey/batch");
+  REQUIRE(batch);
+  CHECK(batch->kind == RouteKind::Batch);
+  CHECK(batch->op_label == "unwrapkey_batch");
+  CHECK_FALSE(batch->version);
+}
+
+TEST_CASE("resolveRoute prefers rewrap and rotate over a version of that name") {
+  CHECK(resolveRoute("/keys/k/rewrap")->kind == RouteKind::Rewrap);
+  std::optional<Route> rotate = resolveRoute("/keys/k/ROTATE");
+  REQUIRE(rotate);
+  CHECK(rotate->kind == RouteKind::Rotate);
+  CHECK(rotate->admin);
+  CHECK(resolveRoute("/keys/k/v1/retire")->kind == RouteKind::Retire);
+}
+
+TEST_CASE("resolveRoute rejects unknown paths, empty segments and case-changed roots") {
+  CHECK_FALSE(resolveRoute(""));
+  CHECK_FALSE(resolveRoute("/"));
+  CHECK_FALSE(resolveRoute("/Keys"));
+  CHECK_FALSE(resolveRoute("/keys/k//unwrapkey"));
+  CHECK_FALSE(resolveRoute("/keys/k/v1/frobnicate"));
+  CHECK_FALSE(resolveRoute("/healthz/x"));
+}
+
+}  // namespace
+}  // namespace skr::agent
