@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,10 @@ void wipeRequest(HttpRequest& request);
 
 // Like wipeRequest for the strings of a request or response: `s` keeps its size, zeroed.
 void wipeString(std::string& s);
+
+// "host[:port]" of "scheme://host[:port][/path...]"; "" when `url` has no scheme. For naming a
+// dependency in messages and error details; not a validating parser.
+std::string hostOfUrl(std::string_view url);
 
 struct HttpResponse {
   int status = 0;
