@@ -184,9 +184,16 @@ TEST_CASE("exit codes follow DESIGN.md section 9 for every step and status", "[r
   CHECK(code(Step::Attest, permissionDeniedError("x")) == ExitCode::Attestation);
   CHECK(code(Step::Attest, invalidArgumentError("x")) == ExitCode::Attestation);
   CHECK(code(Step::Attest, failedPreconditionError("MAA token expires")) == ExitCode::Attestation);
-  // release.
-  CHECK(code(Step::Release, unauthenticatedError("identity: IMDS token: HTTP 400")) ==
+  // release: the token provider failed (cause Identity, whatever the code or the wording).
+  ErrorDetails no_token;
+  no_token.dependency = Dependency::Identity;
+  no_token.cause = ErrorCause::Identity;
+  CHECK(code(Step::Release, unauthenticatedError("IMDS token: HTTP 400").withDetails(no_token)) ==
         ExitCode::Identity);
+  CHECK(code(Step::Release, invalidArgumentError("token file").withDetails(no_token)) ==
+        ExitCode::Identity);
+  CHECK(code(Step::Release, unauthenticatedError("identity: worded like one")) ==
+        ExitCode::ReleaseDenied);
   CHECK(code(Step::Release, unauthenticatedError("vault: HTTP 401")) == ExitCode::ReleaseDenied);
   CHECK(code(Step::Release, permissionDeniedError("vault: HTTP 403")) == ExitCode::ReleaseDenied);
   CHECK(code(Step::Release, notFoundError("KeyNotFound")) == ExitCode::KeyNotFound);
