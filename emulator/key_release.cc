@@ -110,7 +110,7 @@ StatusOr<VerifiedMaaToken> verifyMaaToken(std::string_view target,
   StatusOr<jose::Jws> parsed = jose::Jws::parse(target, limits);
   if (!parsed.ok()) {
     // An alg we do not accept ("none", HS256) is a well-formed but unacceptable token.
-    if (parsed.status().message().find("JWS algorithm") != std::string::npos) {
+    if (parsed.status().details().cause == ErrorCause::Integrity) {
       return permissionDeniedError(
           "the attestation token's algorithm is not accepted (RS256 "
           "only): " +

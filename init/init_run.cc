@@ -120,7 +120,7 @@ std::string hintFor(ExitCode code, std::string_view step, const Status& status) 
       return "no access token: check the identity section (managed identity assigned to the "
              "group, or AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE)";
     case ExitCode::ReleaseDenied:
-      return status.message().find("role") != std::string::npos
+      return status.details().cause == ErrorCause::RoleMissing
                  ? "grant the identity the release role on the key (see the message)"
                  : "the key's release policy does not accept this attestation: compare the "
                    "policy's x-ms-sevsnpvm-hostdata and MAA authority with this platform's "

@@ -211,6 +211,11 @@ std::string envOrEmpty(const char* name) {
   return value == nullptr ? std::string() : std::string(value);
 }
 
+// A failed token request to `url`: whatever went wrong, no token came from the identity source.
+Status fromTokenEndpoint(const Status& status, const std::string& url) {
+  return http::failedRequest(status, Dependency::Identity, url, ErrorCause::Identity);
+}
+
 }  // namespace
 
 std::string resourceForHost(std::string_view host_and_port,
@@ -306,16 +311,20 @@ Status tokenEndpointError(std::string_view what, const http::RetriedResponse& an
     message += " (" + std::to_string(answer.response.body.size()) + "-byte body without error)";
   }
   if (!answer.gave_up.empty()) message += " (" + answer.gave_up + ")";
+  const ErrorDetails details{Dependency::Identity, ErrorCause::Identity, "", status, error,
+                             answer.attempts};
 
   if (status == 401 || error == "invalid_client" || error == "unauthorized_client" ||
       error == "invalid_grant") {
-    return unauthenticatedError(std::move(message));
+    return unauthenticatedError(std::move(message)).withDetails(details);
   }
-  if (status == 403) return permissionDeniedError(std::move(message));
-  if (status == 404) return notFoundError(std::move(message));
-  if (status == 408 || status == 429 || status >= 500) return unavailableError(std::move(message));
-  if (status >= 400) return invalidArgumentError(std::move(message));
-  return unavailableError(std::move(message));  // 1xx/2xx/3xx other than 200: unexpected
+  if (status == 403) return permissionDeniedError(std::move(message)).withDetails(details);
+  if (status == 404) return notFoundError(std::move(message)).withDetails(details);
+  if (status >= 400 && status != 408 && status != 429 && status < 500) {
+    return invalidArgumentError(std::move(message)).withDetails(details);
+  }
+  // 408, 429, 5xx; 1xx/2xx/3xx other than 200: unexpected.
+  return unavailableError(std::move(message)).withDetails(details);
 }
 
 // ---- IMDS ----
@@ -403,8 +412,10 @@ StatusOr<AccessToken> ImdsTokenProvider::token(const std::string& resource) {
   request.max_response_bytes = 64 * 1024;
   StatusOr<http::RetriedResponse> answer =
       http::sendWithRetry(*transport_, request, options_.retry, clock_, jitter_);
-  if (!answer.ok()) return answer.status().withContext(what);
-  if (answer->response.status != 200) return tokenEndpointError(what, *answer);
+  if (!answer.ok()) return fromTokenEndpoint(answer.status().withContext(what), request.url);
+  if (answer->response.status != 200) {
+    return fromTokenEndpoint(tokenEndpointError(what, *answer), request.url);
+  }
   StatusOr<AccessToken> token = parseImdsTokenResponse(answer->response.body, clock_.now());
   wipe(answer->response.body);
   if (!token.ok()) return token.status().withContext(what);
@@ -510,8 +521,10 @@ StatusOr<AccessToken> WorkloadIdentityTokenProvider::token(const std::string& re
   StatusOr<http::RetriedResponse> answer =
       http::sendWithRetry(*transport_, request, options_.retry, clock_, jitter_);
   wipe(request.body);
-  if (!answer.ok()) return answer.status().withContext(what);
-  if (answer->response.status != 200) return tokenEndpointError(what, *answer);
+  if (!answer.ok()) return fromTokenEndpoint(answer.status().withContext(what), request.url);
+  if (answer->response.status != 200) {
+    return fromTokenEndpoint(tokenEndpointError(what, *answer), request.url);
+  }
   StatusOr<AccessToken> token = parseEntraTokenResponse(answer->response.body, clock_.now());
   wipe(answer->response.body);
   if (!token.ok()) return token.status().withContext(what);

@@ -221,10 +221,22 @@ std::string forbiddenHint(const VaultError& error) {
   return hint;
 }
 
+// Which 403 this is: the identity lacks the role or access-policy permission (RBAC or access
+// policy codes, or the vault's own message naming a role), else the release policy refused.
+ErrorCause forbiddenCause(const VaultError& error) {
+  const bool role = anyCodeContains(error, "rbac") || anyCodeContains(error, "forbiddenbypolicy") ||
+                    lower(error.message).find("role") != std::string::npos;
+  return role ? ErrorCause::RoleMissing : ErrorCause::PolicyDenied;
+}
+
 Status identityError(const Status& status, const std::string& resource) {
   const StatusCode code = status.code() == StatusCode::Unavailable ? StatusCode::Unavailable
                                                                    : StatusCode::Unauthenticated;
-  return Status(code, "identity: " + status.message() + " (token for " + resource + ")");
+  ErrorDetails details = status.details();
+  details.dependency = Dependency::Identity;
+  details.cause = ErrorCause::Identity;
+  return Status(code, "identity: " + status.message() + " (token for " + resource + ")")
+      .withDetails(std::move(details));
 }
 
 StatusOr<KeyExportEnc> payloadEnc(const json::ObjectPtr& payload) {
@@ -637,12 +649,18 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
   if (!sent.ok()) {
     const Status& s = sent.status();
     if (s.code() == StatusCode::ResourceExhausted) {
-      return invalidArgumentError("release " + what + ": the response is larger than " +
-                                  std::to_string(kMaxResponseBytes) + " bytes");
+      return http::failedRequest(
+          invalidArgumentError("release " + what + ": the response is larger than " +
+                               std::to_string(kMaxResponseBytes) + " bytes")
+              .withDetails(s.details()),
+          Dependency::KeyVault, request.url, ErrorCause::Integrity);
     }
     const StatusCode code = s.code() == StatusCode::DeadlineExceeded ? StatusCode::DeadlineExceeded
                                                                      : StatusCode::Unavailable;
-    return Status(code, "release " + what + ": " + sanitizeVaultMessage(s.message(), secrets));
+    return http::failedRequest(
+        Status(code, "release " + what + ": " + sanitizeVaultMessage(s.message(), secrets))
+            .withDetails(s.details()),
+        Dependency::KeyVault, request.url, ErrorCause::Transport);
   }
   const http::HttpResponse& response = sent->response;
   const int status = response.status;
@@ -654,50 +672,69 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
                               : ": \"" + sanitizeVaultMessage(error.message, secrets) + "\"";
     const std::string http_part =
         "HTTP " + std::to_string(status) + (codes.empty() ? "" : " " + codes);
-    if (!sent->gave_up.empty()) {
-      const StatusCode code = sent->gave_up.find("deadline") != std::string::npos
-                                  ? StatusCode::DeadlineExceeded
-                                  : StatusCode::Unavailable;
-      return Status(code, "release " + what + ": Key Vault " + http_part + vault_says + " (" +
-                              sent->gave_up + ")");
+    ErrorDetails details{
+        Dependency::KeyVault, ErrorCause::Unspecified, host, status, codes, attempts};
+    auto answered = [&details](ErrorCause cause, Status failure) {
+      details.cause = cause;
+      return std::move(failure).withDetails(std::move(details));
+    };
+    if (sent->stop != http::RetryStop::Final) {
+      const StatusCode code = sent->stop == http::RetryStop::Deadline ? StatusCode::DeadlineExceeded
+                                                                      : StatusCode::Unavailable;
+      return answered(ErrorCause::Transport,
+                      Status(code, "release " + what + ": Key Vault " + http_part + vault_says +
+                                       " (" + sent->gave_up + ")"));
     }
     switch (status) {
       case 400:
-        return invalidArgumentError("release " + what + " rejected as a bad request (" + http_part +
-                                    ")" + vault_says);
+        return answered(ErrorCause::Unspecified,
+                        invalidArgumentError("release " + what + " rejected as a bad request (" +
+                                             http_part + ")" + vault_says));
       case 401:
-        return unauthenticatedError("release " + what +
-                                    ": the vault rejected the access token from " +
-                                    tokens_.describe() + " for " + resource + " (" + http_part +
-                                    ", also after fetching a fresh token)" + vault_says);
+        return answered(
+            ErrorCause::Unspecified,
+            unauthenticatedError("release " + what + ": the vault rejected the access token from " +
+                                 tokens_.describe() + " for " + resource + " (" + http_part +
+                                 ", also after fetching a fresh token)" + vault_says));
       case 403:
-        return permissionDeniedError("release " + what + " denied (" + http_part +
-                                     "): " + forbiddenHint(error) + vault_says);
+        return answered(forbiddenCause(error),
+                        permissionDeniedError("release " + what + " denied (" + http_part +
+                                              "): " + forbiddenHint(error) + vault_says));
       case 404:
-        return notFoundError("key '" + printable(key.name, 128) + "'" +
-                             (key.version.empty() ? "" : " version " + key.version) +
-                             " not found in vault " + host + " (" + http_part + ")" + vault_says);
+        return answered(
+            ErrorCause::Unspecified,
+            notFoundError("key '" + printable(key.name, 128) + "'" +
+                          (key.version.empty() ? "" : " version " + key.version) +
+                          " not found in vault " + host + " (" + http_part + ")" + vault_says));
       default:
         if (status >= 500) {
-          return unavailableError("release " + what + ": Key Vault " + http_part + vault_says);
+          return answered(
+              ErrorCause::Transport,
+              unavailableError("release " + what + ": Key Vault " + http_part + vault_says));
         }
-        return failedPreconditionError("release " + what + ": unexpected " + http_part +
-                                       vault_says);
+        return answered(
+            ErrorCause::Unspecified,
+            failedPreconditionError("release " + what + ": unexpected " + http_part + vault_says));
     }
   }
 
+  // From here on the vault answered 200: every failure is one of integrity.
+  const ErrorDetails integrity{
+      Dependency::KeyVault, ErrorCause::Integrity, host, status, "", attempts};
   StatusOr<VerifiedRelease> checked = verifyRelease(response.body, host, options_.jws_trust_anchors,
                                                     clock_.now(), options_.clock_skew);
-  if (!checked.ok()) return checked.status().withContext("release " + what);
+  if (!checked.ok()) return checked.status().withContext("release " + what).withDetails(integrity);
   VerifiedRelease verified = std::move(checked).value();
   const std::optional<KidParts> parts = parseKid(verified.kid);  // checked by verifyRelease
   if (parts->name != key.name) {
     return dataLossError("release " + what + ": the signed response is for key '" + parts->name +
-                         "' (" + verified.kid + ")");
+                         "' (" + verified.kid + ")")
+        .withDetails(integrity);
   }
   if (!key.version.empty() && parts->version != key.version) {
     return dataLossError("release " + what + ": the signed response is for version " +
-                         parts->version + " (" + verified.kid + ")");
+                         parts->version + " (" + verified.kid + ")")
+        .withDetails(integrity);
   }
   if (verified.enc != options_.enc) {
     log::warning("keyvault.release.enc_differs",
@@ -710,9 +747,11 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
       verified.payload->getObject("response")->getObject("key")->getObject("key");
   const std::string key_hsm = response_key->getValue<std::string>("key_hsm");
   StatusOr<SecretBytes> plaintext = unwrapKeyHsm(key_hsm, transfer_key, verified.enc);
-  if (!plaintext.ok()) return plaintext.status().withContext("release " + what);
+  if (!plaintext.ok()) {
+    return plaintext.status().withContext("release " + what).withDetails(integrity);
+  }
   StatusOr<jose::Jwk> jwk = releasedJwk(response_key, std::move(plaintext).value());
-  if (!jwk.ok()) return jwk.status().withContext("release " + what);
+  if (!jwk.ok()) return jwk.status().withContext("release " + what).withDetails(integrity);
 
   ReleasedKey out{std::move(jwk).value(),
                   verified.kid,

@@ -120,6 +120,22 @@ bool runtimeKeyMatches(const Poco::Dynamic::Var& entry, const crypto::RsaPublicC
          stripLeadingZeros(std::move(e_bytes).value()) == stripLeadingZeros(ours.e);
 }
 
+// `status` of a call to the MAA instance at `endpoint`: names the dependency and host; a failed
+// token check (DataLoss) without another cause is one of integrity.
+Status fromMaa(const Status& status, std::string_view endpoint) {
+  const bool integrity =
+      status.details().cause == ErrorCause::Unspecified && status.code() == StatusCode::DataLoss;
+  return http::failedRequest(status, Dependency::Maa, endpoint,
+                             integrity ? ErrorCause::Integrity : ErrorCause::Unspecified);
+}
+
+// Why MAA's non-200 answer `status` failed the call: a refusal of the evidence, a service that
+// stayed unavailable, or neither.
+ErrorCause maaAnswerCause(int status, bool retryable) {
+  if (status == 400 || status == 401 || status == 403) return ErrorCause::AttestationRejected;
+  return retryable ? ErrorCause::Transport : ErrorCause::Unspecified;
+}
+
 Status tokenError(std::string_view check, const std::string& detail) {
   return dataLossError("MAA token " + std::string(check) + ": " + detail);
 }
@@ -307,13 +323,15 @@ StatusOr<MaaClient::Posted> MaaClient::postEvidence(
     std::string message =
         what + ": HTTP " + std::to_string(status) + " " + cloudErrorText(answer->response.body);
     if (!answer->gave_up.empty()) message += " (" + answer->gave_up + ")";
-    if (status == 400 || status == 401 || status == 403) {
-      return permissionDeniedError("MAA rejected the evidence: " + message);
-    }
-    if (http::isRetryableStatus(policy, status) || status >= 500) {
-      return unavailableError(std::move(message));
-    }
-    return invalidArgumentError(std::move(message));
+    const bool retryable = http::isRetryableStatus(policy, status) || status >= 500;
+    const Status failed = status == 400 || status == 401 || status == 403
+                              ? permissionDeniedError("MAA rejected the evidence: " + message)
+                              : (retryable ? unavailableError(std::move(message))
+                                           : invalidArgumentError(std::move(message)));
+    ErrorDetails details = http::transportFailure(request.url, answer->attempts, status);
+    details.dependency = Dependency::Maa;
+    details.cause = maaAnswerCause(status, retryable);
+    return failed.withDetails(std::move(details));
   }
   json::ParseLimits limits;
   limits.max_bytes = kMaxAttestResponseBytes;
@@ -343,13 +361,13 @@ StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& col
     return invalidArgumentError(what +
                                 ": REPORT_DATA is not SHA-256 of the transfer key's runtime data");
   }
-  SKR_ASSIGN_OR_RETURN(Posted posted,
-                       postEvidence(report, collateral, runtime, nonce, deadline, what));
-  StatusOr<MaaToken> verified = verify(posted.token, &transfer.public_jwk, report_data, deadline);
-  if (!verified.ok()) return verified.status().withContext(what);
-  verified->attempts = posted.attempts;
+  StatusOr<Posted> posted = postEvidence(report, collateral, runtime, nonce, deadline, what);
+  if (!posted.ok()) return fromMaa(posted.status(), options_.endpoint);
+  StatusOr<MaaToken> verified = verify(posted->token, &transfer.public_jwk, report_data, deadline);
+  if (!verified.ok()) return fromMaa(verified.status().withContext(what), options_.endpoint);
+  verified->attempts = posted->attempts;
   log::info("maa_attested",
-            {{"host", host}, {"attempts", posted.attempts}, {"hostdata", verified->hostdata}});
+            {{"host", host}, {"attempts", posted->attempts}, {"hostdata", verified->hostdata}});
   return verified;
 }
 
@@ -362,14 +380,15 @@ StatusOr<MaaToken> MaaClient::attestRuntimeData(ByteView report, const snp::Coll
     return invalidArgumentError(what + ": runtime data of " + std::to_string(runtime_data.size()) +
                                 " bytes, at most " + std::to_string(kMaxRuntimeDataBytes));
   }
-  SKR_ASSIGN_OR_RETURN(
-      Posted posted, postEvidence(report, collateral, runtime_data, std::nullopt, deadline, what));
+  StatusOr<Posted> posted =
+      postEvidence(report, collateral, runtime_data, std::nullopt, deadline, what);
+  if (!posted.ok()) return fromMaa(posted.status(), options_.endpoint);
   StatusOr<MaaToken> verified =
-      verify(posted.token, nullptr, reportDataFor(runtime_data), deadline);
-  if (!verified.ok()) return verified.status().withContext(what);
-  verified->attempts = posted.attempts;
+      verify(posted->token, nullptr, reportDataFor(runtime_data), deadline);
+  if (!verified.ok()) return fromMaa(verified.status().withContext(what), options_.endpoint);
+  verified->attempts = posted->attempts;
   log::info("maa_attested", {{"host", host},
-                             {"attempts", posted.attempts},
+                             {"attempts", posted->attempts},
                              {"hostdata", verified->hostdata},
                              {"runtime_data", "caller"}});
   return verified;
@@ -378,7 +397,9 @@ StatusOr<MaaToken> MaaClient::attestRuntimeData(ByteView report, const snp::Coll
 StatusOr<MaaToken> MaaClient::verifyToken(std::string_view token, const jose::Jwk& transfer_public,
                                           const std::optional<std::array<uint8_t, 64>>& report_data,
                                           std::optional<steady_clock::time_point> deadline) {
-  return verify(token, &transfer_public, report_data, deadline);
+  StatusOr<MaaToken> verified = verify(token, &transfer_public, report_data, deadline);
+  if (!verified.ok()) return fromMaa(verified.status(), options_.endpoint);
+  return verified;
 }
 
 StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* transfer_public,
@@ -439,7 +460,9 @@ StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* tr
         std::string message = what + ": HTTP " + std::to_string(answer->response.status) + " " +
                               cloudErrorText(answer->response.body);
         if (!answer->gave_up.empty()) message += " (" + answer->gave_up + ")";
-        return unavailableError(std::move(message));
+        return unavailableError(std::move(message))
+            .withDetails(
+                http::transportFailure(request.url, answer->attempts, answer->response.status));
       }
       SKR_ASSIGN_OR_RETURN(auto keys, parseCerts(answer->response.body, host));
       certs_ = std::move(keys);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/http/url.h"
 #include "common/log/logger.h"
 
 namespace skr::http {
@@ -126,6 +127,24 @@ bool isRetryableError(const Status& status) {
   return status.code() == StatusCode::Unavailable || status.code() == StatusCode::DeadlineExceeded;
 }
 
+ErrorDetails transportFailure(const std::string& url, int attempts, int http_status) {
+  ErrorDetails details;
+  details.cause = ErrorCause::Transport;
+  details.host = std::string(http::urlAuthority(url));
+  details.http_status = http_status;
+  details.attempts = attempts;
+  return details;
+}
+
+Status failedRequest(const Status& status, Dependency dependency, std::string_view url,
+                     ErrorCause cause) {
+  ErrorDetails details = status.details();
+  details.dependency = dependency;
+  details.host = std::string(http::urlAuthority(url));
+  if (cause != ErrorCause::Unspecified) details.cause = cause;
+  return status.withDetails(std::move(details));
+}
+
 StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequest& request,
                                         const RetryPolicy& policy, Clock& clock,
                                         JitterSource& jitter) {
@@ -133,6 +152,7 @@ StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequ
   const auto deadline = clock.steadyNow() + policy.overall_deadline;
   std::optional<StatusOr<HttpResponse>> last;
   std::string stop_reason;
+  RetryStop stop = RetryStop::Deadline;
   int attempt = 0;
   HttpRequest this_attempt = request;  // one copy: only the timeout changes between attempts
   // The copy holds the caller's credentials (Authorization, a token in the body): wiped on return.
@@ -152,11 +172,16 @@ StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequ
     const bool retryable =
         last->ok() ? isRetryableStatus(policy, (*last)->status) : isRetryableError(last->status());
     if (!retryable) {
-      if (last->ok()) return RetriedResponse{std::move(*last).value(), attempt, ""};
-      return last->status().withContext(policy.dependency + ": attempt " + std::to_string(attempt));
+      if (last->ok()) {
+        return RetriedResponse{std::move(*last).value(), attempt, RetryStop::Final, ""};
+      }
+      return last->status()
+          .withContext(policy.dependency + ": attempt " + std::to_string(attempt))
+          .withDetails(transportFailure(request.url, attempt));
     }
     if (attempt >= budget) {
       stop_reason = "attempt budget";
+      stop = RetryStop::AttemptBudget;
       break;
     }
     std::optional<milliseconds> retry_after;
@@ -179,10 +204,13 @@ StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequ
   const std::string gave_up = "gave up after " + std::to_string(attempt) +
                               (attempt == 1 ? " attempt (" : " attempts (") + stop_reason + ")";
   if (!last.has_value()) {
-    return deadlineExceededError(policy.dependency + ": " + gave_up);
+    return deadlineExceededError(policy.dependency + ": " + gave_up)
+        .withDetails(transportFailure(request.url, attempt));
   }
-  if (last->ok()) return RetriedResponse{std::move(*last).value(), attempt, gave_up};
-  return last->status().withContext(policy.dependency + ": " + gave_up);
+  if (last->ok()) return RetriedResponse{std::move(*last).value(), attempt, stop, gave_up};
+  return last->status()
+      .withContext(policy.dependency + ": " + gave_up)
+      .withDetails(transportFailure(request.url, attempt));
 }
 
 }  // namespace skr::http

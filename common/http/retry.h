@@ -71,18 +71,32 @@ bool isRetryableStatus(const RetryPolicy& policy, int status);
 // Transport failures worth another attempt: Unavailable, DeadlineExceeded.
 bool isRetryableError(const Status& status);
 
+// Why sendWithRetry stopped: the answer was final, or it gave up on a retryable one.
+enum class RetryStop : uint8_t { Final, AttemptBudget, Deadline };
+
 struct RetriedResponse {
   HttpResponse response;  // the last response; its status may be an error status
   int attempts = 0;
+  RetryStop stop = RetryStop::Final;
   // "" when the last response was final; else why retrying stopped ("gave up after 4 attempts
-  // (attempt budget)"), for the caller's error message.
+  // (attempt budget)"), for the caller's error message. Decisions read `stop`.
   std::string gave_up;
 };
+
+// The details of a failure after `attempts` requests to `url`: cause Transport, the URL's host,
+// the attempts. The dependency is left for the client to name.
+ErrorDetails transportFailure(const std::string& url, int attempts, int http_status = 0);
+
+// `status` of a request to `url`, attributed: its details name `dependency`, the URL's host and
+// `cause` (Unspecified keeps the cause it has); the other detail fields are kept.
+Status failedRequest(const Status& status, Dependency dependency, std::string_view url,
+                     ErrorCause cause = ErrorCause::Unspecified);
 
 // Sends `request` until it gets a final response, the attempt budget is spent or the overall
 // deadline would pass; each attempt's timeout is the request's, shortened to the time left.
 // Returns the last response (see RetriedResponse), or the last transport error with context
-// "<dependency>: gave up after N attempts (...)" / "<dependency>: attempt N".
+// "<dependency>: gave up after N attempts (...)" / "<dependency>: attempt N" and the details of
+// transportFailure() (DeadlineExceeded when the deadline passed before any attempt).
 StatusOr<RetriedResponse> sendWithRetry(HttpTransport& transport, const HttpRequest& request,
                                         const RetryPolicy& policy, Clock& clock,
                                         JitterSource& jitter);

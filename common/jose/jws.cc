@@ -93,16 +93,22 @@ StatusOr<JwsAlgorithm> jwsAlgorithmFromName(std::string_view name) {
   for (const auto& a : kAlgorithms) {
     if (a.name == name) return a.alg;
   }
+  // A well-formed token with an algorithm we never verify: a refusal of its signature.
+  ErrorDetails refused;
+  refused.cause = ErrorCause::Integrity;
   if (name == "none") {
     return invalidArgumentError(
-        "JWS algorithm 'none' is rejected: unsigned tokens are never "
-        "accepted");
+               "JWS algorithm 'none' is rejected: unsigned tokens are never "
+               "accepted")
+        .withDetails(refused);
   }
   if (name.starts_with("HS")) {
     return invalidArgumentError("JWS algorithm '" + encoding::printable(name, 48) +
-                                "' (HMAC) is not accepted: only RS*, PS* and ES* are");
+                                "' (HMAC) is not accepted: only RS*, PS* and ES* are")
+        .withDetails(refused);
   }
-  return invalidArgumentError("unknown JWS algorithm '" + encoding::printable(name, 48) + "'");
+  return invalidArgumentError("unknown JWS algorithm '" + encoding::printable(name, 48) + "'")
+      .withDetails(refused);
 }
 
 crypto::SignatureScheme jwsSignatureScheme(JwsAlgorithm alg) {

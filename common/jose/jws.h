@@ -20,7 +20,8 @@ namespace skr::jose {
 enum class JwsAlgorithm { RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 };
 
 std::string_view jwsAlgorithmName(JwsAlgorithm alg);
-// InvalidArgument naming the algorithm for "none", "HS256", unknown names.
+// InvalidArgument with cause Integrity in its details for a name that is not one of the above
+// ("none", HMAC, unknown): Jws::parse passes it on, so callers can tell an unacceptable algorithm.
 StatusOr<JwsAlgorithm> jwsAlgorithmFromName(std::string_view name);
 crypto::SignatureScheme jwsSignatureScheme(JwsAlgorithm alg);
 

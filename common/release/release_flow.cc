@@ -1,7 +1,9 @@
 #include "common/release/release_flow.h"
 
+#include <algorithm>
 #include <cctype>
 
+#include "common/http/http_transport.h"
 #include "common/http/url.h"
 #include "common/snp/report.h"
 
@@ -14,43 +16,22 @@ using std::chrono::steady_clock;
 // Tokens this close to expiry are not presented to AKV: the caller re-attests.
 constexpr std::chrono::seconds kMinTokenValidity{60};
 
-// "host[:port]" of "scheme://host[:port][/path...]"; "" when `url` has no scheme.
-std::string hostOfUrl(std::string_view url) {
-  return std::string(http::urlAuthority(url));
-}
-
 // The remote host a collateral source names ("thim:<url>", "kds:<url>"); "" for local files.
 std::string collateralHost(std::string_view source) {
   if (source.rfind("security-context:", 0) == 0) return "";
   const std::size_t colon = source.find(':');
-  return colon == std::string_view::npos ? "" : hostOfUrl(source.substr(colon + 1));
+  return colon == std::string_view::npos
+             ? ""
+             : std::string(http::urlAuthority(source.substr(colon + 1)));
 }
 
-// A failed collateral fetch names the URL it tried in its message: the first one's host.
-std::string hostInMessage(std::string_view message) {
-  std::size_t pos = message.find("http://");
-  const std::size_t https = message.find("https://");
-  if (pos == std::string_view::npos || (https != std::string_view::npos && https < pos)) {
-    pos = https;
-  }
-  if (pos == std::string_view::npos) return "";
-  std::string_view url = message.substr(pos);
-  const std::size_t end = url.find_first_of(" ,;'\")");
-  return hostOfUrl(url.substr(0, end));
+// Where a failure happened and how many requests it took: `host` when the step names one, else
+// the host its details name (a collateral source); one attempt when none were counted.
+std::string failureHost(const Status& status, std::string host) {
+  return host.empty() ? status.details().host : host;
 }
-
-// Retried failures say "gave up after N attempts"; otherwise one attempt is assumed.
-int attemptsInMessage(std::string_view message) {
-  static constexpr std::string_view kMarker = "gave up after ";
-  const std::size_t pos = message.find(kMarker);
-  if (pos == std::string_view::npos) return 1;
-  int n = 0;
-  for (std::size_t i = pos + kMarker.size();
-       i < message.size() && std::isdigit(static_cast<unsigned char>(message[i])) != 0 && n < 1000;
-       ++i) {
-    n = n * 10 + (message[i] - '0');
-  }
-  return n > 0 ? n : 1;
+int failureAttempts(const Status& status) {
+  return std::max(status.details().attempts, 1);
 }
 
 std::string hexLower(std::string s) {
@@ -93,7 +74,7 @@ ExitCode exitCodeFor(const StepFailure& failure) {
       return code == StatusCode::DataLoss ? ExitCode::Integrity : ExitCode::Attestation;
     case Step::Release:
       // The token provider failed (whatever its code): no credential, not a refusal.
-      if (failure.status.message().rfind("identity:", 0) == 0) return ExitCode::Identity;
+      if (failure.status.details().cause == ErrorCause::Identity) return ExitCode::Identity;
       switch (code) {
         case StatusCode::Unauthenticated:
         case StatusCode::PermissionDenied: return ExitCode::ReleaseDenied;
@@ -137,7 +118,8 @@ StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
 
   auto fail = [&](Step step, std::string host, auto started, const Status& status) {
     const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
-    report({step, "", host, duration, attemptsInMessage(status.message()), status});
+    host = failureHost(status, std::move(host));
+    report({step, "", host, duration, failureAttempts(status), status});
     return StepFailure{step, std::move(host), status};
   };
   auto succeed = [&](Step step, const std::string& host, auto started, int attempts) {
@@ -162,12 +144,11 @@ StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
   started = clock_.steadyNow();
   StatusOr<snp::Collateral> collateral = collateral_.fetch(*parsed);
   if (!collateral.ok()) {
-    return fail(Step::Collateral, hostInMessage(collateral.status().message()), started,
-                collateral.status());
+    return fail(Step::Collateral, "", started, collateral.status());
   }
   succeed(Step::Collateral, collateralHost(collateral->source), started, 1);
 
-  const std::string maa_host = hostOfUrl(maa_.options().endpoint);
+  const std::string maa_host = std::string(http::urlAuthority(maa_.options().endpoint));
   started = clock_.steadyNow();
   StatusOr<azure::MaaToken> token = maa_.attest(out.report, *collateral, out.transfer,
                                                 out.report_data, options_.maa_nonce, deadline);
@@ -180,11 +161,12 @@ StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
 StepResult<azure::ReleasedKey> ReleaseFlow::release(
     const Attestation& attestation, const azure::VaultKeyRef& key,
     std::optional<steady_clock::time_point> deadline) {
-  const std::string vault_host = hostOfUrl(key.vault_url);
+  const std::string vault_host = std::string(http::urlAuthority(key.vault_url));
   const auto started = clock_.steadyNow();
   auto fail = [&](Step step, std::string host, const Status& status) {
     const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
-    report({step, key.name, host, duration, attemptsInMessage(status.message()), status});
+    host = failureHost(status, std::move(host));
+    report({step, key.name, host, duration, failureAttempts(status), status});
     return StepFailure{step, std::move(host), status};
   };
   if (vault_ == nullptr) {
@@ -196,7 +178,7 @@ StepResult<azure::ReleasedKey> ReleaseFlow::release(
     const auto left =
         std::chrono::duration_cast<std::chrono::seconds>(attestation.maa.expires_at - clock_.now());
     return fail(
-        Step::Attest, hostOfUrl(maa_.options().endpoint),
+        Step::Attest, std::string(http::urlAuthority(maa_.options().endpoint)),
         failedPreconditionError("MAA token expires in " + std::to_string(left.count()) +
                                 " s (less than " + std::to_string(kMinTokenValidity.count()) +
                                 " s): attest again before releasing key '" + key.name + "'"));
@@ -210,7 +192,8 @@ StepResult<azure::ReleasedKey> ReleaseFlow::release(
                       status.message() + "; this platform's x-ms-sevsnpvm-hostdata is " +
                           hexLower(attestation.maa.hostdata) +
                           "; the key's release policy must require it (skrctl hostdata / az "
-                          "confcom)");
+                          "confcom)")
+                   .withDetails(status.details());
     }
     return fail(Step::Release, vault_host, status);
   }

@@ -53,8 +53,8 @@ struct StepFailure {
 //   Unavailable / DeadlineExceeded anywhere a dependency is called -> Unavailable (8);
 //   transfer-key, report -> Platform; collateral -> Platform;
 //   maa: DataLoss -> Integrity, else -> Attestation;
-//   release: Unauthenticated with an identity cause -> Identity (the token provider failed:
-//     message starts "identity:"), Unauthenticated / PermissionDenied -> ReleaseDenied,
+//   release: ErrorCause::Identity (the token provider failed) -> Identity,
+//     Unauthenticated / PermissionDenied -> ReleaseDenied,
 //     NotFound -> KeyNotFound, DataLoss / InvalidArgument -> Integrity;
 //   seal, write -> Output.
 ExitCode exitCodeFor(const StepFailure& failure);

@@ -8,6 +8,7 @@
 
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
+#include "common/http/retry.h"
 #include "common/snp/report_json.h"
 #include "common/snp/thim.h"
 #include "common/snp/vcek_extensions.h"
@@ -57,6 +58,11 @@ std::string tcbmHex(uint64_t raw) {
     raw >>= 4;
   }
   return out;
+}
+
+// `status` of a request to `url`, naming the collateral service and the host tried.
+Status fromCollateralHost(const Status& status, const std::string& url) {
+  return http::failedRequest(status, Dependency::Collateral, url);
 }
 
 std::string trimTrailingSlashes(std::string url) {
@@ -158,12 +164,14 @@ StatusOr<std::string> CollateralProvider::httpGet(std::string_view what, const s
   request.timeout = options_.http_timeout;
   request.max_response_bytes = max_bytes;
   StatusOr<http::HttpResponse> response = transport_->send(request);
-  if (!response.ok()) {
-    return response.status().withContext(std::string(what) + " GET " + url);
-  }
-  if (response->status != 200) {
-    return unavailableError(std::string(what) + " GET " + url + ": HTTP " +
-                            std::to_string(response->status) + ", expected 200");
+  if (!response.ok() || response->status != 200) {
+    const ErrorDetails details =
+        http::transportFailure(url, 1, response.ok() ? response->status : 0);
+    const Status failed =
+        !response.ok() ? response.status().withContext(std::string(what) + " GET " + url)
+                       : unavailableError(std::string(what) + " GET " + url + ": HTTP " +
+                                          std::to_string(response->status) + ", expected 200");
+    return fromCollateralHost(failed.withDetails(details), url);
   }
   return std::move(response->body);
 }
@@ -223,7 +231,10 @@ StatusOr<Collateral> CollateralProvider::fetchFromThim() const {
   SKR_ASSIGN_OR_RETURN(std::string body,
                        httpGet("THIM", options_.thim_url, /*metadata=*/true, kMaxThimJsonBytes));
   StatusOr<ThimCertification> thim = parseThimJson(body);
-  if (!thim.ok()) return thim.status().withContext("THIM GET " + options_.thim_url);
+  if (!thim.ok()) {
+    return fromCollateralHost(thim.status().withContext("THIM GET " + options_.thim_url),
+                              options_.thim_url);
+  }
   return Collateral{std::move(thim->vcek), std::move(thim->chain), std::move(thim->tcbm),
                     std::nullopt,          std::nullopt,           "thim:" + options_.thim_url};
 }
@@ -235,10 +246,12 @@ StatusOr<std::vector<crypto::Certificate>> CollateralProvider::fetchKdsChain(Gen
                        httpGet("KDS", url, /*metadata=*/false, kMaxCertificateResponseBytes));
   StatusOr<std::vector<crypto::Certificate>> chain =
       crypto::Certificate::parsePemBundle(body, kMaxThimChainCertificates);
-  if (!chain.ok()) return chain.status().withContext("KDS GET " + url);
+  if (!chain.ok()) return fromCollateralHost(chain.status().withContext("KDS GET " + url), url);
   if (chain->size() != 2) {
-    return invalidArgumentError("KDS GET " + url + ": " + std::to_string(chain->size()) +
-                                " certificates, expected 2 (ASK or ASVK, then ARK)");
+    return fromCollateralHost(
+        invalidArgumentError("KDS GET " + url + ": " + std::to_string(chain->size()) +
+                             " certificates, expected 2 (ASK or ASVK, then ARK)"),
+        url);
   }
   return chain;
 }
@@ -258,7 +271,7 @@ StatusOr<Collateral> CollateralProvider::fetchFromKds(const SnpReport& report,
   SKR_ASSIGN_OR_RETURN(std::string body,
                        httpGet("KDS", url, /*metadata=*/false, kMaxCertificateResponseBytes));
   StatusOr<crypto::Certificate> vcek = crypto::Certificate::fromPemOrDer(asBytes(body));
-  if (!vcek.ok()) return vcek.status().withContext("KDS GET " + url);
+  if (!vcek.ok()) return fromCollateralHost(vcek.status().withContext("KDS GET " + url), url);
   SKR_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> chain,
                        fetchKdsChain(generation, /*vlek=*/false));
   return Collateral{std::move(vcek).value(),
@@ -321,7 +334,7 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
     if (failures.size() == 1) return failures.front().withContext("collateral");
     std::string message = "collateral: no source answered";
     for (const Status& f : failures) message += "; " + f.message();
-    return Status(failures.back().code(), message);
+    return Status(failures.back().code(), message).withDetails(failures.front().details());
   }
 
   // Reconcile with REPORTED_TCB; refetch once from KDS for the reported TCB.
@@ -339,7 +352,8 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
     if (!refetched.ok()) {
       return Status(refetched.status().code(),
                     "collateral: " + reconciled.message() +
-                        "; refetch for REPORTED_TCB: " + refetched.status().message());
+                        "; refetch for REPORTED_TCB: " + refetched.status().message())
+          .withDetails(refetched.status().details());
     }
     Status again = reconcileTcb(*refetched, report);
     if (!again.ok()) {

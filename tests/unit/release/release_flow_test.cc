@@ -7,6 +7,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
 
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
@@ -184,9 +187,16 @@ TEST_CASE("exit codes follow DESIGN.md section 9 for every step and status", "[r
   CHECK(code(Step::Attest, permissionDeniedError("x")) == ExitCode::Attestation);
   CHECK(code(Step::Attest, invalidArgumentError("x")) == ExitCode::Attestation);
   CHECK(code(Step::Attest, failedPreconditionError("MAA token expires")) == ExitCode::Attestation);
-  // release.
-  CHECK(code(Step::Release, unauthenticatedError("identity: IMDS token: HTTP 400")) ==
+  // release: the token provider failed (cause Identity, whatever the code or the wording).
+  ErrorDetails no_token;
+  no_token.dependency = Dependency::Identity;
+  no_token.cause = ErrorCause::Identity;
+  CHECK(code(Step::Release, unauthenticatedError("IMDS token: HTTP 400").withDetails(no_token)) ==
         ExitCode::Identity);
+  CHECK(code(Step::Release, invalidArgumentError("token file").withDetails(no_token)) ==
+        ExitCode::Identity);
+  CHECK(code(Step::Release, unauthenticatedError("identity: worded like one")) ==
+        ExitCode::ReleaseDenied);
   CHECK(code(Step::Release, unauthenticatedError("vault: HTTP 401")) == ExitCode::ReleaseDenied);
   CHECK(code(Step::Release, permissionDeniedError("vault: HTTP 403")) == ExitCode::ReleaseDenied);
   CHECK(code(Step::Release, notFoundError("KeyNotFound")) == ExitCode::KeyNotFound);
@@ -403,6 +413,168 @@ TEST_CASE("an MAA token expiring within 60 s is not presented to the vault", "[r
   CHECK_THAT(failure.status.message(), Catch::StartsWith("MAA token expires in 59 s"));
   const std::vector<std::string> urls = f.transport->requestedUrls();
   CHECK(std::find(urls.begin(), urls.end(), f.release_url) == urls.end());
+}
+
+// ---- exit codes, hosts and attempts do not depend on the wording of messages ----
+
+// A token provider that cannot get a token, as IMDS answering 400 would.
+class NoTokenProvider : public azure::TokenProvider {
+ public:
+  StatusOr<azure::AccessToken> token(const std::string& resource) override {
+    return invalidArgumentError("IMDS token for " + resource + ": HTTP 400 invalid_request");
+  }
+  std::string describe() const override { return "no token"; }
+};
+
+// What a failure decides: everything but the message.
+struct Outcome {
+  Step step;
+  ExitCode code;
+  std::string host;        // StepFailure::host
+  std::string event_host;  // the last progress event's
+  int attempts;            // the last progress event's
+  ErrorDetails details;    // what skr-init's hints and the agent's answers read
+  std::string message;
+};
+
+template <typename T>
+Outcome outcomeOf(const StepResult<T>& result, const std::vector<ProgressEvent>& events) {
+  REQUIRE(std::holds_alternative<StepFailure>(result));
+  const StepFailure& failure = std::get<StepFailure>(result);
+  REQUIRE_FALSE(events.empty());
+  return {failure.step,
+          exitCodeFor(failure),
+          failure.host,
+          events.back().host,
+          events.back().attempts,
+          failure.status.details(),
+          failure.status.message()};
+}
+
+// The failure scenarios skr-init meets, each from a fresh fixture.
+const std::map<std::string, std::function<Outcome()>>& failureScenarios() {
+  auto releaseWith = [](std::function<void(VaultFixture&)> arrange,
+                        std::optional<seconds> deadline = std::nullopt) {
+    return [arrange = std::move(arrange), deadline] {
+      VaultFixture f;
+      ReleaseFlow flow = f.flow({}, f.vault.get());
+      const Attestation a = f.attestation(flow);
+      arrange(f);
+      std::optional<std::chrono::steady_clock::time_point> until;
+      if (deadline) until = f.clock.steadyNow() + *deadline;
+      return outcomeOf(flow.release(a, f.key, until), f.events);
+    };
+  };
+  auto denied = [](const std::string& code, const std::string& message) {
+    return [code, message](VaultFixture& f) {
+      f.transport->setResponse(f.release_url, 403,
+                               R"({"error":{"code":"Forbidden","message":")" + message +
+                                   R"(","innererror":{"code":")" + code + R"("}}})");
+    };
+  };
+  static const std::map<std::string, std::function<Outcome()>> scenarios = {
+      {"identity failure",
+       [] {
+         VaultFixture f;
+         NoTokenProvider tokens;
+         std::unique_ptr<azure::KeyVaultClient> vault =
+             take(azure::KeyVaultClient::create(f.transport, tokens, f.clock, f.jitter, {}));
+         ReleaseFlow flow = f.flow({}, vault.get());
+         const Attestation a = f.attestation(flow);
+         return outcomeOf(flow.release(a, f.key), f.events);
+       }},
+      {"MAA rejection",
+       [] {
+         Fixture f;
+         f.transport->setResponse(
+             kAttestUrl, 400, R"({"error":{"code":"InvalidParameter","message":"bad evidence"}})");
+         ReleaseFlow flow = f.flow();
+         return outcomeOf(flow.attest(), f.events);
+       }},
+      {"collateral unreachable",
+       [] {
+         Fixture f;
+         f.transport->setResponse(kThimUrl, 404, "");
+         ReleaseFlow flow = f.flow();
+         return outcomeOf(flow.attestWith(transferKey()), f.events);
+       }},
+      {"policy denied", releaseWith(denied("AccessDenied", "claim 'x' does not match"))},
+      {"role missing", releaseWith(denied("ForbiddenByRbac", "Caller is not authorized"))},
+      {"key not found", releaseWith([](VaultFixture& f) {
+         f.transport->setResponse(f.release_url, 404,
+                                  R"({"error":{"code":"KeyNotFound","message":"no k1"}})");
+       })},
+      {"transport deadline",
+       releaseWith(
+           [](VaultFixture& f) {
+             f.transport->setResponse(f.release_url, 503, "", {{"Retry-After", "30"}});
+           },
+           seconds(10))},
+      {"retries exhausted", releaseWith([](VaultFixture& f) {
+         f.transport->setError(f.release_url, unavailableError("connection refused"));
+       })},
+      {"integrity", releaseWith([](VaultFixture& f) {
+         f.transport->setResponse(f.release_url, 200, R"({"value":"not-a-jws"})");
+       })},
+  };
+  return scenarios;
+}
+
+std::string reworded(std::string_view message) {
+  return "reworded#" + std::to_string(std::hash<std::string_view>{}(message));
+}
+
+TEST_CASE("exit codes, hosts, attempts and details do not move when every message is reworded",
+          "[release]") {
+  const std::map<std::string, std::pair<ExitCode, ErrorCause>> expected = {
+      {"identity failure", {ExitCode::Identity, ErrorCause::Identity}},
+      {"MAA rejection", {ExitCode::Attestation, ErrorCause::AttestationRejected}},
+      {"collateral unreachable", {ExitCode::Unavailable, ErrorCause::Transport}},
+      {"policy denied", {ExitCode::ReleaseDenied, ErrorCause::PolicyDenied}},
+      {"role missing", {ExitCode::ReleaseDenied, ErrorCause::RoleMissing}},
+      {"key not found", {ExitCode::KeyNotFound, ErrorCause::Unspecified}},
+      {"transport deadline", {ExitCode::Unavailable, ErrorCause::Transport}},
+      {"retries exhausted", {ExitCode::Unavailable, ErrorCause::Transport}},
+      {"integrity", {ExitCode::Integrity, ErrorCause::Integrity}},
+  };
+  struct RestoreWording {
+    ~RestoreWording() { skr::testing::setMessageRewriterForTest(nullptr); }
+  } restore;
+  for (const auto& [name, run] : failureScenarios()) {
+    INFO(name);
+    const Outcome plain = run();
+    skr::testing::setMessageRewriterForTest(&reworded);
+    const Outcome other = run();
+    skr::testing::setMessageRewriterForTest(nullptr);
+    INFO(plain.message);
+    CHECK_THAT(other.message, Catch::StartsWith("reworded#"));
+    CHECK(plain.code == expected.at(name).first);
+    CHECK(plain.details.cause == expected.at(name).second);
+    CHECK(other.step == plain.step);
+    CHECK(other.code == plain.code);
+    CHECK(other.host == plain.host);
+    CHECK(other.event_host == plain.event_host);
+    CHECK(other.attempts == plain.attempts);
+    CHECK(other.details == plain.details);
+  }
+}
+
+TEST_CASE("progress events take hosts and attempts from the error details", "[release]") {
+  const auto& scenarios = failureScenarios();
+  const Outcome collateral = scenarios.at("collateral unreachable")();
+  CHECK(collateral.event_host == "imds.test:8080");
+  CHECK(collateral.details.dependency == Dependency::Collateral);
+  CHECK(collateral.details.http_status == 404);
+  const Outcome exhausted = scenarios.at("retries exhausted")();
+  CHECK(exhausted.event_host == "vault.test");
+  CHECK(exhausted.attempts == azure::KeyVaultOptions{}.retry.max_attempts);
+  CHECK(exhausted.details.attempts == exhausted.attempts);
+  const Outcome deadline = scenarios.at("transport deadline")();
+  CHECK(deadline.attempts == 1);
+  CHECK(deadline.details.http_status == 503);
+  const Outcome role = scenarios.at("role missing")();
+  CHECK(role.details.service_code == "Forbidden/ForbiddenByRbac");
+  CHECK(role.details.dependency == Dependency::KeyVault);
 }
 
 }  // namespace
