@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <condition_variable>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -165,7 +164,7 @@ StatusOr<InitCommandLine> parseCommandLine(const std::vector<std::string>& args)
   return line;
 }
 
-int runSkrInit(const std::vector<std::string>& args) {
+int runSkrInit(const std::vector<std::string>& args, const InitCommandSeams& seams) {
   StatusOr<InitCommandLine> line = parseCommandLine(args);
   if (!line.ok()) {
     std::cerr << "skr-init: " << line.status().message() << "\n" << usageText();
@@ -243,16 +242,7 @@ int runSkrInit(const std::vector<std::string>& args) {
   InitRunOptions run_options;
   run_options.dry_run = line->dry_run;
   run_options.deadline = clock.steadyNow() + line->timeout;
-  // Test seam (emulated configurations only): stop the process with SIGSTOP right after a write
-  // step, so a test can kill -9 it there and check that no partial file is left.
-  if (const char* stop_at = std::getenv("SKR_INIT_TEST_STOP_AT");
-      stop_at != nullptr && config.emulated()) {
-    std::string step_name = stop_at;
-    run_options.on_write_step = [step_name](seal::WriteStep step, std::string_view) {
-      if (seal::writeStepName(step) == step_name) std::raise(SIGSTOP);
-      return Status();
-    };
-  }
+  run_options.on_write_step = seams.on_write_step;
 
   InitOutcome outcome = runInit(config, services, clock, jitter, run_options);
   logOutcome(outcome);

@@ -10,11 +10,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/core/status.h"
+#include "common/seal/state_dir.h"
 
 namespace skr::init {
 
@@ -32,7 +35,13 @@ StatusOr<InitCommandLine> parseCommandLine(const std::vector<std::string>& args)
 
 std::string usageText();
 
+// What a test harness may inject into the whole program (nothing in production: skr-init's main
+// passes none). on_write_step runs at each step of the state directory's atomic write.
+struct InitCommandSeams {
+  std::function<Status(seal::WriteStep, std::string_view)> on_write_step;
+};
+
 // The whole program; returns the process exit code. Writes to stdout only for --help/--version.
-int runSkrInit(const std::vector<std::string>& args);
+int runSkrInit(const std::vector<std::string>& args, const InitCommandSeams& seams = {});
 
 }  // namespace skr::init

@@ -52,8 +52,9 @@ std::string authorityOf(std::string_view url) {
   return std::string(rest);
 }
 
-// For comparing authorities: lower case, default port dropped.
-std::string normalizeAuthority(std::string_view authority) {
+// For comparing a kid's authority with the vault's: lower case, default port dropped. (Not
+// azure::normalizeAuthority, the release policy's normal form of an MAA authority URL.)
+std::string comparableVaultAuthority(std::string_view authority) {
   std::string out = lower(authority);
   if (out.size() > 4 && out.compare(out.size() - 4, 4, ":443") == 0) out.resize(out.size() - 4);
   return out;
@@ -347,7 +348,7 @@ StatusOr<VerifiedRelease> verifyRelease(std::string_view body, std::string_view 
     return dataLossError("release payload: kid '" + printable(kid, 200) +
                          "' is not https://{vault}/keys/{name}/{version}");
   }
-  if (normalizeAuthority(parts->authority) != normalizeAuthority(vault_host)) {
+  if (comparableVaultAuthority(parts->authority) != comparableVaultAuthority(vault_host)) {
     return dataLossError("release payload: kid '" + printable(kid, 200) +
                          "' is a key of another vault (expected host '" + std::string(vault_host) +
                          "')");

@@ -199,8 +199,7 @@ TEST_CASE("kill -9 during the write leaves no partial bundle, and the next run s
     const int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, 2);
     ::setenv("SKR_CONFIG_YAML", f.yaml().c_str(), 1);
-    ::setenv("SKR_INIT_TEST_STOP_AT", "written", 1);
-    execl(SKR_INIT_PATH, SKR_INIT_PATH, static_cast<char*>(nullptr));
+    execl(SKR_INIT_STOP_AT_PATH, SKR_INIT_STOP_AT_PATH, "written", static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
