@@ -9,8 +9,8 @@
 #include "common/azure/maa_client.h"
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
-#include "common/json/json.h"
 #include "common/encoding/json_string.h"
+#include "common/json/json.h"
 #include "common/log/redaction.h"
 #include "common/snp/report.h"
 

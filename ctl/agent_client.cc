@@ -25,9 +25,10 @@ StatusOr<std::string> adminSocketPath(const std::string& flag) {
   // configuration is in the environment: read it the way skr-agent does.
   StatusOr<config::Config> config = config::loadConfig(config::LoadOptions{});
   if (!config.ok()) {
-    return invalidArgumentError("no --socket given, and the agent configuration in the "
-                                "environment does not load: " +
-                                config.status().message());
+    return invalidArgumentError(
+        "no --socket given, and the agent configuration in the "
+        "environment does not load: " +
+        config.status().message());
   }
   return config->agent.admin_socket;
 }

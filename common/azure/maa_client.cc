@@ -7,9 +7,9 @@
 #include "common/crypto/x509.h"
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
+#include "common/encoding/json_string.h"
 #include "common/jose/jws.h"
 #include "common/jose/jwt.h"
-#include "common/encoding/json_string.h"
 #include "common/log/logger.h"
 #include "common/log/redaction.h"
 

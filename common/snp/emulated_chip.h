@@ -101,8 +101,8 @@ class EmulatedChip {
  private:
   EmulatedChip(std::string dir, ChipConfig config, crypto::Certificate ark, crypto::Certificate ask,
                std::optional<crypto::PrivateKey> ask_key, crypto::Certificate vcek,
-               crypto::PrivateKey vcek_key,
-               std::array<uint8_t, 64> chip_id, SecretBytes chip_secret, SecretBytes vmrk_secret)
+               crypto::PrivateKey vcek_key, std::array<uint8_t, 64> chip_id,
+               SecretBytes chip_secret, SecretBytes vmrk_secret)
       : dir_(std::move(dir)),
         config_(std::move(config)),
         ark_(std::move(ark)),

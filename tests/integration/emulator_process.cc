@@ -1,5 +1,4 @@
 #include "tests/integration/emulator_process.h"
-#include "tests/integration/process.h"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
@@ -24,6 +23,8 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include "tests/integration/process.h"
 
 namespace skr::testing {
 namespace {

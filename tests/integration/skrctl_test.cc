@@ -110,9 +110,8 @@ namespace {
 TEST_CASE("skrctl release-policy prints the ACI policy and its AKV wire form") {
   const std::string hostdata(64, 'a');
   ProcessResult policy = runProcess(
-      SKR_SKRCTL_PATH,
-      {"release-policy", "--authority", "https://sharedeus.eus.attest.azure.net", "--hostdata",
-       hostdata});
+      SKR_SKRCTL_PATH, {"release-policy", "--authority", "https://sharedeus.eus.attest.azure.net",
+                        "--hostdata", hostdata});
   REQUIRE(policy.exit_code == 0);
   StatusOr<json::ObjectPtr> parsed = json::parseObject(policy.out);
   REQUIRE(parsed.ok());
@@ -130,15 +129,15 @@ TEST_CASE("skrctl release-policy prints the ACI policy and its AKV wire form") {
   StatusOr<json::ObjectPtr> member = json::parseObject(wire.out);
   REQUIRE(member.ok());
   CHECK((*member)->getValue<std::string>("contentType") == "application/json; charset=utf-8");
-  StatusOr<Bytes> data =
-      encoding::base64UrlDecode((*member)->getValue<std::string>("data"));
+  StatusOr<Bytes> data = encoding::base64UrlDecode((*member)->getValue<std::string>("data"));
   REQUIRE(data.ok());
   const std::string decoded(data->begin(), data->end());
   CHECK(decoded.find(hostdata) != std::string::npos);
   CHECK(decoded.find("azure-compliant-uvm") == std::string::npos);
 
-  ProcessResult bad = runProcess(SKR_SKRCTL_PATH, {"release-policy", "--authority",
-                                                   "https://x.attest.azure.net", "--hostdata", "12"});
+  ProcessResult bad = runProcess(
+      SKR_SKRCTL_PATH,
+      {"release-policy", "--authority", "https://x.attest.azure.net", "--hostdata", "12"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("64 hex") != std::string::npos);
 }

@@ -144,7 +144,8 @@ TEST_CASE("unix socket refuses a directory writable by group or others, sticky o
   CHECK(UnixListeningSocket::create(optionsFor(open_dir + "/s.sock")).ok());
 }
 
-TEST_CASE("unix socket creates a missing directory 0750 with the socket's group inside an open volume") {
+TEST_CASE(
+    "unix socket creates a missing directory 0750 with the socket's group inside an open volume") {
   // A Kubernetes emptyDir is root-owned 0777: the agent cannot use it directly, but it can make its
   // own directory in it.
   SocketTestDir dir;
