@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/encoding/json_string.h"
+#include "common/encoding/json_writer.h"
 
 namespace skr::agent {
 
@@ -90,25 +90,21 @@ uint64_t EventLog::lastSeq() const {
 }
 
 std::string eventBatchJson(const EventBatch& batch) {
-  std::string out = "{\"events\":[";
-  bool first = true;
+  json::Writer out;
+  out.beginObject().key("events").beginArray();
   for (const AgentEvent& event : batch.events) {
-    if (!first) out += ",";
-    first = false;
-    out += "{\"seq\":" + std::to_string(event.seq) + ",\"type\":";
-    json::appendQuoted(out, eventTypeName(event.type));
-    out += ",\"key\":";
-    json::appendQuoted(out, event.key);
-    out += ",\"version\":";
-    json::appendQuoted(out, event.version);
-    out += ",\"time\":";
-    json::appendQuoted(out, formatRfc3339(event.time));
-    out += "}";
+    out.beginObject()
+        .member("seq", event.seq)
+        .member("type", eventTypeName(event.type))
+        .member("key", event.key)
+        .member("version", event.version)
+        .member("time", formatRfc3339(event.time))
+        .endObject();
   }
-  out += "],\"next\":" + std::to_string(batch.next);
-  if (batch.truncated) out += ",\"truncated\":true";
-  out += "}";
-  return out;
+  out.endArray().member("next", batch.next);
+  if (batch.truncated) out.member("truncated", true);
+  out.endObject();
+  return out.take();
 }
 
 }  // namespace skr::agent

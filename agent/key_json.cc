@@ -52,7 +52,7 @@ HttpResponse jsonResponse(int status, const json::ObjectPtr& object) {
 
 StatusOr<json::ObjectPtr> parseBody(const HttpRequest& request) {
   const ByteView bytes = request.body.view(grantSecretAccess());
-  return parseBodyText(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return parseBodyText(asText(bytes));
 }
 
 StatusOr<SecretRequest> parseSecretBody(const HttpRequest& request, bool has_plaintext) {
@@ -109,8 +109,7 @@ StatusOr<SecretBytes> secretValue(const SecretRequest& request) {
     return invalidArgumentError("member 'value' must be named without escape sequences");
   }
   const ByteView view = request.value_text->view(grantSecretAccess());
-  StatusOr<SecretBytes> bytes = encoding::base64DecodeLenientSecret(
-      std::string_view(reinterpret_cast<const char*>(view.data()), view.size()));
+  StatusOr<SecretBytes> bytes = encoding::base64DecodeLenientSecret(asText(view));
   if (!bytes.ok()) {
     return invalidArgumentError("member '" + std::string(member) +
                                 "' is not valid base64url: " + bytes.status().message());

@@ -10,6 +10,7 @@
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
 #include "common/encoding/json_string.h"
+#include "common/encoding/json_writer.h"
 #include "common/json/json.h"
 #include "common/log/redaction.h"
 #include "common/snp/report.h"
@@ -22,12 +23,9 @@ constexpr std::size_t kMaxRuntimeData = 16 * 1024;
 
 // {"<member>": "<value>"} for a non-secret value.
 HttpResponse single(std::string_view member, std::string_view value) {
-  std::string text = "{";
-  json::appendQuoted(text, member);
-  text += ":";
-  json::appendQuoted(text, value);
-  text += "}";
-  return jsonTextResponse(200, text);
+  json::Writer text;
+  text.beginObject().member(member, value).endObject();
+  return jsonTextResponse(200, text.text());
 }
 
 // "host[:port]" of an endpoint given as "host", "https://host/" or "http://host:1/": lower case,
@@ -76,8 +74,7 @@ StatusOr<json::ObjectPtr> parseRequest(const HttpRequest& request) {
   limits.max_bytes = 256 * 1024;
   limits.max_depth = 4;
   limits.max_string_bytes = 64 * 1024;
-  StatusOr<json::ObjectPtr> object = json::parseObject(
-      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), limits);
+  StatusOr<json::ObjectPtr> object = json::parseObject(asText(bytes), limits);
   if (!object.ok()) {
     return invalidArgumentError("invalid request format: " + object.status().message());
   }
@@ -101,30 +98,6 @@ StatusOr<Bytes> runtimeData(const json::ObjectPtr& body) {
                                 bytes.status().message());
   }
   return bytes;
-}
-
-// Quotes `text` (ASCII JSON) as a JSON string into `out`, without an intermediate std::string:
-// the private JWK must stay in secret storage.
-void appendQuotedSecret(SecretBytes& out, ByteView text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.append(asBytes(std::string_view("\"")));
-  for (const uint8_t c : text) {
-    if (c == '"' || c == '\\') {
-      const uint8_t pair[2] = {'\\', c};
-      out.append(ByteView(pair, 2));
-    } else if (c < 0x20) {
-      const uint8_t esc[6] = {'\\',
-                              'u',
-                              '0',
-                              '0',
-                              static_cast<uint8_t>(kHex[c >> 4]),
-                              static_cast<uint8_t>(kHex[c & 15])};
-      out.append(ByteView(esc, 6));
-    } else {
-      out.append(ByteView(&c, 1));
-    }
-  }
-  out.append(asBytes(std::string_view("\"")));
 }
 
 // A failure reply, noted for the audit line.
@@ -208,10 +181,9 @@ std::optional<CompatRoute> SidecarCompat::resolve(std::string_view path) {
 }
 
 HttpResponse SidecarCompat::error(int status, std::string_view message) {
-  std::string text = R"({"error":)";
-  json::appendQuoted(text, message);
-  text += "}";
-  return jsonTextResponse(status, text);
+  json::Writer text;
+  text.beginObject().member("error", message).endObject();
+  return jsonTextResponse(status, text.text());
 }
 
 HttpResponse SidecarCompat::serve(const CompatRoute& route, const HttpRequest& request,
@@ -249,8 +221,7 @@ HttpResponse SidecarCompat::attestRaw(const HttpRequest& request, bool combined,
   StatusOr<Bytes> runtime = runtimeData(*body);
   if (!runtime.ok()) return fail(400, "BadRequest", runtime.status().message());
 
-  StatusOr<Bytes> report = platform_->report(azure::reportDataFor(
-      std::string_view(reinterpret_cast<const char*>(runtime->data()), runtime->size())));
+  StatusOr<Bytes> report = platform_->report(azure::reportDataFor(asText(*runtime)));
   if (!report.ok()) {
     // The sidecar answers 403 when /attest/raw cannot fetch a report, 500 for /attest/combined.
     return fail(combined ? 500 : 403, combined ? "Internal" : "Forbidden",
@@ -293,8 +264,7 @@ HttpResponse SidecarCompat::attestMaa(const HttpRequest& request, CompatAudit& a
   if (Status s = checkMaaEndpoint((*fields)[0]); !s.ok()) {
     return failWith(audit, 403, "Forbidden", s.message());
   }
-  StatusOr<std::string> token = platform_->maaToken(
-      std::string_view(reinterpret_cast<const char*>(runtime->data()), runtime->size()));
+  StatusOr<std::string> token = platform_->maaToken(asText(*runtime));
   if (!token.ok()) return failWith(audit, 403, "Forbidden", token.status().message());
   return single("token", *token);
 }
@@ -348,7 +318,7 @@ HttpResponse SidecarCompat::keyRelease(const HttpRequest& request, const Caller&
   r.status = 200;
   r.headers.emplace_back("Content-Type", std::string(kJsonContentType));
   r.body.append(asBytes(std::string_view(R"({"key":)")));
-  appendQuotedSecret(r.body, jwk->view(grantSecretAccess()));
+  json::appendQuoted(r.body, asText(jwk->view(grantSecretAccess())));
   r.body.append(asBytes(std::string_view("}")));
   return r;
 }

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "common/encoding/json_writer.h"
 #include "ctl/agent_client.h"
 #include "ctl/cli.h"
 #include "ctl/commands.h"
@@ -90,7 +91,7 @@ int rotate(const ParsedArgs& args, Io& io) {
       io.err << "skrctl rotate: --version must be a key version (letters, digits, '-')\n";
       return kExitUsage;
     }
-    body = "{\"version\":\"" + *version + "\"}";
+    body = json::Writer().beginObject().member("version", *version).endObject().take();
   }
   return call(args, io, "POST", "/keys/" + args.positionals()[0] + "/rotate", body, true);
 }

@@ -8,6 +8,7 @@
 #include "common/crypto/aes_key_wrap.h"
 #include "common/crypto/rsa_oaep.h"
 #include "common/encoding/base64.h"
+#include "common/encoding/json_string.h"
 #include "common/http/url.h"
 #include "common/jose/jws.h"
 #include "common/log/logger.h"
@@ -375,23 +376,7 @@ SecretBytes releaseRequestBody(std::string_view maa_token, KeyExportEnc enc,
   // Built by hand so the token is only ever copied into secret storage. Canonical member order.
   SecretBytes out;
   auto add = [&out](std::string_view text) { out.append(asBytes(text)); };
-  auto add_quoted = [&out](std::string_view value) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out.append(asBytes(std::string_view("\"")));
-    for (char c : value) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        const char escaped[2] = {'\\', c};
-        out.append(asBytes(std::string_view(escaped, 2)));
-      } else if (u < 0x20) {
-        const char escaped[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
-        out.append(asBytes(std::string_view(escaped, 6)));
-      } else {
-        out.append(asBytes(std::string_view(&c, 1)));
-      }
-    }
-    out.append(asBytes(std::string_view("\"")));
-  };
+  auto add_quoted = [&out](std::string_view value) { json::appendQuoted(out, value); };
   add("{\"enc\":");
   add_quoted(keyExportEncName(enc));
   if (nonce) {

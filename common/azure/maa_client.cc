@@ -7,7 +7,7 @@
 #include "common/crypto/x509.h"
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
-#include "common/encoding/json_string.h"
+#include "common/encoding/json_writer.h"
 #include "common/jose/jws.h"
 #include "common/jose/jwt.h"
 #include "common/log/logger.h"
@@ -235,24 +235,33 @@ std::string maaRequestBody(ByteView report, const snp::Collateral& collateral,
                            std::string_view runtime_data, const std::optional<std::string>& nonce) {
   std::string chain = collateral.vek.toPem();
   for (const crypto::Certificate& cert : collateral.chain) chain += cert.toPem();
-  // Member order as the confidential-sidecar sends it (§1.2); base64url needs no JSON escaping.
-  std::string inner = R"({"SnpReport":")" + encoding::base64UrlEncode(report) +
-                      R"(","VcekCertChain":")" + encoding::base64UrlEncode(asBytes(chain)) + "\"";
+  // Member order as the confidential-sidecar sends it (§1.2).
+  json::Writer inner;
+  inner.beginObject()
+      .member("SnpReport", encoding::base64UrlEncode(report))
+      .member("VcekCertChain", encoding::base64UrlEncode(asBytes(chain)));
   if (collateral.uvm_endorsement) {
-    const std::string endorsements =
-        R"({"Uvm":[")" + encoding::base64UrlEncode(*collateral.uvm_endorsement) + "\"]}";
-    inner += R"(,"Endorsements":")" + encoding::base64UrlEncode(asBytes(endorsements)) + "\"";
+    json::Writer endorsements;
+    endorsements.beginObject()
+        .key("Uvm")
+        .beginArray()
+        .string(encoding::base64UrlEncode(*collateral.uvm_endorsement))
+        .endArray()
+        .endObject();
+    inner.member("Endorsements", encoding::base64UrlEncode(asBytes(endorsements.text())));
   }
-  inner += "}";
-  std::string body = R"({"report":")" + encoding::base64UrlEncode(asBytes(inner)) +
-                     R"(","runtimeData":{"data":")" +
-                     encoding::base64UrlEncode(asBytes(runtime_data)) + R"(","dataType":"JSON"})";
-  if (nonce) {
-    body += R"(,"nonce":)";
-    json::appendQuoted(body, *nonce);
-  }
-  body += "}";
-  return body;
+  inner.endObject();
+  json::Writer body;
+  body.beginObject()
+      .member("report", encoding::base64UrlEncode(asBytes(inner.text())))
+      .key("runtimeData")
+      .beginObject()
+      .member("data", encoding::base64UrlEncode(asBytes(runtime_data)))
+      .member("dataType", "JSON")
+      .endObject();
+  if (nonce) body.member("nonce", *nonce);
+  body.endObject();
+  return body.take();
 }
 
 // ---- MaaClient ----

@@ -42,19 +42,6 @@ Scalar stringScalar(std::string s) {
   return scalar;
 }
 
-template <typename T>
-bool extractSigned(const Var& v, int64_t& out) {
-  if (!holds<T>(v)) return false;
-  out = static_cast<int64_t>(v.extract<T>());
-  return true;
-}
-template <typename T>
-bool extractUnsigned(const Var& v, uint64_t& out) {
-  if (!holds<T>(v)) return false;
-  out = static_cast<uint64_t>(v.extract<T>());
-  return true;
-}
-
 }  // namespace
 
 int compareNumbers(const Number& a, const Number& b) {
@@ -148,9 +135,7 @@ Classified classify(const Var& v) {
   }
   int64_t signed_value = 0;
   uint64_t unsigned_value = 0;
-  if (extractSigned<signed char>(v, signed_value) || extractSigned<short>(v, signed_value) ||
-      extractSigned<int>(v, signed_value) || extractSigned<long>(v, signed_value) ||
-      extractSigned<long long>(v, signed_value)) {
+  if (json::asSigned(v, signed_value)) {
     c.kind = Classified::Kind::Scalar;
     c.scalar.type = Scalar::Type::Number;
     c.scalar.text = std::to_string(signed_value);
@@ -160,11 +145,7 @@ Classified classify(const Var& v) {
     c.scalar.number = integerNumber(signed_value < 0, magnitude);
     return c;
   }
-  if (extractUnsigned<unsigned char>(v, unsigned_value) ||
-      extractUnsigned<unsigned short>(v, unsigned_value) ||
-      extractUnsigned<unsigned int>(v, unsigned_value) ||
-      extractUnsigned<unsigned long>(v, unsigned_value) ||
-      extractUnsigned<unsigned long long>(v, unsigned_value)) {
+  if (json::asUnsigned(v, unsigned_value)) {
     c.kind = Classified::Kind::Scalar;
     c.scalar.type = Scalar::Type::Number;
     c.scalar.text = std::to_string(unsigned_value);

@@ -7,7 +7,7 @@
 #include "common/config/config_values.h"
 #include "common/crypto/digest.h"
 #include "common/encoding/hex.h"
-#include "common/encoding/json_string.h"
+#include "common/encoding/json_writer.h"
 #include "common/seal/bundle.h"
 
 namespace skr::config {
@@ -318,71 +318,6 @@ Status validateAgent(const Config& config) {
   return okStatus();
 }
 
-// ---- describeConfig: a small ordered JSON writer ----
-
-class JsonOut {
- public:
-  void open(std::string_view key) {
-    field(key);
-    out_ += '{';
-    first_ = true;
-  }
-  void close() {
-    out_ += '}';
-    first_ = false;
-  }
-  void openArray(std::string_view key) {
-    field(key);
-    out_ += '[';
-    first_ = true;
-  }
-  void closeArray() {
-    out_ += ']';
-    first_ = false;
-  }
-  void beginItem() {
-    comma();
-    out_ += '{';
-    first_ = true;
-  }
-  void string(std::string_view key, std::string_view value) {
-    field(key);
-    json::appendQuoted(out_, value);
-  }
-  void stringItem(std::string_view value) {
-    comma();
-    json::appendQuoted(out_, value);
-  }
-  void number(std::string_view key, int64_t value) {
-    field(key);
-    out_ += std::to_string(value);
-  }
-  void numberItem(int64_t value) {
-    comma();
-    out_ += std::to_string(value);
-  }
-  void boolean(std::string_view key, bool value) {
-    field(key);
-    out_ += value ? "true" : "false";
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  void comma() {
-    if (!first_) out_ += ',';
-    first_ = false;
-  }
-  void field(std::string_view key) {
-    comma();
-    if (!key.empty()) {
-      json::appendQuoted(out_, key);
-      out_ += ':';
-    }
-  }
-  std::string out_;
-  bool first_ = true;
-};
-
 std::string octal(uint32_t mode) {
   std::string out;
   do {
@@ -449,149 +384,151 @@ Status validateConfig(const Config& config) {
 std::string describeConfig(const Config& c) {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
-  JsonOut j;
-  j.open("");
-  j.open("platform");
-  j.string("kind", snp::platformName(c.platform.kind));
-  if (!c.platform.chip_dir.empty()) j.string("chip_dir", c.platform.chip_dir);
-  j.number("vmpl", c.platform.vmpl);
-  j.string("sev_guest_path", c.platform.sev_guest_path);
-  j.string("sev_legacy_path", c.platform.sev_legacy_path);
-  j.string("tsm_report_dir", c.platform.tsm_report_dir);
-  j.close();
+  json::Writer j;
+  j.beginObject();
+  j.key("platform").beginObject();
+  j.member("kind", snp::platformName(c.platform.kind));
+  if (!c.platform.chip_dir.empty()) j.member("chip_dir", c.platform.chip_dir);
+  j.key("vmpl").number(static_cast<int64_t>(c.platform.vmpl));
+  j.member("sev_guest_path", c.platform.sev_guest_path);
+  j.member("sev_legacy_path", c.platform.sev_legacy_path);
+  j.member("tsm_report_dir", c.platform.tsm_report_dir);
+  j.endObject();
 
   const AttestationConfig& a = c.attestation;
-  j.open("attestation");
-  if (!a.maa_endpoint.empty()) j.string("maa_endpoint", a.maa_endpoint);
-  j.string("api_version", a.api_version);
-  j.number("transfer_key_bits", a.transfer_key_bits);
-  j.open("collateral");
-  j.openArray("sources");
-  if (a.collateral.security_context) j.stringItem("security-context");
-  if (a.collateral.thim) j.stringItem("thim");
-  if (a.collateral.kds) j.stringItem("kds");
-  j.closeArray();
+  j.key("attestation").beginObject();
+  if (!a.maa_endpoint.empty()) j.member("maa_endpoint", a.maa_endpoint);
+  j.member("api_version", a.api_version);
+  j.key("transfer_key_bits").number(static_cast<int64_t>(a.transfer_key_bits));
+  j.key("collateral").beginObject();
+  j.key("sources").beginArray();
+  if (a.collateral.security_context) j.string("security-context");
+  if (a.collateral.thim) j.string("thim");
+  if (a.collateral.kds) j.string("kds");
+  j.endArray();
   if (a.collateral.security_context_dir) {
-    j.string("security_context_dir", *a.collateral.security_context_dir);
+    j.member("security_context_dir", *a.collateral.security_context_dir);
   }
-  j.string("thim_url", a.collateral.thim_url);
-  j.string("kds_url", a.collateral.kds_url);
-  j.close();
-  j.close();
+  j.member("thim_url", a.collateral.thim_url);
+  j.member("kds_url", a.collateral.kds_url);
+  j.endObject();
+  j.endObject();
 
   const IdentityConfig& id = c.identity;
-  j.open("identity");
-  j.string("kind", identityKindName(id.kind));
-  j.string("imds_endpoint", id.imds_endpoint);
-  if (!id.client_id.empty()) j.string("client_id", id.client_id);
-  if (!id.object_id.empty()) j.string("object_id", id.object_id);
-  if (!id.msi_res_id.empty()) j.string("msi_res_id", id.msi_res_id);
-  if (!id.token_file.empty()) j.string("token_file", id.token_file);
+  j.key("identity").beginObject();
+  j.member("kind", identityKindName(id.kind));
+  j.member("imds_endpoint", id.imds_endpoint);
+  if (!id.client_id.empty()) j.member("client_id", id.client_id);
+  if (!id.object_id.empty()) j.member("object_id", id.object_id);
+  if (!id.msi_res_id.empty()) j.member("msi_res_id", id.msi_res_id);
+  if (!id.token_file.empty()) j.member("token_file", id.token_file);
   if (!id.token.empty()) {
     const ByteView token = id.token.view(grantSecretAccess());
-    j.string("token",
+    j.member("token",
              "<redacted sha256:" + encoding::hexEncode(crypto::sha256(token)).substr(0, 8) +
                  " len=" + std::to_string(token.size()) + ">");
   }
-  if (!id.tenant_id.empty()) j.string("tenant_id", id.tenant_id);
-  j.string("authority_host", id.authority_host);
-  if (!id.federated_token_file.empty()) j.string("federated_token_file", id.federated_token_file);
+  if (!id.tenant_id.empty()) j.member("tenant_id", id.tenant_id);
+  j.member("authority_host", id.authority_host);
+  if (!id.federated_token_file.empty()) j.member("federated_token_file", id.federated_token_file);
   if (!id.resource_overrides.empty()) {
-    j.open("resource_overrides");
-    for (const auto& [host, resource] : id.resource_overrides) j.string(host, resource);
-    j.close();
+    j.key("resource_overrides").beginObject();
+    for (const auto& [host, resource] : id.resource_overrides) j.member(host, resource);
+    j.endObject();
   }
-  j.close();
+  j.endObject();
 
-  j.openArray("keys");
+  j.key("keys").beginArray();
   for (const KeyConfig& k : c.keys) {
-    j.beginItem();
-    j.string("name", k.name);
-    j.string(k.managed_hsm ? "mhsm" : "vault", k.vault_url);
-    if (!k.version.empty()) j.string("version", k.version);
-    j.string("enc", enumName(k.enc, kKeyExportEncNames));
-    j.string("api_version", k.api_version);
-    j.close();
+    j.beginObject();
+    j.member("name", k.name);
+    j.member(k.managed_hsm ? "mhsm" : "vault", k.vault_url);
+    if (!k.version.empty()) j.member("version", k.version);
+    j.member("enc", enumName(k.enc, kKeyExportEncNames));
+    j.member("api_version", k.api_version);
+    j.endObject();
   }
-  j.closeArray();
+  j.endArray();
 
-  j.string("state_dir", c.state_dir);
-  j.open("seal");
-  j.string("provider", seal::sealProviderName(c.seal.provider));
-  if (!c.seal.keyfile.empty()) j.string("keyfile", c.seal.keyfile);
-  if (c.seal.group) j.number("group", *c.seal.group);
-  j.close();
-  j.open("tls");
-  j.string("ca_file", c.tls.ca_file);
-  j.string("jws_ca_file", c.tls.jws_ca_file);
-  j.close();
-  j.open("retry");
-  j.number("max_attempts", c.retry.max_attempts);
-  j.string("base", formatDuration(c.retry.base));
-  j.string("cap", formatDuration(c.retry.cap));
-  j.string("overall", formatDuration(c.retry.overall));
-  j.close();
+  j.member("state_dir", c.state_dir);
+  j.key("seal").beginObject();
+  j.member("provider", seal::sealProviderName(c.seal.provider));
+  if (!c.seal.keyfile.empty()) j.member("keyfile", c.seal.keyfile);
+  if (c.seal.group) j.key("group").number(static_cast<int64_t>(*c.seal.group));
+  j.endObject();
+  j.key("tls").beginObject();
+  j.member("ca_file", c.tls.ca_file);
+  j.member("jws_ca_file", c.tls.jws_ca_file);
+  j.endObject();
+  j.key("retry").beginObject();
+  j.key("max_attempts").number(static_cast<int64_t>(c.retry.max_attempts));
+  j.member("base", formatDuration(c.retry.base));
+  j.member("cap", formatDuration(c.retry.cap));
+  j.member("overall", formatDuration(c.retry.overall));
+  j.endObject();
 
   const AgentConfig& ag = c.agent;
-  j.open("agent");
-  j.string("client_socket", ag.client_socket);
-  j.string("admin_socket", ag.admin_socket);
-  j.string("socket_mode", octal(ag.socket_mode));
-  if (ag.socket_group) j.number("socket_group", *ag.socket_group);
-  j.openArray("clients");
+  j.key("agent").beginObject();
+  j.member("client_socket", ag.client_socket);
+  j.member("admin_socket", ag.admin_socket);
+  j.member("socket_mode", octal(ag.socket_mode));
+  if (ag.socket_group) j.key("socket_group").number(static_cast<int64_t>(*ag.socket_group));
+  j.key("clients").beginArray();
   for (const ClientRule& rule : ag.clients) {
-    j.beginItem();
-    j.string("name", rule.name);
-    j.openArray("uids");
-    for (uid_t uid : rule.uids) j.numberItem(uid);
-    j.closeArray();
-    j.openArray("gids");
-    for (gid_t gid : rule.gids) j.numberItem(gid);
-    j.closeArray();
-    j.openArray("operations");
-    for (const auto& op : rule.operations) j.stringItem(op);
-    j.closeArray();
-    j.openArray("keys");
-    for (const auto& key : rule.keys) j.stringItem(key);
-    j.closeArray();
-    if (rule.token_sha256) j.string("token_sha256", *rule.token_sha256);
-    j.close();
+    j.beginObject();
+    j.member("name", rule.name);
+    j.key("uids").beginArray();
+    for (uid_t uid : rule.uids) j.number(static_cast<int64_t>(uid));
+    j.endArray();
+    j.key("gids").beginArray();
+    for (gid_t gid : rule.gids) j.number(static_cast<int64_t>(gid));
+    j.endArray();
+    j.key("operations").beginArray();
+    for (const auto& op : rule.operations) j.string(op);
+    j.endArray();
+    j.key("keys").beginArray();
+    for (const auto& key : rule.keys) j.string(key);
+    j.endArray();
+    if (rule.token_sha256) j.member("token_sha256", *rule.token_sha256);
+    j.endObject();
   }
-  j.closeArray();
-  j.openArray("admin_uids");
-  for (uid_t uid : ag.admin_uids) j.numberItem(uid);
-  j.closeArray();
-  j.open("limits");
-  j.number("max_body_bytes", static_cast<int64_t>(ag.limits.max_body_bytes));
-  j.number("max_header_bytes", static_cast<int64_t>(ag.limits.max_header_bytes));
-  j.number("max_connections", ag.limits.max_connections);
-  j.number("admin_connections", ag.limits.admin_connections);
-  j.number("unknown_peer_connections", ag.limits.unknown_peer_connections);
-  j.number("max_connections_per_uid", ag.limits.max_connections_per_uid);
-  j.number("max_buffered_body_bytes", static_cast<int64_t>(ag.limits.max_buffered_body_bytes));
-  j.string("idle_timeout", formatDuration(ag.limits.idle_timeout));
-  j.string("read_timeout", formatDuration(ag.limits.read_timeout));
-  j.string("header_timeout", formatDuration(ag.limits.header_timeout));
-  j.close();
-  j.string("release_on_start", releaseOnStartName(ag.release_on_start));
-  j.string("rotation_interval", formatDuration(duration_cast<milliseconds>(ag.rotation_interval)));
-  j.string("rotation_jitter", formatDuration(duration_cast<milliseconds>(ag.rotation_jitter)));
-  j.number("workers", ag.workers);
-  j.open("compat");
-  j.open("azure_sidecar");
-  j.boolean("enabled", ag.azure_sidecar.enabled);
-  if (!ag.azure_sidecar.socket.empty()) j.string("socket", ag.azure_sidecar.socket);
-  if (ag.azure_sidecar.tcp_port != 0) j.number("tcp_port", ag.azure_sidecar.tcp_port);
-  j.boolean("require_request_header", ag.azure_sidecar.require_request_header);
-  j.close();
-  j.close();
-  j.close();
+  j.endArray();
+  j.key("admin_uids").beginArray();
+  for (uid_t uid : ag.admin_uids) j.number(static_cast<int64_t>(uid));
+  j.endArray();
+  j.key("limits").beginObject();
+  j.key("max_body_bytes").number(static_cast<int64_t>(ag.limits.max_body_bytes));
+  j.key("max_header_bytes").number(static_cast<int64_t>(ag.limits.max_header_bytes));
+  j.key("max_connections").number(static_cast<int64_t>(ag.limits.max_connections));
+  j.key("admin_connections").number(static_cast<int64_t>(ag.limits.admin_connections));
+  j.key("unknown_peer_connections")
+      .number(static_cast<int64_t>(ag.limits.unknown_peer_connections));
+  j.key("max_connections_per_uid").number(static_cast<int64_t>(ag.limits.max_connections_per_uid));
+  j.key("max_buffered_body_bytes").number(static_cast<int64_t>(ag.limits.max_buffered_body_bytes));
+  j.member("idle_timeout", formatDuration(ag.limits.idle_timeout));
+  j.member("read_timeout", formatDuration(ag.limits.read_timeout));
+  j.member("header_timeout", formatDuration(ag.limits.header_timeout));
+  j.endObject();
+  j.member("release_on_start", releaseOnStartName(ag.release_on_start));
+  j.member("rotation_interval", formatDuration(duration_cast<milliseconds>(ag.rotation_interval)));
+  j.member("rotation_jitter", formatDuration(duration_cast<milliseconds>(ag.rotation_jitter)));
+  j.key("workers").number(static_cast<int64_t>(ag.workers));
+  j.key("compat").beginObject();
+  j.key("azure_sidecar").beginObject();
+  j.member("enabled", ag.azure_sidecar.enabled);
+  if (!ag.azure_sidecar.socket.empty()) j.member("socket", ag.azure_sidecar.socket);
+  if (ag.azure_sidecar.tcp_port != 0)
+    j.key("tcp_port").number(static_cast<int64_t>(ag.azure_sidecar.tcp_port));
+  j.member("require_request_header", ag.azure_sidecar.require_request_header);
+  j.endObject();
+  j.endObject();
+  j.endObject();
 
-  j.open("log");
-  j.string("level", log::levelName(c.log.level));
-  j.string("format", c.log.format);
-  j.close();
-  j.close();
+  j.key("log").beginObject();
+  j.member("level", log::levelName(c.log.level));
+  j.member("format", c.log.format);
+  j.endObject();
+  j.endObject();
   return j.take();
 }
 

@@ -18,6 +18,10 @@ inline ByteView asBytes(std::string_view s) {
 inline Bytes toBytes(std::string_view s) {
   return Bytes(s.begin(), s.end());
 }
+// A view of the bytes as text (no copy): for bytes that must not be copied into a std::string.
+inline std::string_view asText(ByteView b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};  // NOLINT
+}
 inline std::string toString(ByteView b) {
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());  // NOLINT
 }

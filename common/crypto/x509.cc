@@ -252,8 +252,7 @@ StatusOr<Certificate> Certificate::fromPemOrDer(ByteView data) {
       std::equal(kPemStart.begin(), kPemStart.end(), data.begin() + static_cast<long>(i))) {
     // From the "-----BEGIN" on: openssl only sees a BEGIN line at the start of a line.
     ByteView pem = data.subspan(i);
-    return fromPem(std::string_view(reinterpret_cast<const char*>(pem.data()),  // NOLINT
-                                    pem.size()));
+    return fromPem(asText(pem));
   }
   if (!data.empty() && data[0] == 0x30) return fromDer(data);  // DER SEQUENCE
   return invalidArgumentError("certificate (" + std::to_string(data.size()) +

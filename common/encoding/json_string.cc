@@ -8,7 +8,24 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-void appendEscape(std::string& out, uint32_t code_point) {
+// Writes into secret storage through the std::string operations appendQuotedImpl uses, so a
+// secret is never copied into an ordinary string.
+class SecretOut {
+ public:
+  explicit SecretOut(SecretBytes& out) : out_(out) {}
+  void push_back(char c) { out_.append(ByteView(reinterpret_cast<const uint8_t*>(&c), 1)); }
+  void append(std::string_view text) { out_.append(asBytes(text)); }
+  SecretOut& operator+=(std::string_view text) {
+    append(text);
+    return *this;
+  }
+
+ private:
+  SecretBytes& out_;
+};
+
+template <typename Out>
+void appendEscape(Out& out, uint32_t code_point) {
   out += "\\u";
   for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(code_point >> shift) & 0xF]);
 }
@@ -50,7 +67,8 @@ bool invisibleOrReordering(uint32_t cp) {
          cp == 0x2029;
 }
 
-void appendQuotedImpl(std::string& out, std::string_view value, bool printable_only) {
+template <typename Out>
+void appendQuotedImpl(Out& out, std::string_view value, bool printable_only) {
   out.push_back('"');
   for (std::size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
@@ -92,6 +110,11 @@ void appendQuotedImpl(std::string& out, std::string_view value, bool printable_o
 
 void appendQuoted(std::string& out, std::string_view value) {
   appendQuotedImpl(out, value, false);
+}
+
+void appendQuoted(SecretBytes& out, std::string_view value) {
+  SecretOut sink(out);
+  appendQuotedImpl(sink, value, false);
 }
 
 void appendQuotedPrintable(std::string& out, std::string_view value) {

@@ -348,17 +348,6 @@ bool extractUnsigned(const Var& v, uint64_t& out) {
   return true;
 }
 
-bool asSigned(const Var& v, int64_t& out) {
-  return extractSigned<signed char>(v, out) || extractSigned<short>(v, out) ||
-         extractSigned<int>(v, out) || extractSigned<long>(v, out) ||
-         extractSigned<long long>(v, out);
-}
-bool asUnsigned(const Var& v, uint64_t& out) {
-  return extractUnsigned<unsigned char>(v, out) || extractUnsigned<unsigned short>(v, out) ||
-         extractUnsigned<unsigned int>(v, out) || extractUnsigned<unsigned long>(v, out) ||
-         extractUnsigned<unsigned long long>(v, out);
-}
-
 StatusOr<int64_t> asInt(const Var& v, std::string_view key) {
   int64_t signed_value = 0;
   if (asSigned(v, signed_value)) return signed_value;
@@ -592,6 +581,18 @@ StatusOr<std::string> serializeGuarded(const Var& value) {
 }
 
 }  // namespace
+
+bool asSigned(const Var& v, int64_t& out) {
+  return extractSigned<signed char>(v, out) || extractSigned<short>(v, out) ||
+         extractSigned<int>(v, out) || extractSigned<long>(v, out) ||
+         extractSigned<long long>(v, out);
+}
+bool asUnsigned(const Var& v, uint64_t& out) {
+  return extractUnsigned<unsigned char>(v, out) || extractUnsigned<unsigned short>(v, out) ||
+         extractUnsigned<unsigned int>(v, out) || extractUnsigned<unsigned long>(v, out) ||
+         extractUnsigned<unsigned long long>(v, out);
+}
+
 
 StatusOr<Var> parse(std::string_view text, const ParseLimits& limits) {
   SKR_RETURN_IF_ERROR(preScan(text, limits));

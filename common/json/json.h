@@ -53,6 +53,11 @@ StatusOr<std::optional<int64_t>> getOptionalInt(const ObjectPtr& object, std::st
 StatusOr<std::optional<bool>> getOptionalBool(const ObjectPtr& object, std::string_view key);
 StatusOr<std::optional<ObjectPtr>> getOptionalObject(const ObjectPtr& object, std::string_view key);
 
+// The integer a parsed value holds, widened: Poco stores a JSON integer in the smallest C++ type
+// that fits, signed when it fits int64. False when the value holds no integer of that signedness.
+bool asSigned(const Poco::Dynamic::Var& value, int64_t& out);
+bool asUnsigned(const Poco::Dynamic::Var& value, uint64_t& out);
+
 // Canonical compact serialization: object members sorted by key (byte order of the UTF-8
 // encoding), no whitespace, strings escaped as in json_string.h, integers in decimal, finite
 // doubles in shortest round-trip form. Fails on NaN/Inf or a value that is not JSON.

@@ -2,13 +2,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
 
 #include "common/core/warnings.h"
-#include "common/encoding/json_string.h"
+#include "common/encoding/json_writer.h"
 
 namespace skr::log {
 namespace {
@@ -86,36 +85,24 @@ Level minLevel() {
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_min_level.load()) return;
-  std::string line = "{\"ts\":";
-  json::appendQuoted(line, timestamp());
-  line += ",\"level\":";
-  json::appendQuoted(line, levelName(level));
-  line += ",\"event\":";
-  json::appendQuotedPrintable(line, event);
+  json::Writer line;
+  line.beginObject().member("ts", timestamp()).member("level", levelName(level));
+  line.key("event").printableString(event);
   for (const Field& f : fields) {
-    line.push_back(',');
-    json::appendQuotedPrintable(line, f.key);
-    line.push_back(':');
+    line.printableKey(f.key);
     if (const auto* s = std::get_if<std::string>(&f.value)) {
-      json::appendQuotedPrintable(line, *s);
+      line.printableString(*s);
     } else if (const auto* i = std::get_if<int64_t>(&f.value)) {
-      line += std::to_string(*i);
+      line.number(*i);
     } else if (const auto* b = std::get_if<bool>(&f.value)) {
-      line += *b ? "true" : "false";
+      line.boolean(*b);
     } else {
-      const double d = std::get<double>(f.value);
-      if (std::isfinite(d)) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.17g", d);
-        line += buf;
-      } else {
-        line += "null";
-      }
+      line.number(std::get<double>(f.value));
     }
   }
-  line.push_back('}');
+  line.endObject();
   std::lock_guard lock(sinkMutex());
-  currentSink()(level, line);
+  currentSink()(level, line.text());
 }
 
 }  // namespace skr::log
