@@ -236,16 +236,17 @@ HttpResponse SidecarCompat::attestRaw(const HttpRequest& request, bool combined,
   }
   std::string chain = collateral->vek.toPem();
   for (const crypto::Certificate& cert : collateral->chain) chain += cert.toPem();
-  json::ObjectPtr inner = new Poco::JSON::Object;
-  inner->set("endorsed_tcb", collateral->tcbm);
-  inner->set("endorsements", encoding::base64Encode(asBytes(chain)));
-  inner->set("evidence", encoding::base64Encode(*report));
-  inner->set("uvm_endorsements", collateral->uvm_endorsement
-                                     ? encoding::base64Encode(*collateral->uvm_endorsement)
-                                     : std::string());
-  StatusOr<std::string> text = json::serializeCanonical(inner);
-  if (!text.ok()) return fail(500, "Internal", "encoding the combined report failed");
-  return single("combined_report", *text);
+  // The sidecar's CombinedAttestationData, at the top level of the answer (c.JSON(200, data)).
+  json::Writer data;
+  data.beginObject()
+      .member("endorsed_tcb", collateral->tcbm)
+      .member("endorsements", encoding::base64Encode(asBytes(chain)))
+      .member("evidence", encoding::base64Encode(*report))
+      .member("uvm_endorsements", collateral->uvm_endorsement
+                                      ? encoding::base64Encode(*collateral->uvm_endorsement)
+                                      : std::string())
+      .endObject();
+  return jsonTextResponse(200, data.text());
 }
 
 Status SidecarCompat::checkMaaEndpoint(const std::string& maa) const {

@@ -149,22 +149,23 @@ TEST_CASE(
   CHECK(Bytes(report->report_data.begin(), report->report_data.begin() + 32) == digest);
   CHECK(encoding::hexEncode(report->host_data) == kInitHostData);
 
-  // POST /attest/combined: combined_report is JSON text with the evidence and the VCEK chain.
+  // POST /attest/combined: the sidecar's CombinedAttestationData at the top level, read as a
+  // sidecar client reads it (evidence, endorsements, endorsed_tcb, uvm_endorsements).
   r = udsRequest(sock, "POST", "/attest/combined", runtimeBody());
   REQUIRE(r.status == 200);
-  StatusOr<json::ObjectPtr> combined =
-      json::parseObject(parsed(r)->getValue<std::string>("combined_report"));
-  REQUIRE(combined.ok());
-  StatusOr<Bytes> evidence = encoding::base64Decode((*combined)->getValue<std::string>("evidence"));
+  json::ObjectPtr combined = parsed(r);
+  CHECK_FALSE(combined->has("combined_report"));
+  CHECK(combined->has("uvm_endorsements"));
+  StatusOr<Bytes> evidence = encoding::base64Decode(combined->getValue<std::string>("evidence"));
   REQUIRE(evidence.ok());
   CHECK(snp::SnpReport::parse(*evidence).ok());
-  StatusOr<Bytes> pem = encoding::base64Decode((*combined)->getValue<std::string>("endorsements"));
+  StatusOr<Bytes> pem = encoding::base64Decode(combined->getValue<std::string>("endorsements"));
   REQUIRE(pem.ok());
   StatusOr<std::vector<crypto::Certificate>> chain =
       crypto::Certificate::parsePemBundle(toString(*pem));
   REQUIRE(chain.ok());
   CHECK(chain->size() >= 2);  // VCEK, ASK (and ARK)
-  CHECK((*combined)->getValue<std::string>("endorsed_tcb").size() == 16);
+  CHECK(combined->getValue<std::string>("endorsed_tcb").size() == 16);
 
   // POST /attest/maa: the emulator's MAA token, carrying the runtime data as x-ms-runtime.
   r = udsRequest(sock, "POST", "/attest/maa",
