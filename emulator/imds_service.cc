@@ -133,6 +133,9 @@ bool isKnownResource(const std::string& resource) {
 void ImdsService::registerRoutes(Router& router, EmulatorContext& context) {
   router.add({"imds"}, "GET", "/metadata/identity/oauth2/token",
              [&context](const Request& r) { return tokenHandler(context, r); });
+  // @azure/identity (MSAL's IMDS source) asks with a trailing slash; IMDS answers both.
+  router.add({"imds"}, "GET", "/metadata/identity/oauth2/token/",
+             [&context](const Request& r) { return tokenHandler(context, r); });
   router.add({"imds"}, "GET", "/metadata/THIM/amd/certification",
              [&context](const Request& r) { return thimHandler(context, r); });
 }

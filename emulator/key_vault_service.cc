@@ -479,15 +479,49 @@ bool isValidKeyName(const std::string& name) {
   return re.matches(name);
 }
 
-std::optional<Response> checkApiVersion(const Request& request) {
+KeyVaultApiVersion keyVaultApiVersion(std::string_view v) {
+  // The data-plane versions of azure-rest-api-specs (specification/keyvault/data-plane): the
+  // numbered ones up to 7.6 with their previews, then the date-based ones the current SDKs send
+  // by default (@azure/keyvault-keys 4.10: 2025-07-01). Key release exists from 7.3 on.
+  static constexpr std::string_view kWithoutRelease[] = {"2016-10-01",  "7.0", "7.0-preview", "7.1",
+                                                         "7.1-preview", "7.2", "7.2-preview"};
+  static constexpr std::string_view kWithRelease[] = {"7.3",
+                                                      "7.3-preview",
+                                                      "7.4",
+                                                      "7.4-preview.1",
+                                                      "7.5",
+                                                      "7.5-preview.1",
+                                                      "7.6",
+                                                      "7.6-preview.1",
+                                                      "7.6-preview.2",
+                                                      "2025-06-01",
+                                                      "2025-06-01-preview",
+                                                      "2025-07-01",
+                                                      "2025-07-01-preview",
+                                                      "2026-01-01-preview"};
+  for (std::string_view known : kWithRelease) {
+    if (v == known) return KeyVaultApiVersion::WithRelease;
+  }
+  for (std::string_view known : kWithoutRelease) {
+    if (v == known) return KeyVaultApiVersion::WithoutRelease;
+  }
+  return KeyVaultApiVersion::Unknown;
+}
+
+std::optional<Response> checkApiVersion(const Request& request, bool release) {
   if (!request.hasQueryParam("api-version")) {
-    return badParameter("The 'api-version' query parameter is required (7.3 to 7.6).");
+    return badParameter("The 'api-version' query parameter is required.");
   }
   const std::string v = request.queryParam("api-version");
-  static const Pattern re = Pattern::literal(R"(7\.[3-6](-preview(\.[0-9]+)?)?)");
-  if (!re.matches(v)) {
+  const KeyVaultApiVersion known = keyVaultApiVersion(v);
+  if (known == KeyVaultApiVersion::Unknown) {
     return badParameter("The specified version (" + v +
-                        ") is not recognized. Consider using the latest supported version (7.6).");
+                        ") is not recognized. Consider using the latest supported version "
+                        "(2025-07-01).");
+  }
+  if (release && known != KeyVaultApiVersion::WithRelease) {
+    return badParameter("The specified version (" + v +
+                        ") does not support key release. Use version 7.3 or later.");
   }
   return std::nullopt;
 }
@@ -495,7 +529,7 @@ std::optional<Response> checkApiVersion(const Request& request) {
 std::optional<Response> authorizeKeyRequest(EmulatorContext& context, const Request& request,
                                             KeyAction action, const std::string& key_name,
                                             Principal* principal) {
-  if (auto bad = checkApiVersion(request)) return bad;
+  if (auto bad = checkApiVersion(request, action == KeyAction::Release)) return bad;
   StatusOr<Principal> p =
       context.validateBearer(request, EmulatorContext::resourceFor(request.listener));
   if (!p.ok()) return vaultUnauthorized(context, request.listener, p.status().message());

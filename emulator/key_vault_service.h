@@ -25,8 +25,12 @@ class KeyVaultService final : public Service {
 
 inline constexpr const char* kVaultListeners[] = {"vault", "mhsm"};
 
-// 400 BadParameter unless the request has api-version 7.3..7.6 (optionally "-preview[.N]").
-std::optional<Response> checkApiVersion(const Request& request);
+// Key Vault data-plane api-versions (docs/emulator.md has the table).
+enum class KeyVaultApiVersion { Unknown, WithoutRelease, WithRelease };
+KeyVaultApiVersion keyVaultApiVersion(std::string_view api_version);
+// 400 BadParameter unless the request has an api-version Key Vault accepts (and, for `release`,
+// one that has the release operation: 7.3 and later).
+std::optional<Response> checkApiVersion(const Request& request, bool release);
 
 // api-version, then Bearer (401 + challenge), then RBAC for `action` on `key_name` (403). Returns
 // the error response to send, or nullopt after filling *principal.

@@ -222,8 +222,11 @@ Response openidConfiguration(const EmulatorContext& context, const Request& requ
 }  // namespace
 
 bool isSupportedMaaApiVersion(const std::string& api_version) {
+  // The attestation data-plane versions of azure-rest-api-specs that have attest/SevSnpVm or
+  // older versions clients still send.
   return api_version == "2020-10-01" || api_version == "2022-08-01" ||
-         api_version == "2018-09-01-preview" || api_version == "2022-09-01-preview";
+         api_version == "2025-06-01" || api_version == "2018-09-01-preview" ||
+         api_version == "2022-09-01-preview";
 }
 
 void MaaService::registerRoutes(Router& router, EmulatorContext& context) {

@@ -80,6 +80,16 @@ TEST_CASE("IMDS issues string-typed tokens for system- and user-assigned identit
     CHECK(c->getValue<std::string>("appid") == user.client_id);
     CHECK(c->getValue<std::string>("xms_mirid") == user.msi_res_id);
   }
+
+  // The path with a trailing slash, as @azure/identity (MSAL's IMDS source) requests it.
+  HttpResult slash = emu->get(emu->url("imds") +
+                                  "/metadata/identity/oauth2/token/?api-version=2018-02-01&"
+                                  "resource=https%3A%2F%2Fvault.azure.net&client_id=" +
+                                  user.client_id,
+                              {{"Metadata", "true"}});
+  REQUIRE(slash.status == 200);
+  CHECK(claimsOf(slash.json()->getValue<std::string>("access_token"))
+            ->getValue<std::string>("appid") == user.client_id);
   CHECK(emu->stop() == 0);
 }
 

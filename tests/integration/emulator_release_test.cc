@@ -239,7 +239,7 @@ TEST_CASE(
 
   // Default enc, versioned path, nonce echo, other api-versions, the release policy echoed.
   const std::string version = rsa_kid.substr(rsa_kid.rfind('/') + 1);
-  for (const char* api : {"7.3", "7.6"}) {
+  for (const char* api : {"7.3", "7.6", "2025-07-01"}) {
     Released r = verifyRelease(*emu,
                                vault_release.send("POST", "/keys/rsa/" + version + "/release",
                                                   releaseBody(token, "", "nonce-42"), api),
@@ -252,8 +252,12 @@ TEST_CASE(
           "application/json; charset=utf-8");
     CHECK(bundle->getObject("release_policy")->has("data"));
   }
-  expectError(vault_release.send("POST", "/keys/rsa/release", releaseBody(token), "7.2"), 400,
-              "BadParameter");
+  // 7.2 is a Key Vault version, but one without the release operation.
+  HttpResult old_version =
+      vault_release.send("POST", "/keys/rsa/release", releaseBody(token), "7.2");
+  expectError(old_version, 400, "BadParameter");
+  CHECK(old_version.json()->getObject("error")->getValue<std::string>("message") ==
+        "The specified version (7.2) does not support key release. Use version 7.3 or later.");
   // The Crypto Officer may release on Key Vault too; Managed HSM's release role is separate.
   verifyRelease(*emu, vault.send("POST", "/keys/rsa/release", releaseBody(token)),
                 "CKM_RSA_AES_KEY_WRAP");
