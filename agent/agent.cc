@@ -223,7 +223,7 @@ Agent::~Agent() {
 Status Agent::start() {
   if (server_ != nullptr) return failedPreconditionError("the agent is already started");
   StatusOr<std::unique_ptr<HttpServer>> server =
-      HttpServer::start(serverOptions(config_.agent), *router_, listeners_);
+      HttpServer::start(serverOptions(config_.agent), *router_, listeners_, clock_);
   if (!server.ok()) return server.status();
   server_ = std::move(server).value();
   log::info("listening",
