@@ -6,8 +6,9 @@
 //   skr-agent [--config FILE] [--help] [--version]
 //
 // Config: --config FILE or SKR_CONFIG_YAML (inline YAML), then SKR_* overrides (docs/config.md).
-// Signals (one thread, sigwait): SIGTERM / SIGINT drain the requests in flight and exit 0;
-// SIGHUP re-reads the bundles from the state dir (as POST /reload).
+// Signals (blocked everywhere, taken by the main thread with sigwait): SIGTERM / SIGINT drain the
+// requests in flight and exit 0; SIGHUP re-reads the bundles from the state dir (as POST /reload).
+// The agent itself (sockets, server, provisioning and rotation threads) is an Agent (agent.h).
 // Exit codes: 0 after SIGTERM/SIGINT, 2 usage/config, 3 hardening, 10 state dir / sockets / seal,
 // and the setup codes of release::buildReleaseServices.
 #pragma once

@@ -33,8 +33,7 @@
 namespace skr::agent {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-using TimePoint = SteadyClock::time_point;
+using TimePoint = std::chrono::steady_clock::time_point;
 
 // epoll tokens: the two eventfds, then one per listening socket, then connection ids.
 constexpr uint64_t kStopToken = 0;
@@ -216,8 +215,9 @@ struct Completion {
 
 class HttpServer::Impl {
  public:
-  Impl(HttpServerOptions options, RequestHandler& handler, std::vector<ListeningSocket> sockets)
-      : options_(options), handler_(handler), sockets_(std::move(sockets)) {
+  Impl(HttpServerOptions options, RequestHandler& handler, std::vector<ListeningSocket> sockets,
+       Clock& clock)
+      : options_(options), handler_(handler), sockets_(std::move(sockets)), clock_(clock) {
     limits_.max_body_bytes = options_.max_body_bytes;
     limits_.max_header_bytes = options_.max_header_bytes;
     limits_.pause_before_body = true;
@@ -275,6 +275,8 @@ class HttpServer::Impl {
   void wait() {
     if (loop_thread_.joinable()) loop_thread_.join();
   }
+
+  void poke() { wake(); }
 
   std::size_t openConnections() const { return open_connections_.load(); }
 
@@ -356,9 +358,14 @@ class HttpServer::Impl {
         std::lock_guard<std::mutex> lock(completions_mutex_);
         completions_.push_back(Completion{job.connection_id, std::move(response)});
       }
-      const uint64_t one = 1;
-      [[maybe_unused]] const ssize_t written = ::write(wake_fd_, &one, sizeof(one));
+      wake();
     }
+  }
+
+  // Makes the event loop run an iteration: it takes completions and expires due timers.
+  void wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(wake_fd_, &one, sizeof(one));
   }
 
   // Gives free heap pages of every arena back to the kernel. Called after a large request only
@@ -382,12 +389,14 @@ class HttpServer::Impl {
   void eventLoop() {
     epoll_event events[kMaxEvents];
     while (true) {
-      const TimePoint now = SteadyClock::now();
+      const TimePoint now = clock_.steadyNow();
       if (stopping_ && (connections_.empty() || now >= drain_deadline_)) break;
       int timeout_ms = -1;
       std::optional<TimePoint> next;
       if (!timers_.empty()) next = timers_.begin()->first;
       if (stopping_ && (!next || drain_deadline_ < *next)) next = drain_deadline_;
+      // Measured on clock_: a clock that moves without real time passing (a test's FakeClock)
+      // wakes the loop with poke(); a deadline already passed gives a zero wait.
       if (next) {
         const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
         timeout_ms = static_cast<int>(std::clamp<int64_t>(wait, 0, 60000));
@@ -411,7 +420,7 @@ class HttpServer::Impl {
           onConnectionEvent(token, events[i].events);
         }
       }
-      expireTimers(SteadyClock::now());
+      expireTimers(clock_.steadyNow());
     }
     if (!connections_.empty()) {
       log::warning("agent_http_drain_timeout",
@@ -433,7 +442,7 @@ class HttpServer::Impl {
   void beginStop() {
     if (stopping_) return;
     stopping_ = true;
-    drain_deadline_ = SteadyClock::now() + options_.drain_timeout;
+    drain_deadline_ = clock_.steadyNow() + options_.drain_timeout;
     for (const auto& socket : sockets_) {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, socket.fd, nullptr);
     }
@@ -496,7 +505,7 @@ class HttpServer::Impl {
       open_connections_.store(connections_.size());
       ++pool_count_[static_cast<std::size_t>(chosen)];
       if (chosen != Pool::Admin) ++uid_count_[added.peer.uid];
-      setTimer(added, TimerKind::Idle, SteadyClock::now() + options_.idle_timeout);
+      setTimer(added, TimerKind::Idle, clock_.steadyNow() + options_.idle_timeout);
     }
   }
 
@@ -540,7 +549,7 @@ class HttpServer::Impl {
   }
 
   bool evictOne(Pool pool, std::optional<uid_t> uid) {
-    const TimePoint now = SteadyClock::now();
+    const TimePoint now = clock_.steadyNow();
     Connection* lingering = nullptr;
     Connection* idle = nullptr;
     Connection* slowest = nullptr;
@@ -734,7 +743,7 @@ class HttpServer::Impl {
   void consume(Connection& connection, std::string_view bytes) {
     const bool was_started = connection.parser.started();
     if (!was_started) {
-      connection.request_started = SteadyClock::now();
+      connection.request_started = clock_.steadyNow();
       connection.request_bytes = 0;
     }
     std::size_t used = connection.parser.feed(bytes);
@@ -873,7 +882,7 @@ class HttpServer::Impl {
     serializeResponse(response, connection.close_after_write, connection.head_request,
                       connection.out);
     connection.state = ConnectionState::Writing;
-    setTimer(connection, TimerKind::Write, SteadyClock::now() + options_.write_timeout);
+    setTimer(connection, TimerKind::Write, clock_.steadyNow() + options_.write_timeout);
     writeSome(connection);
   }
 
@@ -884,7 +893,7 @@ class HttpServer::Impl {
                            : connection.listener == Listener::Compat ? "compat"
                                                                      : "client";
     const double seconds =
-        std::chrono::duration<double>(SteadyClock::now() - connection.request_started).count();
+        std::chrono::duration<double>(clock_.steadyNow() - connection.request_started).count();
     log::info("request", {{"listener", listener},
                           {"method", ""},
                           {"op", ""},
@@ -935,7 +944,7 @@ class HttpServer::Impl {
       ::shutdown(connection.fd, SHUT_WR);
       connection.state = ConnectionState::Lingering;
       connection.linger_budget = std::max(kMinLingerBytes, 2 * options_.max_body_bytes);
-      setTimer(connection, TimerKind::Linger, SteadyClock::now() + options_.read_timeout);
+      setTimer(connection, TimerKind::Linger, clock_.steadyNow() + options_.read_timeout);
       updateInterest(connection);
       return true;
     }
@@ -945,7 +954,7 @@ class HttpServer::Impl {
     }
     // Ready for the next request: pipelined bytes first, else wait idle.
     connection.state = ConnectionState::Reading;
-    setTimer(connection, TimerKind::Idle, SteadyClock::now() + options_.idle_timeout);
+    setTimer(connection, TimerKind::Idle, clock_.steadyNow() + options_.idle_timeout);
     updateInterest(connection);
     if (!connection.pending.empty()) {
       const uint64_t id = connection.id;  // consume() may close and free the connection
@@ -990,6 +999,7 @@ class HttpServer::Impl {
   HttpServerOptions options_;
   RequestHandler& handler_;
   std::vector<ListeningSocket> sockets_;
+  Clock& clock_;  // steadyNow() for every deadline
   HttpParserLimits limits_;
 
   int epoll_fd_ = -1;
@@ -1034,7 +1044,8 @@ class HttpServer::Impl {
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
                                                         RequestHandler& handler,
-                                                        std::vector<ListeningSocket> sockets) {
+                                                        std::vector<ListeningSocket> sockets,
+                                                        Clock& clock) {
   if (options.workers == 0) return invalidArgumentError("HTTP server needs at least one worker");
   if (options.max_connections == 0) {
     return invalidArgumentError("HTTP server max_connections must be at least 1");
@@ -1053,7 +1064,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions option
   for (const auto& socket : sockets) {
     if (socket.fd < 0) return invalidArgumentError("HTTP server got an invalid listening socket");
   }
-  auto impl = std::make_unique<Impl>(options, handler, std::move(sockets));
+  auto impl = std::make_unique<Impl>(options, handler, std::move(sockets), clock);
   SKR_RETURN_IF_ERROR(impl->init());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -1075,6 +1086,10 @@ void HttpServer::wait() {
 void HttpServer::stop() {
   requestStop();
   wait();
+}
+
+void HttpServer::poke() {
+  impl_->poke();
 }
 
 std::size_t HttpServer::openConnections() const {

@@ -38,7 +38,8 @@
 //    credentials cannot be read is closed.
 //  - Request and response bodies live in SecretBytes, as do the connection's read and write
 //    buffers; nothing here logs a header value or a body.
-// The real monotonic clock drives the timeouts (epoll_wait); the tests are integration-style.
+// Deadlines are read from the injected Clock (steadyNow()); the event loop sleeps in epoll_wait
+// until the next one and poke() wakes it, so tests drive the timeouts with a FakeClock.
 #pragma once
 
 #include <chrono>
@@ -47,6 +48,7 @@
 #include <vector>
 
 #include "agent/http_message.h"
+#include "common/core/clock.h"
 #include "common/core/status.h"
 
 namespace skr::agent {
@@ -81,10 +83,12 @@ class HttpServer {
  public:
   // Validates the options (workers and max_connections >= 1, positive timeouts), puts the
   // listening descriptors into non-blocking mode and starts the event-loop and worker threads.
-  // `handler` must outlive the server. Errors: InvalidArgument, Internal (epoll/eventfd/threads).
+  // `handler` and `clock` (every timeout is measured on clock.steadyNow()) must outlive the
+  // server. Errors: InvalidArgument, Internal (epoll/eventfd/threads).
   static StatusOr<std::unique_ptr<HttpServer>> start(HttpServerOptions options,
                                                      RequestHandler& handler,
-                                                     std::vector<ListeningSocket> sockets);
+                                                     std::vector<ListeningSocket> sockets,
+                                                     Clock& clock);
 
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -102,6 +106,10 @@ class HttpServer {
   void wait();
   // requestStop() + wait().
   void stop();
+  // Wakes the event loop so it reads the clock again and acts on every deadline that passed
+  // (for a Clock that moved without real time passing, e.g. a test's FakeClock). Only writes to
+  // an eventfd: async-signal-safe, any thread, any number of times.
+  void poke();
 
   // Connections currently open (for /status and metrics); thread-safe.
   std::size_t openConnections() const;

@@ -1,7 +1,9 @@
 // Integration-style tests of the HTTP server on real Unix sockets in a temp dir. Every wait is
-// bounded (SO_RCVTIMEO); the only waits are the server's own short timeouts.
+// bounded (SO_RCVTIMEO). The timeout tests run the server on a FakeClock: they move its time past
+// a deadline and poke() the event loop instead of waiting for the deadline in real time.
 #include "agent/http_server.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 
 #include "agent/unix_socket.h"
 #include "common/encoding/json_string.h"
+#include "tests/fakes/fake_clock.h"
 #include "tests/unit/agent/socket_test_dir.h"
 
 namespace skr::agent {
@@ -198,7 +201,8 @@ struct TestServer {
   std::optional<UnixListeningSocket> admin_socket;
   std::unique_ptr<HttpServer> server;
 
-  TestServer(RequestHandler& handler, HttpServerOptions options) {
+  // `clock` drives the server's timeouts (a FakeClock in the timeout tests).
+  TestServer(RequestHandler& handler, HttpServerOptions options, Clock& clock = systemClock()) {
     UnixSocketOptions socket_options;
     socket_options.path = dir.file("c.sock");
     auto client = UnixListeningSocket::create(socket_options);
@@ -210,7 +214,7 @@ struct TestServer {
     admin_socket.emplace(std::move(*admin));
     auto started = HttpServer::start(
         options, handler,
-        {{client_socket->fd(), Listener::Client}, {admin_socket->fd(), Listener::Admin}});
+        {{client_socket->fd(), Listener::Client}, {admin_socket->fd(), Listener::Admin}}, clock);
     REQUIRE(started.ok());
     server = std::move(*started);
   }
@@ -230,7 +234,31 @@ bool openConnectionsReach(const HttpServer& server, std::size_t count) {
   return true;
 }
 
-std::string get(std::string_view path, std::string_view extra = "") {
+// True when `client` has bytes (or the end of the stream) to read now, without waiting.
+bool readableNow(const Client& client) {
+  pollfd ready{client.fd(), POLLIN, 0};
+  return ::poll(&ready, 1, 0) == 1;
+}
+
+std::string get(std::string_view path, std::string_view extra = "");
+
+// A round trip on a fresh admin connection. When it is answered, the event loop has consumed
+// every byte sent to it before and expired every deadline due at the clock's current time (it
+// reads the clock after each batch of events, and an answer takes a second batch).
+void barrier(const TestServer& test) {
+  Client probe(test.adminPath());
+  REQUIRE(probe.send(get("/barrier", "Connection: close\r\n")));
+  REQUIRE(probe.read());
+  REQUIRE(probe.closedByServer());
+}
+
+// Moves the server's fake time on and wakes its event loop to act on it.
+void advance(skr::testing::FakeClock& clock, const TestServer& test, std::chrono::milliseconds by) {
+  clock.advance(by);
+  test.server->poke();
+}
+
+std::string get(std::string_view path, std::string_view extra) {
   return "GET " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n" + std::string(extra) +
          "\r\n";
 }
@@ -363,6 +391,27 @@ TEST_CASE("server lets a client finish sending an oversized body and read the 41
   CHECK(openConnectionsReach(*test.server, 0));
 }
 
+TEST_CASE("server closes a refused connection that still lingers once read_timeout has passed") {
+  EchoHandler handler;
+  HttpServerOptions options;
+  options.max_body_bytes = 1000;
+  options.read_timeout = 5s;
+  skr::testing::FakeClock clock;
+  TestServer test(handler, options, clock);
+  Client client(test.clientPath());
+  REQUIRE(client.send("POST /k HTTP/1.1\r\nContent-Length: 1001\r\n\r\n"));
+  const auto response = client.read();
+  REQUIRE(response);
+  CHECK(response->status == 413);
+  CHECK(client.closedByServer());  // its write side; it lingers, reading what the client sends
+  barrier(test);
+  advance(clock, test, 4999ms);
+  barrier(test);
+  CHECK(test.server->openConnections() == 1);
+  advance(clock, test, 1ms);
+  CHECK(openConnectionsReach(*test.server, 0));
+}
+
 TEST_CASE("server answers malformed requests 400 and 431 in AKV shape and closes") {
   EchoHandler handler;
   HttpServerOptions options;
@@ -418,75 +467,88 @@ TEST_CASE("server sends 100 Continue to a client that expects it") {
   CHECK(response->body == echoBody("POST", "/c", "data", "client"));
 }
 
-TEST_CASE("server answers 408 to half a request within the read timeout and closes") {
+TEST_CASE("server answers 408 to half a request when the read timeout passes, not before") {
   EchoHandler handler;
   HttpServerOptions options;
-  options.read_timeout = 300ms;
-  TestServer test(handler, options);
+  options.read_timeout = 5s;
+  skr::testing::FakeClock clock;
+  TestServer test(handler, options, clock);
   Client client(test.clientPath());
-  const auto start = std::chrono::steady_clock::now();
   REQUIRE(client.send("POST /k HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+  barrier(test);  // the request's first byte is in: its deadline runs from now
+  advance(clock, test, 4999ms);
+  barrier(test);
+  CHECK_FALSE(readableNow(client));  // 1 ms before the deadline: no answer, still open
+  advance(clock, test, 1ms);
   const auto response = client.read();
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   REQUIRE(response);
   CHECK(response->status == 408);
   CHECK(response->body ==
         "{\"error\":{\"code\":\"RequestTimeout\",\"message\":\"the request was not received "
-        "completely within 300 ms\"}}");
+        "completely within 5000 ms\"}}");
   CHECK(client.closedByServer());
-  CHECK(elapsed >= 290ms);
-  CHECK(elapsed < 2s);
 }
 
 TEST_CASE("server read timeout covers the whole request, so trickling bytes does not extend it") {
   EchoHandler handler;
   HttpServerOptions options;
   options.read_timeout = 300ms;
-  TestServer test(handler, options);
+  skr::testing::FakeClock clock;
+  TestServer test(handler, options, clock);
   Client client(test.clientPath());
   const std::string request = get("/slowloris", "X-Pad: " + std::string(100, 'p') + "\r\n");
-  const auto start = std::chrono::steady_clock::now();
   std::size_t sent = 0;
-  // One byte every 20 ms would take over 2 s; the server must cut it off at about 300 ms.
-  while (sent + 1 < request.size() && std::chrono::steady_clock::now() - start < 3s) {
-    if (!client.send(request.substr(sent, 1))) break;
-    ++sent;
-    std::this_thread::sleep_for(20ms);  // the slow client's pace
-    if (std::chrono::steady_clock::now() - start > 400ms) break;
+  REQUIRE(client.send(request.substr(sent++, 1)));
+  barrier(test);  // the first byte is in: the deadline runs from now
+  // One byte every 20 ms would take over 2 s; at 300 ms the server must cut it off.
+  for (int step = 1; step < 15; ++step) {
+    advance(clock, test, 20ms);
+    REQUIRE(client.send(request.substr(sent++, 1)));
   }
+  barrier(test);
+  CHECK_FALSE(readableNow(client));  // 280 ms: still reading
+  advance(clock, test, 20ms);
   const auto response = client.read();
   REQUIRE(response);
   CHECK(response->status == 408);
-  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(sent < request.size());
 }
 
 TEST_CASE("server closes an idle keep-alive connection silently after the idle timeout") {
   EchoHandler handler;
   HttpServerOptions options;
-  options.idle_timeout = 300ms;
-  TestServer test(handler, options);
+  options.idle_timeout = 30s;
+  skr::testing::FakeClock clock;
+  TestServer test(handler, options, clock);
   Client client(test.clientPath());
   REQUIRE(client.send(get("/first")));
   REQUIRE(client.read());
-  const auto start = std::chrono::steady_clock::now();
+  barrier(test);  // the response is written: the connection is idle from now
+  advance(clock, test, 29999ms);
+  barrier(test);
+  CHECK_FALSE(readableNow(client));
+  CHECK(test.server->openConnections() == 1);
+  advance(clock, test, 1ms);
   CHECK(client.closedByServer());
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  CHECK(elapsed >= 250ms);
-  CHECK(elapsed < 2s);
   CHECK(test.server->openConnections() == 0);
 }
 
 TEST_CASE("server closes a connection whose client does not read its response in time") {
   EchoHandler handler;
   HttpServerOptions options;
-  options.write_timeout = 300ms;
-  TestServer test(handler, options);
+  options.write_timeout = 5s;
+  skr::testing::FakeClock clock;
+  TestServer test(handler, options, clock);
   Client client(test.clientPath());
   REQUIRE(client.send(get("/large")));  // 8 MiB answer, never read
-  REQUIRE(openConnectionsReach(*test.server, 1));
-  const auto start = std::chrono::steady_clock::now();
+  // The first bytes arrived: the write deadline was set before they went out.
+  pollfd ready{client.fd(), POLLIN, 0};
+  REQUIRE(::poll(&ready, 1, 5000) == 1);
+  advance(clock, test, 4999ms);
+  barrier(test);
+  CHECK(test.server->openConnections() == 1);
+  advance(clock, test, 1ms);
   CHECK(openConnectionsReach(*test.server, 0));
-  CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
 TEST_CASE("server keeps answering a well-behaved client while 300 idle connections are open") {
@@ -588,13 +650,40 @@ TEST_CASE("server stop drains an in-flight slow request, then closes and returns
   CHECK(test.server->openConnections() == 0);
 }
 
+TEST_CASE("server stop closes what is still in flight once drain_timeout has passed") {
+  SlowHandler handler;
+  HttpServerOptions options;
+  options.drain_timeout = 10s;
+  skr::testing::FakeClock clock;
+  TestServer test(handler, options, clock);
+  Client busy(test.clientPath());
+  Client idle(test.clientPath());
+  REQUIRE(busy.send(get("/slow")));
+  REQUIRE(handler.entered(5s));
+  REQUIRE(openConnectionsReach(*test.server, 2));
+
+  auto stopped = std::async(std::launch::async, [&] { test.server->stop(); });
+  CHECK(idle.closedByServer());  // the drain has begun: its deadline runs from now
+  advance(clock, test, 9999ms);
+  pollfd ready{busy.fd(), POLLIN, 0};
+  CHECK(::poll(&ready, 1, 50) == 0);  // still draining
+  advance(clock, test, 1ms);
+  CHECK(busy.closedByServer());  // closed without an answer
+  CHECK(test.server->openConnections() == 0);
+  // The handler still running is waited for before stop() returns.
+  CHECK(stopped.wait_for(0ms) == std::future_status::timeout);
+  handler.release();
+  REQUIRE(stopped.wait_for(5s) == std::future_status::ready);
+}
+
 TEST_CASE("server start rejects invalid options") {
   EchoHandler handler;
   HttpServerOptions options;
   options.workers = 0;
-  CHECK(HttpServer::start(options, handler, {{0, Listener::Client}}).status().message() ==
-        "HTTP server needs at least one worker");
-  CHECK(HttpServer::start({}, handler, {}).status().message() ==
+  CHECK(HttpServer::start(options, handler, {{0, Listener::Client}}, systemClock())
+            .status()
+            .message() == "HTTP server needs at least one worker");
+  CHECK(HttpServer::start({}, handler, {}, systemClock()).status().message() ==
         "HTTP server has no listening socket");
 }
 
@@ -670,8 +759,7 @@ TEST_CASE("server answers 503 ServerBusy when a body would pass max_buffered_bod
   TestServer test(handler, options);
   Client first(test.clientPath());
   REQUIRE(first.send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc"));
-  REQUIRE(openConnectionsReach(*test.server, 1));
-  std::this_thread::sleep_for(50ms);  // the first body's 1000 bytes are reserved
+  barrier(test);  // the first body's 1000 bytes are reserved
   Client second(test.clientPath());
   REQUIRE(second.send("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
   const auto busy = second.read();
@@ -696,18 +784,20 @@ TEST_CASE("server answers 408 when the head is not in within header_timeout") {
   HttpServerOptions options;
   options.header_timeout = 200ms;
   options.read_timeout = 3s;
-  TestServer test(handler, options);
+  skr::testing::FakeClock clock;
+  TestServer test(handler, options, clock);
   Client client(test.clientPath());
-  const auto start = std::chrono::steady_clock::now();
   REQUIRE(client.send("GET /slow HTTP/1.1\r\nHost: x\r\n"));
+  barrier(test);
+  advance(clock, test, 199ms);
+  barrier(test);
+  CHECK_FALSE(readableNow(client));
+  advance(clock, test, 1ms);
   const auto response = client.read();
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   REQUIRE(response);
   CHECK(response->status == 408);
   CHECK(response->body.find("request line and headers were not received within 200 ms") !=
         std::string::npos);
-  CHECK(elapsed >= 190ms);
-  CHECK(elapsed < 2s);
 }
 
 TEST_CASE(
@@ -715,13 +805,13 @@ TEST_CASE(
   EchoHandler handler;
   HttpServerOptions options;
   options.max_connections = 2;
-  TestServer test(handler, options);
+  skr::testing::FakeClock clock;  // both partial requests started at the same time
+  TestServer test(handler, options, clock);
   Client slow(test.clientPath());
   REQUIRE(slow.send("G"));
-  std::this_thread::sleep_for(100ms);
   Client faster(test.clientPath());
   REQUIRE(faster.send("GET /x HTTP/1.1\r\nHost: x\r\n"));
-  std::this_thread::sleep_for(100ms);
+  barrier(test);  // both are partial requests now, not idle connections
   Client newcomer(test.clientPath());
   REQUIRE(newcomer.send(get("/new")));
   const auto served = newcomer.read();
