@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# ctest entry "node-jose: ...": starts skr-emulator on a temporary state dir, runs
-# verify-emulator.mjs (npm jose + node:crypto) against it, stops the emulator and cleans up on every
-# exit path. A missing node or tests/node/node_modules is a FAILURE (run scripts/setup), not a skip.
-# Usage: tests/node/run-check.sh PATH/TO/skr-emulator PATH/TO/skrctl
+# ctest entries "node-jose: ..." and "node-azure-sdk: ...": starts skr-emulator on a temporary
+# state dir, runs verify-emulator.mjs (npm jose + node:crypto) or azure-sdk.mjs (Microsoft's Azure
+# SDK for JavaScript) against it, stops the emulator and cleans up on every exit path. A missing
+# node or tests/node/node_modules is a FAILURE (run scripts/setup), not a skip.
+# Usage: tests/node/run-check.sh PATH/TO/skr-emulator PATH/TO/skrctl [verify-emulator|azure-sdk]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [[ $# -ne 2 ]]; then
-  echo "run-check: usage: $0 SKR_EMULATOR SKRCTL" >&2
+if [[ $# -lt 2 || $# -gt 3 ]]; then
+  echo "run-check: usage: $0 SKR_EMULATOR SKRCTL [verify-emulator|azure-sdk]" >&2
   exit 2
 fi
 emulator=$1
 skrctl=$2
+script=${3:-verify-emulator}
+case $script in
+  verify-emulator|azure-sdk) ;;
+  *) echo "run-check: unknown check '$script' (verify-emulator | azure-sdk)" >&2; exit 2 ;;
+esac
 
 if ! command -v node >/dev/null; then
   echo "run-check: FAIL: 'node' is not installed; run scripts/setup (installs nodejs, npm and tests/node/node_modules)" >&2
   exit 1
 fi
-if [[ ! -f "$here/node_modules/jose/package.json" ]]; then
+if [[ ! -f "$here/node_modules/jose/package.json" ||
+      ! -f "$here/node_modules/@azure/keyvault-keys/package.json" ]]; then
   echo "run-check: FAIL: $here/node_modules is missing; run scripts/setup (npm ci --prefix tests/node)" >&2
   exit 1
 fi
@@ -86,5 +93,13 @@ if [[ ! -f "$state/emu/endpoints.env" ]]; then
 fi
 
 start=$(date +%s)
-node "$here/verify-emulator.mjs" --state "$state/emu" --skrctl "$skrctl"
+if [[ $script == azure-sdk ]]; then
+  # The SDK trusts the emulator's CA through Node's NODE_EXTRA_CA_CERTS, and finds the emulated
+  # IMDS through AZURE_POD_IDENTITY_AUTHORITY_HOST, as an app developer would set them.
+  imds_url=$(sed -n "s/^SKR_EMULATOR_IMDS_URL='\(.*\)'$/\1/p" "$state/emu/endpoints.env")
+  NODE_EXTRA_CA_CERTS="$state/emu/ca.pem" AZURE_POD_IDENTITY_AUTHORITY_HOST="$imds_url" \
+    node "$here/azure-sdk.mjs" --state "$state/emu" --skrctl "$skrctl"
+else
+  node "$here/verify-emulator.mjs" --state "$state/emu" --skrctl "$skrctl"
+fi
 echo "run-check: node check passed in $(( $(date +%s) - start )) s"
