@@ -202,19 +202,20 @@ std::vector<Command> reportCommands() {
       reportShow});
   commands.push_back(Command{
       "report verify",
-      "report verify --report FILE --cert VCEK_OR_VLEK --chain ASK_ARK_PEM [--trust-ark PEM] "
+      "report verify --report FILE --cert VCEK_OR_VLEK --chain PEM_BUNDLE [--trust-ark PEM] "
       "[--at RFC3339] [--json]",
       "Verify an SEV-SNP report locally, as MAA does, against AMD's pinned roots.",
       "Checks, in order: the ARK is a pinned AMD root (Milan, Genoa, Turin; by SHA-256) or one\n"
       "given with --trust-ark; ASK/ASVK <- ARK and VCEK/VLEK <- ASK/ASVK (RSASSA-PSS SHA-384),\n"
       "each valid at --at (default now); the report signature (ECDSA P-384 SHA-384); report\n"
       "fields; the signing key kind; hwID == CHIP_ID; the key's TCB == REPORTED_TCB.\n"
-      "--cert accepts PEM or DER; --chain is the PEM bundle ASK then ARK (THIM's\n"
-      "certificateChain or KDS cert_chain).\n"
+      "--cert accepts PEM or DER; --chain is a PEM bundle: THIM's certificateChain, a KDS\n"
+      "cert_chain (ASK or ASVK, then ARK), or ARK, ASK and ASVK in one file in any order (the\n"
+      "intermediate that signed --cert is used: ASK for a VCEK, ASVK for a VLEK).\n"
       "Exit codes: 0 verified, 9 a check failed (one line names it), 2 usage or unreadable input.",
       {{"report", true, "FILE", "raw 1184-byte report", true},
        {"cert", true, "FILE", "VCEK or VLEK certificate, PEM or DER", true},
-       {"chain", true, "FILE", "PEM bundle: ASK (or ASVK) then ARK", true},
+       {"chain", true, "FILE", "PEM bundle: ASK and/or ASVK, and ARK, in any order", true},
        {"trust-ark", true, "PEM", "also trust this root (e.g. the emulated chip's ARK)"},
        {"at", true, "RFC3339", "verification time, e.g. 2026-01-02T03:04:05Z"},
        {"json", false, "", "print the result as JSON"}},

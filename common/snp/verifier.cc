@@ -61,6 +61,62 @@ std::string sha256Hex(const crypto::Certificate& c) {
   return encoding::hexEncode(c.sha256Fingerprint());
 }
 
+// The chain in the order verify() reads it: [intermediate, ARK], [intermediate] or []. Real tools
+// hand out bundles in other shapes: KDS cert_chain is ASK (or ASVK) then ARK, and operators
+// concatenate ASK, ASVK and ARK into one file in any order. A two-certificate chain is taken as
+// given unless its first certificate is the self-issued one (then the two are swapped); from
+// three on (repeated certificates count once), the root is the one self-issued certificate and
+// the intermediate is the one that signed the VCEK or VLEK (else the one named as its issuer), so
+// a VCEK report takes the ASK and a VLEK report the ASVK from the same bundle.
+StatusOr<std::vector<crypto::Certificate>> arrangeChain(
+    const std::vector<crypto::Certificate>& given, const crypto::Certificate& vek) {
+  if (given.size() <= 1) return given;
+  if (given.size() == 2) {
+    if (given[0].isSelfIssued() && !given[1].isSelfIssued()) {
+      return std::vector<crypto::Certificate>{given[1], given[0]};
+    }
+    return given;
+  }
+  std::vector<crypto::Certificate> chain;
+  for (const crypto::Certificate& c : given) {
+    const bool repeated =
+        std::any_of(chain.begin(), chain.end(),
+                    [&](const crypto::Certificate& d) { return d.der() == c.der(); });
+    if (!repeated) chain.push_back(c);
+  }
+  std::vector<crypto::Certificate> roots;
+  std::vector<crypto::Certificate> intermediates;
+  for (const crypto::Certificate& c : chain)
+    (c.isSelfIssued() ? roots : intermediates).push_back(c);
+  if (chain.size() > 3 || roots.size() > 1 || intermediates.empty()) {
+    return checkFailed(StatusCode::InvalidArgument, "ark",
+                       "chain has " + std::to_string(chain.size()) + " certificates (" +
+                           std::to_string(roots.size()) +
+                           " self-signed), expected an ARK and the ASK and/or ASVK, in any order");
+  }
+  const crypto::Certificate* intermediate = nullptr;
+  for (const crypto::Certificate& c : intermediates) {
+    if (vek.verifySignedBy(c).ok()) intermediate = &c;
+  }
+  for (const crypto::Certificate& c : intermediates) {
+    if (intermediate == nullptr && c.subjectCommonName() == vek.issuerCommonName()) {
+      intermediate = &c;
+    }
+  }
+  if (intermediate == nullptr) {
+    std::string names;
+    for (const crypto::Certificate& c : intermediates) {
+      names += (names.empty() ? "" : ", ") + nameOf(c);
+    }
+    return checkFailed(
+        StatusCode::DataLoss, isVlekCertificate(vek) ? "vlek" : "vcek",
+        nameOf(vek) + " is signed by none of the chain's intermediates (" + names + ")");
+  }
+  std::vector<crypto::Certificate> arranged{*intermediate};
+  if (!roots.empty()) arranged.push_back(roots.front());
+  return arranged;
+}
+
 // The trusted root: the presented one if pinned or explicitly trusted, else (omitted) the pinned
 // ARK of `generation` or an explicitly trusted ARK that signed `intermediate`.
 struct TrustedArk {
@@ -113,7 +169,7 @@ StatusOr<TrustedArk> selectArk(const std::vector<crypto::Certificate>& chain, Ge
 }
 
 StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& vek,
-                                    const std::vector<crypto::Certificate>& chain,
+                                    const std::vector<crypto::Certificate>& given_chain,
                                     const VerifyOptions& options) {
   VerificationResult result;
   const crypto::TimePoint at = options.at.value_or(std::chrono::system_clock::now());
@@ -129,11 +185,8 @@ StatusOr<VerificationResult> verify(ByteView bytes, const crypto::Certificate& v
   }
   result.passed_checks.emplace_back("report");
 
-  if (chain.size() > 2) {
-    return checkFailed(StatusCode::InvalidArgument, "ark",
-                       "chain has " + std::to_string(chain.size()) +
-                           " certificates, expected [ASK or ASVK, ARK], [ASK or ASVK] or none");
-  }
+  SKR_ASSIGN_OR_RETURN(const std::vector<crypto::Certificate> chain,
+                       arrangeChain(given_chain, vek));
 
   const std::string extensions_check = key_check + "-extensions";
   StatusOr<VcekExtensions> ext = parseVcekExtensions(vek);

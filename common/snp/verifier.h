@@ -62,7 +62,8 @@ struct VerificationResult {
 
 // Verifies `report_bytes` (exactly kReportSize bytes) signed by `vek` (a VCEK or VLEK).
 // `chain` is [ASK or ASVK, ARK], [ASK or ASVK] (the pinned ARK of the key's generation is used)
-// or empty (the pinned intermediate and ARK are used). Returns the first failing check.
+// or empty (the pinned intermediate and ARK are used); also [ARK, intermediate], or ARK, ASK and
+// ASVK in any order (the intermediate that signed `vek` is used). Returns the first failing check.
 StatusOr<VerificationResult> verifyReport(ByteView report_bytes, const crypto::Certificate& vek,
                                           const std::vector<crypto::Certificate>& chain,
                                           const VerifyOptions& options);

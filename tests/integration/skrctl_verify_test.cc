@@ -65,6 +65,30 @@ TEST_CASE("skrctl report verify accepts both real fixture reports at a pinned ti
   CHECK(go.out.find("\"ark_pinned\":true") != std::string::npos);
 }
 
+TEST_CASE("skrctl report verify takes a bundle of ARK, ASVK and ASK in one file, in any order") {
+  // As an operator builds one from AMD KDS's VCEK and VLEK cert_chain files.
+  const std::string ask_ark = readAll(kAci + "/ask_ark.pem");
+  const std::string::size_type split = ask_ark.find("-----BEGIN CERTIFICATE-----", 1);
+  REQUIRE(split != std::string::npos);
+  const std::string ask = ask_ark.substr(0, split);
+  const std::string ark = ask_ark.substr(split);
+  const std::string asvk = readAll(kData + "/amd/milan_asvk.pem");
+  TempDir dir;
+  for (const std::string& bundle : {ark + asvk + ask, asvk + ask + ark, ark + ask}) {
+    ProcessResult r = verify(kAci + "/report.bin", kAci + "/vcek.pem",
+                             dir.write("bundle.pem", bundle), {"--at", kAt});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.rfind("verified: AMD Milan root", 0) == 0);
+  }
+  // Two roots in one bundle are refused, naming the check (exit 9).
+  ProcessResult two_roots = verify(
+      kAci + "/report.bin", kAci + "/vcek.pem",
+      dir.write("bundle.pem", ask + ark + readAll(kData + "/amd/genoa_ark.pem")), {"--at", kAt});
+  CHECK(two_roots.exit_code == 9);
+  CHECK(two_roots.err.find("ark: chain has 3 certificates (2 self-signed)") != std::string::npos);
+}
+
 TEST_CASE("skrctl report verify fails with exit 9 after any flipped byte of the signed region") {
   const std::string original = readAll(kAci + "/report.bin");
   TempDir dir;

@@ -1,5 +1,6 @@
 #include "common/snp/verifier.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -419,11 +420,68 @@ TEST_CASE("a certificate without AMD's extensions fails the vcek-extensions chec
                  StatusCode::InvalidArgument, "vcek-extensions: certificate '");
 }
 
-TEST_CASE("a chain of more than two certificates is refused", "[snp][verifier]") {
+TEST_CASE("a bundle of ARK, ASK and ASVK in any order verifies a VCEK report through the ASK",
+          "[snp][verifier]") {
   Fixture f = aci();
+  const crypto::Certificate asvk = pinned(Generation::Milan, AmdKeyRole::Asvk);
+  const crypto::Certificate& ask = f.chain[0];
+  const crypto::Certificate& ark = f.chain[1];
+  const std::vector<std::vector<crypto::Certificate>> bundles = {
+      {ark, ask}, {ask, ark, asvk}, {ark, asvk, ask}, {asvk, ask, ark}, {ask, ark, ark}};
+  for (std::size_t i = 0; i < bundles.size(); ++i) {
+    StatusOr<VerificationResult> r = verifyReport(f.report, f.vcek, bundles[i], atPinnedTime());
+    INFO("bundle " << i << ": " << r.status().toString());
+    REQUIRE(r.ok());
+    CHECK(r->passed_checks == kAllChecks);
+    CHECK(r->ark_pinned);
+  }
+}
+
+TEST_CASE("a bundle of ARK, ASK and ASVK verifies a VLEK report through the ASVK",
+          "[snp][verifier]") {
+  Bytes report = readTestData("snp/aci-milan-v2/report.bin");
+  report[0x48] = static_cast<uint8_t>(1 << 2);  // SIGNING_KEY = VLEK
+  auto ark = mintCertificate("ARK-Milan", "ARK-Milan", nullptr, {});
+  auto ask = mintCertificate("SEV-Milan", "ARK-Milan", &ark.key, {});
+  auto asvk = mintCertificate("SEV-VLEK-Milan", "ARK-Milan", &ark.key, {});
+  auto vlek =
+      mintCertificate("SEV-VLEK", "SEV-VLEK-Milan", &asvk.key,
+                      skr::testing::amdVcekExtensions("Milan-B0", 3, 0, 8, 115, std::nullopt));
+  signReport(report, vlek.key);
+  VerifyOptions o = atPinnedTime();
+  o.extra_trusted_arks = {ark.certificate};
+  for (const std::vector<crypto::Certificate>& bundle :
+       {std::vector<crypto::Certificate>{ask.certificate, ark.certificate, asvk.certificate},
+        {asvk.certificate, ask.certificate, ark.certificate},
+        {ark.certificate, ask.certificate, asvk.certificate}}) {
+    StatusOr<VerificationResult> r = verifyReport(report, vlek.certificate, bundle, o);
+    INFO(r.status().toString());
+    REQUIRE(r.ok());
+    CHECK(std::find(r->passed_checks.begin(), r->passed_checks.end(), "asvk") !=
+          r->passed_checks.end());
+    CHECK(r->signing_key == SigningKey::Vlek);
+  }
+}
+
+TEST_CASE("a bundle with two roots, four certificates or no signing intermediate is refused",
+          "[snp][verifier]") {
+  Fixture f = aci();
+  const crypto::Certificate genoa_ark = pinned(Generation::Genoa, AmdKeyRole::Ark);
   requireFailure(
-      verifyReport(f.report, f.vcek, {f.chain[0], f.chain[1], f.chain[1]}, atPinnedTime()),
-      StatusCode::InvalidArgument, "ark: chain has 3 certificates");
+      verifyReport(f.report, f.vcek, {f.chain[0], f.chain[1], genoa_ark}, atPinnedTime()),
+      StatusCode::InvalidArgument, "ark: chain has 3 certificates (2 self-signed)");
+  requireFailure(verifyReport(f.report, f.vcek,
+                              {f.chain[0], f.chain[1], pinned(Generation::Milan, AmdKeyRole::Asvk),
+                               pinned(Generation::Genoa, AmdKeyRole::Ask)},
+                              atPinnedTime()),
+                 StatusCode::InvalidArgument, "ark: chain has 4 certificates");
+  requireFailure(verifyReport(f.report, f.vcek,
+                              {pinned(Generation::Genoa, AmdKeyRole::Ask),
+                               pinned(Generation::Genoa, AmdKeyRole::Asvk), f.chain[1]},
+                              atPinnedTime()),
+                 StatusCode::DataLoss,
+                 "vcek: SEV-VCEK is signed by none of the chain's intermediates (SEV-Genoa, "
+                 "SEV-VLEK-Genoa)");
 }
 
 }  // namespace
