@@ -139,6 +139,9 @@ int runSkrAgent(const std::vector<std::string>& args) {
                 "fix the configuration key named in the message (see docs/config.md)");
   }
   log::setMinLevel(loaded->log.level);
+  // validateConfig accepted it: json or text.
+  if (StatusOr<log::Format> format = log::parseFormat(loaded->log.format); format.ok())
+    log::setFormat(*format);
 
   http::RandomJitter jitter;
   std::variant<std::unique_ptr<Agent>, AgentSetupFailure> created =

@@ -205,6 +205,9 @@ int runSkrInit(const std::vector<std::string>& args, const InitCommandSeams& sea
   }
   const config::Config& config = *loaded;
   log::setMinLevel(config.log.level);
+  // validateConfig accepted it: json or text.
+  if (StatusOr<log::Format> format = log::parseFormat(config.log.format); format.ok())
+    log::setFormat(*format);
   if (config.keys.empty()) {
     Status status(StatusCode::InvalidArgument, "keys: no key is configured");
     logOutcome({ExitCode::Usage, "config", "", "", status.toString(),

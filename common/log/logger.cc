@@ -1,5 +1,6 @@
 #include "common/log/logger.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <mutex>
 
 #include "common/core/warnings.h"
+#include "common/encoding/json_string.h"
 #include "common/encoding/json_writer.h"
 
 namespace skr::log {
@@ -33,6 +35,7 @@ Sink& currentSink() {
 }
 
 std::atomic<int> g_min_level{static_cast<int>(Level::Info)};
+std::atomic<int> g_format{static_cast<int>(Format::Json)};
 
 std::string timestamp() {
   const auto now = std::chrono::system_clock::now();
@@ -46,6 +49,47 @@ std::string timestamp() {
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(millis));
   return buf;
+}
+
+// A text-format value: bare when it is a short run of characters that cannot be mistaken for
+// structure (no space, quote, '=', control or non-ASCII byte), else quoted and escaped as the
+// JSON format escapes it, so a value can never start a new line or a new field.
+void appendTextValue(std::string& line, std::string_view value) {
+  const bool bare =
+      !value.empty() && value.size() <= 256 && std::all_of(value.begin(), value.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u > 0x20 && u < 0x7f && c != '"' && c != '=' && c != '\\';
+      });
+  if (bare) {
+    line.append(value);
+  } else {
+    json::appendQuotedPrintable(line, value);
+  }
+}
+
+// "<ts> <level> <event> key=value ...": for people reading a terminal (log.format: text).
+std::string textLine(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  std::string line = timestamp();
+  line += ' ';
+  const std::string_view name = levelName(level);
+  line.append(name).append(name.size() < 7 ? 7 - name.size() : 0, ' ');
+  line += ' ';
+  appendTextValue(line, event);
+  for (const Field& f : fields) {
+    line += ' ';
+    appendTextValue(line, f.key);
+    line += '=';
+    if (const auto* s = std::get_if<std::string>(&f.value)) {
+      appendTextValue(line, *s);
+    } else if (const auto* i = std::get_if<int64_t>(&f.value)) {
+      line += std::to_string(*i);
+    } else if (const auto* b = std::get_if<bool>(&f.value)) {
+      line += *b ? "true" : "false";
+    } else {
+      line += json::Writer().number(std::get<double>(f.value)).take();
+    }
+  }
+  return line;
 }
 
 void logCoreWarning(std::string_view event, std::string_view reason, core::WarningNumber number) {
@@ -83,8 +127,28 @@ Level minLevel() {
   return static_cast<Level>(g_min_level.load());
 }
 
+void setFormat(Format format) {
+  g_format = static_cast<int>(format);
+}
+Format format() {
+  return static_cast<Format>(g_format.load());
+}
+
+StatusOr<Format> parseFormat(std::string_view name) {
+  if (name == "json") return Format::Json;
+  if (name == "text") return Format::Text;
+  return invalidArgumentError("unknown log format '" + std::string(name) +
+                              "', expected json | text");
+}
+
 void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_min_level.load()) return;
+  if (format() == Format::Text) {
+    const std::string text = textLine(level, event, fields);
+    std::lock_guard lock(sinkMutex());
+    currentSink()(level, text);
+    return;
+  }
   json::Writer line;
   line.beginObject().member("ts", timestamp()).member("level", levelName(level));
   line.key("event").printableString(event);

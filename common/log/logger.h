@@ -1,4 +1,5 @@
-// Structured logging: one JSON object per line (DESIGN.md §10).
+// Structured logging: one JSON object per line (DESIGN.md §10), or, with log.format: text, one
+// "<ts> <level> <event> key=value ..." line for people reading a terminal.
 // Callers pass an event name and typed fields; nothing here formats secrets, and callers must not
 // pass them (tokens are described, never logged: see the redaction helpers of the http module).
 // Thread-safe: lines are written whole under a mutex.
@@ -10,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <variant>
+
+#include "common/core/status.h"
 
 namespace skr::log {
 
@@ -38,7 +41,15 @@ Sink setSink(Sink sink);
 void setMinLevel(Level level);
 Level minLevel();
 
-// Formats {"ts":"<RFC 3339 UTC>","level":"...","event":"...",<fields>} and hands it to the sink.
+enum class Format { Json, Text };
+void setFormat(Format format);
+Format format();
+// "json" or "text" (log.format); InvalidArgument otherwise.
+StatusOr<Format> parseFormat(std::string_view name);
+
+// Formats {"ts":"<RFC 3339 UTC>","level":"...","event":"...",<fields>} (Format::Json) or
+// `<ts> <level> <event> key=value ...` (Format::Text; a value with a space, quote, '=', control or
+// non-ASCII byte is quoted and escaped as in JSON) and hands it to the sink.
 void write(Level level, std::string_view event, std::initializer_list<Field> fields = {});
 
 inline void debug(std::string_view e, std::initializer_list<Field> f = {}) {
