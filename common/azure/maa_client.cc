@@ -8,6 +8,7 @@
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
 #include "common/encoding/json_writer.h"
+#include "common/http/url.h"
 #include "common/jose/jws.h"
 #include "common/jose/jwt.h"
 #include "common/log/logger.h"
@@ -35,13 +36,6 @@ std::string cleanText(std::string_view text) {
 
 bool isLoopbackHost(std::string_view host) {
   return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
-}
-
-// "host[:port]" of "scheme://host[:port]".
-std::string hostOf(std::string_view endpoint) {
-  const std::size_t scheme_end = endpoint.find("://");
-  return std::string(scheme_end == std::string_view::npos ? endpoint
-                                                          : endpoint.substr(scheme_end + 3));
 }
 
 std::string hostWithoutPort(std::string_view host_port) {
@@ -236,7 +230,8 @@ StatusOr<std::unique_ptr<MaaClient>> MaaClient::create(
   while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
   const bool https = options.endpoint.rfind("https://", 0) == 0;
   const bool http = options.endpoint.rfind("http://", 0) == 0;
-  const std::string host = hostOf(options.endpoint);
+  // All of the text after the scheme must be host[:port]: no path, query or fragment.
+  const std::string host = options.endpoint.substr(https ? 8 : http ? 7 : 0);
   if ((!https && !http) || !validHostPort(host) ||
       (http && !isLoopbackHost(hostWithoutPort(host)))) {
     return invalidArgumentError("MAA endpoint '" + options.endpoint.substr(0, 256) +
@@ -317,7 +312,7 @@ StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& col
                                      const std::array<uint8_t, 64>& report_data,
                                      const std::optional<std::string>& nonce,
                                      std::optional<steady_clock::time_point> deadline) {
-  const std::string host = hostOf(options_.endpoint);
+  const std::string host(http::urlAuthority(options_.endpoint));
   const std::string what = "MAA attest at " + host;
   const std::string runtime = runtimeDataJson(transfer.public_jwk);
   if (reportDataFor(runtime) != report_data) {
@@ -337,7 +332,7 @@ StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& col
 StatusOr<MaaToken> MaaClient::attestRuntimeData(ByteView report, const snp::Collateral& collateral,
                                                 std::string_view runtime_data,
                                                 std::optional<steady_clock::time_point> deadline) {
-  const std::string host = hostOf(options_.endpoint);
+  const std::string host(http::urlAuthority(options_.endpoint));
   const std::string what = "MAA attest at " + host;
   if (runtime_data.size() > kMaxRuntimeDataBytes) {
     return invalidArgumentError(what + ": runtime data of " + std::to_string(runtime_data.size()) +
@@ -368,7 +363,7 @@ StatusOr<MaaToken> MaaClient::verifyToken(std::string_view token, const jose::Jw
 StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* transfer_public,
                                      const std::optional<std::array<uint8_t, 64>>& report_data,
                                      std::optional<steady_clock::time_point> deadline) {
-  const std::string host = hostOf(options_.endpoint);
+  const std::string host(http::urlAuthority(options_.endpoint));
   if (token.size() > kMaxTokenBytes) {
     return tokenError("format", std::to_string(token.size()) + " bytes, at most " +
                                     std::to_string(kMaxTokenBytes));
