@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
