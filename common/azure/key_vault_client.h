@@ -16,6 +16,8 @@
 
 #include "common/azure/identity.h"
 #include "common/azure/key_export_enc.h"
+#include "common/azure/key_releaser.h"
+#include "common/azure/released_key.h"
 #include "common/core/clock.h"
 #include "common/core/secret_bytes.h"
 #include "common/core/status.h"
@@ -28,13 +30,6 @@
 #include "common/json/json.h"
 
 namespace skr::azure {
-
-// Which key to release. vault_url: "https://host[:port]" (no path, no trailing slash).
-struct VaultKeyRef {
-  std::string vault_url;
-  std::string name;     // 1..127 of [0-9a-zA-Z-]
-  std::string version;  // empty: the latest version
-};
 
 struct KeyVaultOptions {
   std::string api_version = "7.4";
@@ -51,18 +46,8 @@ struct KeyVaultOptions {
   static http::RetryPolicy defaultRetryPolicy();
 };
 
-// A released, verified, unwrapped key.
-struct ReleasedKey {
-  jose::Jwk key;  // private RSA/EC key or oct key; kid = full kid with version, key_ops as released
-  std::string kid;         // https://{host}/keys/{name}/{version}
-  std::string version;     // the version part of kid
-  std::string vault_host;  // host[:port] of the vault
-  std::string kty;         // as on the wire: "RSA-HSM", "EC-HSM", "oct-HSM" (or without -HSM)
-  KeyExportEnc enc = KeyExportEnc::RsaAesKeyWrap256;  // from the signed payload's request.enc
-  int attempts = 0;                                   // HTTP attempts the release took
-};
-
-class KeyVaultClient {
+// The KeyReleaser of Azure Key Vault and Managed HSM.
+class KeyVaultClient : public KeyReleaser {
  public:
   // `tokens`, `clock` and `jitter` must outlive the client. InvalidArgument for bad options.
   static StatusOr<std::unique_ptr<KeyVaultClient>> create(
@@ -81,7 +66,7 @@ class KeyVaultClient {
   //   DataLoss         JWS signature, x5c chain, host name, unwrap or material check failed
   StatusOr<ReleasedKey> release(
       const VaultKeyRef& key, std::string_view maa_token, const crypto::PrivateKey& transfer_key,
-      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) override;
 
  private:
   KeyVaultClient(std::shared_ptr<http::HttpTransport> transport, TokenProvider& tokens,

@@ -8,6 +8,7 @@
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
 #include "common/encoding/json_writer.h"
+#include "common/http/url.h"
 #include "common/jose/jws.h"
 #include "common/jose/jwt.h"
 #include "common/log/logger.h"
@@ -35,13 +36,6 @@ std::string cleanText(std::string_view text) {
 
 bool isLoopbackHost(std::string_view host) {
   return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
-}
-
-// "host[:port]" of "scheme://host[:port]".
-std::string hostOf(std::string_view endpoint) {
-  const std::size_t scheme_end = endpoint.find("://");
-  return std::string(scheme_end == std::string_view::npos ? endpoint
-                                                          : endpoint.substr(scheme_end + 3));
 }
 
 std::string hostWithoutPort(std::string_view host_port) {
@@ -183,53 +177,7 @@ StatusOr<std::map<std::string, crypto::PublicKey>> parseCerts(std::string_view b
 
 }  // namespace
 
-// ---- TransferKey, runtime data, request body ----
-
-StatusOr<TransferKey> TransferKey::generate(int bits) {
-  if (bits != 2048 && bits != 3072 && bits != 4096) {
-    return invalidArgumentError("transfer key: " + std::to_string(bits) +
-                                " bits; 2048, 3072 or 4096 are supported");
-  }
-  SKR_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::generateRsa(bits));
-  return fromPrivateKey(std::move(key));
-}
-
-StatusOr<TransferKey> TransferKey::fromPrivateKey(crypto::PrivateKey key) {
-  if (key.type() != crypto::KeyType::Rsa || key.bits() < 2048) {
-    return invalidArgumentError("transfer key: an RSA key of at least 2048 bits is needed");
-  }
-  jose::Jwk jwk = jose::Jwk::fromPublicKey(key.publicKey());
-  jwk.setKid(jwk.thumbprint());
-  jwk.setKeyOps({"encrypt"});
-  return TransferKey{std::move(key), std::move(jwk)};
-}
-
-std::string runtimeDataJson(const jose::Jwk& transfer_public) {
-  StatusOr<const crypto::PublicKey*> key = transfer_public.publicKey();
-  // A TransferKey's JWK is always RSA: anything else is a caller bug.
-  if (!key.ok() || (*key)->type() != crypto::KeyType::Rsa) std::abort();
-  const crypto::RsaPublicComponents rsa = (*key)->rsaComponents().value();
-  Poco::JSON::Array::Ptr ops = new Poco::JSON::Array;
-  ops->add(std::string("encrypt"));
-  json::ObjectPtr jwk = new Poco::JSON::Object;
-  jwk->set("e", encoding::base64UrlEncode(rsa.e));
-  jwk->set("key_ops", ops);
-  jwk->set("kid", transfer_public.kid());
-  jwk->set("kty", "RSA");
-  jwk->set("n", encoding::base64UrlEncode(rsa.n));
-  Poco::JSON::Array::Ptr keys = new Poco::JSON::Array;
-  keys->add(jwk);
-  json::ObjectPtr jwks = new Poco::JSON::Object;
-  jwks->set("keys", keys);
-  return json::serializeCanonical(jwks).value();
-}
-
-std::array<uint8_t, 64> reportDataFor(std::string_view runtime_data) {
-  std::array<uint8_t, 64> out{};
-  const Bytes hash = crypto::sha256(asBytes(runtime_data));
-  std::copy(hash.begin(), hash.end(), out.begin());
-  return out;
-}
+// ---- Request body ----
 
 std::string maaRequestBody(ByteView report, const snp::Collateral& collateral,
                            std::string_view runtime_data, const std::optional<std::string>& nonce) {
@@ -282,7 +230,8 @@ StatusOr<std::unique_ptr<MaaClient>> MaaClient::create(
   while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
   const bool https = options.endpoint.rfind("https://", 0) == 0;
   const bool http = options.endpoint.rfind("http://", 0) == 0;
-  const std::string host = hostOf(options.endpoint);
+  // All of the text after the scheme must be host[:port]: no path, query or fragment.
+  const std::string host = options.endpoint.substr(https ? 8 : http ? 7 : 0);
   if ((!https && !http) || !validHostPort(host) ||
       (http && !isLoopbackHost(hostWithoutPort(host)))) {
     return invalidArgumentError("MAA endpoint '" + options.endpoint.substr(0, 256) +
@@ -363,7 +312,7 @@ StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& col
                                      const std::array<uint8_t, 64>& report_data,
                                      const std::optional<std::string>& nonce,
                                      std::optional<steady_clock::time_point> deadline) {
-  const std::string host = hostOf(options_.endpoint);
+  const std::string host(http::urlAuthority(options_.endpoint));
   const std::string what = "MAA attest at " + host;
   const std::string runtime = runtimeDataJson(transfer.public_jwk);
   if (reportDataFor(runtime) != report_data) {
@@ -383,7 +332,7 @@ StatusOr<MaaToken> MaaClient::attest(ByteView report, const snp::Collateral& col
 StatusOr<MaaToken> MaaClient::attestRuntimeData(ByteView report, const snp::Collateral& collateral,
                                                 std::string_view runtime_data,
                                                 std::optional<steady_clock::time_point> deadline) {
-  const std::string host = hostOf(options_.endpoint);
+  const std::string host(http::urlAuthority(options_.endpoint));
   const std::string what = "MAA attest at " + host;
   if (runtime_data.size() > kMaxRuntimeDataBytes) {
     return invalidArgumentError(what + ": runtime data of " + std::to_string(runtime_data.size()) +
@@ -414,7 +363,7 @@ StatusOr<MaaToken> MaaClient::verifyToken(std::string_view token, const jose::Jw
 StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* transfer_public,
                                      const std::optional<std::array<uint8_t, 64>>& report_data,
                                      std::optional<steady_clock::time_point> deadline) {
-  const std::string host = hostOf(options_.endpoint);
+  const std::string host(http::urlAuthority(options_.endpoint));
   if (token.size() > kMaxTokenBytes) {
     return tokenError("format", std::to_string(token.size()) + " bytes, at most " +
                                     std::to_string(kMaxTokenBytes));

@@ -15,6 +15,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/azure/attester.h"
+#include "common/azure/maa_token.h"
+#include "common/azure/transfer_key.h"
 #include "common/core/bytes.h"
 #include "common/core/clock.h"
 #include "common/core/status.h"
@@ -27,38 +30,10 @@
 
 namespace skr::azure {
 
-// A fresh RSA key pair whose public half goes to MAA in the runtime data (DESIGN.md §3).
-struct TransferKey {
-  crypto::PrivateKey private_key;
-  jose::Jwk public_jwk;  // kty RSA, n, e, kid = RFC 7638 thumbprint, key_ops ["encrypt"]
-
-  // bits: 2048 (default) or 3072 (4096 accepted).
-  static StatusOr<TransferKey> generate(int bits = 2048);
-  // Wraps an existing private key (a pending bundle's transfer key).
-  static StatusOr<TransferKey> fromPrivateKey(crypto::PrivateKey key);
-};
-
-// The runtime data bytes: {"keys":[{"e":..,"key_ops":["encrypt"],"kid":..,"kty":"RSA","n":..}]}
-// — canonical JSON (members sorted, no whitespace), exactly what is hashed into REPORT_DATA.
-std::string runtimeDataJson(const jose::Jwk& transfer_public);
-// REPORT_DATA = SHA-256(runtime data) || 32 zero bytes.
-std::array<uint8_t, 64> reportDataFor(std::string_view runtime_data);
-
 // The AttestSevSnpVm body (§1.2): report = base64url(JSON {SnpReport, VcekCertChain[,
 // Endorsements]}), runtimeData {data: base64url(runtime data), dataType: "JSON"}[, nonce].
 std::string maaRequestBody(ByteView report, const snp::Collateral& collateral,
                            std::string_view runtime_data, const std::optional<std::string>& nonce);
-
-// A verified MAA token.
-struct MaaToken {
-  std::string token;       // compact JWT (a bearer credential for AKV release)
-  json::ObjectPtr claims;  // the verified payload
-  std::string issuer;      // iss
-  std::chrono::system_clock::time_point expires_at;
-  std::string hostdata;   // x-ms-sevsnpvm-hostdata (64 lowercase hex)
-  bool emulated = false;  // x-ms-emulated: true (tokens of skr-emulator)
-  int attempts = 0;       // HTTP attempts the attestation took
-};
 
 struct MaaOptions {
   std::string endpoint;  // "https://host[:port]" of the MAA instance: pinned issuer and /certs
@@ -73,7 +48,8 @@ struct MaaOptions {
   static http::RetryPolicy defaultRetryPolicy();
 };
 
-class MaaClient {
+// The Attester of Microsoft Azure Attestation.
+class MaaClient : public Attester {
  public:
   // InvalidArgument unless endpoint is https://host[:port] (http:// only for loopback hosts).
   // `clock` and `jitter` outlive the client. Thread-safe.
@@ -86,10 +62,11 @@ class MaaClient {
   //   Unavailable / DeadlineExceeded  retries or deadline exhausted
   //   DataLoss          the token does not verify (signature, unknown kid, runtime key, report
   //   data) InvalidArgument   malformed response
-  StatusOr<MaaToken> attest(ByteView report, const snp::Collateral& collateral,
-                            const TransferKey& transfer, const std::array<uint8_t, 64>& report_data,
-                            const std::optional<std::string>& nonce = std::nullopt,
-                            std::optional<std::chrono::steady_clock::time_point> deadline = {});
+  StatusOr<MaaToken> attest(
+      ByteView report, const snp::Collateral& collateral, const TransferKey& transfer,
+      const std::array<uint8_t, 64>& report_data,
+      const std::optional<std::string>& nonce = std::nullopt,
+      std::optional<std::chrono::steady_clock::time_point> deadline = {}) override;
 
   // As attest(), for runtime data a caller chose (the Azure SKR sidecar's POST /attest/maa):
   // REPORT_DATA of `report` must be reportDataFor(runtime_data) (MAA checks it; the token's
@@ -108,6 +85,7 @@ class MaaClient {
       const std::optional<std::array<uint8_t, 64>>& report_data,
       std::optional<std::chrono::steady_clock::time_point> deadline = {});
 
+  const std::string& endpoint() const override { return options_.endpoint; }
   const MaaOptions& options() const { return options_; }
 
  private:

@@ -11,6 +11,7 @@
 #include "common/config/config.h"
 #include "common/config/config_values.h"
 #include "common/config/config_yaml.h"
+#include "common/http/url.h"
 #include "common/seal/bundle.h"
 
 namespace skr::config {
@@ -106,8 +107,7 @@ StatusOr<KeyConfig> parseKeyItem(const std::string& label, std::string_view item
   }
   SKR_ASSIGN_OR_RETURN(key.vault_url, expandVaultUrl(label, vault, key.managed_hsm));
   const std::string_view suffix = ".managedhsm.azure.net";
-  std::string_view host = std::string_view(key.vault_url).substr(8);  // after "https://"
-  host = host.substr(0, host.find(':'));
+  const std::string_view host = http::authorityHost(http::urlAuthority(key.vault_url));
   if (host.size() > suffix.size() && host.substr(host.size() - suffix.size()) == suffix) {
     key.managed_hsm = true;
   }

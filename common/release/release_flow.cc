@@ -87,7 +87,7 @@ ExitCode exitCodeFor(const StepFailure& failure) {
 }
 
 ReleaseFlow::ReleaseFlow(const snp::SnpDevice& device, snp::CollateralProvider& collateral,
-                         azure::MaaClient& maa, azure::KeyVaultClient* vault, Clock& clock,
+                         azure::Attester& maa, azure::KeyReleaser* vault, Clock& clock,
                          Options options, ProgressSink progress)
     : device_(device),
       collateral_(collateral),
@@ -148,7 +148,7 @@ StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
   }
   succeed(Step::Collateral, collateralHost(collateral->source), started, 1);
 
-  const std::string maa_host = std::string(http::urlAuthority(maa_.options().endpoint));
+  const std::string maa_host = std::string(http::urlAuthority(maa_.endpoint()));
   started = clock_.steadyNow();
   StatusOr<azure::MaaToken> token = maa_.attest(out.report, *collateral, out.transfer,
                                                 out.report_data, options_.maa_nonce, deadline);
@@ -178,7 +178,7 @@ StepResult<azure::ReleasedKey> ReleaseFlow::release(
     const auto left =
         std::chrono::duration_cast<std::chrono::seconds>(attestation.maa.expires_at - clock_.now());
     return fail(
-        Step::Attest, std::string(http::urlAuthority(maa_.options().endpoint)),
+        Step::Attest, std::string(http::urlAuthority(maa_.endpoint())),
         failedPreconditionError("MAA token expires in " + std::to_string(left.count()) +
                                 " s (less than " + std::to_string(kMinTokenValidity.count()) +
                                 " s): attest again before releasing key '" + key.name + "'"));

@@ -14,8 +14,11 @@
 #include <string_view>
 #include <variant>
 
-#include "common/azure/key_vault_client.h"
-#include "common/azure/maa_client.h"
+#include "common/azure/attester.h"
+#include "common/azure/key_releaser.h"
+#include "common/azure/maa_token.h"
+#include "common/azure/released_key.h"
+#include "common/azure/transfer_key.h"
 #include "common/core/bytes.h"
 #include "common/core/clock.h"
 #include "common/core/status.h"
@@ -95,9 +98,9 @@ class ReleaseFlow {
     std::optional<std::string> maa_nonce;
   };
   // Everything is borrowed and must outlive the flow; `vault` may be null (attest-and-defer: no
-  // identity, attest() only).
+  // identity, attest() only). Production passes MaaClient and KeyVaultClient.
   ReleaseFlow(const snp::SnpDevice& device, snp::CollateralProvider& collateral,
-              azure::MaaClient& maa, azure::KeyVaultClient* vault, Clock& clock, Options options,
+              azure::Attester& maa, azure::KeyReleaser* vault, Clock& clock, Options options,
               ProgressSink progress = {});
 
   // transfer-key, report, collateral, maa. `deadline` bounds every network step.
@@ -116,8 +119,8 @@ class ReleaseFlow {
   void report(const ProgressEvent& event);
   const snp::SnpDevice& device_;
   snp::CollateralProvider& collateral_;
-  azure::MaaClient& maa_;
-  azure::KeyVaultClient* vault_;
+  azure::Attester& maa_;
+  azure::KeyReleaser* vault_;
   Clock& clock_;
   Options options_;
   ProgressSink progress_;

@@ -13,6 +13,7 @@
 #include "common/jose/jws.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_http_transport.h"
+#include "tests/fakes/scripted_failures.h"
 #include "tests/fakes/test_pki.h"
 
 namespace skr::azure {
@@ -761,6 +762,69 @@ TEST_CASE("verifyReleaseResponse checks the leaf's validity at the given time", 
   // An empty anchor list means the system store, which does not hold the test root.
   CHECK(verifyReleaseResponse(body, kHost, {}, testing::testPkiVerifyTime()).status().code() ==
         StatusCode::DataLoss);
+}
+
+// ---- the failures release-flow tests script (tests/fakes/scripted_failures.h), from the wire ----
+
+// Arranges the token provider or the vault's answer for `failure`, then releases 'kek'.
+Status releaseFailing(testing::VaultFailure failure) {
+  using testing::VaultFailure;
+  Fixture f;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  switch (failure) {
+    case VaultFailure::Identity:
+      f.counting.failure = invalidArgumentError("IMDS token: HTTP 400 invalid_request");
+      break;
+    case VaultFailure::PolicyDenied:
+      f.transport->setResponse(
+          kReleaseUrl, 403,
+          vaultError("Forbidden", "claim 'x-ms-sevsnpvm-hostdata' does not match", "AccessDenied"));
+      break;
+    case VaultFailure::RoleMissing:
+      f.transport->setResponse(
+          kReleaseUrl, 403,
+          vaultError("Forbidden", "Caller is not authorized to perform action on resource.",
+                     "ForbiddenByRbac"));
+      break;
+    case VaultFailure::KeyNotFound:
+      f.transport->setResponse(kReleaseUrl, 404,
+                               vaultError("KeyNotFound", "A key with (name/id) kek was not found"));
+      break;
+    case VaultFailure::TransportDeadline:
+      f.transport->setResponse(kReleaseUrl, 503, "", {{"Retry-After", "30"}});
+      deadline = f.clock.steadyNow() + seconds(10);
+      break;
+    case VaultFailure::RetriesExhausted:
+      f.transport->setError(kReleaseUrl, unavailableError("connection refused"));
+      break;
+    case VaultFailure::Integrity:
+      f.transport->setResponse(kReleaseUrl, 200, R"({"value":"not-a-jws"})");
+      break;
+  }
+  StatusOr<ReleasedKey> released = f.release({kVault, "kek", ""}, deadline);
+  REQUIRE_FALSE(released.ok());
+  return released.status();
+}
+
+TEST_CASE("release failures carry the scripted code and details, however messages are worded",
+          "[keyvault]") {
+  for (const testing::VaultFailure failure : testing::allVaultFailures()) {
+    INFO(testing::vaultFailureName(failure));
+    const Status expected = testing::scriptedVaultFailure(failure, kHost);
+    const Status plain = releaseFailing(failure);
+    INFO(plain.toString());
+    CHECK(plain.code() == expected.code());
+    CHECK(plain.details() == expected.details());
+    expectNoSecrets(plain);
+
+    const Status other = [&] {
+      testing::ScopedRewording rewording;
+      return releaseFailing(failure);
+    }();
+    CHECK_THAT(other.message(), Catch::StartsWith(std::string(testing::kRewordedPrefix)));
+    CHECK(other.code() == plain.code());
+    CHECK(other.details() == plain.details());
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "common/jose/jws.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_http_transport.h"
+#include "tests/fakes/scripted_failures.h"
 #include "tests/fakes/test_pki.h"
 
 namespace skr::azure {
@@ -588,6 +589,31 @@ TEST_CASE(
     CHECK(big.status().code() == StatusCode::InvalidArgument);
     CHECK(f.transport->requests().size() == before);
   }
+}
+
+TEST_CASE("a rejection carries the scripted code and details, however messages are worded",
+          "[azure][maa]") {
+  auto rejected = [] {
+    Fixture f;
+    f.transport->setResponse(kAttestUrl, 400,
+                             R"({"error":{"code":"InvalidParameter","message":"bad evidence"}})");
+    auto client = f.client();
+    StatusOr<MaaToken> t = f.attest(*client);
+    REQUIRE_FALSE(t.ok());
+    return t.status();
+  };
+  const Status expected = testing::scriptedMaaRejection("maa.test");
+  const Status plain = rejected();
+  INFO(plain.toString());
+  CHECK(plain.code() == expected.code());
+  CHECK(plain.details() == expected.details());
+  const Status other = [&] {
+    testing::ScopedRewording rewording;
+    return rejected();
+  }();
+  CHECK_THAT(other.message(), Catch::StartsWith(std::string(testing::kRewordedPrefix)));
+  CHECK(other.code() == plain.code());
+  CHECK(other.details() == plain.details());
 }
 
 }  // namespace

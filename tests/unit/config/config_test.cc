@@ -497,6 +497,20 @@ TEST_CASE("SKR_KEYS replaces the configured keys") {
   CHECK(duplicate.status().message() == "SKR_KEYS: duplicate key name \"a\"");
 }
 
+TEST_CASE("a vault URL whose host is under managedhsm.azure.net is a Managed HSM, port or not") {
+  auto config = loadConfig(
+      withEnv({{"SKR_CONFIG_YAML", kMinimal},
+               {"SKR_KEYS",
+                "a@https://x.managedhsm.azure.net:443,b@https://managedhsm.azure.net,"
+                "c@https://x.managedhsm.azure.net.example:443,d@https://127.0.0.1:8443"}}));
+  REQUIRE(config.ok());
+  REQUIRE(config->keys.size() == 4);
+  CHECK(config->keys[0].managed_hsm);
+  CHECK_FALSE(config->keys[1].managed_hsm);  // the bare suffix names no HSM
+  CHECK_FALSE(config->keys[2].managed_hsm);
+  CHECK_FALSE(config->keys[3].managed_hsm);
+}
+
 TEST_CASE("workload identity fields default from the AZURE_* variables") {
   auto config = loadConfig(withEnv({{"SKR_CONFIG_YAML",
                                      "identity: {kind: workload, tenant_id: "

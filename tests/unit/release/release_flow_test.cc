@@ -1,9 +1,14 @@
+// ReleaseFlow over fakes of its narrow interfaces (azure::Attester, azure::KeyReleaser): steps,
+// progress events, hosts, attempts and exit codes. The SNP report comes from the emulated chip and
+// the collateral from a real CollateralProvider over a fake THIM; MAA and the vault are scripted
+// (tests/fakes/scripted_failures.h holds the failures the real clients return, which
+// tests/unit/azure checks against the wire).
 #include "common/release/release_flow.h"
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
@@ -11,14 +16,14 @@
 #include <map>
 #include <optional>
 
-#include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
-#include "common/jose/jws.h"
 #include "common/snp/emulated_chip.h"
 #include "common/snp/report.h"
+#include "tests/fakes/fake_attester.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_http_transport.h"
-#include "tests/fakes/test_pki.h"
+#include "tests/fakes/fake_key_releaser.h"
+#include "tests/fakes/scripted_failures.h"
 
 namespace skr::release {
 namespace {
@@ -26,16 +31,16 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::FakeAttester;
 using testing::FakeClock;
 using testing::FakeHttpTransport;
-using testing::TestCa;
+using testing::FakeKeyReleaser;
+using testing::VaultFailure;
 
-constexpr int64_t kNow = 1767225600;  // FakeClock's default: 2026-01-01T00:00:00Z
-const std::string kMaa = "https://maa.test";
-const std::string kAttestUrl = kMaa + "/attest/SevSnpVm?api-version=2022-08-01";
-const std::string kCertsUrl = kMaa + "/certs";
 const std::string kThimUrl = "http://imds.test:8080/metadata/THIM/amd/certification";
-const std::string kKid = "maa-kid";
+const std::string kMaaToken = "scripted-maa-token";
+// Upper case on purpose: the denial hint names it in lower case.
+const std::string kHostData = "7F3A0C1E5B7F9214A6C8E0F2B4D6F8A1C3E5F7091B3D5F7092B4D6F8A0C2E4F6";
 
 template <typename T>
 T take(StatusOr<T> s) {
@@ -43,11 +48,6 @@ T take(StatusOr<T> s) {
   REQUIRE(s.ok());
   return std::move(s).value();
 }
-
-class ZeroJitter : public http::JitterSource {
- public:
-  double next() override { return 0.0; }
-};
 
 // One emulated chip per test binary, in a temp dir removed at exit.
 struct ChipDir {
@@ -83,72 +83,46 @@ std::string thimJson() {
   return json::serializeCanonical(o).value();
 }
 
-const TestCa& maaSigner() {
-  static const TestCa ca = [] {
-    testing::CertificateProfile p = testing::profile(kMaa);
-    p.key_type = testing::TestKeyType::Rsa2048;
-    return TestCa::create(p);
-  }();
-  return ca;
-}
-
-const crypto::PrivateKey& transferPrivate() {
-  static const crypto::PrivateKey key = take(crypto::PrivateKey::generateRsa(2048));
-  return key;
-}
-azure::TransferKey transferKey() {
-  return take(azure::TransferKey::fromPrivateKey(
-      take(crypto::PrivateKey::fromPkcs8Der(transferPrivate().toPkcs8Der()))));
-}
-
-// An MAA token for `transfer` as the emulated MAA would issue it for the chip's report.
-std::string maaToken(const azure::TransferKey& transfer, int64_t exp = kNow + 28800) {
-  const std::string runtime = azure::runtimeDataJson(transfer.public_jwk);
-  json::ObjectPtr c = new Poco::JSON::Object;
-  c->set("iss", kMaa);
-  c->set("iat", static_cast<Poco::Int64>(kNow));
-  c->set("nbf", static_cast<Poco::Int64>(kNow));
-  c->set("exp", static_cast<Poco::Int64>(exp));
-  c->set("x-ms-attestation-type", "sevsnpvm");
-  c->set("x-ms-runtime", json::parseObject(runtime).value());
-  c->set("x-ms-sevsnpvm-reportdata", encoding::hexEncode(azure::reportDataFor(runtime)));
-  c->set("x-ms-sevsnpvm-hostdata", encoding::hexEncode(device().chip().config().host_data));
-  c->set("x-ms-emulated", true);
-  json::ObjectPtr header = new Poco::JSON::Object;
-  header->set("kid", kKid);
-  header->set("typ", "JWT");
-  const std::string payload = json::serializeCanonical(c).value();
-  return take(
-      jose::signJws(maaSigner().key(), jose::JwsAlgorithm::RS256, asBytes(payload), header));
-}
-
 struct Fixture {
-  std::shared_ptr<FakeHttpTransport> transport = std::make_shared<FakeHttpTransport>();
+  std::shared_ptr<FakeHttpTransport> transport = std::make_shared<FakeHttpTransport>();  // THIM
   FakeClock clock;
-  ZeroJitter jitter;
   std::unique_ptr<snp::CollateralProvider> collateral;
-  std::unique_ptr<azure::MaaClient> maa;
+  FakeAttester maa{"https://maa.test"};
+  FakeKeyReleaser vault;
+  const azure::VaultKeyRef key{"https://vault.test", "k1", ""};
   std::vector<ProgressEvent> events;
 
   Fixture() {
     transport->setResponse(kThimUrl, 200, thimJson());
-    transport->setResponse(kCertsUrl, 200,
-                           R"({"keys":[{"kid":")" + kKid + R"(","kty":"RSA","x5c":[")" +
-                               encoding::base64Encode(maaSigner().certificate().der()) +
-                               R"("]}]})");
     snp::CollateralOptions o;
     o.use_security_context = false;
     o.use_kds = false;
     o.thim_url = kThimUrl;
     collateral = take(snp::CollateralProvider::create(transport, o));
-    azure::MaaOptions m;
-    m.endpoint = kMaa;
-    maa = take(azure::MaaClient::create(transport, clock, jitter, m));
+    maa.setToken(token(seconds(28800)));
   }
 
-  ReleaseFlow flow(ReleaseFlow::Options options = {}, azure::KeyVaultClient* vault = nullptr) {
-    return ReleaseFlow(device(), *collateral, *maa, vault, clock, options,
+  // A token as MaaClient returns it, expiring `validity` from now.
+  azure::MaaToken token(seconds validity, int attempts = 1) const {
+    azure::MaaToken t;
+    t.token = kMaaToken;
+    t.issuer = maa.endpoint();
+    t.expires_at = clock.now() + validity;
+    t.hostdata = kHostData;
+    t.emulated = true;
+    t.attempts = attempts;
+    return t;
+  }
+
+  ReleaseFlow flow(ReleaseFlow::Options options = {}, azure::KeyReleaser* releaser = nullptr) {
+    return ReleaseFlow(device(), *collateral, maa, releaser, clock, options,
                        [this](const ProgressEvent& e) { events.push_back(e); });
+  }
+
+  Attestation attestation(ReleaseFlow& flow) {
+    StepResult<Attestation> a = flow.attest();
+    if (auto* failure = std::get_if<StepFailure>(&a)) FAIL(failure->status.toString());
+    return std::move(std::get<Attestation>(a));
   }
 };
 
@@ -214,28 +188,46 @@ TEST_CASE("exit codes follow DESIGN.md section 9 for every step and status", "[r
 
 TEST_CASE("attestWith runs report, collateral and maa, one progress event per step", "[release]") {
   Fixture f;
-  azure::TransferKey transfer = transferKey();
-  f.transport->queueResponse(kAttestUrl, 429, "", {{"Retry-After", "3"}});
-  f.transport->setResponse(kAttestUrl, 200, R"({"token":")" + maaToken(transfer) + "\"}");
-  ReleaseFlow flow = f.flow();
-  StepResult<Attestation> result = flow.attestWith(std::move(transfer));
+  f.maa.setAnswer([&f](const FakeAttester::Call&) -> StatusOr<azure::MaaToken> {
+    f.clock.advance(milliseconds(3000));  // as a Retry-After sleep inside the client would
+    return f.token(seconds(28800), 2);
+  });
+  ReleaseFlow::Options options;
+  options.maa_nonce = "nonce-1";
+  ReleaseFlow flow = f.flow(options);
+  azure::TransferKey transfer = take(azure::TransferKey::generate(2048));
+  const std::string thumbprint = transfer.public_jwk.thumbprint();
+  const auto deadline = f.clock.steadyNow() + seconds(60);
+  StepResult<Attestation> result = flow.attestWith(std::move(transfer), deadline);
   if (auto* failure = std::get_if<StepFailure>(&result)) FAIL(failure->status.toString());
   const Attestation& a = std::get<Attestation>(result);
 
   CHECK(a.platform == "emulated");
+  CHECK(a.transfer.public_jwk.thumbprint() == thumbprint);
   CHECK(a.runtime_data == azure::runtimeDataJson(a.transfer.public_jwk));
   CHECK(a.report_data == azure::reportDataFor(a.runtime_data));
   const snp::SnpReport report = take(snp::SnpReport::parse(a.report));
   CHECK(encoding::hexEncode(report.report_data) == encoding::hexEncode(a.report_data));
-  CHECK(a.maa.hostdata == encoding::hexEncode(device().chip().config().host_data));
+  CHECK(a.maa.token == kMaaToken);
+  CHECK(a.maa.hostdata == kHostData);
   CHECK(a.maa.attempts == 2);
+
+  // What the attester was given: this report, its collateral, the transfer key's runtime data.
+  const std::vector<FakeAttester::Call> calls = f.maa.calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].report == a.report);
+  CHECK(calls[0].collateral_source == "thim:" + kThimUrl);
+  CHECK(calls[0].runtime_data == a.runtime_data);
+  CHECK(calls[0].report_data == a.report_data);
+  CHECK(calls[0].nonce == std::optional<std::string>("nonce-1"));
+  CHECK(calls[0].deadline == std::optional(deadline));
 
   REQUIRE(stepNames(f.events) == std::vector<std::string>{"report", "collateral", "maa"});
   CHECK(f.events[0].host.empty());
   CHECK(f.events[1].host == "imds.test:8080");
   CHECK(f.events[2].host == "maa.test");
   CHECK(f.events[2].attempts == 2);
-  CHECK(f.events[2].duration == milliseconds(3000));  // the Retry-After sleep on the fake clock
+  CHECK(f.events[2].duration == milliseconds(3000));
   for (const ProgressEvent& e : f.events) {
     CHECK(e.status.ok());
     CHECK(e.key.empty());
@@ -244,21 +236,37 @@ TEST_CASE("attestWith runs report, collateral and maa, one progress event per st
 
 TEST_CASE("evidence MAA rejects fails at step maa with exit code 4", "[release]") {
   Fixture f;
-  f.transport->setResponse(kAttestUrl, 400,
-                           R"({"error":{"code":"InvalidParameter","message":"bad evidence"}})");
+  const Status rejection = testing::scriptedMaaRejection("maa.test");
+  f.maa.setError(rejection);
   ReleaseFlow flow = f.flow();
   StepResult<Attestation> result = flow.attest();
   REQUIRE(std::holds_alternative<StepFailure>(result));
   const StepFailure& failure = std::get<StepFailure>(result);
   CHECK(failure.step == Step::Attest);
   CHECK(failure.host == "maa.test");
-  CHECK(failure.status.code() == StatusCode::PermissionDenied);
-  CHECK_THAT(failure.status.message(), Catch::Contains("bad evidence"));
+  CHECK(failure.status == rejection);
   CHECK(exitCodeFor(failure) == ExitCode::Attestation);
   REQUIRE(stepNames(f.events) ==
           std::vector<std::string>{"transfer-key", "report", "collateral", "maa"});
   CHECK(f.events[0].status.ok());
   CHECK(f.events[3].status == failure.status);
+}
+
+TEST_CASE("a token that does not verify fails at step maa with exit code 9", "[release]") {
+  Fixture f;
+  ErrorDetails details;
+  details.dependency = Dependency::Maa;
+  details.cause = ErrorCause::Integrity;
+  details.host = "maa.test";
+  details.attempts = 1;
+  f.maa.setError(dataLossError("MAA token signature").withDetails(details));
+  ReleaseFlow flow = f.flow();
+  StepResult<Attestation> result = flow.attest();
+  REQUIRE(std::holds_alternative<StepFailure>(result));
+  const StepFailure& failure = std::get<StepFailure>(result);
+  CHECK(failure.step == Step::Attest);
+  CHECK(failure.status.details() == details);
+  CHECK(exitCodeFor(failure) == ExitCode::Integrity);
 }
 
 TEST_CASE("a report the device refuses fails at step report with exit code 3", "[release]") {
@@ -275,6 +283,7 @@ TEST_CASE("a report the device refuses fails at step report with exit code 3", "
   CHECK(exitCodeFor(failure) == ExitCode::Platform);
   CHECK(stepNames(f.events) == std::vector<std::string>{"transfer-key", "report"});
   CHECK(f.transport->requestCount() == 0);
+  CHECK(f.maa.calls().empty());
 }
 
 TEST_CASE("an unsupported transfer key size fails at step transfer-key", "[release]") {
@@ -293,7 +302,7 @@ TEST_CASE("an unreachable THIM fails at step collateral naming its host", "[rele
   Fixture f;
   f.transport->setResponse(kThimUrl, 503, "");
   ReleaseFlow flow = f.flow();
-  StepResult<Attestation> result = flow.attestWith(transferKey());
+  StepResult<Attestation> result = flow.attest();
   REQUIRE(std::holds_alternative<StepFailure>(result));
   const StepFailure& failure = std::get<StepFailure>(result);
   INFO(failure.status.toString());
@@ -303,65 +312,84 @@ TEST_CASE("an unreachable THIM fails at step collateral naming its host", "[rele
                                      ? ExitCode::Unavailable
                                      : ExitCode::Platform));
   CHECK(f.events.back().host == "imds.test:8080");
+  CHECK(f.maa.calls().empty());
 }
 
 TEST_CASE("release without a Key Vault client is FailedPrecondition at step release", "[release]") {
   Fixture f;
-  azure::TransferKey transfer = transferKey();
-  f.transport->setResponse(kAttestUrl, 200, R"({"token":")" + maaToken(transfer) + "\"}");
   ReleaseFlow flow = f.flow();
-  StepResult<Attestation> attested = flow.attestWith(std::move(transfer));
-  REQUIRE(std::holds_alternative<Attestation>(attested));
-  StepResult<azure::ReleasedKey> released =
-      flow.release(std::get<Attestation>(attested), {"https://vault.test", "k1", ""});
+  const Attestation a = f.attestation(flow);
+  StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
   REQUIRE(std::holds_alternative<StepFailure>(released));
   const StepFailure& failure = std::get<StepFailure>(released);
   CHECK(failure.step == Step::Release);
   CHECK(failure.host == "vault.test");
   CHECK(failure.status.code() == StatusCode::FailedPrecondition);
+  CHECK(exitCodeFor(failure) == ExitCode::Usage);
   CHECK(f.events.back().key == "k1");
   CHECK(f.events.back().step == Step::Release);
 }
 
-// A Key Vault client over the fixture's fake transport with a literal access token.
-struct VaultFixture : Fixture {
-  azure::LiteralTokenProvider tokens{SecretBytes::copyOf(asBytes("opaque-access-token"))};
-  std::unique_ptr<azure::KeyVaultClient> vault;
-  const azure::VaultKeyRef key{"https://vault.test", "k1", ""};
-  const std::string release_url = "https://vault.test/keys/k1/release?api-version=7.4";
+TEST_CASE("a release presents the attestation's token and transfer key and reports the key",
+          "[release]") {
+  Fixture f;
+  f.vault.setAnswer([&f](const FakeKeyReleaser::Call&) -> StatusOr<azure::ReleasedKey> {
+    f.clock.advance(milliseconds(1500));
+    azure::ReleasedKey k{take(jose::Jwk::fromOctet(
+                             SecretBytes::copyOf(asBytes("0123456789abcdef0123456789abcdef")))),
+                         "https://vault.test/keys/k1/v7",
+                         "v7",
+                         "vault.test",
+                         "oct-HSM",
+                         azure::KeyExportEnc::RsaAesKeyWrap256,
+                         2};
+    return k;
+  });
+  ReleaseFlow flow = f.flow({}, &f.vault);
+  const Attestation a = f.attestation(flow);
+  const auto deadline = f.clock.steadyNow() + seconds(30);
+  StepResult<azure::ReleasedKey> released = flow.release(a, f.key, deadline);
+  if (auto* failure = std::get_if<StepFailure>(&released)) FAIL(failure->status.toString());
+  const azure::ReleasedKey& k = std::get<azure::ReleasedKey>(released);
+  CHECK(k.kid == "https://vault.test/keys/k1/v7");
+  CHECK(k.attempts == 2);
 
-  VaultFixture() {
-    vault = take(azure::KeyVaultClient::create(transport, tokens, clock, jitter, {}));
-  }
+  const std::vector<FakeKeyReleaser::Call> calls = f.vault.calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].key.vault_url == "https://vault.test");
+  CHECK(calls[0].key.name == "k1");
+  CHECK(calls[0].maa_token == kMaaToken);
+  CHECK(calls[0].transfer_thumbprint == a.transfer.public_jwk.thumbprint());
+  CHECK(calls[0].deadline == std::optional(deadline));
 
-  Attestation attestation(ReleaseFlow& flow, int64_t exp = kNow + 28800) {
-    azure::TransferKey transfer = transferKey();
-    transport->setResponse(kAttestUrl, 200, R"({"token":")" + maaToken(transfer, exp) + "\"}");
-    StepResult<Attestation> a = flow.attestWith(std::move(transfer));
-    if (auto* failure = std::get_if<StepFailure>(&a)) FAIL(failure->status.toString());
-    return std::move(std::get<Attestation>(a));
-  }
-};
+  const ProgressEvent& done = f.events.back();
+  CHECK(done.step == Step::Release);
+  CHECK(done.key == "k1");
+  CHECK(done.host == "vault.test");
+  CHECK(done.attempts == 2);
+  CHECK(done.duration == milliseconds(1500));
+  CHECK(done.status.ok());
+}
 
 TEST_CASE("a release AKV denies names this platform's hostdata and maps to exit code 6",
           "[release]") {
-  VaultFixture f;
-  ReleaseFlow flow = f.flow({}, f.vault.get());
+  Fixture f;
+  const Status denial = testing::scriptedVaultFailure(VaultFailure::PolicyDenied, "vault.test");
+  f.vault.setError(denial);
+  ReleaseFlow flow = f.flow({}, &f.vault);
   const Attestation a = f.attestation(flow);
-  f.transport->setResponse(
-      f.release_url, 403,
-      R"({"error":{"code":"Forbidden","message":"Target environment attestation statement cannot be verified."}})");
   StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
   REQUIRE(std::holds_alternative<StepFailure>(released));
   const StepFailure& failure = std::get<StepFailure>(released);
   CHECK(failure.step == Step::Release);
   CHECK(failure.host == "vault.test");
   CHECK(failure.status.code() == StatusCode::PermissionDenied);
-  const std::string hostdata = encoding::hexEncode(device().chip().config().host_data);
-  CHECK_THAT(failure.status.message(),
-             Catch::EndsWith("; this platform's x-ms-sevsnpvm-hostdata is " + hostdata +
-                             "; the key's release policy must require it (skrctl hostdata / az "
-                             "confcom)"));
+  CHECK(failure.status.details() == denial.details());
+  std::string hostdata = kHostData;
+  for (char& c : hostdata) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  CHECK(failure.status.message() ==
+        denial.message() + "; this platform's x-ms-sevsnpvm-hostdata is " + hostdata +
+            "; the key's release policy must require it (skrctl hostdata / az confcom)");
   CHECK_THAT(failure.status.message(), !Catch::Contains(a.maa.token));
   CHECK(exitCodeFor(failure) == ExitCode::ReleaseDenied);
   const ProgressEvent& last = f.events.back();
@@ -373,37 +401,40 @@ TEST_CASE("a release AKV denies names this platform's hostdata and maps to exit 
 
 TEST_CASE("a key the vault does not have maps to exit code 7 without the hostdata hint",
           "[release]") {
-  VaultFixture f;
-  ReleaseFlow flow = f.flow({}, f.vault.get());
+  Fixture f;
+  const Status not_found = testing::scriptedVaultFailure(VaultFailure::KeyNotFound, "vault.test");
+  f.vault.setError(not_found);
+  ReleaseFlow flow = f.flow({}, &f.vault);
   const Attestation a = f.attestation(flow);
-  f.transport->setResponse(
-      f.release_url, 404,
-      R"({"error":{"code":"KeyNotFound","message":"A key with (name/id) k1 was not found"}})");
   StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
   REQUIRE(std::holds_alternative<StepFailure>(released));
   const StepFailure& failure = std::get<StepFailure>(released);
-  CHECK(failure.status.code() == StatusCode::NotFound);
+  CHECK(failure.status == not_found);
   CHECK_THAT(failure.status.message(), !Catch::Contains("hostdata"));
   CHECK(exitCodeFor(failure) == ExitCode::KeyNotFound);
 }
 
-TEST_CASE("a vault that stays 503 maps to exit code 8 with the attempts in the event",
+TEST_CASE("a vault that stays unavailable maps to exit code 8 with the attempts in the event",
           "[release]") {
-  VaultFixture f;
-  ReleaseFlow flow = f.flow({}, f.vault.get());
+  Fixture f;
+  f.vault.setError(testing::scriptedVaultFailure(VaultFailure::RetriesExhausted, "vault.test"));
+  ReleaseFlow flow = f.flow({}, &f.vault);
   const Attestation a = f.attestation(flow);
-  f.transport->setResponse(f.release_url, 503, "");
   StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
   REQUIRE(std::holds_alternative<StepFailure>(released));
   CHECK(exitCodeFor(std::get<StepFailure>(released)) == ExitCode::Unavailable);
-  CHECK(f.events.back().attempts == azure::KeyVaultOptions{}.retry.max_attempts);
+  const int attempts = testing::scriptedVaultFailure(VaultFailure::RetriesExhausted, "vault.test")
+                           .details()
+                           .attempts;
+  CHECK(attempts > 1);
+  CHECK(f.events.back().attempts == attempts);
 }
 
 TEST_CASE("an MAA token expiring within 60 s is not presented to the vault", "[release]") {
-  VaultFixture f;
-  ReleaseFlow flow = f.flow({}, f.vault.get());
-  const Attestation a = f.attestation(flow, kNow + 59);
-  f.transport->setResponse(f.release_url, 500, "");
+  Fixture f;
+  f.maa.setToken(f.token(seconds(59)));
+  ReleaseFlow flow = f.flow({}, &f.vault);
+  const Attestation a = f.attestation(flow);
   StepResult<azure::ReleasedKey> released = flow.release(a, f.key);
   REQUIRE(std::holds_alternative<StepFailure>(released));
   const StepFailure& failure = std::get<StepFailure>(released);
@@ -411,20 +442,10 @@ TEST_CASE("an MAA token expiring within 60 s is not presented to the vault", "[r
   CHECK(failure.host == "maa.test");
   CHECK(failure.status.code() == StatusCode::FailedPrecondition);
   CHECK_THAT(failure.status.message(), Catch::StartsWith("MAA token expires in 59 s"));
-  const std::vector<std::string> urls = f.transport->requestedUrls();
-  CHECK(std::find(urls.begin(), urls.end(), f.release_url) == urls.end());
+  CHECK(f.vault.calls().empty());
 }
 
 // ---- exit codes, hosts and attempts do not depend on the wording of messages ----
-
-// A token provider that cannot get a token, as IMDS answering 400 would.
-class NoTokenProvider : public azure::TokenProvider {
- public:
-  StatusOr<azure::AccessToken> token(const std::string& resource) override {
-    return invalidArgumentError("IMDS token for " + resource + ": HTTP 400 invalid_request");
-  }
-  std::string describe() const override { return "no token"; }
-};
 
 // What a failure decides: everything but the message.
 struct Outcome {
@@ -451,77 +472,42 @@ Outcome outcomeOf(const StepResult<T>& result, const std::vector<ProgressEvent>&
           failure.status.message()};
 }
 
-// The failure scenarios skr-init meets, each from a fresh fixture.
+// The failure scenarios skr-init meets, each from a fresh fixture. MAA and the vault answer with
+// the failures their clients return (tests/unit/azure checks those against the wire); the
+// collateral comes from the real provider over a fake THIM.
 const std::map<std::string, std::function<Outcome()>>& failureScenarios() {
-  auto releaseWith = [](std::function<void(VaultFixture&)> arrange,
-                        std::optional<seconds> deadline = std::nullopt) {
-    return [arrange = std::move(arrange), deadline] {
-      VaultFixture f;
-      ReleaseFlow flow = f.flow({}, f.vault.get());
+  auto releaseFailing = [](VaultFailure failure) {
+    return [failure] {
+      Fixture f;
+      f.vault.setError(testing::scriptedVaultFailure(failure, "vault.test"));
+      ReleaseFlow flow = f.flow({}, &f.vault);
       const Attestation a = f.attestation(flow);
-      arrange(f);
-      std::optional<std::chrono::steady_clock::time_point> until;
-      if (deadline) until = f.clock.steadyNow() + *deadline;
-      return outcomeOf(flow.release(a, f.key, until), f.events);
+      return outcomeOf(flow.release(a, f.key), f.events);
     };
   };
-  auto denied = [](const std::string& code, const std::string& message) {
-    return [code, message](VaultFixture& f) {
-      f.transport->setResponse(f.release_url, 403,
-                               R"({"error":{"code":"Forbidden","message":")" + message +
-                                   R"(","innererror":{"code":")" + code + R"("}}})");
+  static const std::map<std::string, std::function<Outcome()>> scenarios = [&] {
+    std::map<std::string, std::function<Outcome()>> out = {
+        {"MAA rejection",
+         [] {
+           Fixture f;
+           f.maa.setError(testing::scriptedMaaRejection("maa.test"));
+           ReleaseFlow flow = f.flow();
+           return outcomeOf(flow.attest(), f.events);
+         }},
+        {"collateral unreachable",
+         [] {
+           Fixture f;
+           f.transport->setResponse(kThimUrl, 404, "");
+           ReleaseFlow flow = f.flow();
+           return outcomeOf(flow.attest(), f.events);
+         }},
     };
-  };
-  static const std::map<std::string, std::function<Outcome()>> scenarios = {
-      {"identity failure",
-       [] {
-         VaultFixture f;
-         NoTokenProvider tokens;
-         std::unique_ptr<azure::KeyVaultClient> vault =
-             take(azure::KeyVaultClient::create(f.transport, tokens, f.clock, f.jitter, {}));
-         ReleaseFlow flow = f.flow({}, vault.get());
-         const Attestation a = f.attestation(flow);
-         return outcomeOf(flow.release(a, f.key), f.events);
-       }},
-      {"MAA rejection",
-       [] {
-         Fixture f;
-         f.transport->setResponse(
-             kAttestUrl, 400, R"({"error":{"code":"InvalidParameter","message":"bad evidence"}})");
-         ReleaseFlow flow = f.flow();
-         return outcomeOf(flow.attest(), f.events);
-       }},
-      {"collateral unreachable",
-       [] {
-         Fixture f;
-         f.transport->setResponse(kThimUrl, 404, "");
-         ReleaseFlow flow = f.flow();
-         return outcomeOf(flow.attestWith(transferKey()), f.events);
-       }},
-      {"policy denied", releaseWith(denied("AccessDenied", "claim 'x' does not match"))},
-      {"role missing", releaseWith(denied("ForbiddenByRbac", "Caller is not authorized"))},
-      {"key not found", releaseWith([](VaultFixture& f) {
-         f.transport->setResponse(f.release_url, 404,
-                                  R"({"error":{"code":"KeyNotFound","message":"no k1"}})");
-       })},
-      {"transport deadline",
-       releaseWith(
-           [](VaultFixture& f) {
-             f.transport->setResponse(f.release_url, 503, "", {{"Retry-After", "30"}});
-           },
-           seconds(10))},
-      {"retries exhausted", releaseWith([](VaultFixture& f) {
-         f.transport->setError(f.release_url, unavailableError("connection refused"));
-       })},
-      {"integrity", releaseWith([](VaultFixture& f) {
-         f.transport->setResponse(f.release_url, 200, R"({"value":"not-a-jws"})");
-       })},
-  };
+    for (const VaultFailure failure : testing::allVaultFailures()) {
+      out.emplace(std::string(testing::vaultFailureName(failure)), releaseFailing(failure));
+    }
+    return out;
+  }();
   return scenarios;
-}
-
-std::string reworded(std::string_view message) {
-  return "reworded#" + std::to_string(std::hash<std::string_view>{}(message));
 }
 
 TEST_CASE("exit codes, hosts, attempts and details do not move when every message is reworded",
@@ -537,17 +523,16 @@ TEST_CASE("exit codes, hosts, attempts and details do not move when every messag
       {"retries exhausted", {ExitCode::Unavailable, ErrorCause::Transport}},
       {"integrity", {ExitCode::Integrity, ErrorCause::Integrity}},
   };
-  struct RestoreWording {
-    ~RestoreWording() { skr::testing::setMessageRewriterForTest(nullptr); }
-  } restore;
+  REQUIRE(failureScenarios().size() == expected.size());
   for (const auto& [name, run] : failureScenarios()) {
     INFO(name);
     const Outcome plain = run();
-    skr::testing::setMessageRewriterForTest(&reworded);
-    const Outcome other = run();
-    skr::testing::setMessageRewriterForTest(nullptr);
+    const Outcome other = [&run] {
+      testing::ScopedRewording rewording;
+      return run();
+    }();
     INFO(plain.message);
-    CHECK_THAT(other.message, Catch::StartsWith("reworded#"));
+    CHECK_THAT(other.message, Catch::StartsWith(std::string(testing::kRewordedPrefix)));
     CHECK(plain.code == expected.at(name).first);
     CHECK(plain.details.cause == expected.at(name).second);
     CHECK(other.step == plain.step);
@@ -567,14 +552,17 @@ TEST_CASE("progress events take hosts and attempts from the error details", "[re
   CHECK(collateral.details.http_status == 404);
   const Outcome exhausted = scenarios.at("retries exhausted")();
   CHECK(exhausted.event_host == "vault.test");
-  CHECK(exhausted.attempts == azure::KeyVaultOptions{}.retry.max_attempts);
-  CHECK(exhausted.details.attempts == exhausted.attempts);
+  CHECK(exhausted.attempts > 1);
+  CHECK(exhausted.attempts == exhausted.details.attempts);
   const Outcome deadline = scenarios.at("transport deadline")();
   CHECK(deadline.attempts == 1);
   CHECK(deadline.details.http_status == 503);
   const Outcome role = scenarios.at("role missing")();
-  CHECK(role.details.service_code == "Forbidden/ForbiddenByRbac");
-  CHECK(role.details.dependency == Dependency::KeyVault);
+  CHECK(role.details ==
+        testing::scriptedVaultFailure(VaultFailure::RoleMissing, "vault.test").details());
+  const Outcome identity = scenarios.at("identity failure")();
+  CHECK(identity.event_host == "vault.test");
+  CHECK(identity.attempts == 1);
 }
 
 }  // namespace
