@@ -28,9 +28,9 @@ StatusOr<HttpResponse> BatchHandler::unwrapBatch(const RouteCall& call) const {
   r.body.append(asBytes("{\"results\":["));
   for (std::size_t i = 0; i < n; ++i) {
     if (i > 0) r.body.append(asBytes(","));
-    json::ObjectPtr item = (*requests)->getObject(static_cast<unsigned>(i));
+    StatusOr<json::ObjectPtr> item = json::getObject(*requests, i, "member 'requests'");
     Status done =
-        item.isNull() ? invalidArgumentError("expected an object") : unwrapItem(call, item, r.body);
+        item.ok() ? unwrapItem(call, *item, r.body) : invalidArgumentError("expected an object");
     if (!done.ok()) {
       const ApiError e = apiErrorOf(done, retry_after_seconds_);
       r.body.append(asBytes(

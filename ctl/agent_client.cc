@@ -90,9 +90,11 @@ std::string agentErrorMessage(const std::string& body) {
   limits.max_bytes = kMaxAgentReplyBytes;
   StatusOr<json::ObjectPtr> root = json::parseObject(body, limits);
   if (!root.ok()) return "";
-  json::ObjectPtr error = (*root)->getObject("error");
-  if (error.isNull() || !error->has("message")) return "";
-  return log::quoteUntrusted(error->optValue<std::string>("message", ""), 500);
+  StatusOr<json::ObjectPtr> error = json::getObject(*root, "error");
+  StatusOr<std::string> message =
+      error.ok() ? json::getString(*error, "message") : StatusOr<std::string>(error.status());
+  if (!message.ok()) return "";
+  return log::quoteUntrusted(*message, 500);
 }
 
 }  // namespace skr::ctl

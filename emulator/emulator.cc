@@ -52,10 +52,8 @@ std::map<std::string, uint16_t> previousPorts(const std::string& state_dir) {
   StatusOr<json::ObjectPtr> o = json::parseObject(*text);
   if (!o.ok()) return out;
   for (const auto& [k, v] : **o) {
-    if (v.isInteger()) {
-      const int p = v.convert<int>();
-      if (p > 0 && p < 65536) out[k] = static_cast<uint16_t>(p);
-    }
+    StatusOr<int64_t> p = json::asInt(v, k);
+    if (p.ok() && *p > 0 && *p < 65536) out[k] = static_cast<uint16_t>(*p);
   }
   return out;
 }

@@ -73,14 +73,14 @@ Response aadError(const EmulatorContext& context, int status, const std::string&
 }
 
 bool audienceContains(const json::ObjectPtr& claims, const std::string& audience) {
-  if (claims->has("aud") && claims->get("aud").isString()) {
-    return claims->getValue<std::string>("aud") == audience;
+  if (StatusOr<std::string> aud = json::getString(claims, "aud"); aud.ok()) {
+    return *aud == audience;
   }
-  json::ArrayPtr arr = claims->getArray("aud");
-  if (arr.isNull()) return false;
-  for (std::size_t i = 0; i < arr->size(); ++i) {
-    const Poco::Dynamic::Var v = arr->get(static_cast<unsigned>(i));
-    if (v.isString() && v.extract<std::string>() == audience) return true;
+  StatusOr<json::ArrayPtr> arr = json::getArray(claims, "aud");
+  if (!arr.ok()) return false;
+  for (std::size_t i = 0; i < (*arr)->size(); ++i) {
+    StatusOr<std::string> element = json::getString(*arr, i, "member 'aud'");
+    if (element.ok() && *element == audience) return true;
   }
   return false;
 }
@@ -152,8 +152,12 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
   if (!claims.ok()) {
     return aadError(context, 401, "invalid_client", 50027, "JWT token is invalid or malformed.");
   }
-  const std::string iss = (*claims)->optValue<std::string>("iss", "");
-  const std::string sub = (*claims)->optValue<std::string>("sub", "");
+  const auto string_claim = [&](const char* name) {
+    StatusOr<std::string> value = json::getString(*claims, name);
+    return value.ok() ? std::move(value).value() : std::string();
+  };
+  const std::string iss = string_claim("iss");
+  const std::string sub = string_claim("sub");
   std::vector<FederatedCredential> by_issuer;
   for (const FederatedCredential& f : identity->federated_credentials) {
     if (f.issuer == iss) by_issuer.push_back(f);
@@ -189,8 +193,12 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
                     "Client assertion failed signature validation.");
   }
   const int64_t now = context.now();
-  const int64_t exp = (*claims)->optValue<Poco::Int64>("exp", 0);
-  const int64_t nbf = (*claims)->optValue<Poco::Int64>("nbf", 0);
+  const auto time_claim = [&](const char* name) {
+    StatusOr<int64_t> value = json::getInt(*claims, name);
+    return value.ok() ? *value : int64_t{0};
+  };
+  const int64_t exp = time_claim("exp");
+  const int64_t nbf = time_claim("nbf");
   if (exp == 0 || now > exp + 300 || (nbf != 0 && now + 300 < nbf)) {
     return aadError(
         context, 401, "invalid_client", 700024,

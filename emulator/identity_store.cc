@@ -157,12 +157,12 @@ StatusOr<Identity> Identity::fromJson(const json::ObjectPtr& o) {
   if (o->has("federated_credentials") && !o->isNull("federated_credentials")) {
     SKR_ASSIGN_OR_RETURN(json::ArrayPtr feds, json::getArray(o, "federated_credentials"));
     for (std::size_t i = 0; i < feds->size(); ++i) {
-      json::ObjectPtr f = feds->getObject(static_cast<unsigned>(i));
-      if (f.isNull())
+      StatusOr<json::ObjectPtr> f = json::getObject(feds, i, "member 'federated_credentials'");
+      if (!f.ok()) {
         return invalidArgumentError(
-            "identity member 'federated_credentials': "
-            "element is not an object");
-      SKR_ASSIGN_OR_RETURN(FederatedCredential cred, federatedFromJson(f));
+            "identity member 'federated_credentials': element is not an object");
+      }
+      SKR_ASSIGN_OR_RETURN(FederatedCredential cred, federatedFromJson(*f));
       id.federated_credentials.push_back(std::move(cred));
     }
   }
@@ -212,9 +212,9 @@ StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::open(
     SKR_ASSIGN_OR_RETURN(json::ObjectPtr o, parseStateObject(ids_file));
     SKR_ASSIGN_OR_RETURN(json::ArrayPtr arr, json::getArray(o, "identities"));
     for (std::size_t i = 0; i < arr->size(); ++i) {
-      json::ObjectPtr io = arr->getObject(static_cast<unsigned>(i));
-      if (io.isNull()) return dataLossError(ids_file + ": identity is not an object");
-      StatusOr<Identity> id = Identity::fromJson(io);
+      StatusOr<json::ObjectPtr> io = json::getObject(arr, i, "member 'identities'");
+      if (!io.ok()) return dataLossError(ids_file + ": identity is not an object");
+      StatusOr<Identity> id = Identity::fromJson(*io);
       if (!id.ok()) return id.status().withContext(ids_file);
       store->identities_.push_back(std::move(id).value());
     }
@@ -233,9 +233,9 @@ StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::open(
     SKR_ASSIGN_OR_RETURN(json::ObjectPtr o, parseStateObject(roles_file));
     SKR_ASSIGN_OR_RETURN(json::ArrayPtr arr, json::getArray(o, "role_assignments"));
     for (std::size_t i = 0; i < arr->size(); ++i) {
-      json::ObjectPtr ro = arr->getObject(static_cast<unsigned>(i));
-      if (ro.isNull()) return dataLossError(roles_file + ": role assignment is not an object");
-      StatusOr<RoleAssignment> r = RoleAssignment::fromJson(ro);
+      StatusOr<json::ObjectPtr> ro = json::getObject(arr, i, "member 'role_assignments'");
+      if (!ro.ok()) return dataLossError(roles_file + ": role assignment is not an object");
+      StatusOr<RoleAssignment> r = RoleAssignment::fromJson(*ro);
       if (!r.ok()) return r.status().withContext(roles_file);
       store->roles_.push_back(std::move(r).value());
     }

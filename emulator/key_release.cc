@@ -22,10 +22,8 @@ constexpr std::size_t kEphemeralKekBytes = 32;
 constexpr std::size_t kMaxRuntimeKeys = 16;
 
 bool hasEncryptUse(const json::ObjectPtr& jwk) {
-  if (jwk->has("key_use") && jwk->get("key_use").isString() &&
-      jwk->getValue<std::string>("key_use") == "enc") {
-    return true;
-  }
+  StatusOr<std::string> key_use = json::getString(jwk, "key_use");
+  if (key_use.ok() && *key_use == "enc") return true;
   if (!jwk->has("key_ops")) return false;
   StatusOr<std::vector<std::string>> ops = json::getStringArray(jwk, "key_ops");
   if (!ops.ok()) return false;
@@ -184,14 +182,15 @@ StatusOr<TransferKey> selectTransferKey(const json::ObjectPtr& claims) {
   std::string skipped;
   const std::size_t count = (*keys)->size();
   for (std::size_t i = 0; i < count && i < kMaxRuntimeKeys; ++i) {
-    json::ObjectPtr jwk = (*keys)->getObject(static_cast<unsigned>(i));
+    StatusOr<json::ObjectPtr> element = json::getObject(*keys, i, "x-ms-runtime.keys");
     const std::string at = "x-ms-runtime.keys[" + std::to_string(i) + "]";
-    if (jwk.isNull()) {
+    if (!element.ok()) {
       skipped += "; " + at + " is not an object";
       continue;
     }
-    if (!jwk->has("kty") || !jwk->get("kty").isString() ||
-        jwk->getValue<std::string>("kty") != "RSA") {
+    const json::ObjectPtr& jwk = *element;
+    StatusOr<std::string> kty = json::getString(jwk, "kty");
+    if (!kty.ok() || *kty != "RSA") {
       skipped += "; " + at + " is not an RSA key";
       continue;
     }
@@ -251,7 +250,7 @@ json::ObjectPtr releasePayload(const KeyVersion& version, const std::string& bas
   request->set("kid", keyId(base_url, version));
   if (nonce) request->set("nonce", *nonce);
   json::ObjectPtr bundle = keyBundleJson(version, base_url);
-  bundle->getObject("key")->set("key_hsm", key_hsm);
+  json::getObject(bundle, "key").value()->set("key_hsm", key_hsm);
   json::ObjectPtr response = new Poco::JSON::Object;
   response->set("key", bundle);
   json::ObjectPtr payload = new Poco::JSON::Object;

@@ -201,8 +201,9 @@ StatusOr<KeyVersion> parseStoredVersion(const SecretBytes& text) {
   }
   SKR_ASSIGN_OR_RETURN(json::ObjectPtr tags, json::getObject(o, "tags"));
   for (const auto& [k, val] : *tags) {
-    if (!val.isString()) return invalidArgumentError("tag '" + k + "' is not a string");
-    v.tags[k] = val.extract<std::string>();
+    StatusOr<std::string> value = json::asString(val, "tag '" + k + "'");
+    if (!value.ok()) return invalidArgumentError("tag '" + k + "' is not a string");
+    v.tags[k] = std::move(value).value();
   }
   SKR_ASSIGN_OR_RETURN(std::string material, json::getString(o, "material"));
   SKR_ASSIGN_OR_RETURN(v.material, encoding::base64UrlDecodeSecret(material));

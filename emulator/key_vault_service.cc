@@ -97,9 +97,10 @@ StatusOr<KeyRequestCommon> parseCommon(const json::ObjectPtr& body) {
   if (tags) {
     std::map<std::string, std::string> t;
     for (const auto& [k, v] : **tags) {
-      if (!v.isString()) return invalidArgumentError("tag '" + k + "' is not a string");
+      StatusOr<std::string> value = json::asString(v, "tag '" + k + "'");
+      if (!value.ok()) return invalidArgumentError("tag '" + k + "' is not a string");
       if (t.size() >= 15) return invalidArgumentError("more than 15 tags");
-      t[k] = v.extract<std::string>();
+      t[k] = std::move(value).value();
     }
     c.tags = std::move(t);
   }

@@ -66,8 +66,14 @@ StatusOr<std::optional<std::string>> parseNonce(const json::ObjectPtr& body) {
   if (v.isEmpty()) return std::optional<std::string>();
   std::string nonce;
   // Swagger says string; the confidential-sidecar sends a JSON number and MAA accepts it (§1.2).
-  if (v.isString() || v.isInteger()) {
-    nonce = v.convert<std::string>();
+  int64_t signed_nonce = 0;
+  uint64_t unsigned_nonce = 0;
+  if (StatusOr<std::string> text = json::asString(v, "member 'nonce'"); text.ok()) {
+    nonce = std::move(text).value();
+  } else if (json::asSigned(v, signed_nonce)) {
+    nonce = std::to_string(signed_nonce);
+  } else if (json::asUnsigned(v, unsigned_nonce)) {
+    nonce = std::to_string(unsigned_nonce);
   } else {
     return requestError("member 'nonce': expected a string or an integer");
   }
@@ -108,12 +114,11 @@ Status parseEndorsements(const json::ObjectPtr& report, AttestSevSnpVmRequest& o
                         " entries, at most " + std::to_string(kMaxUvmEndorsements));
   }
   for (std::size_t i = 0; i < entries->size(); ++i) {
-    const Poco::Dynamic::Var entry = entries->get(static_cast<unsigned>(i));
-    if (!entry.isString()) {
+    StatusOr<std::string> entry = json::getString(entries, i, "Endorsements.Uvm");
+    if (!entry.ok()) {
       return requestError("report: Endorsements.Uvm[" + std::to_string(i) + "] is not a string");
     }
-    StatusOr<Bytes> cose =
-        encoding::base64DecodeLenient(entry.extract<std::string>(), kMaxUvmEndorsementBytes);
+    StatusOr<Bytes> cose = encoding::base64DecodeLenient(*entry, kMaxUvmEndorsementBytes);
     if (!cose.ok()) {
       return requestError("report: Endorsements.Uvm[" + std::to_string(i) +
                           "] is not base64url: " + cose.status().message());

@@ -229,7 +229,11 @@ Status parsePayload(UvmEndorsement& out) {
   out.launch_measurement_hex = encoding::hexEncode(*bytes);
   if (payload.value()->has("x-ms-sevsnpvm-guestsvn")) {
     const Poco::Dynamic::Var svn = payload.value()->get("x-ms-sevsnpvm-guestsvn");
-    if (svn.isString() || svn.isInteger()) out.guest_svn = svn.convert<std::string>();
+    if (StatusOr<std::string> text = json::asString(svn, "x-ms-sevsnpvm-guestsvn"); text.ok()) {
+      out.guest_svn = std::move(text).value();
+    } else if (StatusOr<int64_t> number = json::asInt(svn, "x-ms-sevsnpvm-guestsvn"); number.ok()) {
+      out.guest_svn = std::to_string(*number);
+    }
   }
   return okStatus();
 }

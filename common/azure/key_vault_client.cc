@@ -354,13 +354,15 @@ StatusOr<VerifiedRelease> verifyRelease(std::string_view body, std::string_view 
                          "' is a key of another vault (expected host '" + std::string(vault_host) +
                          "')");
   }
+  StatusOr<json::ObjectPtr> request = json::getObject(*payload, "request");
   StatusOr<std::optional<std::string>> request_kid =
-      json::getOptionalString((*payload)->getObject("request"), "kid");
+      request.ok() ? json::getOptionalString(*request, "kid")
+                   : StatusOr<std::optional<std::string>>(request.status());
   if (!request_kid.ok() || (request_kid->has_value() && **request_kid != kid)) {
     return dataLossError("release payload: request.kid does not match response.key.key.kid '" +
                          printable(kid, 200) + "'");
   }
-  return VerifiedRelease{*payload, enc, kid};
+  return VerifiedRelease{*payload, enc, kid, *key};
 }
 
 }  // namespace
@@ -729,9 +731,8 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
                   {"requested", std::string(keyExportEncName(options_.enc))},
                   {"used", std::string(keyExportEncName(verified.enc))}});
   }
-  const json::ObjectPtr response_key =
-      verified.payload->getObject("response")->getObject("key")->getObject("key");
-  const std::string key_hsm = response_key->getValue<std::string>("key_hsm");
+  const json::ObjectPtr& response_key = verified.key;
+  const std::string key_hsm = json::getString(response_key, "key_hsm").value();
   StatusOr<SecretBytes> plaintext = unwrapKeyHsm(key_hsm, transfer_key, verified.enc);
   if (!plaintext.ok()) {
     return plaintext.status().withContext("release " + what).withDetails(integrity);
@@ -743,7 +744,7 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
                   verified.kid,
                   parts->version,
                   host,
-                  response_key->getValue<std::string>("kty"),
+                  json::getString(response_key, "kty").value(),
                   verified.enc,
                   attempts};
   return out;

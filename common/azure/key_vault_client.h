@@ -89,6 +89,7 @@ struct VerifiedRelease {
   json::ObjectPtr payload;  // the JWS payload (request, response.key...)
   KeyExportEnc enc;         // payload.request.enc
   std::string kid;          // payload.response.key.key.kid
+  json::ObjectPtr key;      // payload.response.key.key: kid, kty and key_hsm are strings
 };
 // Verifies the JWS: alg RS256, signature by x5c[0], chain x5c[0] <- x5c[1..] to `anchors`
 // (empty: system store) at `now`, leaf valid for `vault_host` (DNS or IP SAN; port ignored).

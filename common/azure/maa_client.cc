@@ -100,8 +100,9 @@ Bytes stripLeadingZeros(Bytes b) {
 }
 
 bool runtimeKeyMatches(const Poco::Dynamic::Var& entry, const crypto::RsaPublicComponents& ours) {
-  if (entry.type() != typeid(json::ObjectPtr)) return false;
-  const json::ObjectPtr key = entry.extract<json::ObjectPtr>();
+  StatusOr<json::ObjectPtr> object = json::asObject(entry, "x-ms-runtime.keys element");
+  if (!object.ok()) return false;
+  const json::ObjectPtr& key = *object;
   StatusOr<std::string> kty = json::getString(key, "kty");
   if (!kty.ok() || *kty != "RSA") return false;
   StatusOr<std::string> n = json::getString(key, "n");
@@ -154,8 +155,9 @@ StatusOr<std::map<std::string, crypto::PublicKey>> parseCerts(std::string_view b
   }
   std::map<std::string, crypto::PublicKey> out;
   for (std::size_t i = 0; i < (*keys)->size(); ++i) {
-    const json::ObjectPtr jwk = (*keys)->getObject(static_cast<unsigned>(i));
-    if (jwk.isNull()) continue;
+    StatusOr<json::ObjectPtr> element = json::getObject(*keys, i, "member 'keys'");
+    if (!element.ok()) continue;
+    const json::ObjectPtr& jwk = *element;
     StatusOr<std::string> kid = json::getString(jwk, "kid");
     StatusOr<std::optional<std::string>> kty = json::getOptionalString(jwk, "kty");
     StatusOr<std::vector<std::string>> x5c = json::getStringArray(jwk, "x5c");

@@ -105,28 +105,23 @@ Classified classify(const Var& v) {
   }
   if (holds<std::string>(v)) {
     c.kind = Classified::Kind::Scalar;
-    c.scalar = stringScalar(v.extract<std::string>());
+    c.scalar = stringScalar(json::asString(v, "value").value());
     return c;
   }
   if (holds<bool>(v)) {
     c.kind = Classified::Kind::Scalar;
     c.scalar.type = Scalar::Type::Bool;
-    c.scalar.text = v.extract<bool>() ? "true" : "false";
+    c.scalar.text = json::asBool(v, "value").value() ? "true" : "false";
     return c;
   }
-  if (holds<json::ObjectPtr>(v)) {
-    json::ObjectPtr object = v.extract<json::ObjectPtr>();
-    if (object.isNull()) {
-      c.kind = Classified::Kind::Null;
-    } else {
+  if (holds<json::ObjectPtr>(v) || holds<Object>(v)) {
+    StatusOr<json::ObjectPtr> object = json::asObject(v, "value");
+    if (object.ok()) {
       c.kind = Classified::Kind::Object;
-      c.object = std::move(object);
+      c.object = std::move(object).value();
+    } else {
+      c.kind = Classified::Kind::Null;  // a null object pointer, built in code
     }
-    return c;
-  }
-  if (holds<Object>(v)) {
-    c.kind = Classified::Kind::Object;
-    c.object = new Object(v.extract<Object>());
     return c;
   }
   if (holds<json::ArrayPtr>(v) || holds<Array>(v)) {
@@ -153,8 +148,7 @@ Classified classify(const Var& v) {
     return c;
   }
   if (holds<double>(v) || holds<float>(v)) {
-    const double d =
-        holds<double>(v) ? v.extract<double>() : static_cast<double>(v.extract<float>());
+    const double d = json::asNumber(v, "value").value();
     if (!std::isfinite(d)) return c;  // kOther
     c.kind = Classified::Kind::Scalar;
     c.scalar.type = Scalar::Type::Number;

@@ -105,21 +105,16 @@ class PolicyParser {
   // `value` as a non-empty array; `path` names the list ("anyOf[0].allOf").
   static StatusOr<json::ArrayPtr> asList(const Var& value, const std::string& path,
                                          std::string_view of_what) {
-    json::ArrayPtr array;
-    if (holds<json::ArrayPtr>(value)) {
-      array = value.extract<json::ArrayPtr>();
-    } else if (holds<Array>(value)) {
-      array = new Array(value.extract<Array>());
-    }
-    if (array.isNull()) {
+    StatusOr<json::ArrayPtr> list = json::asArray(value, path);
+    if (!list.ok()) {
       return policyError(path, "expected an array of " + std::string(of_what) + ", got " +
                                    std::string(describe(classify(value))));
     }
-    if (array->size() == 0) {
+    if ((*list)->size() == 0) {
       return policyError(path,
                          "is empty (at least one of the " + std::string(of_what) + " is required)");
     }
-    return array;
+    return list;
   }
 
   static StatusOr<json::ObjectPtr> asObject(const Var& value, const std::string& path,

@@ -18,12 +18,10 @@ StatusOr<std::optional<double>> numericDate(const json::ObjectPtr& claims, const
   if (value.isBoolean() || !value.isNumeric()) {
     return invalidArgumentError(std::string("claim '") + name + "' is not a number");
   }
-  double seconds = 0;
-  try {
-    seconds = value.convert<double>();
-  } catch (const Poco::Exception&) {
+  StatusOr<double> number = json::asNumber(value, name);
+  if (!number.ok())
     return invalidArgumentError(std::string("claim '") + name + "' is not a number");
-  }
+  const double seconds = *number;
   if (!std::isfinite(seconds) || seconds < 0 || seconds > 253402300799.0) {  // <= year 9999
     return invalidArgumentError(std::string("claim '") + name + "' is out of range");
   }

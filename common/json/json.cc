@@ -305,9 +305,10 @@ std::string memberPrefix(std::string_view key) {
   return "member '" + std::string(key) + "'";
 }
 
-Status typeMismatch(std::string_view key, std::string_view expected, const Var& actual) {
-  return invalidArgumentError(memberPrefix(key) + ": expected " + std::string(expected) + ", got " +
-                              std::string(describe(actual)));
+// `label` names the value in messages: "member 'kty'", "element 2 of 'keys'".
+Status typeMismatch(std::string_view label, std::string_view expected, const Var& actual) {
+  return invalidArgumentError(std::string(label) + ": expected " + std::string(expected) +
+                              ", got " + std::string(describe(actual)));
 }
 
 // The member `key` of `object`, or nullopt when it is absent.
@@ -324,8 +325,8 @@ StatusOr<Var> requireMember(const ObjectPtr& object, std::string_view key) {
   return std::move(*member);
 }
 
-StatusOr<std::string> asString(const Var& v, std::string_view key) {
-  if (v.type() != typeid(std::string)) return typeMismatch(key, "a string", v);
+StatusOr<std::string> stringOf(const Var& v, std::string_view label) {
+  if (v.type() != typeid(std::string)) return typeMismatch(label, "a string", v);
   return v.extract<std::string>();
 }
 
@@ -348,13 +349,13 @@ bool extractUnsigned(const Var& v, uint64_t& out) {
   return true;
 }
 
-StatusOr<int64_t> asInt(const Var& v, std::string_view key) {
+StatusOr<int64_t> intOf(const Var& v, std::string_view label) {
   int64_t signed_value = 0;
   if (asSigned(v, signed_value)) return signed_value;
   uint64_t unsigned_value = 0;
   if (asUnsigned(v, unsigned_value)) {
     if (unsigned_value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return invalidArgumentError(memberPrefix(key) +
+      return invalidArgumentError(std::string(label) +
                                   ": number does not fit a 64-bit signed integer");
     }
     return static_cast<int64_t>(unsigned_value);
@@ -363,76 +364,86 @@ StatusOr<int64_t> asInt(const Var& v, std::string_view key) {
     const double d =
         holds<double>(v) ? v.extract<double>() : static_cast<double>(v.extract<float>());
     if (!std::isfinite(d) || std::trunc(d) != d) {
-      return invalidArgumentError(memberPrefix(key) + ": expected an integer, got a fraction");
+      return invalidArgumentError(std::string(label) + ": expected an integer, got a fraction");
     }
     // Integer literals within 64 bits arrive as Int64/UInt64; a double here came from an exponent
     // or fraction form ("1e3", "5.0") or from an integer literal beyond 64 bits that the parser
     // rounded. Only |d| < 2^53 is certain to be the value that was written (2^53 + 1 rounds to
     // 2^53).
     if (std::fabs(d) >= 9007199254740992.0) {
-      return invalidArgumentError(memberPrefix(key) +
+      return invalidArgumentError(std::string(label) +
                                   ": number is not an exactly representable 64-bit integer");
     }
     return static_cast<int64_t>(d);
   }
-  return typeMismatch(key, "an integer", v);
+  return typeMismatch(label, "an integer", v);
 }
 
-StatusOr<ObjectPtr> asObject(const Var& v, std::string_view key) {
+StatusOr<double> numberOf(const Var& v, std::string_view label) {
+  int64_t signed_value = 0;
+  if (asSigned(v, signed_value)) return static_cast<double>(signed_value);
+  uint64_t unsigned_value = 0;
+  if (asUnsigned(v, unsigned_value)) return static_cast<double>(unsigned_value);
+  if (holds<double>(v)) return v.extract<double>();
+  if (holds<float>(v)) return static_cast<double>(v.extract<float>());
+  return typeMismatch(label, "a number", v);
+}
+
+StatusOr<ObjectPtr> objectOf(const Var& v, std::string_view label) {
   if (holds<ObjectPtr>(v)) {
     ObjectPtr object = v.extract<ObjectPtr>();
     if (!object.isNull()) return object;
   } else if (holds<Object>(v)) {
     return ObjectPtr(new Object(v.extract<Object>()));
   }
-  return typeMismatch(key, "an object", v);
+  return typeMismatch(label, "an object", v);
 }
 
-StatusOr<ArrayPtr> asArray(const Var& v, std::string_view key) {
+StatusOr<ArrayPtr> arrayOf(const Var& v, std::string_view label) {
   if (holds<ArrayPtr>(v)) {
     ArrayPtr array = v.extract<ArrayPtr>();
     if (!array.isNull()) return array;
   } else if (holds<Array>(v)) {
     return ArrayPtr(new Array(v.extract<Array>()));
   }
-  return typeMismatch(key, "an array", v);
+  return typeMismatch(label, "an array", v);
 }
 
 // Runs `body` (a getter) and converts anything Poco or the standard library throws.
 template <typename Body>
-auto guarded(std::string_view key, Body&& body) -> decltype(body()) {
+auto guarded(std::string_view label, Body&& body) -> decltype(body()) {
   try {
     return body();
   } catch (const Poco::Exception& e) {
-    return internalError(memberPrefix(key) + ": " + sanitizedPocoMessage(e.message()));
+    return internalError(std::string(label) + ": " + sanitizedPocoMessage(e.message()));
   } catch (const std::exception& e) {
-    return internalError(memberPrefix(key) + ": " + e.what());
+    return internalError(std::string(label) + ": " + e.what());
   } catch (...) {
-    return internalError(memberPrefix(key) + ": unexpected exception");
+    return internalError(std::string(label) + ": unexpected exception");
   }
 }
 
 template <typename T, typename Convert>
 StatusOr<T> getRequired(const ObjectPtr& object, std::string_view key, Convert convert) {
-  return guarded(key, [&]() -> StatusOr<T> {
+  return guarded(memberPrefix(key), [&]() -> StatusOr<T> {
     SKR_ASSIGN_OR_RETURN(Var member, requireMember(object, key));
-    return convert(member, key);
+    return convert(member, memberPrefix(key));
   });
 }
 
 template <typename T, typename Convert>
 StatusOr<std::optional<T>> getOptional(const ObjectPtr& object, std::string_view key,
                                        Convert convert) {
-  return guarded(key, [&]() -> StatusOr<std::optional<T>> {
+  return guarded(memberPrefix(key), [&]() -> StatusOr<std::optional<T>> {
     SKR_ASSIGN_OR_RETURN(std::optional<Var> member, findMember(object, key));
     if (!member || member->isEmpty()) return std::optional<T>();
-    SKR_ASSIGN_OR_RETURN(T value, convert(*member, key));
+    SKR_ASSIGN_OR_RETURN(T value, convert(*member, memberPrefix(key)));
     return std::optional<T>(std::move(value));
   });
 }
 
-StatusOr<bool> asBool(const Var& v, std::string_view key) {
-  if (!holds<bool>(v)) return typeMismatch(key, "a boolean", v);
+StatusOr<bool> boolOf(const Var& v, std::string_view label) {
+  if (!holds<bool>(v)) return typeMismatch(label, "a boolean", v);
   return v.extract<bool>();
 }
 
@@ -593,7 +604,6 @@ bool asUnsigned(const Var& v, uint64_t& out) {
          extractUnsigned<unsigned long long>(v, out);
 }
 
-
 StatusOr<Var> parse(std::string_view text, const ParseLimits& limits) {
   SKR_RETURN_IF_ERROR(preScan(text, limits));
   try {
@@ -628,35 +638,35 @@ StatusOr<ObjectPtr> parseObject(std::string_view text, const ParseLimits& limits
 }
 
 StatusOr<std::string> getString(const ObjectPtr& object, std::string_view key) {
-  return getRequired<std::string>(object, key, asString);
+  return getRequired<std::string>(object, key, stringOf);
 }
 
 StatusOr<int64_t> getInt(const ObjectPtr& object, std::string_view key) {
-  return getRequired<int64_t>(object, key, asInt);
+  return getRequired<int64_t>(object, key, intOf);
 }
 
 StatusOr<bool> getBool(const ObjectPtr& object, std::string_view key) {
-  return getRequired<bool>(object, key, asBool);
+  return getRequired<bool>(object, key, boolOf);
 }
 
 StatusOr<ObjectPtr> getObject(const ObjectPtr& object, std::string_view key) {
-  return getRequired<ObjectPtr>(object, key, asObject);
+  return getRequired<ObjectPtr>(object, key, objectOf);
 }
 
 StatusOr<ArrayPtr> getArray(const ObjectPtr& object, std::string_view key) {
-  return getRequired<ArrayPtr>(object, key, asArray);
+  return getRequired<ArrayPtr>(object, key, arrayOf);
 }
 
 StatusOr<std::vector<std::string>> getStringArray(const ObjectPtr& object, std::string_view key) {
   return getRequired<std::vector<std::string>>(
-      object, key, [](const Var& v, std::string_view name) -> StatusOr<std::vector<std::string>> {
-        SKR_ASSIGN_OR_RETURN(ArrayPtr array, asArray(v, name));
+      object, key, [](const Var& v, std::string_view label) -> StatusOr<std::vector<std::string>> {
+        SKR_ASSIGN_OR_RETURN(ArrayPtr array, arrayOf(v, label));
         std::vector<std::string> out;
         out.reserve(array->size());
         for (std::size_t i = 0; i < array->size(); ++i) {
           const Var element = array->get(static_cast<unsigned>(i));
           if (!holds<std::string>(element)) {
-            return invalidArgumentError(memberPrefix(name) + ": element " + std::to_string(i) +
+            return invalidArgumentError(std::string(label) + ": element " + std::to_string(i) +
                                         ": expected a string, got " +
                                         std::string(describe(element)));
           }
@@ -668,20 +678,20 @@ StatusOr<std::vector<std::string>> getStringArray(const ObjectPtr& object, std::
 
 StatusOr<std::optional<std::string>> getOptionalString(const ObjectPtr& object,
                                                        std::string_view key) {
-  return getOptional<std::string>(object, key, asString);
+  return getOptional<std::string>(object, key, stringOf);
 }
 
 StatusOr<std::optional<int64_t>> getOptionalInt(const ObjectPtr& object, std::string_view key) {
-  return getOptional<int64_t>(object, key, asInt);
+  return getOptional<int64_t>(object, key, intOf);
 }
 
 StatusOr<std::optional<bool>> getOptionalBool(const ObjectPtr& object, std::string_view key) {
-  return getOptional<bool>(object, key, asBool);
+  return getOptional<bool>(object, key, boolOf);
 }
 
 StatusOr<std::optional<ObjectPtr>> getOptionalObject(const ObjectPtr& object,
                                                      std::string_view key) {
-  return getOptional<ObjectPtr>(object, key, asObject);
+  return getOptional<ObjectPtr>(object, key, objectOf);
 }
 
 StatusOr<std::string> serializeCanonical(const Var& value) {
@@ -691,6 +701,46 @@ StatusOr<std::string> serializeCanonical(const Var& value) {
 StatusOr<std::string> serializeCanonical(const ObjectPtr& object) {
   if (object.isNull()) return invalidArgumentError("JSON serialize: null object pointer");
   return serializeGuarded(Var(object));
+}
+
+StatusOr<std::string> asString(const Var& value, std::string_view label) {
+  return guarded(label, [&] { return stringOf(value, label); });
+}
+StatusOr<int64_t> asInt(const Var& value, std::string_view label) {
+  return guarded(label, [&] { return intOf(value, label); });
+}
+StatusOr<double> asNumber(const Var& value, std::string_view label) {
+  return guarded(label, [&] { return numberOf(value, label); });
+}
+StatusOr<bool> asBool(const Var& value, std::string_view label) {
+  return guarded(label, [&] { return boolOf(value, label); });
+}
+StatusOr<ObjectPtr> asObject(const Var& value, std::string_view label) {
+  return guarded(label, [&] { return objectOf(value, label); });
+}
+StatusOr<ArrayPtr> asArray(const Var& value, std::string_view label) {
+  return guarded(label, [&] { return arrayOf(value, label); });
+}
+
+StatusOr<Var> getElement(const ArrayPtr& array, std::size_t index, std::string_view label) {
+  const std::string where = std::string(label) + " element " + std::to_string(index);
+  return guarded(where, [&]() -> StatusOr<Var> {
+    if (array.isNull()) return invalidArgumentError(where + ": no array to read");
+    if (index >= array->size()) {
+      return notFoundError(where + " is missing (" + std::to_string(array->size()) + " elements)");
+    }
+    return array->get(static_cast<unsigned>(index));
+  });
+}
+
+StatusOr<std::string> getString(const ArrayPtr& array, std::size_t index, std::string_view label) {
+  SKR_ASSIGN_OR_RETURN(Var element, getElement(array, index, label));
+  return asString(element, std::string(label) + " element " + std::to_string(index));
+}
+
+StatusOr<ObjectPtr> getObject(const ArrayPtr& array, std::size_t index, std::string_view label) {
+  SKR_ASSIGN_OR_RETURN(Var element, getElement(array, index, label));
+  return asObject(element, std::string(label) + " element " + std::to_string(index));
 }
 
 }  // namespace skr::json

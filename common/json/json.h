@@ -53,6 +53,28 @@ StatusOr<std::optional<int64_t>> getOptionalInt(const ObjectPtr& object, std::st
 StatusOr<std::optional<bool>> getOptionalBool(const ObjectPtr& object, std::string_view key);
 StatusOr<std::optional<ObjectPtr>> getOptionalObject(const ObjectPtr& object, std::string_view key);
 
+// The same conversions for a value already in hand, for code that walks a document generically
+// (release policies, templates) or reads array elements. `label` names the value in the message:
+// asString(v, "element 2 of 'x5c'") fails with "element 2 of 'x5c': expected a string, got a
+// number". asNumber accepts any JSON number (integers widened to double).
+StatusOr<std::string> asString(const Poco::Dynamic::Var& value, std::string_view label);
+StatusOr<int64_t> asInt(const Poco::Dynamic::Var& value, std::string_view label);
+StatusOr<double> asNumber(const Poco::Dynamic::Var& value, std::string_view label);
+StatusOr<bool> asBool(const Poco::Dynamic::Var& value, std::string_view label);
+StatusOr<ObjectPtr> asObject(const Poco::Dynamic::Var& value, std::string_view label);
+StatusOr<ArrayPtr> asArray(const Poco::Dynamic::Var& value, std::string_view label);
+
+// Array elements by index: NotFound past the end, InvalidArgument for another type. `label` names
+// the array ("member 'keys'"); messages say "member 'keys' element 3 ...".
+StatusOr<Poco::Dynamic::Var> getElement(const ArrayPtr& array, std::size_t index,
+                                        std::string_view label);
+StatusOr<std::string> getString(const ArrayPtr& array, std::size_t index, std::string_view label);
+StatusOr<ObjectPtr> getObject(const ArrayPtr& array, std::size_t index, std::string_view label);
+
+// Poco's own readers (Object::getValue/getObject/getArray, Var::extract/convert) throw on a missing
+// member or another type; code outside common/json uses the functions above instead
+// (tests/layers/check_poco_json.py enforces it).
+
 // The integer a parsed value holds, widened: Poco stores a JSON integer in the smallest C++ type
 // that fits, signed when it fits int64. False when the value holds no integer of that signedness.
 bool asSigned(const Poco::Dynamic::Var& value, int64_t& out);

@@ -27,35 +27,31 @@ struct FoundPolicy {
 
 constexpr int kMaxTemplateDepth = 64;
 
-// Collects every confidentialComputeProperties.ccePolicy below `value`. Poco may throw on a type
-// mismatch; the caller catches.
+// Collects every confidentialComputeProperties.ccePolicy below `value`.
 Status collectPolicies(const Poco::Dynamic::Var& value, const std::string& path, int depth,
                        std::vector<FoundPolicy>& out) {
   if (depth > kMaxTemplateDepth) {
     return invalidArgumentError("ARM template: nesting deeper than " +
                                 std::to_string(kMaxTemplateDepth) + " at " + path);
   }
-  if (value.type() == typeid(json::ObjectPtr)) {
-    const json::ObjectPtr& object = value.extract<json::ObjectPtr>();
-    if (object.isNull()) return okStatus();
-    for (const auto& [key, member] : *object) {
+  if (StatusOr<json::ObjectPtr> object = json::asObject(value, path); object.ok()) {
+    for (const auto& [key, member] : **object) {
       const std::string member_path = path.empty() ? key : path + "." + key;
-      if (key == "confidentialComputeProperties" && member.type() == typeid(json::ObjectPtr)) {
-        const json::ObjectPtr properties = member.extract<json::ObjectPtr>();
-        if (!properties.isNull() && properties->has("ccePolicy")) {
-          StatusOr<std::string> policy = json::getString(properties, "ccePolicy");
+      if (key == "confidentialComputeProperties") {
+        StatusOr<json::ObjectPtr> properties = json::asObject(member, member_path);
+        if (properties.ok() && (*properties)->has("ccePolicy")) {
+          StatusOr<std::string> policy = json::getString(*properties, "ccePolicy");
           if (!policy.ok()) return policy.status().withContext("ARM template " + member_path);
           out.push_back(FoundPolicy{member_path, std::move(policy).value()});
         }
       }
       SKR_RETURN_IF_ERROR(collectPolicies(member, member_path, depth + 1, out));
     }
-  } else if (value.type() == typeid(json::ArrayPtr)) {
-    const json::ArrayPtr& array = value.extract<json::ArrayPtr>();
-    if (array.isNull()) return okStatus();
-    for (std::size_t i = 0; i < array->size(); ++i) {
-      SKR_RETURN_IF_ERROR(collectPolicies(array->get(static_cast<unsigned int>(i)),
-                                          path + "[" + std::to_string(i) + "]", depth + 1, out));
+  } else if (StatusOr<json::ArrayPtr> array = json::asArray(value, path); array.ok()) {
+    for (std::size_t i = 0; i < (*array)->size(); ++i) {
+      SKR_ASSIGN_OR_RETURN(Poco::Dynamic::Var element, json::getElement(*array, i, path));
+      SKR_RETURN_IF_ERROR(
+          collectPolicies(element, path + "[" + std::to_string(i) + "]", depth + 1, out));
     }
   }
   return okStatus();

@@ -193,6 +193,50 @@ TEST_CASE("optional getters still reject a member of the wrong type") {
 
 // ---- parsing: accepted forms ----
 
+TEST_CASE("value converters name the value and both types, and never throw") {
+  const ObjectPtr o = parseOk(R"({"s":"x","i":-7,"u":18446744073709551615,"d":2.5,"b":true,)"
+                              R"("o":{"k":1},"a":[1],"n":null})");
+  CHECK(asString(o->get("s"), "member 's'").value() == "x");
+  CHECK(asInt(o->get("i"), "member 'i'").value() == -7);
+  CHECK(asNumber(o->get("i"), "i").value() == -7.0);
+  CHECK(asNumber(o->get("u"), "u").value() == 18446744073709551615.0);
+  CHECK(asNumber(o->get("d"), "d").value() == 2.5);
+  CHECK(asBool(o->get("b"), "b").value());
+  CHECK(asObject(o->get("o"), "o").value()->has("k"));
+  CHECK(asArray(o->get("a"), "a").value()->size() == 1);
+
+  const auto s_as_int = asInt(o->get("s"), "member 's'");
+  CHECK(s_as_int.status().code() == StatusCode::InvalidArgument);
+  CHECK(s_as_int.status().message() == "member 's': expected an integer, got a string");
+  CHECK(asNumber(o->get("b"), "flag").status().message() ==
+        "flag: expected a number, got a boolean");
+  CHECK(asObject(o->get("a"), "a").status().message() == "a: expected an object, got an array");
+  CHECK(asArray(o->get("n"), "n").status().message() == "n: expected an array, got null");
+  CHECK(asString(o->get("missing"), "m").status().message() == "m: expected a string, got null");
+  CHECK(asObject(Var(ObjectPtr()), "p").status().code() == StatusCode::InvalidArgument);
+}
+
+TEST_CASE("array elements by index: NotFound past the end, InvalidArgument for another type") {
+  const ObjectPtr o = parseOk(R"({"keys":[{"kty":"RSA"},"x5c",3]})");
+  const ArrayPtr keys = getArray(o, "keys").value();
+  CHECK(getObject(keys, 0, "member 'keys'").value()->has("kty"));
+  CHECK(getString(keys, 1, "member 'keys'").value() == "x5c");
+  CHECK(asInt(getElement(keys, 2, "member 'keys'").value(), "three").value() == 3);
+
+  const auto past = getElement(keys, 3, "member 'keys'");
+  CHECK(past.status().code() == StatusCode::NotFound);
+  CHECK(past.status().message() == "member 'keys' element 3 is missing (3 elements)");
+  CHECK(getObject(keys, 7, "member 'keys'").status().code() == StatusCode::NotFound);
+
+  const auto not_object = getObject(keys, 1, "member 'keys'");
+  CHECK(not_object.status().code() == StatusCode::InvalidArgument);
+  CHECK(not_object.status().message() ==
+        "member 'keys' element 1: expected an object, got a string");
+  CHECK(getString(keys, 2, "member 'keys'").status().message() ==
+        "member 'keys' element 2: expected a string, got a number");
+  CHECK(getElement(ArrayPtr(), 0, "none").status().code() == StatusCode::InvalidArgument);
+}
+
 TEST_CASE("parse accepts scalars at the top level and surrounding whitespace") {
   CHECK(parse("true").value().extract<bool>() == true);
   CHECK(parse(" \t\r\nfalse\n ").value().extract<bool>() == false);
