@@ -34,20 +34,6 @@ bool safePathSegment(const std::string& s) {
   return true;
 }
 
-// The exit code for an agent error answer (DESIGN.md §9).
-int exitCodeForStatus(int status) {
-  switch (status) {
-    case 400:
-    case 405:
-    case 409:
-    case 413: return kExitUsage;
-    case 401: return kExitIdentity;
-    case 403: return kExitReleaseDenied;
-    case 404: return kExitKeyNotFound;
-    default: return kExitDependency;  // 429, 5xx, anything unexpected
-  }
-}
-
 // Sends the request; prints the body (JSON and metrics as they come) on 200, else a one-line
 // error naming the agent's status and message, and returns the exit code.
 int call(const ParsedArgs& args, Io& io, const std::string& method, const std::string& target,
@@ -77,7 +63,7 @@ int call(const ParsedArgs& args, Io& io, const std::string& method, const std::s
   if (message.empty()) message = "(no error message)";
   io.err << "skrctl: skr-agent answered " << reply->status << " to " << method << " " << target
          << ": " << message << "\n";
-  return exitCodeForStatus(reply->status);
+  return exitCodeForAgentStatus(reply->status);
 }
 
 int rotate(const ParsedArgs& args, Io& io) {
@@ -128,6 +114,19 @@ int health(const ParsedArgs& args, Io& io) {
 }
 
 }  // namespace
+
+int exitCodeForAgentStatus(int status) {
+  switch (status) {
+    case 400:
+    case 405:
+    case 409:
+    case 413: return kExitUsage;
+    case 401: return kExitIdentity;
+    case 403: return kExitReleaseDenied;
+    case 404: return kExitKeyNotFound;
+    default: return kExitDependency;  // 429, 5xx, anything unexpected
+  }
+}
 
 std::vector<Command> agentCommands() {
   const std::vector<OptionSpec> common = {kSocketOption, kTimeoutOption};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -55,6 +56,7 @@ class ParsedArgs {
 struct Io {
   std::ostream& out;
   std::ostream& err;
+  std::istream& in = std::cin;  // wrap/unwrap/encrypt/decrypt read their input here
 };
 
 // One subcommand ("report show", "hostdata", ...).

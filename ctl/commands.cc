@@ -8,6 +8,7 @@ std::vector<Command> allCommands() {
   for (auto& c : hostdataCommands()) all.push_back(std::move(c));
   for (auto& c : releasePolicyCommands()) all.push_back(std::move(c));
   for (auto& c : agentCommands()) all.push_back(std::move(c));
+  for (auto& c : keyCommands()) all.push_back(std::move(c));
   return all;
 }
 

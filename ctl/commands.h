@@ -11,5 +11,9 @@ std::vector<Command> reportCommands();
 std::vector<Command> hostdataCommands();
 std::vector<Command> releasePolicyCommands();
 std::vector<Command> agentCommands();
+std::vector<Command> keyCommands();
+
+// The skrctl exit code for an error answer of skr-agent with this HTTP status (DESIGN.md §9).
+int exitCodeForAgentStatus(int http_status);
 
 }  // namespace skr::ctl
