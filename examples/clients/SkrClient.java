@@ -2,7 +2,7 @@
 // SocketChannel, javax.crypto). java.net.http cannot dial a Unix socket, so the few lines of
 // HTTP/1.1 are written by hand (one request per connection, "Connection: close").
 //
-// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
 //         java SkrClient.java seal FILE TEXT | open FILE | rewrap FILE
 // seal: a fresh 32-byte DEK, wrapped under the key by the agent (A256KW); TEXT encrypted locally
 //       with AES-256-GCM under the DEK; FILE keeps the wrapped DEK, its kid, iv, ciphertext.
@@ -97,7 +97,7 @@ public class SkrClient {
       Thread.sleep(delay);
       delay = Math.min(delay * 2, 2000);
     }
-    throw new IOException("skr-agent at " + SOCKET + " not ready after " + budgetMs / 1000 + " s: " + last);
+    throw new IOException("skr-agent at " + SOCKET + " not ready after " + budgetMs / 1000.0 + " s: " + last);
   }
 
   static String json(String... kv) {
@@ -126,7 +126,7 @@ public class SkrClient {
     Base64.Decoder dec = Base64.getUrlDecoder();
     Path file = Path.of(args[1]);
     try {
-      waitReady(30_000);
+      waitReady((long) (1000 * Double.parseDouble(System.getenv().getOrDefault("SKR_READY_TIMEOUT", "30"))));
       if (args[0].equals("seal")) {
         byte[] dek = new byte[32], iv = new byte[12];
         new SecureRandom().nextBytes(dek);

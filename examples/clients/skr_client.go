@@ -1,6 +1,6 @@
 // Envelope encryption through skr-agent, Go standard library only (no modules to download).
 //
-// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
 //         go run skr_client.go seal FILE TEXT | open FILE | rewrap FILE
 // seal: a fresh 32-byte DEK, wrapped under the key by the agent (A256KW); TEXT encrypted locally
 //       with AES-256-GCM under the DEK; FILE keeps the wrapped DEK, its kid, nonce, ciphertext.
@@ -149,7 +149,8 @@ func gcm(dek []byte) cipher.AEAD {
 }
 
 func run(cmd, file, text string) error {
-	if err := waitReady(30 * time.Second); err != nil {
+	budget, _ := strconv.ParseFloat(envOr("SKR_READY_TIMEOUT", "30"), 64)
+	if err := waitReady(time.Duration(budget * float64(time.Second))); err != nil {
 		return err
 	}
 	if cmd == "seal" {

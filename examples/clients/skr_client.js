@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Envelope encryption through skr-agent, Node.js standard library only (node:http, node:crypto).
 //
-// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
 //         node skr_client.js seal FILE TEXT | open FILE | rewrap FILE
 // seal: a fresh 32-byte DEK, wrapped under the key by the agent (A256KW); TEXT encrypted locally
 //       with AES-256-GCM under the DEK; FILE keeps the wrapped DEK, its kid, iv, tag, ciphertext.
@@ -15,6 +15,7 @@ const http = require('node:http');
 const SOCKET = process.env.SKR_AGENT_SOCKET;
 const TOKEN = process.env.SKR_AGENT_TOKEN;
 const KEY = process.env.SKR_KEY || 'app-kek';
+const READY_TIMEOUT_MS = 1000 * Number(process.env.SKR_READY_TIMEOUT || 30);
 const ALG = 'A256KW'; // RSA-OAEP-256 for an RSA key
 
 class AgentError extends Error {
@@ -58,7 +59,7 @@ async function call(method, path, body, attempts = 5) {
 }
 
 // GET /readyz with exponential backoff (0.1 s doubling, at most 2 s) for at most budgetMs.
-async function waitReady(budgetMs = 30000) {
+async function waitReady(budgetMs = READY_TIMEOUT_MS) {
   const deadline = Date.now() + budgetMs;
   let delay = 100, last = 'no answer';
   while (Date.now() < deadline) {

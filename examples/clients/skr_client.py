@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Envelope encryption through skr-agent, Python standard library only.
 
-Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
         python3 skr_client.py seal FILE TEXT | open FILE | rewrap FILE
 seal: a fresh 32-byte DEK wrapped under the key (A256KW); FILE keeps the wrapped DEK with its kid.
 open: unwraps the DEK by the stored kid (versioned path) and prints the plaintext.
@@ -15,6 +15,7 @@ import base64, http.client, json, os, secrets, socket, sys, time
 SOCKET = os.environ["SKR_AGENT_SOCKET"]
 TOKEN = os.environ.get("SKR_AGENT_TOKEN")
 KEY = os.environ.get("SKR_KEY", "app-kek")
+READY_TIMEOUT = float(os.environ.get("SKR_READY_TIMEOUT", "30"))  # seconds
 ALG = "A256KW"  # RSA-OAEP-256 for an RSA key
 RETRYABLE = (429, 503)
 
@@ -67,7 +68,7 @@ def call(method, path, body=None, attempts=5):
         time.sleep(min(float(retry_after or 0.2 * 2 ** attempt), 10))
 
 
-def wait_ready(budget=30.0):
+def wait_ready(budget=READY_TIMEOUT):
     """GET /readyz with exponential backoff (0.1 s doubling, at most 2 s) for at most `budget` s."""
     deadline, delay, last = time.monotonic() + budget, 0.1, "no answer"
     while time.monotonic() < deadline:

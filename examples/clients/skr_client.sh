@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Envelope encryption through skr-agent with curl and coreutils only.
 #
-# Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+# Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
 #         bash skr_client.sh seal FILE TEXT | open FILE | rewrap FILE
 # seal: a fresh 32-byte DEK wrapped under the key (A256KW); FILE keeps the wrapped DEK with its kid.
 # open: unwraps the DEK by the stored kid (versioned path) and prints the plaintext.
@@ -27,7 +27,8 @@ send() {
 }
 # field NAME: the first string member NAME of the JSON on stdin (the outer error code comes first).
 field() {
-  awk -v k="\"$1\":\"" '{ i = index($0, k); if (i) { s = substr($0, i + length(k)); print substr(s, 1, index(s, "\"") - 1); exit } }'
+  awk -v k="$1" '{ if (match($0, "\"" k "\"[ \t]*:[ \t]*\"[^\"]*\"")) {
+    s = substr($0, RSTART, RLENGTH); sub(/^[^:]*:[ \t]*"/, "", s); print substr(s, 1, length(s) - 1); exit } }'
 }
 
 # call METHOD PATH [BODY]: prints the answer; 429/503 are retried after Retry-After (5 attempts),
@@ -45,16 +46,17 @@ call() {
   exit 1
 }
 
-# wait_ready: GET /readyz with exponential backoff (0.1 s doubling, at most 2 s) for at most 30 s.
+# wait_ready: GET /readyz with exponential backoff (0.1 s doubling, at most 2 s) for at most
+# SKR_READY_TIMEOUT seconds (30).
 wait_ready() {
-  local delay=0.1 end=$((SECONDS + 30)) status
+  local delay=0.1 end=$((SECONDS + ${SKR_READY_TIMEOUT:-30})) status
   while ((SECONDS < end)); do
     status=$(send GET /readyz)
     [[ $status == 200 ]] && return
     sleep "$delay"
     delay=$(awk "BEGIN { d = $delay * 2; print (d > 2 ? 2 : d) }")
   done
-  echo "skr-agent at $SKR_AGENT_SOCKET not ready after 30 s: HTTP $status $(cat "$tmp/body" "$tmp/err" 2>/dev/null)" >&2
+  echo "skr-agent at $SKR_AGENT_SOCKET not ready after ${SKR_READY_TIMEOUT:-30} s: HTTP $status $(cat "$tmp/body" "$tmp/err" 2>/dev/null)" >&2
   exit 1
 }
 
