@@ -139,13 +139,13 @@ func waitReady(budget time.Duration) error {
 
 func version(kid string) string { return kid[strings.LastIndex(kid, "/")+1:] }
 
-func gcm(dek []byte) cipher.AEAD {
-	block, err := aes.NewCipher(dek)
-	if err != nil {
-		panic(err) // only for a DEK that is not 32 bytes
+// gcm is AES-GCM with a 12-byte nonce and a 16-byte tag; dek must be 32 bytes (AES-256).
+func gcm(dek []byte) (cipher.AEAD, error) {
+	if len(dek) != 32 {
+		return nil, fmt.Errorf("the DEK is %d bytes, expected 32", len(dek))
 	}
-	aead, _ := cipher.NewGCM(block)
-	return aead
+	block, _ := aes.NewCipher(dek)
+	return cipher.NewGCM(block)
 }
 
 func run(cmd, file, text string) error {
@@ -154,15 +154,19 @@ func run(cmd, file, text string) error {
 		return err
 	}
 	if cmd == "seal" {
-		dek, nonce := make([]byte, 32), make([]byte, 12)
-		rand.Read(dek)
-		rand.Read(nonce)
-		wrapped, err := call("POST", "/keys/"+key+"/wrapkey", map[string]string{"alg": alg, "value": b64.EncodeToString(dek)})
+		random := make([]byte, 32+12)
+		if _, err := rand.Read(random); err != nil {
+			return err
+		}
+		dek, nonce := random[:32], random[32:]
+		wrapped, err := call("POST", "/keys/"+key+"/wrapkey",
+			map[string]string{"alg": alg, "value": b64.EncodeToString(dek)})
 		if err != nil {
 			return err
 		}
+		aead, _ := gcm(dek)
 		env := envelope{wrapped["kid"], alg, wrapped["value"], b64.EncodeToString(nonce),
-			b64.EncodeToString(gcm(dek).Seal(nil, nonce, []byte(text), nil))}
+			b64.EncodeToString(aead.Seal(nil, nonce, []byte(text), nil))}
 		fmt.Println("sealed under " + env.Kid)
 		return save(file, env)
 	}
@@ -175,21 +179,27 @@ func run(cmd, file, text string) error {
 		return err
 	}
 	if cmd == "open" { // at start-up: the stored kid names the version that wrapped the DEK
-		out, err := call("POST", "/keys/"+key+"/"+version(env.Kid)+"/unwrapkey", map[string]string{"alg": env.Alg, "value": env.WrappedDEK})
+		out, err := call("POST", "/keys/"+key+"/"+version(env.Kid)+"/unwrapkey",
+			map[string]string{"alg": env.Alg, "value": env.WrappedDEK})
 		if err != nil {
 			return err
 		}
 		dek, _ := b64.DecodeString(out["value"])
 		nonce, _ := b64.DecodeString(env.Nonce)
 		sealed, _ := b64.DecodeString(env.Ciphertext)
-		plain, err := gcm(dek).Open(nil, nonce, sealed, nil)
+		aead, err := gcm(dek)
+		if err != nil {
+			return err
+		}
+		plain, err := aead.Open(nil, nonce, sealed, nil)
 		if err != nil {
 			return fmt.Errorf("decrypt %s: %w", file, err)
 		}
 		fmt.Println("plaintext: " + string(plain))
 		return nil
 	}
-	moved, err := call("POST", "/keys/"+key+"/rewrap", map[string]string{"kid": env.Kid, "alg": env.Alg, "value": env.WrappedDEK})
+	moved, err := call("POST", "/keys/"+key+"/rewrap",
+		map[string]string{"kid": env.Kid, "alg": env.Alg, "value": env.WrappedDEK})
 	if err != nil {
 		return err
 	}
@@ -210,7 +220,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: SKR_AGENT_SOCKET=PATH go run skr_client.go seal FILE TEXT | open FILE | rewrap FILE")
 		os.Exit(2)
 	}
-	if err := run(args[0], args[1], strings.Join(args[2:], "")); err != nil {
+	text := ""
+	if len(args) == 3 {
+		text = args[2]
+	}
+	if err := run(args[0], args[1], text); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -65,7 +65,8 @@ def call(method, path, body=None, attempts=5):
             except (ValueError, KeyError, TypeError):
                 error = {}
             raise AgentError(status, error.get("code", "?"), error.get("message", raw[:200]))
-        time.sleep(min(float(retry_after or 0.2 * 2 ** attempt), 10))
+        wait = int(retry_after) if (retry_after or "").isdigit() else 0.2 * 2 ** attempt
+        time.sleep(min(wait, 10))
 
 
 def wait_ready(budget=READY_TIMEOUT):

@@ -16,14 +16,15 @@ alg=A256KW  # RSA-OAEP-256 for an RSA key
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# send METHOD PATH [BODY]: one request; the body lands in $tmp/body, headers in $tmp/head;
-# prints the HTTP status (000 when the socket does not answer).
+# send METHOD PATH [BODY]: one request; the answer lands in $tmp/body, headers in $tmp/head;
+# prints the HTTP status (000 when the socket does not answer). BODY (it may hold the DEK) and
+# the token go through stdin and a header file, never curl's command line (visible in /proc).
 send() {
-  local auth=()
-  [[ -n "${SKR_AGENT_TOKEN:-}" ]] && auth=(-H "Authorization: Bearer $SKR_AGENT_TOKEN")
-  curl -sS --max-time 30 --unix-socket "$SKR_AGENT_SOCKET" -o "$tmp/body" -D "$tmp/head" \
-    -w '%{http_code}' -H 'X-SKR-Request: 1' -H 'Content-Type: application/json' "${auth[@]}" \
-    -X "$1" "http://skr$2" ${3:+-d "$3"} 2>"$tmp/err" || true
+  printf 'X-SKR-Request: 1\nContent-Type: application/json\n' >"$tmp/req-head"
+  [[ -n "${SKR_AGENT_TOKEN:-}" ]] && printf 'Authorization: Bearer %s\n' "$SKR_AGENT_TOKEN" >>"$tmp/req-head"
+  printf '%s' "${3:-}" | curl -sS --max-time 30 --unix-socket "$SKR_AGENT_SOCKET" -o "$tmp/body" \
+    -D "$tmp/head" -w '%{http_code}' -H "@$tmp/req-head" -X "$1" "http://skr$2" \
+    ${3:+--data-binary @-} 2>"$tmp/err" || true
 }
 # field NAME: the first string member NAME of the JSON on stdin (the outer error code comes first).
 field() {

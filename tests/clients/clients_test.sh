@@ -19,7 +19,11 @@ snippets=("$@")
 [[ ${#snippets[@]} -gt 0 ]] || snippets=(curl python go node java)
 clients=$src/examples/clients
 
-fail() { echo "clients_test: FAIL: $*" >&2; exit 1; }
+fail() {
+  if [[ -s "${work:-}/agent.log" ]]; then echo "--- agent log (tail)" >&2; tail -n 20 "$work/agent.log" >&2; fi
+  echo "clients_test: FAIL: $*" >&2
+  exit 1
+}
 
 declare -A tool=([curl]=curl [python]=python3 [go]=go [node]=node [java]=java)
 for s in "${snippets[@]}"; do
@@ -40,7 +44,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'echo "--- agent log (tail)"; tail -n 20 "$work/agent.log" 2>/dev/null || true' ERR
 
 # Go and Java write caches; keep them in the work directory, never in the repository or $HOME.
 export GOCACHE=$work/go-cache GOPATH=$work/go GOTOOLCHAIN=local GOFLAGS=
