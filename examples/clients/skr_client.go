@@ -1,6 +1,7 @@
 // Envelope encryption through skr-agent, Go standard library only (no modules to download).
 //
-// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
+// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+//         [SKR_READY_TIMEOUT=30] \
 //         go run skr_client.go seal FILE TEXT | open FILE | rewrap FILE
 // seal: a fresh 32-byte DEK, wrapped under the key by the agent (A256KW); TEXT encrypted locally
 //       with AES-256-GCM under the DEK; FILE keeps the wrapped DEK, its kid, nonce, ciphertext.
@@ -217,7 +218,8 @@ func main() {
 	args := os.Args[1:]
 	if socketPath == "" || len(args) < 2 || !(args[0] == "seal" && len(args) == 3 ||
 		(args[0] == "open" || args[0] == "rewrap") && len(args) == 2) {
-		fmt.Fprintln(os.Stderr, "usage: SKR_AGENT_SOCKET=PATH go run skr_client.go seal FILE TEXT | open FILE | rewrap FILE")
+		fmt.Fprintln(os.Stderr, "usage: SKR_AGENT_SOCKET=PATH go run skr_client.go "+
+			"seal FILE TEXT | open FILE | rewrap FILE")
 		os.Exit(2)
 	}
 	text := ""

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Envelope encryption through skr-agent, Node.js standard library only (node:http, node:crypto).
 //
-// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
+// Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+//         [SKR_READY_TIMEOUT=30] \
 //         node skr_client.js seal FILE TEXT | open FILE | rewrap FILE
 // seal: a fresh 32-byte DEK, wrapped under the key by the agent (A256KW); TEXT encrypted locally
 //       with AES-256-GCM under the DEK; FILE keeps the wrapped DEK, its kid, iv, tag, ciphertext.
@@ -31,7 +32,8 @@ function send(method, path, body) {
   const headers = { 'X-SKR-Request': '1', 'Content-Type': 'application/json' };
   if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: SOCKET, method, path, headers, timeout: 30000 }, (res) => {
+    const options = { socketPath: SOCKET, method, path, headers, timeout: 30000 };
+    const req = http.request(options, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'],
@@ -80,7 +82,8 @@ async function main([cmd, file, text]) {
   await waitReady();
   if (cmd === 'seal') {
     const dek = crypto.randomBytes(32);
-    const wrapped = await call('POST', `/keys/${KEY}/wrapkey`, { alg: ALG, value: dek.toString('base64url') });
+    const wrapped = await call('POST', `/keys/${KEY}/wrapkey`,
+                               { alg: ALG, value: dek.toString('base64url') });
     const iv = crypto.randomBytes(12);
     const cipher = crypto.createCipheriv('aes-256-gcm', dek, iv);
     const ciphertext = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
@@ -99,18 +102,21 @@ async function main([cmd, file, text]) {
     const dek = Buffer.from(unwrapped.value, 'base64url');
     const decipher = crypto.createDecipheriv('aes-256-gcm', dek, Buffer.from(env.iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(env.tag, 'base64url'));
-    const plain = Buffer.concat([decipher.update(Buffer.from(env.ciphertext, 'base64url')), decipher.final()]);
+    const ciphertext = Buffer.from(env.ciphertext, 'base64url');
+    const plain = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
     dek.fill(0);
     console.log(`plaintext: ${plain.toString('utf8')}`);
   } else if (cmd === 'rewrap') {
-    const moved = await call('POST', `/keys/${KEY}/rewrap`, { kid: env.kid, alg: env.alg, value: env.wrapped_dek });
+    const moved = await call('POST', `/keys/${KEY}/rewrap`,
+                             { kid: env.kid, alg: env.alg, value: env.wrapped_dek });
     console.log(`rewrapped: ${env.kid} -> ${moved.kid}`);
     fs.writeFileSync(file, JSON.stringify({ ...env, kid: moved.kid, wrapped_dek: moved.value }));
   }
 }
 
 const args = process.argv.slice(2);
-if (!SOCKET || !['seal', 'open', 'rewrap'].includes(args[0]) || args.length !== (args[0] === 'seal' ? 3 : 2)) {
+const arity = { seal: 3, open: 2, rewrap: 2 }[args[0]];
+if (!SOCKET || args.length !== arity) {
   console.error('usage: SKR_AGENT_SOCKET=PATH node skr_client.js seal FILE TEXT | open FILE | rewrap FILE');
   process.exit(2);
 }

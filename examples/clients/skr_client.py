@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Envelope encryption through skr-agent, Python standard library only.
 
-Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
+Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+        [SKR_READY_TIMEOUT=30] \
         python3 skr_client.py seal FILE TEXT | open FILE | rewrap FILE
 seal: a fresh 32-byte DEK wrapped under the key (A256KW); FILE keeps the wrapped DEK with its kid.
 open: unwraps the DEK by the stored kid (versioned path) and prints the plaintext.
@@ -65,7 +66,7 @@ def call(method, path, body=None, attempts=5):
             except (ValueError, KeyError, TypeError):
                 error = {}
             raise AgentError(status, error.get("code", "?"), error.get("message", raw[:200]))
-        wait = int(retry_after) if (retry_after or "").isdigit() else 0.2 * 2 ** attempt
+        wait = int(retry_after) if (retry_after or "").isdigit() else 0.2 * 2 ** (attempt + 1)
         time.sleep(min(wait, 10))
 
 
@@ -108,7 +109,8 @@ def main(cmd, path, text=None):
                          {"alg": env["alg"], "value": env["wrapped_dek"]})["value"])
         assert len(dek) == 32, "unwrapped DEK is not 32 bytes"
         plain = call("POST", f"/keys/{KEY}/{version(env['data_kid'])}/decrypt",
-                     {"alg": "A256GCM", "value": env["ciphertext"], "iv": env["iv"], "tag": env["tag"]})
+                     {"alg": "A256GCM", "value": env["ciphertext"], "iv": env["iv"],
+                      "tag": env["tag"]})
         print("plaintext: " + unb64(plain["value"]).decode())
     elif cmd == "rewrap":
         moved = call("POST", f"/keys/{KEY}/rewrap",

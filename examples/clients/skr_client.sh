@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Envelope encryption through skr-agent with curl and coreutils only.
 #
-# Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] [SKR_READY_TIMEOUT=30] \
+# Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
+#         [SKR_READY_TIMEOUT=30] \
 #         bash skr_client.sh seal FILE TEXT | open FILE | rewrap FILE
 # seal: a fresh 32-byte DEK wrapped under the key (A256KW); FILE keeps the wrapped DEK with its kid.
 # open: unwraps the DEK by the stored kid (versioned path) and prints the plaintext.
@@ -21,7 +22,8 @@ trap 'rm -rf "$tmp"' EXIT
 # the token go through stdin and a header file, never curl's command line (visible in /proc).
 send() {
   printf 'X-SKR-Request: 1\nContent-Type: application/json\n' >"$tmp/req-head"
-  [[ -n "${SKR_AGENT_TOKEN:-}" ]] && printf 'Authorization: Bearer %s\n' "$SKR_AGENT_TOKEN" >>"$tmp/req-head"
+  [[ -z "${SKR_AGENT_TOKEN:-}" ]] ||
+    printf 'Authorization: Bearer %s\n' "$SKR_AGENT_TOKEN" >>"$tmp/req-head"
   printf '%s' "${3:-}" | curl -sS --max-time 30 --unix-socket "$SKR_AGENT_SOCKET" -o "$tmp/body" \
     -D "$tmp/head" -w '%{http_code}' -H "@$tmp/req-head" -X "$1" "http://skr$2" \
     ${3:+--data-binary @-} 2>"$tmp/err" || true
@@ -29,7 +31,14 @@ send() {
 # field NAME: the first string member NAME of the JSON on stdin (the outer error code comes first).
 field() {
   awk -v k="$1" '{ if (match($0, "\"" k "\"[ \t]*:[ \t]*\"[^\"]*\"")) {
-    s = substr($0, RSTART, RLENGTH); sub(/^[^:]*:[ \t]*"/, "", s); print substr(s, 1, length(s) - 1); exit } }'
+    s = substr($0, RSTART, RLENGTH); sub(/^[^:]*:[ \t]*"/, "", s)
+    print substr(s, 1, length(s) - 1); exit } }'
+}
+# obj NAME VALUE ...: a flat JSON object of strings (every value here is base64url or a kid).
+obj() {
+  local out=
+  while (($#)); do out+=${out:+,}"\"$1\":\"$2\""; shift 2; done
+  echo "{$out}"
 }
 
 # call METHOD PATH [BODY]: prints the answer; 429/503 are retried after Retry-After (5 attempts),
@@ -41,9 +50,11 @@ call() {
     [[ $status == 2?? ]] && { cat "$tmp/body"; return; }
     [[ ($status == 429 || $status == 503) && $attempt -lt 5 ]] || break
     wait=$(sed -n 's/^retry-after: *\([0-9]*\).*/\1/ip' "$tmp/head")
-    sleep "$(( ${wait:-$attempt} < 10 ? ${wait:-$attempt} : 10 ))"
+    sleep "$(awk -v w="$wait" -v a="$attempt" \
+      'BEGIN { if (w == "") w = 0.2 * 2 ^ a; print (w > 10 ? 10 : w) }')"
   done
-  echo "skr-agent: HTTP $status $(field code <"$tmp/body"): $(field message <"$tmp/body")$(cat "$tmp/err")" >&2
+  echo "skr-agent: HTTP $status $(field code <"$tmp/body"):" \
+    "$(field message <"$tmp/body")$(cat "$tmp/err")" >&2
   exit 1
 }
 
@@ -57,7 +68,8 @@ wait_ready() {
     sleep "$delay"
     delay=$(awk "BEGIN { d = $delay * 2; print (d > 2 ? 2 : d) }")
   done
-  echo "skr-agent at $SKR_AGENT_SOCKET not ready after ${SKR_READY_TIMEOUT:-30} s: HTTP $status $(cat "$tmp/body" "$tmp/err" 2>/dev/null)" >&2
+  echo "skr-agent at $SKR_AGENT_SOCKET not ready after ${SKR_READY_TIMEOUT:-30} s:" \
+    "HTTP $status $(cat "$tmp/body" "$tmp/err" 2>/dev/null)" >&2
   exit 1
 }
 
@@ -69,32 +81,36 @@ cmd=${1:-} file=${2:-}
   { echo "usage: $0 seal FILE TEXT | open FILE | rewrap FILE" >&2; exit 2; }
 wait_ready
 if [[ $cmd == seal ]]; then
-    dek=$(head -c 32 /dev/urandom | b64url)
-    wrapped=$(call POST "/keys/$key/wrapkey" "{\"alg\":\"$alg\",\"value\":\"$dek\"}")
-    unset dek
-    data=$(call POST "/keys/$key/encrypt" "{\"alg\":\"A256GCM\",\"value\":\"$(printf '%s' "$3" | b64url)\"}")
-    kid=$(field kid <<<"$wrapped")
-    printf '{"kid":"%s","alg":"%s","wrapped_dek":"%s","data_kid":"%s","iv":"%s","tag":"%s","ciphertext":"%s"}\n' \
-      "$kid" "$alg" "$(field value <<<"$wrapped")" "$(field kid <<<"$data")" "$(field iv <<<"$data")" \
-      "$(field tag <<<"$data")" "$(field value <<<"$data")" >"$file"
-    echo "sealed under $kid"
-elif [[ $cmd == open ]]; then  # at start-up: the stored kid names the version that wrapped the DEK
-    env=$(cat "$file")
-    dek=$(call POST "/keys/$key/$(version "$(field kid <<<"$env")")/unwrapkey" \
-      "{\"alg\":\"$(field alg <<<"$env")\",\"value\":\"$(field wrapped_dek <<<"$env")\"}" | field value)
-    [[ ${#dek} -eq 43 ]] || { echo "unwrapped DEK is not 32 bytes" >&2; exit 1; }
-    plain=$(call POST "/keys/$key/$(version "$(field data_kid <<<"$env")")/decrypt" \
-      "{\"alg\":\"A256GCM\",\"value\":\"$(field ciphertext <<<"$env")\",\"iv\":\"$(field iv <<<"$env")\",\"tag\":\"$(field tag <<<"$env")\"}" |
-      field value | tr '_-' '/+')
-    while (( ${#plain} % 4 )); do plain+="="; done
-    echo "plaintext: $(base64 -d <<<"$plain")"
+  dek=$(head -c 32 /dev/urandom | b64url)
+  wrapped=$(call POST "/keys/$key/wrapkey" "$(obj alg "$alg" value "$dek")")
+  unset dek
+  data=$(call POST "/keys/$key/encrypt" "$(obj alg A256GCM value "$(printf '%s' "$3" | b64url)")")
+  kid=$(field kid <<<"$wrapped")
+  obj kid "$kid" alg "$alg" wrapped_dek "$(field value <<<"$wrapped")" \
+    data_kid "$(field kid <<<"$data")" iv "$(field iv <<<"$data")" tag "$(field tag <<<"$data")" \
+    ciphertext "$(field value <<<"$data")" >"$file"
+  echo "sealed under $kid"
+  exit
+fi
+env=$(cat "$file")
+kid=$(field kid <<<"$env") alg=$(field alg <<<"$env") wrapped_dek=$(field wrapped_dek <<<"$env")
+data_kid=$(field data_kid <<<"$env") iv=$(field iv <<<"$env") tag=$(field tag <<<"$env")
+ciphertext=$(field ciphertext <<<"$env")
+if [[ $cmd == open ]]; then  # at start-up: the stored kid names the version that wrapped the DEK
+  dek=$(call POST "/keys/$key/$(version "$kid")/unwrapkey" \
+    "$(obj alg "$alg" value "$wrapped_dek")" | field value)
+  [[ ${#dek} -eq 43 ]] || { echo "unwrapped DEK is not 32 bytes" >&2; exit 1; }
+  plain=$(call POST "/keys/$key/$(version "$data_kid")/decrypt" \
+    "$(obj alg A256GCM value "$ciphertext" iv "$iv" tag "$tag")" |
+    field value | tr '_-' '/+')
+  while ((${#plain} % 4)); do plain+="="; done
+  echo "plaintext: $(base64 -d <<<"$plain")"
 else
-    env=$(cat "$file")
-    old=$(field kid <<<"$env")
-    moved=$(call POST "/keys/$key/rewrap" \
-      "{\"kid\":\"$old\",\"alg\":\"$(field alg <<<"$env")\",\"value\":\"$(field wrapped_dek <<<"$env")\"}")
-    new=$(field kid <<<"$moved") value=$(field value <<<"$moved")
-    sed "s|\"kid\":\"$old\"|\"kid\":\"$new\"|; s|\"wrapped_dek\":\"[^\"]*\"|\"wrapped_dek\":\"$value\"|" \
-      <<<"$env" >"$file"
-    echo "rewrapped: $old -> $new"
+  moved=$(call POST "/keys/$key/rewrap" \
+    "$(obj kid "$kid" alg "$alg" value "$wrapped_dek")")
+  new=$(field kid <<<"$moved")
+  obj kid "$new" alg "$alg" wrapped_dek "$(field value <<<"$moved")" \
+    data_kid "$data_kid" iv "$iv" tag "$tag" \
+    ciphertext "$ciphertext" >"$file"
+  echo "rewrapped: $kid -> $new"
 fi
