@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Envelope encryption through skr-agent, Python standard library only.
+r"""Envelope encryption through skr-agent, Python standard library only.
 
 Run:  SKR_AGENT_SOCKET=/path/agent.sock [SKR_AGENT_TOKEN=...] [SKR_KEY=app-kek] \
         [SKR_READY_TIMEOUT=30] \
@@ -13,7 +13,7 @@ with AESGCM(dek), as examples/sample-app does.
 """
 import base64, http.client, json, os, secrets, socket, sys, time
 
-SOCKET = os.environ["SKR_AGENT_SOCKET"]
+SOCKET = os.environ.get("SKR_AGENT_SOCKET")
 TOKEN = os.environ.get("SKR_AGENT_TOKEN")
 KEY = os.environ.get("SKR_KEY", "app-kek")
 READY_TIMEOUT = float(os.environ.get("SKR_READY_TIMEOUT", "30"))  # seconds
@@ -65,7 +65,8 @@ def call(method, path, body=None, attempts=5):
                 error = json.loads(raw)["error"]
             except (ValueError, KeyError, TypeError):
                 error = {}
-            raise AgentError(status, error.get("code", "?"), error.get("message", raw[:200]))
+            message = error.get("message") or raw[:200].decode(errors="replace")
+            raise AgentError(status, error.get("code", "?"), message)
         wait = int(retry_after) if (retry_after or "").isdigit() else 0.2 * 2 ** (attempt + 1)
         time.sleep(min(wait, 10))
 
@@ -122,8 +123,10 @@ def main(cmd, path, text=None):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (3, 4) or sys.argv[1] not in ("seal", "open", "rewrap"):
-        sys.exit(__doc__)
+    arity = {"seal": 4, "open": 3, "rewrap": 3}.get(sys.argv[1] if len(sys.argv) > 1 else "")
+    if not SOCKET or len(sys.argv) != arity:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
     try:
         main(*sys.argv[1:])
     except (AgentError, TimeoutError, OSError) as e:

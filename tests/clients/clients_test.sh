@@ -20,16 +20,21 @@ snippets=("$@")
 clients=$src/examples/clients
 
 fail() {
-  if [[ -s "${work:-}/agent.log" ]]; then echo "--- agent log (tail)" >&2; tail -n 20 "$work/agent.log" >&2; fi
+  if [[ -s "${work:-}/agent.log" ]]; then
+    echo "--- agent log (tail)" >&2
+    tail -n 20 "$work/agent.log" >&2
+  fi
   echo "clients_test: FAIL: $*" >&2
   exit 1
 }
 
-declare -A tool=([curl]=curl [python]=python3 [go]=go [node]=node [java]=java)
+declare -A tools=([curl]=curl [python]=python3 [go]=go [node]=node [java]="java javac")
 for s in "${snippets[@]}"; do
-  [[ -n "${tool[$s]:-}" ]] || fail "unknown snippet '$s' (curl python go node java)"
-  command -v "${tool[$s]}" >/dev/null ||
-    fail "'${tool[$s]}' is not installed (needed by the $s snippet): run scripts/setup"
+  [[ -n "${tools[$s]:-}" ]] || fail "unknown snippet '$s' (curl python go node java)"
+  for t in ${tools[$s]}; do
+    command -v "$t" >/dev/null ||
+      fail "'$t' is not installed (needed by the $s snippet): run scripts/setup"
+  done
 done
 
 # Short path: socket paths must fit in sun_path (108 bytes).
@@ -39,13 +44,16 @@ work=$(mktemp -d /tmp/skr-clients-XXXXXX)
 agent_pid='' fake_pid=''
 cleanup() {
   local pid
-  for pid in $agent_pid $fake_pid; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in $agent_pid $fake_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   emulator_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# Go and Java write caches; keep them in the work directory, never in the repository or $HOME.
+# Go writes a build cache: keep it in the work directory, never in the repository or $HOME.
 export GOCACHE=$work/go-cache GOPATH=$work/go GOTOOLCHAIN=local GOFLAGS=
 
 # run SNIPPET ARGS...: the snippet's own command line, as its header documents.
@@ -86,7 +94,8 @@ tls: {ca_file: $SKR_EMULATOR_CA_FILE}
 agent:
   client_socket: $work/run/agent.sock
   admin_socket: $work/run/admin.sock
-  clients: [{name: app, uids: [$(id -u)], operations: ['*'], keys: ['*'], token_sha256: $token_sha256}]
+  clients:
+    - {name: app, uids: [$(id -u)], operations: ['*'], keys: ['*'], token_sha256: $token_sha256}
   admin_uids: [$(id -u)]
 log: {format: text}
 YAML
@@ -148,7 +157,8 @@ for s in "${snippets[@]}"; do
   out=$(run "$s" open "$work/$s.json") || fail "$s open after rewrap: exit $?: $out"
   echo "$out"
   expect_line "$out" "plaintext: hello from the $s snippet"
-  grep -qF "$new_kid" "$work/$s.json" || fail "$s rewrap: the stored envelope does not name $new_kid"
+  grep -qF "$new_kid" "$work/$s.json" ||
+    fail "$s rewrap: the stored envelope does not name $new_kid"
 done
 
 for s in "${snippets[@]}"; do
@@ -172,9 +182,11 @@ echo "$out"
 echo "== no agent at all: each snippet gives up after SKR_READY_TIMEOUT with a clear error"
 for s in "${snippets[@]}"; do
   code=0
-  out=$(SKR_AGENT_SOCKET=$work/run/none.sock SKR_READY_TIMEOUT=1 run "$s" open "$work/$s.json" 2>&1) || code=$?
+  out=$(SKR_AGENT_SOCKET=$work/run/none.sock SKR_READY_TIMEOUT=1 run "$s" open "$work/$s.json" 2>&1) ||
+    code=$?
   echo "$s: $out"
-  [[ $code -ne 0 && $out == *"not ready after"* ]] || fail "$s without an agent: expected 'not ready after', exit $code"
+  [[ $code -ne 0 && $out == *"not ready after"* ]] ||
+    fail "$s without an agent: expected 'not ready after', exit $code"
 done
 
 echo "== an always-busy agent (503 and 429, Retry-After: 2): 5 attempts, Retry-After honoured"
@@ -195,7 +207,8 @@ for s in "${snippets[@]}"; do
   [[ $code -ne 0 && $out == *503* && $out == *ServerBusy* && $out != *FakeInner* ]] ||
     fail "$s against a busy agent: expected a non-zero exit naming 503 ServerBusy (exit $code)"
   times=$(awk -v p="/keys/busy-$s/wrapkey" '$2 == p { print $1 }' "$work/busy.log")
-  [[ $(wc -l <<<"$times") -eq 5 ]] || fail "$s against a busy agent: $(wc -l <<<"$times") attempts, expected 5"
+  [[ $(wc -l <<<"$times") -eq 5 ]] ||
+    fail "$s against a busy agent: $(wc -l <<<"$times") attempts, expected 5"
   span=$(awk 'NR == 1 { first = $1 } { last = $1 } END { printf "%.1f", last - first }' <<<"$times")
   awk -v s="$span" 'BEGIN { exit !(s >= 7.9) }' ||
     fail "$s against a busy agent: 5 attempts within $span s, expected >= 8 s (4 x Retry-After: 2)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A stand-in for skr-agent that is always busy, for the retry half of tests/clients/clients_test.sh.
+"""An always-busy stand-in for skr-agent: the retry part of tests/clients/clients_test.sh.
 
 GET /readyz answers 200; every POST answers, per key name, 503 ServerBusy and 429 Throttled in
 turn (odd and even requests), each with Retry-After: 2 and an AKV-shaped body whose innererror
