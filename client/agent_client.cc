@@ -317,7 +317,7 @@ Status AgentClient::check(const AgentAnswer& answer) {
   details.http_status = answer.status;
   details.service_code = inner.empty() ? code : code + "/" + inner;
   std::string text = "skr-agent: HTTP " + std::to_string(answer.status);
-  if (!details.service_code.empty()) text += " " + log::quoteUntrusted(details.service_code, 100);
+  if (!code.empty()) text += " " + log::quoteUntrusted(code, 100);
   if (!message.empty()) text += ": " + log::quoteUntrusted(message, 500);
   return Status(codeForHttp(answer.status), std::move(text)).withDetails(std::move(details));
 }

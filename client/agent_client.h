@@ -91,9 +91,9 @@ class AgentClient {
 
   // The error of a non-2xx answer: a Status (NotFound for 404, PermissionDenied for 403,
   // Unauthenticated for 401, InvalidArgument for other 4xx, Unavailable for 429/5xx) whose
-  // message is "skr-agent: HTTP 404 KeyNotFound: <agent message>" and whose details carry
-  // dependency Agent, the HTTP status and the AKV code (with the inner code: "Forbidden/
-  // KeyOperationForbidden"). OK for 2xx.
+  // message is "skr-agent: HTTP 404 KeyNotFound: <agent message>" (the outer AKV code) and whose
+  // details carry dependency Agent, the HTTP status and the AKV code with the inner code
+  // ("Forbidden/KeyOperationForbidden"). OK for 2xx.
   static Status check(const AgentAnswer& answer);
 
   // For tests: replaces the sleep between attempts.

@@ -10,13 +10,14 @@
 #   503/429 with Retry-After, 5 attempts that honour it, the outer AKV code reported).
 # A missing toolchain (curl, python3, go, node, java) fails the test: run scripts/setup.
 # Usage: tests/clients/clients_test.sh SOURCE_DIR EMULATOR INIT AGENT SKRCTL [SNIPPET...]
-#   SNIPPET: curl python go node java (default: all five)
+#   SNIPPET: curl python go node java cpp (default: all six; cpp is the binary in $SKR_CLIENT_CPP,
+#   built by CMake from examples/clients/skr_client.cc)
 set -euo pipefail
 # shellcheck disable=SC2034  # emulator and skrctl are read by scripts/lib/emulator.sh
 src=$1 emulator=$2 init=$3 agent=$4 skrctl=$5
 shift 5
 snippets=("$@")
-[[ ${#snippets[@]} -gt 0 ]] || snippets=(curl python go node java)
+[[ ${#snippets[@]} -gt 0 ]] || snippets=(curl python go node java cpp)
 clients=$src/examples/clients
 
 fail() {
@@ -28,9 +29,10 @@ fail() {
   exit 1
 }
 
-declare -A tools=([curl]=curl [python]=python3 [go]=go [node]=node [java]="java javac")
+declare -A tools=([curl]=curl [python]=python3 [go]=go [node]=node [java]="java javac"
+  [cpp]="${SKR_CLIENT_CPP:-skr-client-cpp}")
 for s in "${snippets[@]}"; do
-  [[ -n "${tools[$s]:-}" ]] || fail "unknown snippet '$s' (curl python go node java)"
+  [[ -n "${tools[$s]:-}" ]] || fail "unknown snippet '$s' (curl python go node java cpp)"
   for t in ${tools[$s]}; do
     command -v "$t" >/dev/null ||
       fail "'$t' is not installed (needed by the $s snippet): run scripts/setup"
@@ -66,6 +68,7 @@ run() {
     go) "$work/skr-client-go" "$@" ;;
     node) node "$clients/skr_client.js" "$@" ;;
     java) java -cp "$work/java" SkrClient "$@" ;;
+    cpp) "${SKR_CLIENT_CPP:-skr-client-cpp}" "$@" ;;
   esac
 }
 
@@ -204,7 +207,7 @@ for s in "${snippets[@]}"; do
   wait "${busy_pid[$s]}" || code=$?
   out=$(cat "$work/$s.busy.out")
   echo "$s: $out"
-  [[ $code -ne 0 && $out == *503* && $out == *ServerBusy* && $out != *FakeInner* ]] ||
+  [[ $code -ne 0 && $out == *"503 ServerBusy"* && $out != *FakeInner* ]] ||
     fail "$s against a busy agent: expected a non-zero exit naming 503 ServerBusy (exit $code)"
   times=$(awk -v p="/keys/busy-$s/wrapkey" '$2 == p { print $1 }' "$work/busy.log")
   [[ $(wc -l <<<"$times") -eq 5 ]] ||
