@@ -471,6 +471,8 @@ class World:
             "state_dir": str(self.work / "state"),
             "seal": {"provider": "emulated"},
             "tls": {"ca_file": self.ca},
+            # A dependency that is down fails a rotation within seconds.
+            "retry": {"max_attempts": 2, "base": "100ms", "cap": "1s", "overall": "10s"},
             "agent": {
                 "client_socket": self.client_socket,
                 "admin_socket": self.admin_socket,
@@ -628,15 +630,13 @@ class Driver:
         self.call("admin", "GET", "/readyz", header=False, expect=503, code="NotReady")
         self.call("client", "GET", "/healthz", header=False, expect=200)
         dek = b64u(secrets.token_bytes(32))
-        self.call("client", "POST", "/keys/data-kek/wrapkey",
-                  {"alg": "RSA-OAEP-256", "value": dek}, expect=503, code="NotReady",
-                  note="(some key not ready)")
         self.call("client", "GET", "/keys/late-key", expect=503, code="NotReady")
         ops = {"wrapkey": ("RSA-OAEP-256", dek), "unwrapkey": ("RSA-OAEP-256", b64u(bytes(256))),
                "encrypt": ("RSA-OAEP", dek), "decrypt": ("RSA-OAEP", b64u(bytes(256)))}
         for op, (alg, value) in ops.items():
-            self.call("client", "POST", f"/keys/data-kek/0123456789abcdef/{op}",
-                      {"alg": alg, "value": value}, expect=503, code="NotReady")
+            for path in (f"/keys/data-kek/{op}", f"/keys/data-kek/0123456789abcdef/{op}"):
+                self.call("client", "POST", path, {"alg": alg, "value": value}, expect=503,
+                          code="NotReady")
         for path, body in (("/keys/data-kek/rewrap", {"kid": "https://v/keys/data-kek/0a",
                                                        "alg": "RSA-OAEP-256", "value": dek}),
                            ("/keys/data-kek/unwrapkey/batch",
@@ -988,6 +988,18 @@ class Driver:
                  code="PayloadTooLarge", note="(HTTP layer: AKV-shaped)")
 
 
+    # -- last: Key Vault unreachable --
+    def dependency_down(self):
+        print("\n== Key Vault unreachable (the emulator stopped): rotation is 503")
+        stop(self.w.emu)
+        self.w.emu = None
+        a = self.call("admin", "POST", "/keys/blob-key/rotate", {}, expect=503, code="NotReady")
+        self.call("client", "POST", "/keys/data-kek/unwrapkey",
+                  {"alg": "RSA-OAEP-256", "value": b64u(bytes(256))}, expect=400,
+                  code="BadParameter", note="(still serving: the zero block does not decrypt)")
+        del a
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", required=True, help="the build directory under test")
@@ -1040,6 +1052,7 @@ def main():
         world.wait_ready()
         driver.full()
         driver.sidecar()
+        driver.dependency_down()
     except Fatal as e:
         contract.mismatches.append(f"FATAL: {e}")
         print(f"\nagent_api_test: FATAL: {e}", file=sys.stderr)
