@@ -868,6 +868,11 @@ class Driver:
         c("admin", "POST", "/keys/data-kek/rotate", raw_body=b"{", expect=400,
           code="BadParameter", note="(not JSON)")
         c("admin", "POST", "/keys/no-such-key/rotate", {}, expect=404, code="KeyNotFound")
+        # (The agent says KeyNotFound here, not VersionNotFound; the document allows both.)
+        c("admin", "POST", "/keys/data-kek/rotate", {"version": "0123456789abcdef"}, expect=404,
+          note="(a version Key Vault does not have)")
+        c("admin", "POST", "/keys/data-kek/rotate", {"version": v2}, expect=200,
+          note="(the primary already: nothing changes)")
         ev = c("client", "GET", f"/events?after={cursor}&timeout=5", expect=200)
         types = [e.get("type") for e in (ev.json or {}).get("events", [])]
         if "rotated" not in types:
@@ -912,7 +917,8 @@ class Driver:
         mode = state.stat().st_mode & 0o7777
         state.chmod(mode | 0o002)
         try:
-            c("admin", "POST", "/reload", expect=403, code="Forbidden")
+            c("admin", "POST", "/reload", expect=403, code="Forbidden",
+              inner="KeyOperationForbidden", note="(the inner code of every permission error)")
         finally:
             state.chmod(mode)
         moved = self.w.work / "state-moved"
