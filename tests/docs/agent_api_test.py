@@ -1030,6 +1030,24 @@ def main():
                 print(f"agent_api_test: {path.name}: components.schemas.{name} is not valid JSON "
                       f"Schema: {e.message}", file=sys.stderr)
                 return 1
+    # The documents as OpenAPI 3.1, where the (pip) openapi-spec-validator is installed; the
+    # checks below need only python3-yaml and python3-jsonschema.
+    try:
+        from openapi_spec_validator import validate as validate_openapi
+    except ImportError:
+        validate_openapi = None
+        print("structure: openapi-spec-validator is not installed: the documents' OpenAPI "
+              "structure is not checked (their schemas are, below)")
+    if validate_openapi is not None:
+        for path, d in ((doc_path, doc), (sidecar_path, sidecar_doc)):
+            try:
+                validate_openapi(d)
+            except Exception as e:  # noqa: BLE001 - the validator's own exception types vary
+                print(f"agent_api_test: {path.name} is not valid OpenAPI 3.1: {str(e)[:800]}",
+                      file=sys.stderr)
+                return 1
+        print(f"structure: {doc_path.name} and {sidecar_path.name} are valid OpenAPI 3.1 "
+              "(openapi-spec-validator)")
     mismatches = []
     contract = Contract(doc_path.name, doc, mismatches)
     sidecar = Contract(sidecar_path.name, sidecar_doc, mismatches)
