@@ -226,6 +226,8 @@ class Contract:
                     response = None
                     problems.append(f"status {answer.status} is not documented for {method} "
                                     f"{template} (documented: {', '.join(sorted(responses))})")
+        if answer.headers.get("cache-control") != "no-store":
+            problems.append("no 'Cache-Control: no-store' (info.description: every answer has it)")
         if response is not None:
             response = self.deref(response)
             for name, header in (response.get("headers") or {}).items():
