@@ -848,17 +848,23 @@ class Driver:
         first = c("client", "GET", "/events?after=0&timeout=0", expect=200)
         cursor = self.value(first, "next")
         c("client", "GET", "/events?after=abc", expect=400, code="BadParameter")
-        waiting = {}
+        # Two polls that would both wait, at once: with workers: 2 one may wait (200 after the
+        # timeout), the other is 429 Throttled, whichever comes second.
+        answers = []
 
-        def wait_poll():
-            waiting["answer"] = self.call("client", "GET", f"/events?after={cursor}&timeout=3",
-                                          expect=200, note="(waited)")
-        waiter = threading.Thread(target=wait_poll)
-        waiter.start()
-        time.sleep(0.7)
-        a = c("client", "GET", f"/events?after={cursor}&timeout=3", expect=429, code="Throttled",
-              note="(a second waiting poll, workers: 2)")
-        waiter.join()
+        def poll():
+            answers.append(self.call("client", "GET", f"/events?after={cursor}&timeout=3",
+                                     note="(one of two waiting polls)"))
+        polls = [threading.Thread(target=poll) for _ in range(2)]
+        for t in polls:
+            t.start()
+            time.sleep(0.2)
+        for t in polls:
+            t.join()
+        if sorted(a.status for a in answers) != [200, 429] or \
+                [a.code() for a in answers if a.status == 429] != ["Throttled"]:
+            self.c.mismatches.append("two waiting /events polls: expected 200 and 429 Throttled, "
+                                     f"got {sorted((a.status, a.code()) for a in answers)}")
 
         print("\n== rotation (a new version of data-kek in Key Vault), rewrap, retire")
         self.w.create_key("vault", "data-kek", {"kty": "RSA-HSM", "key_size": 2048})
