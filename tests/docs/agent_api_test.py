@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
 """ctest "docs: agent-api.yaml describes every answer of a live agent".
 
-Starts skr-emulator, creates an RSA key (Key Vault) and two 256-bit oct keys (Managed HSM) with a
-release policy, releases them with skr-init and serves them with skr-agent (HTTP/1.1 on Unix
-sockets), then drives every route of docs/agent-api.yaml on the client and the admin socket, for
-success and for errors. Each answer is checked against the document:
+Starts skr-emulator, creates RSA keys (Key Vault) and 256-bit oct keys (Managed HSM, one limited by
+key_ops) with a release policy, releases them with skr-init and serves them with skr-agent
+(HTTP/1.1 on Unix sockets), then drives every route of docs/agent-api.yaml on the client and the
+admin socket, and of docs/agent-sidecar-api.yaml on the sidecar-compat socket, for success and for
+errors. Each answer is checked against its document:
 
   - the path is a documented route (else it must be 404 NotFound), the method one of its
     methods (else 405 with Allow naming them: components.responses.MethodNotAllowed);
   - the status is one the operation lists (or `default` for the HTTP-layer statuses the
     document names there);
-  - every header the response marks required is present and matches its schema;
+  - every header the response marks required is present and matches its schema, and every
+    answer has Cache-Control: no-store;
   - the Content-Type is one of the response's media types and the body validates against the
     JSON schema (Draft 2020-12, $refs resolved in the document);
-  - and what the test itself expects (status and error code).
+  - and what the test itself expects (status, error code, inner code).
 
 The reverse check: every documented route was called (else the test fails); a table of the
-statuses seen per route, and the documented ones not seen, is printed.
+statuses seen per route, and the route-specific ones documented but not seen, is printed.
 
-An agent that is not ready (a configured key never released) is checked first; then the same
-agent configuration releases it itself and the full run follows.
+An agent that is not ready (a configured key it may not release) is checked first; then the same
+keys with release_on_start: if-missing, and the full run. Last, with the emulator stopped, a
+rotation must be 503. Key material and tokens are never printed.
 
-Usage: agent_api_test.py --build BUILD_DIR [--repo SOURCE_DIR] [--keep]
+Usage: agent_api_test.py --build BUILD_DIR [--repo SOURCE_DIR] [--doc FILE] [--keep]
+  --doc   another agent-api.yaml (agent-sidecar-api.yaml is read from its directory), e.g. a
+          deliberately broken copy to see the test fail
 Exit 0 when every answer matched, 1 otherwise (each mismatch printed: route, status, JSON path).
 """
 
@@ -1007,11 +1012,10 @@ class Driver:
         print("\n== Key Vault unreachable (the emulator stopped): rotation is 503")
         stop(self.w.emu)
         self.w.emu = None
-        a = self.call("admin", "POST", "/keys/blob-key/rotate", {}, expect=503, code="NotReady")
+        self.call("admin", "POST", "/keys/blob-key/rotate", {}, expect=503, code="NotReady")
         self.call("client", "POST", "/keys/data-kek/unwrapkey",
                   {"alg": "RSA-OAEP-256", "value": b64u(bytes(256))}, expect=400,
                   code="BadParameter", note="(still serving: the zero block does not decrypt)")
-        del a
 
 
 def main():
