@@ -1,10 +1,13 @@
 // skrctl rotate / retire / status / metrics / reload: skr-agent's admin socket (DESIGN.md §6, §7).
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "common/encoding/json_writer.h"
+#include "common/json/json.h"
+#include "common/log/redaction.h"
 #include "ctl/agent_client.h"
 #include "ctl/cli.h"
 #include "ctl/commands.h"
@@ -36,9 +39,13 @@ bool safePathSegment(const std::string& s) {
 
 // Sends the request; prints the body (JSON and metrics as they come) on 200, else a one-line
 // error naming the agent's status and message, and returns the exit code.
+// Prints a 200 answer's body for people (the default of read commands without --json); false
+// when the body is not what it expects (then the body is printed as it came).
+using TextPrinter = std::function<bool(const std::string& body, std::ostream& out)>;
+
 int call(const ParsedArgs& args, Io& io, const std::string& method, const std::string& target,
          const std::string& body, bool print_body,
-         std::chrono::milliseconds timeout = kDefaultTimeout) {
+         std::chrono::milliseconds timeout = kDefaultTimeout, const TextPrinter& text = {}) {
   if (std::optional<std::string> t = args.value("timeout")) {
     char* end = nullptr;
     const long seconds = std::strtol(t->c_str(), &end, 10);
@@ -53,6 +60,7 @@ int call(const ParsedArgs& args, Io& io, const std::string& method, const std::s
   StatusOr<AgentReply> reply = callAgent(*socket, method, target, body, timeout);
   if (!reply.ok()) return fail(io, kExitDependency, reply.status());
   if (reply->status == 200) {
+    if (print_body && text && !args.has("json") && text(reply->body, io.out)) return kExitOk;
     if (print_body) {
       io.out << reply->body;
       if (!reply->body.empty() && reply->body.back() != '\n') io.out << "\n";
@@ -93,12 +101,40 @@ int retire(const ParsedArgs& args, Io& io) {
 }
 
 int simple(const ParsedArgs& args, Io& io, const std::string& method, const std::string& target,
-           const std::string& name) {
+           const std::string& name, const TextPrinter& text = {}) {
   if (!args.positionals().empty()) {
     io.err << "usage: skrctl " << name << " [--socket PATH]\n";
     return kExitUsage;
   }
-  return call(args, io, method, target, "", true);
+  return call(args, io, method, target, "", true, kDefaultTimeout, text);
+}
+
+// GET /status for people: readiness, then one line per key.
+bool printStatus(const std::string& body, std::ostream& out) {
+  StatusOr<json::ObjectPtr> root = json::parseObject(body);
+  if (!root.ok()) return false;
+  StatusOr<bool> ready = json::getBool(*root, "ready");
+  StatusOr<bool> emulated = json::getBool(*root, "emulated");
+  StatusOr<json::ArrayPtr> keys = json::getArray(*root, "keys");
+  if (!ready.ok() || !emulated.ok() || !keys.ok()) return false;
+  out << "agent: " << (*ready ? "ready" : "not ready")
+      << (*emulated ? " (EMULATED platform: not a confidential VM)" : "") << "\n";
+  out << "KEY\tPRIMARY\tVERSIONS\tGENERATION\tLAST ERROR\n";
+  for (std::size_t i = 0; i < (*keys)->size(); ++i) {
+    StatusOr<json::ObjectPtr> key = json::getObject(*keys, i, "member 'keys'");
+    if (!key.ok()) return false;
+    const auto text = [&](const char* name) {
+      StatusOr<std::string> s = json::getString(*key, name);
+      return s.ok() && !s->empty() ? log::quoteUntrusted(*s, 300) : std::string("-");
+    };
+    StatusOr<json::ArrayPtr> versions = json::getArray(*key, "versions");
+    StatusOr<int64_t> generation = json::getInt(*key, "generation");
+    out << text("name") << "\t" << text("primary") << "\t"
+        << (versions.ok() ? (*versions)->size() : 0) << "\t"
+        << (generation.ok() ? std::to_string(*generation) : "-") << "\t" << text("last_error")
+        << "\n";
+  }
+  return true;
 }
 
 // skrctl health [--ready]: for exec probes (Kubernetes startupProbe, ACI liveness/readiness).
@@ -133,6 +169,8 @@ std::vector<Command> agentCommands() {
   std::vector<OptionSpec> rotate_options = common;
   rotate_options.push_back(
       {"version", true, "V", "release this version instead of the latest", false});
+  std::vector<OptionSpec> status_options = common;
+  status_options.push_back({"json", false, "", "print the agent's JSON answer", false});
   std::vector<OptionSpec> health_options = common;
   health_options.push_back(
       {"ready", false, "", "ask /readyz (every key released and verified), not /healthz", false});
@@ -154,9 +192,15 @@ std::vector<Command> agentCommands() {
               "Drop a non-primary VERSION of KEY from skr-agent and its state directory.", "",
               common, retire},
       Command{
-          "status", "status [--socket PATH]",
-          "Print skr-agent's status (keys, versions, readiness, last errors) as JSON.", "", common,
-          [](const ParsedArgs& a, Io& io) { return simple(a, io, "GET", "/status", "status"); }},
+          "status", "status [--json] [--socket PATH]",
+          "Print skr-agent's status: readiness, and per key the primary version, versions, "
+          "generation and last error.",
+          "--json prints the agent's answer (GET /status) as it came, with each version's kid,\n"
+          "type and release time.",
+          status_options,
+          [](const ParsedArgs& a, Io& io) {
+            return simple(a, io, "GET", "/status", "status", printStatus);
+          }},
       Command{
           "metrics", "metrics [--socket PATH]", "Print skr-agent's Prometheus metrics.", "", common,
           [](const ParsedArgs& a, Io& io) { return simple(a, io, "GET", "/metrics", "metrics"); }},

@@ -119,7 +119,8 @@ std::string overview(const std::vector<Command>& commands) {
   s << "usage: skrctl COMMAND [options]\n\n"
        "skrctl is the operator's CLI of skr (Secure Key Release for Azure confidential\n"
        "containers): inspect and verify SEV-SNP evidence, compute host data of a policy,\n"
-       "operate a running skr-agent through its admin socket.\n\n"
+       "operate a running skr-agent through its admin socket, and use its keys through its\n"
+       "client socket.\n\n"
        "commands:\n";
   for (const auto& c : commands) {
     std::string left = "  " + c.path;

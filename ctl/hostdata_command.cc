@@ -1,5 +1,6 @@
 // skrctl hostdata: the HOST_DATA an ACI confidential container group's report will carry.
 #include "common/encoding/hex.h"
+#include "common/encoding/json_writer.h"
 #include "common/snp/hostdata.h"
 #include "ctl/cli.h"
 #include "ctl/commands.h"
@@ -24,7 +25,19 @@ int hostdata(const ParsedArgs& args, Io& io) {
     return from_template;
   }();
   if (!data.ok()) return fail(io, kExitUsage, data.status());
-  io.out << encoding::hexEncode(*data) << "\n";
+  const std::string hex = encoding::hexEncode(*data);
+  if (args.has("json")) {
+    io.out << json::Writer()
+                  .beginObject()
+                  .member("hostdata", hex)
+                  .member(policy ? "policy" : "template",
+                          *args.value(policy ? "policy" : "template"))
+                  .endObject()
+                  .take()
+           << "\n";
+  } else {
+    io.out << hex << "\n";
+  }
   return kExitOk;
 }
 
@@ -33,7 +46,7 @@ int hostdata(const ParsedArgs& args, Io& io) {
 std::vector<Command> hostdataCommands() {
   return {Command{
       "hostdata",
-      "hostdata (--policy FILE | --template ARM.json)",
+      "hostdata (--policy FILE | --template ARM.json) [--json]",
       "Print the 64-hex HOST_DATA (SHA-256 of the decoded CCE policy) a group will attest.",
       "--policy takes the base64 CCE policy (as 'az confcom acipolicygen' writes it, or the\n"
       "security-context file security-policy-base64). --template takes an ARM template and\n"
@@ -41,7 +54,8 @@ std::vector<Command> hostdataCommands() {
       "x-ms-sevsnpvm-hostdata value of the key's release policy. Exit codes: 0 ok, 2 usage or\n"
       "unreadable/invalid input.",
       {{"policy", true, "FILE", "base64 CCE policy file"},
-       {"template", true, "ARM.json", "ARM template with a ccePolicy"}},
+       {"template", true, "ARM.json", "ARM template with a ccePolicy"},
+       {"json", false, "", "print {\"hostdata\", \"policy\" or \"template\"} as JSON"}},
       hostdata}};
 }
 

@@ -25,11 +25,18 @@ TEST_CASE(
   INFO(agent.stderrText());
   const std::string socket = "--socket=" + agent.admin();
 
-  ProcessResult status = skrctl({"status", socket});
+  ProcessResult status = skrctl({"status", "--json", socket});
   INFO(status.err);
   REQUIRE(status.exit_code == 0);
   REQUIRE(parsed(UdsResponse{false, "", 200, {}, status.out})->has("keys"));
   CHECK(status.out.find("\"ctl-kek\"") != std::string::npos);
+  // Without --json: readiness, the emulation warning and one line per key.
+  ProcessResult text = skrctl({"status", socket});
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out.rfind("agent: ready (EMULATED platform: not a confidential VM)\n"
+                       "KEY\tPRIMARY\tVERSIONS\tGENERATION\tLAST ERROR\nctl-kek\t",
+                       0) == 0);
+  CHECK(text.out.find("\t1\t1\t-\n") != std::string::npos);
   WrappedDek dek = wrapWithPublicKey(agent, "ctl-kek");
   const std::string old_version = versionOf(dek.kid);
 

@@ -159,6 +159,13 @@ TEST_CASE("skrctl hostdata of the fixture policy is the report's host_data") {
       runProcess(kSkrctl, {"hostdata", "--template", kData + "/arm/aci_cce_policy.json"});
   CHECK(arm.exit_code == 0);
   CHECK(arm.out == "cadd74f71ebb8fbf9782baab649612520f3c416bc5ce9ac768808ddc8d9b031c\n");
+  ProcessResult as_json =
+      runProcess(kSkrctl, {"hostdata", "--json", "--policy", kAci + "/security_policy.base64"});
+  CHECK(as_json.exit_code == 0);
+  CHECK(as_json.out ==
+        R"({"hostdata":"cadd74f71ebb8fbf9782baab649612520f3c416bc5ce9ac768808ddc8d9b031c",)"
+        R"("policy":")" +
+            kAci + "/security_policy.base64\"}\n");
   ProcessResult both = runProcess(kSkrctl, {"hostdata"});
   CHECK(both.exit_code == 2);
   ProcessResult param =
