@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include "common/encoding/json_writer.h"
@@ -39,8 +40,8 @@ bool safePathSegment(const std::string& s) {
 
 // Sends the request; prints the body (JSON and metrics as they come) on 200, else a one-line
 // error naming the agent's status and message, and returns the exit code.
-// Prints a 200 answer's body for people (the default of read commands without --json); false
-// when the body is not what it expects (then the body is printed as it came).
+// Prints a 200 answer's body in another form (for people, or as JSON); false when the body is not
+// what it expects (then the body is printed as it came).
 using TextPrinter = std::function<bool(const std::string& body, std::ostream& out)>;
 
 int call(const ParsedArgs& args, Io& io, const std::string& method, const std::string& target,
@@ -60,7 +61,7 @@ int call(const ParsedArgs& args, Io& io, const std::string& method, const std::s
   StatusOr<AgentReply> reply = callAgent(*socket, method, target, body, timeout);
   if (!reply.ok()) return fail(io, kExitDependency, reply.status());
   if (reply->status == 200) {
-    if (print_body && text && !args.has("json") && text(reply->body, io.out)) return kExitOk;
+    if (print_body && text && text(reply->body, io.out)) return kExitOk;
     if (print_body) {
       io.out << reply->body;
       if (!reply->body.empty() && reply->body.back() != '\n') io.out << "\n";
@@ -107,6 +108,54 @@ int simple(const ParsedArgs& args, Io& io, const std::string& method, const std:
     return kExitUsage;
   }
   return call(args, io, method, target, "", true, kDefaultTimeout, text);
+}
+
+// The Prometheus text format (version 0.0.4) as JSON: one object per sample line,
+// {"name", "labels": {...}, "value"}; comment lines are skipped. False on a line it cannot read.
+bool printMetricsJson(const std::string& body, std::ostream& out) {
+  json::Writer w;
+  w.beginArray();
+  std::istringstream lines(body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t name_end = line.find_first_of("{ ");
+    if (name_end == std::string::npos || name_end == 0) return false;
+    w.beginObject().member("name", line.substr(0, name_end)).key("labels").beginObject();
+    std::size_t at = name_end;
+    if (line[at] == '{') {
+      ++at;
+      while (at < line.size() && line[at] != '}') {
+        const std::size_t eq = line.find("=\"", at);
+        if (eq == std::string::npos) return false;
+        std::string value;
+        std::size_t i = eq + 2;
+        for (; i < line.size() && line[i] != '"'; ++i) {
+          if (line[i] == '\\' && i + 1 < line.size()) {
+            ++i;
+            value.push_back(line[i] == 'n' ? '\n' : line[i]);
+          } else {
+            value.push_back(line[i]);
+          }
+        }
+        if (i >= line.size()) return false;
+        w.member(line.substr(at, eq - at), value);
+        at = i + 1;
+        if (at < line.size() && line[at] == ',') ++at;
+      }
+      if (at >= line.size()) return false;
+      ++at;  // '}'
+    }
+    w.endObject();
+    const std::size_t value_at = line.find_first_not_of(' ', at);
+    const std::string value = value_at == std::string::npos ? "" : line.substr(value_at);
+    char* end = nullptr;
+    const double number = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0') return false;
+    w.key("value").number(number).endObject();
+  }
+  out << w.endArray().take() << "\n";
+  return true;
 }
 
 // GET /status for people: readiness, then one line per key.
@@ -171,6 +220,8 @@ std::vector<Command> agentCommands() {
       {"version", true, "V", "release this version instead of the latest", false});
   std::vector<OptionSpec> status_options = common;
   status_options.push_back({"json", false, "", "print the agent's JSON answer", false});
+  std::vector<OptionSpec> metrics_options = common;
+  metrics_options.push_back({"json", false, "", "print the samples as JSON", false});
   std::vector<OptionSpec> health_options = common;
   health_options.push_back(
       {"ready", false, "", "ask /readyz (every key released and verified), not /healthz", false});
@@ -199,11 +250,17 @@ std::vector<Command> agentCommands() {
           "type and release time.",
           status_options,
           [](const ParsedArgs& a, Io& io) {
-            return simple(a, io, "GET", "/status", "status", printStatus);
+            return simple(a, io, "GET", "/status", "status",
+                          a.has("json") ? TextPrinter() : TextPrinter(printStatus));
           }},
-      Command{
-          "metrics", "metrics [--socket PATH]", "Print skr-agent's Prometheus metrics.", "", common,
-          [](const ParsedArgs& a, Io& io) { return simple(a, io, "GET", "/metrics", "metrics"); }},
+      Command{"metrics", "metrics [--json] [--socket PATH]",
+              "Print skr-agent's Prometheus metrics.",
+              "--json prints [{\"name\", \"labels\": {...}, \"value\"}] for each sample.",
+              metrics_options,
+              [](const ParsedArgs& a, Io& io) {
+                return simple(a, io, "GET", "/metrics", "metrics",
+                              a.has("json") ? TextPrinter(printMetricsJson) : TextPrinter());
+              }},
       Command{
           "reload", "reload [--socket PATH]",
           "Make skr-agent re-read the sealed bundles of its state directory.", "", common,
