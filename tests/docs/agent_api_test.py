@@ -36,24 +36,24 @@ import hashlib
 import http.client
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 import warnings
 from pathlib import Path
 
 import jsonschema
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+from emulator_http import http_json, read_env_file  # noqa: E402
 
 # Statuses the document leaves to `default` (components.responses.OtherError).
 DEFAULT_STATUSES = {414, 417, 500, 501, 505}
@@ -350,28 +350,6 @@ class Contract:
 
 # ------------------------------------------------------------------------------------------------
 # The world: emulator, keys, skr-init, skr-agent
-
-def http_json(method, url, body=None, headers=None, ca=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    context = ssl.create_default_context(cafile=ca) if url.startswith("https") else None
-    with urllib.request.urlopen(req, context=context, timeout=30) as resp:
-        text = resp.read().decode()
-        return json.loads(text) if text.strip() else {}
-
-
-def read_env_file(path):
-    out = {}
-    for line in path.read_text().splitlines():
-        m = re.match(r"^(?:export\s+)?([A-Z0-9_]+)=(.*)$", line.strip())
-        if m:
-            value = m.group(2)
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            out[m.group(1)] = value
-    return out
-
 
 def stop(proc, timeout=10):
     if proc is None or proc.poll() is not None:
