@@ -559,8 +559,8 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
   const std::string what = "key '" + printable(key.name, 128) + "'" +
                            (key.version.empty() ? "" : " version " + printable(key.version, 64)) +
                            " in vault " + answer.host;
-  const ErrorDetails integrity{
-      Dependency::KeyVault, ErrorCause::Integrity, answer.host, 200, "", answer.attempts};
+  const ErrorDetails integrity{Dependency::KeyVault, ErrorCause::Integrity, answer.host, 200, "",
+                               answer.attempts};
   VerifiedRelease& verified = answer.verified;
   const json::ObjectPtr& response_key = verified.key;
   const std::string key_hsm = json::getString(response_key, "key_hsm").value();
