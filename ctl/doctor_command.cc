@@ -92,6 +92,10 @@ class Report {
     results_.push_back({std::move(check), Outcome::Skip, "skipped: needs " + needs,
                         "fix '" + needs + "' first", kExitOk});
   }
+  // Moves the results of `later` (checks computed early, printed here) to the end.
+  void append(Report&& later) {
+    for (CheckResult& r : later.results_) results_.push_back(std::move(r));
+  }
   const std::vector<CheckResult>& results() const { return results_; }
 
  private:
@@ -178,12 +182,11 @@ StatusOr<KeyBundle> getKeyBundle(http::HttpTransport& transport, azure::TokenPro
                        tokens.token(azure::resourceForHost(host, overrides)));
   http::HttpRequest request;
   request.method = "GET";
-  request.url = key.vault_url + "/keys/" + key.name + (key.version.empty() ? "" : "/" + key.version) +
-                "?api-version=" + key.api_version;
+  request.url = key.vault_url + "/keys/" + key.name +
+                (key.version.empty() ? "" : "/" + key.version) + "?api-version=" + key.api_version;
   request.timeout = std::chrono::milliseconds(20'000);
   request.max_response_bytes = kMaxKeyBundleBytes;
-  request.headers = {{"Authorization",
-                      "Bearer " + toString(token.token.view(grantSecretAccess()))},
+  request.headers = {{"Authorization", "Bearer " + toString(token.token.view(grantSecretAccess()))},
                      {"Accept", "application/json"}};
   StatusOr<http::HttpResponse> answer = transport.send(request);
   http::wipeRequest(request);
@@ -201,7 +204,8 @@ StatusOr<KeyBundle> getKeyBundle(http::HttpTransport& transport, azure::TokenPro
 }
 
 // Local time minus the server's, from an HTTP Date header; nullopt when absent or unparsable.
-std::optional<seconds> skewFromDate(std::string_view date, std::chrono::system_clock::time_point now) {
+std::optional<seconds> skewFromDate(std::string_view date,
+                                    std::chrono::system_clock::time_point now) {
   if (date.empty()) return std::nullopt;
   // parseRetryAfter gives max(0, date - base): with a base a day back, date - now stays positive
   // for any skew under a day.
@@ -279,9 +283,9 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
     return std::string(value);
   };
   StatusOr<config::Config> loaded = config::loadConfig(load);
-  const std::vector<std::string> later = {"snp-device",      "security-context", "collateral",
-                                          "maa-tls",         "attestation",      "clock-skew",
-                                          "identity",        "keys",             "socket-dirs"};
+  const std::vector<std::string> later = {
+      "snp-device", "security-context", "collateral", "maa-tls",    "attestation",
+      "clock-skew", "identity",         "keys",       "socket-dirs"};
   if (!loaded.ok()) {
     report.fail("config", kExitUsage, loaded.status().toString(),
                 "fix the configuration key named in the message (docs/config.md; --config FILE, "
@@ -299,8 +303,7 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
                                 "' is not one of the configured keys");
   }
   report.pass("config", std::to_string(config.keys.size()) + " key(s), platform " +
-                            std::string(snp::platformName(config.platform.kind)) +
-                            ", identity " +
+                            std::string(snp::platformName(config.platform.kind)) + ", identity " +
                             std::string(config::identityKindName(config.identity.kind)) +
                             (config.emulated() ? " (EMULATED)" : ""));
 
@@ -348,10 +351,9 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
   } else if (std::optional<std::filesystem::path> dir = securityContextDir(config); !dir) {
     const bool fallback = config.attestation.collateral.thim || config.attestation.collateral.kds;
     if (fallback) {
-      report.pass("security-context", "no security-context directory; collateral comes from " +
-                                          std::string(config.attestation.collateral.thim
-                                                          ? "THIM"
-                                                          : "AMD KDS"));
+      report.pass("security-context",
+                  "no security-context directory; collateral comes from " +
+                      std::string(config.attestation.collateral.thim ? "THIM" : "AMD KDS"));
     } else {
       report.fail("security-context", kExitPlatform,
                   "no security-context directory and no other collateral source",
@@ -367,8 +369,8 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
     only_files.use_kds = false;
     StatusOr<std::unique_ptr<snp::CollateralProvider>> files =
         snp::CollateralProvider::create(services.transport, only_files);
-    StatusOr<snp::Collateral> read = files.ok() ? (*files)->fetch(*snp_report)
-                                                : StatusOr<snp::Collateral>(files.status());
+    StatusOr<snp::Collateral> read =
+        files.ok() ? (*files)->fetch(*snp_report) : StatusOr<snp::Collateral>(files.status());
     if (read.ok()) {
       report.pass("security-context",
                   dir->string() + ": VCEK for TCB " + read->tcbm +
@@ -377,7 +379,8 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
     } else {
       report.fail("security-context", kExitPlatform, read.status().toString(),
                   "check the files host-amd-cert-base64, security-policy-base64 and "
-                  "reference-info-base64 in " + dir->string() + " (UVM_SECURITY_CONTEXT_DIR)");
+                  "reference-info-base64 in " +
+                      dir->string() + " (UVM_SECURITY_CONTEXT_DIR)");
     }
   }
 
@@ -390,10 +393,11 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
     (void)std::snprintf(reported, sizeof(reported), "%016llx",
                         static_cast<unsigned long long>(snp_report->reported_tcb));
     if (!collateral.ok()) {
-      report.fail("collateral", collateral.status().code() == StatusCode::Unavailable ||
-                                        collateral.status().code() == StatusCode::DeadlineExceeded
-                                    ? kExitDependency
-                                    : kExitPlatform,
+      report.fail("collateral",
+                  collateral.status().code() == StatusCode::Unavailable ||
+                          collateral.status().code() == StatusCode::DeadlineExceeded
+                      ? kExitDependency
+                      : kExitPlatform,
                   collateral.status().toString(),
                   flowFix(ExitCode::Platform, release::Step::Collateral, collateral.status()));
     } else if (!collateral->tcbm.empty() && lowerHex(collateral->tcbm) != reported) {
@@ -440,14 +444,13 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
   if (!snp_report) {
     report.skip("attestation", "snp-device");
   } else {
-    release::ReleaseFlow flow(*services.device, *services.collateral, *services.maa, nullptr,
-                              clock, services.flowOptions(config));
+    release::ReleaseFlow flow(*services.device, *services.collateral, *services.maa, nullptr, clock,
+                              services.flowOptions(config));
     release::StepResult<release::Attestation> attested = flow.attest(deadline);
     if (auto* failure = std::get_if<release::StepFailure>(&attested)) {
       const ExitCode code = release::exitCodeFor(*failure);
       report.fail("attestation", codeOf(code),
-                  std::string(release::stepName(failure->step)) + ": " +
-                      failure->status.toString(),
+                  std::string(release::stepName(failure->step)) + ": " + failure->status.toString(),
                   flowFix(code, failure->step, failure->status));
     } else {
       attestation = std::move(std::get<release::Attestation>(attested));
@@ -457,9 +460,8 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
       if (!skew) {
         StatusOr<int64_t> iat = json::getInt(attestation->maa.claims, "iat");
         if (iat.ok()) {
-          const auto now = std::chrono::duration_cast<seconds>(
-                               clock.now().time_since_epoch())
-                               .count();
+          const auto now =
+              std::chrono::duration_cast<seconds>(clock.now().time_since_epoch()).count();
           skew = seconds(now - *iat);
           skew_source = "the MAA token's iat";
         }
@@ -483,8 +485,9 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
   // identity: a token for each vault's resource.
   bool identity_ok = false;
   if (!services.tokens) {
-    report.pass("identity", "kind none: attest-and-defer, skr-agent releases with the group's "
-                            "identity (key checks skipped)");
+    report.pass("identity",
+                "kind none: attest-and-defer, skr-agent releases with the group's "
+                "identity (key checks skipped)");
   } else {
     std::set<std::string> resources;
     for (const config::KeyConfig& key : keys) {
@@ -503,8 +506,8 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
       report.pass("identity", services.tokens->describe() + ": token(s) for " +
                                   std::to_string(resources.size()) + " resource(s)");
     } else {
-      const bool transport = failed.code() == StatusCode::Unavailable ||
-                             failed.code() == StatusCode::DeadlineExceeded;
+      const bool transport =
+          failed.code() == StatusCode::Unavailable || failed.code() == StatusCode::DeadlineExceeded;
       report.fail("identity", transport ? kExitDependency : kExitIdentity, failed.toString(),
                   flowFix(ExitCode::Identity, release::Step::Release, failed));
     }
@@ -525,31 +528,33 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
     StatusOr<KeyBundle> bundle =
         getKeyBundle(*services.transport, *services.tokens, key, services.resource_overrides);
 
-    // The release, verified, key_hsm dropped.
+    // The release, verified, key_hsm dropped; reported after the key check.
+    Report release_report;
     std::optional<azure::ReleaseAnswer> released;
     std::optional<release::StepFailure> release_failure;
     if (!attestation) {
-      report.skip(release_check, "attestation");
+      release_report.skip(release_check, "attestation");
     } else {
       StatusOr<std::unique_ptr<azure::KeyVaultClient>> client =
           services.vaultClientFor(key, clock, jitter);
       if (!client.ok()) {
-        report.fail(release_check, kExitUsage, client.status().toString(),
-                    "fix keys[] for '" + key.name + "' (docs/config.md)");
+        release_report.fail(release_check, kExitUsage, client.status().toString(),
+                            "fix keys[] for '" + key.name + "' (docs/config.md)");
       } else {
         StatusOr<azure::ReleaseAnswer> answer = (*client)->requestRelease(
             {key.vault_url, key.name, key.version}, attestation->maa.token, deadline);
         if (answer.ok()) {
           released = std::move(answer).value();
-          report.pass(release_check, "released to this identity and attestation (version " +
-                                         released->version + "; answer verified, key_hsm "
-                                         "discarded unopened)");
+          release_report.pass(release_check, "released to this identity and attestation (version " +
+                                                 released->version +
+                                                 "; answer verified, key_hsm "
+                                                 "discarded unopened)");
         } else {
-          release_failure = release::StepFailure{release::Step::Release, hostOf(key.vault_url),
-                                                 answer.status()};
+          release_failure =
+              release::StepFailure{release::Step::Release, hostOf(key.vault_url), answer.status()};
           const ExitCode code = release::exitCodeFor(*release_failure);
-          report.fail(release_check, codeOf(code), answer.status().toString(),
-                      flowFix(code, release::Step::Release, answer.status()));
+          release_report.fail(release_check, codeOf(code), answer.status().toString(),
+                              flowFix(code, release::Step::Release, answer.status()));
         }
       }
     }
@@ -558,8 +563,8 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
     json::ObjectPtr release_policy;
     if (bundle.ok() && bundle->status == 200) {
       StatusOr<bool> exportable = [&]() -> StatusOr<bool> {
-        SKR_ASSIGN_OR_RETURN(json::ObjectPtr attributes, json::getObject(bundle->bundle,
-                                                                         "attributes"));
+        SKR_ASSIGN_OR_RETURN(json::ObjectPtr attributes,
+                             json::getObject(bundle->bundle, "attributes"));
         SKR_ASSIGN_OR_RETURN(std::optional<bool> value,
                              json::getOptionalBool(attributes, "exportable"));
         return value.value_or(false);
@@ -573,17 +578,19 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
                     "create the key with exportable: true and a release policy (skrctl "
                     "release-policy), e.g. az keyvault key create --exportable --policy FILE");
       } else {
-        report.pass(key_check, "exists in " + hostOf(key.vault_url) +
-                                   ", exportable, with a release policy");
+        report.pass(key_check,
+                    "exists in " + hostOf(key.vault_url) + ", exportable, with a release policy");
       }
     } else if ((bundle.ok() && bundle->status == 404) ||
-               (release_failure && release::exitCodeFor(*release_failure) == ExitCode::KeyNotFound)) {
+               (release_failure &&
+                release::exitCodeFor(*release_failure) == ExitCode::KeyNotFound)) {
       report.fail(key_check, kExitKeyNotFound,
-                  "key '" + key.name + "'" + (key.version.empty() ? "" : " version " + key.version) +
-                      " not found in " + hostOf(key.vault_url),
+                  "key '" + key.name + "'" +
+                      (key.version.empty() ? "" : " version " + key.version) + " not found in " +
+                      hostOf(key.vault_url),
                   flowFix(ExitCode::KeyNotFound, release::Step::Release, Status()));
-    } else if (released || (release_failure && release_failure->status.details().cause ==
-                                                   ErrorCause::PolicyDenied)) {
+    } else if (released || (release_failure &&
+                            release_failure->status.details().cause == ErrorCause::PolicyDenied)) {
       report.pass(key_check, "exists in " + hostOf(key.vault_url) +
                                  " (seen through the release; this identity may not read keys)");
     } else if (!bundle.ok()) {
@@ -602,6 +609,7 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
       if (from_release.ok()) release_policy = *from_release;
     }
     released.reset();  // drops the wrapped key_hsm
+    report.append(std::move(release_report));
 
     // policy-hostdata
     if (!snp_report) {
@@ -616,8 +624,8 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
       } else if (values->empty()) {
         report.pass(policy_check, "the policy does not constrain x-ms-sevsnpvm-hostdata");
       } else if (std::find(values->begin(), values->end(), report_hostdata) != values->end()) {
-        report.pass(policy_check, "policy x-ms-sevsnpvm-hostdata equals HOST_DATA " +
-                                      report_hostdata);
+        report.pass(policy_check,
+                    "policy x-ms-sevsnpvm-hostdata equals HOST_DATA " + report_hostdata);
       } else {
         std::string listed;
         for (const std::string& v : *values) {
@@ -627,12 +635,15 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
                     "policy x-ms-sevsnpvm-hostdata " + listed + " != this platform's HOST_DATA " +
                         report_hostdata,
                     "deploy the CCE policy the key expects, or update the key's release policy "
-                    "to x-ms-sevsnpvm-hostdata " + report_hostdata +
-                        " (skrctl hostdata; skrctl release-policy)");
+                    "to x-ms-sevsnpvm-hostdata " +
+                        report_hostdata + " (skrctl hostdata; skrctl release-policy)");
       }
     }
   }
-  if (services.tokens && keys.empty()) report.skip("keys", "a key under keys:");
+  if (services.tokens && keys.empty()) {
+    report.fail("keys", kExitUsage, "no key is configured",
+                "add at least one entry under keys: (or set SKR_KEYS); docs/config.md");
+  }
 
   // socket-dirs
   {
@@ -657,7 +668,8 @@ StatusOr<Report> runChecks(const DoctorOptions& options) {
 
 int doctor(const ParsedArgs& args, Io& io) {
   if (!args.positionals().empty()) {
-    io.err << "skrctl doctor: unexpected argument '" << encoding::printable(args.positionals()[0], 80)
+    io.err << "skrctl doctor: unexpected argument '"
+           << encoding::printable(args.positionals()[0], 80)
            << "'\nusage: skrctl doctor [--config FILE] [--json] [--key NAME]\n";
     return kExitUsage;
   }

@@ -72,9 +72,9 @@ std::string lineOf(const std::string& out, const std::string& mark, const std::s
 }
 
 const std::vector<std::string> kChecks = {
-    "config",      "snp-device", "security-context", "collateral", "maa-tls",
-    "attestation", "clock-skew", "identity",         "key kek",    "release kek",
-    "policy-hostdata kek",       "socket-dirs"};
+    "config",  "snp-device",  "security-context",    "collateral",
+    "maa-tls", "attestation", "clock-skew",          "identity",
+    "key kek", "release kek", "policy-hostdata kek", "socket-dirs"};
 
 void expectPassed(const std::string& out, const std::vector<std::string>& checks) {
   for (const std::string& check : checks) {
@@ -119,8 +119,8 @@ TEST_CASE("skrctl doctor names a key policy for another platform's hostdata and 
   CHECK(policy.find(other) != std::string::npos);
   CHECK(policy.find("  fix: ") != std::string::npos);
   CHECK(lineOf(r.out, kFail, "release kek").find("x-ms-sevsnpvm-hostdata") != std::string::npos);
-  expectPassed(r.out, {"config", "snp-device", "collateral", "maa-tls", "attestation",
-                       "clock-skew", "identity", "key kek", "socket-dirs"});
+  expectPassed(r.out, {"config", "snp-device", "collateral", "maa-tls", "attestation", "clock-skew",
+                       "identity", "key kek", "socket-dirs"});
 }
 
 TEST_CASE("skrctl doctor names an identity without the release role and exits 6",
@@ -128,18 +128,17 @@ TEST_CASE("skrctl doctor names an identity without the release role and exits 6"
   DoctorWorld f;
   TestIdentity reader = addUserIdentity(f.world.emulator(), "reader");
   assignRole(f.world.emulator(), reader.object_id, "Key Vault Crypto User", "vault");
-  const std::string identity = "  kind: managed\n  imds_endpoint: " +
-                               f.world.emulator().url("imds") +
-                               "\n  client_id: " + reader.client_id + "\n";
+  const std::string identity =
+      "  kind: managed\n  imds_endpoint: " + f.world.emulator().url("imds") +
+      "\n  client_id: " + reader.client_id + "\n";
   ProcessResult r = f.doctor(f.yaml(identity));
   CHECK(r.exit_code == 6);
   const std::string release = lineOf(r.out, kFail, "release kek");
   CHECK(release.find("Release User") != std::string::npos);
   CHECK(release.find("  fix: grant the identity the release role") != std::string::npos);
   // Crypto User may read keys: the policy is still compared.
-  expectPassed(r.out, {"config", "snp-device", "collateral", "maa-tls", "attestation",
-                       "clock-skew", "identity", "key kek", "policy-hostdata kek",
-                       "socket-dirs"});
+  expectPassed(r.out, {"config", "snp-device", "collateral", "maa-tls", "attestation", "clock-skew",
+                       "identity", "key kek", "policy-hostdata kek", "socket-dirs"});
 }
 
 TEST_CASE("skrctl doctor names an unreachable MAA, skips what needs it, and exits 8",
@@ -169,6 +168,16 @@ TEST_CASE("skrctl doctor names a group/other-writable socket directory and exits
   CHECK(sockets.find("  fix: chmod go-w") != std::string::npos);
   std::vector<std::string> others(kChecks.begin(), kChecks.end() - 1);
   expectPassed(r.out, others);
+
+  ProcessResult json_run = f.doctor(f.yaml(), {"--json"});
+  CHECK(json_run.exit_code == 2);
+  json::ArrayPtr array = json::asArray(json::parse(json_run.out).value(), "doctor").value();
+  REQUIRE(array->size() == kChecks.size());
+  json::ObjectPtr last = json::getObject(array, array->size() - 1, "check").value();
+  CHECK(json::getString(last, "check").value() == "socket-dirs");
+  CHECK_FALSE(json::getBool(last, "ok").value());
+  CHECK(json::getString(last, "detail").value().find("0777") != std::string::npos);
+  CHECK(json::getString(last, "fix").value().find("chmod go-w") != std::string::npos);
 }
 
 TEST_CASE("skrctl doctor: an invalid configuration fails the config check and skips the rest",
