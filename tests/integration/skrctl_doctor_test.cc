@@ -6,9 +6,11 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "common/encoding/base64.h"
 #include "common/json/json.h"
 #include "tests/integration/init_world.h"
 #include "tests/integration/process.h"
@@ -178,6 +180,48 @@ TEST_CASE("skrctl doctor names a group/other-writable socket directory and exits
   CHECK_FALSE(json::getBool(last, "ok").value());
   CHECK(json::getString(last, "detail").value().find("0777") != std::string::npos);
   CHECK(json::getString(last, "fix").value().find("chmod go-w") != std::string::npos);
+}
+
+TEST_CASE(
+    "skrctl doctor reads the security-context files, and names a corrupt host-amd-cert-base64 "
+    "with exit 3",
+    "[skrctl][doctor]") {
+  DoctorWorld f;
+  // An ACI-style security-context directory: the emulator's THIM answer, base64, and a policy.
+  const std::string dir = f.world.dir() + "/security-context-doctor";
+  std::filesystem::create_directories(dir);
+  HttpResult thim = f.world.emulator().get(
+      f.world.emulator().url("imds") + "/metadata/THIM/amd/certification", {{"Metadata", "true"}});
+  REQUIRE(thim.status == 200);
+  auto write = [&](const std::string& name, const std::string& content) {
+    std::ofstream(dir + "/" + name, std::ios::binary | std::ios::trunc) << content;
+  };
+  write("host-amd-cert-base64",
+        encoding::base64Encode(
+            ByteView(reinterpret_cast<const uint8_t*>(thim.body.data()), thim.body.size())));
+  write("security-policy-base64",
+        encoding::base64Encode(ByteView(reinterpret_cast<const uint8_t*>("package policy\n"), 15)));
+  std::string config = f.yaml();
+  const std::string thim_only = "    sources: [thim]\n";
+  const std::size_t at = config.find(thim_only);
+  REQUIRE(at != std::string::npos);
+  config.replace(at, thim_only.size(),
+                 "    sources: [security-context]\n    security_context_dir: " + dir + "\n");
+
+  ProcessResult r = f.doctor(config);
+  CHECK(r.exit_code == 0);
+  CHECK(lineOf(r.out, kPass, "security-context").find(dir) != std::string::npos);
+  CHECK(lineOf(r.out, kPass, "collateral").find("security-context:") != std::string::npos);
+  expectPassed(r.out, kChecks);
+
+  write("host-amd-cert-base64", "this is not base64 %%%\n");
+  ProcessResult broken = f.doctor(config);
+  CHECK(broken.exit_code == 3);
+  const std::string line = lineOf(broken.out, kFail, "security-context");
+  CHECK(line.find("host-amd-cert-base64") != std::string::npos);
+  CHECK(line.find("  fix: ") != std::string::npos);
+  expectPassed(broken.out, {"config", "snp-device", "maa-tls", "identity", "key kek",
+                            "policy-hostdata kek", "socket-dirs"});
 }
 
 TEST_CASE("skrctl doctor: an invalid configuration fails the config check and skips the rest",
