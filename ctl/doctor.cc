@@ -1,7 +1,6 @@
-// skrctl doctor's checks (ctl/doctor.h).
+// skrctl doctor's checks (ctl/doctor.h): each one on its own, against the services skr-init builds.
 #include "ctl/doctor.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
