@@ -131,6 +131,10 @@ Status removeStaleSocket(const std::string& path) {
 
 }  // namespace
 
+Status checkSocketDirectory(const std::string& directory) {
+  return checkDirectory(directory);
+}
+
 StatusOr<UnixListeningSocket> UnixListeningSocket::create(const UnixSocketOptions& options) {
   const std::string& path = options.path;
   if (path.empty()) return invalidArgumentError("socket path is empty");

@@ -23,6 +23,11 @@ struct UnixSocketOptions {
   int backlog = 128;
 };
 
+// The check create() applies to a socket's directory (skr-agent at start; skrctl doctor): owned by
+// this user or root and not writable by group or others, sticky or not. FailedPrecondition when it
+// is missing or not a directory, PermissionDenied when unsafe; messages name the directory.
+Status checkSocketDirectory(const std::string& directory);
+
 // Owns the listening descriptor (close-on-exec, non-blocking) and the socket file: the
 // destructor closes the descriptor and unlinks the path if it is still the file this object
 // created (same device and inode), so a newer agent's socket is never removed. Move-only.

@@ -551,6 +551,39 @@ KeyVaultClient::KeyVaultClient(std::shared_ptr<http::HttpTransport> transport,
 StatusOr<ReleasedKey> KeyVaultClient::release(
     const VaultKeyRef& key, std::string_view maa_token, const crypto::PrivateKey& transfer_key,
     std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (transfer_key.type() != crypto::KeyType::Rsa || transfer_key.bits() < 2048) {
+    return invalidArgumentError("release key '" + printable(key.name, 128) +
+                                "': the transfer key must be RSA >= 2048 bits");
+  }
+  SKR_ASSIGN_OR_RETURN(ReleaseAnswer answer, requestRelease(key, maa_token, deadline));
+  const std::string what = "key '" + printable(key.name, 128) + "'" +
+                           (key.version.empty() ? "" : " version " + printable(key.version, 64)) +
+                           " in vault " + answer.host;
+  const ErrorDetails integrity{Dependency::KeyVault, ErrorCause::Integrity, answer.host, 200, "",
+                               answer.attempts};
+  VerifiedRelease& verified = answer.verified;
+  const json::ObjectPtr& response_key = verified.key;
+  const std::string key_hsm = json::getString(response_key, "key_hsm").value();
+  StatusOr<SecretBytes> plaintext = unwrapKeyHsm(key_hsm, transfer_key, verified.enc);
+  if (!plaintext.ok()) {
+    return plaintext.status().withContext("release " + what).withDetails(integrity);
+  }
+  StatusOr<jose::Jwk> jwk = releasedJwk(response_key, std::move(plaintext).value());
+  if (!jwk.ok()) return jwk.status().withContext("release " + what).withDetails(integrity);
+
+  ReleasedKey out{std::move(jwk).value(),
+                  verified.kid,
+                  answer.version,
+                  answer.host,
+                  json::getString(response_key, "kty").value(),
+                  verified.enc,
+                  answer.attempts};
+  return out;
+}
+
+StatusOr<ReleaseAnswer> KeyVaultClient::requestRelease(
+    const VaultKeyRef& key, std::string_view maa_token,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
   const std::string host = authorityOf(key.vault_url);
   if (host.empty()) {
     return invalidArgumentError("vault URL '" + printable(key.vault_url, 200) +
@@ -568,9 +601,6 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
                                 "' is not alphanumeric (" + what + ")");
   }
   if (maa_token.empty()) return invalidArgumentError("release " + what + ": no MAA token");
-  if (transfer_key.type() != crypto::KeyType::Rsa || transfer_key.bits() < 2048) {
-    return invalidArgumentError("release " + what + ": the transfer key must be RSA >= 2048 bits");
-  }
 
   http::RetryPolicy policy = options_.retry;
   if (deadline) {
@@ -731,23 +761,8 @@ StatusOr<ReleasedKey> KeyVaultClient::release(
                   {"requested", std::string(keyExportEncName(options_.enc))},
                   {"used", std::string(keyExportEncName(verified.enc))}});
   }
-  const json::ObjectPtr& response_key = verified.key;
-  const std::string key_hsm = json::getString(response_key, "key_hsm").value();
-  StatusOr<SecretBytes> plaintext = unwrapKeyHsm(key_hsm, transfer_key, verified.enc);
-  if (!plaintext.ok()) {
-    return plaintext.status().withContext("release " + what).withDetails(integrity);
-  }
-  StatusOr<jose::Jwk> jwk = releasedJwk(response_key, std::move(plaintext).value());
-  if (!jwk.ok()) return jwk.status().withContext("release " + what).withDetails(integrity);
-
-  ReleasedKey out{std::move(jwk).value(),
-                  verified.kid,
-                  parts->version,
-                  host,
-                  json::getString(response_key, "kty").value(),
-                  verified.enc,
-                  attempts};
-  return out;
+  ReleaseAnswer answer{std::move(verified), parts->version, host, attempts};
+  return answer;
 }
 
 }  // namespace skr::azure

@@ -46,6 +46,23 @@ struct KeyVaultOptions {
   static http::RetryPolicy defaultRetryPolicy();
 };
 
+// The verified content of a release response ({"value": "<compact JWS>"}).
+struct VerifiedRelease {
+  json::ObjectPtr payload;  // the JWS payload (request, response.key...)
+  KeyExportEnc enc;         // payload.request.enc
+  std::string kid;          // payload.response.key.key.kid
+  json::ObjectPtr key;      // payload.response.key.key: kid, kty and key_hsm are strings
+};
+
+// The vault's answer to a release, verified (JWS signature, x5c chain, host, kid) but not
+// unwrapped: key_hsm stays wrapped to the transfer key inside `verified.key`.
+struct ReleaseAnswer {
+  VerifiedRelease verified;
+  std::string version;  // from the signed kid
+  std::string host;     // the vault's host[:port]
+  int attempts = 0;
+};
+
 // The KeyReleaser of Azure Key Vault and Managed HSM.
 class KeyVaultClient : public KeyReleaser {
  public:
@@ -68,6 +85,12 @@ class KeyVaultClient : public KeyReleaser {
       const VaultKeyRef& key, std::string_view maa_token, const crypto::PrivateKey& transfer_key,
       std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) override;
 
+  // The release request and the verification of its answer without the unwrap, for preflight
+  // checks that must not hold key material (skrctl doctor). Errors as release(), minus unwrap.
+  StatusOr<ReleaseAnswer> requestRelease(
+      const VaultKeyRef& key, std::string_view maa_token,
+      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+
  private:
   KeyVaultClient(std::shared_ptr<http::HttpTransport> transport, TokenProvider& tokens,
                  Clock& clock, http::JitterSource& jitter, KeyVaultOptions options);
@@ -84,13 +107,6 @@ class KeyVaultClient : public KeyReleaser {
 SecretBytes releaseRequestBody(std::string_view maa_token, KeyExportEnc enc,
                                const std::optional<std::string>& nonce);
 
-// The verified content of a release response ({"value": "<compact JWS>"}).
-struct VerifiedRelease {
-  json::ObjectPtr payload;  // the JWS payload (request, response.key...)
-  KeyExportEnc enc;         // payload.request.enc
-  std::string kid;          // payload.response.key.key.kid
-  json::ObjectPtr key;      // payload.response.key.key: kid, kty and key_hsm are strings
-};
 // Verifies the JWS: alg RS256, signature by x5c[0], chain x5c[0] <- x5c[1..] to `anchors`
 // (empty: system store) at `now`, leaf valid for `vault_host` (DNS or IP SAN; port ignored).
 StatusOr<VerifiedRelease> verifyReleaseResponse(std::string_view body, std::string_view vault_host,
