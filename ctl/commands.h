@@ -12,6 +12,7 @@ std::vector<Command> hostdataCommands();
 std::vector<Command> releasePolicyCommands();
 std::vector<Command> agentCommands();
 std::vector<Command> keyCommands();
+std::vector<Command> verifyCommands();
 
 // The skrctl exit code for an error answer of skr-agent with this HTTP status (DESIGN.md §9).
 int exitCodeForAgentStatus(int http_status);
