@@ -338,7 +338,7 @@ std::vector<Command> verifyCommands() {
       "tokens (RS256, the key fetched from URL/certs over HTTPS, system trust store or --ca,\n"
       "iss == URL, exp/nbf with 300 s skew at --at, x-ms-attestation-type sevsnpvm, hostdata).\n"
       "alg none and HMAC (HS*) tokens are refused. Exit codes: 0 valid, 9 signature, key or\n"
-      "claims invalid (or refused alg), 2 usage or not a JWT, 7 --issuer unreachable.",
+      "claims invalid (or refused alg), 2 usage or not a JWT, 8 --issuer unreachable.",
       {{"jwks", true, "FILE", "JWKS (or one JWK) holding the signing key"},
        {"issuer", true, "URL", "MAA instance, e.g. https://sharedeus.eus.attest.azure.net"},
        {"ca", true, "FILE", "PEM CA bundle to trust for --issuer (default: system store)"},
@@ -350,10 +350,11 @@ std::vector<Command> verifyCommands() {
       "Verify an AKV/Managed HSM key release response offline, as skr-init does.",
       "FILE is the response body {\"value\": \"<compact JWS>\"} or the bare JWS. Checks: RS256\n"
       "signature by x5c[0], the x5c chain to --ca (PEM bundle; default the system trust store)\n"
-      "at --at (default now), x5c[0] valid for HOST (the vault's host name). Prints the payload\n"
+      "at --at (default now), x5c[0] valid for HOST, and the released key's kid on HOST (the\n"
+      "vault's host[:port] as in its key ids). Prints the payload\n"
       "with key_hsm elided and the release policy decoded from response.key.release_policy.\n"
       "Exit codes: 0 valid, 9 signature, chain or host invalid, 2 usage or unparseable.",
-      {{"host", true, "HOST", "vault host, e.g. myvault.vault.azure.net", true},
+      {{"host", true, "HOST", "vault host[:port], e.g. myvault.vault.azure.net", true},
        {"ca", true, "FILE", "PEM bundle of trusted roots (default: system store)"},
        {"at", true, "RFC3339", "verification time, e.g. 2026-01-02T03:04:05Z"}},
       jwsVerify});
