@@ -4,6 +4,7 @@
 // ReleasePolicy::evaluate); this file only reads files, picks keys and prints.
 #include <Poco/JSON/Object.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -292,6 +293,46 @@ StatusOr<azure::ReleasePolicy> readPolicy(const std::string& path) {
   return policy;
 }
 
+// The `claim` of every condition in a parsed policy, in policy order, without repeats.
+void collectClaims(const Poco::Dynamic::Var& node, std::vector<std::string>& out) {
+  if (StatusOr<json::ObjectPtr> object = json::asObject(node, "policy"); object.ok()) {
+    StatusOr<std::optional<std::string>> claim = json::getOptionalString(*object, "claim");
+    if (claim.ok() && claim->has_value() &&
+        std::find(out.begin(), out.end(), **claim) == out.end()) {
+      out.push_back(**claim);
+    }
+    for (const auto& member : **object) collectClaims(member.second, out);
+  } else if (StatusOr<json::ArrayPtr> array = json::asArray(node, "policy"); array.ok()) {
+    for (std::size_t i = 0; i < (*array)->size(); ++i) {
+      collectClaims((*array)->get(static_cast<unsigned>(i)), out);
+    }
+  }
+}
+
+// The token's value of `claim` (dotted path into nested objects) in full, or "(absent)".
+std::string claimValue(const json::ObjectPtr& claims, std::string_view claim) {
+  json::ObjectPtr at = claims;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = claim.find('.', start);
+    const std::string segment(
+        claim.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (!at->has(segment)) return "(absent)";
+    const Poco::Dynamic::Var value = at->get(segment);
+    if (dot == std::string_view::npos) {
+      if (StatusOr<std::string> text = json::asString(value, segment); text.ok()) {
+        return encoding::printable(*text, 1024);
+      }
+      StatusOr<std::string> other = json::serializeCanonical(value);
+      return other.ok() ? encoding::printable(*other, 1024) : "?";
+    }
+    StatusOr<json::ObjectPtr> next = json::asObject(value, segment);
+    if (!next.ok()) return "(absent)";
+    at = *next;
+    start = dot + 1;
+  }
+}
+
 int policyCheck(const ParsedArgs& args, Io& io) {
   if (args.positionals().size() != 2) {
     io.err << "skrctl policy check: expected POLICY and TOKEN\nusage: skrctl policy check POLICY "
@@ -309,8 +350,18 @@ int policyCheck(const ParsedArgs& args, Io& io) {
   if (!iss.ok()) return fail(io, kExitUsage, iss.status().withContext(token_path));
   const azure::PolicyDecision decision =
       policy->evaluate(jwt->claims, iss->value_or(std::string()));
-  io.out << (decision.allowed ? "allowed: " : "denied: ") << decision.reason << "\n"
-         << "(token claims read without verifying the signature or lifetime)\n";
+  io.out << (decision.allowed ? "allowed: " : "denied: ") << decision.reason << "\n";
+  // The reason shortens long values; the claims the policy names, in full, to compare.
+  std::vector<std::string> named;
+  if (StatusOr<Poco::Dynamic::Var> tree = json::parse(policy->canonicalJson()); tree.ok()) {
+    collectClaims(*tree, named);
+  }
+  io.out << "token claims the policy names:\n";
+  for (const std::string& claim : named) {
+    io.out << "  " << encoding::printable(claim, 256) << ": " << claimValue(jwt->claims, claim)
+           << "\n";
+  }
+  io.out << "(token claims read without verifying the signature or lifetime)\n";
   return decision.allowed ? kExitOk : kExitReleaseDenied;
 }
 

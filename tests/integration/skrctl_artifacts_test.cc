@@ -193,6 +193,7 @@ TEST_CASE(
   CHECK_THAT(denied.out, Catch::Contains(kOtherHostData.substr(0, 16)));
   CHECK_THAT(denied.out, Catch::Contains(kTestHostData.substr(0, 16)));
   CHECK_THAT(denied.out, Catch::Contains("(at anyOf[0].allOf[0])"));
+  CHECK_THAT(denied.out, Catch::Contains("\n  x-ms-sevsnpvm-hostdata: " + kTestHostData + "\n"));
   // The UVM compliance condition fails for a report without a UVM endorsement.
   ProcessResult uvm_run =
       skrctl({"release-policy", "--authority", maa, "--hostdata", kTestHostData});

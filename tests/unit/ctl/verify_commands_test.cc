@@ -298,6 +298,19 @@ TEST_CASE("skrctl policy check allows, and denies naming the path, claim and bot
   CHECK(denied.out.rfind("denied: ", 0) == 0);
   CHECK_THAT(denied.out, Catch::Contains("x-ms-sevsnpvm-hostdata"));
   CHECK_THAT(denied.out, Catch::Contains("anyOf[0].allOf[0]"));
+  // The full token values of the claims the policy names follow the shortened reason.
+  CHECK_THAT(denied.out, Catch::Contains("token claims the policy names:\n"
+                                         "  x-ms-sevsnpvm-hostdata: " +
+                                         other + "\n  x-ms-sevsnpvm-vmpl: 0\n"));
+  // A nested claim and an absent one are shown too.
+  const std::string nested = dir.write(
+      "nested.json",
+      R"({"version":"1.0.0","anyOf":[{"authority":"https://maa.example","allOf":[)"
+      R"({"claim":"x-ms-runtime.keys","exists":true},{"claim":"x-ms-nothing","equals":"x"}]}]})");
+  Run absent = skrctl({"policy", "check", nested, good});
+  CHECK(absent.code == kExitReleaseDenied);
+  CHECK_THAT(absent.out, Catch::Contains("  x-ms-runtime.keys: [{"));
+  CHECK_THAT(absent.out, Catch::Contains("  x-ms-nothing: (absent)\n"));
   CHECK(skrctl({"policy", "check", plain}).code == kExitUsage);
   CHECK(skrctl({"policy", "check", dir.write("p", R"({"anyOf":[]})"), good}).code == kExitUsage);
   CHECK(skrctl({"policy", "check", plain, dir.write("t", "x")}).code == kExitUsage);
