@@ -77,7 +77,7 @@ void appendValue(std::ostringstream& out, const Poco::Dynamic::Var& value, std::
   out << pad << name << ": " << (scalar.ok() ? *scalar : std::string("?")) << "\n";
   int64_t seconds = 0;
   if ((name == "exp" || name == "nbf" || name == "iat") && json::asSigned(value, seconds) &&
-      seconds > -6'000'000'000 && seconds < 9'000'000'000) {
+      seconds > -9'000'000'000 && seconds < 9'000'000'000) {
     out.seekp(-1, std::ios_base::cur);
     out << " (" << formatRfc3339(SystemTime(std::chrono::seconds(seconds))) << ")\n";
   }

@@ -109,7 +109,10 @@ void printVerified(Io& io, const json::ObjectPtr& claims, const std::string& by)
     if (value.ok()) io.out << claim << ": " << shortenForDisplay(*value) << "\n";
   }
   StatusOr<int64_t> exp = json::getInt(claims, "exp");
-  if (exp.ok()) io.out << "exp: " << formatRfc3339(SystemTime(std::chrono::seconds(*exp))) << "\n";
+  // Within what SystemTime (int64 nanoseconds) holds, as formatRfc3339 needs.
+  if (exp.ok() && *exp > -9'000'000'000 && *exp < 9'000'000'000) {
+    io.out << "exp: " << formatRfc3339(SystemTime(std::chrono::seconds(*exp))) << "\n";
+  }
 }
 
 int verifyWithIssuer(const std::string& path, const std::string& compact, const std::string& issuer,
