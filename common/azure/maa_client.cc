@@ -362,6 +362,13 @@ StatusOr<MaaToken> MaaClient::verifyToken(std::string_view token, const jose::Jw
   return verified;
 }
 
+StatusOr<MaaToken> MaaClient::verifyIssuedToken(std::string_view token,
+                                                std::optional<steady_clock::time_point> deadline) {
+  StatusOr<MaaToken> verified = verify(token, nullptr, std::nullopt, deadline);
+  if (!verified.ok()) return fromMaa(verified.status(), options_.endpoint);
+  return verified;
+}
+
 StatusOr<MaaToken> MaaClient::verify(std::string_view token, const jose::Jwk* transfer_public,
                                      const std::optional<std::array<uint8_t, 64>>& report_data,
                                      std::optional<steady_clock::time_point> deadline) {

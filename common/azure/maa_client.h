@@ -85,6 +85,11 @@ class MaaClient : public Attester {
       const std::optional<std::array<uint8_t, 64>>& report_data,
       std::optional<std::chrono::steady_clock::time_point> deadline = {});
 
+  // As verifyToken() without the x-ms-runtime transfer key and report data checks: any token of
+  // this instance for an SEV-SNP VM (skrctl token verify --issuer; the clock decides "now").
+  StatusOr<MaaToken> verifyIssuedToken(
+      std::string_view token, std::optional<std::chrono::steady_clock::time_point> deadline = {});
+
   const std::string& endpoint() const override { return options_.endpoint; }
   const MaaOptions& options() const { return options_; }
 

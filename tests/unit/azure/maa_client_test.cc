@@ -379,6 +379,27 @@ TEST_CASE("a token from real MAA (no x-ms-emulated) is not marked emulated", "[a
   CHECK(t.attempts == 0);
 }
 
+TEST_CASE("verifyIssuedToken accepts any runtime data but keeps every other check",
+          "[azure][maa]") {
+  Fixture f;
+  auto client = f.client();
+  json::ObjectPtr c = f.claims();
+  const TransferKey other = take(TransferKey::generate(2048));
+  c->set("x-ms-runtime", json::parseObject(runtimeDataJson(other.public_jwk)).value());
+  MaaToken t = take(client->verifyIssuedToken(Fixture::sign(c)));
+  CHECK(t.hostdata == json::getString(c, "x-ms-sevsnpvm-hostdata").value());
+  c->remove("x-ms-runtime");
+  CHECK(client->verifyIssuedToken(Fixture::sign(c)).ok());
+  StatusOr<MaaToken> forged = client->verifyIssuedToken(Fixture::sign(c, otherSigner()));
+  REQUIRE_FALSE(forged.ok());
+  CHECK(forged.status().code() == StatusCode::DataLoss);
+  CHECK(forged.status().details().cause == ErrorCause::Integrity);
+  c->set("iss", "https://maa2.test");
+  StatusOr<MaaToken> foreign = client->verifyIssuedToken(Fixture::sign(c));
+  REQUIRE_FALSE(foreign.ok());
+  CHECK_THAT(foreign.status().message(), Catch::Contains("iss"));
+}
+
 TEST_CASE("an unknown kid refetches /certs once, then verifies with the rotated key",
           "[azure][maa]") {
   Fixture f;
