@@ -200,6 +200,22 @@ TEST_CASE(
   ProcessResult uvm = skrctl({"policy", "check", w.files.write("uvm.json", uvm_run.out), token});
   CHECK(uvm.exit_code == 6);
   CHECK_THAT(uvm.out, Catch::Contains("x-ms-compliance-status"));
+  // A policy for another MAA instance: the token's issuer is none of its authorities.
+  ProcessResult maa2_run = skrctl({"release-policy", "--authority", w.emu->url("maa2"),
+                                   "--hostdata", kTestHostData, "--no-uvm-compliance"});
+  ProcessResult wrong_authority =
+      skrctl({"policy", "check", w.files.write("maa2.json", maa2_run.out), token});
+  CHECK(wrong_authority.exit_code == 6);
+  CHECK_THAT(wrong_authority.out, Catch::Contains("no policy authority matches the token issuer"));
+  // A debuggable guest: the same (allowing) policy denies its token, naming the claim.
+  w.emu->admin("PUT", "/_emulator/chip",
+               R"({"host_data":")" + kTestHostData + R"(","debug":true})");
+  const std::string debug_token = w.files.write("debug.jwt", attestedToken(*w.emu, w.runtime));
+  ProcessResult debuggable = skrctl({"policy", "check", policy, debug_token});
+  CHECK(debuggable.exit_code == 6);
+  CHECK_THAT(debuggable.out, Catch::Contains("x-ms-sevsnpvm-is-debuggable"));
+  w.emu->admin("PUT", "/_emulator/chip",
+               R"({"host_data":")" + kTestHostData + R"(","debug":false})");
 
   // A release response from the emulated Managed HSM with that policy.
   const std::string officer = tokenWithRole(*w.emu, "Managed HSM Crypto Officer", "mhsm");
