@@ -148,6 +148,8 @@ std::variant<std::unique_ptr<Agent>, AgentSetupFailure> Agent::create(config::Co
 
   Agent& a = *agent;
   a.keyring_ = std::make_shared<Keyring>();
+  // Every configured key is known before the server answers: 503 NotReady until it is released.
+  for (const auto& key : a.config_.keys) a.keyring_->declare(key.name);
   a.events_ =
       std::make_shared<EventLog>(EventLog::kDefaultCapacity, firstSeqFromClock(a.clock_.now()));
   RouterOptions router_options;

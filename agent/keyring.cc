@@ -101,6 +101,10 @@ void Keyring::setLastError(std::string_view name, std::string message) {
   }).ignoreError();
 }
 
+void Keyring::declare(std::string_view name) {
+  update(name, /*create=*/true, [](KeyEntry&) { return okStatus(); }).ignoreError();
+}
+
 void Keyring::setGeneration(std::string_view name, uint64_t generation) {
   update(name, /*create=*/true, [&](KeyEntry& entry) {
     entry.generation = generation;

@@ -76,6 +76,9 @@ class Keyring {
   Status setPrimary(std::string_view name, std::string_view version);
   // Removes a version. FailedPrecondition for the primary version; NotFound for unknown ones.
   Status retire(std::string_view name, std::string_view version);
+  // Makes `name` known without versions (no-op when it is): a configured key answers 503 NotReady,
+  // not 404 KeyNotFound, from the agent's first request on.
+  void declare(std::string_view name);
   // Records (or, with an empty message, clears) the last error of a key. Creates an entry without
   // versions for an unknown key, so a configured key that failed to load shows up in /status.
   void setLastError(std::string_view name, std::string message);
