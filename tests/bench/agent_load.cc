@@ -7,6 +7,16 @@
 //       the expected DEK. RSA payloads are wrapped here with the public key from GET /keys/NAME;
 //       for AES key wrap the DEK is wrapped once through the agent (POST wrapkey) and reused.
 //       With --agent-pid, the agent's CPU time per request is reported too.
+//       --requests N: stop after N answered requests instead of after --seconds (the soak).
+//       --versioned (A256KW): unwrap at /keys/NAME/VERSION/unwrapkey, the version the wrapkey
+//       answer named, so the wrapped DEKs stay valid through rotations; the version is printed.
+//       --midway-command CMD: runs CMD (sh -c) once half of --requests are answered, while the
+//       load goes on; exits 1 if CMD fails (the soak rotates the key with it).
+//   --socket PATH --fixed-answer FILE [--key NAME] [--clients N] [--seconds S]
+//       the same load against a server that answers every request with the bytes of FILE (the
+//       transport limit: nginx with a fixed answer of the agent's size): the same requests as for
+//       A256KW (a random wrapped value of the same length), every answer must be 200 with exactly
+//       the body of FILE.
 //   --in-process --alg ALG [--threads N] [--seconds S]
 //       the same unwrap with OpenSSL in this process (a fresh RSA-3072 or AES-256 key), N threads.
 //   --ready --agent BIN --config FILE --socket PATH [--runs N] [--log FILE]
@@ -71,7 +81,11 @@ struct Options {
   std::string config;
   std::string log = "/dev/null";
   int runs = 5;
-  pid_t agent_pid = 0;  // load mode: the agent whose CPU time is reported
+  pid_t agent_pid = 0;    // load mode: the agent whose CPU time is reported
+  uint64_t requests = 0;  // load mode: stop after this many answers (0: after --seconds)
+  bool versioned = false;
+  std::string midway_command;
+  std::string fixed_answer;  // load mode: the file whose bytes every answer must be
 };
 
 int parsePositive(const char* flag, const char* text) {
@@ -129,6 +143,19 @@ Options parseOptions(int argc, char** argv) {
       o.runs = parsePositive("--runs", value());
     } else if (arg == "--agent-pid") {
       o.agent_pid = parsePositive("--agent-pid", value());
+    } else if (arg == "--requests") {
+      const std::string_view text = value();
+      const auto r = std::from_chars(text.data(), text.data() + text.size(), o.requests);
+      if (r.ec != std::errc() || r.ptr != text.data() + text.size() || o.requests < 1 ||
+          o.requests > 1'000'000'000) {
+        die("--requests needs a number from 1 to 1000000000, got '" + std::string(text) + "'");
+      }
+    } else if (arg == "--versioned") {
+      o.versioned = true;
+    } else if (arg == "--midway-command") {
+      o.midway_command = value();
+    } else if (arg == "--fixed-answer") {
+      o.fixed_answer = value();
     } else {
       die("unknown option '" + std::string(arg) +
           "' (see the comment at the top of agent_load.cc)");
@@ -138,6 +165,11 @@ Options parseOptions(int argc, char** argv) {
     die("--alg must be RSA-OAEP-256 or A256KW, got '" + o.alg + "'");
   }
   if (o.seconds <= 0.0) die("--seconds must be > 0");
+  if (o.versioned && o.alg != "A256KW") die("--versioned needs --alg A256KW");
+  if (!o.midway_command.empty() && o.requests == 0) die("--midway-command needs --requests");
+  if (!o.fixed_answer.empty() && o.mode != Options::Mode::Load) {
+    die("--fixed-answer is a load (--socket) option");
+  }
   return o;
 }
 
@@ -334,7 +366,8 @@ double perRequestMicros(double cpu_seconds, const Result& r) {
 
 // cpu_us_per_req is this process's CPU time per request (the client side, or the whole unwrap in
 // process); agent_cpu_us_per_req the agent's (--agent-pid), both over the measured window.
-void printResult(const char* mode, const Options& o, int concurrency, Result& r) {
+void printResult(const char* mode, const Options& o, int concurrency, Result& r,
+                 const std::string& extra = "") {
   std::sort(r.latencies_us.begin(), r.latencies_us.end());
   std::printf(
       "mode=%s alg=%s concurrency=%d seconds=%.2f requests=%llu errors=%llu rps=%.0f "
@@ -346,16 +379,18 @@ void printResult(const char* mode, const Options& o, int concurrency, Result& r)
       r.latencies_us.empty() ? 0U : r.latencies_us.back(), perRequestMicros(r.own_cpu, r));
   if (r.server_cpu >= 0)
     std::printf(" agent_cpu_us_per_req=%.1f", perRequestMicros(r.server_cpu, r));
-  std::printf("\n");
+  std::printf("%s\n", extra.c_str());
   std::fflush(stdout);
 }
 
-// Runs `work(thread index, latencies)` on `threads` threads for warmup + seconds; only what
-// finishes after the warm-up counts. `work` returns false on an error.
+// Runs `work(thread index, latencies)` on `threads` threads for warmup + seconds (or until
+// o.requests answers after the warm-up); only what finishes after the warm-up is timed, errors
+// count in every phase. `work` returns false on an error.
 template <typename Work>
 Result runTimed(int threads, const Options& o, Work work, pid_t server = 0) {
   std::atomic<int> phase{0};  // 0 warm-up, 1 measured, 2 stop
   std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> answered{0};  // counted only with o.requests (the soak)
   std::vector<std::vector<uint32_t>> latencies(static_cast<std::size_t>(threads));
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
@@ -368,11 +403,12 @@ Result runTimed(int threads, const Options& o, Work work, pid_t server = 0) {
         const auto start = Clock::now();
         const bool ok = work(t);
         const auto took = Clock::now() - start;
-        if (phase.load(std::memory_order_relaxed) != 1 || now_phase != 1) continue;
         if (!ok) {
           ++errors;
           continue;
         }
+        if (phase.load(std::memory_order_relaxed) != 1 || now_phase != 1) continue;
+        if (o.requests > 0) answered.fetch_add(1, std::memory_order_relaxed);
         mine.push_back(static_cast<uint32_t>(
             std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
       }
@@ -383,7 +419,25 @@ Result runTimed(int threads, const Options& o, Work work, pid_t server = 0) {
   const double own_start = processCpuSeconds();
   const double server_start = otherProcessCpuSeconds(server);
   phase = 1;
-  std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+  if (o.requests == 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+  } else {
+    std::thread midway;
+    int midway_status = 0;
+    while (answered.load(std::memory_order_relaxed) < o.requests) {
+      if (!o.midway_command.empty() && !midway.joinable() &&
+          answered.load(std::memory_order_relaxed) >= o.requests / 2) {
+        midway = std::thread([&] { midway_status = std::system(o.midway_command.c_str()); });
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (midway.joinable()) midway.join();
+    if (!o.midway_command.empty() && midway_status != 0) {
+      phase = 2;
+      for (auto& thread : pool) thread.join();
+      die("--midway-command failed (status " + std::to_string(midway_status) + ")");
+    }
+  }
   phase = 2;
   const auto end = Clock::now();
   const double own_end = processCpuSeconds();
@@ -403,13 +457,35 @@ Result runTimed(int threads, const Options& o, Work work, pid_t server = 0) {
 
 int runLoad(const Options& o) {
   if (o.socket.empty() || o.key.empty()) die("--socket and --key are required");
-  UnixHttpClient setup(o.socket);
   const std::string key_path = "/keys/" + o.key;
+  std::vector<std::string> requests;
+  // "value":"<base64url DEK>" in the answer; with --fixed-answer, the whole answer
+  std::vector<std::string> expected;
+  const bool fixed = !o.fixed_answer.empty();
+  std::string version;  // --versioned: the version the DEKs are wrapped with
+  if (fixed) {
+    FILE* f = std::fopen(o.fixed_answer.c_str(), "rb");
+    if (f == nullptr) die("--fixed-answer " + o.fixed_answer + ": " + std::strerror(errno));
+    char chunk[4096];
+    const std::size_t n = std::fread(chunk, 1, sizeof(chunk), f);
+    const bool more = std::fgetc(f) != EOF;
+    std::fclose(f);
+    if (n == 0 || more) die("--fixed-answer: the file must hold 1 to 4096 bytes");
+    const std::string answer(chunk, n);
+    for (int c = 0; c < o.clients; ++c) {
+      // The shape and length of an A256KW unwrap request: 40 bytes wrapped, base64url.
+      skr::Bytes wrapped(40);
+      skr::crypto::fillRandom(wrapped);
+      const std::string body =
+          R"({"alg":"A256KW","value":")" + skr::encoding::base64UrlEncode(wrapped) + "\"}";
+      requests.push_back(UnixHttpClient::format("POST", key_path + "/unwrapkey", body));
+      expected.push_back(answer);
+    }
+  }
+  UnixHttpClient setup(o.socket);
 
   // A fresh 32-byte DEK per client, wrapped the way an application would.
-  std::vector<std::string> requests;
-  std::vector<std::string> expected;  // "value":"<base64url DEK>" in the answer
-  for (int c = 0; c < o.clients; ++c) {
+  for (int c = 0; c < o.clients && !fixed; ++c) {
     skr::Bytes dek(32);
     skr::crypto::fillRandom(dek);
     std::string wrapped;
@@ -428,10 +504,26 @@ int runLoad(const Options& o) {
     } else {
       const std::string body =
           R"({"alg":"A256KW","value":")" + skr::encoding::base64UrlEncode(dek) + "\"}";
-      wrapped = jsonMember(parseAnswer(call(setup, "POST", key_path + "/wrapkey", body)), "value");
+      const skr::json::ObjectPtr answer =
+          parseAnswer(call(setup, "POST", key_path + "/wrapkey", body));
+      wrapped = jsonMember(answer, "value");
+      if (o.versioned) {
+        const std::string kid = jsonMember(answer, "kid");
+        const std::size_t slash = kid.rfind('/');
+        if (slash == std::string::npos || slash + 1 == kid.size() || kid.size() - slash > 129) {
+          die("the wrapkey answer's kid names no version");
+        }
+        const std::string this_version = kid.substr(slash + 1);
+        if (!version.empty() && this_version != version) {
+          die("the key rotated while the DEKs were wrapped; run again");
+        }
+        version = this_version;
+      }
     }
     const std::string body = R"({"alg":")" + o.alg + R"(","value":")" + wrapped + "\"}";
-    requests.push_back(UnixHttpClient::format("POST", key_path + "/unwrapkey", body));
+    const std::string unwrap_path =
+        o.versioned ? key_path + "/" + version + "/unwrapkey" : key_path + "/unwrapkey";
+    requests.push_back(UnixHttpClient::format("POST", unwrap_path, body));
     expected.push_back("\"value\":\"" + skr::encoding::base64UrlEncode(dek) + "\"");
   }
 
@@ -441,10 +533,16 @@ int runLoad(const Options& o) {
   for (int c = 0; c < o.clients; ++c) {
     HttpAnswer answer;
     const auto i = static_cast<std::size_t>(c);
-    if (!clients[i]->exchange(requests[i], answer) || answer.status != 200 ||
-        answer.body.find(expected[i]) == std::string::npos) {
-      die("unwrapkey did not give back the DEK (status " + std::to_string(answer.status) +
-          "): " + answer.body.substr(0, 300));
+    const bool good =
+        clients[i]->exchange(requests[i], answer) && answer.status == 200 &&
+        (fixed ? answer.body == expected[i] : answer.body.find(expected[i]) != std::string::npos);
+    // The body of a good unwrap answer holds the DEK: only a failure's body is shown.
+    if (!good) {
+      die("unwrapkey did not give back the " + std::string(fixed ? "fixed answer" : "DEK") +
+          " (status " + std::to_string(answer.status) + "): " +
+          (answer.status == 200
+               ? std::string("(a body of ") + std::to_string(answer.body.size()) + " bytes)"
+               : answer.body.substr(0, 300)));
     }
   }
   std::vector<HttpAnswer> answers(static_cast<std::size_t>(o.clients));
@@ -458,11 +556,14 @@ int runLoad(const Options& o) {
           broken = true;  // a dead connection would spin; stop counting
           return false;
         }
-        return answers[i].status == 200 && answers[i].body.find(expected[i]) != std::string::npos;
+        return answers[i].status == 200 &&
+               (fixed ? answers[i].body == expected[i]
+                      : answers[i].body.find(expected[i]) != std::string::npos);
       },
       o.agent_pid);
-  if (broken) die("a connection to the agent failed during the run");
-  printResult("socket", o, o.clients, r);
+  if (broken) die("a connection to the server failed during the run");
+  printResult(fixed ? "fixed-answer" : "socket", o, o.clients, r,
+              o.versioned ? " version=" + version : "");
   return r.errors == 0 ? 0 : 1;
 }
 
