@@ -358,7 +358,9 @@ class HttpServer::Impl {
         std::lock_guard<std::mutex> lock(completions_mutex_);
         completions_.push_back(Completion{job.connection_id, std::move(response)});
       }
-      wake();
+      // One eventfd write per batch: the loop clears the flag before it takes the completions,
+      // so a completion queued after that take sets it again and wakes the loop.
+      if (!completion_wake_pending_.exchange(true)) wake();
     }
   }
 
@@ -663,12 +665,19 @@ class HttpServer::Impl {
     ::close(fd);
   }
 
-  void updateInterest(Connection& connection) {
+  // EPOLLIN while Reading or Lingering. While a request is handled and its answer written, input
+  // is not read; EPOLLIN then stays on if it is (keep_input) and is dropped on the first input
+  // event (onConnectionEvent): a client that waits for its answer sends nothing, so the usual
+  // request costs no epoll_ctl at all instead of two, and a client that does send (pipelining, a
+  // half-close) costs one wake-up, not a busy loop.
+  void updateInterest(Connection& connection, bool keep_input = true) {
     if (!connection.registered) return;
     uint32_t wanted = 0;
     if (connection.state == ConnectionState::Reading ||
         connection.state == ConnectionState::Lingering) {
       wanted |= EPOLLIN;
+    } else if (keep_input && (connection.events & EPOLLIN) != 0) {
+      wanted |= EPOLLIN;  // Handling or Writing
     }
     if (connection.out_offset < connection.out.size()) wanted |= EPOLLOUT;
     if (wanted == connection.events) return;
@@ -683,6 +692,10 @@ class HttpServer::Impl {
   void onConnectionEvent(uint64_t id, uint32_t events) {
     Connection* connection = find(id);
     if (connection == nullptr) return;
+    if ((events & EPOLLIN) != 0 && (connection->state == ConnectionState::Handling ||
+                                    connection->state == ConnectionState::Writing)) {
+      updateInterest(*connection, false);  // input while busy: wait for Reading to take it
+    }
     if (connection->state == ConnectionState::Handling) {
       if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
         // Gone while its request is handled: stop watching; the response is dropped.
@@ -860,6 +873,7 @@ class HttpServer::Impl {
   }
 
   void processCompletions() {
+    completion_wake_pending_.store(false);
     std::deque<Completion> done;
     {
       std::lock_guard<std::mutex> lock(completions_mutex_);
@@ -1020,6 +1034,7 @@ class HttpServer::Impl {
 
   std::mutex completions_mutex_;
   std::deque<Completion> completions_;
+  std::atomic<bool> completion_wake_pending_{false};  // an eventfd write for completions is due
 
   // Event-loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
