@@ -12,7 +12,8 @@ json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
 emulator_start() {
   "$emulator" --state "$work/emulator" 2>"$work/emulator.log" &
   emu_pid=$!
-  for _ in $(seq 1 200); do [[ -f "$work/emulator/endpoints.env" ]] && break; sleep 0.1; done
+  # Up to 60 s: it makes its CA and chip keys first, slow on a loaded machine.
+  for _ in $(seq 1 600); do [[ -f "$work/emulator/endpoints.env" ]] && break; sleep 0.1; done
   if [[ ! -f "$work/emulator/endpoints.env" ]]; then
     echo "the emulator did not start:" >&2
     cat "$work/emulator.log" >&2
