@@ -43,7 +43,7 @@ TEST_CASE("the history keeps the newest events up to its capacity and says when 
   CHECK(log.after(2).events.size() == 3);
 }
 
-TEST_CASE("a long poll is woken by the next event", "[agent][events]") {
+TEST_CASE("a long poll is woken by the next event", "[agent][events][concurrency]") {
   EventLog log;
   log.publish(EventType::Ready, "", "", kTime);
   const auto started = std::chrono::steady_clock::now();
@@ -109,7 +109,7 @@ TEST_CASE(
   CHECK(second.after(batch.events[0].seq).events.size() == 1);
 }
 
-TEST_CASE("close wakes every waiter at once", "[agent][events]") {
+TEST_CASE("close wakes every waiter at once", "[agent][events][concurrency]") {
   EventLog log;
   std::future<EventBatch> waiting =
       std::async(std::launch::async, [&] { return log.waitAfter(0, 60s); });

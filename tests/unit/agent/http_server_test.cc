@@ -623,7 +623,8 @@ TEST_CASE("server evicts the connection idle the longest to admit a new one at t
   CHECK(still->status == 200);
 }
 
-TEST_CASE("server stop drains an in-flight slow request, then closes and returns") {
+TEST_CASE("server stop drains an in-flight slow request, then closes and returns",
+          "[concurrency]") {
   SlowHandler handler;
   HttpServerOptions options;
   options.drain_timeout = 5s;
@@ -881,7 +882,7 @@ TEST_CASE("server keeps the admin socket's own budget when the client socket is 
   CHECK(admin.read());
 }
 
-TEST_CASE("a cheap GET is answered while every worker is busy with slow POSTs") {
+TEST_CASE("a cheap GET is answered while every worker is busy with slow POSTs", "[concurrency]") {
   class Mixed : public SlowHandler {
    public:
     HttpResponse handle(const HttpRequest& request) override {

@@ -236,7 +236,7 @@ TEST_CASE("add, set primary and retire count as changes and protect the primary"
   CHECK(keyring.find("nope", std::nullopt).status().message() == "key 'nope' not found");
 }
 
-TEST_CASE("readers keep their snapshot while a writer changes the key") {
+TEST_CASE("readers keep their snapshot while a writer changes the key", "[concurrency]") {
   Keyring keyring;
   REQUIRE(keyring.addVersion(versionOf("k", "v1", octJwk(32)), true).ok());
   std::shared_ptr<const KeyEntry> before = keyring.entry("k");
