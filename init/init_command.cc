@@ -227,6 +227,9 @@ int runSkrInit(const std::vector<std::string>& args, const InitCommandSeams& sea
   Watchdog watchdog(line->timeout + std::chrono::seconds(1));
   Clock& clock = systemClock();
   http::RandomJitter jitter;
+  // The transfer key (the largest cost of a run) is generated while the services are built, the
+  // state directory is checked and the collateral and tokens are fetched; runInit joins it.
+  release::TransferKeyGeneration transfer_key(config.attestation.transfer_key_bits, clock);
 
   std::variant<release::ReleaseServices, release::SetupFailure> built =
       release::buildReleaseServices(config, clock, jitter);
@@ -246,6 +249,7 @@ int runSkrInit(const std::vector<std::string>& args, const InitCommandSeams& sea
   run_options.dry_run = line->dry_run;
   run_options.deadline = clock.steadyNow() + line->timeout;
   run_options.on_write_step = seams.on_write_step;
+  run_options.transfer_key = &transfer_key;
 
   InitOutcome outcome = runInit(config, services, clock, jitter, run_options);
   logOutcome(outcome);

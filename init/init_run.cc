@@ -10,6 +10,7 @@
 #include "common/jose/jwk.h"
 #include "common/log/logger.h"
 #include "common/release/released_bundle.h"
+#include "common/release/token_prefetch.h"
 #include "common/seal/bundle.h"
 
 namespace skr::init {
@@ -143,6 +144,15 @@ std::string hintFor(ExitCode code, std::string_view step, const Status& status) 
 
 InitOutcome runInit(const config::Config& config, release::ReleaseServices& services, Clock& clock,
                     http::JitterSource& jitter, const InitRunOptions& options) {
+  // The largest cost first, on its own thread (joined by the attestation, or on return).
+  std::optional<release::TransferKeyGeneration> own_generation;
+  release::TransferKeyGeneration* generation = options.transfer_key;
+  if (generation == nullptr) {
+    own_generation.emplace(config.attestation.transfer_key_bits, clock,
+                           services.flowOptions(config).generate_transfer_key);
+    generation = &*own_generation;
+  }
+
   // Check the output first: a run that cannot write should fail before it asks Azure for keys.
   std::optional<seal::StateDir> state;
   {
@@ -167,9 +177,20 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
   }
 
   const bool defer = !services.tokens;
+  // Every vault's access token, requested while the attestation runs; a failure is reported by
+  // the release that needs the token, as before.
+  std::optional<release::TokenPrefetch> tokens;
+  if (!defer && !options.dry_run) {
+    std::vector<std::string> resources;
+    for (const config::KeyConfig& key : config.keys) {
+      resources.push_back(services.tokenResourceFor(key));
+    }
+    tokens.emplace(*services.tokens, std::move(resources));
+  }
   release::ReleaseFlow attest_flow(*services.device, *services.collateral, *services.maa, nullptr,
                                    clock, services.flowOptions(config), logProgress);
-  release::StepResult<release::Attestation> attested = attest_flow.attest(options.deadline);
+  release::StepResult<release::Attestation> attested =
+      attest_flow.attest(*generation, options.deadline);
   if (auto* failure = std::get_if<StepFailure>(&attested)) return failed(*failure, "");
   release::Attestation& attestation = std::get<release::Attestation>(attested);
   log::info("attested", {{"platform", attestation.platform},
@@ -198,7 +219,7 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
     }
     if (options.dry_run) continue;
     StatusOr<std::unique_ptr<azure::KeyVaultClient>> client =
-        services.vaultClientFor(key, clock, jitter);
+        services.vaultClientFor(key, clock, jitter, *tokens);
     if (!client.ok()) return failedLocal(ExitCode::Usage, Step::Release, key.name, client.status());
     release::ReleaseFlow flow(*services.device, *services.collateral, *services.maa, client->get(),
                               clock, services.flowOptions(config), logProgress);

@@ -4,6 +4,10 @@
 // All releases and seals happen in memory first; files are written only when every key
 // succeeded, so a failure leaves the state directory as it was (a write failure removes what this
 // run wrote). Progress: one JSON line per finished step on the log sink.
+// Concurrency: the transfer key is generated on its own thread while the state directory and the
+// sealing key are checked and the collateral is fetched, and the vaults' access tokens are
+// requested on another while the attestation runs; both threads are joined before runInit
+// returns, and failures are reported in the order of the sequential steps.
 #pragma once
 
 #include <chrono>
@@ -24,6 +28,9 @@ struct InitRunOptions {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   // Test seam for the state directory's writer (StateDirOptions::on_write_step).
   std::function<Status(seal::WriteStep, std::string_view)> on_write_step;
+  // The transfer key, already being generated (runSkrInit starts it before it builds the
+  // services); null: runInit starts the generation itself, first thing.
+  release::TransferKeyGeneration* transfer_key = nullptr;
 };
 
 struct InitOutcome {

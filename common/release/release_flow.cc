@@ -101,17 +101,53 @@ void ReleaseFlow::report(const ProgressEvent& event) {
   if (progress_) progress_(event);
 }
 
+TransferKeyGeneration::TransferKeyGeneration(int bits, Clock& clock, TransferKeyGenerator generator)
+    : result_(internalError("transfer key: not generated")),
+      thread_([this, bits, &clock, generator = std::move(generator)] {
+        const auto started = clock.steadyNow();
+        result_ = generator ? generator(bits) : azure::TransferKey::generate(bits);
+        duration_ = std::chrono::duration_cast<milliseconds>(clock.steadyNow() - started);
+      }) {}
+
+TransferKeyGeneration::~TransferKeyGeneration() {
+  if (thread_.joinable()) thread_.join();
+}
+
+StatusOr<azure::TransferKey> TransferKeyGeneration::take() {
+  if (thread_.joinable()) thread_.join();
+  if (taken_) return failedPreconditionError("transfer key: already taken");
+  taken_ = true;
+  return std::move(result_);
+}
+
 StepResult<Attestation> ReleaseFlow::attest(std::optional<steady_clock::time_point> deadline) {
-  const auto started = clock_.steadyNow();
-  StatusOr<azure::TransferKey> transfer = azure::TransferKey::generate(options_.transfer_key_bits);
-  const auto duration = std::chrono::duration_cast<milliseconds>(clock_.steadyNow() - started);
-  report({Step::TransferKey, "", "", duration, 1, transfer.status()});
+  TransferKeyGeneration generation(options_.transfer_key_bits, clock_,
+                                   options_.generate_transfer_key);
+  return attest(generation, deadline);
+}
+
+StepResult<Attestation> ReleaseFlow::attest(TransferKeyGeneration& generation,
+                                            std::optional<steady_clock::time_point> deadline) {
+  // Meanwhile: the collateral that needs no report. Its failures wait for the collateral step.
+  const auto prefetch_started = clock_.steadyNow();
+  snp::CollateralProvider::Prefetched prefetched = collateral_.prefetch();
+  const auto prefetch_time = clock_.steadyNow() - prefetch_started;
+  StatusOr<azure::TransferKey> transfer = generation.take();
+  report({Step::TransferKey, "", "", generation.duration(), 1, transfer.status()});
   if (!transfer.ok()) return StepFailure{Step::TransferKey, "", transfer.status()};
-  return attestWith(std::move(transfer).value(), deadline);
+  return attestWith(std::move(transfer).value(), deadline, std::move(prefetched), prefetch_time);
 }
 
 StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
                                                 std::optional<steady_clock::time_point> deadline) {
+  return attestWith(std::move(transfer), deadline, snp::CollateralProvider::Prefetched{},
+                    steady_clock::duration::zero());
+}
+
+StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
+                                                std::optional<steady_clock::time_point> deadline,
+                                                snp::CollateralProvider::Prefetched prefetched,
+                                                steady_clock::duration prefetch_time) {
   Attestation out{std::move(transfer), {}, {}, {}, std::string(device_.name()), {}};
   out.runtime_data = azure::runtimeDataJson(out.transfer.public_jwk);
   out.report_data = azure::reportDataFor(out.runtime_data);
@@ -141,8 +177,9 @@ StepResult<Attestation> ReleaseFlow::attestWith(azure::TransferKey transfer,
   out.report = std::move(raw).value();
   succeed(Step::Report, "", started, 1);
 
-  started = clock_.steadyNow();
-  StatusOr<snp::Collateral> collateral = collateral_.fetch(*parsed);
+  // The collateral step's time includes the part fetched while the transfer key was generated.
+  started = clock_.steadyNow() - prefetch_time;
+  StatusOr<snp::Collateral> collateral = collateral_.fetch(*parsed, std::move(prefetched));
   if (!collateral.ok()) {
     return fail(Step::Collateral, "", started, collateral.status());
   }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 
 #include "common/azure/attester.h"
@@ -90,12 +91,40 @@ struct Attestation {
   azure::MaaToken maa;
 };
 
+// Generates a transfer key (or returns it) as TransferKey::generate does; a seam for tests.
+using TransferKeyGenerator = std::function<StatusOr<azure::TransferKey>(int bits)>;
+
+// A transfer key generated on a thread of its own, started by the constructor: the largest cost
+// of an attestation, run while the caller fetches what does not depend on the key (collateral,
+// access tokens). take() joins; the destructor joins too, so the thread never outlives this
+// object. The key moves from the thread to the caller and is never copied.
+class TransferKeyGeneration {
+ public:
+  // `generator` empty: TransferKey::generate. `clock` outlives this object.
+  TransferKeyGeneration(int bits, Clock& clock, TransferKeyGenerator generator = {});
+  ~TransferKeyGeneration();
+  TransferKeyGeneration(const TransferKeyGeneration&) = delete;
+  TransferKeyGeneration& operator=(const TransferKeyGeneration&) = delete;
+
+  // Waits for the key; once only (later calls: FailedPrecondition).
+  StatusOr<azure::TransferKey> take();
+  // How long the generation itself took (valid after take()).
+  std::chrono::milliseconds duration() const { return duration_; }
+
+ private:
+  StatusOr<azure::TransferKey> result_;
+  std::chrono::milliseconds duration_{0};
+  bool taken_ = false;
+  std::thread thread_;  // last: started after the members it writes exist
+};
+
 class ReleaseFlow {
  public:
   struct Options {
     int transfer_key_bits = 2048;
     uint32_t vmpl = 0;
     std::optional<std::string> maa_nonce;
+    TransferKeyGenerator generate_transfer_key;  // empty: TransferKey::generate
   };
   // Everything is borrowed and must outlive the flow; `vault` may be null (attest-and-defer: no
   // identity, attest() only). Production passes MaaClient and KeyVaultClient.
@@ -103,8 +132,16 @@ class ReleaseFlow {
               azure::Attester& maa, azure::KeyReleaser* vault, Clock& clock, Options options,
               ProgressSink progress = {});
 
-  // transfer-key, report, collateral, maa. `deadline` bounds every network step.
+  // transfer-key, report, collateral, maa. `deadline` bounds every network step. The transfer key
+  // is generated on its own thread while the collateral sources that need no report (security
+  // context, THIM) are read; steps are still reported in this order, and a failure is the one
+  // the steps in this order meet first.
   StepResult<Attestation> attest(
+      std::optional<std::chrono::steady_clock::time_point> deadline = {});
+  // Same, with a generation the caller started earlier (skr-init starts it before it builds its
+  // services); it is taken (joined) here.
+  StepResult<Attestation> attest(
+      TransferKeyGeneration& generation,
       std::optional<std::chrono::steady_clock::time_point> deadline = {});
   // Same, with a given transfer key (completing a pending bundle: re-attest with its key).
   StepResult<Attestation> attestWith(
@@ -116,6 +153,10 @@ class ReleaseFlow {
       std::optional<std::chrono::steady_clock::time_point> deadline = {});
 
  private:
+  StepResult<Attestation> attestWith(azure::TransferKey transfer,
+                                     std::optional<std::chrono::steady_clock::time_point> deadline,
+                                     snp::CollateralProvider::Prefetched prefetched,
+                                     std::chrono::steady_clock::duration prefetch_time);
   void report(const ProgressEvent& event);
   const snp::SnpDevice& device_;
   snp::CollateralProvider& collateral_;

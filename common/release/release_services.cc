@@ -46,25 +46,46 @@ http::RetryPolicy retryPolicyFor(const config::RetryConfig& retry, std::string d
   return base;
 }
 
+namespace {
+
+// The resource overrides of the client for `key`: a Managed HSM configured as `mhsm:` whose host
+// does not say so (an emulator, a private endpoint) still gets a token for the Managed HSM
+// resource.
+std::map<std::string, std::string> overridesFor(const config::KeyConfig& key,
+                                                std::map<std::string, std::string> overrides) {
+  if (key.managed_hsm) {
+    overrides.try_emplace(std::string(http::urlAuthority(key.vault_url)),
+                          azure::kManagedHsmResource);
+  }
+  return overrides;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<azure::KeyVaultClient>> ReleaseServices::vaultClientFor(
     const config::KeyConfig& key, Clock& clock, http::JitterSource& jitter) const {
   if (!tokens) {
     return Status(StatusCode::FailedPrecondition,
                   "identity kind 'none' has no credential for Key Vault (attest-and-defer)");
   }
+  return vaultClientFor(key, clock, jitter, *tokens);
+}
+
+StatusOr<std::unique_ptr<azure::KeyVaultClient>> ReleaseServices::vaultClientFor(
+    const config::KeyConfig& key, Clock& clock, http::JitterSource& jitter,
+    azure::TokenProvider& key_tokens) const {
   azure::KeyVaultOptions options;
   options.api_version = key.api_version;
   options.enc = key.enc;
   options.jws_trust_anchors = jws_trust_anchors;
-  options.resource_overrides = resource_overrides;
-  if (key.managed_hsm) {
-    // A Managed HSM configured as `mhsm:` whose host does not say so (an emulator, a private
-    // endpoint) still gets a token for the Managed HSM resource.
-    options.resource_overrides.try_emplace(std::string(http::urlAuthority(key.vault_url)),
-                                           azure::kManagedHsmResource);
-  }
+  options.resource_overrides = overridesFor(key, resource_overrides);
   options.retry = retryPolicyFor(retry, "Key Vault", azure::KeyVaultOptions::defaultRetryPolicy());
-  return azure::KeyVaultClient::create(transport, *tokens, clock, jitter, std::move(options));
+  return azure::KeyVaultClient::create(transport, key_tokens, clock, jitter, std::move(options));
+}
+
+std::string ReleaseServices::tokenResourceFor(const config::KeyConfig& key) const {
+  return azure::resourceForHost(http::urlAuthority(key.vault_url),
+                                overridesFor(key, resource_overrides));
 }
 
 ReleaseFlow::Options ReleaseServices::flowOptions(const config::Config& config) const {

@@ -48,6 +48,13 @@ struct ReleaseServices {
   StatusOr<std::unique_ptr<azure::KeyVaultClient>> vaultClientFor(const config::KeyConfig& key,
                                                                   Clock& clock,
                                                                   http::JitterSource& jitter) const;
+  // Same, asking `key_tokens` (which wraps `tokens`, e.g. a TokenPrefetch) for its tokens; the
+  // client borrows it.
+  StatusOr<std::unique_ptr<azure::KeyVaultClient>> vaultClientFor(
+      const config::KeyConfig& key, Clock& clock, http::JitterSource& jitter,
+      azure::TokenProvider& key_tokens) const;
+  // The token resource the client for `key` asks for ("https://vault.azure.net", ...).
+  std::string tokenResourceFor(const config::KeyConfig& key) const;
 
   // Options for a ReleaseFlow over these services.
   ReleaseFlow::Options flowOptions(const config::Config& config) const;

@@ -288,7 +288,48 @@ Generation CollateralProvider::kdsGeneration(const SnpReport& report) const {
   return options_.kds_product.value_or(Generation::Milan);
 }
 
+CollateralProvider::Prefetched CollateralProvider::prefetchUncached() const {
+  Prefetched out;
+  out.done = true;
+  if (options_.use_security_context) {
+    StatusOr<std::optional<SecurityContext>> read = readSecurityContext();
+    if (!read.ok()) {
+      out.context_status = read.status();
+      return out;
+    }
+    if (*read) out.context = std::make_shared<const SecurityContext>(std::move(**read));
+  }
+  // First source that answers.
+  if (out.context && out.context->host_amd_cert) {
+    const ThimCertification& cert = *out.context->host_amd_cert;
+    out.candidate =
+        Collateral{cert.vcek,    cert.chain,   cert.tcbm,
+                   std::nullopt, std::nullopt, "security-context:" + out.context->dir.string()};
+  }
+  if (!out.candidate && options_.use_thim) {
+    StatusOr<Collateral> thim = fetchFromThim();
+    if (thim.ok()) {
+      out.candidate = std::move(thim).value();
+    } else {
+      out.failures.push_back(thim.status());
+    }
+  }
+  return out;
+}
+
+CollateralProvider::Prefetched CollateralProvider::prefetch() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!cache_.empty()) return Prefetched{};
+  }
+  return prefetchUncached();
+}
+
 StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
+  return fetch(report, Prefetched{});
+}
+
+StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report, Prefetched prefetched) {
   const std::string key = encoding::hexEncode(report.chip_id) + "/" + tcbmHex(report.reported_tcb);
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -297,27 +338,11 @@ StatusOr<Collateral> CollateralProvider::fetch(const SnpReport& report) {
   }
 
   const bool report_vlek = report.signingKey() == SigningKey::Vlek;
-  std::optional<SecurityContext> context;
-  if (options_.use_security_context) {
-    SKR_ASSIGN_OR_RETURN(context, readSecurityContext());
-  }
-
-  // First source that answers.
-  std::optional<Collateral> candidate;
-  std::vector<Status> failures;
-  if (context && context->host_amd_cert) {
-    ThimCertification& cert = *context->host_amd_cert;
-    candidate = Collateral{cert.vcek,    cert.chain,   cert.tcbm,
-                           std::nullopt, std::nullopt, "security-context:" + context->dir.string()};
-  }
-  if (!candidate && options_.use_thim) {
-    StatusOr<Collateral> thim = fetchFromThim();
-    if (thim.ok()) {
-      candidate = std::move(thim).value();
-    } else {
-      failures.push_back(thim.status());
-    }
-  }
+  if (!prefetched.done) prefetched = prefetchUncached();
+  if (!prefetched.context_status.ok()) return prefetched.context_status;
+  const std::shared_ptr<const SecurityContext> context = prefetched.context;
+  std::optional<Collateral> candidate = std::move(prefetched.candidate);
+  std::vector<Status> failures = std::move(prefetched.failures);
   if (!candidate && options_.use_kds) {
     StatusOr<Collateral> kds = fetchFromKds(report, kdsGeneration(report), report_vlek);
     if (kds.ok()) {

@@ -74,10 +74,31 @@ class CollateralProvider {
   StatusOr<Collateral> fetch(const SnpReport& report);
 
  private:
+  struct SecurityContext;
+
+ public:
+  // What prefetch() read and requested: the sources that need no report (the security context,
+  // THIM). Only fetch() looks inside.
+  struct Prefetched {
+    bool done = false;      // false: fetch() reads and requests every source itself
+    Status context_status;  // reading the security context failed
+    std::shared_ptr<const SecurityContext> context;  // null: none (or not enabled)
+    std::optional<Collateral> candidate;             // from the security context or THIM
+    std::vector<Status> failures;                    // THIM's
+  };
+  // The part of fetch() that does not need the report, so that it can run before the report
+  // exists (while the transfer key is generated). Does nothing when collateral is already cached
+  // (a later fetch() finds it there, or reads and requests everything itself).
+  Prefetched prefetch();
+  // fetch(report), continuing from `prefetched`: the same result and errors, in the same order,
+  // as fetch(report) alone.
+  StatusOr<Collateral> fetch(const SnpReport& report, Prefetched prefetched);
+
+ private:
   CollateralProvider(std::shared_ptr<http::HttpTransport> transport, CollateralOptions options)
       : transport_(std::move(transport)), options_(std::move(options)) {}
 
-  struct SecurityContext;
+  Prefetched prefetchUncached() const;
   StatusOr<std::optional<SecurityContext>> readSecurityContext() const;
   StatusOr<Collateral> fetchFromThim() const;
   StatusOr<Collateral> fetchFromKds(const SnpReport& report, Generation generation,
