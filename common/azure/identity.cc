@@ -168,7 +168,8 @@ StatusOr<AccessToken> staticToken(std::string_view token, const std::string& res
   result.expires_on = no_exp_expiry;
   if (std::optional<json::ObjectPtr> claims = unverifiedClaims(token)) {
     StatusOr<std::optional<int64_t>> exp = json::getOptionalInt(*claims, "exp");
-    if (exp.ok() && exp->has_value()) {
+    // An exp a system_clock time_point cannot hold (after 2200) is treated as no exp.
+    if (exp.ok() && exp->has_value() && **exp > 0 && **exp <= int64_t{7258118400}) {
       result.expires_on = system_clock::time_point(seconds(**exp));
     }
     StatusOr<std::optional<std::string>> aud = json::getOptionalString(*claims, "aud");
@@ -257,6 +258,13 @@ StatusOr<AccessToken> parseImdsTokenResponse(std::string_view body, system_clock
   system_clock::time_point expiry;
   if (expires_on->has_value()) {
     if (**expires_on <= 0) return invalidArgumentError("IMDS token response: expires_on is 0");
+    // Bounded like expires_in: 12 digits of seconds (year 33658) overflow a system_clock
+    // time_point (int64 nanoseconds, ends in 2262).
+    const int64_t now_seconds = std::chrono::duration_cast<seconds>(now.time_since_epoch()).count();
+    if (**expires_on > now_seconds + kMaxLifetimeSeconds) {
+      return invalidArgumentError("IMDS token response: expires_on " +
+                                  std::to_string(**expires_on) + " is out of range");
+    }
     expiry = system_clock::time_point(seconds(**expires_on));
   } else {
     StatusOr<std::optional<int64_t>> expires_in = getFlexibleInt(object, "expires_in");

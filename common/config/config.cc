@@ -151,7 +151,11 @@ Status validateIdentity(const IdentityConfig& id) {
   SKR_RETURN_IF_ERROR(checkUrlField("identity.authority_host", id.authority_host, UrlPolicy{}));
   for (const auto& [host, resource] : id.resource_overrides) {
     const std::string path = "identity.resource_overrides." + host;
-    if (host.empty() || host.find('/') != std::string::npos) {
+    // The same host[:port] syntax as the authority of an endpoint URL (DNS name characters or a
+    // bracketed IPv6 literal, port 1..65535): a key of arbitrary bytes (control characters,
+    // invalid UTF-8) could never match a vault's authority and would not survive describeConfig().
+    if (host.empty() || host.find_first_of("/?#@") != std::string::npos ||
+        !checkUrl("identity.resource_overrides", "https://" + host, UrlPolicy{}).ok()) {
       return fail("identity.resource_overrides", quotedForMessage(host) + " is not host[:port]");
     }
     if (resource != "https://vault.azure.net" && resource != "https://managedhsm.azure.net") {

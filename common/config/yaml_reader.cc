@@ -9,10 +9,12 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <unordered_set>
 
 #include "common/encoding/printable.h"
+#include "common/encoding/utf8.h"
 
 namespace skr::config {
 namespace {
@@ -219,6 +221,11 @@ StatusOr<YamlNode> parseYamlDocument(std::string_view text, const YamlLimits& li
   }
   if (text.find('\0') != std::string_view::npos) {
     return invalidArgumentError("YAML contains a NUL byte");
+  }
+  // YAML text is Unicode (YAML 1.2 §5.2) and yaml-cpp does not check it: a stray byte would reach
+  // names, paths and URLs and not survive being written back as JSON (describeConfig).
+  if (const std::optional<std::size_t> bad = json::firstNonUtf8Byte(text)) {
+    return invalidArgumentError("YAML is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
   }
   try {
     std::istringstream in{std::string(text)};

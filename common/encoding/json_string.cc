@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/encoding/utf8.h"
+
 namespace skr::json {
 
 namespace {
@@ -119,6 +121,20 @@ void appendQuoted(SecretBytes& out, std::string_view value) {
 
 void appendQuotedPrintable(std::string& out, std::string_view value) {
   appendQuotedImpl(out, value, true);
+}
+
+std::optional<std::size_t> firstNonUtf8Byte(std::string_view value) {
+  for (std::size_t i = 0; i < value.size();) {
+    if (static_cast<unsigned char>(value[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    uint32_t code_point = 0;
+    const std::size_t length = utf8Sequence(value, i, code_point);
+    if (length == 0) return i;
+    i += length;
+  }
+  return std::nullopt;
 }
 
 bool isReadableUtf8(std::string_view value) {

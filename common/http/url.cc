@@ -11,8 +11,10 @@ std::string_view urlAuthority(std::string_view url) {
 
 std::string_view authorityHost(std::string_view authority) {
   if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    return authority.substr(1, close == std::string_view::npos ? authority.npos : close - 1);
+    // Up to the closing bracket; a malformed authority ("[::1", "[a[b]") ends the host at the
+    // first bracket after the opening one, so a host never holds one.
+    const std::size_t end = authority.find_first_of("[]", 1);
+    return authority.substr(1, end == std::string_view::npos ? authority.npos : end - 1);
   }
   const std::size_t colon = authority.rfind(':');
   if (colon != std::string_view::npos && authority.find(':') == colon) {

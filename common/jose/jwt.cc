@@ -22,7 +22,9 @@ StatusOr<std::optional<double>> numericDate(const json::ObjectPtr& claims, const
   if (!number.ok())
     return invalidArgumentError(std::string("claim '") + name + "' is not a number");
   const double seconds = *number;
-  if (!std::isfinite(seconds) || seconds < 0 || seconds > 253402300799.0) {  // <= year 9999
+  // At most 2200-01-01: system_clock counts nanoseconds in an int64 and ends in 2262, so a later
+  // date (plus the leeway) would overflow when it becomes a time_point.
+  if (!std::isfinite(seconds) || seconds < 0 || seconds > 7258118400.0) {
     return invalidArgumentError(std::string("claim '") + name + "' is out of range");
   }
   return std::optional<double>(seconds);

@@ -108,6 +108,12 @@ TEST_CASE("IMDS response errors name the member and never the token") {
        StatusCode::InvalidArgument, "expires_on"},
       {R"({"access_token":"secret-tok","expires_on":true})", StatusCode::InvalidArgument,
        "expires_on"},
+      // 12 digits pass the number syntax but not the 10-year bound (found by the token_response
+      // fuzz target: they overflowed a system_clock time_point).
+      {R"({"access_token":"secret-tok","expires_on":"499999999999"})", StatusCode::InvalidArgument,
+       "expires_on 499999999999 is out of range"},
+      {R"({"access_token":"secret-tok","expires_on":87412694430})", StatusCode::InvalidArgument,
+       "expires_on 87412694430 is out of range"},
       {R"({"access_token":"secret-tok","expires_in":"-1"})", StatusCode::InvalidArgument,
        "expires_in"},
       {R"({"access_token":"secret-tok","expires_on":"0"})", StatusCode::InvalidArgument,

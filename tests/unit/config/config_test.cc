@@ -227,6 +227,12 @@ TEST_CASE("validation errors name the key path") {
       {"identity: {resource_overrides: {\"127.0.0.1:1\": https://example.net}}",
        "identity.resource_overrides.127.0.0.1:1: \"https://example.net\" is not one of "
        "https://vault.azure.net | https://managedhsm.azure.net"},
+      {"identity: {resource_overrides: {\"vault\\xdc.example:1\": https://vault.azure.net}}",
+       "identity.resource_overrides: \"vault??.example:1\" is not host[:port]"},
+      {"identity: {resource_overrides: {\"vault.example:0\": https://vault.azure.net}}",
+       "identity.resource_overrides: \"vault.example:0\" is not host[:port]"},
+      {"identity: {resource_overrides: {\"a b\": https://vault.azure.net}}",
+       "identity.resource_overrides: \"a b\" is not host[:port]"},
       {"seal: {provider: keyfile}", "seal.keyfile: required for provider keyfile"},
       {"seal: {keyfile: /k}",
        "seal.keyfile: only used with provider keyfile (provider is "

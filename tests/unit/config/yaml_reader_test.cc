@@ -85,6 +85,25 @@ TEST_CASE("yaml reader bounds depth and size") {
   CHECK(nul.status().message() == "YAML contains a NUL byte");
 }
 
+TEST_CASE("yaml reader refuses text that is not UTF-8 and keeps what is") {
+  // A lone lead byte in a value (found by the config fuzz target: it broke describeConfig's
+  // round trip), an overlong '/', a surrogate.
+  for (const std::string& text : {std::string("state_dir: \"/s\xdcu0041\"\n"),
+                                  std::string("a: \xc0\xaf\n"), std::string("a: \xed\xa0\x80\n")}) {
+    auto parsed = parseYamlDocument(text);
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.status().code() == StatusCode::InvalidArgument);
+    CHECK(parsed.status().message().rfind("YAML is not valid UTF-8 (byte ", 0) == 0);
+  }
+  auto bad = parseYamlDocument("a: \"x\xdc\"");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message() == "YAML is not valid UTF-8 (byte 5)");
+  // Well-formed multi-byte text, and YAML's own escapes, still read.
+  auto good = parseYamlDocument("a: \"K\xc3\xb6ln \\xdc\"\n");
+  REQUIRE(good.ok());
+  CHECK(good->entries.at(0).value.scalar == "K\xc3\xb6ln \xc3\x9c");
+}
+
 TEST_CASE("yaml reader returns a null node for an empty document") {
   auto root = parseYamlDocument("# only a comment\n");
   REQUIRE(root.ok());

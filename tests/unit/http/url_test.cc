@@ -26,6 +26,10 @@ TEST_CASE("authorityHost drops the port and IPv6 brackets") {
   CHECK(authorityHost("[fe80::1]") == "fe80::1");
   CHECK(authorityHost("::1") == "::1");  // unbracketed IPv6: no port to drop
   CHECK(authorityHost("") == "");
+  // Malformed brackets: the host never holds one (the http_url fuzz target found "[\0\n[:").
+  CHECK(authorityHost("[::1") == "::1");
+  CHECK(authorityHost("[a[b]:1") == "a");
+  CHECK(authorityHost(std::string_view("[\0\n[:", 5)) == std::string_view("\0\n", 2));
 }
 
 }  // namespace

@@ -89,6 +89,18 @@ TEST_CASE("time claims of the wrong type are InvalidArgument") {
   }
 }
 
+TEST_CASE("time claims beyond 2200 are out of range, not an overflow") {
+  // system_clock (nanoseconds) ends in 2262; year 7571 was accepted before and overflowed.
+  for (const char* text : {R"({"exp":176767225000})", R"({"exp":1800028800,"nbf":9300000000})",
+                           R"({"exp":7258118401})"}) {
+    INFO(text);
+    const Status s = checkClaims(claims(text), check());
+    CHECK(s.code() == StatusCode::InvalidArgument);
+    CHECK(s.message().find("out of range") != std::string::npos);
+  }
+  CHECK(checkClaims(claims(R"({"exp":7258118400})"), check()).ok());
+}
+
 TEST_CASE("issuer must match exactly when required") {
   ClaimCheck c = check();
   c.issuer = "https://sharedeus.eus.attest.azure.net";
