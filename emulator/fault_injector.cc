@@ -14,17 +14,21 @@ std::string_view faultKindName(FaultKind kind) {
     case FaultKind::Truncate: return "truncate";
     case FaultKind::Corrupt: return "corrupt";
     case FaultKind::WrongKey: return "wrong_key";
+    case FaultKind::SlowBody: return "slow_body";
+    case FaultKind::ContentType: return "content_type";
   }
   return "status";
 }
 
 StatusOr<FaultKind> faultKindFromName(std::string_view name) {
-  for (FaultKind k : {FaultKind::Status, FaultKind::Delay, FaultKind::Close, FaultKind::Truncate,
-                      FaultKind::Corrupt, FaultKind::WrongKey}) {
+  for (FaultKind k :
+       {FaultKind::Status, FaultKind::Delay, FaultKind::Close, FaultKind::Truncate,
+        FaultKind::Corrupt, FaultKind::WrongKey, FaultKind::SlowBody, FaultKind::ContentType}) {
     if (faultKindName(k) == name) return k;
   }
   return invalidArgumentError("fault member 'action': unknown action '" + std::string(name) +
-                              "' (expected status, delay, close, truncate, corrupt, wrong_key)");
+                              "' (expected status, delay, close, truncate, corrupt, wrong_key, "
+                              "slow_body, content_type)");
 }
 
 StatusOr<FaultRule> FaultRule::fromJson(const json::ObjectPtr& object) {
@@ -66,8 +70,8 @@ StatusOr<FaultRule> FaultRule::fromJson(const json::ObjectPtr& object) {
     return invalidArgumentError("fault member 'delay_ms': not in 0.." +
                                 std::to_string(kMaxFaultDelayMs));
   }
-  if (rule.kind == FaultKind::Delay && !delay) {
-    return invalidArgumentError("fault member 'delay_ms': required for action 'delay'");
+  if ((rule.kind == FaultKind::Delay || rule.kind == FaultKind::SlowBody) && !delay) {
+    return invalidArgumentError("fault member 'delay_ms': required for action '" + action + "'");
   }
   if (delay) rule.delay_ms = static_cast<int>(*delay);
   SKR_ASSIGN_OR_RETURN(std::optional<std::string> body, json::getOptionalString(object, "body"));
@@ -75,6 +79,25 @@ StatusOr<FaultRule> FaultRule::fromJson(const json::ObjectPtr& object) {
     return invalidArgumentError("fault member 'body': larger than 64 KiB");
   }
   if (body) rule.body = std::move(*body);
+  SKR_ASSIGN_OR_RETURN(std::optional<std::string> content_type,
+                       json::getOptionalString(object, "content_type"));
+  if (content_type) {
+    if (rule.kind != FaultKind::ContentType) {
+      return invalidArgumentError("fault member 'content_type': only for action 'content_type'");
+    }
+    if (content_type->empty() || content_type->size() > kMaxFaultContentType) {
+      return invalidArgumentError("fault member 'content_type': empty or longer than " +
+                                  std::to_string(kMaxFaultContentType) + " characters");
+    }
+    for (char c : *content_type) {
+      if (c < 0x20 || c == 0x7f) {
+        return invalidArgumentError("fault member 'content_type': control character");
+      }
+    }
+    rule.content_type = std::move(*content_type);
+  } else if (rule.kind == FaultKind::ContentType) {
+    rule.content_type = kDefaultFaultContentType;
+  }
   return rule;
 }
 
@@ -89,7 +112,8 @@ json::ObjectPtr FaultRule::toJson() const {
   o->set("action", std::string(faultKindName(kind)));
   if (kind == FaultKind::Status) o->set("status", status);
   if (retry_after_seconds) o->set("retry_after", *retry_after_seconds);
-  if (kind == FaultKind::Delay) o->set("delay_ms", delay_ms);
+  if (kind == FaultKind::Delay || kind == FaultKind::SlowBody) o->set("delay_ms", delay_ms);
+  if (kind == FaultKind::ContentType) o->set("content_type", content_type);
   return o;
 }
 
@@ -121,7 +145,8 @@ std::optional<FaultAction> FaultInjector::take(const std::string& listener,
     if (r.method && *r.method != method) continue;
     if (r.path_prefix && path.compare(0, r.path_prefix->size(), *r.path_prefix) != 0) continue;
     if (it->regex && !it->regex->matches(path)) continue;
-    FaultAction action{r.id, r.kind, r.status, r.retry_after_seconds, r.delay_ms, r.body};
+    FaultAction action{r.id,       r.kind, r.status,      r.retry_after_seconds,
+                       r.delay_ms, r.body, r.content_type};
     if (--it->rule.remaining <= 0) rules_.erase(it);
     return action;
   }

@@ -17,12 +17,14 @@
 namespace skr::emulator {
 
 enum class FaultKind {
-  Status,    // answer `status` (+ Retry-After when retry_after is set) instead of the handler
-  Delay,     // wait delay_ms, then handle normally
-  Close,     // close the connection without any response
-  Truncate,  // handle, then send only the first half of the body (Content-Length stays full)
-  Corrupt,   // handle, then flip bits in the body (same length)
-  WrongKey,  // handle with Request::sign_with_wrong_key set
+  Status,       // answer `status` (+ Retry-After when retry_after is set) instead of the handler
+  Delay,        // wait delay_ms, then handle normally
+  Close,        // close the connection without any response
+  Truncate,     // handle, then send only the first half of the body (Content-Length stays full)
+  Corrupt,      // handle, then flip bits in the body (same length)
+  WrongKey,     // handle with Request::sign_with_wrong_key set
+  SlowBody,     // handle, send the headers and half the body, wait delay_ms, then send the rest
+  ContentType,  // handle, then answer with Content-Type `content_type` instead of the handler's
 };
 std::string_view faultKindName(FaultKind kind);
 StatusOr<FaultKind> faultKindFromName(std::string_view name);
@@ -30,6 +32,8 @@ StatusOr<FaultKind> faultKindFromName(std::string_view name);
 inline constexpr int kMaxFaultCount = 10000;
 inline constexpr int kMaxFaultDelayMs = 120'000;
 inline constexpr std::size_t kMaxFaultRules = 256;
+inline constexpr std::size_t kMaxFaultContentType = 256;
+inline constexpr const char* kDefaultFaultContentType = "text/html; charset=utf-8";
 
 struct FaultRule {
   int64_t id = 0;
@@ -42,7 +46,8 @@ struct FaultRule {
   int status = 503;
   std::optional<int> retry_after_seconds;
   int delay_ms = 0;
-  std::string body;  // status action: body; empty = a CloudError
+  std::string body;          // status action: body; empty = a CloudError
+  std::string content_type;  // content_type action: the Content-Type sent
 
   // Parses the admin API's JSON; InvalidArgument naming the member.
   static StatusOr<FaultRule> fromJson(const json::ObjectPtr& object);
@@ -57,6 +62,7 @@ struct FaultAction {
   std::optional<int> retry_after_seconds;
   int delay_ms = 0;
   std::string body;
+  std::string content_type;
 };
 
 class FaultInjector {

@@ -126,11 +126,12 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
 
   // Records the request in the request log, then sends the response: a client that has read a
   // response always finds its request in GET /_emulator/requests (tests count requests).
-  void respond(RequestLogEntry& entry, Poco::Net::HTTPServerResponse& response, const Response& r,
-               std::size_t send_bytes) {
+  // The response stream, for a fault that sends more later.
+  std::ostream& respond(RequestLogEntry& entry, Poco::Net::HTTPServerResponse& response,
+                        const Response& r, std::size_t send_bytes) {
     entry.status = r.status;
     record(entry);
-    send(response, r, send_bytes);
+    return send(response, r, send_bytes);
   }
 
   void record(RequestLogEntry& entry) {
@@ -148,8 +149,8 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     if (listener_ != "admin") state_.context->requestLog().append(RequestLogEntry(entry));
   }
 
-  static void send(Poco::Net::HTTPServerResponse& response, const Response& r,
-                   std::size_t send_bytes) {
+  static std::ostream& send(Poco::Net::HTTPServerResponse& response, const Response& r,
+                            std::size_t send_bytes) {
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
     for (const auto& [k, v] : r.headers.entries()) response.set(k, v);
     response.set("x-ms-emulated", "true");
@@ -158,6 +159,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     std::ostream& out = response.send();
     out.write(r.body.data(), static_cast<std::streamsize>(std::min(send_bytes, r.body.size())));
     out.flush();
+    return out;
   }
 
   int serve(Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServerResponse& response,
@@ -221,7 +223,9 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
           return 0;
         case FaultKind::WrongKey: request.sign_with_wrong_key = true; break;
         case FaultKind::Truncate:
-        case FaultKind::Corrupt: break;
+        case FaultKind::Corrupt:
+        case FaultKind::SlowBody:
+        case FaultKind::ContentType: break;
       }
     }
 
@@ -232,6 +236,23 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
       shutdownConnection(http);
       return r.status;
     }
+    if (fault && fault->kind == FaultKind::SlowBody) {
+      // The headers and the first half now, the rest after delay_ms (or never, on shutdown).
+      response.setKeepAlive(false);
+      std::ostream& out = respond(entry, response, r, r.body.size() / 2);
+      if (state_.sleepFor(fault->delay_ms)) {
+        try {
+          out.write(r.body.data() + r.body.size() / 2,
+                    static_cast<std::streamsize>(r.body.size() - r.body.size() / 2));
+          out.flush();
+        } catch (const Poco::Exception&) {
+          // The client gave up waiting: that is what this fault tests.
+        }
+      }
+      shutdownConnection(http);
+      return r.status;
+    }
+    if (fault && fault->kind == FaultKind::ContentType) r.content_type = fault->content_type;
     if (fault && fault->kind == FaultKind::Corrupt) corruptBody(r.body);
     respond(entry, response, r, r.body.size());
     return r.status;

@@ -1,5 +1,6 @@
 // Fault injection through /_emulator/faults, observed with plain HTTP(S) clients: status with
-// Retry-After, delay, close, truncate, corrupt, wrong_key, and "count N then normal".
+// Retry-After, delay, close, truncate, corrupt, wrong_key, slow_body, content_type, and "count N
+// then normal".
 #include <catch2/catch.hpp>
 #include <chrono>
 
@@ -91,6 +92,53 @@ TEST_CASE("fault 'corrupt' changes body bytes but not the length", "[emulator]")
   CHECK(r.body.size() == full.body.size());
   CHECK(r.body != full.body);
   CHECK(emu->get(jwksUrl(*emu)).body == full.body);
+  CHECK(emu->stop() == 0);
+}
+
+TEST_CASE("fault 'slow_body' sends half the body, then the rest after delay_ms", "[emulator]") {
+  auto emu = EmulatorProcess::start();
+  HttpResult full = emu->get(jwksUrl(*emu));
+  REQUIRE(full.status == 200);
+  emu->admin("POST", "/_emulator/faults",
+             R"({"path":"/k8s-issuer/openid/v1/jwks","action":"slow_body","delay_ms":700})");
+  auto start = std::chrono::steady_clock::now();
+  HttpResult slow = emu->get(jwksUrl(*emu));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(700));
+  CHECK(slow.status == 200);
+  CHECK(slow.body == full.body);
+
+  // A client that waits less than the stall gets no complete answer.
+  emu->admin("POST", "/_emulator/faults",
+             R"({"path":"/k8s-issuer/openid/v1/jwks","action":"slow_body","delay_ms":5000})");
+  HttpCall impatient;
+  impatient.url = jwksUrl(*emu);
+  impatient.timeout = std::chrono::seconds(1);
+  start = std::chrono::steady_clock::now();
+  HttpResult cut = emu->call(impatient);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(4500));
+  CHECK((cut.transport_error || cut.body.size() < full.body.size()));
+  CHECK(emu->admin("GET", "/_emulator/requests?listener=entra")
+            ->getArray("requests")
+            ->getObject(2)
+            ->getValue<std::string>("fault") == "slow_body");
+  CHECK(emu->stop() == 0);
+}
+
+TEST_CASE("fault 'content_type' answers normally under another Content-Type", "[emulator]") {
+  auto emu = EmulatorProcess::start();
+  HttpResult full = emu->get(jwksUrl(*emu));
+  REQUIRE(full.status == 200);
+  REQUIRE(full.header("content-type").find("application/json") == 0);
+  emu->admin("POST", "/_emulator/faults",
+             R"({"path":"/k8s-issuer/openid/v1/jwks","action":"content_type"})");
+  emu->admin(
+      "POST", "/_emulator/faults",
+      R"({"path":"/k8s-issuer/openid/v1/jwks","action":"content_type","content_type":"text/plain"})");
+  HttpResult html = emu->get(jwksUrl(*emu));
+  CHECK(html.header("content-type") == "text/html; charset=utf-8");
+  CHECK(html.body == full.body);
+  CHECK(emu->get(jwksUrl(*emu)).header("content-type") == "text/plain");
+  CHECK(emu->get(jwksUrl(*emu)).header("content-type").find("application/json") == 0);
   CHECK(emu->stop() == 0);
 }
 

@@ -56,7 +56,10 @@ TEST_CASE("fault rules reject unknown actions, out-of-range values and bad regex
   for (const char* text :
        {R"({"action":"explode"})", R"({"action":"delay"})", R"({"action":"status","status":99})",
         R"({"action":"close","count":0})", R"({"action":"close","listener":"admin"})",
-        R"({"action":"delay","delay_ms":999999})", R"({"path":"keys","action":"close"})"}) {
+        R"({"action":"delay","delay_ms":999999})", R"({"path":"keys","action":"close"})",
+        R"({"action":"slow_body"})", R"({"action":"content_type","content_type":""})",
+        R"({"action":"content_type","content_type":"text/plain\r\nX-Evil: 1"})",
+        R"({"action":"status","content_type":"text/plain"})"}) {
     INFO(text);
     StatusOr<json::ObjectPtr> o = json::parseObject(text);
     REQUIRE(o.ok());
@@ -65,6 +68,27 @@ TEST_CASE("fault rules reject unknown actions, out-of-range values and bad regex
   FaultInjector faults;
   CHECK(faults.add(parse(R"({"action":"close","path_regex":"("})")).status().code() ==
         StatusCode::InvalidArgument);
+}
+
+TEST_CASE("slow_body carries its delay, content_type its type (text/html when not given)") {
+  FaultInjector faults;
+  REQUIRE(faults.add(parse(R"({"action":"slow_body","delay_ms":250})")).ok());
+  REQUIRE(faults.add(parse(R"({"action":"content_type","content_type":"text/plain"})")).ok());
+  REQUIRE(faults.add(parse(R"({"action":"content_type"})")).ok());
+  CHECK(faults.list()[0].toJson()->getValue<int>("delay_ms") == 250);
+  CHECK(faults.list()[1].toJson()->getValue<std::string>("content_type") == "text/plain");
+  auto slow = faults.take("vault", "GET", "/keys/a");
+  REQUIRE(slow);
+  CHECK(slow->kind == FaultKind::SlowBody);
+  CHECK(slow->delay_ms == 250);
+  auto typed = faults.take("vault", "GET", "/keys/a");
+  REQUIRE(typed);
+  CHECK(typed->kind == FaultKind::ContentType);
+  CHECK(typed->content_type == "text/plain");
+  auto fallback = faults.take("vault", "GET", "/keys/a");
+  REQUIRE(fallback);
+  CHECK(fallback->content_type == "text/html; charset=utf-8");
+  CHECK(!faults.take("vault", "GET", "/keys/a"));
 }
 
 TEST_CASE("corruptBody changes bytes but keeps the length") {
