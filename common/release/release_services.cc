@@ -195,6 +195,9 @@ std::variant<ReleaseServices, SetupFailure> buildReleaseServices(const config::C
   collateral_options.thim_url = collateral.thim_url;
   collateral_options.use_kds = collateral.kds;
   collateral_options.kds_base_url = collateral.kds_url;
+  collateral_options.retry = retryPolicyFor(config.retry, "THIM", http::RetryPolicy{});
+  collateral_options.clock = &clock;
+  collateral_options.jitter = &jitter;
   StatusOr<std::unique_ptr<snp::CollateralProvider>> collateral_provider =
       snp::CollateralProvider::create(services.transport, collateral_options);
   if (!collateral_provider.ok()) return SetupFailure{ExitCode::Usage, collateral_provider.status()};

@@ -163,17 +163,37 @@ StatusOr<std::string> CollateralProvider::httpGet(std::string_view what, const s
   if (metadata) request.headers.push_back({"Metadata", "true"});
   request.timeout = options_.http_timeout;
   request.max_response_bytes = max_bytes;
-  StatusOr<http::HttpResponse> response = transport_->send(request);
-  if (!response.ok() || response->status != 200) {
-    const ErrorDetails details =
-        http::transportFailure(url, 1, response.ok() ? response->status : 0);
-    const Status failed =
-        !response.ok() ? response.status().withContext(std::string(what) + " GET " + url)
-                       : unavailableError(std::string(what) + " GET " + url + ": HTTP " +
-                                          std::to_string(response->status) + ", expected 200");
-    return fromCollateralHost(failed.withDetails(details), url);
+  if (!options_.retry) {
+    StatusOr<http::HttpResponse> response = transport_->send(request);
+    if (!response.ok() || response->status != 200) {
+      const ErrorDetails details =
+          http::transportFailure(url, 1, response.ok() ? response->status : 0);
+      const Status failed =
+          !response.ok() ? response.status().withContext(std::string(what) + " GET " + url)
+                         : unavailableError(std::string(what) + " GET " + url + ": HTTP " +
+                                            std::to_string(response->status) + ", expected 200");
+      return fromCollateralHost(failed.withDetails(details), url);
+    }
+    return std::move(response->body);
   }
-  return std::move(response->body);
+  http::RetryPolicy policy = *options_.retry;
+  policy.dependency = std::string(what);
+  Clock& clock = options_.clock != nullptr ? *options_.clock : systemClock();
+  http::JitterSource& jitter = options_.jitter != nullptr ? *options_.jitter : own_jitter_;
+  StatusOr<http::RetriedResponse> retried =
+      http::sendWithRetry(*transport_, request, policy, clock, jitter);
+  if (!retried.ok()) {
+    return fromCollateralHost(retried.status().withContext(std::string(what) + " GET " + url), url);
+  }
+  if (retried->response.status != 200) {
+    const ErrorDetails details =
+        http::transportFailure(url, retried->attempts, retried->response.status);
+    std::string message = std::string(what) + " GET " + url + ": HTTP " +
+                          std::to_string(retried->response.status) + ", expected 200";
+    if (!retried->gave_up.empty()) message += " (" + retried->gave_up + ")";
+    return fromCollateralHost(unavailableError(message).withDetails(details), url);
+  }
+  return std::move(retried->response.body);
 }
 
 StatusOr<std::optional<CollateralProvider::SecurityContext>>

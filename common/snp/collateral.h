@@ -22,6 +22,7 @@
 #include "common/core/status.h"
 #include "common/crypto/x509.h"
 #include "common/http/http_transport.h"
+#include "common/http/retry.h"
 #include "common/snp/report.h"
 
 namespace skr::snp {
@@ -54,6 +55,12 @@ struct CollateralOptions {
   // KDS product for reports that carry no CPUID (version 2); default Milan. v3+ reports say.
   std::optional<Generation> kds_product;
   std::chrono::milliseconds http_timeout{30'000};
+  // THIM and KDS requests are retried under this policy (DESIGN §10: a 429, 5xx or transport
+  // failure of an attempt is transient); unset: one attempt. `clock` and `jitter` (not owned, must
+  // outlive the provider) default to the system clock and a RandomJitter of the provider's own.
+  std::optional<http::RetryPolicy> retry;
+  Clock* clock = nullptr;
+  http::JitterSource* jitter = nullptr;
 };
 
 // $UVM_SECURITY_CONTEXT_DIR when set and non-empty (for main.cc to put into CollateralOptions).
@@ -112,6 +119,7 @@ class CollateralProvider {
   CollateralOptions options_;
   mutable std::mutex mutex_;
   std::map<std::string, Collateral> cache_;
+  mutable http::RandomJitter own_jitter_;
 };
 
 // KDS URLs (spec §5.3), for tests and messages. `base` without trailing slash.

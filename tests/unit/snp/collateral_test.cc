@@ -9,6 +9,7 @@
 #include "common/encoding/base64.h"
 #include "common/encoding/hex.h"
 #include "common/snp/thim.h"
+#include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_http_transport.h"
 #include "tests/unit/snp/amd_test_pki.h"
 
@@ -253,6 +254,68 @@ TEST_CASE("a non-200 from the only source is Unavailable with the URL and status
   CHECK(c.status().code() == StatusCode::Unavailable);
   CHECK(c.status().message() == "collateral: KDS GET " + kAciVcekUrl + ": HTTP 503, expected 200");
   CHECK(transport->requestCount() == 1);  // no retries here
+}
+
+namespace {
+class HalfJitter : public http::JitterSource {
+ public:
+  double next() override { return 0.5; }
+};
+}  // namespace
+
+TEST_CASE("with a retry policy, a transient THIM answer is retried and Retry-After honoured",
+          "[snp][collateral]") {
+  TempDir root;
+  auto transport = std::make_shared<FakeHttpTransport>();
+  transport->queueResponse(kThimUrl, 429, "slow down", {{"Retry-After", "3"}});
+  transport->queueResponse(kThimUrl, 500, "oops");
+  transport->setResponse(kThimUrl, 200, aciThimJson());
+  skr::testing::FakeClock clock;
+  HalfJitter jitter;
+  CollateralOptions o = hermeticOptions(root.path());
+  o.use_kds = false;
+  http::RetryPolicy policy;
+  policy.max_attempts = 3;
+  policy.backoff.base = std::chrono::milliseconds(100);
+  o.retry = policy;
+  o.clock = &clock;
+  o.jitter = &jitter;
+  StatusOr<Collateral> c = makeProvider(transport, o)->fetch(aciReport());
+  INFO(c.status().toString());
+  REQUIRE(c.ok());
+  CHECK(c->source == std::string("thim:") + kThimUrl);
+  CHECK(transport->requestCount() == 3);
+  // Retry-After: 3 s, then full jitter under base * 2 = 200 ms with the jitter value 0.5.
+  CHECK(clock.sleeps() == std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(3000),
+                                                                 std::chrono::milliseconds(100)});
+}
+
+TEST_CASE("with a retry policy, a THIM that stays unavailable fails after the attempt budget",
+          "[snp][collateral]") {
+  TempDir root;
+  auto transport = std::make_shared<FakeHttpTransport>();
+  transport->setResponse(kThimUrl, 503, "busy");
+  skr::testing::FakeClock clock;
+  HalfJitter jitter;
+  CollateralOptions o = hermeticOptions(root.path());
+  o.use_kds = false;
+  http::RetryPolicy policy;
+  policy.max_attempts = 3;
+  o.retry = policy;
+  o.clock = &clock;
+  o.jitter = &jitter;
+  StatusOr<Collateral> c = makeProvider(transport, o)->fetch(aciReport());
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == StatusCode::Unavailable);
+  CHECK(transport->requestCount() == 3);
+  CHECK_THAT(c.status().message(),
+             Catch::Contains(std::string("THIM GET ") + kThimUrl + ": HTTP 503"));
+  CHECK_THAT(c.status().message(), Catch::Contains("3 attempts"));
+  // A 404 is final: one attempt.
+  transport->setResponse(kThimUrl, 404, "no");
+  StatusOr<Collateral> d = makeProvider(transport, o)->fetch(aciReport());
+  REQUIRE_FALSE(d.ok());
+  CHECK(transport->requestCount() == 4);
 }
 
 TEST_CASE("when every source fails, the error lists each one", "[snp][collateral]") {
