@@ -25,6 +25,8 @@ HttpResponse errorResponse(const ApiError& error);
 // How a failed key lookup, key operation, request decoding or admin hook is answered. Reads the
 // code and the typed details (ErrorCause::VersionNotFound picks 404 VersionNotFound over
 // KeyNotFound), never the message. 503 NotReady carries Retry-After: `retry_after` seconds.
+// InvalidArgument / DataLoss about a dependency's answer (a release response that fails its
+// signature or does not parse, during a rotation) is 502 BadGateway, not the caller's 400.
 ApiError apiErrorOf(const Status& status, int retry_after);
 
 // 400 BadParameter.

@@ -328,7 +328,8 @@ Status KeyProvisioner::failure(const config::KeyConfig& key, std::string_view re
                                 {"host", failed.host},
                                 {"status", statusCodeName(failed.status.code())},
                                 {"message", failed.status.message()}});
-  return Status(failed.status.code(), message);
+  // The typed details travel on (the answer's status reads them: 502 for a vault's bad answer).
+  return Status(failed.status.code(), message).withDetails(failed.status.details());
 }
 
 Status KeyProvisioner::localFailure(const config::KeyConfig& key, std::string_view reason,
@@ -342,7 +343,7 @@ Status KeyProvisioner::localFailure(const config::KeyConfig& key, std::string_vi
                                 {"step", step},
                                 {"status", statusCodeName(status.code())},
                                 {"message", status.message()}});
-  return Status(status.code(), message);
+  return Status(status.code(), message).withDetails(status.details());
 }
 
 StatusOr<std::string> KeyProvisioner::rotate(const std::string& name,
