@@ -102,6 +102,9 @@ TEST_CASE("Retry-After parses delta-seconds and all three HTTP-date forms") {
   CHECK(parseRetryAfter("Thu, 01 Jan 2026 00:00:30 GMT", now) == milliseconds(30'000));
   CHECK(parseRetryAfter("Thursday, 01-Jan-26 00:01:00 GMT", now) == milliseconds(60'000));
   CHECK(parseRetryAfter("Thu Jan  1 00:00:05 2026", now) == milliseconds(5'000));
+  // A date past 2200 (system_clock ends in 2262) is absurd: the largest delay, then the cap.
+  CHECK(parseRetryAfter("Thu, 01 Jan 3026 00:00:30 GMT", now) ==
+        milliseconds(999'999'999LL * 1000));
   CHECK(parseRetryAfter("Wed, 31 Dec 2025 23:00:00 GMT", now) == milliseconds(0));  // past
   CHECK(*parseRetryAfter("99999999999999", now) > milliseconds(30'000));  // cap applies later
   CHECK_FALSE(parseRetryAfter("", now).has_value());
