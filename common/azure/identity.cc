@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "common/core/time_limits.h"
 #include "common/encoding/base64.h"
 #include "common/json/json.h"
 #include "common/log/logger.h"
@@ -168,8 +169,9 @@ StatusOr<AccessToken> staticToken(std::string_view token, const std::string& res
   result.expires_on = no_exp_expiry;
   if (std::optional<json::ObjectPtr> claims = unverifiedClaims(token)) {
     StatusOr<std::optional<int64_t>> exp = json::getOptionalInt(*claims, "exp");
-    // An exp a system_clock time_point cannot hold (after 2200) is treated as no exp.
-    if (exp.ok() && exp->has_value() && **exp > 0 && **exp <= int64_t{7258118400}) {
+    // An exp a system_clock time_point cannot hold (after kLatestEpochSeconds) is treated as no
+    // exp.
+    if (exp.ok() && exp->has_value() && **exp > 0 && **exp <= kLatestEpochSeconds) {
       result.expires_on = system_clock::time_point(seconds(**exp));
     }
     StatusOr<std::optional<std::string>> aud = json::getOptionalString(*claims, "aud");

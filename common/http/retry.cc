@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/core/time_limits.h"
 #include "common/http/url.h"
 #include "common/log/logger.h"
 
@@ -113,10 +114,9 @@ std::optional<milliseconds> parseRetryAfter(std::string_view value,
   }
   const std::optional<std::time_t> date = parseHttpDate(value);
   if (!date.has_value()) return std::nullopt;
-  // A date past 2200 does not fit system_clock's nanoseconds (they end in 2262): absurd, like an
-  // over-long delta, so the cap applies.
-  constexpr std::time_t kLastDate = 7'258'118'400;  // 2200-01-01T00:00:00Z
-  if (*date >= kLastDate) return milliseconds(999'999'999LL * 1000);
+  // A date past kLatestEpochSeconds would overflow system_clock: absurd, like an over-long delta,
+  // so the cap applies.
+  if (*date >= kLatestEpochSeconds) return milliseconds(999'999'999LL * 1000);
   const auto at = std::chrono::system_clock::from_time_t(*date);
   if (at <= now) return milliseconds(0);
   return std::chrono::duration_cast<milliseconds>(at - now);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/core/rfc3339.h"
+#include "common/core/time_limits.h"
 #include "common/encoding/printable.h"
 
 namespace skr::jose {
@@ -22,9 +23,9 @@ StatusOr<std::optional<double>> numericDate(const json::ObjectPtr& claims, const
   if (!number.ok())
     return invalidArgumentError(std::string("claim '") + name + "' is not a number");
   const double seconds = *number;
-  // At most 2200-01-01: system_clock counts nanoseconds in an int64 and ends in 2262, so a later
-  // date (plus the leeway) would overflow when it becomes a time_point.
-  if (!std::isfinite(seconds) || seconds < 0 || seconds > 7258118400.0) {
+  // At most kLatestEpochSeconds: a later date (plus the leeway) would overflow system_clock.
+  if (!std::isfinite(seconds) || seconds < 0 ||
+      seconds > static_cast<double>(kLatestEpochSeconds)) {
     return invalidArgumentError(std::string("claim '") + name + "' is out of range");
   }
   return std::optional<double>(seconds);
