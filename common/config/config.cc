@@ -17,6 +17,15 @@ constexpr std::size_t kMaxSocketPath = 107;  // sun_path is 108 bytes with the N
 constexpr const char* kOperations[] = {"unwrap", "wrap",   "decrypt", "encrypt", "rewrap",
                                        "keys",   "events", "attest",  "release", "*"};
 
+std::string octal(uint32_t mode) {
+  std::string out;
+  do {
+    out.insert(out.begin(), static_cast<char>('0' + (mode & 7)));
+    mode >>= 3;
+  } while (mode != 0);
+  return "0" + out;
+}
+
 Status fail(const std::string& path, const std::string& message) {
   return invalidArgumentError(path + ": " + message);
 }
@@ -194,6 +203,67 @@ Status validateKeys(const std::vector<KeyConfig>& keys) {
   return okStatus();
 }
 
+// data[]: each entry names a configured key, a blob URL without a query (a SAS is a secret: it
+// goes in sas_file, never in the measured configuration), and a destination nobody else may
+// write; names and destinations are unique.
+Status validateData(const Config& config) {
+  if (config.data.size() > kMaxDataEntries) {
+    return fail("data", std::to_string(config.data.size()) + " entries, at most " +
+                            std::to_string(kMaxDataEntries));
+  }
+  std::set<std::string> names, paths;
+  for (std::size_t i = 0; i < config.data.size(); ++i) {
+    const DataConfig& d = config.data[i];
+    const std::string path = "data[" + std::to_string(i) + "]";
+    Status name_ok = seal::validateKeyName(d.name);
+    if (!name_ok.ok()) return fail(path + ".name", name_ok.message());
+    if (!names.insert(d.name).second) {
+      return fail(path + ".name", "duplicate data name " + quotedForMessage(d.name));
+    }
+    if (d.url.empty()) return fail(path + ".url", "required");
+    if (d.url.find_first_of("?#") != std::string::npos) {
+      return fail(path + ".url",
+                  "must not carry a query or fragment: put a SAS token in sas_file (a secret "
+                  "volume), not in the configuration");
+    }
+    StatusOr<std::string> url = checkUrl(path + ".url", d.url, UrlPolicy{true, false});
+    if (!url.ok()) return url.status();
+    const std::size_t authority_end = d.url.find('/', d.url.find("://") + 3);
+    if (authority_end == std::string::npos || authority_end + 1 >= d.url.size()) {
+      return fail(path + ".url", quotedForMessage(d.url) +
+                                     " names no blob (expected "
+                                     "https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB)");
+    }
+    if (d.key.empty()) return fail(path + ".key", "required (a keys[] name)");
+    bool configured = false;
+    for (const KeyConfig& k : config.keys) configured = configured || k.name == d.key;
+    if (!configured) {
+      return fail(path + ".key", quotedForMessage(d.key) + " is not a name in keys[]");
+    }
+    SKR_RETURN_IF_ERROR(checkAbsolutePath(path + ".path", d.path));
+    if (d.path.back() == '/' || d.path.find("/../") != std::string::npos ||
+        d.path.ends_with("/..") || d.path.find("/./") != std::string::npos ||
+        d.path.ends_with("/.")) {
+      return fail(path + ".path", quotedForMessage(d.path) + " must name a file, without . or ..");
+    }
+    if (!paths.insert(d.path).second) {
+      return fail(path + ".path", "another data entry writes " + quotedForMessage(d.path));
+    }
+    if ((d.mode & 0022) != 0 || d.mode > 0777) {
+      return fail(path + ".mode", octal(d.mode) +
+                                      " lets group or others write the plaintext; "
+                                      "use 0400, 0440 or 0444");
+    }
+    if (d.auth == DataAuth::Sas) {
+      if (d.sas_file.empty()) return fail(path + ".sas_file", "required for auth sas");
+      SKR_RETURN_IF_ERROR(checkAbsolutePath(path + ".sas_file", d.sas_file));
+    } else if (!d.sas_file.empty()) {
+      return fail(path + ".sas_file", "only used with auth sas");
+    }
+  }
+  return okStatus();
+}
+
 Status validateSeal(const Config& config) {
   const SealConfig& s = config.seal;
   if (s.provider == seal::SealProviderKind::Keyfile) {
@@ -322,15 +392,6 @@ Status validateAgent(const Config& config) {
   return okStatus();
 }
 
-std::string octal(uint32_t mode) {
-  std::string out;
-  do {
-    out.insert(out.begin(), static_cast<char>('0' + (mode & 7)));
-    mode >>= 3;
-  } while (mode != 0);
-  return "0" + out;
-}
-
 }  // namespace
 
 std::string_view identityKindName(IdentityKind kind) {
@@ -362,6 +423,15 @@ std::string_view releaseOnStartName(ReleaseOnStart value) {
   return "if-missing";
 }
 
+std::string_view dataAuthName(DataAuth auth) {
+  switch (auth) {
+    case DataAuth::Entra: return "entra";
+    case DataAuth::Sas: return "sas";
+    case DataAuth::Anonymous: return "anonymous";
+  }
+  return "entra";
+}
+
 bool Config::emulated() const {
   return platform.kind == snp::PlatformKind::Emulated ||
          seal.provider == seal::SealProviderKind::Emulated;
@@ -373,6 +443,7 @@ Status validateConfig(const Config& config) {
   SKR_RETURN_IF_ERROR(validateIdentity(config.identity));
   SKR_RETURN_IF_ERROR(validateKeys(config.keys));
   SKR_RETURN_IF_ERROR(checkAbsolutePath("state_dir", config.state_dir));
+  SKR_RETURN_IF_ERROR(validateData(config));
   SKR_RETURN_IF_ERROR(validateSeal(config));
   SKR_RETURN_IF_ERROR(checkOptionalPath("tls.ca_file", config.tls.ca_file));
   SKR_RETURN_IF_ERROR(checkOptionalPath("tls.jws_ca_file", config.tls.jws_ca_file));
@@ -454,6 +525,21 @@ std::string describeConfig(const Config& c) {
   }
   j.endArray();
 
+  if (!c.data.empty()) {
+    j.key("data").beginArray();
+    for (const DataConfig& d : c.data) {
+      j.beginObject();
+      j.member("name", d.name);
+      j.member("url", d.url);
+      j.member("key", d.key);
+      j.member("path", d.path);
+      j.member("mode", octal(d.mode));
+      j.member("auth", dataAuthName(d.auth));
+      if (!d.sas_file.empty()) j.member("sas_file", d.sas_file);
+      j.endObject();
+    }
+    j.endArray();
+  }
   j.member("state_dir", c.state_dir);
   j.key("seal").beginObject();
   j.member("provider", seal::sealProviderName(c.seal.provider));

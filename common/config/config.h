@@ -95,6 +95,31 @@ struct KeyConfig {
   std::string api_version = "7.4";
 };
 
+// How an encrypted object is read from Blob Storage (docs/encrypted-data.md "Fetching").
+enum class DataAuth { Entra, Sas, Anonymous };  // YAML: entra | sas | anonymous
+std::string_view dataAuthName(DataAuth auth);
+
+// One `data:` entry: an encrypted object that skr-init fetches after the key release, opens with
+// the released key and writes, as plaintext, to a file on tmpfs (issue 18). YAML:
+//   data:
+//     - name: model                    # unique; [0-9a-zA-Z-] like key names
+//       url: https://acct.blob.core.windows.net/models/model.skr   # no query: a SAS goes in
+//       sas_file key: data-kek                  # a keys[] name; the object's kid must name a
+//       version of it path: /run/skr/data/model.bin  # absolute; its directory must exist and be a
+//       tmpfs mode: "0440"                   # of the plaintext file; never writable by
+//       group/others auth: entra                    # entra (default: the identity's token) | sas |
+//       anonymous sas_file: /run/secrets/model-sas   # sas: a file holding the SAS token (a secret)
+struct DataConfig {
+  std::string name;
+  std::string url;  // https://host[:port]/path, no query or fragment
+  std::string key;
+  std::string path;
+  uint32_t mode = 0440;
+  DataAuth auth = DataAuth::Entra;
+  std::string sas_file;  // required for auth sas, refused otherwise
+};
+inline constexpr std::size_t kMaxDataEntries = 64;
+
 struct SealConfig {
   seal::SealProviderKind provider = seal::SealProviderKind::SnpDerived;
   std::string keyfile;         // required for `keyfile`
@@ -173,6 +198,7 @@ struct Config {
   AttestationConfig attestation;
   IdentityConfig identity;
   std::vector<KeyConfig> keys;
+  std::vector<DataConfig> data;  // YAML: data
   std::string state_dir = "/run/skr/keys";
   SealConfig seal;
   TlsConfig tls;

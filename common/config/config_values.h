@@ -86,6 +86,8 @@ inline constexpr EnumName<IdentityKind> kIdentityKindNames[] = {
     {IdentityKind::TokenFile, "token-file"},
     {IdentityKind::Token, "token"},
     {IdentityKind::None, "none"}};
+inline constexpr EnumName<DataAuth> kDataAuthNames[] = {
+    {DataAuth::Entra, "entra"}, {DataAuth::Sas, "sas"}, {DataAuth::Anonymous, "anonymous"}};
 inline constexpr EnumName<ReleaseOnStart> kReleaseOnStartNames[] = {
     {ReleaseOnStart::IfMissing, "if-missing"},
     {ReleaseOnStart::Always, "always"},

@@ -323,6 +323,37 @@ Status readKeys(const YamlNode& node, std::vector<KeyConfig>& keys) {
   return okStatus();
 }
 
+Status readDataEntry(const YamlNode& node, const std::string& path, DataConfig& d) {
+  SKR_ASSIGN_OR_RETURN(MapReader m, MapReader::open(node, path));
+  SKR_RETURN_IF_ERROR(readString(m.take("name"), m.child("name"), d.name));
+  SKR_RETURN_IF_ERROR(readString(m.take("url"), m.child("url"), d.url));
+  SKR_RETURN_IF_ERROR(readString(m.take("key"), m.child("key"), d.key));
+  SKR_RETURN_IF_ERROR(readString(m.take("path"), m.child("path"), d.path));
+  if (const YamlNode* mode = m.take("mode")) {
+    SKR_ASSIGN_OR_RETURN(std::string_view text, scalarOf(*mode, m.child("mode"), "an octal mode"));
+    SKR_ASSIGN_OR_RETURN(d.mode, parseFileMode(m.child("mode"), text));
+  }
+  SKR_RETURN_IF_ERROR(readEnum(m.take("auth"), m.child("auth"), kDataAuthNames, d.auth));
+  SKR_RETURN_IF_ERROR(readString(m.take("sas_file"), m.child("sas_file"), d.sas_file));
+  return m.finish();
+}
+
+Status readData(const YamlNode& node, std::vector<DataConfig>& data) {
+  if (node.kind == Kind::Null) return okStatus();
+  if (node.kind != Kind::Sequence) return typeError("data", "a list", node);
+  if (node.items.size() > kMaxDataEntries) {
+    return invalidArgumentError("data: " + std::to_string(node.items.size()) +
+                                " entries, at most " + std::to_string(kMaxDataEntries));
+  }
+  data.clear();
+  for (std::size_t i = 0; i < node.items.size(); ++i) {
+    DataConfig entry;
+    SKR_RETURN_IF_ERROR(readDataEntry(node.items[i], "data[" + std::to_string(i) + "]", entry));
+    data.push_back(std::move(entry));
+  }
+  return okStatus();
+}
+
 Status readSeal(const YamlNode& node, SealConfig& s) {
   SKR_ASSIGN_OR_RETURN(MapReader m, MapReader::open(node, "seal"));
   SKR_RETURN_IF_ERROR(
@@ -486,6 +517,7 @@ Status applyYamlDocument(const YamlNode& root, Config& config) {
   if (const YamlNode* n = m.take("identity"))
     SKR_RETURN_IF_ERROR(readIdentity(*n, config.identity));
   if (const YamlNode* n = m.take("keys")) SKR_RETURN_IF_ERROR(readKeys(*n, config.keys));
+  if (const YamlNode* n = m.take("data")) SKR_RETURN_IF_ERROR(readData(*n, config.data));
   SKR_RETURN_IF_ERROR(readString(m.take("state_dir"), "state_dir", config.state_dir));
   if (const YamlNode* n = m.take("seal")) SKR_RETURN_IF_ERROR(readSeal(*n, config.seal));
   if (const YamlNode* n = m.take("tls")) SKR_RETURN_IF_ERROR(readTls(*n, config.tls));

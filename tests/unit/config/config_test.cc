@@ -149,11 +149,85 @@ keys:
   CHECK(config->keys[2].vault_url == "https://127.0.0.1:8443");
 }
 
+TEST_CASE("data entries are read, checked against keys[] and described without secrets") {
+  const std::string yaml = std::string(kMinimal) + R"(data:
+  - name: model
+    url: https://acct.blob.core.windows.net/models/model.skr
+    key: data-kek
+    path: /run/skr/data/model.bin
+  - name: weights
+    url: https://acct.blob.core.windows.net/models/weights.skr
+    key: data-kek
+    path: /run/skr/data/weights.bin
+    mode: "0400"
+    auth: sas
+    sas_file: /run/secrets/weights-sas
+)";
+  auto config = parseConfigYaml(yaml);
+  REQUIRE(config.ok());
+  REQUIRE(config->data.size() == 2);
+  const DataConfig& model = config->data[0];
+  CHECK(model.name == "model");
+  CHECK(model.url == "https://acct.blob.core.windows.net/models/model.skr");
+  CHECK(model.key == "data-kek");
+  CHECK(model.path == "/run/skr/data/model.bin");
+  CHECK(model.mode == 0440);
+  CHECK(model.auth == DataAuth::Entra);
+  CHECK(config->data[1].mode == 0400);
+  CHECK(config->data[1].auth == DataAuth::Sas);
+  CHECK(config->data[1].sas_file == "/run/secrets/weights-sas");
+  const std::string described = describeConfig(*config);
+  CHECK(described.find("\"sas_file\":\"/run/secrets/weights-sas\"") != std::string::npos);
+  CHECK(described.find("\"mode\":\"0400\"") != std::string::npos);
+  // The description parses back to the same entries.
+  auto again = parseConfigYaml(described);
+  REQUIRE(again.ok());
+  CHECK(again->data.size() == 2);
+  CHECK(again->data[1].path == "/run/skr/data/weights.bin");
+}
+
+TEST_CASE("bad data entries are refused with the key path and the fix") {
+  const std::string head = std::string(kMinimal) + "data:\n";
+  const std::string ok_entry =
+      "url: https://a.blob.core.windows.net/c/b, key: data-kek, path: /run/d/b";
+  const std::map<std::string, std::string> cases = {
+      {"  - {name: m, url: \"https://a.blob.core.windows.net/c/b?sv=1&sig=abc\", key: data-kek, "
+       "path: /run/d/b}",
+       "data[0].url: must not carry a query or fragment: put a SAS token in sas_file"},
+      {"  - {name: m, url: http://a.blob.core.windows.net/c/b, key: data-kek, path: /run/d/b}",
+       "data[0].url: \"http://a.blob.core.windows.net/c/b\": must use https"},
+      {"  - {name: m, url: https://a.blob.core.windows.net, key: data-kek, path: /run/d/b}",
+       "names no blob"},
+      {"  - {name: m, url: https://a.blob.core.windows.net/c/b, key: other, path: /run/d/b}",
+       "data[0].key: \"other\" is not a name in keys[]"},
+      {"  - {name: m, url: https://a.blob.core.windows.net/c/b, key: data-kek, path: d/b}",
+       "data[0].path: \"d/b\" is not an absolute path"},
+      {"  - {name: m, url: https://a.blob.core.windows.net/c/b, key: data-kek, path: /run/../b}",
+       "data[0].path: \"/run/../b\" must name a file"},
+      {"  - {name: m, " + ok_entry + ", mode: \"0664\"}",
+       "data[0].mode: 0664 lets group or others write the plaintext"},
+      {"  - {name: m, " + ok_entry + ", auth: sas}", "data[0].sas_file: required for auth sas"},
+      {"  - {name: m, " + ok_entry + ", sas_file: /s}", "data[0].sas_file: only used with auth sas"},
+      {"  - {name: m, " + ok_entry + ", auth: key}",
+       "data[0].auth: unknown value \"key\", expected entra | sas | anonymous"},
+      {"  - {name: m, " + ok_entry + "}\n  - {name: m, " + ok_entry + "}",
+       "data[1].name: duplicate data name \"m\""},
+      {"  - {name: m, " + ok_entry + "}\n  - {name: n, " + ok_entry + "}",
+       "data[1].path: another data entry writes \"/run/d/b\""},
+      {"  - {name: m, " + ok_entry + ", owner: root}", "data[0].owner: unknown key"},
+  };
+  for (const auto& [entries, expected] : cases) {
+    INFO(entries);
+    const std::string message = errorOf(head + entries + "\n");
+    CHECK(message.find(expected) != std::string::npos);
+  }
+}
+
 TEST_CASE("validation errors name the key path") {
   const std::map<std::string, std::string> cases = {
       {"bogus: 1",
        "\"bogus\": unknown key, expected one of platform, attestation, identity, "
-       "keys, state_dir, seal, tls, retry, agent, log"},
+       "keys, data, state_dir, seal, tls, retry, agent, log"},
       {"agent: {workerz: 4}",
        "agent.workerz: unknown key, expected one of client_socket, "
        "admin_socket, socket_mode, socket_group, clients, admin_uids, "
