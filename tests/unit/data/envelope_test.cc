@@ -610,6 +610,55 @@ TEST_CASE("envelope: reads hold whole chunks, one chunk when it exceeds read_byt
   }
 }
 
+TEST_CASE("envelope: a source claiming a size near 2^64 fails at its first chunk", "[data]") {
+  // The header line of a real object, then "zeros" up to 2^64 - 1 bytes: the chunk arithmetic
+  // must neither overflow nor allocate by the claimed size.
+  const Bytes real = sealChunked(pattern(10), keys().octRecipient(), kSmallChunk);
+  class Huge final : public ObjectSource {
+   public:
+    explicit Huge(Bytes header) : header_(std::move(header)) {}
+    StatusOr<uint64_t> size() override { return ~uint64_t{0}; }
+    StatusOr<Bytes> read(uint64_t offset, std::size_t length) override {
+      max_read = std::max(max_read, length);
+      Bytes out(length, 0);
+      for (std::size_t i = 0; i < length && offset + i < header_.size(); ++i) {
+        out[i] = header_[static_cast<std::size_t>(offset + i)];
+      }
+      return out;
+    }
+    std::string describe() const override { return "huge"; }
+    std::size_t max_read = 0;
+
+   private:
+    Bytes header_;
+  };
+  Huge source(Bytes(real.begin(), real.begin() + static_cast<std::ptrdiff_t>(headerLineEnd(real))));
+  CollectSink sink;
+  auto opened = openObject(source, keys(), sink);
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.status().code() == StatusCode::DataLoss);
+  CHECK(mentions(opened.status(), "chunk 1 of "));
+  CHECK(source.max_read <= OpenLimits{}.read_bytes + kSmallChunk + 16);
+  CHECK(sink.data.empty());
+}
+
+TEST_CASE("envelope: a failing sink stops the reader with its status", "[data]") {
+  const Bytes object = sealChunked(pattern(5 * kSmallChunk), keys().octRecipient(), kSmallChunk);
+  class FailSecond final : public PlaintextSink {
+   public:
+    Status write(const SecretBytes&) override {
+      return ++writes == 2 ? failedPreconditionError("disk full") : okStatus();
+    }
+    int writes = 0;
+  };
+  MemoryObjectSource source(object);
+  FailSecond sink;
+  auto opened = openObject(source, keys(), sink);
+  CHECK(opened.status().code() == StatusCode::FailedPrecondition);
+  CHECK(mentions(opened.status(), "disk full"));
+  CHECK(sink.writes == 2);
+}
+
 TEST_CASE("envelope: recipientFromJwk takes RSA and 32-byte oct JWKs with a versioned kid",
           "[data]") {
   auto rsa_jwk = jose::Jwk::fromPublicKey(keys().rsa().publicKey());
