@@ -331,12 +331,10 @@ Status openChunkedBody(ObjectSource& source, uint64_t size, uint64_t body_offset
   return okStatus();
 }
 
-StatusOr<EnvelopeHeader> openChunked(ObjectSource& source, uint64_t size, KeyResolver& keys,
-                                     PlaintextSink& sink, const OpenLimits& limits,
-                                     OpenedObject& opened) {
-  const std::size_t prefix_len =
-      static_cast<std::size_t>(std::min<uint64_t>(size, kMaxHeaderLineBytes));
-  SKR_ASSIGN_OR_RETURN(Bytes prefix, source.read(0, prefix_len));
+// `prefix` is the object's first min(size, kMaxHeaderLineBytes) bytes, already read.
+StatusOr<EnvelopeHeader> openChunked(ObjectSource& source, uint64_t size, const Bytes& prefix,
+                                     KeyResolver& keys, PlaintextSink& sink,
+                                     const OpenLimits& limits, OpenedObject& opened) {
   SKR_ASSIGN_OR_RETURN(std::size_t line_len, headerLineLength(prefix));
   const std::string_view line = asText(ByteView(prefix).first(line_len));
   SKR_ASSIGN_OR_RETURN(CompactParts parts, splitCompact(line));
@@ -480,11 +478,15 @@ std::string_view envelopeFormName(EnvelopeForm form) {
   return form == EnvelopeForm::Chunked ? "chunked" : "compact";
 }
 
-StatusOr<EnvelopeHeader> readHeader(ObjectSource& source) {
-  SKR_ASSIGN_OR_RETURN(uint64_t size, source.size());
-  const std::size_t prefix_len =
-      static_cast<std::size_t>(std::min<uint64_t>(size, kMaxHeaderLineBytes));
-  SKR_ASSIGN_OR_RETURN(Bytes prefix, source.read(0, prefix_len));
+namespace {
+
+// The first min(size, kMaxHeaderLineBytes) bytes: enough for the protected header of either form
+// and the whole header line of the chunked form.
+StatusOr<Bytes> readPrefix(ObjectSource& source, uint64_t size) {
+  return source.read(0, static_cast<std::size_t>(std::min<uint64_t>(size, kMaxHeaderLineBytes)));
+}
+
+StatusOr<EnvelopeHeader> headerFromPrefix(const Bytes& prefix, const ObjectSource& source) {
   const std::string_view text = asText(prefix);
   const std::size_t dot = text.find('.');
   if (dot == std::string_view::npos) {
@@ -496,13 +498,23 @@ StatusOr<EnvelopeHeader> readHeader(ObjectSource& source) {
   return header;
 }
 
+}  // namespace
+
+StatusOr<EnvelopeHeader> readHeader(ObjectSource& source) {
+  SKR_ASSIGN_OR_RETURN(uint64_t size, source.size());
+  SKR_ASSIGN_OR_RETURN(Bytes prefix, readPrefix(source, size));
+  return headerFromPrefix(prefix, source);
+}
+
 StatusOr<OpenedObject> openObject(ObjectSource& source, KeyResolver& keys, PlaintextSink& sink,
                                   const OpenLimits& limits) {
-  SKR_ASSIGN_OR_RETURN(EnvelopeHeader first, readHeader(source));
   SKR_ASSIGN_OR_RETURN(uint64_t size, source.size());
+  // One read serves the header check and, for the chunked form, the header line.
+  SKR_ASSIGN_OR_RETURN(Bytes prefix, readPrefix(source, size));
+  SKR_ASSIGN_OR_RETURN(EnvelopeHeader first, headerFromPrefix(prefix, source));
   OpenedObject opened;
   auto header = first.form == EnvelopeForm::Chunked
-                    ? openChunked(source, size, keys, sink, limits, opened)
+                    ? openChunked(source, size, prefix, keys, sink, limits, opened)
                     : openCompact(source, size, keys, sink, limits, opened);
   if (!header.ok()) return header.status().withContext(source.describe());
   opened.header = std::move(*header);
