@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "client/agent_client.h"
 
@@ -128,6 +129,7 @@ struct Head {
   std::optional<uint64_t> content_length;
   std::string kid;
   std::string envelope;
+  std::optional<int> retry_after_seconds;
 };
 
 StatusOr<Head> readHead(Connection& c) {
@@ -181,6 +183,11 @@ StatusOr<Head> readHead(Connection& c) {
       h.content_length = std::stoull(std::string(value));
     } else if (name == "x-skr-kid") {
       h.kid = std::string(value.substr(0, 2048));
+    } else if (name == "retry-after") {
+      if (!value.empty() && value.size() <= 5 &&
+          std::all_of(value.begin(), value.end(), ::isdigit)) {
+        h.retry_after_seconds = std::stoi(std::string(value));
+      }
     } else if (name == "x-skr-envelope") {
       h.envelope = std::string(value.substr(0, 32));
     }
@@ -291,10 +298,9 @@ StatusOr<SecretBytes> readErrorBody(Connection& c, const Head& head) {
   return body;
 }
 
-}  // namespace
-
-StatusOr<DataOpenResult> openDataThroughAgent(const DataOpenRequest& request,
-                                              const PlaintextWriter& write) {
+// One request; a 429 answer comes back as `retry_after` (the wait) instead of an error.
+StatusOr<DataOpenResult> openOnce(const DataOpenRequest& request, const PlaintextWriter& write,
+                                  std::optional<std::chrono::milliseconds>& retry_after) {
   SKR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, connectTo(request));
   std::string head =
       "POST /data/open HTTP/1.1\r\nHost: skr-agent\r\nX-SKR-Request: 1\r\n"
@@ -313,6 +319,11 @@ StatusOr<DataOpenResult> openDataThroughAgent(const DataOpenRequest& request,
     answer.content_type = answer_head.content_type;
     StatusOr<SecretBytes> body = readErrorBody(*c, answer_head);
     if (body.ok()) answer.body = std::move(*body);
+    if (answer_head.status == 429) {
+      retry_after = std::min<std::chrono::milliseconds>(
+          std::chrono::seconds(answer_head.retry_after_seconds.value_or(1)),
+          request.max_retry_wait);
+    }
     return AgentClient::check(answer);
   }
   if (!answer_head.chunked) {
@@ -325,6 +336,19 @@ StatusOr<DataOpenResult> openDataThroughAgent(const DataOpenRequest& request,
   result.envelope = answer_head.envelope;
   SKR_RETURN_IF_ERROR(readOkBody(*c, write, result.plaintext_bytes));
   return result;
+}
+
+}  // namespace
+
+StatusOr<DataOpenResult> openDataThroughAgent(const DataOpenRequest& request,
+                                              const PlaintextWriter& write) {
+  for (int attempt = 1;; ++attempt) {
+    std::optional<std::chrono::milliseconds> retry_after;
+    StatusOr<DataOpenResult> result = openOnce(request, write, retry_after);
+    // Only a 429 is retried: nothing of the body was written then.
+    if (result.ok() || !retry_after || attempt >= request.max_attempts) return result;
+    std::this_thread::sleep_for(*retry_after);
+  }
 }
 
 }  // namespace skr::ctl

@@ -20,6 +20,10 @@ struct DataOpenRequest {
   std::string bearer_token;                        // `Authorization: Bearer` when not empty
   std::string body;                                // {"url","key"[,"auth"]}
   std::chrono::milliseconds idle_timeout{60'000};  // longest wait for any next byte
+  // 429 TooManyRequests (the agent's concurrent opens are all taken) is retried after its
+  // Retry-After (at most max_retry_wait, 1 s without one), up to max_attempts requests in all.
+  int max_attempts = 3;
+  std::chrono::milliseconds max_retry_wait{10'000};
 };
 
 struct DataOpenResult {

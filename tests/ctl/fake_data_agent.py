@@ -8,6 +8,8 @@ The last path segment of the requested "url" picks the answer:
   cut-inside   as ok, but the connection closes inside a chunk
   missing      404 BlobNotFound        denied      403 KeyMismatch
   corrupt      422 DataIntegrity       unavailable 503 StorageUnavailable (Retry-After: 1)
+  busy         429 TooManyRequests (Retry-After: 1), always
+  busy-once    429 TooManyRequests (Retry-After: 1) on its first request, then as ok
 Every request is appended to LOG as one JSON line: {"path","x_skr_request","content_type","body"}.
 Usage: fake_data_agent.py SOCKET PLAINTEXT LOG   (serves until SIGTERM)
 """
@@ -17,6 +19,7 @@ import sys
 from http.server import BaseHTTPRequestHandler
 
 socket_path, plaintext_path, log_path = sys.argv[1], sys.argv[2], sys.argv[3]
+seen = {}
 KID = "https://vault.example/keys/data-key/0123456789abcdef"
 ERRORS = {
     "missing": (404, "BlobNotFound", "storage answered 404 for the blob"),
@@ -44,13 +47,18 @@ class Handler(BaseHTTPRequestHandler):
                                   "content_type": self.headers.get("Content-Type"),
                                   "body": body}) + "\n")
         mode = (body or {}).get("url", "").rsplit("/", 1)[-1]
-        if mode in ERRORS:
-            status, code, message = ERRORS[mode]
+        seen[mode] = seen.get(mode, 0) + 1
+        if mode == "busy" or (mode == "busy-once" and seen[mode] == 1):
+            error = (429, "TooManyRequests", "4 opens are running")
+        else:
+            error = ERRORS.get(mode)
+        if error:
+            status, code, message = error
             out = json.dumps({"error": {"code": code, "message": message}}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(out)))
-            if status == 503:
+            if status in (429, 503):
                 self.send_header("Retry-After", "1")
             self.end_headers()
             self.wfile.write(out)

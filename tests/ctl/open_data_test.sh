@@ -57,6 +57,17 @@ open denied 6
 grep -q "KeyMismatch" "$work/err" || fail "denied: the agent's code is not shown"
 open corrupt 9
 open unavailable 8
+# 429 is retried after Retry-After (3 requests in all); a later success is a success.
+open busy 8
+grep -q "TooManyRequests" "$work/err" || fail "busy: the agent's code is not shown"
+open busy-once 0
+python3 - "$work/requests.log" <<'PY' || fail "429 was not retried as specified"
+import json, sys
+urls = [json.loads(l)["body"]["url"].rsplit("/", 1)[-1] for l in open(sys.argv[1])]
+assert urls.count("busy") == 3, urls
+assert urls.count("busy-once") == 2, urls
+assert urls.count("unavailable") == 1, urls  # 503: the agent already retried storage
+PY
 
 # To stdout, streamed.
 "$skrctl" open-data --socket "$work/agent.sock" --url "$base/ok" --key data-key 2>/dev/null |
