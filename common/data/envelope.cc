@@ -234,10 +234,9 @@ StatusOr<EnvelopeHeader> openCompact(ObjectSource& source, uint64_t size, KeyRes
                                      PlaintextSink& sink, const OpenLimits& limits,
                                      OpenedObject& opened) {
   if (size > limits.max_compact_bytes) {
-    return resourceExhaustedError(source.describe() + ": compact JWE of " + std::to_string(size) +
-                                  " bytes is larger than the limit of " +
-                                  std::to_string(limits.max_compact_bytes) +
-                                  " (large objects use the chunked form)");
+    return resourceExhaustedError(
+        "compact JWE of " + std::to_string(size) + " bytes is larger than the limit of " +
+        std::to_string(limits.max_compact_bytes) + " (large objects use the chunked form)");
   }
   SKR_ASSIGN_OR_RETURN(Bytes whole, source.read(0, static_cast<std::size_t>(size)));
   std::size_t end = whole.size();
@@ -274,8 +273,7 @@ Status openChunkedBody(ObjectSource& source, uint64_t size, uint64_t body_offset
   const uint64_t record = cs + kTag;  // cs <= 16 MiB: no overflow
   const uint64_t body = size - body_offset;
   if (body == 0) {
-    return dataLossError(source.describe() +
-                         ": the object has no chunks after its header line (truncated)");
+    return dataLossError("the object has no chunks after its header line (truncated)");
   }
   const uint64_t full = body / record;
   const uint64_t rest = body % record;
@@ -295,8 +293,8 @@ Status openChunkedBody(ObjectSource& source, uint64_t size, uint64_t body_offset
     const uint64_t length = std::min(batch * record, size - offset);
     SKR_ASSIGN_OR_RETURN(Bytes data, source.read(offset, static_cast<std::size_t>(length)));
     if (data.size() != length) {
-      return internalError(source.describe() + ": a read returned " + std::to_string(data.size()) +
-                           " bytes, expected " + std::to_string(length));
+      return internalError("a read returned " + std::to_string(data.size()) + " bytes, expected " +
+                           std::to_string(length));
     }
     uint64_t at = 0;
     while (at < length) {
