@@ -71,6 +71,13 @@ std::string storageErrorCode(const http::HttpResponse& response) {
   return isErrorCode(code) ? std::string(code) : "";
 }
 
+// Storage rejected the credential itself (not a missing role): 401 (Azure), or 403
+// AuthenticationFailed (Azurite answers an expired or wrong-audience token so).
+bool tokenRejected(const http::HttpResponse& response) {
+  return response.status == 401 ||
+         (response.status == 403 && storageErrorCode(response) == "AuthenticationFailed");
+}
+
 // "bytes <first>-<last>/<total>" -> the three numbers.
 struct ContentRange {
   uint64_t first = 0;
@@ -259,11 +266,11 @@ StatusOr<http::HttpResponse> BlobReader::send(http::HttpRequest request, std::st
       attempts += sent->attempts;
       requests_sent_ += sent->attempts;
     }
-    if (!sent.ok() || sent->response.status != 401 || options_.auth != BlobAuth::Entra ||
-        retried_unauthorized) {
+    if (!sent.ok() || options_.auth != BlobAuth::Entra || retried_unauthorized ||
+        !tokenRejected(sent->response)) {
       break;
     }
-    // 401 to a bearer token: it was revoked, expired early or has the wrong audience. Once.
+    // The bearer token was rejected: revoked, expired early or the wrong audience. Once.
     retried_unauthorized = true;
     tokens_->invalidate();
     const auto left = std::chrono::duration_cast<milliseconds>(overall_end - clock_.steadyNow());

@@ -9,8 +9,9 @@
 //           overwritten between reads answers 412, reported as FailedPrecondition.
 //
 // Authorization: an Entra ID bearer token for resource https://storage.azure.com/ from a
-// TokenProvider (a 401 drops the cached token and retries once), a SAS (the URL's query, sent as
-// it is) or none (a public container). Every request carries x-ms-version and x-ms-date. Retries
+// TokenProvider (a 401, or a 403 AuthenticationFailed as Azurite answers, drops the cached token
+// and retries once; a 403 AuthorizationPermissionMismatch, a missing role, does not), a SAS (the
+// URL's query, sent as it is) or none (a public container). Every request carries x-ms-version and x-ms-date. Retries
 // follow the shared policy (http::sendWithRetry, dependency "Blob Storage").
 //
 // Secrets: the URL's query (a SAS signature) and the bearer token never appear in describe(),

@@ -187,6 +187,13 @@ TEST_CASE("BlobReader drops a bearer token storage answers 401 to and retries on
     CHECK(header(f.transport->requests().at(1), "Authorization") ==
           "Bearer secret-storage-token-2");
   }
+  SECTION("403 AuthenticationFailed (Azurite's answer to a bad token) is retried the same way") {
+    f.transport->queueResponse(kBlob, 403, "", {{"x-ms-error-code", "AuthenticationFailed"}});
+    f.properties(kBlob, 5);
+    CHECK(reader->size().value() == 5);
+    CHECK(f.tokens.invalidations == 1);
+    CHECK(f.transport->requestCount() == 2);
+  }
   SECTION("twice 401 is PermissionDenied, after one retry only") {
     f.transport->setResponse(kBlob, 401, "", {{"x-ms-error-code", "InvalidAuthenticationInfo"}});
     StatusOr<uint64_t> size = reader->size();
