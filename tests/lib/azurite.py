@@ -14,7 +14,8 @@ requests (or all), then forwards to Azurite: storage throttling for retry tests.
 As a command (for shell and C++ tests):
   azurite.py serve --node-dir tests/node --work-dir DIR [--in-memory]
       starts Azurite and a ThrottlingProxy in front of it, writes DIR/azurite.env (below), prints
-      "ready" and runs until SIGTERM/SIGINT. Exit 77 when node or Azurite is not installed.
+      "ready" and runs until SIGTERM/SIGINT or until its parent process exits. Exit 77 when node
+      or Azurite is not installed.
   azurite.py container --env DIR/azurite.env NAME [--public]
   azurite.py upload    --env DIR/azurite.env CONTAINER BLOB FILE [--block-size BYTES]
   azurite.py sas       --env DIR/azurite.env CONTAINER BLOB [--permissions r] [--minutes 60]
@@ -443,6 +444,7 @@ def cmd_serve(args):
     except AzuriteAbsent as e:
         print(f"azurite.py: {e}", file=sys.stderr)
         return EXIT_ABSENT
+    parent = os.getppid()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -464,7 +466,9 @@ def cmd_serve(args):
         tmp.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         tmp.rename(work / "azurite.env")
         print("ready", flush=True)
-        while not stop.is_set() and azurite.process.poll() is None:
+        # Also stops when the test that started it died without stopping it (its parent is gone).
+        while (not stop.is_set() and azurite.process.poll() is None and
+               os.getppid() == parent):
             stop.wait(0.2)
         return 0 if stop.is_set() else 1
     finally:
