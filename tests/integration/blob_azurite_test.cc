@@ -122,6 +122,21 @@ class AzuriteProcess {
   std::string caFile() const { return env_.at("AZURITE_CA_FILE"); }
   std::string dir() const { return dir_; }
 
+  // A service SAS URL for container/blob (read from a file: it is a credential, and stdout is
+  // kept as test output). `extra`: more options of `azurite.py sas`.
+  std::string sas(const std::string& container, const std::string& blob,
+                  const std::vector<std::string>& extra = {}) const {
+    const std::string out = dir_ + "/sas.url";
+    std::vector<std::string> args = {"sas", container, blob, "--out", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    harness(args);
+    std::ifstream in(out);
+    std::string url;
+    std::getline(in, url);
+    REQUIRE(!url.empty());
+    return url;
+  }
+
   // Runs an azurite.py subcommand against this instance; its trimmed stdout.
   std::string harness(const std::vector<std::string>& args) const {
     std::vector<std::string> full = {"python3", kHarness, args.at(0), "--env",
@@ -239,7 +254,7 @@ TEST_CASE(
   Readers readers{transportTrusting(azurite->caFile()), {}};
 
   SECTION("SAS: size, ETag and odd ranges equal the upload") {
-    const std::string url = azurite->harness({"sas", "private", "dir/data.bin"});
+    const std::string url = azurite->sas("private", "dir/data.bin");
     auto reader = readers.make(url, azure::BlobAuth::Sas);
     REQUIRE(reader->size().value() == size);
     CHECK(reader->etag() == etag);
@@ -300,8 +315,7 @@ TEST_CASE(
   Readers readers{transportTrusting(azurite->caFile()), {}};
 
   SECTION("404") {
-    auto reader =
-        readers.make(azurite->harness({"sas", "private", "missing.bin"}), azure::BlobAuth::Sas);
+    auto reader = readers.make(azurite->sas("private", "missing.bin"), azure::BlobAuth::Sas);
     StatusOr<uint64_t> s = reader->size();
     INFO(s.status().message());
     CHECK(s.status().code() == StatusCode::NotFound);
@@ -309,7 +323,7 @@ TEST_CASE(
     CHECK_THAT(s.status().message(), Catch::Contains("/private/missing.bin"));
   }
   SECTION("403: a SAS signed with another key") {
-    const std::string url = azurite->harness({"sas", "private", "a.bin", "--wrong-key"});
+    const std::string url = azurite->sas("private", "a.bin", {"--wrong-key"});
     const std::string sig = url.substr(url.find("sig=") + 4);
     auto reader = readers.make(url, azure::BlobAuth::Sas);
     StatusOr<uint64_t> s = reader->size();
@@ -328,7 +342,7 @@ TEST_CASE(
   SECTION("the blob overwritten between two reads") {
     const std::string data = randomFile(file, 200'000, 2);
     azurite->harness({"upload", "private", "b.bin", file});
-    auto reader = readers.make(azurite->harness({"sas", "private", "b.bin"}), azure::BlobAuth::Sas);
+    auto reader = readers.make(azurite->sas("private", "b.bin"), azure::BlobAuth::Sas);
     CHECK(text(reader->read(0, 1000).value()) == data.substr(0, 1000));
     randomFile(file, 200'000, 3);
     azurite->harness({"upload", "private", "b.bin", file});
@@ -352,7 +366,7 @@ TEST_CASE("BlobReader through a throttling proxy: 503 twice then the blob, 503 a
     azurite->harness({"container", "throttled"});
     azurite->harness({"upload", "throttled", "t.bin", file});
     // The SAS signs the resource path, not the host: valid through the proxy too.
-    url = azurite->harness({"sas", "throttled", "t.bin"});
+    url = azurite->sas("throttled", "t.bin");
     url.replace(0, azurite->endpoint().size(), azurite->proxyEndpoint());
   }
   Readers readers{transportTrusting(azurite->caFile()), {}};

@@ -18,8 +18,8 @@ As a command (for shell and C++ tests):
       or Azurite is not installed.
   azurite.py container --env DIR/azurite.env NAME [--public]
   azurite.py upload    --env DIR/azurite.env CONTAINER BLOB FILE [--block-size BYTES]
-  azurite.py sas       --env DIR/azurite.env CONTAINER BLOB [--permissions r] [--minutes 60]
-                       [--wrong-key]
+  azurite.py sas       --env DIR/azurite.env CONTAINER BLOB --out FILE [--permissions r]
+                       [--minutes 60] [--wrong-key]      (the SAS URL goes to FILE, not stdout)
 DIR/azurite.env holds AZURITE_BLOB_ENDPOINT (https://127.0.0.1:PORT/devstoreaccount1),
 AZURITE_PROXY_ENDPOINT (the same through the proxy), AZURITE_PROXY_CONTROL (its control URL),
 AZURITE_CA_FILE, AZURITE_ACCOUNT. The proxy's control: POST {control}/config?fail=N[&retry_after=S]
@@ -490,8 +490,12 @@ def cmd_upload(args):
 
 def cmd_sas(args):
     key = base64.b64encode(b"not the account key, 32 bytes!!!").decode() if args.wrong_key else None
-    print(client_from_env(args.env).sas_url(args.container, args.blob, args.permissions,
-                                            args.minutes, key))
+    url = client_from_env(args.env).sas_url(args.container, args.blob, args.permissions,
+                                            args.minutes, key)
+    # To a file, not stdout: test output is kept and scanned, and a SAS is a credential.
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(url + "\n")
     return 0
 
 
@@ -522,6 +526,7 @@ def main(argv=None):
     p.add_argument("--permissions", default="r")
     p.add_argument("--minutes", type=int, default=60)
     p.add_argument("--wrong-key", action="store_true")
+    p.add_argument("--out", required=True, help="file the SAS URL is written to (mode 0600)")
     p.set_defaults(run=cmd_sas)
     args = parser.parse_args(argv)
     return args.run(args)
