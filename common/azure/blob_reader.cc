@@ -16,7 +16,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;
+constexpr std::size_t kMaxErrorBodyBytes = std::size_t{64} * 1024;
 constexpr std::size_t kMaxErrorCodeChars = 64;
 
 std::string_view queryOf(std::string_view url) {
@@ -58,7 +58,7 @@ bool isErrorCode(std::string_view s) {
 // Storage's error code: the x-ms-error-code header, else <Code> of the XML error body. Only a
 // bounded alphanumeric code is kept (storage's <Message> is not shown: it may quote the request).
 std::string storageErrorCode(const http::HttpResponse& response) {
-  const std::string header = response.header("x-ms-error-code");
+  std::string header = response.header("x-ms-error-code");
   if (isErrorCode(header)) return header;
   const std::string_view body =
       std::string_view(response.body).substr(0, std::min(response.body.size(), kMaxErrorBodyBytes));
