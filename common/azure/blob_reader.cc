@@ -280,9 +280,10 @@ StatusOr<http::HttpResponse> BlobReader::send(http::HttpRequest request, std::st
   }
   if (!sent.ok()) {
     const Status& s = sent.status();
-    // Attempts that failed in transport are not in `sent`: count what the details say.
-    requests_sent_ += std::max(0, s.details().attempts - attempts);
+    // This round's attempts are in the details of its transport failure.
+    requests_sent_ += s.details().attempts;
     ErrorDetails details = s.details();
+    details.attempts += attempts;
     details.cause = ErrorCause::Transport;
     details.host = host_;
     if (s.code() == StatusCode::ResourceExhausted) {
@@ -293,6 +294,7 @@ StatusOr<http::HttpResponse> BlobReader::send(http::HttpRequest request, std::st
     }
     return unavailableError(context + ": " + redact(s.message())).withDetails(details);
   }
+  last_attempts_ = attempts;
   http::HttpResponse response = std::move(sent->response);
   if (sent->stop != http::RetryStop::Final) {
     return answerError(response, what, attempts, sent->gave_up, true);
@@ -347,7 +349,9 @@ StatusOr<uint64_t> BlobReader::size() {
   request.method = "HEAD";
   request.max_response_bytes = kMaxErrorBodyBytes;
   SKR_ASSIGN_OR_RETURN(http::HttpResponse response, send(std::move(request), "get properties"));
-  if (response.status != 200) return answerError(response, "get properties", 0, "", false);
+  if (response.status != 200) {
+    return answerError(response, "get properties", last_attempts_, "", false);
+  }
   const ErrorDetails integrity{
       Dependency::None, ErrorCause::Integrity, host_, response.status, "", 0};
   uint64_t length = 0;
@@ -391,9 +395,10 @@ StatusOr<Bytes> BlobReader::read(uint64_t offset, std::size_t length) {
                            ": storage answered 200 (the whole blob), not 206 Partial Content")
           .withDetails(ErrorDetails{Dependency::None, ErrorCause::Integrity, host_, 200, "", 0});
     }
-    return answerError(response, what, 0, "", false);
+    return answerError(response, what, last_attempts_, "", false);
   }
-  const ErrorDetails integrity{Dependency::None, ErrorCause::Integrity, host_, 206, "", 0};
+  const ErrorDetails integrity{Dependency::None, ErrorCause::Integrity, host_, 206, "",
+                               last_attempts_};
   const std::string content_range = response.header("Content-Range");
   const std::optional<ContentRange> got = parseContentRange(content_range);
   if (!got || got->first != offset || got->last != last) {

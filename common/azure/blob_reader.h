@@ -11,8 +11,8 @@
 // Authorization: an Entra ID bearer token for resource https://storage.azure.com/ from a
 // TokenProvider (a 401, or a 403 AuthenticationFailed as Azurite answers, drops the cached token
 // and retries once; a 403 AuthorizationPermissionMismatch, a missing role, does not), a SAS (the
-// URL's query, sent as it is) or none (a public container). Every request carries x-ms-version and x-ms-date. Retries
-// follow the shared policy (http::sendWithRetry, dependency "Blob Storage").
+// URL's query, sent as it is) or none (a public container). Every request carries x-ms-version and
+// x-ms-date. Retries follow the shared policy (http::sendWithRetry, dependency "Blob Storage").
 //
 // Secrets: the URL's query (a SAS signature) and the bearer token never appear in describe(),
 // messages or logs; the URL is shown as scheme://host/path.
@@ -122,6 +122,7 @@ class BlobReader final : public data::ObjectSource {
   std::optional<uint64_t> size_;
   std::string etag_;
   int requests_sent_ = 0;
+  int last_attempts_ = 0;  // requests the last send() made
 };
 
 }  // namespace skr::azure

@@ -201,6 +201,15 @@ TEST_CASE("BlobReader drops a bearer token storage answers 401 to and retries on
     CHECK_THAT(size.status().message(), Catch::Contains("InvalidAuthenticationInfo"));
     CHECK(f.tokens.invalidations == 1);
     CHECK(f.transport->requestCount() == 2);
+    CHECK(size.status().details().attempts == 2);
+  }
+  SECTION("401, then the fresh token meets a dead network: every request counted") {
+    f.transport->queueResponse(kBlob, 401, "", {{"x-ms-error-code", "InvalidAuthenticationInfo"}});
+    for (int i = 0; i < 4; ++i) f.transport->queueError(kBlob, unavailableError("reset"));
+    StatusOr<uint64_t> size = reader->size();
+    CHECK(size.status().code() == StatusCode::Unavailable);
+    CHECK(size.status().details().attempts == 5);
+    CHECK(reader->requestsSent() == 5);
   }
   SECTION("no token at all") {
     f.tokens.failure = unavailableError("IMDS down");
