@@ -37,7 +37,7 @@ StatusOr<std::string> signAccessToken(const SigningKey& key, const AccessTokenCl
   o->set("azp", c.client_id);
   o->set("appidacr", "2");
   o->set("idtyp", "app");
-  o->set("ver", "2.0");
+  o->set("ver", c.version);
   if (!c.msi_res_id.empty()) o->set("xms_mirid", c.msi_res_id);
   o->set("iat", static_cast<Poco::Int64>(c.issued_at));
   o->set("nbf", static_cast<Poco::Int64>(c.issued_at));

@@ -15,12 +15,13 @@
 namespace skr::emulator {
 
 struct AccessTokenClaims {
-  std::string issuer;    // "{entra_url}/{tenant}/v2.0"
+  std::string issuer;  // "{entra_url}/{tenant}/v2.0" (storage: "https://sts.windows.net/{tenant}/")
   std::string audience;  // resource without trailing slash: "https://vault.azure.net"
   std::string tenant_id;
-  std::string object_id;   // "oid" and "sub"
-  std::string client_id;   // "appid" and "azp"
-  std::string msi_res_id;  // "xms_mirid" for user-assigned identities
+  std::string object_id;        // "oid" and "sub"
+  std::string client_id;        // "appid" and "azp"
+  std::string msi_res_id;       // "xms_mirid" for user-assigned identities
+  std::string version = "2.0";  // "ver": "1.0" for storage tokens, as Azure's
   int64_t issued_at = 0;
   int64_t expires_at = 0;
 };

@@ -77,12 +77,18 @@ std::string EmulatorContext::resourceFor(const std::string& vault_listener) {
   return vault_listener == "mhsm" ? kManagedHsmResource : kVaultResource;
 }
 
+std::string EmulatorContext::storageIssuer() const {
+  return std::string(kStorageTokenIssuerPrefix) + tenantId() + "/";
+}
+
 StatusOr<std::string> EmulatorContext::issueAccessToken(const Identity& identity,
                                                         const std::string& resource, bool wrong_key,
                                                         int64_t* expires_at) {
   AccessTokenClaims c;
-  c.issuer = entraIssuer();
   c.audience = withoutTrailingSlash(resource);
+  const bool storage = c.audience == kStorageResource;
+  c.issuer = storage ? storageIssuer() : entraIssuer();
+  c.version = storage ? "1.0" : "2.0";
   c.tenant_id = tenantId();
   c.object_id = identity.object_id;
   c.client_id = identity.client_id;

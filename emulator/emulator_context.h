@@ -32,6 +32,10 @@ namespace skr::emulator {
 
 inline constexpr const char* kVaultResource = "https://vault.azure.net";
 inline constexpr const char* kManagedHsmResource = "https://managedhsm.azure.net";
+// Blob Storage: tokens for it look like Azure's (v1, iss https://sts.windows.net/{tenant}/) so a
+// storage service that checks issuer and audience (Azurite's --oauth basic) accepts them.
+inline constexpr const char* kStorageResource = "https://storage.azure.com";
+inline constexpr const char* kStorageTokenIssuerPrefix = "https://sts.windows.net/";
 inline constexpr const char* kTokenExchangeAudience = "api://AzureADTokenExchange";
 
 // What a caller wants to do with a key; maps to the RBAC roles that allow it.
@@ -72,6 +76,9 @@ class EmulatorContext {
   std::string tenantId() const { return identities_->tenantId(); }
   // "{entra_url}/{tenant}/v2.0": iss of every access token.
   std::string entraIssuer() const;
+  // "https://sts.windows.net/{tenant}/": iss of access tokens for kStorageResource (v1 tokens,
+  // as Azure issues for storage), which no emulated service verifies.
+  std::string storageIssuer() const;
   // "{entra_url}/k8s-issuer": iss of service-account tokens.
   std::string k8sIssuer() const;
   // Resource (token audience) of a vault listener: kVaultResource or kManagedHsmResource.

@@ -76,7 +76,8 @@ Response tokenHandler(EmulatorContext& context, const Request& request) {
                      "AADSTS500011: The resource principal named " + resource +
                          " was not found in the tenant named " + context.tenantId() +
                          " (skr-emulator issues tokens for https://vault.azure.net, "
-                         "https://managedhsm.azure.net, https://management.azure.com).");
+                         "https://managedhsm.azure.net, https://management.azure.com, "
+                         "https://storage.azure.com).");
   }
   StatusOr<Identity> identity = selectIdentity(context, request);
   if (!identity.ok()) return imdsError(400, "invalid_request", identity.status().message());
@@ -127,7 +128,8 @@ Response thimHandler(EmulatorContext& context, const Request& request) {
 bool isKnownResource(const std::string& resource) {
   const std::string r = withoutTrailingSlash(resource);
   return r == kVaultResource || r == kManagedHsmResource || r == "https://management.azure.com" ||
-         r == "https://management.core.windows.net" || r == "https://attest.azure.net";
+         r == "https://management.core.windows.net" || r == "https://attest.azure.net" ||
+         r == kStorageResource;
 }
 
 void ImdsService::registerRoutes(Router& router, EmulatorContext& context) {

@@ -473,13 +473,15 @@ struct PocoHttpTransport::Impl {
       if (has_length && length < 0) {
         return unavailableError(target.where + ": malformed Content-Length");
       }
-      if (has_length && length > static_cast<int64_t>(request.max_response_bytes)) {
+      const bool no_body = request.method == "HEAD" || response.status == 204 ||
+                           response.status == 304 || response.status < 200;
+      // The limit bounds the body read; a HEAD answer's Content-Length is the size of a body it
+      // does not carry (Get Blob Properties answers the blob's size so).
+      if (!no_body && has_length && length > static_cast<int64_t>(request.max_response_bytes)) {
         return resourceExhaustedError(target.where + ": response Content-Length is " +
                                       std::to_string(length) + " bytes, limit " +
                                       std::to_string(request.max_response_bytes));
       }
-      const bool no_body = request.method == "HEAD" || response.status == 204 ||
-                           response.status == 304 || response.status < 200;
       const bool chunked = poco_response.getChunkedTransferEncoding();
       if (!no_body) {
         auto* raw = dynamic_cast<RawBodyReader*>(&session);

@@ -236,6 +236,62 @@ TEST_CASE("Entra ID exchanges a federated service-account token for a vault toke
   CHECK(emu->stop() == 0);
 }
 
+TEST_CASE("IMDS and Entra ID issue Blob Storage tokens shaped like Azure's v1 storage tokens",
+          "[emulator]") {
+  auto emu = EmulatorProcess::start();
+  const std::string tenant = emu->env().at("SKR_EMULATOR_TENANT_ID");
+  auto check_storage_claims = [&](const std::string& token) {
+    json::ObjectPtr claims = claimsOf(token);
+    // What Azurite's --oauth basic checks: iss starts with https://sts.windows.net/, aud is
+    // https://storage.azure.com[/], iat/nbf/exp present and the time between nbf and exp.
+    CHECK(claims->getValue<std::string>("aud") == "https://storage.azure.com");
+    CHECK(claims->getValue<std::string>("iss") == "https://sts.windows.net/" + tenant + "/");
+    CHECK(claims->getValue<std::string>("tid") == tenant);
+    CHECK(claims->getValue<std::string>("ver") == "1.0");
+    CHECK(claims->has("oid"));
+    CHECK(claims->getValue<int64_t>("nbf") <= claims->getValue<int64_t>("iat"));
+    CHECK(claims->getValue<int64_t>("exp") > claims->getValue<int64_t>("iat"));
+    CHECK(claims->getValue<bool>("x-ms-emulated"));
+    CHECK(verifyWithEntraJwks(*emu, token).ok());
+  };
+  for (const std::string resource :
+       {"https%3A%2F%2Fstorage.azure.com%2F", "https%3A%2F%2Fstorage.azure.com"}) {
+    INFO(resource);
+    HttpResult r =
+        emu->get(emu->url("imds") +
+                     "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + resource,
+                 {{"Metadata", "true"}});
+    REQUIRE(r.status == 200);
+    check_storage_claims(r.json()->getValue<std::string>("access_token"));
+  }
+
+  // A vault does not take a storage token.
+  HttpResult storage = emu->get(emu->url("imds") +
+                                    "/metadata/identity/oauth2/token?api-version=2018-02-01&"
+                                    "resource=https%3A%2F%2Fstorage.azure.com%2F",
+                                {{"Metadata", "true"}});
+  HttpResult get = emu->get(
+      emu->url("vault") + "/keys/none?api-version=7.4",
+      {{"Authorization", "Bearer " + storage.json()->getValue<std::string>("access_token")}});
+  CHECK(get.status == 401);
+
+  const WorkloadApp app = addWorkloadApp(*emu);
+  HttpCall c;
+  c.method = "POST";
+  c.url = emu->url("entra") + "/" + tenant + "/oauth2/v2.0/token";
+  c.content_type = "application/x-www-form-urlencoded";
+  c.body = "grant_type=client_credentials&client_id=" + app.client_id +
+           "&scope=https%3A%2F%2Fstorage.azure.com%2F.default"
+           "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+           "&client_assertion=" +
+           serviceAccountToken(*emu);
+  HttpResult wi = emu->call(c);
+  INFO(wi.body);
+  REQUIRE(wi.status == 200);
+  check_storage_claims(wi.json()->getValue<std::string>("access_token"));
+  CHECK(emu->stop() == 0);
+}
+
 TEST_CASE("Entra ID rejects bad signatures, wrong subjects and expired assertions (AADSTS)",
           "[emulator]") {
   auto emu = EmulatorProcess::start();

@@ -525,6 +525,34 @@ TEST_CASE("transport enforces the response size cap while reading", "[http]") {
   }
 }
 
+TEST_CASE("transport answers a HEAD whose Content-Length is larger than the cap (no body)",
+          "[http]") {
+  // Get Blob Properties: the Content-Length of a HEAD answer is the blob's size, not a body.
+  LocalServer server([](int fd, LocalServer&) {
+    while (true) {
+      const std::string request = readRequest(fd);
+      if (request.empty()) return;
+      if (!sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\nETag: \"0x1\"\r\n\r\n")) {
+        return;
+      }
+    }
+  });
+  auto transport = makeTransport();
+  HttpRequest r;
+  r.method = "HEAD";
+  r.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/c/blob";
+  r.max_response_bytes = 1024;
+  for (int i = 0; i < 2; ++i) {  // and the connection stays usable
+    StatusOr<HttpResponse> result = transport->send(r);
+    INFO(result.status().message());
+    REQUIRE(result.ok());
+    CHECK(result->status == 200);
+    CHECK(result->header("Content-Length") == "1073741824");
+    CHECK(result->body.empty());
+  }
+  CHECK(server.accepted() == 1);
+}
+
 TEST_CASE(
     "transport reads large bodies byte for byte with Content-Length, in many chunks and up to "
     "the close",
