@@ -77,8 +77,20 @@ the agent's first version still unwraps (checked on every row). A rotation reuse
 cached IMDS token and MAA token while they are valid, so faults of IMDS, THIM and MAA are often
 not met during rotation at all (attempts 0). *not run*: rows that change skr-init's configuration
 or environment (refused URL, workload identity, SNP device, state directory) are not replayed
-against the agent, whose configuration is fixed. The agent's start-up completion (pending
-bundles of attest-and-defer) is not in this matrix yet.
+against the agent, whose configuration is fixed.
+
+**Start-up completion** (the second table of each dependency): skr-init with identity `none`
+wrote a pending bundle (attest-and-defer, carrying its MAA token); a fresh `skr-agent` (identity
+through IMDS, the same retry settings) starts on a copy of it while the fault is injected, so
+completing the release meets the fault. Recorded within a window that ends when the agent is
+ready or its first provisioning pass failed (its `not_ready` line): ready or not, the requests
+the dependency saw, whether it answers `GET /healthz` (it keeps serving), whether `GET /status`
+shows a `last_error` for the key, and whether `pending.json` is still there. Then the fault is
+lifted: *completes after the fault* says whether the agent became ready by itself within 30 s
+(its provisioning loop retries with backoff). **Data lost** is checked: a pending bundle may not
+vanish while the key is not served, and once ready the agent's public key must be the vault's
+latest version's and a DEK wrapped under it must unwrap through the agent. A pending bundle's
+MAA token is reused while valid, so MAA and THIM faults are not met at start-up (attempts 0).
 
 ## Regenerating
 
@@ -140,10 +152,19 @@ def main(argv):
                    f"{r['dependency']}: {r['fault']}" for r in transient_final)) + ".")
     out.append(f"- Answers under a wrong Content-Type that skr-init accepted: {len(lenient)} "
                "(the body is parsed and verified as JSON whatever the header says).")
+    started = [r for r in rows if r.get("agent_start", "-") != "-"]
+    start_lost = sum(1 for r in started if r.get("agent_start_data_lost") != "none")
+    stuck = [r for r in started if r.get("agent_start_recovered") == "no"]
     kept = sum(1 for r in agent_failed if r.get("agent_primary") == "kept"
                and r.get("agent_old_version_unwraps") == "yes")
     out.append(f"- Rotations the agent refused under a fault: {len(agent_failed)}; of these, "
-               f"{kept} kept the primary with the earlier version still unwrapping.\n")
+               f"{kept} kept the primary with the earlier version still unwrapping.")
+    out.append(f"- Agent start-ups under a fault: {len(started)}; not ready within the window: "
+               f"{sum(1 for r in started if r['agent_start'] != 'ready')}; kept serving: "
+               f"{sum(1 for r in started if r.get('agent_start_serving') == 'yes')}; data lost: "
+               f"{start_lost}; did not complete by itself after the fault: {len(stuck)}"
+               + ("" if not stuck else " — " + "; ".join(
+                   f"{r['dependency']}: {r['fault']}" for r in stuck)) + ".\n")
     for dependency in dependencies:
         out.append(f"### {dependency}\n")
         out.append("| fault | skr-init exit | failed step | attempts | wall time "
@@ -171,6 +192,27 @@ def main(argv):
                      if ran and row.get("agent_metrics", "-") != "-" else "-"),
                 cell(row.get("agent_old_version_unwraps", "-") if ran else "-"),
                 cell(row["data_lost"]),
+            ]) + " |")
+        out.append("")
+        starts = [r for r in rows if r["dependency"] == dependency
+                  and r.get("agent_start", "-") != "-"]
+        if not starts:
+            out.append("Agent start-up completion: not run for this dependency's rows.\n")
+            continue
+        out.append("| fault (agent start-up completion) | ready in the window | attempts "
+                   "| keeps serving | /status last_error | pending bundle kept "
+                   "| completes after the fault | data lost |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for row in starts:
+            out.append("| " + " | ".join([
+                cell(row["fault"]),
+                cell("yes" if row["agent_start"] == "ready" else "no"),
+                cell(row.get("agent_start_attempts", "-")),
+                cell(row.get("agent_start_serving", "-")),
+                cell(row.get("agent_start_last_error", "-")),
+                cell(row.get("agent_start_pending_kept", "-")),
+                cell(row.get("agent_start_recovered", "-")),
+                cell(row.get("agent_start_data_lost", "-")),
             ]) + " |")
         out.append("")
     sys.stdout.write("\n".join(out))

@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -249,6 +250,22 @@ struct Matrix {
     before = world.snapshotState();
     REQUIRE(before.count("earlier/current") == 1);
     startAgent();
+    makePendingTemplate();
+  }
+
+  // Attest-and-defer once: skr-init with identity none writes pending bundles for kek and hsmkek
+  // (each carries the MAA token it got) into a template directory the start-up column copies.
+  std::string pendingTemplate() const { return world.dir() + "/pending-template"; }
+  void makePendingTemplate() {
+    std::string yaml = world.configYaml({{"kek", "vault"}, {"hsmkek", "mhsm"}}, "  kind: none\n");
+    const std::string from = "state_dir: " + world.stateDir() + "\n";
+    const std::size_t at = yaml.find(from);
+    REQUIRE(at != std::string::npos);
+    yaml.replace(at, from.size(), "state_dir: " + pendingTemplate() + "\n");
+    ProcessResult deferred = world.runInit(yaml);
+    REQUIRE(deferred.exit_code == 0);
+    REQUIRE(std::filesystem::exists(pendingTemplate() + "/kek/pending.json"));
+    REQUIRE(std::filesystem::exists(pendingTemplate() + "/hsmkek/pending.json"));
   }
 
   void startAgent() {
@@ -523,6 +540,117 @@ struct Matrix {
     out->set("agent_old_version_unwraps", "yes");
   }
 
+  // The start-up column: a fresh skr-agent starts on a copy of the pending bundle of `key`
+  // (attest-and-defer) while the fault is injected, so that completing it meets the fault. Seen
+  // within a window: ready or not, the requests the dependency got, whether it answers
+  // /healthz, /status last_error, whether pending.json is still there; then the fault is lifted
+  // and the agent must become ready by itself, holding exactly the vault's key (its public key
+  // is the vault's, and a DEK wrapped under it unwraps through the agent).
+  void agentStartup(const Dependency& d, const Row& row, json::ObjectPtr& out) {
+    if (!agentApplies(d, row)) {
+      out->set("agent_start", "-");
+      return;
+    }
+    const std::string listener = d.name == "Managed HSM" ? "mhsm" : "vault";
+    const std::string& key = d.key;
+    restore();
+    const std::string state = world.dir() + "/startup-state";
+    std::filesystem::remove_all(state);
+    std::filesystem::create_directories(state);
+    ::chmod(state.c_str(), 0700);
+    std::filesystem::copy(pendingTemplate() + "/" + key, state + "/" + key,
+                          std::filesystem::copy_options::recursive);
+    std::string yaml = world.configYaml({{key, listener}}, world.managedIdentityYaml());
+    auto replace = [&](const std::string& from, const std::string& to) {
+      const std::size_t at = yaml.find(from);
+      REQUIRE(at != std::string::npos);
+      yaml.replace(at, from.size(), to);
+    };
+    replace("state_dir: " + world.stateDir() + "\n", "state_dir: " + state + "\n");
+    replace("retry:\n  base: 100ms\n  cap: 2s\n",
+            "retry:\n  base: 100ms\n  cap: 2s\n  overall: 3s\n  max_attempts: 3\n");
+    emuResetLog();
+    applyFault(row);
+    AgentProcess starting(world, yaml);
+    // The window: until ready, or until the first provisioning pass failed (its "not_ready"
+    // line; bounded). /status's last_error is read then: before that pass it only says that no
+    // committed bundle exists yet.
+    std::string ready = "not ready";
+    std::string last_error;
+    int seen = -1;
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < limit) {
+      REQUIRE(starting.running());
+      if (udsRequest(starting.admin(), "GET", "/readyz").status == 200) {
+        ready = "ready";
+        break;
+      }
+      if (starting.stderrText().find("\"event\":\"not_ready\"") != std::string::npos) {
+        // Counted now: the next pass starts at least 250 ms after this line (a stalled request
+        // is logged only when answered: counted below, after it was).
+        if (!stalls(row)) seen = attempts(d);
+        const json::ObjectPtr status = parsed(udsRequest(starting.admin(), "GET", "/status"));
+        for (const auto& entry : *status->getArray("keys")) {
+          auto object = entry.extract<Poco::JSON::Object::Ptr>();
+          if (object->getValue<std::string>("name") == key) {
+            last_error = object->optValue<std::string>("last_error", "");
+          }
+        }
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (std::getenv("SKR_FAULT_MATRIX_DEBUG") != nullptr) {
+      std::cerr << "start-up, " << row.fault << ": " << ready << "; last_error: " << last_error
+                << "\n";
+    }
+    waitOutStall(row, d);
+    if (seen < 0) seen = attempts(d);
+    const bool serving =
+        starting.running() && udsRequest(starting.client(), "GET", "/healthz").status == 200;
+    const bool pending_kept = std::filesystem::exists(state + "/" + key + "/pending.json");
+    std::string lost = "none";
+    if (ready != "ready" && !pending_kept) lost = "pending bundle gone while not ready";
+    restore();
+    std::string recovered = ready == "ready" ? "-" : "no";
+    if (ready != "ready") {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (std::chrono::steady_clock::now() < until && recovered == "no") {
+        if (udsRequest(starting.admin(), "GET", "/readyz").status == 200)
+          recovered = "yes";
+        else
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    if (ready == "ready" || recovered == "yes") {
+      // Exactly the vault's key: the agent's public key is the vault's latest version's, and
+      // its private part unwraps what that public key wrapped.
+      HttpCall call;
+      call.url = world.emulator().url(listener) + "/keys/" + key + "?api-version=7.4";
+      call.headers.push_back({"Authorization", "Bearer " + world.officerToken(listener)});
+      HttpResult vault = world.emulator().call(call);
+      REQUIRE(vault.status == 200);
+      StatusOr<json::ObjectPtr> vault_key = json::parseObject(vault.body);
+      REQUIRE(vault_key.ok());
+      json::ObjectPtr agent_key =
+          parsed(udsRequest(starting.client(), "GET", "/keys/" + key))->getObject("key");
+      if (agent_key->getValue<std::string>("n") !=
+          (*vault_key)->getObject("key")->getValue<std::string>("n")) {
+        lost = "agent holds another key than the vault's";
+      }
+      const WrappedDek dek = wrapWithPublicKey(starting, key);
+      expectUnwraps(starting, "/keys/" + key, dek);
+    }
+    CHECK(starting.terminate() == 0);
+    out->set("agent_start", ready);
+    out->set("agent_start_attempts", seen);
+    out->set("agent_start_serving", serving ? "yes" : "no");
+    out->set("agent_start_last_error", last_error.empty() ? "-" : "set");
+    out->set("agent_start_pending_kept", ready == "ready" ? "-" : (pending_kept ? "yes" : "no"));
+    out->set("agent_start_recovered", recovered);
+    out->set("agent_start_data_lost", lost);
+  }
+
   // A stalled request is logged when the emulator answers it (6 s after it came): wait (bounded)
   // until the dependency's log shows the faulted request, so that it counts in this row and
   // never in the next one.
@@ -592,6 +720,7 @@ struct Matrix {
     out->set("data_lost", dataLost(d.key, exit_code == 0, listener, row.setup));
     if (row.setup == Setup::FullState) sh("umount '" + world.stateDir() + "'");
     agentRotation(d, row, out);
+    agentStartup(d, row, out);
     return out;
   }
 
@@ -637,6 +766,17 @@ TEST_CASE("fault matrix: skr-init against every dependency x fault loses no data
     CHECK(got->getValue<int>("init_exit") == row.expect_exit);
     if (got->has("agent_old_version_unwraps")) {
       CHECK(got->getValue<std::string>("agent_old_version_unwraps") == "yes");
+    }
+    if (got->has("agent_start_data_lost")) {
+      CHECK(got->getValue<std::string>("agent_start_data_lost") == "none");
+      // Whatever the fault, the agent keeps answering and completes once the fault is gone.
+      CHECK(got->getValue<std::string>("agent_start_serving") == "yes");
+      // A policy denial from a changed HOST_DATA is not lifted by the agent itself: its cached
+      // MAA token carries the changed value until it expires (HOST_DATA of a real UVM cannot
+      // change; the fix there is a new release policy, which that token then satisfies).
+      if (row.setup != Setup::HostData) {
+        CHECK(got->getValue<std::string>("agent_start_recovered") != "no");
+      }
     }
   }
   m.world.expectNoSecretsInOutput();
