@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/core/secret_bytes.h"
+#include "common/core/status.h"
 
 namespace skr::agent {
 
@@ -47,10 +49,37 @@ struct HttpRequest {
   }
 };
 
+// Where a streamed body goes (the server's side of a BodyStream). Thread-safe for the one stream
+// thread that writes.
+class BodyWriter {
+ public:
+  virtual ~BodyWriter() = default;
+  // Queues `piece` as one chunk, blocking while the connection already holds its limit of
+  // unwritten pieces (a slow reader slows the producer down; nothing runs ahead). An empty piece
+  // is ignored. FailedPrecondition when the stream was cancelled: the connection closed or timed
+  // out, or the server is stopping; the producer must then return.
+  virtual Status write(SecretBytes piece) = 0;
+};
+
+// A response body produced while it is sent (Transfer-Encoding: chunked), e.g. the plaintext of a
+// blob opened by POST /data/open. The server runs produce() on one of its stream threads (not a
+// request worker), at most HttpServerOptions::max_streams at once. produce() writes the pieces in
+// order and returns OK at the end of the body (the server then sends the terminating zero-length
+// chunk and the connection stays usable) or the failure (the server closes the connection
+// WITHOUT the terminating chunk, so the client can tell a complete body from a cut one). A stream
+// that is never run (a HEAD request, a caller that hung up, the stream limit) is just destroyed.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  virtual Status produce(BodyWriter& writer) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type defaults to JSON
   SecretBytes body;
+  // Set: the body is streamed from it in chunks (`body` must be empty).
+  std::shared_ptr<BodyStream> stream;
 };
 
 inline constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";
