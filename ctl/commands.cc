@@ -9,6 +9,7 @@ std::vector<Command> allCommands() {
   for (auto& c : releasePolicyCommands()) all.push_back(std::move(c));
   for (auto& c : agentCommands()) all.push_back(std::move(c));
   for (auto& c : keyCommands()) all.push_back(std::move(c));
+  for (auto& c : dataCommands()) all.push_back(std::move(c));
   for (auto& c : verifyCommands()) all.push_back(std::move(c));
   for (auto& c : doctorCommands()) all.push_back(std::move(c));
   for (auto& c : completionCommands()) all.push_back(std::move(c));

@@ -12,6 +12,7 @@ std::vector<Command> hostdataCommands();
 std::vector<Command> releasePolicyCommands();
 std::vector<Command> agentCommands();
 std::vector<Command> keyCommands();
+std::vector<Command> dataCommands();
 std::vector<Command> verifyCommands();
 std::vector<Command> doctorCommands();
 std::vector<Command> completionCommands();
