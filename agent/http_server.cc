@@ -184,11 +184,13 @@ struct StreamChannel {
   explicit StreamChannel(uint64_t id) : connection_id(id) {}
   const uint64_t connection_id;
   std::mutex mutex;
-  std::condition_variable room;        // the producer waits for `waiting` to be taken
-  std::optional<SecretBytes> waiting;  // framed chunk the loop takes next
-  bool finished = false;               // produce() returned ...
-  Status result;                       // ... this
-  bool cancelled = false;              // the connection closed or the server is stopping
+  std::condition_variable room;                  // the producer waits for `waiting` to be taken
+  std::optional<SecretBytes> waiting;            // framed chunk the loop takes next
+  bool finished = false;                         // produce() returned ...
+  Status result;                                 // ... this
+  bool cancelled = false;                        // the connection closed or the server is stopping
+  bool wrote = false;                            // a piece was queued (the head is then on its way)
+  std::optional<HttpResponse> failure_response;  // failedBeforeBody() when nothing was written
 };
 
 struct StreamJob {
@@ -197,14 +199,14 @@ struct StreamJob {
 };
 
 // `piece` framed as one HTTP/1.1 chunk: hex size, CRLF, data, CRLF.
-SecretBytes frameChunk(const SecretBytes& piece) {
+SecretBytes frameChunk(ByteView piece) {
   char size_line[32];
   const int length = std::snprintf(size_line, sizeof(size_line), "%zx\r\n", piece.size());
   const auto prefix = static_cast<std::size_t>(length);
   SecretBytes framed(prefix + piece.size() + 2);
   const std::span<uint8_t> target = framed.mutableView(grantSecretAccess());
   std::memcpy(target.data(), size_line, prefix);
-  std::memcpy(target.data() + prefix, piece.view(grantSecretAccess()).data(), piece.size());
+  std::memcpy(target.data() + prefix, piece.data(), piece.size());
   target[prefix + piece.size()] = '\r';
   target[prefix + piece.size() + 1] = '\n';
   return framed;
@@ -233,9 +235,10 @@ struct Connection {
   TimePoint request_started;      // first byte of the request being read
   std::size_t request_bytes = 0;  // bytes of the request being read received so far
   Pool pool = Pool::Client;
-  std::size_t reserved_body = 0;          // share of max_buffered_body_bytes held by this request
-  std::shared_ptr<StreamChannel> stream;  // set while a streamed body is being sent
-  std::size_t stream_piece_bytes = 0;     // framed bytes of the stream's piece in `out`
+  std::size_t reserved_body = 0;            // share of max_buffered_body_bytes held by this request
+  std::shared_ptr<StreamChannel> stream;    // set while a streamed body is being sent
+  std::optional<HttpResponse> stream_head;  // sent with the stream's first piece or its end
+  std::size_t stream_piece_bytes = 0;       // framed bytes of the stream's piece in `out`
 
   explicit Connection(const HttpParserLimits& limits) : parser(limits) {}
 };
@@ -336,10 +339,18 @@ class HttpServer::Impl {
   class StreamWriter final : public BodyWriter {
    public:
     StreamWriter(Impl& server, StreamChannel& channel) : server_(server), channel_(channel) {}
-    Status write(SecretBytes piece) override {
-      if (piece.empty()) return okStatus();
+    Status write(const SecretBytes& piece) override {
+      const ByteView all = piece.view(grantSecretAccess());
+      for (std::size_t offset = 0; offset < all.size(); offset += kMaxStreamChunkBytes) {
+        SKR_RETURN_IF_ERROR(
+            writeFrame(all.subspan(offset, std::min(kMaxStreamChunkBytes, all.size() - offset))));
+      }
+      return okStatus();
+    }
+
+   private:
+    Status writeFrame(ByteView piece) {
       SecretBytes framed = frameChunk(piece);
-      piece = SecretBytes();  // one copy at a time
       const std::size_t size = framed.size();
       {
         std::unique_lock<std::mutex> lock(channel_.mutex);
@@ -350,13 +361,13 @@ class HttpServer::Impl {
               "agent is stopping");
         }
         channel_.waiting = std::move(framed);
+        channel_.wrote = true;
         server_.buffered_stream_bytes_.fetch_add(size);
       }
       server_.notifyStream(channel_.connection_id);
       return okStatus();
     }
 
-   private:
     Impl& server_;
     StreamChannel& channel_;
   };
@@ -463,10 +474,24 @@ class HttpServer::Impl {
         log::error("agent_http_stream_threw", {});
         result = internalError("the response stream failed");
       }
+      std::optional<HttpResponse> answer;
+      bool wrote = false;
+      {
+        std::lock_guard<std::mutex> lock(job.channel->mutex);
+        wrote = job.channel->wrote;
+      }
+      if (!result.ok() && !wrote) {
+        try {
+          answer = job.stream->failedBeforeBody(result);
+        } catch (...) {
+          answer = errorResponse(500, "InternalError", "the response body could not be produced");
+        }
+      }
       {
         std::lock_guard<std::mutex> lock(job.channel->mutex);
         job.channel->finished = true;
         job.channel->result = std::move(result);
+        job.channel->failure_response = std::move(answer);
       }
       // The slot is free before the stream is destroyed: a handler that limits its streams the
       // same way (releasing in the stream's destructor) never has one refused here.
@@ -1065,12 +1090,16 @@ class HttpServer::Impl {
     }
     active_streams_.fetch_add(1);
     connection.stream = std::make_shared<StreamChannel>(connection.id);
+    connection.stream_head = std::move(response);  // goes out with the first piece
     {
       std::lock_guard<std::mutex> lock(streams_mutex_);
       stream_jobs_.push_back(StreamJob{connection.stream, std::move(stream)});
     }
     streams_cv_.notify_one();
-    respond(connection, response, /*chunked=*/true);
+    // Writing, with nothing to write until the producer queues a piece; no timer runs meanwhile.
+    connection.state = ConnectionState::Writing;
+    clearTimer(connection);
+    updateInterest(connection);
   }
 
   // The connection's stream ends now: its producer's next write fails; its pieces are dropped.
@@ -1088,23 +1117,61 @@ class HttpServer::Impl {
     connection.stream.reset();
   }
 
+  // What a streaming connection with nothing left to write does next: write a piece (put into
+  // `out`, after the head when it is still due), write the end (the terminating chunk, or the
+  // error answer of a stream that failed before its first piece), be closed, or wait.
   enum class StreamStep { Piece, End, Failed, Wait };
 
-  // Streaming with nothing left to write: the next piece (into `out`), the end, or nothing yet.
   StreamStep takeFromStream(Connection& connection) {
     StreamChannel& channel = *connection.stream;
-    std::lock_guard<std::mutex> lock(channel.mutex);
-    if (channel.waiting) {
-      connection.out = std::move(*channel.waiting);
-      channel.waiting.reset();
-      connection.stream_piece_bytes = connection.out.size();
-      channel.room.notify_one();
+    std::optional<SecretBytes> piece;
+    Status result;
+    std::optional<HttpResponse> answer;
+    {
+      std::lock_guard<std::mutex> lock(channel.mutex);
+      if (channel.waiting) {
+        piece = std::move(*channel.waiting);
+        channel.waiting.reset();
+        channel.room.notify_one();
+      } else if (!channel.finished) {
+        return StreamStep::Wait;
+      } else {
+        result = channel.result;
+        answer = std::move(channel.failure_response);
+      }
+    }
+    if (piece) {
+      connection.stream_piece_bytes = piece->size();
+      if (connection.stream_head) {
+        serializeResponse(*connection.stream_head, connection.close_after_write, false,
+                          connection.out, /*chunked=*/true);
+        connection.stream_head.reset();
+        connection.out.append(piece->view(grantSecretAccess()));
+      } else {
+        connection.out = std::move(*piece);
+      }
       return StreamStep::Piece;
     }
-    if (!channel.finished) return StreamStep::Wait;
-    if (channel.result.ok()) return StreamStep::End;
-    log::warning("agent_http_stream_failed",
-                 {{"code", std::string(statusCodeName(channel.result.code()))}});
+    connection.stream.reset();
+    if (result.ok()) {
+      if (connection.stream_head) {
+        serializeResponse(*connection.stream_head, connection.close_after_write, false,
+                          connection.out, /*chunked=*/true);
+      }
+      connection.stream_head.reset();
+      connection.out.append(asBytes("0\r\n\r\n"));
+      return StreamStep::End;
+    }
+    log::warning("agent_http_stream_failed", {{"code", std::string(statusCodeName(result.code()))},
+                                              {"before_body", connection.stream_head.has_value()}});
+    if (connection.stream_head && answer) {
+      // Nothing was sent yet: an ordinary answer.
+      connection.stream_head.reset();
+      HttpResponse checked = checkedResponse(std::move(*answer));
+      checked.stream.reset();
+      serializeResponse(checked, connection.close_after_write, false, connection.out);
+      return StreamStep::End;
+    }
     return StreamStep::Failed;
   }
 
@@ -1189,8 +1256,6 @@ class HttpServer::Impl {
         return false;
       }
       if (step == StreamStep::End) {
-        connection.stream.reset();
-        connection.out.append(asBytes("0\r\n\r\n"));
         setTimer(connection, TimerKind::Write, clock_.steadyNow() + options_.write_timeout);
       }
     }

@@ -186,7 +186,7 @@ TEST_CASE("a streamed response is chunked, ends with the zero chunk and keeps th
   CHECK(test.server->bufferedStreamBytes() == 0);
 }
 
-TEST_CASE("an empty stream is the zero chunk alone, a stream failing at once no chunk at all",
+TEST_CASE("an empty stream is the zero chunk alone, a stream failing at once an error answer",
           "[agent][http][stream]") {
   StreamHandler handler;
   StreamServer test(handler, {});
@@ -198,12 +198,33 @@ TEST_CASE("an empty stream is the zero chunk alone, a stream failing at once no 
   CHECK(empty->complete);
   CHECK(empty->chunks == 0);
   CHECK(empty->body.empty());
+  // Nothing was sent yet: the stream's failedBeforeBody() answer, and the connection stays.
   std::optional<TestResponse> failed = client.read();
   REQUIRE(failed);
-  CHECK(failed->status == 200);
-  CHECK_FALSE(failed->complete);
-  CHECK(failed->body.empty());
-  CHECK(client.closedByServer());
+  CHECK(failed->status == 500);
+  CHECK(failed->complete);
+  CHECK_FALSE(failed->chunked);
+  CHECK(failed->body.find("InternalError") != std::string::npos);
+  REQUIRE(client.send(post("/unwrap")));
+  std::optional<TestResponse> next = client.read();
+  REQUIRE(next);
+  CHECK(next->status == 200);
+}
+
+TEST_CASE("a piece larger than the chunk limit is sent as several chunks",
+          "[agent][http][stream]") {
+  StreamHandler handler;
+  StreamServer test(handler, {});
+  HttpTestClient client(test.path());
+  constexpr std::size_t kPiece = 2 * kMaxStreamChunkBytes + 100;
+  REQUIRE(client.send(
+      post("/stream?bytes=" + std::to_string(kPiece) + "&piece=" + std::to_string(kPiece))));
+  std::optional<TestResponse> response = client.read();
+  REQUIRE(response);
+  CHECK(response->complete);
+  CHECK(response->chunks == 3);
+  CHECK(response->body.size() == kPiece);
+  CHECK(matchesPattern(response->body));
 }
 
 TEST_CASE("HEAD of a streamed route sends the head only and does not run the stream",
