@@ -317,12 +317,12 @@ StatusOr<HttpResponse> DataHandlers::open(const RouteCall& call, AuditLine audit
                    "",
                    {}});
   }
-  if (!factory_) {
-    return unimplementedError("opening encrypted blobs is not available in this agent build");
-  }
   if (keyring_->entry(request.key) == nullptr) {
     return refuse(call.audit,
                   {404, "KeyNotFound", "key '" + request.key + "' is not configured", "", {}});
+  }
+  if (!factory_) {
+    return unimplementedError("opening encrypted blobs is not available in this agent build");
   }
   if (running_->fetch_add(1) >= options_.max_concurrent) {
     running_->fetch_sub(1);
