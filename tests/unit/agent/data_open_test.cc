@@ -4,6 +4,10 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -142,6 +146,7 @@ struct DataServer {
   std::map<std::string, Bytes> blobs;
   std::map<std::string, Status> storage_errors;  // size() answers this
   std::map<std::string, std::pair<uint64_t, Status>> failing_reads;
+  std::map<std::string, std::string> files;  // url -> a file holding the blob
   std::vector<DataOpenRequest> requests;
 
   explicit DataServer(std::vector<std::string> operations = {"open-data", "keys"},
@@ -175,6 +180,11 @@ struct DataServer {
           if (auto e = storage_errors.find(name); e != storage_errors.end()) {
             return std::unique_ptr<data::ObjectSource>(
                 std::make_unique<FailingSource>(Bytes(), e->second, 0, okStatus()));
+          }
+          if (auto file = files.find(name); file != files.end()) {
+            auto opened = data::FileObjectSource::open(file->second);
+            if (!opened.ok()) return opened.status();
+            return std::unique_ptr<data::ObjectSource>(std::move(*opened));
           }
           const auto blob = blobs.find(name);
           if (blob == blobs.end()) return notFoundError("BlobNotFound: " + name);
@@ -450,6 +460,86 @@ TEST_CASE("POST /data/open answers 429 beyond max_concurrent opens and frees slo
   CHECK(served->status == 200);
   CHECK(served->complete);
   CHECK(served->body.size() == plaintext.size());
+}
+
+// VmRSS of this process in KiB.
+long residentKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+TEST_CASE("POST /data/open streams a large object in bounded memory", "[agent][data]") {
+  // 128 MiB by default; SKR_DATA_OPEN_TEST_MIB=1024 measures a 1 GiB object.
+  const char* mib_env = std::getenv("SKR_DATA_OPEN_TEST_MIB");
+  const std::size_t mib = mib_env != nullptr ? std::strtoul(mib_env, nullptr, 10) : 128;
+  REQUIRE(mib >= 16);
+  const std::size_t total = mib * 1024 * 1024;
+  DataServer test;
+  const std::string file = test.dir.file("big.skr");
+  {
+    std::FILE* out = std::fopen(file.c_str(), "wb");
+    REQUIRE(out != nullptr);
+    auto sealer = take(data::ChunkedSealer::create(
+        octRecipient(kidOf("aes-kek", "a1")),
+        [out](ByteView piece) {
+          return std::fwrite(piece.data(), 1, piece.size(), out) == piece.size()
+                     ? okStatus()
+                     : internalError("write failed");
+        },
+        data::kDefaultChunkSize));
+    Bytes block(1024 * 1024);
+    for (std::size_t offset = 0; offset < total; offset += block.size()) {
+      for (std::size_t i = 0; i < block.size(); ++i) {
+        block[i] = static_cast<uint8_t>(((offset + i) * 131 + 3) & 0xff);
+      }
+      REQUIRE(sealer->write(block).ok());
+    }
+    REQUIRE(sealer->finish().ok());
+    REQUIRE(std::fclose(out) == 0);
+  }
+  {
+    std::lock_guard lock(test.mutex);
+    test.files[std::string(kSource) + "big.skr"] = file;
+  }
+  const long rss_before = residentKiB();
+  long rss_peak = rss_before;
+  HttpTestClient client(test.path());
+  REQUIRE(client.send(openRequest(openBody(std::string(kSource) + "big.skr", "aes-kek"))));
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<TestResponse> response = client.readHead();
+  REQUIRE(response);
+  REQUIRE(response->status == 200);
+  std::size_t received = 0;
+  bool in_order = true;
+  std::size_t reads = 0;
+  client.readBody(
+      *response, false,
+      [&](std::string_view data) {
+        for (std::size_t i = 0; i < data.size() && in_order; i += 4093) {
+          in_order = static_cast<uint8_t>(data[i]) ==
+                     static_cast<uint8_t>(((received + i) * 131 + 3) & 0xff);
+        }
+        received += data.size();
+      },
+      [&] {
+        if (++reads % 256 == 0) rss_peak = std::max(rss_peak, residentKiB());
+      });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  rss_peak = std::max(rss_peak, residentKiB());
+  CHECK(response->complete);
+  CHECK(received == total);
+  CHECK(in_order);
+  const double growth_mib = static_cast<double>(rss_peak - rss_before) / 1024.0;
+  WARN("opened " << mib << " MiB through POST /data/open in " << seconds << " s ("
+                 << static_cast<double>(mib) / seconds << " MiB/s); RSS grew by " << growth_mib
+                 << " MiB (peak " << rss_peak / 1024 << " MiB)");
+  // Storage reads of 4 MiB, one 1 MiB chunk, two pieces waiting: far below the object.
+  CHECK(growth_mib < 48.0);
 }
 
 TEST_CASE("POST /data/open logs the blob without its query and no plaintext", "[agent][data]") {
