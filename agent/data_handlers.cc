@@ -138,7 +138,6 @@ class DataStream final : public BodyStream {
     std::unique_ptr<RecordingSource> source;
     std::unique_ptr<OpenSlot> slot;
     std::string key;
-    std::string kid;
     std::string blob;  // the URL without its query
     uid_t caller_uid;
     data::OpenLimits limits;
@@ -155,8 +154,15 @@ class DataStream final : public BodyStream {
   DataStream(const DataStream&) = delete;
   DataStream& operator=(const DataStream&) = delete;
 
+  // On a stream thread of the server, so no request worker waits for storage: the header and
+  // its kid checks first (their failures are answered as JSON: nothing was sent yet), then the
+  // object.
   Status produce(BodyWriter& writer) override {
     ran_ = true;
+    if (Status checked = checkHeader(writer); !checked.ok()) {
+      finish(refusal_->status, refusal_->code, refusal_->code, 0);
+      return checked;
+    }
     WriterSink sink(writer);
     KeyringResolver resolver(c_.keyring, c_.key);
     StatusOr<data::OpenedObject> opened = data::openObject(*c_.source, resolver, sink, c_.limits);
@@ -173,7 +179,7 @@ class DataStream final : public BodyStream {
       // The 200 head is out: the connection ends without its terminating chunk.
       finish(200, "StreamCut", "cut", sink.bytes());
       log::warning("data_open_cut", {{"key", c_.key},
-                                     {"kid", c_.kid},
+                                     {"kid", kid_},
                                      {"blob", c_.blob},
                                      {"code", errorOf(opened.status()).code},
                                      {"plaintext_bytes", static_cast<int64_t>(sink.bytes())}});
@@ -182,10 +188,52 @@ class DataStream final : public BodyStream {
   }
 
   HttpResponse failedBeforeBody(const Status& failure) override {
-    return errorResponse(errorOf(failure));
+    return errorResponse(refusal_ ? *refusal_ : errorOf(failure));
   }
 
  private:
+  // Reads the envelope's header: its kid must name a version of the key that the keyring holds.
+  // Sets refusal_ (and returns its Status) when not; adds X-SKR-Kid and X-SKR-Envelope.
+  Status checkHeader(BodyWriter& writer) {
+    auto refuse = [this](ApiError error) {
+      refusal_ = std::move(error);
+      return failedPreconditionError(refusal_->code + ": " + refusal_->message);
+    };
+    StatusOr<data::EnvelopeHeader> header = data::readHeader(*c_.source);
+    if (!header.ok()) return refuse(errorOf(header.status()));
+    kid_ = header->kid;
+    StatusOr<KidParts> parts = parseKid(header->kid);
+    if (!parts.ok()) {
+      return refuse({422,
+                     "DataIntegrity",
+                     "the object's kid is not a key version URL: " + parts.status().message(),
+                     "",
+                     {}});
+    }
+    if (parts->name != c_.key) {
+      return refuse({403,
+                     "KeyMismatch",
+                     "the object is sealed to key '" + parts->name + "', not '" + c_.key + "'",
+                     "",
+                     {}});
+    }
+    c_.audit.version = parts->version;
+    if (!c_.keyring->find(c_.key, parts->version).ok()) {
+      return refuse({404,
+                     "KeyNotFound",
+                     "version '" + parts->version + "' of key '" + c_.key +
+                         "' (the object's kid) is not held by this agent",
+                     "",
+                     {}});
+    }
+    Status added = writer.addHeader("X-SKR-Kid", header->kid);
+    if (added.ok()) {
+      added = writer.addHeader("X-SKR-Envelope", std::string(data::envelopeFormName(header->form)));
+    }
+    if (!added.ok()) return refuse(objectError(added));
+    return okStatus();
+  }
+
   ApiError errorOf(const Status& failure) const {
     if (c_.source->failure()) return storageError(*c_.source->failure(), c_.retry_after);
     return objectError(failure);
@@ -194,7 +242,7 @@ class DataStream final : public BodyStream {
   void finish(int status, const std::string& code, const std::string& result, uint64_t bytes) {
     c_.metrics->recordDataOpen(result, bytes);
     log::info("data_open", {{"key", c_.key},
-                            {"kid", c_.kid},
+                            {"kid", kid_},
                             {"blob", c_.blob},
                             {"result", result},
                             {"plaintext_bytes", static_cast<int64_t>(bytes)},
@@ -206,6 +254,8 @@ class DataStream final : public BodyStream {
 
   Context c_;
   bool ran_ = false;
+  std::string kid_;                  // the envelope's, once read
+  std::optional<ApiError> refusal_;  // the header's checks refused the object
 };
 
 bool hasSasSignature(std::string_view url) {
@@ -343,52 +393,15 @@ StatusOr<HttpResponse> DataHandlers::open(const RouteCall& call, AuditLine audit
     }
     return refuse(call.audit, storageError(made.status(), options_.retry_after_seconds));
   }
-  auto source = std::make_unique<RecordingSource>(std::move(*made));
-  StatusOr<data::EnvelopeHeader> header = data::readHeader(*source);
-  if (!header.ok()) {
-    const ApiError error = source->failure()
-                               ? storageError(*source->failure(), options_.retry_after_seconds)
-                               : objectError(header.status());
-    return refuse(call.audit, error);
-  }
-  StatusOr<KidParts> parts = parseKid(header->kid);
-  if (!parts.ok()) {
-    return refuse(call.audit,
-                  {422,
-                   "DataIntegrity",
-                   "the object's kid is not a key version URL: " + parts.status().message(),
-                   "",
-                   {}});
-  }
-  if (parts->name != request.key) {
-    return refuse(call.audit,
-                  {403,
-                   "KeyMismatch",
-                   "the object is sealed to key '" + parts->name + "', not '" + request.key + "'",
-                   "",
-                   {}});
-  }
-  call.audit.version = parts->version;
-  if (!keyring_->find(request.key, parts->version).ok()) {
-    return refuse(call.audit, {404,
-                               "KeyNotFound",
-                               "version '" + parts->version + "' of key '" + request.key +
-                                   "' (the object's kid) is not held by this agent",
-                               "",
-                               {}});
-  }
-
+  // Storage is read only by the stream, on the server's stream thread: the envelope header (kid
+  // checks, X-SKR-Kid, X-SKR-Envelope), then the object. The 200 head waits for its first piece.
   HttpResponse response;
   response.headers.emplace_back("Content-Type", "application/octet-stream");
-  response.headers.emplace_back("X-SKR-Kid", header->kid);
-  response.headers.emplace_back("X-SKR-Envelope",
-                                std::string(data::envelopeFormName(header->form)));
   DataStream::Context context{keyring_,
                               &metrics_,
-                              std::move(source),
+                              std::make_unique<RecordingSource>(std::move(*made)),
                               std::move(slot),
                               request.key,
-                              header->kid,
                               blob,
                               call.request.peer.uid,
                               options_.limits,

@@ -6,13 +6,14 @@
 //   {"url": "<https blob URL, may carry a SAS query>", "key": "<configured key name>",
 //    "auth": "entra" | "sas" | "anonymous"}   (auth optional: "sas" when the URL's query has
 //                                              sig=, else "entra"; no other member)
-// Checks, in order: the body (400 BadParameter), the URL under a configured prefix of
+// Checks, in order, on the request worker (no storage access): the body (400 BadParameter), the
+// caller's grant of "open-data" on `key` (403 Forbidden), the URL under a configured prefix of
 // agent.data.sources (403 DataSourceNotAllowed; none configured: always 403, so the agent's
-// storage token goes only where the operator allows: the SSRF guard), the caller's grant of
-// "open-data" on `key` (403 Forbidden), readiness (503 NotReady), the key (404 KeyNotFound),
-// agent.data.max_concurrent opens at once (429 TooManyRequests), then the envelope's header read
-// from storage BEFORE answering: its kid must name a version of `key` (403 KeyMismatch) that the
-// agent holds (404 KeyNotFound).
+// storage token goes only where the operator allows: the SSRF guard), readiness (503 NotReady),
+// the key (404 KeyNotFound), agent.data.max_concurrent opens at once (429 TooManyRequests). Then,
+// on one of the server's stream threads, the envelope's header is read from storage BEFORE the
+// head is sent: its kid must name a version of `key` (403 KeyMismatch) that the agent holds
+// (404 KeyNotFound).
 // Answer: 200, `Content-Type: application/octet-stream`, `Transfer-Encoding: chunked`,
 // `X-SKR-Kid`, `X-SKR-Envelope: compact|chunked`, body = the plaintext, streamed as it is
 // authenticated (http_server.h: at most two pieces buffered per connection, on the server's

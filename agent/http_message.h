@@ -62,6 +62,11 @@ class BodyWriter {
   // cancelled: the connection closed or timed out, or the server is stopping; the producer must
   // then return.
   virtual Status write(const SecretBytes& piece) = 0;
+  // Adds a header to the response's head (e.g. what the stream learned from its first read);
+  // only before the first write() (FailedPrecondition after). InvalidArgument for a name or value
+  // that cannot be sent; Content-Length, Transfer-Encoding, Connection and Cache-Control stay the
+  // server's.
+  virtual Status addHeader(std::string name, std::string value) = 0;
 };
 
 // The largest chunk a streamed body is sent in (larger pieces are split).

@@ -184,12 +184,13 @@ struct StreamChannel {
   explicit StreamChannel(uint64_t id) : connection_id(id) {}
   const uint64_t connection_id;
   std::mutex mutex;
-  std::condition_variable room;                  // the producer waits for `waiting` to be taken
-  std::optional<SecretBytes> waiting;            // framed chunk the loop takes next
-  bool finished = false;                         // produce() returned ...
-  Status result;                                 // ... this
-  bool cancelled = false;                        // the connection closed or the server is stopping
-  bool wrote = false;                            // a piece was queued (the head is then on its way)
+  std::condition_variable room;        // the producer waits for `waiting` to be taken
+  std::optional<SecretBytes> waiting;  // framed chunk the loop takes next
+  bool finished = false;               // produce() returned ...
+  Status result;                       // ... this
+  bool cancelled = false;              // the connection closed or the server is stopping
+  bool wrote = false;                  // a piece was queued (the head is then on its way)
+  std::vector<std::pair<std::string, std::string>> headers;  // added to the head (addHeader)
   std::optional<HttpResponse> failure_response;  // failedBeforeBody() when nothing was written
 };
 
@@ -345,6 +346,18 @@ class HttpServer::Impl {
         SKR_RETURN_IF_ERROR(
             writeFrame(all.subspan(offset, std::min(kMaxStreamChunkBytes, all.size() - offset))));
       }
+      return okStatus();
+    }
+
+    Status addHeader(std::string name, std::string value) override {
+      if (!validHeader(name, value)) {
+        return invalidArgumentError("a response header name or value that cannot be sent");
+      }
+      std::lock_guard<std::mutex> lock(channel_.mutex);
+      if (channel_.wrote) {
+        return failedPreconditionError("response headers can only be added before the body");
+      }
+      channel_.headers.emplace_back(std::move(name), std::move(value));
       return okStatus();
     }
 
@@ -1129,6 +1142,9 @@ class HttpServer::Impl {
     std::optional<HttpResponse> answer;
     {
       std::lock_guard<std::mutex> lock(channel.mutex);
+      if (connection.stream_head && (channel.waiting || channel.finished)) {
+        for (auto& header : channel.headers) connection.stream_head->headers.push_back(header);
+      }
       if (channel.waiting) {
         piece = std::move(*channel.waiting);
         channel.waiting.reset();

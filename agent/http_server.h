@@ -34,10 +34,12 @@
 //    thread (the cheap lane) serves only that queue, so expensive requests never stall them.
 //    After a request or response of 16 KiB or more the heap is trimmed (malloc_trim) so RSS
 //    returns near idle.
-//  - Streamed responses (HttpResponse::stream): the head goes out with
-//    `Transfer-Encoding: chunked` (no Content-Length), then each piece the stream writes as one
-//    chunk. Every stream runs on its own thread (max_streams of them; a streamed response beyond
-//    that is answered 429 TooManyRequests with Retry-After), so a long body never holds a request
+//  - Streamed responses (HttpResponse::stream): the head goes out with the stream's first piece
+//    (or its end), with `Transfer-Encoding: chunked` (no Content-Length) and the headers the
+//    stream added, then the pieces as chunks of at most 1 MiB; a stream that fails before its
+//    first piece is answered with its failedBeforeBody() response instead. Every stream runs on
+//    its own thread (max_streams of them; a streamed response beyond that is answered 429
+//    TooManyRequests with Retry-After), so a long body never holds a request
 //    worker. Backpressure: a connection holds at most two unwritten pieces (one being written,
 //    one waiting); the stream's next write blocks until the reader took one. write_timeout
 //    applies to a reader that stops reading (it restarts whenever bytes go out). The end of the

@@ -44,6 +44,7 @@ class PatternStream final : public BodyStream {
     int finished = 0;
     bool last_ok = false;
     bool last_cancelled = false;
+    std::atomic<bool> late_header_refused{false};
 
     bool waitFinished(int count, std::chrono::milliseconds timeout) {
       std::unique_lock<std::mutex> lock(mutex);
@@ -69,6 +70,7 @@ class PatternStream final : public BodyStream {
  private:
   Status run(BodyWriter& writer) {
     std::size_t offset = 0;
+    SKR_RETURN_IF_ERROR(writer.addHeader("X-Stream-Started", "yes"));
     while (true) {
       if (fail_after_ && offset >= *fail_after_) return dataLossError("chunk did not verify");
       if (total_ && offset >= *total_) return okStatus();
@@ -79,6 +81,10 @@ class PatternStream final : public BodyStream {
       record_->produced += n;
       Status written = writer.write(std::move(bytes));
       if (!written.ok()) return written;
+      if (offset == 0) {
+        record_->late_header_refused =
+            writer.addHeader("X-Too-Late", "1").code() == StatusCode::FailedPrecondition;
+      }
       offset += n;
     }
   }
@@ -174,6 +180,9 @@ TEST_CASE("a streamed response is chunked, ends with the zero chunk and keeps th
   CHECK(streamed->header("content-length").empty());
   CHECK(streamed->header("content-type") == "application/octet-stream");
   CHECK(streamed->header("cache-control") == "no-store");
+  CHECK(streamed->header("x-stream-started") == "yes");  // added by the stream before its body
+  CHECK(streamed->header("x-too-late").empty());
+  CHECK(handler.record->late_header_refused.load());
   CHECK(streamed->complete);
   CHECK(streamed->chunks == 5);  // 4 x 65536 + 37856
   CHECK(streamed->body.size() == 300000);
