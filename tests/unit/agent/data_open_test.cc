@@ -462,6 +462,14 @@ TEST_CASE("POST /data/open answers 429 beyond max_concurrent opens and frees slo
   CHECK(served->body.size() == plaintext.size());
 }
 
+// ASan keeps freed memory in quarantine and TSan shadows it: RSS says nothing about the agent's
+// buffering there, and both are ~30x slower.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 // VmRSS of this process in KiB.
 long residentKiB() {
   std::ifstream status("/proc/self/status");
@@ -473,9 +481,10 @@ long residentKiB() {
 }
 
 TEST_CASE("POST /data/open streams a large object in bounded memory", "[agent][data]") {
-  // 128 MiB by default; SKR_DATA_OPEN_TEST_MIB=1024 measures a 1 GiB object.
+  // 128 MiB by default (16 under sanitizers); SKR_DATA_OPEN_TEST_MIB=1024 measures 1 GiB.
   const char* mib_env = std::getenv("SKR_DATA_OPEN_TEST_MIB");
-  const std::size_t mib = mib_env != nullptr ? std::strtoul(mib_env, nullptr, 10) : 128;
+  const std::size_t mib =
+      mib_env != nullptr ? std::strtoul(mib_env, nullptr, 10) : (kSanitized ? 16 : 128);
   REQUIRE(mib >= 16);
   const std::size_t total = mib * 1024 * 1024;
   DataServer test;
@@ -539,7 +548,7 @@ TEST_CASE("POST /data/open streams a large object in bounded memory", "[agent][d
                  << static_cast<double>(mib) / seconds << " MiB/s); RSS grew by " << growth_mib
                  << " MiB (peak " << rss_peak / 1024 << " MiB)");
   // Storage reads of 4 MiB, one 1 MiB chunk, two pieces waiting: far below the object.
-  CHECK(growth_mib < 48.0);
+  if (!kSanitized) CHECK(growth_mib < 48.0);
 }
 
 TEST_CASE("POST /data/open logs the blob without its query and no plaintext", "[agent][data]") {
