@@ -149,7 +149,7 @@ struct DataServer {
   std::map<std::string, std::string> files;  // url -> a file holding the blob
   std::vector<DataOpenRequest> requests;
 
-  explicit DataServer(std::vector<std::string> operations = {"open-data", "keys"},
+  explicit DataServer(std::vector<std::string> operations = {"open-data", "keys", "wrap", "unwrap"},
                       std::vector<std::string> sources = {std::string(kSource)}) {
     // data-kek: v1 released first, v2 after a rotation (primary); other-kek; aes-kek (oct).
     REQUIRE(keyring->addVersion(versionOf("data-kek", "v1", rsaJwk(rsaPrivate2048())), true).ok());
@@ -451,6 +451,33 @@ TEST_CASE("POST /data/open answers 429 beyond max_concurrent opens and frees slo
   CHECK(fifth.status == 429);
   CHECK(codeOf(fifth) == "TooManyRequests");
   CHECK(fifth.header("retry-after") == "1");
+  // The four streams hold no request worker: wrap and unwrap are answered meanwhile.
+  const std::string dek = b64(pattern(32, 6));
+  const auto start = std::chrono::steady_clock::now();
+  HttpTestClient keys(test.path());
+  for (int i = 0; i < 20; ++i) {
+    const std::string wrap = R"({"alg":"A256KW","value":")" + dek + R"("})";
+    REQUIRE(
+        keys.send("POST /keys/aes-kek/wrapkey HTTP/1.1\r\nHost: x\r\nX-SKR-Request: 1\r\n"
+                  "Content-Length: " +
+                  std::to_string(wrap.size()) + "\r\n\r\n" + wrap));
+    std::optional<TestResponse> wrapped = keys.read();
+    REQUIRE(wrapped);
+    REQUIRE(wrapped->status == 200);
+    const std::size_t at = wrapped->body.find(R"("value":")") + 9;
+    const std::string unwrap = R"({"alg":"A256KW","value":")" +
+                               wrapped->body.substr(at, wrapped->body.find('"', at) - at) + R"("})";
+    REQUIRE(
+        keys.send("POST /keys/aes-kek/unwrapkey HTTP/1.1\r\nHost: x\r\nX-SKR-Request: 1\r\n"
+                  "Content-Length: " +
+                  std::to_string(unwrap.size()) + "\r\n\r\n" + unwrap));
+    std::optional<TestResponse> unwrapped = keys.read();
+    REQUIRE(unwrapped);
+    REQUIRE(unwrapped->status == 200);
+    CHECK(unwrapped->body.find(R"("value":")" + dek + R"(")") != std::string::npos);
+  }
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
+  CHECK(test.router->dataHandlers().running() == 4);
   readers.front().reset();  // hangs up: its stream ends and frees its slot
   REQUIRE(eventually([&] { return test.router->dataHandlers().running() == 3; }));
   HttpTestClient again(test.path());
