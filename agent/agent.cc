@@ -38,6 +38,8 @@ HttpServerOptions serverOptions(const config::AgentConfig& agent) {
   options.max_header_bytes = agent.limits.max_header_bytes;
   options.read_timeout = agent.limits.read_timeout;
   options.idle_timeout = agent.limits.idle_timeout;
+  // POST /data/open streams: the router admits max_concurrent, the server runs as many.
+  options.max_streams = static_cast<std::size_t>(agent.data.max_concurrent);
   return options;
 }
 
@@ -195,6 +197,13 @@ std::variant<std::unique_ptr<Agent>, AgentSetupFailure> Agent::create(config::Co
     return a.state_dir_->removeVersion(name, version);
   };
   a.router_->setAdminHooks(hooks);
+
+  DataOpenOptions data_options;
+  data_options.sources = cfg.agent.data.sources;
+  data_options.max_concurrent = cfg.agent.data.max_concurrent;
+  // No blob source factory yet: POST /data/open checks its request and answers 501 until the
+  // Blob Storage reader (common/azure/blob_reader.h) is wired in here.
+  a.router_->setDataOpen(std::move(data_options), nullptr);
 
   a.listeners_ = {{a.client_socket_->fd(), Listener::Client},
                   {a.admin_socket_->fd(), Listener::Admin}};

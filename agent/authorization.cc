@@ -13,10 +13,10 @@
 namespace skr::agent {
 namespace {
 
-constexpr std::array<Operation, 10> kAllOperations = {
-    Operation::Unwrap, Operation::Wrap,   Operation::Decrypt, Operation::Encrypt,
-    Operation::Rewrap, Operation::Keys,   Operation::Events,  Operation::Admin,
-    Operation::Attest, Operation::Release};
+constexpr std::array<Operation, 11> kAllOperations = {
+    Operation::Unwrap, Operation::Wrap,    Operation::Decrypt, Operation::Encrypt,
+    Operation::Rewrap, Operation::Keys,    Operation::Events,  Operation::Admin,
+    Operation::Attest, Operation::Release, Operation::OpenData};
 
 // Operations "*" does not grant: they must be named (admin; the sidecar-compat attest and
 // release, which hand out tokens and private keys).
@@ -86,6 +86,7 @@ std::string_view operationName(Operation op) {
     case Operation::Admin: return "admin";
     case Operation::Attest: return "attest";
     case Operation::Release: return "release";
+    case Operation::OpenData: return "open-data";
   }
   return "?";
 }
@@ -140,7 +141,7 @@ StatusOr<Authorizer> Authorizer::create(std::vector<AuthRule> rules) {
       if (!knownOperation(op)) {
         return invalidArgumentError(where + ": unknown operation '" + op +
                                     "'; expected unwrap, wrap, decrypt, encrypt, rewrap, keys, "
-                                    "events, admin or *");
+                                    "events, open-data, admin or *");
       }
     }
     if (rule.keys.empty()) return invalidArgumentError(where + ": keys is empty");

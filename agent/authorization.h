@@ -40,10 +40,12 @@ enum class Operation {
   Events,
   Admin,
   Attest,
-  Release
+  Release,
+  OpenData
 };
-// "unwrap", "wrap", "decrypt", "encrypt", "rewrap", "keys", "events", "admin", and the Azure SKR
-// sidecar compatibility operations "attest" (/attest/*) and "release" (/key/release).
+// "unwrap", "wrap", "decrypt", "encrypt", "rewrap", "keys", "events", "admin", the Azure SKR
+// sidecar compatibility operations "attest" (/attest/*) and "release" (/key/release), and
+// "open-data" (POST /data/open; "*" grants it).
 std::string_view operationName(Operation op);
 
 // One `clients:` rule (the lead maps the configuration onto it).

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/core/secret_bytes.h"
+#include "common/core/status.h"
 
 namespace skr::agent {
 
@@ -47,10 +49,53 @@ struct HttpRequest {
   }
 };
 
+struct HttpResponse;
+
+// Where a streamed body goes (the server's side of a BodyStream). Thread-safe for the one stream
+// thread that writes.
+class BodyWriter {
+ public:
+  virtual ~BodyWriter() = default;
+  // Copies `piece` into chunks of at most kMaxStreamChunkBytes and queues them, blocking while
+  // the connection already holds its limit of unwritten chunks (a slow reader slows the producer
+  // down; nothing runs ahead). An empty piece is ignored. FailedPrecondition when the stream was
+  // cancelled: the connection closed or timed out, or the server is stopping; the producer must
+  // then return.
+  virtual Status write(const SecretBytes& piece) = 0;
+  // Adds a header to the response's head (e.g. what the stream learned from its first read);
+  // only before the first write() (FailedPrecondition after). InvalidArgument for a name or value
+  // that cannot be sent; Content-Length, Transfer-Encoding, Connection and Cache-Control stay the
+  // server's.
+  virtual Status addHeader(std::string name, std::string value) = 0;
+};
+
+// The largest chunk a streamed body is sent in (larger pieces are split).
+inline constexpr std::size_t kMaxStreamChunkBytes = std::size_t{1024} * 1024;
+
+// A response body produced while it is sent (Transfer-Encoding: chunked), e.g. the plaintext of a
+// blob opened by POST /data/open. The server runs produce() on one of its stream threads (not a
+// request worker), at most HttpServerOptions::max_streams at once. The response's status line
+// and headers go out with the first piece (or at the end of an empty body), so a stream that
+// fails before writing anything is answered with failedBeforeBody() instead, an ordinary error
+// response. produce() writes the pieces in order and returns OK at the end of the body (the
+// server then sends the terminating zero-length chunk and the connection stays usable) or the
+// failure (after a first piece: the server closes the connection WITHOUT the terminating chunk,
+// so the client can tell a complete body from a cut one). A stream that is never run (a HEAD
+// request, which gets the head at once; a caller that hung up; the stream limit) is destroyed.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  virtual Status produce(BodyWriter& writer) = 0;
+  // The answer when produce() failed before writing anything (called on the stream thread).
+  virtual HttpResponse failedBeforeBody(const Status& failure);
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type defaults to JSON
   SecretBytes body;
+  // Set: the body is streamed from it in chunks (`body` must be empty).
+  std::shared_ptr<BodyStream> stream;
 };
 
 inline constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";
@@ -62,6 +107,13 @@ inline HttpResponse jsonTextResponse(int status, std::string_view text) {
   r.headers.emplace_back("Content-Type", std::string(kJsonContentType));
   r.body = SecretBytes::copyOf(asBytes(text));
   return r;
+}
+
+// 500 InternalError, the failure carries no answer of its own.
+inline HttpResponse BodyStream::failedBeforeBody(const Status& /*failure*/) {
+  return jsonTextResponse(
+      500,
+      R"({"error":{"code":"InternalError","message":"the response body could not be produced"}})");
 }
 
 // Handles one request; called concurrently from the server's worker threads. Must not throw.

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -105,8 +106,10 @@ HttpResponse errorResponse(int status, std::string_view code, std::string_view m
 }
 
 // Status line, headers and (unless `head_only`) the body of `response`, appended to `out`.
-// Content-Length, Connection and Cache-Control are the server's; a handler's Content-Type wins.
-void serializeResponse(const HttpResponse& response, bool close, bool head_only, SecretBytes& out) {
+// Content-Length (Transfer-Encoding for a `chunked` stream), Connection and Cache-Control are the
+// server's; a handler's Content-Type wins.
+void serializeResponse(const HttpResponse& response, bool close, bool head_only, SecretBytes& out,
+                       bool chunked = false) {
   std::string head = "HTTP/1.1 " + std::to_string(response.status) + " ";
   head += reasonPhrase(response.status);
   head += "\r\n";
@@ -121,7 +124,11 @@ void serializeResponse(const HttpResponse& response, bool close, bool head_only,
   }
   if (!has_content_type) head += "Content-Type: application/json\r\n";
   head += "Cache-Control: no-store\r\n";
-  head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+  if (chunked) {
+    head += "Transfer-Encoding: chunked\r\n";
+  } else {
+    head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+  }
   if (close) head += "Connection: close\r\n";
   head += "\r\n";
   // One allocation: every SecretBytes buffer is page-aligned and locked.
@@ -138,6 +145,11 @@ HttpResponse checkedResponse(HttpResponse response) {
   if (response.status < 200 || response.status > 599) {
     log::error("agent_http_invalid_response", {{"status", response.status}});
     return errorResponse(500, "InternalError", "the request handler returned an invalid status");
+  }
+  if (response.stream && !response.body.empty()) {
+    log::error("agent_http_invalid_response", {{"status", response.status}});
+    return errorResponse(500, "InternalError",
+                         "the request handler returned both a body and a body stream");
   }
   for (const auto& [name, value] : response.headers) {
     if (!validHeader(name, value)) {
@@ -166,6 +178,41 @@ constexpr std::size_t kPools = 3;
 // Bytes a lingering connection may still send before it is closed regardless.
 constexpr std::size_t kMinLingerBytes = std::size_t{4} * 1024 * 1024;
 
+// A streamed response between its stream thread and the event loop: at most one framed chunk
+// waits here while the loop writes the previous one (the backpressure of http_server.h).
+struct StreamChannel {
+  explicit StreamChannel(uint64_t id) : connection_id(id) {}
+  const uint64_t connection_id;
+  std::mutex mutex;
+  std::condition_variable room;        // the producer waits for `waiting` to be taken
+  std::optional<SecretBytes> waiting;  // framed chunk the loop takes next
+  bool finished = false;               // produce() returned ...
+  Status result;                       // ... this
+  bool cancelled = false;              // the connection closed or the server is stopping
+  bool wrote = false;                  // a piece was queued (the head is then on its way)
+  std::vector<std::pair<std::string, std::string>> headers;  // added to the head (addHeader)
+  std::optional<HttpResponse> failure_response;  // failedBeforeBody() when nothing was written
+};
+
+struct StreamJob {
+  std::shared_ptr<StreamChannel> channel;
+  std::shared_ptr<BodyStream> stream;
+};
+
+// `piece` framed as one HTTP/1.1 chunk: hex size, CRLF, data, CRLF.
+SecretBytes frameChunk(ByteView piece) {
+  char size_line[32];
+  const int length = std::snprintf(size_line, sizeof(size_line), "%zx\r\n", piece.size());
+  const auto prefix = static_cast<std::size_t>(length);
+  SecretBytes framed(prefix + piece.size() + 2);
+  const std::span<uint8_t> target = framed.mutableView(grantSecretAccess());
+  std::memcpy(target.data(), size_line, prefix);
+  std::memcpy(target.data() + prefix, piece.data(), piece.size());
+  target[prefix + piece.size()] = '\r';
+  target[prefix + piece.size() + 1] = '\n';
+  return framed;
+}
+
 struct Connection {
   uint64_t id = 0;
   int fd = -1;
@@ -189,7 +236,10 @@ struct Connection {
   TimePoint request_started;      // first byte of the request being read
   std::size_t request_bytes = 0;  // bytes of the request being read received so far
   Pool pool = Pool::Client;
-  std::size_t reserved_body = 0;  // share of max_buffered_body_bytes held by this request
+  std::size_t reserved_body = 0;            // share of max_buffered_body_bytes held by this request
+  std::shared_ptr<StreamChannel> stream;    // set while a streamed body is being sent
+  std::optional<HttpResponse> stream_head;  // sent with the stream's first piece or its end
+  std::size_t stream_piece_bytes = 0;       // framed bytes of the stream's piece in `out`
 
   explicit Connection(const HttpParserLimits& limits) : parser(limits) {}
 };
@@ -257,6 +307,9 @@ class HttpServer::Impl {
       for (std::size_t i = 0; i < options_.workers; ++i) {
         workers_.emplace_back([this] { workerLoop(/*cheap_only=*/false); });
       }
+      for (std::size_t i = 0; i < options_.max_streams; ++i) {
+        stream_threads_.emplace_back([this] { streamLoop(); });
+      }
       workers_.emplace_back([this] { workerLoop(/*cheap_only=*/true); });
       loop_thread_ = std::thread([this] { eventLoop(); });
     } catch (const std::system_error& e) {
@@ -279,8 +332,59 @@ class HttpServer::Impl {
   void poke() { wake(); }
 
   std::size_t openConnections() const { return open_connections_.load(); }
+  std::size_t activeStreams() const { return active_streams_.load(); }
+  std::size_t bufferedStreamBytes() const { return buffered_stream_bytes_.load(); }
 
  private:
+  // The producer's side of a stream: blocks while a piece is already waiting.
+  class StreamWriter final : public BodyWriter {
+   public:
+    StreamWriter(Impl& server, StreamChannel& channel) : server_(server), channel_(channel) {}
+    Status write(const SecretBytes& piece) override {
+      const ByteView all = piece.view(grantSecretAccess());
+      for (std::size_t offset = 0; offset < all.size(); offset += kMaxStreamChunkBytes) {
+        SKR_RETURN_IF_ERROR(
+            writeFrame(all.subspan(offset, std::min(kMaxStreamChunkBytes, all.size() - offset))));
+      }
+      return okStatus();
+    }
+
+    Status addHeader(std::string name, std::string value) override {
+      if (!validHeader(name, value)) {
+        return invalidArgumentError("a response header name or value that cannot be sent");
+      }
+      std::lock_guard<std::mutex> lock(channel_.mutex);
+      if (channel_.wrote) {
+        return failedPreconditionError("response headers can only be added before the body");
+      }
+      channel_.headers.emplace_back(std::move(name), std::move(value));
+      return okStatus();
+    }
+
+   private:
+    Status writeFrame(ByteView piece) {
+      SecretBytes framed = frameChunk(piece);
+      const std::size_t size = framed.size();
+      {
+        std::unique_lock<std::mutex> lock(channel_.mutex);
+        channel_.room.wait(lock, [this] { return channel_.cancelled || !channel_.waiting; });
+        if (channel_.cancelled) {
+          return failedPreconditionError(
+              "the response stream was cancelled: the connection closed or timed out, or the "
+              "agent is stopping");
+        }
+        channel_.waiting = std::move(framed);
+        channel_.wrote = true;
+        server_.buffered_stream_bytes_.fetch_add(size);
+      }
+      server_.notifyStream(channel_.connection_id);
+      return okStatus();
+    }
+
+    Impl& server_;
+    StreamChannel& channel_;
+  };
+
   Status addToEpoll(int fd, uint32_t events, uint64_t token) {
     epoll_event event{};
     event.events = events;
@@ -364,6 +468,61 @@ class HttpServer::Impl {
     }
   }
 
+  // One stream thread: runs queued streams' produce() one after another.
+  void streamLoop() {
+    while (true) {
+      StreamJob job;
+      {
+        std::unique_lock<std::mutex> lock(streams_mutex_);
+        streams_cv_.wait(lock, [this] { return streams_exit_ || !stream_jobs_.empty(); });
+        if (stream_jobs_.empty()) return;
+        job = std::move(stream_jobs_.front());
+        stream_jobs_.pop_front();
+      }
+      StreamWriter writer(*this, *job.channel);
+      Status result;
+      try {
+        result = job.stream->produce(writer);
+      } catch (...) {
+        log::error("agent_http_stream_threw", {});
+        result = internalError("the response stream failed");
+      }
+      std::optional<HttpResponse> answer;
+      bool wrote = false;
+      {
+        std::lock_guard<std::mutex> lock(job.channel->mutex);
+        wrote = job.channel->wrote;
+      }
+      if (!result.ok() && !wrote) {
+        try {
+          answer = job.stream->failedBeforeBody(result);
+        } catch (...) {
+          answer = errorResponse(500, "InternalError", "the response body could not be produced");
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(job.channel->mutex);
+        job.channel->finished = true;
+        job.channel->result = std::move(result);
+        job.channel->failure_response = std::move(answer);
+      }
+      // The slot is free before the stream is destroyed: a handler that limits its streams the
+      // same way (releasing in the stream's destructor) never has one refused here.
+      active_streams_.fetch_sub(1);
+      job.stream.reset();
+      notifyStream(job.channel->connection_id);
+    }
+  }
+
+  // A stream of `connection_id` queued a piece or finished: the event loop looks at it.
+  void notifyStream(uint64_t connection_id) {
+    {
+      std::lock_guard<std::mutex> lock(completions_mutex_);
+      stream_events_.push_back(connection_id);
+    }
+    if (!completion_wake_pending_.exchange(true)) wake();
+  }
+
   // Makes the event loop run an iteration: it takes completions and expires due timers.
   void wake() {
     const uint64_t one = 1;
@@ -383,6 +542,14 @@ class HttpServer::Impl {
     lane_cv_.notify_all();
     for (auto& worker : workers_) {
       if (worker.joinable()) worker.join();
+    }
+    {
+      std::lock_guard<std::mutex> lock(streams_mutex_);
+      streams_exit_ = true;
+    }
+    streams_cv_.notify_all();
+    for (auto& thread : stream_threads_) {
+      if (thread.joinable()) thread.join();
     }
   }
 
@@ -434,6 +601,7 @@ class HttpServer::Impl {
     stopWorkers();
     std::lock_guard<std::mutex> lock(completions_mutex_);
     completions_.clear();
+    stream_events_.clear();
   }
 
   static void drainEventFd(int fd) {
@@ -451,8 +619,8 @@ class HttpServer::Impl {
     std::vector<uint64_t> idle;
     for (auto& [id, connection] : connections_) {
       if (connection->state == ConnectionState::Reading ||
-          connection->state == ConnectionState::Lingering) {
-        idle.push_back(id);
+          connection->state == ConnectionState::Lingering || connection->stream) {
+        idle.push_back(id);  // a running stream ends now, without its terminating chunk
       } else {
         connection->close_after_write = true;
       }
@@ -658,6 +826,7 @@ class HttpServer::Impl {
       if (count != uid_count_.end() && --count->second == 0) uid_count_.erase(count);
     }
     const std::size_t released = releaseBody(closing);
+    if (closing.stream) cancelStream(closing);
     connections_.erase(it);
     if (released >= kTrimAfterBytes) trimHeap();
     // Counted down before the peer can see the close. close() also leaves the epoll set.
@@ -692,6 +861,10 @@ class HttpServer::Impl {
   void onConnectionEvent(uint64_t id, uint32_t events) {
     Connection* connection = find(id);
     if (connection == nullptr) return;
+    if (connection->stream && (events & (EPOLLHUP | EPOLLERR)) != 0) {
+      closeConnection(id);  // the reader is gone: stop its stream
+      return;
+    }
     if ((events & EPOLLIN) != 0 && (connection->state == ConnectionState::Handling ||
                                     connection->state == ConnectionState::Writing)) {
       updateInterest(*connection, false);  // input while busy: wait for Reading to take it
@@ -875,9 +1048,11 @@ class HttpServer::Impl {
   void processCompletions() {
     completion_wake_pending_.store(false);
     std::deque<Completion> done;
+    std::deque<uint64_t> streams;
     {
       std::lock_guard<std::mutex> lock(completions_mutex_);
       done.swap(completions_);
+      streams.swap(stream_events_);
     }
     for (Completion& completion : done) {
       Connection* connection = find(completion.connection_id);
@@ -888,13 +1063,137 @@ class HttpServer::Impl {
         continue;
       }
       if (stopping_) connection->close_after_write = true;
-      respond(*connection, completion.response);
+      if (completion.response.stream) {
+        startStream(*connection, std::move(completion.response));
+      } else {
+        respond(*connection, completion.response);
+      }
+    }
+    for (uint64_t id : streams) {
+      Connection* connection = find(id);
+      // Waiting for its stream with nothing left to write: take the piece or the end.
+      if (connection != nullptr && connection->stream && connection->out.empty()) {
+        writeSome(*connection);
+      }
     }
   }
 
-  void respond(Connection& connection, const HttpResponse& response) {
+  // A handler's streamed response: the head now, the body from a stream thread.
+  void startStream(Connection& connection, HttpResponse response) {
+    std::shared_ptr<BodyStream> stream = std::move(response.stream);
+    if (connection.head_request) {
+      respond(connection, response, /*chunked=*/true);  // the stream is not run
+      return;
+    }
+    if (stopping_) {
+      sendError(connection, 503, "ServiceUnavailable", "the agent is stopping", false);
+      return;
+    }
+    if (active_streams_.load() >= options_.max_streams) {
+      HttpResponse busy = errorResponse(429, "TooManyRequests",
+                                        "the agent is already streaming its limit of " +
+                                            std::to_string(options_.max_streams) +
+                                            " responses; retry with backoff");
+      busy.headers.emplace_back("Retry-After", "1");
+      connection.close_after_write = true;
+      connection.linger_after_write = false;
+      handler_.refused(connection.listener, 429, "TooManyRequests", 0.0);
+      respond(connection, busy);
+      return;
+    }
+    active_streams_.fetch_add(1);
+    connection.stream = std::make_shared<StreamChannel>(connection.id);
+    connection.stream_head = std::move(response);  // goes out with the first piece
+    {
+      std::lock_guard<std::mutex> lock(streams_mutex_);
+      stream_jobs_.push_back(StreamJob{connection.stream, std::move(stream)});
+    }
+    streams_cv_.notify_one();
+    // Writing, with nothing to write until the producer queues a piece; no timer runs meanwhile.
+    connection.state = ConnectionState::Writing;
+    clearTimer(connection);
+    updateInterest(connection);
+  }
+
+  // The connection's stream ends now: its producer's next write fails; its pieces are dropped.
+  void cancelStream(Connection& connection) {
+    std::size_t dropped = connection.stream_piece_bytes;
+    connection.stream_piece_bytes = 0;
+    {
+      std::lock_guard<std::mutex> lock(connection.stream->mutex);
+      connection.stream->cancelled = true;
+      if (connection.stream->waiting) dropped += connection.stream->waiting->size();
+      connection.stream->waiting.reset();
+    }
+    connection.stream->room.notify_all();
+    buffered_stream_bytes_.fetch_sub(dropped);
+    connection.stream.reset();
+  }
+
+  // What a streaming connection with nothing left to write does next: write a piece (put into
+  // `out`, after the head when it is still due), write the end (the terminating chunk, or the
+  // error answer of a stream that failed before its first piece), be closed, or wait.
+  enum class StreamStep { Piece, End, Failed, Wait };
+
+  StreamStep takeFromStream(Connection& connection) {
+    StreamChannel& channel = *connection.stream;
+    std::optional<SecretBytes> piece;
+    Status result;
+    std::optional<HttpResponse> answer;
+    {
+      std::lock_guard<std::mutex> lock(channel.mutex);
+      if (connection.stream_head && (channel.waiting || channel.finished)) {
+        for (auto& header : channel.headers) connection.stream_head->headers.push_back(header);
+      }
+      if (channel.waiting) {
+        piece = std::move(*channel.waiting);
+        channel.waiting.reset();
+        channel.room.notify_one();
+      } else if (!channel.finished) {
+        return StreamStep::Wait;
+      } else {
+        result = channel.result;
+        answer = std::move(channel.failure_response);
+      }
+    }
+    if (piece) {
+      connection.stream_piece_bytes = piece->size();
+      if (connection.stream_head) {
+        serializeResponse(*connection.stream_head, connection.close_after_write, false,
+                          connection.out, /*chunked=*/true);
+        connection.stream_head.reset();
+        connection.out.append(piece->view(grantSecretAccess()));
+      } else {
+        connection.out = std::move(*piece);
+      }
+      return StreamStep::Piece;
+    }
+    connection.stream.reset();
+    if (result.ok()) {
+      if (connection.stream_head) {
+        serializeResponse(*connection.stream_head, connection.close_after_write, false,
+                          connection.out, /*chunked=*/true);
+      }
+      connection.stream_head.reset();
+      connection.out.append(asBytes("0\r\n\r\n"));
+      return StreamStep::End;
+    }
+    log::warning("agent_http_stream_failed", {{"code", std::string(statusCodeName(result.code()))},
+                                              {"before_body", connection.stream_head.has_value()}});
+    if (connection.stream_head && answer) {
+      // Nothing was sent yet: an ordinary answer.
+      connection.stream_head.reset();
+      HttpResponse checked = checkedResponse(std::move(*answer));
+      checked.stream.reset();
+      serializeResponse(checked, connection.close_after_write, false, connection.out);
+      return StreamStep::End;
+    }
+    return StreamStep::Failed;
+  }
+
+  void respond(Connection& connection, const HttpResponse& response, bool chunked = false) {
     serializeResponse(response, connection.close_after_write, connection.head_request,
-                      connection.out);
+                      connection.out, chunked);
     connection.state = ConnectionState::Writing;
     setTimer(connection, TimerKind::Write, clock_.steadyNow() + options_.write_timeout);
     writeSome(connection);
@@ -933,23 +1232,49 @@ class HttpServer::Impl {
 
   // Writes what the socket takes. Returns false when the connection was closed.
   bool writeSome(Connection& connection) {
-    const ByteView out = connection.out.view(grantSecretAccess());
-    while (connection.out_offset < out.size()) {
-      const ssize_t sent = ::send(connection.fd, out.data() + connection.out_offset,
-                                  out.size() - connection.out_offset, MSG_NOSIGNAL);
-      if (sent < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          updateInterest(connection);
-          return true;
+    while (true) {
+      const ByteView out = connection.out.view(grantSecretAccess());
+      bool progress = false;
+      while (connection.out_offset < out.size()) {
+        const ssize_t sent = ::send(connection.fd, out.data() + connection.out_offset,
+                                    out.size() - connection.out_offset, MSG_NOSIGNAL);
+        if (sent < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            // A stream's write_timeout counts from the last byte that went out.
+            if (connection.stream && (progress || connection.timer != TimerKind::Write)) {
+              setTimer(connection, TimerKind::Write, clock_.steadyNow() + options_.write_timeout);
+            }
+            updateInterest(connection);
+            return true;
+          }
+          closeConnection(connection.id);
+          return false;
         }
-        closeConnection(connection.id);
+        progress = true;
+        connection.out_offset += static_cast<std::size_t>(sent);
+      }
+      connection.out.clear();
+      connection.out_offset = 0;
+      if (connection.stream_piece_bytes != 0) {
+        buffered_stream_bytes_.fetch_sub(connection.stream_piece_bytes);
+        connection.stream_piece_bytes = 0;
+      }
+      if (!connection.stream || connection.state != ConnectionState::Writing) break;
+      const StreamStep step = takeFromStream(connection);
+      if (step == StreamStep::Wait) {
+        clearTimer(connection);  // the producer is working; the reader is not behind
+        updateInterest(connection);
+        return true;
+      }
+      if (step == StreamStep::Failed) {
+        closeConnection(connection.id);  // no terminating chunk: the client sees a cut body
         return false;
       }
-      connection.out_offset += static_cast<std::size_t>(sent);
+      if (step == StreamStep::End) {
+        setTimer(connection, TimerKind::Write, clock_.steadyNow() + options_.write_timeout);
+      }
     }
-    connection.out.clear();
-    connection.out_offset = 0;
     if (connection.state != ConnectionState::Writing) {
       updateInterest(connection);  // an interim 100 went out; keep reading
       return true;
@@ -1023,6 +1348,14 @@ class HttpServer::Impl {
 
   std::thread loop_thread_;
   std::vector<std::thread> workers_;
+  std::vector<std::thread> stream_threads_;
+
+  std::mutex streams_mutex_;
+  std::condition_variable streams_cv_;
+  std::deque<StreamJob> stream_jobs_;
+  bool streams_exit_ = false;
+  std::atomic<std::size_t> active_streams_{0};         // counted by the loop, freed by threads
+  std::atomic<std::size_t> buffered_stream_bytes_{0};  // framed pieces not yet written
 
   std::mutex jobs_mutex_;
   std::condition_variable jobs_cv_;  // the workers
@@ -1034,6 +1367,7 @@ class HttpServer::Impl {
 
   std::mutex completions_mutex_;
   std::deque<Completion> completions_;
+  std::deque<uint64_t> stream_events_;  // connections whose stream queued a piece or finished
   std::atomic<bool> completion_wake_pending_{false};  // an eventfd write for completions is due
 
   // Event-loop thread only.
@@ -1075,6 +1409,9 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions option
       options.drain_timeout.count() < 0) {
     return invalidArgumentError("HTTP server timeouts must be positive");
   }
+  if (options.max_streams == 0) {
+    return invalidArgumentError("HTTP server max_streams must be at least 1");
+  }
   if (sockets.empty()) return invalidArgumentError("HTTP server has no listening socket");
   for (const auto& socket : sockets) {
     if (socket.fd < 0) return invalidArgumentError("HTTP server got an invalid listening socket");
@@ -1109,6 +1446,14 @@ void HttpServer::poke() {
 
 std::size_t HttpServer::openConnections() const {
   return impl_->openConnections();
+}
+
+std::size_t HttpServer::activeStreams() const {
+  return impl_->activeStreams();
+}
+
+std::size_t HttpServer::bufferedStreamBytes() const {
+  return impl_->bufferedStreamBytes();
 }
 
 }  // namespace skr::agent

@@ -34,6 +34,19 @@
 //    thread (the cheap lane) serves only that queue, so expensive requests never stall them.
 //    After a request or response of 16 KiB or more the heap is trimmed (malloc_trim) so RSS
 //    returns near idle.
+//  - Streamed responses (HttpResponse::stream): the head goes out with the stream's first piece
+//    (or its end), with `Transfer-Encoding: chunked` (no Content-Length) and the headers the
+//    stream added, then the pieces as chunks of at most 1 MiB; a stream that fails before its
+//    first piece is answered with its failedBeforeBody() response instead. Every stream runs on
+//    its own thread (max_streams of them; a streamed response beyond that is answered 429
+//    TooManyRequests with Retry-After), so a long body never holds a request
+//    worker. Backpressure: a connection holds at most two unwritten pieces (one being written,
+//    one waiting); the stream's next write blocks until the reader took one. write_timeout
+//    applies to a reader that stops reading (it restarts whenever bytes go out). The end of the
+//    body sends "0\r\n\r\n" and the connection serves its next (pipelined) request; a failed
+//    stream closes the connection without the terminating chunk. A connection that closes or
+//    times out, and requestStop(), cancel the stream (its next write fails) and close at once. A
+//    HEAD request gets the head only and the stream is not run.
 //  - Peer credentials (SO_PEERCRED) are read once per connection at accept; a connection whose
 //    credentials cannot be read is closed.
 //  - Request and response bodies live in SecretBytes, as do the connection's read and write
@@ -58,6 +71,7 @@ inline constexpr std::size_t kDefaultBufferedBodies = 4;
 
 struct HttpServerOptions {
   std::size_t workers = 4;                   // plus one thread for cheap requests
+  std::size_t max_streams = 4;               // streamed responses at once (own threads)
   std::size_t max_connections = 256;         // client and compat sockets
   std::size_t admin_connections = 16;        // admin socket
   std::size_t unknown_peer_connections = 8;  // peers no rule names, any socket
@@ -113,6 +127,10 @@ class HttpServer {
 
   // Connections currently open (for /status and metrics); thread-safe.
   std::size_t openConnections() const;
+  // Streamed responses running now, and the bytes of their pieces buffered in the server and not
+  // yet written to a socket (tests and metrics); thread-safe.
+  std::size_t activeStreams() const;
+  std::size_t bufferedStreamBytes() const;
 
  private:
   class Impl;

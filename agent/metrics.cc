@@ -60,6 +60,12 @@ void AgentMetrics::recordRetries(std::string_view step, int retries) {
   retries_[std::string(step)] += static_cast<uint64_t>(retries);
 }
 
+void AgentMetrics::recordDataOpen(std::string_view result, uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  ++data_opens_[std::string(result)];
+  data_open_bytes_ += bytes;
+}
+
 void AgentMetrics::setTokenExpirySource(TokenExpirySource source) {
   std::lock_guard lock(mutex_);
   token_expiry_ = std::move(source);
@@ -109,6 +115,14 @@ std::string AgentMetrics::render(const Keyring& keyring, bool ready, bool emulat
       out +=
           "skr_dependency_retries_total{step=\"" + label(step) + "\"} " + std::to_string(n) + "\n";
     }
+    out += "# HELP skr_data_opens_total Encrypted objects opened by POST /data/open, by result.\n";
+    out += "# TYPE skr_data_opens_total counter\n";
+    for (const auto& [result, n] : data_opens_) {
+      out += "skr_data_opens_total{result=\"" + label(result) + "\"} " + std::to_string(n) + "\n";
+    }
+    out += "# HELP skr_data_open_bytes_total Plaintext bytes streamed by POST /data/open.\n";
+    out += "# TYPE skr_data_open_bytes_total counter\n";
+    out += "skr_data_open_bytes_total " + std::to_string(data_open_bytes_) + "\n";
     token_expiry = token_expiry_;
   }
   // Outside the lock: the source takes its own locks.

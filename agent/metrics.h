@@ -12,6 +12,10 @@
 //   skr_emulated                              gauge: 1 when the agent runs in emulation mode
 //   skr_dependency_retries_total{step}        counter: extra attempts (retries) a release step
 //                                             needed ("maa", "release", ...)
+//   skr_data_opens_total{result}               counter: POST /data/open by result: "ok", the error
+//                                             code answered before streaming, or "cut" (failed
+//                                             or cancelled after streaming began)
+//   skr_data_open_bytes_total                 counter: plaintext bytes streamed by /data/open
 //   skr_token_expiry_timestamp_seconds{token} gauge: unix time at which the cached token
 //                                             ("maa", "entra") expires; absent when none is
 //                                             cached. Alert on `... - time() < 300`.
@@ -44,6 +48,8 @@ class AgentMetrics {
   void recordRelease(std::string_view reason, std::string_view outcome);
   // `retries` = attempts - 1 of one release step; 0 records nothing.
   void recordRetries(std::string_view step, int retries);
+  // One POST /data/open that ended with `result`, after streaming `bytes` of plaintext.
+  void recordDataOpen(std::string_view result, uint64_t bytes);
 
   // Cached tokens and their expiry, asked for at each render (set once, before serving).
   using TokenExpirySource =
@@ -65,6 +71,8 @@ class AgentMetrics {
   std::map<std::string, uint64_t> auth_failures_;
   std::map<std::pair<std::string, std::string>, uint64_t> releases_;
   std::map<std::string, uint64_t> retries_;
+  std::map<std::string, uint64_t> data_opens_;
+  uint64_t data_open_bytes_ = 0;
   TokenExpirySource token_expiry_;
 };
 

@@ -31,7 +31,8 @@ Router::Router(std::shared_ptr<Keyring> keyring, std::shared_ptr<const Authorize
       keys_(keyring_),
       batch_(keyring_, options.max_batch_items, options.retry_after_seconds),
       events_(options.max_event_waiters, options.retry_after_seconds),
-      admin_(keyring_, metrics_, ready_, options.emulated) {}
+      admin_(keyring_, metrics_, ready_, options.emulated),
+      data_(keyring_, metrics_) {}
 
 void Router::refused(Listener /*listener*/, int /*status*/, std::string_view code, double seconds) {
   metrics_.recordRequest("http", code, seconds);
@@ -46,9 +47,23 @@ HttpResponse Router::handle(const HttpRequest& request) {
   } catch (...) {
     response = refuse(ctx, {500, "Internal", "internal error while handling the request", "", {}});
   }
+  // A streamed answer writes its audit line when the stream ends (data_handlers.h).
+  if (response.stream) return response;
+  if (ctx.op == "data_open") metrics_.recordDataOpen(ctx.code.empty() ? "ok" : ctx.code, 0);
   audit(request, ctx, response.status,
         std::chrono::duration<double>(clock_->steadyNow() - start).count());
   return response;
+}
+
+DataHandlers::AuditLine Router::deferredAudit(const HttpRequest& request) {
+  return [this, listener = request.listener, method = request.method, peer = request.peer,
+          start = clock_->steadyNow()](const RequestAudit& ctx, int status) {
+    HttpRequest head;
+    head.listener = listener;
+    head.method = method;
+    head.peer = peer;
+    audit(head, ctx, status, std::chrono::duration<double>(clock_->steadyNow() - start).count());
+  };
 }
 
 void Router::audit(const HttpRequest& request, const RequestAudit& ctx, int status,
@@ -233,6 +248,9 @@ StatusOr<HttpResponse> Router::serve(const RouteCall& call) {
     case RouteKind::Retire: return admin_.retire(call);
     case RouteKind::Rotate: return admin_.rotate(call);
     case RouteKind::Reload: return admin_.reload(call);
+    case RouteKind::DataOpen:
+      SKR_RETURN_IF_ERROR(requireReady());
+      return data_.open(call, deferredAudit(call.request));
   }
   return internalError("unhandled route");
 }

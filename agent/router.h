@@ -19,6 +19,9 @@
 //                                                seq > N -> {events: [...], next} (events.h);
 //                                                events of keys outside the caller's rules are
 //                                                left out. Served before readiness.
+//   POST /data/open                              {url, key[, auth]} -> the plaintext of an
+//                                                encrypted blob, streamed (operation
+//                                                "open-data"; data_handlers.h)
 //   GET  /healthz, GET /readyz                   (no caller rule needed; both sockets)
 // Admin socket ("admin" operation):
 //   GET /status, GET /metrics (Prometheus text), POST /keys/{name}/{version}/retire,
@@ -49,6 +52,7 @@
 #include "agent/admin_handlers.h"
 #include "agent/authorization.h"
 #include "agent/batch_handler.h"
+#include "agent/data_handlers.h"
 #include "agent/event_handler.h"
 #include "agent/events.h"
 #include "agent/http_message.h"
@@ -106,6 +110,13 @@ class Router final : public RequestHandler {
   }
   // The event log GET /events reads (unset: 501). A long poll holds one worker thread.
   void setEventLog(std::shared_ptr<EventLog> events) { events_.setEventLog(std::move(events)); }
+  // POST /data/open: agent.data and the factory of blob sources (unset: 501). Set before the
+  // server starts. The router must outlive the server (streams write their audit line through
+  // it when they end).
+  void setDataOpen(DataOpenOptions options, DataSourceFactory factory) {
+    data_.configure(std::move(options), std::move(factory));
+  }
+  const DataHandlers& dataHandlers() const { return data_; }
 
   const AgentMetrics& metrics() const { return metrics_; }
   AgentMetrics& metrics() { return metrics_; }
@@ -120,6 +131,8 @@ class Router final : public RequestHandler {
   HttpResponse dispatchCompat(const HttpRequest& request, RequestAudit& audit);
   // The route's handler; readiness gates the key operations.
   StatusOr<HttpResponse> serve(const RouteCall& call);
+  // The audit line of a streamed answer, written when its stream ends.
+  DataHandlers::AuditLine deferredAudit(const HttpRequest& request);
 
   std::shared_ptr<Keyring> keyring_;
   std::shared_ptr<const Authorizer> authorizer_;
@@ -133,6 +146,7 @@ class Router final : public RequestHandler {
   BatchHandler batch_;
   EventHandler events_;
   AdminHandlers admin_;
+  DataHandlers data_;
 };
 
 }  // namespace skr::agent

@@ -25,7 +25,8 @@ enum class RouteKind {
   Retire,
   Rotate,
   Reload,
-  Events
+  Events,
+  DataOpen
 };
 
 struct Route {

@@ -14,8 +14,8 @@ namespace skr::config {
 namespace {
 
 constexpr std::size_t kMaxSocketPath = 107;  // sun_path is 108 bytes with the NUL
-constexpr const char* kOperations[] = {"unwrap", "wrap",   "decrypt", "encrypt", "rewrap",
-                                       "keys",   "events", "attest",  "release", "*"};
+constexpr const char* kOperations[] = {"unwrap", "wrap",   "decrypt", "encrypt",   "rewrap", "keys",
+                                       "events", "attest", "release", "open-data", "*"};
 
 std::string octal(uint32_t mode) {
   std::string out;
@@ -63,6 +63,36 @@ bool isHex64(std::string_view s) {
     if (!hex) return false;
   }
   return true;
+}
+
+// agent.data: https prefixes ending in "/" (so "https://acct.blob.core.windows.net/" cannot be
+// extended to another host), without query or fragment.
+Status validateAgentData(const AgentDataConfig& d) {
+  constexpr std::size_t kMaxSources = 64;
+  constexpr std::size_t kMaxSourceBytes = 2048;
+  if (d.sources.size() > kMaxSources) {
+    return fail("agent.data.sources", std::to_string(d.sources.size()) + " entries; at most " +
+                                          std::to_string(kMaxSources));
+  }
+  for (std::size_t i = 0; i < d.sources.size(); ++i) {
+    const std::string path = "agent.data.sources[" + std::to_string(i) + "]";
+    const std::string& source = d.sources[i];
+    if (source.size() > kMaxSourceBytes) {
+      return fail(path, "longer than " + std::to_string(kMaxSourceBytes) + " bytes");
+    }
+    if (source.rfind("https://", 0) != 0 || source.back() != '/') {
+      return fail(path, quotedForMessage(source) +
+                            " is not an https URL prefix ending in \"/\" (e.g. "
+                            "https://myaccount.blob.core.windows.net/models/)");
+    }
+    const std::size_t host_end = source.find('/', 8);
+    if (host_end == 8) return fail(path, quotedForMessage(source) + " has no host");
+    SKR_RETURN_IF_ERROR(checkUrlField(path, source, UrlPolicy{true, false}));
+  }
+  if (d.max_concurrent < 1 || d.max_concurrent > 64) {
+    return fail("agent.data.max_concurrent", std::to_string(d.max_concurrent) + " is not 1..64");
+  }
+  return okStatus();
 }
 
 Status validatePlatform(const PlatformConfig& p) {
@@ -389,7 +419,7 @@ Status validateAgent(const Config& config) {
     return fail(sp, "when enabled, exactly one of socket or tcp_port is required");
   }
   if (!s.socket.empty()) SKR_RETURN_IF_ERROR(checkSocketPath(sp + ".socket", s.socket));
-  return okStatus();
+  return validateAgentData(a.data);
 }
 
 }  // namespace
@@ -611,6 +641,12 @@ std::string describeConfig(const Config& c) {
     j.key("tcp_port").number(static_cast<int64_t>(ag.azure_sidecar.tcp_port));
   j.member("require_request_header", ag.azure_sidecar.require_request_header);
   j.endObject();
+  j.endObject();
+  j.key("data").beginObject();
+  j.key("sources").beginArray();
+  for (const auto& source : ag.data.sources) j.string(source);
+  j.endArray();
+  j.key("max_concurrent").number(static_cast<int64_t>(ag.data.max_concurrent));
   j.endObject();
   j.endObject();
 

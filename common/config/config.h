@@ -174,6 +174,15 @@ struct AzureSidecarCompat {
   bool require_request_header = true;
 };
 
+// agent.data: POST /data/open streams the plaintext of encrypted blobs (docs/agent.md "Opening
+// encrypted data").
+struct AgentDataConfig {
+  // https URL prefixes, each ending in "/", that a blob URL must start with: the agent sends its
+  // storage token only there (SSRF guard). Empty: the route answers 403 DataSourceNotAllowed.
+  std::vector<std::string> sources;
+  int max_concurrent = 4;  // opens streaming at once (1..64); more answer 429 TooManyRequests
+};
+
 struct AgentConfig {
   std::string client_socket = "/run/skr/sock/agent.sock";
   std::string admin_socket = "/run/skr/admin/agent.sock";
@@ -186,6 +195,7 @@ struct AgentConfig {
   std::chrono::seconds rotation_interval{0} /* 0 = off */, rotation_jitter{60};
   int workers = 4;
   AzureSidecarCompat azure_sidecar;  // YAML: agent.compat.azure_sidecar
+  AgentDataConfig data;              // YAML: agent.data
 };
 
 struct LogConfig {

@@ -444,6 +444,14 @@ Status readCompat(const YamlNode& node, const std::string& path, AzureSidecarCom
   return m.finish();
 }
 
+Status readAgentData(const YamlNode& node, const std::string& path, AgentDataConfig& d) {
+  SKR_ASSIGN_OR_RETURN(MapReader m, MapReader::open(node, path));
+  SKR_RETURN_IF_ERROR(readStringList(m.take("sources"), m.child("sources"), d.sources));
+  SKR_RETURN_IF_ERROR(
+      readNumber(m.take("max_concurrent"), m.child("max_concurrent"), 1, 64, d.max_concurrent));
+  return m.finish();
+}
+
 Status readAgent(const YamlNode& node, AgentConfig& a) {
   using std::chrono::milliseconds;
   SKR_ASSIGN_OR_RETURN(MapReader m, MapReader::open(node, "agent"));
@@ -482,6 +490,9 @@ Status readAgent(const YamlNode& node, AgentConfig& a) {
   SKR_RETURN_IF_ERROR(readNumber(m.take("workers"), m.child("workers"), 1, 256, a.workers));
   if (const YamlNode* compat = m.take("compat")) {
     SKR_RETURN_IF_ERROR(readCompat(*compat, m.child("compat"), a.azure_sidecar));
+  }
+  if (const YamlNode* data = m.take("data")) {
+    SKR_RETURN_IF_ERROR(readAgentData(*data, m.child("data"), a.data));
   }
   return m.finish();
 }

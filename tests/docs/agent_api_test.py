@@ -55,6 +55,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 from emulator_http import http_json, read_env_file  # noqa: E402
 
+# The agent.data.sources prefix of the test's agent: a loopback port where nothing listens.
+DATA_SOURCE = "https://127.0.0.1:9/devstoreaccount1/enc/"
+
 # Statuses the document leaves to `default` (components.responses.OtherError).
 DEFAULT_STATUSES = {414, 417, 500, 501, 505}
 
@@ -477,6 +480,8 @@ class World:
                 "workers": 2,
                 # A request head not in within 400 ms is 408.
                 "limits": {"header_timeout": 400},
+                # POST /data/open may fetch only under this prefix (nothing listens there).
+                "data": {"sources": [DATA_SOURCE]},
             },
             "log": {"format": "json", "level": "info"},
         }
@@ -678,7 +683,9 @@ class Driver:
                   ("admin", "POST", "/keys/data-kek/rotate", {}),
                   ("admin", "POST", "/keys/data-kek/0a/retire", None),
                   ("admin", "GET", "/status", None), ("admin", "GET", "/metrics", None),
-                  ("admin", "POST", "/reload", None)]
+                  ("admin", "POST", "/reload", None),
+                  ("client", "POST", "/data/open",
+                   {"url": DATA_SOURCE + "x.skr", "key": "data-kek"})]
         for op in ("wrapkey", "unwrapkey", "encrypt", "decrypt"):
             routes.append(("client", "POST", f"/keys/data-kek/{op}", probe))
             routes.append(("client", "POST", f"/keys/data-kek/0a/{op}", probe))
@@ -826,6 +833,28 @@ class Driver:
                                      f"{[sorted(r) for r in results]}")
         c("client", "POST", "/keys/data-kek/unwrapkey/batch", {"requests": []}, expect=400,
           code="BadParameter", note="(no items)")
+
+        print("\n== data/open (opening real blobs is tested against Azurite)")
+        c("client", "POST", "/data/open", {"url": "http://127.0.0.1:9/devstoreaccount1/enc/x",
+                                           "key": "data-kek"},
+          expect=400, code="BadParameter", note="(not https)")
+        c("client", "POST", "/data/open", {"url": DATA_SOURCE + "x", "key": "data-kek",
+                                           "extra": 1},
+          expect=400, code="BadParameter", note="(unknown member)")
+        c("client", "POST", "/data/open", {"url": "https://elsewhere.example/c/x.skr",
+                                           "key": "data-kek"},
+          expect=403, code="DataSourceNotAllowed", validate_request=True)
+        c("client", "POST", "/data/open", {"url": DATA_SOURCE + "x.skr", "key": "no-such-key"},
+          expect=404, code="KeyNotFound")
+        # Storage unreachable (503 StorageUnavailable once retries are spent), or 501 in a build
+        # without the blob reader.
+        opened = c("client", "POST", "/data/open", {"url": DATA_SOURCE + "x.skr",
+                                                    "key": "data-kek", "auth": "anonymous"},
+                   validate_request=True, note="(nothing listens at the source)")
+        if (opened.status, opened.code()) not in ((503, "StorageUnavailable"),
+                                                  (501, "NotImplemented")):
+            self.c.mismatches.append("POST /data/open to an unreachable blob: expected 503 "
+                                     f"StorageUnavailable, got {opened.status} {opened.code()}")
 
         print("\n== events")
         first = c("client", "GET", "/events?after=0&timeout=0", expect=200)

@@ -46,6 +46,25 @@ TEST_CASE("a caller whose uid matches a rule gets exactly that rule's grants") {
         "'data-kek'");
 }
 
+TEST_CASE("open-data is granted by name or by \"*\", per key") {
+  std::vector<AuthRule> rules;
+  rules.push_back({"reader", {1000}, {}, {"open-data"}, {"data-kek"}, std::nullopt});
+  rules.push_back({"all", {1001}, {}, {"*"}, {"*"}, std::nullopt});
+  rules.push_back({"unwrapper", {1002}, {}, {"unwrap"}, {"*"}, std::nullopt});
+  const Authorizer auth = take(Authorizer::create(std::move(rules)));
+  auto callerOf = [&](uid_t uid) {
+    auto result = auth.authenticate(request("POST", "/data/open", {}, uid, 50));
+    REQUIRE(std::holds_alternative<Caller>(result));
+    return std::get<Caller>(result);
+  };
+  CHECK(operationName(Operation::OpenData) == "open-data");
+  CHECK(callerOf(1000).allows(Operation::OpenData, "data-kek"));
+  CHECK_FALSE(callerOf(1000).allows(Operation::OpenData, "other-kek"));
+  CHECK_FALSE(callerOf(1000).allows(Operation::Unwrap, "data-kek"));
+  CHECK(callerOf(1001).allows(Operation::OpenData, "any-key"));
+  CHECK_FALSE(callerOf(1002).allows(Operation::OpenData, ""));
+}
+
 TEST_CASE("the X-SKR-Request header is required before anything else") {
   const Authorizer auth = makeAuthorizer();
   HttpRequest r = request("GET", "/keys", {}, 1000, 1000);

@@ -36,6 +36,19 @@ TEST_CASE("resolveRoute prefers rewrap and rotate over a version of that name") 
   CHECK(resolveRoute("/keys/k/v1/retire")->kind == RouteKind::Retire);
 }
 
+TEST_CASE("resolveRoute maps /data/open to the open-data operation on the client socket") {
+  std::optional<Route> open = resolveRoute("/data/open");
+  REQUIRE(open);
+  CHECK(open->kind == RouteKind::DataOpen);
+  CHECK(open->method == "POST");
+  CHECK(open->auth_op == Operation::OpenData);
+  CHECK_FALSE(open->admin);
+  CHECK(open->key.empty());
+  CHECK(open->op_label == "data_open");
+  CHECK_FALSE(resolveRoute("/data"));
+  CHECK_FALSE(resolveRoute("/data/open/x"));
+}
+
 TEST_CASE("resolveRoute rejects unknown paths, empty segments and case-changed roots") {
   CHECK_FALSE(resolveRoute(""));
   CHECK_FALSE(resolveRoute("/"));

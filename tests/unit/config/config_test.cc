@@ -121,6 +121,31 @@ TEST_CASE("the sidecar listener's header requirement can be turned off, and only
         std::string::npos);
 }
 
+TEST_CASE("agent.data: blob URL prefixes for POST /data/open and its concurrency") {
+  auto config = parseConfigYaml(
+      "agent:\n"
+      "  clients: [{name: app, uids: [1000], operations: [open-data], keys: [\"*\"]}]\n"
+      "  data:\n"
+      "    sources: [\"https://acct.blob.core.windows.net/models/\", "
+      "\"https://127.0.0.1:10000/devstoreaccount1/enc/\"]\n"
+      "    max_concurrent: 2\n");
+  INFO(config.status().toString());
+  REQUIRE(config.ok());
+  CHECK(config->agent.data.sources ==
+        std::vector<std::string>{"https://acct.blob.core.windows.net/models/",
+                                 "https://127.0.0.1:10000/devstoreaccount1/enc/"});
+  CHECK(config->agent.data.max_concurrent == 2);
+  CHECK(config->agent.clients.at(0).operations == std::vector<std::string>{"open-data"});
+  auto again = parseConfigYaml(describeConfig(*config));
+  REQUIRE(again.ok());
+  CHECK(again->agent.data.sources == config->agent.data.sources);
+  CHECK(again->agent.data.max_concurrent == 2);
+  auto defaults = parseConfigYaml("{}");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->agent.data.sources.empty());
+  CHECK(defaults->agent.data.max_concurrent == 4);
+}
+
 TEST_CASE("loadConfig without file or environment gives the defaults") {
   auto config = loadConfig(withEnv({}));
   REQUIRE(config.ok());
@@ -232,7 +257,19 @@ TEST_CASE("validation errors name the key path") {
        "agent.workerz: unknown key, expected one of client_socket, "
        "admin_socket, socket_mode, socket_group, clients, admin_uids, "
        "limits, release_on_start, rotation_interval, rotation_jitter, "
-       "workers, compat"},
+       "workers, compat, data"},
+      {"agent: {data: {sources: [http://acct.blob.core.windows.net/c/]}}",
+       "agent.data.sources[0]: \"http://acct.blob.core.windows.net/c/\" is not an https URL "
+       "prefix ending in \"/\" (e.g. https://myaccount.blob.core.windows.net/models/)"},
+      {"agent: {data: {sources: [\"https://acct.blob.core.windows.net\"]}}",
+       "agent.data.sources[0]: \"https://acct.blob.core.windows.net\" is not an https URL "
+       "prefix ending in \"/\" (e.g. https://myaccount.blob.core.windows.net/models/)"},
+      {"agent: {data: {sources: [\"https://a.example/c/?sig=x/\"]}}",
+       "agent.data.sources[0]: \"https://a.example/c/?sig=x/\": a query or fragment is not "
+       "allowed"},
+      {"agent: {data: {max_concurrent: 0}}", "agent.data.max_concurrent: 0 is not 1..64"},
+      {"agent: {data: {sourcez: []}}",
+       "agent.data.sourcez: unknown key, expected one of sources, max_concurrent"},
       {"agent: {workers: \"4\"}", "agent.workers: expected an integer, got the string \"4\""},
       {"agent: {workers: [4]}", "agent.workers: expected an integer, got sequence"},
       {"agent: {workers: 0}", "agent.workers: 0 is not 1..256"},
