@@ -5,6 +5,7 @@
 
 #include "agent/authorization.h"
 #include "agent/sidecar_compat.h"
+#include "common/azure/blob_reader.h"
 #include "common/log/logger.h"
 
 namespace skr::agent {
@@ -201,9 +202,29 @@ std::variant<std::unique_ptr<Agent>, AgentSetupFailure> Agent::create(config::Co
   DataOpenOptions data_options;
   data_options.sources = cfg.agent.data.sources;
   data_options.max_concurrent = cfg.agent.data.max_concurrent;
-  // No blob source factory yet: POST /data/open checks its request and answers 501 until the
-  // Blob Storage reader (common/azure/blob_reader.h) is wired in here.
-  a.router_->setDataOpen(std::move(data_options), nullptr);
+  // Blobs are read with the agent's transport (tls.ca_file), its identity's storage token (the
+  // provider, the clock and the jitter source are thread-safe: stream threads share them) and
+  // the configured retry policy.
+  const http::RetryPolicy blob_retry = release::retryPolicyFor(
+      cfg.retry, "Blob Storage", azure::BlobReaderOptions::defaultRetryPolicy());
+  a.router_->setDataOpen(
+      std::move(data_options),
+      [&a, blob_retry](const DataOpenRequest& r) -> StatusOr<std::unique_ptr<data::ObjectSource>> {
+        azure::BlobReaderOptions options;
+        options.url = r.url;
+        options.retry = blob_retry;
+        SKR_ASSIGN_OR_RETURN(options.auth, azure::parseBlobAuth(r.auth));
+        if (options.auth == azure::BlobAuth::Entra && a.services_->tokens == nullptr) {
+          return invalidArgumentError(
+              "auth entra needs the agent's identity, and identity kind is none: use a SAS URL "
+              "or a public blob");
+        }
+        SKR_ASSIGN_OR_RETURN(
+            std::unique_ptr<azure::BlobReader> reader,
+            azure::BlobReader::create(a.services_->transport, a.services_->tokens.get(), a.clock_,
+                                      a.jitter_, std::move(options)));
+        return std::unique_ptr<data::ObjectSource>(std::move(reader));
+      });
 
   a.listeners_ = {{a.client_socket_->fd(), Listener::Client},
                   {a.admin_socket_->fd(), Listener::Admin}};

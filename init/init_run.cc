@@ -9,6 +9,7 @@
 #include "common/crypto/pkey.h"
 #include "common/jose/jwk.h"
 #include "common/log/logger.h"
+#include "common/release/data_delivery.h"
 #include "common/release/released_bundle.h"
 #include "common/release/token_prefetch.h"
 #include "common/seal/bundle.h"
@@ -96,6 +97,25 @@ Status writeAll(seal::StateDir& state, const std::vector<SealedOutput>& outputs)
   return Status();
 }
 
+// "host[:port]" of an https URL, for progress lines and the failure's host.
+std::string hostOf(const std::string& url) {
+  const std::size_t start = url.find("://");
+  if (start == std::string::npos) return "";
+  const std::size_t end = url.find('/', start + 3);
+  return url.substr(start + 3, end == std::string::npos ? std::string::npos : end - start - 3);
+}
+
+// Checks that every data[] destination can take plaintext (its directory exists and is a tmpfs),
+// before anything is asked of Azure.
+Status checkDataDestinations(const config::Config& config) {
+  for (const config::DataConfig& entry : config.data) {
+    StatusOr<std::unique_ptr<release::PlaintextFile>> probe =
+        release::PlaintextFile::create(entry.path, static_cast<mode_t>(entry.mode));
+    if (!probe.ok()) return probe.status().withContext("data " + entry.name);
+  }
+  return Status();
+}
+
 }  // namespace
 
 void logProgress(const release::ProgressEvent& event) {
@@ -103,6 +123,23 @@ void logProgress(const release::ProgressEvent& event) {
 }
 
 std::string hintFor(ExitCode code, std::string_view step, const Status& status) {
+  if (step == "data") {
+    switch (code) {
+      case ExitCode::ReleaseDenied:
+        return "Blob Storage refused the read: grant the identity Storage Blob Data Reader on the "
+               "container, or check the SAS in data[].sas_file (expiry, permission r)";
+      case ExitCode::KeyNotFound:
+        return "the blob or the key version is missing: check data[].url, and that the object was "
+               "sealed to the version skr-init released (its kid; see docs/encrypted-data.md)";
+      case ExitCode::Integrity:
+        return "the object does not authenticate: it is corrupted, truncated or not an skr "
+               "envelope; produce it again with skrctl seal-data and upload it again";
+      case ExitCode::Output:
+        return "the plaintext cannot be written: data[].path must be in an existing tmpfs "
+               "directory with room for the object";
+      default: break;
+    }
+  }
   switch (code) {
     case ExitCode::Ok: return "";
     case ExitCode::Usage:
@@ -177,6 +214,23 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
   }
 
   const bool defer = !services.tokens;
+  if (!config.data.empty()) {
+    if (defer) {
+      return failedLocal(
+          ExitCode::Usage, Step::Data, config.data.front().name,
+          failedPreconditionError(
+              "data[] is opened with the key skr-init releases, but identity kind none defers "
+              "the release to skr-agent: let apps open it through the agent (POST /data/open), "
+              "or give skr-init an identity"));
+    }
+    if (!services.data_sources) {
+      return failedLocal(ExitCode::Usage, Step::Data, config.data.front().name,
+                         failedPreconditionError("no source for data[] entries is configured"));
+    }
+    if (Status ok = checkDataDestinations(config); !ok.ok()) {
+      return failedLocal(ExitCode::Output, Step::Data, "", ok);
+    }
+  }
   // Every vault's access token, requested while the attestation runs; a failure is reported by
   // the release that needs the token, as before.
   std::optional<release::TokenPrefetch> tokens;
@@ -199,6 +253,9 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
                          {"emulated", attestation.maa.emulated}});
 
   std::vector<SealedOutput> outputs;
+  std::vector<azure::ReleasedKey> released_keys;  // kept for data[]: reserve so pointers hold
+  released_keys.reserve(config.keys.size());
+  std::vector<std::string> released_names;
   for (const config::KeyConfig& key : config.keys) {
     if (defer) {
       auto start = clock.steadyNow();
@@ -237,6 +294,48 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
                  1, sealed.ok() ? Status() : sealed.status()});
     if (!sealed.ok()) return failedLocal(ExitCode::Output, Step::Seal, key.name, sealed.status());
     outputs.push_back({key.name, key_released.version, std::move(sealed).value()});
+    released_keys.push_back(std::move(key_released));
+    released_names.push_back(key.name);
+  }
+
+  // Encrypted data: opened into unnamed files now, named only when everything succeeded.
+  std::vector<std::unique_ptr<release::PlaintextFile>> data_files;
+  uint64_t data_bytes = 0;
+  for (const config::DataConfig& entry : config.data) {
+    if (options.dry_run) break;
+    const auto start = clock.steadyNow();
+    auto report = [&](const Status& status) {
+      logProgress({Step::Data, entry.name, hostOf(entry.url),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(clock.steadyNow() - start),
+                   1, status});
+    };
+    release::ReleasedKeyResolver resolver;
+    for (std::size_t i = 0; i < released_keys.size(); ++i) {
+      if (released_names[i] == entry.key) resolver.add(released_keys[i]);
+    }
+    StatusOr<std::unique_ptr<release::PlaintextFile>> file =
+        release::PlaintextFile::create(entry.path, static_cast<mode_t>(entry.mode));
+    if (!file.ok()) {
+      report(file.status());
+      return failedLocal(ExitCode::Output, Step::Data, entry.name, file.status());
+    }
+    StatusOr<std::unique_ptr<data::ObjectSource>> source =
+        services.data_sources(entry, clock, jitter);
+    StatusOr<data::OpenedObject> opened = source.ok()
+                                              ? data::openObject(**source, resolver, **file)
+                                              : StatusOr<data::OpenedObject>(source.status());
+    report(opened.ok() ? Status() : opened.status());
+    if (!opened.ok()) {
+      return failed(StepFailure{Step::Data, hostOf(entry.url),
+                                opened.status().withContext("data " + entry.name)},
+                    entry.key);
+    }
+    log::info("data.opened", {{"name", entry.name},
+                              {"kid", opened->header.kid},
+                              {"form", data::envelopeFormName(opened->header.form)},
+                              {"bytes", static_cast<int64_t>(opened->plaintext_bytes)}});
+    data_bytes += opened->plaintext_bytes;
+    data_files.push_back(std::move(file).value());
   }
 
   InitOutcome outcome;
@@ -247,7 +346,20 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
     return outcome;
   }
   auto start = clock.steadyNow();
-  Status written = writeAll(*state, outputs);
+  // Plaintext files get their names first: they are easy to take back if the bundles fail.
+  Status written;
+  for (std::size_t i = 0; i < data_files.size() && written.ok(); ++i) {
+    written = data_files[i]->commit().withContext("data " + config.data[i].name);
+  }
+  if (written.ok()) written = writeAll(*state, outputs);
+  if (!written.ok()) {
+    for (auto& file : data_files) {
+      if (Status removed = file->removeCommitted(); !removed.ok()) {
+        log::warning("init.rollback_failed",
+                     {{"path", file->path()}, {"message", removed.message()}});
+      }
+    }
+  }
   logProgress({Step::Write, "", "",
                std::chrono::duration_cast<std::chrono::milliseconds>(clock.steadyNow() - start), 1,
                written});
@@ -258,6 +370,10 @@ InitOutcome runInit(const config::Config& config, release::ReleaseServices& serv
                                 "group's identity"
                           : "released and sealed " + std::to_string(outputs.size()) +
                                 " key(s) into " + config.state_dir;
+  if (!data_files.empty()) {
+    outcome.message += "; opened " + std::to_string(data_files.size()) + " encrypted object(s), " +
+                       std::to_string(data_bytes) + " bytes of plaintext";
+  }
   return outcome;
 }
 

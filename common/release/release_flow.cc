@@ -50,6 +50,7 @@ std::string_view stepName(Step step) {
     case Step::Release: return "release";
     case Step::Seal: return "seal";
     case Step::Write: return "write";
+    case Step::Data: return "data";
   }
   return "unknown";
 }
@@ -70,6 +71,19 @@ ExitCode exitCodeFor(const StepFailure& failure) {
   }
   switch (failure.step) {
     case Step::Collateral: return ExitCode::Platform;
+    case Step::Data:
+      // Blob Storage and the object: the token provider failed, storage refused (401/403),
+      // the blob or the key version is missing, or the object does not authenticate.
+      if (failure.status.details().cause == ErrorCause::Identity) return ExitCode::Identity;
+      switch (code) {
+        case StatusCode::Unauthenticated:
+        case StatusCode::PermissionDenied: return ExitCode::ReleaseDenied;
+        case StatusCode::NotFound: return ExitCode::KeyNotFound;
+        case StatusCode::FailedPrecondition: return ExitCode::Unavailable;  // changed while read
+        case StatusCode::ResourceExhausted:
+        case StatusCode::Internal: return ExitCode::Output;
+        default: return ExitCode::Integrity;  // DataLoss, InvalidArgument: corrupt or malformed
+      }
     case Step::Attest:
       return code == StatusCode::DataLoss ? ExitCode::Integrity : ExitCode::Attestation;
     case Step::Release:

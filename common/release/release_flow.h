@@ -29,8 +29,9 @@
 
 namespace skr::release {
 
-enum class Step { TransferKey, Report, Collateral, Attest, Release, Seal, Write };
-// "transfer-key", "report", "collateral", "maa", "release", "seal", "write".
+enum class Step { TransferKey, Report, Collateral, Attest, Release, Seal, Write, Data };
+// "transfer-key", "report", "collateral", "maa", "release", "seal", "write", "data" (fetching and
+// opening an encrypted object of config data[]).
 std::string_view stepName(Step step);
 
 // DESIGN.md §9 exit codes.

@@ -1,9 +1,11 @@
 #include "common/release/release_services.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <utility>
 
+#include "common/azure/blob_reader.h"
 #include "common/http/poco_http_transport.h"
 #include "common/http/url.h"
 #include "common/log/logger.h"
@@ -222,6 +224,7 @@ std::variant<ReleaseServices, SetupFailure> buildReleaseServices(const config::C
   services.jws_trust_anchors = std::move(anchors).value();
   services.resource_overrides = config.identity.resource_overrides;
   services.retry = config.retry;
+  services.data_sources = makeBlobSources(services.transport, services.tokens.get(), config.retry);
 
   StatusOr<std::unique_ptr<seal::SealingKeyProvider>> sealing =
       makeSealingProvider(config.seal, services.device);
@@ -230,6 +233,55 @@ std::variant<ReleaseServices, SetupFailure> buildReleaseServices(const config::C
   }
   services.sealing = std::move(sealing).value();
   return services;
+}
+
+StatusOr<std::string> readSasFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return notFoundError("cannot read the SAS file " + path);
+  std::string text(8193, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > 8192) return invalidArgumentError("the SAS file " + path + " is over 8 KiB");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  if (!text.empty() && text.front() == '?') text.erase(0, 1);
+  if (text.find("sig=") == std::string::npos) {
+    http::wipeString(text);
+    return invalidArgumentError("the SAS file " + path +
+                                " holds no SAS token (a query string with sig=)");
+  }
+  return text;
+}
+
+DataSourceFactory makeBlobSources(std::shared_ptr<http::HttpTransport> transport,
+                                  azure::TokenProvider* tokens, const config::RetryConfig& retry) {
+  return [transport, tokens, retry](
+             const config::DataConfig& entry, Clock& clock,
+             http::JitterSource& jitter) -> StatusOr<std::unique_ptr<data::ObjectSource>> {
+    azure::BlobReaderOptions options;
+    options.url = entry.url;
+    options.retry = retryPolicyFor(retry, "Blob Storage", options.retry);
+    switch (entry.auth) {
+      case config::DataAuth::Entra: options.auth = azure::BlobAuth::Entra; break;
+      case config::DataAuth::Anonymous: options.auth = azure::BlobAuth::Anonymous; break;
+      case config::DataAuth::Sas: {
+        options.auth = azure::BlobAuth::Sas;
+        StatusOr<std::string> sas = readSasFile(entry.sas_file);
+        if (!sas.ok()) return sas.status();
+        options.url += "?" + *sas;
+        http::wipeString(*sas);
+        break;
+      }
+    }
+    if (options.auth == azure::BlobAuth::Entra && tokens == nullptr) {
+      return failedPreconditionError("auth entra needs an identity (identity kind is none)");
+    }
+    StatusOr<std::unique_ptr<azure::BlobReader>> reader =
+        azure::BlobReader::create(transport, tokens, clock, jitter, std::move(options));
+    if (!reader.ok()) return reader.status();
+    return std::unique_ptr<data::ObjectSource>(std::move(reader).value());
+  };
 }
 
 }  // namespace skr::release

@@ -17,6 +17,7 @@
 #include "common/core/status.h"
 #include "common/http/http_transport.h"
 #include "common/http/retry.h"
+#include "common/release/data_delivery.h"
 #include "common/release/release_flow.h"
 #include "common/seal/sealing_key.h"
 #include "common/snp/collateral.h"
@@ -42,6 +43,8 @@ struct ReleaseServices {
   std::vector<crypto::Certificate> jws_trust_anchors;  // from tls.ca_file; empty = system store
   std::map<std::string, std::string> resource_overrides;
   config::RetryConfig retry;
+  // The source of each data[] entry (Blob Storage); tests inject files or memory.
+  DataSourceFactory data_sources;
 
   // A Key Vault client for one configured key (its enc and api-version), using `tokens`.
   // FailedPrecondition for identity kind none. The client borrows `tokens`, `clock`, `jitter`.
@@ -76,6 +79,13 @@ StatusOr<std::unique_ptr<azure::TokenProvider>> makeTokenProvider(
 // The sealing-key provider of config.seal (snp-derived and emulated derive through `device`).
 StatusOr<std::unique_ptr<seal::SealingKeyProvider>> makeSealingProvider(
     const config::SealConfig& seal, std::shared_ptr<snp::SnpDevice> device);
+
+// The Blob Storage source of data[] entries: the identity's tokens (auth entra; borrowed, may be
+// null without an identity), the SAS read from sas_file (auth sas), or none (anonymous).
+DataSourceFactory makeBlobSources(std::shared_ptr<http::HttpTransport> transport,
+                                  azure::TokenProvider* tokens, const config::RetryConfig& retry);
+// The SAS token in `path` (a secret volume): trimmed, without a leading '?', must carry sig=.
+StatusOr<std::string> readSasFile(const std::string& path);
 
 // The retry policy of a dependency from config.retry.
 http::RetryPolicy retryPolicyFor(const config::RetryConfig& retry, std::string dependency,
