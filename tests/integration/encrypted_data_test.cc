@@ -6,6 +6,7 @@
 //    --out file only when the stream ended properly.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -128,12 +129,20 @@ TEST_CASE("skr-init opens encrypted blobs from Blob Storage into tmpfs, all or n
   const std::size_t full_records = (sealed.size() - header_line) / record;
   std::ofstream(dir + "/truncated.skr", std::ios::binary)
       << sealed.substr(0, header_line + (full_records - 1) * record);
+  // Chunks 3 and 4 swapped: each authenticates under its own index only.
+  std::string swapped = sealed;
+  std::copy_n(sealed.begin() + static_cast<std::ptrdiff_t>(header_line + 4 * record), record,
+              swapped.begin() + static_cast<std::ptrdiff_t>(header_line + 3 * record));
+  std::copy_n(sealed.begin() + static_cast<std::ptrdiff_t>(header_line + 3 * record), record,
+              swapped.begin() + static_cast<std::ptrdiff_t>(header_line + 4 * record));
+  REQUIRE(swapped != sealed);
+  std::ofstream(dir + "/swapped.skr", std::ios::binary) << swapped;
   std::ofstream(dir + "/small.txt") << "a small secret config";
   sealData(dir + "/kek.jwk", dir + "/small.txt", dir + "/small.jwe", {"--form", "compact"});
 
   az.harness({"container", "models"});
   az.harness({"container", "public", "--public"});
-  for (const char* name : {"model.skr", "corrupt.skr", "truncated.skr"}) {
+  for (const char* name : {"model.skr", "corrupt.skr", "truncated.skr", "swapped.skr"}) {
     az.harness({"upload", "models", name, dir + "/" + name});
   }
   az.harness({"upload", "public", "small.jwe", dir + "/small.jwe"});
@@ -182,9 +191,12 @@ TEST_CASE("skr-init opens encrypted blobs from Blob Storage into tmpfs, all or n
     CHECK(entriesOf(w.dest).empty());
     CHECK(w.world.snapshotState() == state_before);  // no bundle written either
   }
-  SECTION("a blob cut at a chunk boundary: exit 9, no plaintext") {
-    ProcessResult r = w.run(w.entry("truncated", w.url("models", "truncated.skr")));
-    CHECK(r.exit_code == 9);
+  SECTION("a blob cut at a chunk boundary, or with two chunks swapped: exit 9, no plaintext") {
+    ProcessResult truncated = w.run(w.entry("truncated", w.url("models", "truncated.skr")));
+    CHECK(truncated.exit_code == 9);
+    ProcessResult reordered = w.run(w.entry("swapped", w.url("models", "swapped.skr")));
+    CHECK(reordered.exit_code == 9);
+    CHECK(reordered.err.find("chunk 4 of") != std::string::npos);  // index 3, the first moved
     CHECK(entriesOf(w.dest).empty());
   }
   SECTION("storage 404 and 403: exit 7 and 6, no plaintext") {
@@ -270,6 +282,13 @@ TEST_CASE("skr-agent streams encrypted blobs to skrctl open-data, by kid across 
   az.harness({"container", "models"});
   az.harness({"upload", "models", "model.skr", dir + "/model.skr"});
   az.harness({"upload", "models", "corrupt.skr", dir + "/corrupt.skr"});
+  // Cut at a chunk boundary: found only at the end, after most plaintext was streamed.
+  const std::string sealed = readAll(dir + "/model.skr");
+  const std::size_t header_line = sealed.find('\n') + 1;
+  const std::size_t record = 65536 + 16;
+  std::ofstream(dir + "/truncated.skr", std::ios::binary)
+      << sealed.substr(0, header_line + ((sealed.size() - header_line) / record - 1) * record);
+  az.harness({"upload", "models", "truncated.skr", dir + "/truncated.skr"});
   const std::string out = w.dest + "/model.bin";
 
   // With the agent's storage token (the emulator's IMDS identity).
@@ -308,6 +327,9 @@ TEST_CASE("skr-agent streams encrypted blobs to skrctl open-data, by kid across 
   fs::remove(out);
   ProcessResult corrupted = openData(agent, w.url("models", "corrupt.skr"), out);
   CHECK(corrupted.exit_code == 9);
+  CHECK_FALSE(fs::exists(out));
+  ProcessResult cut = openData(agent, w.url("models", "truncated.skr"), out);
+  CHECK(cut.exit_code == 9);
   CHECK_FALSE(fs::exists(out));
   const std::string body_of = R"({"key":"kek","url":")";
   UdsResponse missing = udsRequest(agent.client(), "POST", "/data/open",
