@@ -27,16 +27,49 @@ std::string_view queryOf(std::string_view url) {
   return hash == std::string_view::npos ? query : query.substr(0, hash);
 }
 
-bool hasSasSignature(std::string_view url) {
+// The value of the query's sig= parameter ("" when none).
+std::string_view sasSignature(std::string_view url) {
   std::string_view query = queryOf(url);
   while (!query.empty()) {
     const std::size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
-    if (param.size() > 4 && param.substr(0, 4) == "sig=") return true;
+    if (param.size() > 4 && param.substr(0, 4) == "sig=") return param.substr(4);
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
-  return false;
+  return {};
+}
+
+// Percent-decoding (a SAS signature is base64, sent with %2B, %2F, %3D).
+std::string percentDecoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto hex = [](char c) {
+      return c >= '0' && c <= '9'   ? c - '0'
+             : c >= 'a' && c <= 'f' ? c - 'a' + 10
+             : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                    : -1;
+    };
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+void replaceAll(std::string& text, std::string_view what, std::string_view with) {
+  if (what.empty()) return;
+  for (std::size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + with.size())) {
+    text.replace(at, what.size(), with);
+  }
+}
+
+bool hasSasSignature(std::string_view url) {
+  return !sasSignature(url).empty();
 }
 
 // RFC 1123 date for x-ms-date ("Mon, 07 Dec 2026 09:16:26 GMT").
@@ -225,11 +258,35 @@ std::string BlobReader::describe() const {
 std::string BlobReader::redact(std::string text) const {
   const std::string_view query = queryOf(options_.url);
   if (query.empty()) return text;
-  for (std::size_t at = text.find(query); at != std::string::npos; at = text.find(query, at)) {
-    text.replace(at, query.size(), "<query>");
-    at += 7;
+  replaceAll(text, query, "<query>");
+  // The signature alone too, as sent and decoded: a peer may echo it in any header or body that
+  // a message quotes (found by the blob_response fuzz target).
+  const std::string_view signature = sasSignature(options_.url);
+  if (signature.size() >= 8) {
+    replaceAll(text, signature, "<sig>");
+    const std::string decoded = percentDecoded(signature);
+    if (decoded.size() >= 8) replaceAll(text, decoded, "<sig>");
   }
   return text;
+}
+
+Status BlobReader::scrubbed(const Status& status) const {
+  if (status.ok()) return status;
+  std::string message = redact(status.message());
+  if (message == status.message()) return status;
+  return Status(status.code(), std::move(message)).withDetails(status.details());
+}
+
+StatusOr<uint64_t> BlobReader::size() {
+  StatusOr<uint64_t> got = sizeUnscrubbed();
+  if (!got.ok()) return scrubbed(got.status());
+  return got;
+}
+
+StatusOr<Bytes> BlobReader::read(uint64_t offset, std::size_t length) {
+  StatusOr<Bytes> got = readUnscrubbed(offset, length);
+  if (!got.ok()) return scrubbed(got.status());
+  return got;
 }
 
 StatusOr<http::HttpResponse> BlobReader::send(http::HttpRequest request, std::string_view what) {
@@ -343,7 +400,7 @@ Status BlobReader::answerError(const http::HttpResponse& response, std::string_v
   }
 }
 
-StatusOr<uint64_t> BlobReader::size() {
+StatusOr<uint64_t> BlobReader::sizeUnscrubbed() {
   if (size_) return *size_;
   http::HttpRequest request;
   request.method = "HEAD";
@@ -369,7 +426,7 @@ StatusOr<uint64_t> BlobReader::size() {
   return length;
 }
 
-StatusOr<Bytes> BlobReader::read(uint64_t offset, std::size_t length) {
+StatusOr<Bytes> BlobReader::readUnscrubbed(uint64_t offset, std::size_t length) {
   if (length > kMaxBlobReadBytes) {
     return invalidArgumentError(describe() + ": a read of " + std::to_string(length) +
                                 " bytes is larger than " + std::to_string(kMaxBlobReadBytes));

@@ -111,6 +111,11 @@ class BlobReader final : public data::ObjectSource {
   Status answerError(const http::HttpResponse& response, std::string_view what, int attempts,
                      const std::string& gave_up, bool retries_exhausted) const;
   std::string redact(std::string text) const;
+  // `status` with redact() applied to its message (code and details kept): every error the
+  // public methods return passes through it, whatever value of the peer a message quotes.
+  Status scrubbed(const Status& status) const;
+  StatusOr<uint64_t> sizeUnscrubbed();
+  StatusOr<Bytes> readUnscrubbed(uint64_t offset, std::size_t length);
 
   std::shared_ptr<http::HttpTransport> transport_;
   TokenProvider* tokens_;
