@@ -10,6 +10,7 @@
 #include "common/http/url.h"
 #include "common/log/logger.h"
 #include "common/snp/platform.h"
+#include "common/snp/retrying_device.h"
 
 namespace skr::release {
 namespace {
@@ -184,7 +185,10 @@ std::variant<ReleaseServices, SetupFailure> buildReleaseServices(const config::C
   StatusOr<std::unique_ptr<snp::SnpDevice>> device =
       snp::openPlatform(config.platform.kind, platform_options);
   if (!device.ok()) return SetupFailure{ExitCode::Platform, device.status()};
-  services.device = std::shared_ptr<snp::SnpDevice>(std::move(device).value());
+  // A busy guest-request channel (the host throttling) is retried like a busy HTTP dependency.
+  services.device = std::make_shared<snp::RetryingDevice>(
+      std::shared_ptr<const snp::SnpDevice>(std::move(device).value()),
+      retryPolicyFor(config.retry, "SNP device", http::RetryPolicy{}), clock, jitter);
 
   snp::CollateralOptions collateral_options;
   const config::CollateralConfig& collateral = config.attestation.collateral;
