@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "common/core/rfc3339.h"
 #include "common/core/time_limits.h"
 #include "common/encoding/base64.h"
 #include "common/json/json.h"
@@ -268,6 +269,14 @@ StatusOr<AccessToken> parseImdsTokenResponse(std::string_view body, system_clock
                                   std::to_string(**expires_on) + " is out of range");
     }
     expiry = system_clock::time_point(seconds(**expires_on));
+    // A token that expired before it arrived would only be refused by the vault (401), reported
+    // as a denied release: it is IMDS's answer that is wrong (or this machine's clock).
+    if (expiry <= now) {
+      return invalidArgumentError(
+          "IMDS token response: the token expired at " + formatRfc3339(expiry) +
+          ", before it arrived (this machine's time is " + formatRfc3339(now) +
+          "): the identity endpoint or this clock is wrong");
+    }
   } else {
     StatusOr<std::optional<int64_t>> expires_in = getFlexibleInt(object, "expires_in");
     if (!expires_in.ok()) return expires_in.status().withContext("IMDS token response");

@@ -175,9 +175,9 @@ std::vector<Row> matrixRows() {
       add(networkRows(d, {8, 5, 0, 0}));
       rows.push_back({d.name, "bad signature (access token signed by an untrusted key)",
                       Setup::Rule, wrong_key, 6});
-      // Through Entra ID an expired token fails as an identity error (5); through IMDS the
-      // vault refuses it (6).
-      rows.push_back({d.name, "expired access token", Setup::ExpiredToken, "", d.workload ? 5 : 6});
+      // A token that expired before it arrived is refused as an identity error (5) on both
+      // paths, before the vault sees it.
+      rows.push_back({d.name, "expired access token", Setup::ExpiredToken, "", 5});
     }
     if (d.name == "Entra ID") {
       rows.push_back({d.name, "expired federated token", Setup::ExpiredSaToken, "", 5});
@@ -205,9 +205,9 @@ std::vector<Row> matrixRows() {
     }
   }
   // The first guest request is the sealing key derivation: firmware faults fail the seal step
-  // (10), and a busy firmware is not retried there.
+  // (10); a busy firmware (the host throttling) is retried like a busy HTTP dependency.
   rows.push_back({"SNP device", "no /dev/sev-guest", Setup::NoDevice, "", 3});
-  rows.push_back({"SNP device", "firmware busy, once", Setup::DeviceFault, "busy", 10});
+  rows.push_back({"SNP device", "firmware busy, once", Setup::DeviceFault, "busy", 0});
   rows.push_back({"SNP device", "firmware error, always", Setup::DeviceFault, "fw_error:16", 10});
   rows.push_back({"state directory", "read-only (read-only mount)", Setup::ReadOnlyState, "", 10});
   rows.push_back({"state directory", "disk full (a full tmpfs)", Setup::FullState, "", 10});

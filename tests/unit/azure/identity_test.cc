@@ -71,7 +71,8 @@ struct ImdsFixture {
 
 TEST_CASE("IMDS response with string-typed numbers (spec 4.1 example) parses") {
   StatusOr<AccessToken> t =
-      parseImdsTokenResponse(imdsBody("eyJ0eXAi.abc.def", "1539927532"), system_clock::now());
+      parseImdsTokenResponse(imdsBody("eyJ0eXAi.abc.def", "1539927532"),
+                             system_clock::time_point(seconds(1539927532 - 28799)));
   REQUIRE(t.ok());
   CHECK(text(t->token) == "eyJ0eXAi.abc.def");
   CHECK(t->expires_on == system_clock::time_point(seconds(1539927532)));
@@ -127,6 +128,8 @@ TEST_CASE("IMDS response errors name the member and never the token") {
        "access_token"},
       {R"({"access_token":"secret-tok","expires_on":"1800000000","token_type":"MAC"})",
        StatusCode::InvalidArgument, "token_type"},
+      {R"({"access_token":"secret-tok","expires_on":"1767225000"})", StatusCode::InvalidArgument,
+       "the token expired at 2025-12-31T23:50:00Z, before it arrived"},
       {"not json", StatusCode::InvalidArgument, "IMDS token response"},
       {"[]", StatusCode::InvalidArgument, "IMDS token response"},
   };
