@@ -136,6 +136,14 @@ class RequestHandler {
   // (on the admin socket: an admin). Connections of peers no rule names share a small separate
   // budget (HttpServerOptions::unknown_peer_connections). Must be quick and must not block.
   virtual bool knownPeer(Listener /*listener*/, const PeerCredentials& /*peer*/) { return true; }
+  // Called on the event-loop thread for a complete request (peer, listener and body set): true
+  // when handle() is quick, bounded and never waits for it, so the event-loop thread answers it
+  // itself instead of handing it to a worker and the answer back (two thread wake-ups less per
+  // request). Only for work of a few microseconds on a small body, such as a symmetric key wrap
+  // or unwrap; anything that may wait (RSA, I/O, a lock held long) must answer false. The server
+  // answers at most HttpServerOptions::quick_per_round such requests per wake-up and hands the
+  // rest to the workers. Must be quick and must not block.
+  virtual bool quick(const HttpRequest& /*request*/) { return false; }
 };
 
 }  // namespace skr::agent

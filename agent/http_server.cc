@@ -448,16 +448,7 @@ class HttpServer::Impl {
         });
         if (!takeJob(cheap_only, job)) return;  // exiting and nothing left for this thread
       }
-      const std::size_t body_bytes = job.request.body.size();
-      HttpResponse response;
-      try {
-        response = checkedResponse(handler_.handle(job.request));
-      } catch (...) {
-        log::error("agent_http_handler_threw", {{"path", job.request.path}});
-        response = errorResponse(500, "InternalError", "the request handler failed");
-      }
-      job.request = HttpRequest();  // wipe the request body now
-      if (body_bytes >= kTrimAfterBytes || response.body.size() >= kTrimAfterBytes) trimHeap();
+      HttpResponse response = runHandler(job.request);
       {
         std::lock_guard<std::mutex> lock(completions_mutex_);
         completions_.push_back(Completion{job.connection_id, std::move(response)});
@@ -466,6 +457,21 @@ class HttpServer::Impl {
       // so a completion queued after that take sets it again and wakes the loop.
       if (!completion_wake_pending_.exchange(true)) wake();
     }
+  }
+
+  // handle() on a worker or, for a quick request, the event-loop thread; wipes the request.
+  HttpResponse runHandler(HttpRequest& request) {
+    const std::size_t body_bytes = request.body.size();
+    HttpResponse response;
+    try {
+      response = checkedResponse(handler_.handle(request));
+    } catch (...) {
+      log::error("agent_http_handler_threw", {{"path", request.path}});
+      response = errorResponse(500, "InternalError", "the request handler failed");
+    }
+    request = HttpRequest();  // wipe the request body now
+    if (body_bytes >= kTrimAfterBytes || response.body.size() >= kTrimAfterBytes) trimHeap();
+    return response;
   }
 
   // One stream thread: runs queued streams' produce() one after another.
@@ -589,6 +595,7 @@ class HttpServer::Impl {
           onConnectionEvent(token, events[i].events);
         }
       }
+      runQuick();
       expireTimers(clock_.steadyNow());
     }
     if (!connections_.empty()) {
@@ -1042,7 +1049,53 @@ class HttpServer::Impl {
     connection.state = ConnectionState::Handling;
     clearTimer(connection);
     updateInterest(connection);
-    enqueue(Job{connection.id, std::move(request)});
+    bool quick = false;
+    if (options_.quick_per_round > 0) {
+      try {
+        quick = handler_.quick(request);
+      } catch (...) {
+        quick = false;  // a worker runs it, with handle()'s own error handling
+      }
+    }
+    if (quick) {
+      quick_jobs_.push_back(Job{connection.id, std::move(request)});
+    } else {
+      enqueue(Job{connection.id, std::move(request)});
+    }
+  }
+
+  // After every ready connection was read: answers the quick requests dispatched meanwhile (and
+  // those pipelined behind them), at most quick_per_round; the rest go to the workers' queues.
+  // Runs here rather than from dispatch() so that answering never recurses into reading.
+  void runQuick() {
+    std::size_t budget = options_.quick_per_round;
+    while (!quick_jobs_.empty()) {
+      Job job = std::move(quick_jobs_.front());
+      quick_jobs_.pop_front();
+      if (budget == 0) {
+        enqueue(std::move(job));
+        continue;
+      }
+      --budget;
+      HttpResponse response = runHandler(job.request);
+      Connection* connection = find(job.connection_id);
+      if (connection != nullptr) complete(*connection, std::move(response));
+    }
+  }
+
+  // A handled request's response goes out (or its stream starts).
+  void complete(Connection& connection, HttpResponse response) {
+    releaseBody(connection);
+    if (connection.abandoned) {
+      closeConnection(connection.id);
+      return;
+    }
+    if (stopping_) connection.close_after_write = true;
+    if (response.stream) {
+      startStream(connection, std::move(response));
+    } else {
+      respond(connection, response);
+    }
   }
 
   void processCompletions() {
@@ -1056,18 +1109,7 @@ class HttpServer::Impl {
     }
     for (Completion& completion : done) {
       Connection* connection = find(completion.connection_id);
-      if (connection == nullptr) continue;
-      releaseBody(*connection);
-      if (connection->abandoned) {
-        closeConnection(connection->id);
-        continue;
-      }
-      if (stopping_) connection->close_after_write = true;
-      if (completion.response.stream) {
-        startStream(*connection, std::move(completion.response));
-      } else {
-        respond(*connection, completion.response);
-      }
+      if (connection != nullptr) complete(*connection, std::move(completion.response));
     }
     for (uint64_t id : streams) {
       Connection* connection = find(id);
@@ -1371,6 +1413,7 @@ class HttpServer::Impl {
   std::atomic<bool> completion_wake_pending_{false};  // an eventfd write for completions is due
 
   // Event-loop thread only.
+  std::deque<Job> quick_jobs_;  // dispatched quick requests, answered by runQuick()
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   std::set<std::pair<TimePoint, uint64_t>> timers_;
   std::set<std::pair<TimePoint, uint64_t>> idle_;  // idle connections, oldest first

@@ -109,6 +109,18 @@ bool Router::knownPeer(Listener listener, const PeerCredentials& peer) {
   return authorizer_->namesPeer(peer, listener == Listener::Admin);
 }
 
+bool Router::quick(const HttpRequest& request) {
+  if (request.listener == Listener::Compat || request.body.size() > kQuickBodyBytes) return false;
+  const std::optional<Route> route = resolveRoute(request.path);
+  if (!route || request.method != route->method) return false;
+  if (route->kind == RouteKind::Healthz || route->kind == RouteKind::Readyz) return true;
+  if (route->kind != RouteKind::KeyOp || request.listener != Listener::Client) return false;
+  // The version handle() will use (a rotation in between changes the version, not the key type
+  // in practice; at worst one operation runs on the loop thread).
+  const auto version = keyring_->find(route->key, route->version);
+  return version.ok() && (*version)->kty == jose::JwkType::Oct;
+}
+
 // The sidecar listener: its own routes and error shape ({"error": "..."}), the same caller
 // authentication as the other sockets.
 Router::CompatPreflight Router::compatPreflight(const HttpRequest& request, RequestAudit& ctx) {

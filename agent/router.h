@@ -92,6 +92,12 @@ class Router final : public RequestHandler {
   std::optional<HttpResponse> admit(const HttpRequest& head) override;
   // Whether some rule names the peer (on the admin socket: an admin rule).
   bool knownPeer(Listener listener, const PeerCredentials& peer) override;
+  // Answered on the server's event-loop thread: /healthz, /readyz, and a key operation
+  // (wrapkey, unwrapkey, encrypt, decrypt) on the client socket whose key version is symmetric
+  // (oct: a few microseconds of AES) with a body of at most kQuickBodyBytes. RSA, rewrap,
+  // batches, listings and everything else go to the workers.
+  bool quick(const HttpRequest& request) override;
+  static constexpr std::size_t kQuickBodyBytes = 8 * 1024;
 
   // Readiness: every configured key released and verified (the lead decides). Until then key
   // operations and /readyz answer 503 NotReady.

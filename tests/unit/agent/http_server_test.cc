@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -913,6 +914,132 @@ TEST_CASE("a cheap GET is answered while every worker is busy with slow POSTs", 
   CHECK(std::chrono::steady_clock::now() - start < 2s);
   handler.release();
   for (Client* c : {&busy1, &busy2, &busy3}) CHECK(c->read());
+}
+
+// Answers POST /quick* on whatever thread calls it and records that thread; /quick-block waits
+// until release() (a quick handler that blocks: only to hold the event loop in a test); every
+// other request blocks as SlowHandler's do.
+class QuickHandler : public SlowHandler {
+ public:
+  bool quick(const HttpRequest& request) override { return request.path.rfind("/quick", 0) == 0; }
+  HttpResponse handle(const HttpRequest& request) override {
+    if (request.path.rfind("/quick", 0) != 0) return SlowHandler::handle(request);
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      threads_.push_back(std::this_thread::get_id());
+      cv_.notify_all();
+      if (request.path == "/quick-block") cv_.wait(lock, [this] { return unblocked_; });
+    }
+    if (request.path == "/quick-throw") throw std::runtime_error("boom");
+    HttpResponse response;
+    response.body = SecretBytes::copyOf(asBytes("{\"quick\":1}"));
+    return response;
+  }
+  bool handled(std::chrono::milliseconds timeout, std::size_t count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return threads_.size() >= count; });
+  }
+  void unblock() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    unblocked_ = true;
+    cv_.notify_all();
+  }
+  std::vector<std::thread::id> threads() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return threads_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::thread::id> threads_;
+  bool unblocked_ = false;
+};
+
+TEST_CASE("a quick request is answered by the event loop while every worker is busy",
+          "[concurrency]") {
+  QuickHandler handler;
+  HttpServerOptions options;
+  options.workers = 1;
+  TestServer test(handler, options);
+  Client busy(test.clientPath());
+  REQUIRE(busy.send(post("/slow", "1")));
+  REQUIRE(handler.entered(5s, 1));
+  Client quick(test.clientPath());
+  // Pipelined: the second waits for the first's answer and is quick too.
+  REQUIRE(quick.send(post("/quick", "a") + post("/quick", "b")));
+  for (int i = 0; i < 2; ++i) {
+    const auto answered = quick.read();
+    REQUIRE(answered);
+    CHECK(answered->status == 200);
+    CHECK(answered->body == "{\"quick\":1}");
+  }
+  REQUIRE(quick.send(post("/quick-throw", "c")));
+  const auto failed = quick.read();
+  REQUIRE(failed);
+  CHECK(failed->status == 500);
+  CHECK(failed->body ==
+        "{\"error\":{\"code\":\"InternalError\",\"message\":\"the request handler failed\"}}");
+  CHECK_FALSE(readableNow(busy));  // the worker still holds the slow one
+  handler.release();
+  const auto slow = busy.read();
+  REQUIRE(slow);
+  CHECK(slow->status == 200);
+}
+
+TEST_CASE("with quick_per_round 0 a quick request waits for a worker like any other",
+          "[concurrency]") {
+  QuickHandler handler;
+  HttpServerOptions options;
+  options.workers = 1;
+  options.quick_per_round = 0;
+  TestServer test(handler, options);
+  Client busy(test.clientPath());
+  REQUIRE(busy.send(post("/slow", "1")));
+  REQUIRE(handler.entered(5s, 1));
+  Client quick(test.clientPath());
+  REQUIRE(quick.send(post("/quick", "a")));
+  CHECK_FALSE(handler.handled(300ms, 1));
+  handler.release();
+  const auto answered = quick.read();
+  REQUIRE(answered);
+  CHECK(answered->status == 200);
+  REQUIRE(busy.read());
+}
+
+TEST_CASE("quick requests beyond quick_per_round in one wake-up go to the workers",
+          "[concurrency]") {
+  QuickHandler handler;
+  HttpServerOptions options;
+  options.workers = 2;
+  options.quick_per_round = 1;
+  TestServer test(handler, options);
+  // Hold the event loop inside a quick request while four more arrive, so that its next wake-up
+  // finds all four ready: one is answered on the loop, three by the workers.
+  Client holder(test.clientPath());
+  REQUIRE(holder.send(post("/quick-block", "0")));
+  REQUIRE(handler.handled(5s, 1));
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<Client>(test.clientPath()));
+    REQUIRE(clients.back()->connected());
+  }
+  // connect() completes from the listen backlog; the loop accepts them after the blocked request.
+  for (auto& client : clients) REQUIRE(client->send(post("/quick", "x")));
+  handler.unblock();
+  const auto held = holder.read();
+  REQUIRE(held);
+  CHECK(held->status == 200);
+  for (auto& client : clients) {
+    const auto answered = client->read();
+    REQUIRE(answered);
+    CHECK(answered->status == 200);
+  }
+  const std::vector<std::thread::id> threads = handler.threads();
+  REQUIRE(threads.size() == 5);
+  const std::thread::id loop = threads.front();
+  const auto on_loop = std::count(threads.begin(), threads.end(), loop);
+  CHECK(on_loop == 2);  // the holder and one of the four: the budget is one per wake-up
 }
 
 }  // namespace

@@ -158,6 +158,36 @@ TEST_CASE("a DEK wrapped outside with the public key from GET /keys unwraps to t
   CHECK(member(r, "value") == b64(dek));
 }
 
+TEST_CASE("quick() takes symmetric key operations with small bodies and health, nothing slow") {
+  Fixture f;
+  auto quick = [&](const std::string& method, const std::string& path, std::size_t body_bytes = 64,
+                   Listener listener = Listener::Client) {
+    HttpRequest r = request(method, path, std::string(body_bytes, 'x'), 1000, 1000);
+    r.listener = listener;
+    return f.router->quick(r);
+  };
+  // AES key wrap and GCM: microseconds on the event-loop thread.
+  CHECK(quick("POST", "/keys/aes-kek/unwrapkey"));
+  CHECK(quick("POST", "/keys/aes-kek/v1/wrapkey"));
+  CHECK(quick("POST", "/keys/gcm-key/decrypt"));
+  CHECK(quick("POST", "/keys/gcm-key/encrypt", Router::kQuickBodyBytes));
+  CHECK(quick("GET", "/healthz", 0));
+  CHECK(quick("GET", "/readyz", 0, Listener::Admin));
+  // RSA (milliseconds), a larger body, batches, rewrap, unknown keys, versions and routes, wrong
+  // methods and the other sockets go to the workers.
+  CHECK_FALSE(quick("POST", "/keys/rsa-kek/unwrapkey"));
+  CHECK_FALSE(quick("POST", "/keys/gcm-key/encrypt", Router::kQuickBodyBytes + 1));
+  CHECK_FALSE(quick("POST", "/keys/aes-kek/unwrapkey/batch"));
+  CHECK_FALSE(quick("POST", "/keys/aes-kek/rewrap"));
+  CHECK_FALSE(quick("POST", "/keys/nope/unwrapkey"));
+  CHECK_FALSE(quick("POST", "/keys/aes-kek/v9/unwrapkey"));
+  CHECK_FALSE(quick("POST", "/nowhere"));
+  CHECK_FALSE(quick("GET", "/keys/aes-kek/unwrapkey", 0));
+  CHECK_FALSE(quick("GET", "/keys", 0));
+  CHECK_FALSE(quick("POST", "/keys/aes-kek/unwrapkey", 64, Listener::Admin));
+  CHECK_FALSE(quick("POST", "/keys/aes-kek/unwrapkey", 64, Listener::Compat));
+}
+
 TEST_CASE("GET /keys and GET /keys/{name} never return private members") {
   Fixture f;
   for (const std::string& path :
