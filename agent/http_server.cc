@@ -410,6 +410,7 @@ class HttpServer::Impl {
         std::deque<Job>& queue = jobs_by_uid_[uid];
         if (queue.empty()) uid_turns_.push_back(uid);
         queue.push_back(std::move(job));
+        queued_jobs_.fetch_add(1, std::memory_order_relaxed);
       }
     }
     jobs_cv_.notify_one();
@@ -429,6 +430,7 @@ class HttpServer::Impl {
     std::deque<Job>& queue = jobs_by_uid_[uid];
     job = std::move(queue.front());
     queue.pop_front();
+    queued_jobs_.fetch_sub(1, std::memory_order_relaxed);
     if (queue.empty()) {
       jobs_by_uid_.erase(uid);
     } else {
@@ -1050,7 +1052,7 @@ class HttpServer::Impl {
     clearTimer(connection);
     updateInterest(connection);
     bool quick = false;
-    if (options_.quick_per_round > 0) {
+    if (options_.quick_per_round > 0 && options_.quick_per_uid > 0) {
       try {
         quick = handler_.quick(request);
       } catch (...) {
@@ -1067,16 +1069,25 @@ class HttpServer::Impl {
   // After every ready connection was read: answers the quick requests dispatched meanwhile (and
   // those pipelined behind them), at most quick_per_round; the rest go to the workers' queues.
   // Runs here rather than from dispatch() so that answering never recurses into reading.
+  // One caller uid has at most quick_per_uid of them answered here per wake-up, so a caller with
+  // many connections cannot fill a round and delay another caller's quick request behind its own.
+  // While requests wait in the worker queues (the agent is saturated) quick ones queue too: the
+  // workers then use every core and the per-uid round robin decides, as for any request.
   void runQuick() {
+    if (quick_jobs_.empty()) return;
     std::size_t budget = options_.quick_per_round;
+    std::unordered_map<uid_t, std::size_t> per_uid;
     while (!quick_jobs_.empty()) {
       Job job = std::move(quick_jobs_.front());
       quick_jobs_.pop_front();
-      if (budget == 0) {
+      std::size_t& used = per_uid[job.request.peer.uid];
+      if (budget == 0 || used >= options_.quick_per_uid ||
+          queued_jobs_.load(std::memory_order_relaxed) > 0) {
         enqueue(std::move(job));
         continue;
       }
       --budget;
+      ++used;
       HttpResponse response = runHandler(job.request);
       Connection* connection = find(job.connection_id);
       if (connection != nullptr) complete(*connection, std::move(response));
@@ -1405,6 +1416,7 @@ class HttpServer::Impl {
   std::deque<Job> cheap_jobs_;
   std::map<uid_t, std::deque<Job>> jobs_by_uid_;
   std::deque<uid_t> uid_turns_;  // uids with queued jobs, in round-robin order
+  std::atomic<std::size_t> queued_jobs_{0};  // jobs in jobs_by_uid_ (read without the lock)
   bool workers_exit_ = false;
 
   std::mutex completions_mutex_;

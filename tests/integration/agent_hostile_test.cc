@@ -10,6 +10,9 @@
 //   - JSON amplification by an allowed app: 400 before a tree is built; RSS back near idle after;
 //   - 100-item RSA batches on 8 connections by one app: another caller's GET /keys stays fast
 //     (cheap-request lane, per-uid round robin);
+//   - A256KW unwraps (quick requests, answered on the event loop while the agent is not
+//     saturated) on 64 connections by one app: another caller's unwrap, GET /keys and the admin
+//     socket stay fast (quick_per_uid, then the per-uid worker queues);
 //   - odd bytes in the path: 400, and every log line stays valid JSON.
 // Every attack prints its numbers (RSS idle / peak / after, good-client and admin latency).
 // The hidden case "[.hostile-bench]" runs the same attacks against the binary named by
@@ -33,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/encoding/base64.h"
 #include "common/json/json.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/init_world.h"
@@ -96,6 +100,7 @@ struct AttackReport {
   long after_kib = 0;    // lowest RSS seen within 5 s after the attack
   Latencies good;        // GET /keys, client socket
   Latencies admin;       // GET /status, admin socket
+  Latencies unwrap;      // POST /keys/ok/unwrapkey (A256KW), client socket; when probed
   std::string attacker;  // skr_hostile_client's summary line
   json::ObjectPtr statuses;
 
@@ -110,25 +115,34 @@ struct AttackReport {
                   "%d/%d ok p50 %.1f ms max %.1f ms | admin GET /status %d/%d ok max %.1f ms",
                   name.c_str(), mib(idle_kib), mib(peak_kib), mib(after_kib), good.ok, good.total,
                   good.p50(), good.max(), admin.ok, admin.total, admin.max());
-    std::cout << line << "\n  attacker: " << attacker << std::flush;
+    std::cout << line;
+    if (unwrap.total > 0) {
+      std::snprintf(line, sizeof line, " | good A256KW unwrap %d/%d ok p50 %.1f ms max %.1f ms",
+                    unwrap.ok, unwrap.total, unwrap.p50(), unwrap.max());
+      std::cout << line;
+    }
+    std::cout << "\n  attacker: " << attacker << std::flush;
   }
 };
 
 // One timed request; counts 200s.
-void probe(Latencies& into, const std::string& socket, const std::string& path) {
+void probe(Latencies& into, const std::string& socket, const std::string& path,
+           const std::string& post_body = {}) {
   const auto start = Clock::now();
-  UdsResponse r = udsRequest(socket, "GET", path, {}, {}, 5s);
+  UdsResponse r = udsRequest(socket, post_body.empty() ? "GET" : "POST", path, post_body, {}, 5s);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   ++into.total;
   into.ms.push_back(ms);
   if (!r.transport_error && r.status == 200) ++into.ok;
 }
 
-// Runs skr_hostile_client MODE as `uid` against `socket` while probing the agent; then waits up
-// to 5 s for RSS to come back down.
+// Runs skr_hostile_client MODE as `uid` against `socket` while probing the agent (and, with
+// `unwrap_probe`, POSTing it to /keys/ok/unwrapkey as the good client); then waits up to 5 s for
+// RSS to come back down.
 AttackReport runAttack(AgentProcess& agent, const std::string& name, int uid,
                        const std::string& mode, const std::string& socket, int connections,
-                       double seconds, const std::string& path, const std::string& body_file = {}) {
+                       double seconds, const std::string& path, const std::string& body_file = {},
+                       const std::string& unwrap_probe = {}) {
   AttackReport report;
   report.name = name;
   std::this_thread::sleep_for(300ms);
@@ -162,6 +176,8 @@ AttackReport runAttack(AgentProcess& agent, const std::string& name, int uid,
   while (Clock::now() < until) {
     probe(report.good, agent.client(), "/keys");
     probe(report.admin, agent.admin(), "/status");
+    if (!unwrap_probe.empty())
+      probe(report.unwrap, agent.client(), "/keys/ok/unwrapkey", unwrap_probe);
     std::this_thread::sleep_for(100ms);
   }
   ProcessResult result = attacker.get();
@@ -184,13 +200,15 @@ AttackReport runAttack(AgentProcess& agent, const std::string& name, int uid,
   return report;
 }
 
-std::string agentYaml() {
+// The app's rule names key "ok" too when the agent has it (a rule may only name configured keys).
+std::string agentYaml(bool with_oct_key) {
   const std::string me = std::to_string(::getuid());
   return "  socket_mode: 0660\n  socket_group: " + std::to_string(kGroup) +
          "\n  clients:\n"
          "    - name: app\n      uids: [" +
-         std::to_string(kAppUid) +
-         "]\n      operations: [unwrap, keys]\n      keys: [hk]\n"
+         std::to_string(kAppUid) + "]\n      operations: [unwrap, keys]\n      keys: [hk" +
+         (with_oct_key ? ", ok" : "") +
+         "]\n"
          "    - name: tests\n      uids: [" +
          me + "]\n      operations: ['*']\n      keys: ['*']\n  admin_uids: [" + me + "]\n";
 }
@@ -214,20 +232,43 @@ struct HostileAgent {
   std::unique_ptr<AgentProcess> agent;
   WrappedDek dek;
 
-  explicit HostileAgent(const std::string& agent_path = {}) {
+  // `with_oct_key`: also key "ok", a 256-bit oct-HSM key from the Managed HSM (A256KW).
+  explicit HostileAgent(const std::string& agent_path = {}, bool with_oct_key = false) {
     world.createKey("vault", "hk", R"("kty":"RSA-HSM","key_size":2048)");
+    std::vector<InitKey> keys = {{"hk", "vault"}};
+    if (with_oct_key) {
+      world.createKey("mhsm", "ok", R"("kty":"oct-HSM","key_size":256)");
+      keys.emplace_back("ok", "mhsm");
+    }
     AgentOptions options;
     options.default_clients = false;
-    options.extra_agent_yaml = agentYaml();
+    options.extra_agent_yaml = agentYaml(with_oct_key);
     options.agent_path = agent_path;
     agent = std::make_unique<AgentProcess>(
-        world, world.configYaml({{"hk", "vault"}}, world.managedIdentityYaml()), options);
+        world, world.configYaml(keys, world.managedIdentityYaml()), options);
     // The attackers must traverse the private socket directory (not writable by them).
     REQUIRE(::chmod(agent->dir().c_str(), 0711) == 0);
     agent->waitReady();
     dek = wrapWithPublicKey(*agent, "hk");
   }
 };
+
+// An A256KW unwrapkey body for key "ok": a DEK wrapped through the agent (as this process's uid).
+std::string a256kwUnwrapBody(AgentProcess& agent) {
+  const std::string dek = encoding::base64UrlEncode(Bytes(32, 0x5a));
+  UdsResponse wrapped = udsRequest(agent.client(), "POST", "/keys/ok/wrapkey",
+                                   R"({"alg":"A256KW","value":")" + dek + "\"}");
+  REQUIRE(wrapped.status == 200);
+  return R"({"alg":"A256KW","value":")" + parsed(wrapped)->getValue<std::string>("value") + "\"}";
+}
+
+// The same body in a file the attacker can read.
+std::string bodyFile(AgentProcess& agent, const std::string& body) {
+  const std::string path = agent.dir() + "/unwrap.json";
+  std::ofstream(path) << body;
+  REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  return path;
+}
 
 // Every non-empty line of the agent's stderr is a JSON object (valid UTF-8 included).
 void expectValidJsonLog(const AgentProcess& agent) {
@@ -360,6 +401,29 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "A256KW unwraps (quick requests) from one app on 64 connections do not stall another "
+    "caller's unwrap, GET /keys or the admin socket",
+    "[agent][hostile][fairness]") {
+  REQUIRE(::geteuid() == 0);
+  HostileAgent h({}, /*with_oct_key=*/true);
+  AgentProcess& agent = *h.agent;
+  const std::string body = a256kwUnwrapBody(agent);
+  AttackReport r = runAttack(agent, "aes-unwraps/allowed", kAppUid, "replay", agent.client(), 64,
+                             6.0, "/keys/ok/unwrapkey", bodyFile(agent, body), body);
+  // The attacker is served (its unwraps are quick), and so is everyone else, every time.
+  CHECK(r.statusCount(200) > 1000);
+  CHECK(r.good.ok == r.good.total);
+  CHECK(r.unwrap.ok == r.unwrap.total);
+  CHECK(r.admin.ok == r.admin.total);
+  // quick_per_round bounds the loop's share: the medians stay far below the attacker's rate.
+  CHECK(r.good.p50() < 100);
+  CHECK(r.unwrap.p50() < 100);
+  CHECK(r.good.max() < 1000);
+  CHECK(r.unwrap.max() < 1000);
+  CHECK(agent.terminate() == 0);
+}
+
+TEST_CASE(
     "odd bytes in a path answer 400 consistently and every log line stays valid JSON, from any "
     "caller",
     "[agent][hostile][logs]") {
@@ -479,6 +543,12 @@ TEST_CASE("hostile-caller attacks against $SKR_BENCH_AGENT, printed for before/a
     const std::string batch = batchFile(*h.agent, h.dek);
     runAttack(*h.agent, "rsa-batches/allowed", kAppUid, "replay", h.agent->client(), 8, 6.0,
               "/keys/hk/unwrapkey/batch", batch);
+  }
+  {
+    HostileAgent h(agent_path, /*with_oct_key=*/true);
+    const std::string body = a256kwUnwrapBody(*h.agent);
+    runAttack(*h.agent, "aes-unwraps/allowed", kAppUid, "replay", h.agent->client(), 64, 6.0,
+              "/keys/ok/unwrapkey", bodyFile(*h.agent, body), body);
   }
 }
 

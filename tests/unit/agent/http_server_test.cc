@@ -1007,12 +1007,17 @@ TEST_CASE("with quick_per_round 0 a quick request waits for a worker like any ot
   REQUIRE(busy.read());
 }
 
-TEST_CASE("quick requests beyond quick_per_round in one wake-up go to the workers",
+TEST_CASE("quick requests beyond quick_per_round or quick_per_uid in one wake-up go to the workers",
           "[concurrency]") {
   QuickHandler handler;
   HttpServerOptions options;
   options.workers = 2;
-  options.quick_per_round = 1;
+  SECTION("the wake-up's budget") {
+    options.quick_per_round = 1;
+  }
+  SECTION("one caller uid's budget (every client here has this process's uid)") {
+    options.quick_per_uid = 1;
+  }
   TestServer test(handler, options);
   // Hold the event loop inside a quick request while four more arrive, so that its next wake-up
   // finds all four ready: one is answered on the loop, three by the workers.
