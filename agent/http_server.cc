@@ -1077,20 +1077,32 @@ class HttpServer::Impl {
     if (quick_jobs_.empty()) return;
     std::size_t budget = options_.quick_per_round;
     std::unordered_map<uid_t, std::size_t> per_uid;
+    // In passes: answer what is queued, write the pass's log lines (the audit lines) with one
+    // write(2), then send the answers, so no answer leaves before its audit line. Sending may
+    // dispatch pipelined requests, which the next pass takes.
+    std::vector<Completion> answered;
     while (!quick_jobs_.empty()) {
-      Job job = std::move(quick_jobs_.front());
-      quick_jobs_.pop_front();
-      std::size_t& used = per_uid[job.request.peer.uid];
-      if (budget == 0 || used >= options_.quick_per_uid ||
-          queued_jobs_.load(std::memory_order_relaxed) > 0) {
-        enqueue(std::move(job));
-        continue;
+      {
+        log::Batch audit_lines;
+        while (!quick_jobs_.empty()) {
+          Job job = std::move(quick_jobs_.front());
+          quick_jobs_.pop_front();
+          std::size_t& used = per_uid[job.request.peer.uid];
+          if (budget == 0 || used >= options_.quick_per_uid ||
+              queued_jobs_.load(std::memory_order_relaxed) > 0) {
+            enqueue(std::move(job));
+            continue;
+          }
+          --budget;
+          ++used;
+          answered.push_back(Completion{job.connection_id, runHandler(job.request)});
+        }
       }
-      --budget;
-      ++used;
-      HttpResponse response = runHandler(job.request);
-      Connection* connection = find(job.connection_id);
-      if (connection != nullptr) complete(*connection, std::move(response));
+      for (Completion& completion : answered) {
+        Connection* connection = find(completion.connection_id);
+        if (connection != nullptr) complete(*connection, std::move(completion.response));
+      }
+      answered.clear();
     }
   }
 
@@ -1415,7 +1427,7 @@ class HttpServer::Impl {
   std::condition_variable lane_cv_;  // the cheap-request lane thread
   std::deque<Job> cheap_jobs_;
   std::map<uid_t, std::deque<Job>> jobs_by_uid_;
-  std::deque<uid_t> uid_turns_;  // uids with queued jobs, in round-robin order
+  std::deque<uid_t> uid_turns_;              // uids with queued jobs, in round-robin order
   std::atomic<std::size_t> queued_jobs_{0};  // jobs in jobs_by_uid_ (read without the lock)
   bool workers_exit_ = false;
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "common/core/warnings.h"
 #include "common/encoding/json_string.h"
@@ -32,6 +34,42 @@ void stderrSink(Level /*level*/, std::string_view line) {
 Sink& currentSink() {
   static Sink sink = stderrSink;
   return sink;
+}
+bool g_default_sink = true;  // currentSink() is stderrSink (under sinkMutex())
+
+// The lines a Batch keeps for its thread: the text of each, newline-terminated, and their levels.
+struct KeptLines {
+  std::string text;
+  std::vector<std::pair<Level, std::size_t>> ends;  // level and end offset (after '\n') per line
+};
+thread_local KeptLines* t_kept = nullptr;
+
+// Under sinkMutex(): the kept lines to the sink, then forgotten.
+void flushKept(KeptLines& kept) {
+  if (kept.ends.empty()) return;
+  if (g_default_sink) {
+    std::fwrite(kept.text.data(), 1, kept.text.size(), stderr);
+    std::fflush(stderr);
+  } else {
+    std::size_t start = 0;
+    for (const auto& [level, end] : kept.ends) {
+      currentSink()(level, std::string_view(kept.text).substr(start, end - 1 - start));
+      start = end;
+    }
+  }
+  kept.text.clear();
+  kept.ends.clear();
+}
+
+// Hands a finished line to the sink, or keeps it for this thread's Batch.
+void emit(Level level, std::string_view line) {
+  if (t_kept != nullptr) {
+    t_kept->text.append(line).push_back('\n');
+    t_kept->ends.emplace_back(level, t_kept->text.size());
+    return;
+  }
+  std::lock_guard lock(sinkMutex());
+  currentSink()(level, line);
 }
 
 std::atomic<int> g_min_level{static_cast<int>(Level::Info)};
@@ -116,6 +154,9 @@ std::string_view levelName(Level level) {
 Sink setSink(Sink sink) {
   std::lock_guard lock(sinkMutex());
   Sink previous = std::move(currentSink());
+  using Function = void (*)(Level, std::string_view);
+  const Function* function = sink ? sink.target<Function>() : nullptr;
+  g_default_sink = !sink || (function != nullptr && *function == &stderrSink);
   currentSink() = sink ? std::move(sink) : Sink(stderrSink);
   return previous;
 }
@@ -144,9 +185,7 @@ StatusOr<Format> parseFormat(std::string_view name) {
 void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_min_level.load()) return;
   if (format() == Format::Text) {
-    const std::string text = textLine(level, event, fields);
-    std::lock_guard lock(sinkMutex());
-    currentSink()(level, text);
+    emit(level, textLine(level, event, fields));
     return;
   }
   json::Writer line;
@@ -165,8 +204,26 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
     }
   }
   line.endObject();
+  emit(level, line.text());
+}
+
+Batch::Batch() {
+  if (t_kept != nullptr) return;  // the outer Batch keeps them
+  t_kept = new KeptLines();
+  active_ = true;
+}
+
+Batch::~Batch() {
+  if (!active_) return;
+  flush();
+  delete t_kept;
+  t_kept = nullptr;
+}
+
+void Batch::flush() {
+  if (!active_ || t_kept->ends.empty()) return;
   std::lock_guard lock(sinkMutex());
-  currentSink()(level, line.text());
+  flushKept(*t_kept);
 }
 
 }  // namespace skr::log

@@ -52,6 +52,25 @@ StatusOr<Format> parseFormat(std::string_view name);
 // non-ASCII byte is quoted and escaped as in JSON) and hands it to the sink.
 void write(Level level, std::string_view event, std::initializer_list<Field> fields = {});
 
+// While a Batch lives on a thread, the lines that thread writes are kept and handed to the sink
+// together when it ends (or at flush()), in order: one write(2) for the default stderr sink
+// instead of one per line. For a loop that writes many lines in one pass (the agent's audit
+// line per request answered on its event-loop thread) and flushes them before it answers.
+// Lines of other threads are not held. A Batch inside a Batch on the same thread does nothing.
+// Lines not flushed when the process dies are lost, so flush before acting on what they record.
+class Batch {
+ public:
+  Batch();
+  ~Batch();
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+  // Hands the kept lines to the sink now.
+  void flush();
+
+ private:
+  bool active_ = false;
+};
+
 inline void debug(std::string_view e, std::initializer_list<Field> f = {}) {
   write(Level::Debug, e, f);
 }

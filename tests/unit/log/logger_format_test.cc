@@ -1,5 +1,14 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/json/json.h"
@@ -11,13 +20,21 @@ namespace {
 // Captures the lines written while it lives, in the given format; restores sink and format.
 struct Capture {
   explicit Capture(Format f) : previous_format(format()) {
-    previous_sink = setSink([this](Level, std::string_view line) { lines.emplace_back(line); });
+    previous_sink = setSink([this](Level, std::string_view line) {
+      std::lock_guard<std::mutex> lock(mutex);
+      lines.emplace_back(line);
+    });
     setFormat(f);
   }
   ~Capture() {
     setSink(previous_sink);
     setFormat(previous_format);
   }
+  std::vector<std::string> taken() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return lines;
+  }
+  std::mutex mutex;
   std::vector<std::string> lines;
   Sink previous_sink;
   Format previous_format;
@@ -72,6 +89,66 @@ TEST_CASE("parseFormat takes json and text only") {
   CHECK(parseFormat("json").value() == Format::Json);
   CHECK(parseFormat("text").value() == Format::Text);
   CHECK_FALSE(parseFormat("xml").ok());
+}
+
+TEST_CASE("a Batch holds this thread's lines until it ends or flushes, in order, whole") {
+  Capture capture(Format::Text);
+  {
+    Batch batch;
+    info("one", {{"n", 1}});
+    warning("two", {{"n", 2}});
+    CHECK(capture.taken().empty());
+    std::thread other([] { info("other-thread"); });  // not held: another thread
+    other.join();
+    REQUIRE(capture.taken().size() == 1);
+    CHECK(capture.taken()[0].find("other-thread") != std::string::npos);
+    {
+      Batch inner;  // nested: the outer one keeps the lines
+      info("three");
+    }
+    CHECK(capture.taken().size() == 1);
+    batch.flush();
+    REQUIRE(capture.taken().size() == 4);
+    info("four");
+    CHECK(capture.taken().size() == 4);
+  }
+  const std::vector<std::string> lines = capture.taken();
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[1].substr(24) == " info    one n=1");
+  CHECK(lines[2].substr(24) == " warning two n=2");
+  CHECK(lines[3].substr(24) == " info    three");
+  CHECK(lines[4].substr(24) == " info    four");
+  info("after");  // no Batch: at once
+  CHECK(capture.taken().size() == 6);
+}
+
+TEST_CASE("a Batch writes its lines to stderr (the default sink) newline-terminated") {
+  char path[] = "/tmp/skr-log-batch-XXXXXX";
+  const int file = ::mkstemp(path);
+  REQUIRE(file >= 0);
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  REQUIRE(saved >= 0);
+  REQUIRE(::dup2(file, 2) == 2);
+  {
+    Batch batch;
+    info("batched-one", {{"n", 1}});
+    info("batched-two", {{"n", 2}});
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(file);
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(path);
+  const std::size_t newline = text.find('\n');
+  REQUIRE(newline != std::string::npos);
+  CHECK(json::parseObject(text.substr(0, newline)).ok());
+  CHECK(text.substr(0, newline).find("\"event\":\"batched-one\"") != std::string::npos);
+  CHECK(text.find("\"event\":\"batched-two\"", newline) != std::string::npos);
+  CHECK(text.back() == '\n');
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
 }
 
 }  // namespace
