@@ -61,6 +61,12 @@ constexpr bool kRssIsMeaningful = false;
 #else
 constexpr bool kRssIsMeaningful = true;
 #endif
+// An ASan build answers a few times slower: the latency medians the flood test bounds get room.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kLatencyScale = 4.0;
+#else
+constexpr double kLatencyScale = 1.0;
+#endif
 #define CHECK_RSS(expr)                \
   do {                                 \
     if (kRssIsMeaningful) CHECK(expr); \
@@ -415,9 +421,9 @@ TEST_CASE(
   CHECK(r.good.ok == r.good.total);
   CHECK(r.unwrap.ok == r.unwrap.total);
   CHECK(r.admin.ok == r.admin.total);
-  // quick_per_round bounds the loop's share: the medians stay far below the attacker's rate.
-  CHECK(r.good.p50() < 100);
-  CHECK(r.unwrap.p50() < 100);
+  // quick_per_uid and the backlog rule bound the loop's share of the flood.
+  CHECK(r.good.p50() < 100 * kLatencyScale);
+  CHECK(r.unwrap.p50() < 100 * kLatencyScale);
   CHECK(r.good.max() < 1000);
   CHECK(r.unwrap.max() < 1000);
   CHECK(agent.terminate() == 0);
