@@ -141,8 +141,9 @@ class RequestHandler {
   // itself instead of handing it to a worker and the answer back (two thread wake-ups less per
   // request). Only for work of a few microseconds on a small body, such as a symmetric key wrap
   // or unwrap; anything that may wait (RSA, I/O, a lock held long) must answer false. The server
-  // answers at most HttpServerOptions::quick_per_round such requests per wake-up and hands the
-  // rest to the workers. Must be quick and must not block.
+  // answers at most HttpServerOptions::quick_per_round such requests per wake-up (quick_per_uid
+  // of one caller uid, none while the worker queues hold a backlog) and hands the rest to the
+  // workers. Must be quick and must not block.
   virtual bool quick(const HttpRequest& /*request*/) { return false; }
 };
 

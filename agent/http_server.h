@@ -36,10 +36,12 @@
 //    returns near idle.
 //  - Quick requests (RequestHandler::quick: a symmetric key operation on a small body) skip the
 //    workers: the event-loop thread answers them itself once it has read every ready
-//    connection, at most quick_per_round per wake-up and quick_per_uid of one caller uid; the
+//    connection, at most quick_per_round per wake-up and quick_per_uid of one caller uid, and
+//    none while requests wait in the worker queues (saturated: the workers use every core); the
 //    rest goes to the worker queues (per uid, round-robin) as any request, so one caller's flood
 //    of quick requests on many connections holds the loop for a bounded time and another
-//    caller's quick request is still answered in the wake-up it arrives in.
+//    caller's quick request is still answered in the wake-up it arrives in. The log lines of a
+//    pass of quick requests (their audit lines) go out in one write, before their answers.
 //  - Streamed responses (HttpResponse::stream): the head goes out with the stream's first piece
 //    (or its end), with `Transfer-Encoding: chunked` (no Content-Length) and the headers the
 //    stream added, then the pieces as chunks of at most 1 MiB; a stream that fails before its
@@ -77,8 +79,8 @@ inline constexpr std::size_t kDefaultBufferedBodies = 4;
 
 struct HttpServerOptions {
   std::size_t workers = 4;                   // plus one thread for cheap requests
-  std::size_t quick_per_round = 64;          // quick requests the loop answers per wake-up
-  std::size_t quick_per_uid = 16;            // of them from one caller uid
+  std::size_t quick_per_round = 64;          // quick requests per loop wake-up (0: off)
+  std::size_t quick_per_uid = 16;            // of them per caller uid (0: off)
   std::size_t max_streams = 4;               // streamed responses at once (own threads)
   std::size_t max_connections = 256;         // client and compat sockets
   std::size_t admin_connections = 16;        // admin socket

@@ -42,7 +42,9 @@ struct KeptLines {
   std::string text;
   std::vector<std::pair<Level, std::size_t>> ends;  // level and end offset (after '\n') per line
 };
-thread_local KeptLines* t_kept = nullptr;
+// Kept per thread and reused, so a loop that batches on every pass does not allocate per pass.
+thread_local KeptLines t_kept_lines;
+thread_local KeptLines* t_kept = nullptr;  // &t_kept_lines while a Batch lives on this thread
 
 // Under sinkMutex(): the kept lines to the sink, then forgotten.
 void flushKept(KeptLines& kept) {
@@ -209,14 +211,13 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
 
 Batch::Batch() {
   if (t_kept != nullptr) return;  // the outer Batch keeps them
-  t_kept = new KeptLines();
+  t_kept = &t_kept_lines;
   active_ = true;
 }
 
 Batch::~Batch() {
   if (!active_) return;
   flush();
-  delete t_kept;
   t_kept = nullptr;
 }
 
