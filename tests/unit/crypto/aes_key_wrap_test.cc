@@ -1,10 +1,15 @@
 #include "common/crypto/aes_key_wrap.h"
 
+#include <openssl/evp.h>
+
 #include <catch2/catch.hpp>
 #include <cctype>
+#include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
+#include "common/core/ssl_ptr.h"
 #include "tests/unit/crypto/hex_vectors.h"
 
 namespace skr::crypto {
@@ -215,6 +220,123 @@ TEST_CASE("KW and KWP outputs are not interchangeable") {
   auto kwp = aesKeyWrapPad(kek, secretHex(v.key));
   REQUIRE(kwp.ok());
   CHECK(aesKeyUnwrap(kek, *kwp).status().code() == StatusCode::DataLoss);
+}
+
+// The reference: OpenSSL's own AES-*-WRAP / -WRAP-PAD ciphers (the agent's implementation runs the
+// RFC steps over AES-ECB instead, for speed). nullopt when OpenSSL refuses (a failed integrity
+// check on unwrap). `iv`, if not empty, replaces the RFC default IV (KW only: 8 bytes).
+std::optional<Bytes> opensslWrapCipher(bool pad, ByteView kek, bool encrypt, ByteView in,
+                                       ByteView iv = {}) {
+  const std::string name =
+      "AES-" + std::to_string(kek.size() * 8) + (pad ? "-WRAP-PAD" : "-WRAP");
+  SslPtr<EVP_CIPHER> cipher(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
+  REQUIRE(cipher);
+  SslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
+  REQUIRE(ctx);
+  REQUIRE(EVP_CipherInit_ex2(ctx.get(), cipher.get(), kek.data(), iv.empty() ? nullptr : iv.data(),
+                             encrypt ? 1 : 0, nullptr) == 1);
+  Bytes out(in.size() + 16);
+  int len = 0;
+  if (EVP_CipherUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 ||
+      len < 0) {
+    return std::nullopt;
+  }
+  out.resize(static_cast<std::size_t>(len));
+  return out;
+}
+
+std::optional<Bytes> ours(bool pad, const SecretBytes& kek, ByteView wrapped) {
+  auto key = pad ? aesKeyUnwrapPad(kek, wrapped) : aesKeyUnwrap(kek, wrapped);
+  if (!key.ok()) {
+    CHECK(key.status().code() == StatusCode::DataLoss);
+    return std::nullopt;
+  }
+  const ByteView view = key->view(grantSecretAccess());
+  return Bytes(view.begin(), view.end());
+}
+
+TEST_CASE("AES-KW and AES-KWP agree with OpenSSL's WRAP ciphers on random keys, lengths and "
+          "damaged inputs") {
+  std::mt19937 rng(20261207);
+  auto randomOf = [&](std::size_t n) {
+    Bytes b(n);
+    for (auto& x : b) x = static_cast<uint8_t>(rng());
+    return b;
+  };
+  for (int round = 0; round < 300; ++round) {
+    const bool pad = round % 2 == 1;
+    const std::size_t kek_size = 16 + 8 * static_cast<std::size_t>(rng() % 3);
+    const Bytes kek_bytes = randomOf(kek_size);
+    const SecretBytes kek = SecretBytes::copyOf(kek_bytes);
+    const std::size_t n = pad ? 1 + rng() % 300 : 8 * (2 + rng() % 40);
+    const Bytes key = randomOf(n);
+    INFO("round " << round << (pad ? " KWP" : " KW") << " KEK " << kek_size << " key " << n);
+
+    auto wrapped = pad ? aesKeyWrapPad(kek, SecretBytes::copyOf(key))
+                       : aesKeyWrap(kek, SecretBytes::copyOf(key));
+    REQUIRE(wrapped.ok());
+    const auto reference = opensslWrapCipher(pad, kek_bytes, true, key);
+    REQUIRE(reference);
+    CHECK(toHex(*wrapped) == toHex(*reference));
+    CHECK(ours(pad, kek, *wrapped) == key);
+
+    // A damaged copy: one flipped bit, or a random ciphertext of the same length. Both
+    // implementations refuse it, or (never seen, but allowed) both return the same bytes.
+    Bytes damaged = *wrapped;
+    if (round % 3 == 0) {
+      damaged = randomOf(damaged.size());
+    } else {
+      damaged[rng() % damaged.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+    }
+    CHECK(ours(pad, kek, damaged) == opensslWrapCipher(pad, kek_bytes, false, damaged));
+  }
+}
+
+TEST_CASE("AES-KWP unwrap checks the AIV's length and padding exactly as OpenSSL does") {
+  // Ciphertexts whose AIV carries every message length indicator around the valid range, and
+  // whose padding is zero or not: built with the KW cipher and a chosen IV (RFC 5649 §4.1 is RFC
+  // 3394 with the AIV as IV) for two and three semiblocks, and with one AES-ECB block for one.
+  const Bytes kek_bytes = hex(kKek256);
+  const SecretBytes kek = SecretBytes::copyOf(kek_bytes);
+  for (std::size_t semiblocks : {1, 2, 3}) {
+    for (uint32_t mli = 0; mli <= 8 * semiblocks + 9; ++mli) {
+      for (bool dirty_padding : {false, true}) {
+        INFO(semiblocks << " semiblocks, MLI " << mli << (dirty_padding ? ", dirty padding" : ""));
+        Bytes plain(8 * semiblocks, 0x5A);
+        for (std::size_t p = mli; p < plain.size(); ++p) plain[p] = 0;
+        if (dirty_padding && mli < plain.size()) plain.back() = 1;
+        const Bytes aiv = {0xA6,
+                           0x59,
+                           0x59,
+                           0xA6,
+                           static_cast<uint8_t>(mli >> 24),
+                           static_cast<uint8_t>(mli >> 16),
+                           static_cast<uint8_t>(mli >> 8),
+                           static_cast<uint8_t>(mli)};
+        Bytes wrapped;
+        if (semiblocks == 1) {
+          SslPtr<EVP_CIPHER> ecb(EVP_CIPHER_fetch(nullptr, "AES-256-ECB", nullptr));
+          SslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
+          REQUIRE(EVP_EncryptInit_ex2(ctx.get(), ecb.get(), kek_bytes.data(), nullptr, nullptr));
+          REQUIRE(EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1);
+          Bytes block = aiv;
+          block.insert(block.end(), plain.begin(), plain.end());
+          wrapped.resize(16);
+          int len = 0;
+          REQUIRE(EVP_EncryptUpdate(ctx.get(), wrapped.data(), &len, block.data(), 16) == 1);
+        } else {
+          auto kw = opensslWrapCipher(false, kek_bytes, true, plain, aiv);
+          REQUIRE(kw);
+          wrapped = *kw;
+        }
+        const auto expected = opensslWrapCipher(true, kek_bytes, false, wrapped);
+        CHECK(ours(true, kek, wrapped) == expected);
+        const bool valid = mli > 8 * (semiblocks - 1) && mli <= 8 * semiblocks &&
+                           !(dirty_padding && mli < 8 * semiblocks);
+        CHECK(expected.has_value() == valid);
+      }
+    }
+  }
 }
 
 }  // namespace
