@@ -69,10 +69,23 @@ bool invisibleOrReordering(uint32_t cp) {
          cp == 0x2029;
 }
 
+// Printable ASCII that JSON takes as it is: copied in runs, not byte by byte (the agent quotes
+// every member of every audit line and answer).
+constexpr bool plainAscii(unsigned char u) {
+  return u >= 0x20 && u < 0x7f && u != '"' && u != '\\';
+}
+
 template <typename Out>
 void appendQuotedImpl(Out& out, std::string_view value, bool printable_only) {
   out.push_back('"');
   for (std::size_t i = 0; i < value.size(); ++i) {
+    std::size_t run = i;
+    while (run < value.size() && plainAscii(static_cast<unsigned char>(value[run]))) ++run;
+    if (run > i) {
+      out.append(value.substr(i, run - i));
+      i = run;
+      if (i == value.size()) break;
+    }
     const char c = value[i];
     const auto u = static_cast<unsigned char>(c);
     if (u >= 0x80) {

@@ -1,7 +1,7 @@
 #include "common/encoding/json_writer.h"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 
 #include "common/encoding/json_string.h"
 
@@ -90,9 +90,15 @@ Writer& Writer::number(double value) {
     out_ += "null";
     return *this;
   }
+  // The shortest text that reads back as the same double (0.1, not 0.10000000000000001);
+  // std::to_chars, not printf: no locale, and cheap enough for every audit line's duration.
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
-  out_ += buffer;
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  if (ec != std::errc()) {
+    out_ += "null";  // cannot happen: 32 bytes hold any double's shortest form
+    return *this;
+  }
+  out_.append(buffer, end);
   return *this;
 }
 

@@ -30,8 +30,8 @@ class Writer {
   Writer& printableString(std::string_view value);
   Writer& number(int64_t value);
   Writer& unsignedNumber(uint64_t value);
-  // A finite double with 17 significant digits ("%.17g", round-trips); NaN and infinities are
-  // written as null.
+  // A finite double in its shortest form that reads back as the same value ("0.1", "2",
+  // "1e+300"); NaN and infinities are written as null.
   Writer& number(double value);
   Writer& boolean(bool value);
   Writer& null();

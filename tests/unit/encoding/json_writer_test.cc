@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -61,14 +62,23 @@ TEST_CASE("json::Writer's printable forms escape characters that reorder a log l
   CHECK(Writer().string(rlo).take() == "\"" + rlo + "\"");
 }
 
-TEST_CASE("json::Writer writes doubles that round-trip and null for non-finite ones") {
+TEST_CASE("json::Writer writes doubles in their shortest round-trip form and null for non-finite "
+          "ones") {
   Writer w;
   w.beginArray()
       .number(0.1)
       .number(std::numeric_limits<double>::quiet_NaN())
       .number(std::numeric_limits<double>::infinity())
+      .number(2.0)
+      .number(-1.5e300)
+      .number(0.1 + 0.2)
       .endArray();
-  CHECK(w.text() == "[0.10000000000000001,null,null]");
+  CHECK(w.text() == "[0.1,null,null,2,-1.5e+300,0.30000000000000004]");
+  // Every form reads back as the same double.
+  for (double value : {0.1, 1.0 / 3, 123456.789, 5e-324, 1.7976931348623157e308}) {
+    const std::string text = Writer().number(value).take();
+    CHECK(std::strtod(text.c_str(), nullptr) == value);
+  }
 }
 
 TEST_CASE("json::Writer raw inserts a serialized value as one element") {
