@@ -1,7 +1,7 @@
 #include "agent/routes.h"
 
-#include <algorithm>
-#include <cctype>
+#include <array>
+#include <span>
 #include <vector>
 
 namespace skr::agent {
@@ -84,33 +84,44 @@ const std::vector<RouteSpec>& routeTable() {
   return table;
 }
 
-std::vector<std::string> splitPath(std::string_view path) {
-  std::vector<std::string> out;
-  if (path.empty() || path.front() != '/') return out;
+// The longest pattern in routeTable(): a path with more segments matches nothing.
+constexpr std::size_t kMaxSegments = 4;
+
+// The segments of `path` ("/a/b" -> "a", "b"; "" and paths not starting with '/' have none), as
+// views into it; false when there are more than kMaxSegments. Matching works on views and builds
+// the one Route that matched (every request resolves its route twice: admission and dispatch).
+bool splitPath(std::string_view path, std::array<std::string_view, kMaxSegments>& out,
+               std::size_t& count) {
+  count = 0;
+  if (path.empty() || path.front() != '/') return true;
   path.remove_prefix(1);
   while (!path.empty()) {
+    if (count == kMaxSegments) return false;
     const std::size_t slash = path.find('/');
-    out.emplace_back(path.substr(0, slash));
+    out[count++] = path.substr(0, slash);
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
-  return out;
+  return true;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+// `segment` equals `literal` (lower case) ignoring ASCII case.
+bool equalsIgnoringCase(std::string_view segment, std::string_view literal) {
+  if (segment.size() != literal.size()) return false;
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    char c = segment[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != literal[i]) return false;
+  }
+  return true;
 }
 
 // The key operations of the AKV data plane, as path segments.
 std::optional<Operation> keyOpSegment(std::string_view segment) {
-  const std::string s = lower(segment);
-  if (s == "unwrapkey") return Operation::Unwrap;
-  if (s == "wrapkey") return Operation::Wrap;
-  if (s == "decrypt") return Operation::Decrypt;
-  if (s == "encrypt") return Operation::Encrypt;
+  if (equalsIgnoringCase(segment, "unwrapkey")) return Operation::Unwrap;
+  if (equalsIgnoringCase(segment, "wrapkey")) return Operation::Wrap;
+  if (equalsIgnoringCase(segment, "decrypt")) return Operation::Decrypt;
+  if (equalsIgnoringCase(segment, "encrypt")) return Operation::Encrypt;
   return std::nullopt;
 }
 
@@ -122,35 +133,45 @@ std::string opLabel(Operation op) {
   }
 }
 
-// `spec` applied to `segments`; nullopt when it does not match.
-std::optional<Route> match(const RouteSpec& spec, const std::vector<std::string>& segments) {
-  if (segments.size() != spec.pattern.size()) return std::nullopt;
-  Route route{spec.kind,    std::string(spec.method),  spec.auth_op, spec.admin, {},
-              std::nullopt, std::string(spec.op_label)};
+// Whether `spec` matches `segments`; `key_op` is set to the operation of a KeyOp segment.
+bool matches(const RouteSpec& spec, std::span<const std::string_view> segments,
+             std::optional<Operation>& key_op) {
+  if (segments.size() != spec.pattern.size()) return false;
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    const std::string& segment = segments[i];
+    const std::string_view segment = segments[i];
     const Segment& want = spec.pattern[i];
     switch (want.part) {
       case Part::Literal:
         // The first segment ("keys", "status", ...) is exact; later ones are case-insensitive.
-        if ((i == 0 ? segment : lower(segment)) != want.literal) return std::nullopt;
+        if (i == 0 ? segment != want.literal : !equalsIgnoringCase(segment, want.literal)) {
+          return false;
+        }
         break;
       case Part::Name:
-        if (segment.empty()) return std::nullopt;
-        route.key = segment;
-        break;
       case Part::Version:
-        if (segment.empty()) return std::nullopt;
-        route.version = segment;
+        if (segment.empty()) return false;
         break;
-      case Part::KeyOp: {
-        std::optional<Operation> op = keyOpSegment(segment);
-        if (!op) return std::nullopt;
-        route.auth_op = *op;
-        route.op_label = opLabel(*op);
+      case Part::KeyOp:
+        key_op = keyOpSegment(segment);
+        if (!key_op) return false;
         break;
-      }
     }
+  }
+  return true;
+}
+
+// The Route of a spec that matched.
+Route routeOf(const RouteSpec& spec, std::span<const std::string_view> segments,
+              std::optional<Operation> key_op) {
+  Route route{spec.kind,    std::string(spec.method),  spec.auth_op, spec.admin, {},
+              std::nullopt, std::string(spec.op_label)};
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (spec.pattern[i].part == Part::Name) route.key = std::string(segments[i]);
+    if (spec.pattern[i].part == Part::Version) route.version = std::string(segments[i]);
+  }
+  if (key_op) {
+    route.auth_op = *key_op;
+    route.op_label = opLabel(*key_op);
   }
   return route;
 }
@@ -163,9 +184,13 @@ HttpResponse refuse(RequestAudit& audit, const ApiError& error) {
 }
 
 std::optional<Route> resolveRoute(std::string_view path) {
-  const std::vector<std::string> segments = splitPath(path);
+  std::array<std::string_view, kMaxSegments> storage;
+  std::size_t count = 0;
+  if (!splitPath(path, storage, count)) return std::nullopt;
+  const std::span<const std::string_view> segments(storage.data(), count);
   for (const RouteSpec& spec : routeTable()) {
-    if (std::optional<Route> route = match(spec, segments)) return route;
+    std::optional<Operation> key_op;
+    if (matches(spec, segments, key_op)) return routeOf(spec, segments, key_op);
   }
   return std::nullopt;
 }

@@ -56,6 +56,26 @@ TEST_CASE("resolveRoute rejects unknown paths, empty segments and case-changed r
   CHECK_FALSE(resolveRoute("/keys/k//unwrapkey"));
   CHECK_FALSE(resolveRoute("/keys/k/v1/frobnicate"));
   CHECK_FALSE(resolveRoute("/healthz/x"));
+  CHECK_FALSE(resolveRoute("/keys/k/v1/unwrapkey/x"));
+  CHECK_FALSE(resolveRoute("/keys/k/v1/unwrapkey/x/y/z/w"));
+  // A trailing slash ends the last segment; it adds no empty one.
+  CHECK(resolveRoute("/keys/k/v1/unwrapkey/")->kind == RouteKind::KeyOp);
+}
+
+TEST_CASE("resolveRoute matches operation and literal segments in any ASCII case only") {
+  std::optional<Route> wrap = resolveRoute("/keys/K/wRaPkEy");
+  REQUIRE(wrap);
+  CHECK(wrap->auth_op == Operation::Wrap);
+  CHECK(wrap->op_label == "wrapkey");
+  CHECK(wrap->key == "K");  // names keep their case
+  CHECK(resolveRoute("/keys/k/v/DECRYPT")->auth_op == Operation::Decrypt);
+  CHECK(resolveRoute("/keys/k/Encrypt")->auth_op == Operation::Encrypt);
+  CHECK(resolveRoute("/keys/k/UNWRAPKEY/Batch")->kind == RouteKind::Batch);
+  // A longer or shorter look-alike is no operation: it is a version, and two segments after the
+  // name with an unknown last one match nothing.
+  CHECK(resolveRoute("/keys/k/unwrapkeyx")->kind == RouteKind::GetKey);
+  CHECK_FALSE(resolveRoute("/keys/k/v/unwrapke"));
+  CHECK_FALSE(resolveRoute("/keys/k/v/unwrapkey\xc4\xb0"));
 }
 
 }  // namespace
