@@ -166,8 +166,10 @@ Status checkSextet(uint32_t sextet, Mode mode, std::size_t offset, uint32_t& see
   return okStatus();
 }
 
-// Decodes the data characters of `text` (layout from checkLayout) into `out`.
-Status decodeInto(std::string_view text, Mode mode, const Layout& layout, std::span<uint8_t> out) {
+// Decodes the data characters of `text` (layout from checkLayout) into `out`, checking each
+// character as it goes: the error names the first offending offset.
+Status decodeChecked(std::string_view text, Mode mode, const Layout& layout,
+                     std::span<uint8_t> out) {
   uint32_t seen = 0;
   std::size_t o = 0;
   std::size_t i = 0;
@@ -201,6 +203,50 @@ Status decodeInto(std::string_view text, Mode mode, const Layout& layout, std::s
                            (rest == 3 ? (sextets[2] & 63U) << 6 : 0U);
     out[o++] = static_cast<uint8_t>(group >> 16);
     if (rest == 3) out[o++] = static_cast<uint8_t>(group >> 8);
+  }
+  return okStatus();
+}
+
+// Decodes the data characters of `text` (layout from checkLayout) into `out`. The characters are
+// checked all together (their flags OR-ed), not one Status per character; when any is wrong,
+// decodeChecked runs again from the start for the error naming the first offending offset.
+Status decodeInto(std::string_view text, Mode mode, const Layout& layout, std::span<uint8_t> out) {
+  uint32_t flags = 0;
+  std::size_t o = 0;
+  std::size_t i = 0;
+  for (; i + 4 <= layout.data_chars; i += 4) {
+    const uint32_t s0 = sextetOf(static_cast<uint8_t>(text[i]));
+    const uint32_t s1 = sextetOf(static_cast<uint8_t>(text[i + 1]));
+    const uint32_t s2 = sextetOf(static_cast<uint8_t>(text[i + 2]));
+    const uint32_t s3 = sextetOf(static_cast<uint8_t>(text[i + 3]));
+    flags |= s0 | s1 | s2 | s3;
+    const uint32_t group = ((s0 & 63U) << 18) | ((s1 & 63U) << 12) | ((s2 & 63U) << 6) | (s3 & 63U);
+    out[o++] = static_cast<uint8_t>(group >> 16);
+    out[o++] = static_cast<uint8_t>(group >> 8);
+    out[o++] = static_cast<uint8_t>(group);
+  }
+  const std::size_t rest = layout.data_chars - i;  // 0, 2 or 3 (checkLayout rejects 1)
+  uint32_t unused_bits = 0;
+  if (rest > 0) {
+    uint32_t sextets[3] = {0, 0, 0};
+    for (std::size_t k = 0; k < rest; ++k) {
+      sextets[k] = sextetOf(static_cast<uint8_t>(text[i + k]));
+      flags |= sextets[k];
+    }
+    // RFC 4648 §3.5: the bits of the last character that do not form a byte must be zero.
+    unused_bits = (sextets[rest - 1] & 63U) & (rest == 2 ? 0x0FU : 0x03U);
+    const uint32_t group = ((sextets[0] & 63U) << 18) | ((sextets[1] & 63U) << 12) |
+                           (rest == 3 ? (sextets[2] & 63U) << 6 : 0U);
+    out[o++] = static_cast<uint8_t>(group >> 16);
+    if (rest == 3) out[o++] = static_cast<uint8_t>(group >> 8);
+  }
+  const bool wrong_alphabet = (mode == Mode::Standard && (flags & kUrlOnly) != 0) ||
+                              (mode == Mode::Url && (flags & kStandardOnly) != 0) ||
+                              (flags & (kStandardOnly | kUrlOnly)) == (kStandardOnly | kUrlOnly);
+  if ((flags & kInvalid) != 0 || wrong_alphabet || unused_bits != 0) {
+    Status error = decodeChecked(text, mode, layout, out);
+    if (error.ok()) return invalidArgumentError(std::string(modeName(mode)) + ": invalid input");
+    return error;
   }
   return okStatus();
 }
