@@ -91,9 +91,9 @@ std::string timestamp() {
   if (t != cached_second || cached_length == 0) {
     std::tm tm{};
     gmtime_r(&t, &tm);
-    const int n = std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.",
-                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                tm.tm_min, tm.tm_sec);
+    const int n =
+        std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     cached_length = n > 0 && n < static_cast<int>(sizeof cached) ? n : 0;
     cached_second = t;
   }

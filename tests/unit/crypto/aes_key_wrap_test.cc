@@ -227,8 +227,7 @@ TEST_CASE("KW and KWP outputs are not interchangeable") {
 // check on unwrap). `iv`, if not empty, replaces the RFC default IV (KW only: 8 bytes).
 std::optional<Bytes> opensslWrapCipher(bool pad, ByteView kek, bool encrypt, ByteView in,
                                        ByteView iv = {}) {
-  const std::string name =
-      "AES-" + std::to_string(kek.size() * 8) + (pad ? "-WRAP-PAD" : "-WRAP");
+  const std::string name = "AES-" + std::to_string(kek.size() * 8) + (pad ? "-WRAP-PAD" : "-WRAP");
   SslPtr<EVP_CIPHER> cipher(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
   REQUIRE(cipher);
   SslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
@@ -255,8 +254,9 @@ std::optional<Bytes> ours(bool pad, const SecretBytes& kek, ByteView wrapped) {
   return Bytes(view.begin(), view.end());
 }
 
-TEST_CASE("AES-KW and AES-KWP agree with OpenSSL's WRAP ciphers on random keys, lengths and "
-          "damaged inputs") {
+TEST_CASE(
+    "AES-KW and AES-KWP agree with OpenSSL's WRAP ciphers on random keys, lengths and "
+    "damaged inputs") {
   std::mt19937 rng(20261207);
   auto randomOf = [&](std::size_t n) {
     Bytes b(n);

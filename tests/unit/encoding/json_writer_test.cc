@@ -62,8 +62,9 @@ TEST_CASE("json::Writer's printable forms escape characters that reorder a log l
   CHECK(Writer().string(rlo).take() == "\"" + rlo + "\"");
 }
 
-TEST_CASE("json::Writer writes doubles in their shortest round-trip form and null for non-finite "
-          "ones") {
+TEST_CASE(
+    "json::Writer writes doubles in their shortest round-trip form and null for non-finite "
+    "ones") {
   Writer w;
   w.beginArray()
       .number(0.1)
