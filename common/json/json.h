@@ -36,6 +36,12 @@ StatusOr<Poco::Dynamic::Var> parse(std::string_view text, const ParseLimits& lim
 // Parses a document whose top level must be an object.
 StatusOr<ObjectPtr> parseObject(std::string_view text, const ParseLimits& limits = {});
 
+namespace internal {
+// parse() without its shortcut for flat objects of escape-free strings: every document through
+// Poco's tokenizer. For the tests and the fuzz target, which check that both agree.
+StatusOr<Poco::Dynamic::Var> parseGeneral(std::string_view text, const ParseLimits& limits = {});
+}  // namespace internal
+
 // Typed getters. A missing member is NotFound; a member of another type is InvalidArgument; the
 // message names the member: "member 'kty': expected a string, got a number".
 StatusOr<std::string> getString(const ObjectPtr& object, std::string_view key);

@@ -1,6 +1,8 @@
 // Fuzz target for common/json: bounded parsing, typed getters and the canonical serializer.
 // Properties:
 //  - parse never throws and fails only with InvalidArgument or ResourceExhausted;
+//  - parse (with its shortcut for flat objects of plain strings) gives the same error or the same
+//    canonical text as internal::parseGeneral (every document through Poco);
 //  - parseObject succeeds exactly when parse does and the top level is an object;
 //  - whatever parses serializes canonically, and the canonical text re-parses and re-serializes to
 //    identical bytes (canonical form is a fixed point);
@@ -64,6 +66,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const auto value = parse(text, limits);
   const auto object = parseObject(text, limits);
+  // parse's shortcut for flat objects of plain strings agrees with the general path.
+  const auto general = internal::parseGeneral(text, limits);
+  require(general.ok() == value.ok());
+  if (!general.ok()) require(general.status() == value.status());
+  if (general.ok()) {
+    const auto a = serializeCanonical(*value);
+    const auto b = serializeCanonical(*general);
+    require(a.ok() == b.ok());
+    if (a.ok()) require(*a == *b);
+  }
   if (!value.ok()) {
     require(parseError(value.status()));
     require(!object.ok() && object.status() == value.status());

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -679,6 +680,94 @@ TEST_CASE("isReadableUtf8 accepts well-formed text and refuses what a log line w
   CHECK_FALSE(isReadableUtf8("x\xe2\x80\xaey"));  // U+202E right-to-left override
   CHECK_FALSE(isReadableUtf8("\xe2\x81\xa6"));    // U+2066 isolate
   CHECK_FALSE(isReadableUtf8("\xe2\x80\xa8"));    // U+2028 line separator
+}
+
+// parse() and the general path give the same answer for `text`: the same error, or trees with
+// the same canonical text and the same member types.
+void checkSameAsGeneral(const std::string& text, const ParseLimits& limits = {}) {
+  INFO("document: " << text);
+  const StatusOr<Var> fast = parse(text, limits);
+  const StatusOr<Var> general = internal::parseGeneral(text, limits);
+  REQUIRE(fast.ok() == general.ok());
+  if (!fast.ok()) {
+    CHECK(fast.status() == general.status());
+    return;
+  }
+  const StatusOr<std::string> a = serializeCanonical(*fast);
+  const StatusOr<std::string> b = serializeCanonical(*general);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(*a == *b);
+  CHECK(fast->type() == general->type());
+}
+
+TEST_CASE(
+    "parse takes flat objects of plain strings without Poco and agrees with the general "
+    "path") {
+  // The shapes of the agent's request bodies, and near misses that must take the general path.
+  for (const char* text : {
+           R"({"alg":"A256KW","value":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"})",
+           R"( { "alg" : "A256GCM" , "value" : "x", "iv":"y","tag":"z" } )",
+           "{\t\"a\"\r\n:\n\"b\"}",
+           "{}",
+           " {  } ",
+           R"({"":""})",
+           R"({"a":"cafÃ© ð","â®":""})",
+           R"({"a":"b","a":"c"})",  // duplicate: an error either way
+           R"({"a":"b\"c"})",       // an escape
+           R"({"a":"\u00e9"})",     // an escape
+           R"({"a":1})",            // a number
+           R"({"a":"b","c":{"d":"e"}})",
+           R"({"a":"b",})",   // trailing comma
+           R"({"a":"b"} x)",  // trailing garbage
+           R"({"a":"b"}{})",  // two values
+           R"({"a" "b"})",    // no colon
+           R"({"a":"b")",     // unterminated
+           R"({"a":"b)",      // unterminated string
+           R"({a:"b"})",      // unquoted name
+           R"(["a","b"])",    // not an object
+           R"("a")",
+           "{\"a\":\"\x01\"}",  // control character
+           "{\"a\":\"\xc3\"}",  // invalid UTF-8
+       }) {
+    checkSameAsGeneral(text);
+  }
+  ParseLimits tight;
+  tight.max_string_bytes = 3;
+  checkSameAsGeneral(R"({"abc":"abc"})", tight);
+  checkSameAsGeneral(R"({"abcd":"a"})", tight);  // over the limit: the general path's error
+  checkSameAsGeneral(R"({"a":"abcd"})", tight);
+  tight.max_depth = 0;
+  checkSameAsGeneral(R"({"a":"b"})", tight);
+}
+
+TEST_CASE("parse agrees with the general path on random flat documents") {
+  std::mt19937 rng(7);
+  const std::vector<std::string> pieces = {
+      "{",    "}", "\"",   ":",      ",",        " ",           "\n",
+      "\\",   "a", "alg",  "A256KW", "\xc3\xa9", "\xff",        "1",
+      "[",    "]", "true", "\"k\"",  "\"v\"",    "\"k\":\"v\"", ",\"k2\":\"v2\"",
+      "\x7f", "\t"};
+  for (int round = 0; round < 3000; ++round) {
+    // Mostly well-formed flat objects, with a piece inserted, dropped or replaced now and then.
+    std::string text = "{";
+    const int members = static_cast<int>(rng() % 4);
+    for (int m = 0; m < members; ++m) {
+      if (m > 0) text += ",";
+      text += "\"" + pieces[rng() % pieces.size()] + "\":\"" + pieces[rng() % pieces.size()] + "\"";
+    }
+    text += "}";
+    const int edits = static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits && !text.empty(); ++e) {
+      const std::size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text.insert(at, pieces[rng() % pieces.size()]); break;
+        case 1: text.erase(at, 1); break;
+        default: text[at] = pieces[rng() % pieces.size()][0]; break;
+      }
+    }
+    checkSameAsGeneral(text);
+  }
 }
 
 }  // namespace
