@@ -74,6 +74,17 @@ struct Cleanse {
   ~Cleanse() { OPENSSL_cleanse(p, n); }
 };
 
+// The one-semiblock case of both directions (RFC 5649 §4.1 and §4.2): a single AES operation on
+// A | R1 in the context's direction, the result split back into a and r; b is scratch.
+bool oneBlock(EVP_CIPHER_CTX* ctx, uint8_t a[8], uint8_t r[8], uint8_t b[16]) {
+  std::memcpy(b, a, 8);
+  std::memcpy(b + 8, r, 8);
+  if (!aesBlock(ctx, b)) return false;
+  std::memcpy(a, b, 8);
+  std::memcpy(r, b + 8, 8);
+  return true;
+}
+
 void xorCounter(uint8_t a[8], uint64_t t) {
   for (int k = 7; k >= 0; --k, t >>= 8) a[k] ^= static_cast<uint8_t>(t);
 }
@@ -84,14 +95,7 @@ void xorCounter(uint8_t a[8], uint64_t t) {
 bool wrapSteps(EVP_CIPHER_CTX* ctx, uint8_t a[8], uint8_t* r, std::size_t n) {
   uint8_t b[16];
   Cleanse clean{b, sizeof b};
-  if (n == 1) {
-    std::memcpy(b, a, 8);
-    std::memcpy(b + 8, r, 8);
-    if (!aesBlock(ctx, b)) return false;
-    std::memcpy(a, b, 8);
-    std::memcpy(r, b + 8, 8);
-    return true;
-  }
+  if (n == 1) return oneBlock(ctx, a, r, b);
   for (uint64_t j = 0; j <= 5; ++j) {
     for (std::size_t i = 1; i <= n; ++i) {
       std::memcpy(b, a, 8);
@@ -110,14 +114,7 @@ bool wrapSteps(EVP_CIPHER_CTX* ctx, uint8_t a[8], uint8_t* r, std::size_t n) {
 bool unwrapSteps(EVP_CIPHER_CTX* ctx, uint8_t a[8], uint8_t* r, std::size_t n) {
   uint8_t b[16];
   Cleanse clean{b, sizeof b};
-  if (n == 1) {
-    std::memcpy(b, a, 8);
-    std::memcpy(b + 8, r, 8);
-    if (!aesBlock(ctx, b)) return false;
-    std::memcpy(a, b, 8);
-    std::memcpy(r, b + 8, 8);
-    return true;
-  }
+  if (n == 1) return oneBlock(ctx, a, r, b);
   for (uint64_t j = 6; j-- > 0;) {
     for (std::size_t i = n; i >= 1; --i) {
       std::memcpy(b, a, 8);
